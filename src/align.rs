@@ -1,0 +1,430 @@
+//! Stage 2: runs → [`Aligned`]. Puts every run's curves on one x-axis (samples seen by default),
+//! smooths them when asked (an EMA over x distance, so runs logged at different densities are
+//! smoothed alike), and compares each run with the reference on their overlapping range: loss at
+//! matched samples and at matched optimizer steps, the gap and ratio over the last quarter of the
+//! overlap, samples- and steps-to-target, and the mean gap between the curves.
+//!
+//! Interpolation is linear between logged points and never extrapolates past a run's first or
+//! last point. Non-finite values are left out of curves (the diagnose stage reports them).
+
+use crate::model::{Point, Run};
+
+/// The x-axes a comparison can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    /// Samples seen.
+    Samples,
+    /// Tokens seen.
+    Tokens,
+    /// Epochs.
+    Epoch,
+    /// Optimizer steps.
+    Step,
+    /// Seconds since training started.
+    Time,
+}
+
+impl Axis {
+    /// The stable name (`samples`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples",
+            Axis::Tokens => "tokens",
+            Axis::Epoch => "epoch",
+            Axis::Step => "step",
+            Axis::Time => "time",
+        }
+    }
+
+    /// Words for an axis label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples seen",
+            Axis::Tokens => "tokens seen",
+            Axis::Epoch => "epoch",
+            Axis::Step => "optimizer step",
+            Axis::Time => "seconds",
+        }
+    }
+
+    /// The point's coordinate on this axis.
+    pub fn of(self, p: &Point) -> Option<f64> {
+        match self {
+            Axis::Samples => p.samples,
+            Axis::Tokens => p.tokens,
+            Axis::Epoch => p.epoch,
+            Axis::Step => Some(p.step),
+            Axis::Time => p.time,
+        }
+    }
+
+    /// What to try, in order, when this axis cannot be built for every run.
+    fn chain(self) -> &'static [Axis] {
+        match self {
+            Axis::Samples => &[Axis::Samples, Axis::Epoch, Axis::Step],
+            Axis::Tokens => &[Axis::Tokens, Axis::Samples, Axis::Epoch, Axis::Step],
+            Axis::Epoch => &[Axis::Epoch, Axis::Step],
+            Axis::Step => &[Axis::Step],
+            Axis::Time => &[Axis::Time, Axis::Samples, Axis::Epoch, Axis::Step],
+        }
+    }
+}
+
+/// Settings of the align stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlignOptions {
+    /// The requested axis.
+    pub axis: Axis,
+    /// EMA weight per 1/100 of the x range, if smoothing.
+    pub smooth: Option<f64>,
+}
+
+/// The weight used to find where a curve first reaches a target loss, so a single noisy dip
+/// does not count as reaching it (TensorBoard's default strength).
+const TARGET_SMOOTHING: f64 = 0.6;
+
+/// The target loss is this much above the worse run's best (smoothed) loss, so both runs reach it.
+const TARGET_MARGIN: f64 = 1.10;
+
+/// The share of the overlap, at its end, over which the final gap and ratio are measured.
+const LAST_PART: f64 = 0.25;
+
+/// A curve on one axis: increasing x, finite y.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Curve {
+    /// x coordinates, strictly increasing.
+    pub xs: Vec<f64>,
+    /// Values as logged.
+    pub ys: Vec<f64>,
+    /// Values smoothed (equal to `ys` when smoothing is off).
+    pub smoothed: Vec<f64>,
+}
+
+impl Curve {
+    /// Builds a curve of a series' finite points on an axis; points without a coordinate are
+    /// left out, as are repeated x.
+    pub fn new(points: &[Point], axis: Axis) -> Curve {
+        let mut c = Curve::default();
+        for p in points {
+            let (Some(x), true) = (axis.of(p), p.value.is_finite()) else { continue };
+            if c.xs.last().is_some_and(|&last| x <= last) {
+                continue;
+            }
+            c.xs.push(x);
+            c.ys.push(p.value);
+        }
+        c.smoothed = c.ys.clone();
+        c
+    }
+
+    /// Whether the curve has no points.
+    pub fn is_empty(&self) -> bool {
+        self.xs.is_empty()
+    }
+
+    /// The x range, if any point.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        Some((*self.xs.first()?, *self.xs.last()?))
+    }
+
+    /// The smoothed value at `x` by linear interpolation; `None` outside the curve.
+    pub fn at(&self, x: f64) -> Option<f64> {
+        interpolate(&self.xs, &self.smoothed, x)
+    }
+
+    /// The first x where the given values reach `target` or below, interpolated between points.
+    pub fn first_below(&self, values: &[f64], target: f64) -> Option<f64> {
+        let i = values.iter().position(|&y| y <= target)?;
+        if i == 0 {
+            return Some(self.xs[0]);
+        }
+        let (x0, x1, y0, y1) = (self.xs[i - 1], self.xs[i], values[i - 1], values[i]);
+        Some(x0 + (x1 - x0) * (y0 - target) / (y0 - y1))
+    }
+}
+
+/// Linear interpolation within `xs`; `None` outside it (no extrapolation).
+pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
+    let (&first, &last) = (xs.first()?, xs.last()?);
+    if x < first || x > last || x.is_nan() {
+        return None;
+    }
+    let i = xs.partition_point(|&v| v < x);
+    if xs[i] == x {
+        return Some(ys[i]);
+    }
+    let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
+    Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+}
+
+/// An exponential moving average over x distance, debiased: each point's weight decays as
+/// `w^(Δx / unit)`, and the result is normalised by the sum of weights, so the first value is
+/// kept and irregular logging intervals do not distort it.
+pub fn ema(xs: &[f64], ys: &[f64], w: f64, unit: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ys.len());
+    let (mut num, mut den) = (0.0, 0.0);
+    let mut last_x: Option<f64> = None;
+    for (&x, &y) in xs.iter().zip(ys) {
+        let decay = match last_x {
+            Some(lx) if unit > 0.0 => w.powf((x - lx) / unit),
+            Some(_) => w,
+            None => 0.0,
+        };
+        num = num * decay + y;
+        den = den * decay + 1.0;
+        out.push(num / den);
+        last_x = Some(x);
+    }
+    out
+}
+
+/// Loss of a run against the reference over their common range on one axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlap {
+    /// The axis.
+    pub axis: Axis,
+    /// Start and end of the common range.
+    pub start: f64,
+    pub end: f64,
+    /// Both curves at the end of the overlap (smoothed when smoothing is on).
+    pub reference_at_end: f64,
+    pub run_at_end: f64,
+    /// Geometric-mean ratio run ÷ reference over the last quarter of the overlap.
+    pub ratio_last: f64,
+    /// Mean difference run − reference over the last quarter.
+    pub gap_last: f64,
+    /// Geometric-mean ratio over the whole overlap.
+    pub ratio_all: f64,
+    /// Mean absolute difference between the curves over the overlap (area ÷ width).
+    pub mean_abs_gap: f64,
+    /// The run's own logged (raw) points in the last half of the overlap, each with the
+    /// reference interpolated at the same x: (x, run, reference). The input of the significance
+    /// test.
+    pub paired: Vec<(f64, f64, f64)>,
+}
+
+/// Where both runs first reach a common target loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The target loss.
+    pub loss: f64,
+    /// Samples (or the data axis) and steps at which each reached it.
+    pub reference_samples: f64,
+    pub run_samples: f64,
+    pub reference_steps: f64,
+    pub run_steps: f64,
+}
+
+/// One run compared with the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    /// Index of the reference run.
+    pub reference: usize,
+    /// Index of the compared run.
+    pub run: usize,
+    /// On the data axis (samples, else epoch).
+    pub by_data: Option<Overlap>,
+    /// On optimizer steps.
+    pub by_steps: Option<Overlap>,
+    /// On the axis the user chose.
+    pub by_axis: Option<Overlap>,
+    /// Samples- and steps-to-target.
+    pub target: Option<Target>,
+}
+
+/// All runs on a common axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aligned {
+    /// The axis actually used (after fallback).
+    pub axis: Axis,
+    /// The data axis used for "matched samples" comparisons (samples, else epoch).
+    pub data_axis: Axis,
+    /// Training-loss curve of each run on `axis` (empty when the run logs no loss).
+    pub loss: Vec<Curve>,
+    /// Each non-reference run against the reference.
+    pub pairs: Vec<Pair>,
+    /// Why an axis fell back, and similar notes.
+    pub warnings: Vec<String>,
+    /// Smoothing weight in use.
+    pub smooth: Option<f64>,
+}
+
+/// Aligns runs against `runs[reference]`.
+pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
+    let mut warnings = Vec::new();
+    let axis = pick_axis(runs, opts.axis.chain());
+    if axis != opts.axis {
+        warnings.push(format!(
+            "--x {}: not available for every run; using {} instead",
+            opts.axis.name(),
+            axis.name()
+        ));
+    }
+    let data_axis = pick_axis(runs, Axis::Samples.chain());
+    let loss = runs.iter().map(|r| curve(r, axis, opts.smooth, runs)).collect();
+    let mut pairs = Vec::new();
+    for i in 0..runs.len() {
+        if i == reference {
+            continue;
+        }
+        let overlap_on = |a: Axis| {
+            let unit_runs = runs;
+            let c0 = curve(&runs[reference], a, opts.smooth, unit_runs);
+            let c1 = curve(&runs[i], a, opts.smooth, unit_runs);
+            overlap(&c0, &c1, a)
+        };
+        let by_data = overlap_on(data_axis);
+        let by_steps = overlap_on(Axis::Step);
+        let by_axis = overlap_on(axis);
+        let target = target(&runs[reference], &runs[i], data_axis, runs);
+        pairs.push(Pair { reference, run: i, by_data, by_steps, by_axis, target });
+    }
+    Aligned { axis, data_axis, loss, pairs, warnings, smooth: opts.smooth }
+}
+
+fn pick_axis(runs: &[Run], chain: &[Axis]) -> Axis {
+    chain
+        .iter()
+        .copied()
+        .find(|a| runs.iter().all(|r| r.loss().is_none_or(|s| s.points.iter().any(|p| a.of(p).is_some()))))
+        .unwrap_or(Axis::Step)
+}
+
+/// The smoothing unit: 1/100 of the widest x range among all runs, so every run is smoothed on
+/// the same scale.
+fn smoothing_unit(runs: &[Run], axis: Axis) -> f64 {
+    runs.iter()
+        .filter_map(|r| r.loss())
+        .filter_map(|s| s.points.iter().rev().find_map(|p| axis.of(p)))
+        .fold(0.0, f64::max)
+        / 100.0
+}
+
+/// A run's training-loss curve on an axis, smoothed with weight `w` if given.
+pub fn curve(run: &Run, axis: Axis, w: Option<f64>, all: &[Run]) -> Curve {
+    let Some(series) = run.loss() else { return Curve::default() };
+    let mut c = Curve::new(&series.points, axis);
+    if let Some(w) = w {
+        c.smoothed = ema(&c.xs, &c.ys, w, smoothing_unit(all, axis));
+    }
+    c
+}
+
+fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
+    let (a0, a1) = reference.range()?;
+    let (b0, b1) = run.range()?;
+    let (start, end) = (a0.max(b0), a1.min(b1));
+    if end <= start {
+        return None;
+    }
+    const GRID: usize = 200;
+    let grid: Vec<f64> = (0..=GRID).map(|i| start + (end - start) * i as f64 / GRID as f64).collect();
+    let pairs: Vec<(f64, f64, f64)> =
+        grid.iter().filter_map(|&x| Some((x, run.at(x)?, reference.at(x)?))).collect();
+    let last_from = end - (end - start) * LAST_PART;
+    let last: Vec<&(f64, f64, f64)> = pairs.iter().filter(|p| p.0 >= last_from).collect();
+    let log_ratio = |ps: &[&(f64, f64, f64)]| {
+        let v: Vec<f64> = ps.iter().filter(|p| p.1 > 0.0 && p.2 > 0.0).map(|p| (p.1 / p.2).ln()).collect();
+        if v.is_empty() { f64::NAN } else { (v.iter().sum::<f64>() / v.len() as f64).exp() }
+    };
+    let all: Vec<&(f64, f64, f64)> = pairs.iter().collect();
+    let half_from = end - (end - start) * 0.5;
+    let paired = run
+        .xs
+        .iter()
+        .zip(&run.ys)
+        .filter(|(x, _)| **x >= half_from && **x <= end)
+        .filter_map(|(&x, &y)| Some((x, y, reference.at(x)?)))
+        .collect();
+    Some(Overlap {
+        axis,
+        start,
+        end,
+        reference_at_end: reference.at(end)?,
+        run_at_end: run.at(end)?,
+        ratio_last: log_ratio(&last),
+        gap_last: last.iter().map(|p| p.1 - p.2).sum::<f64>() / last.len().max(1) as f64,
+        ratio_all: log_ratio(&all),
+        mean_abs_gap: pairs.iter().map(|p| (p.1 - p.2).abs()).sum::<f64>() / pairs.len().max(1) as f64,
+        paired,
+    })
+}
+
+fn target(reference: &Run, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Target> {
+    let smooth = |r: &Run, a: Axis| curve(r, a, Some(TARGET_SMOOTHING), all);
+    let (rd, ud) = (smooth(reference, data_axis), smooth(run, data_axis));
+    let (rs, us) = (smooth(reference, Axis::Step), smooth(run, Axis::Step));
+    let best = |c: &Curve| c.smoothed.iter().copied().reduce(f64::min);
+    let loss = best(&rd)?.max(best(&ud)?) * TARGET_MARGIN;
+    Some(Target {
+        loss,
+        reference_samples: rd.first_below(&rd.smoothed, loss)?,
+        run_samples: ud.first_below(&ud.smoothed, loss)?,
+        reference_steps: rs.first_below(&rs.smoothed, loss)?,
+        run_steps: us.first_below(&us.smoothed, loss)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_never_extrapolates() {
+        let xs = [0.0, 10.0, 20.0];
+        let ys = [1.0, 0.5, 0.0];
+        assert_eq!(interpolate(&xs, &ys, 5.0), Some(0.75));
+        assert_eq!(interpolate(&xs, &ys, 20.0), Some(0.0));
+        assert_eq!(interpolate(&xs, &ys, 20.1), None);
+        assert_eq!(interpolate(&xs, &ys, -1.0), None);
+        assert_eq!(interpolate(&[], &[], 1.0), None);
+        assert_eq!(interpolate(&[3.0], &[7.0], 3.0), Some(7.0));
+    }
+
+    #[test]
+    fn ema_is_debiased_and_density_independent() {
+        let s = ema(&[0.0, 1.0], &[4.0, 2.0], 0.5, 1.0);
+        assert_eq!(s[0], 4.0, "the first value is kept");
+        assert!((s[1] - (4.0 * 0.5 + 2.0) / 1.5).abs() < 1e-12);
+        // The same signal sampled twice as densely ends at nearly the same smoothed value.
+        let xs1: Vec<f64> = (0..=100).map(f64::from).collect();
+        let xs2: Vec<f64> = (0..=200).map(|i| f64::from(i) / 2.0).collect();
+        let f = |x: f64| (-x / 30.0).exp();
+        let a = ema(&xs1, &xs1.iter().map(|&x| f(x)).collect::<Vec<_>>(), 0.6, 1.0);
+        let b = ema(&xs2, &xs2.iter().map(|&x| f(x)).collect::<Vec<_>>(), 0.6, 1.0);
+        assert!((a[100] - b[200]).abs() < 0.01 * a[100], "{} vs {}", a[100], b[200]);
+    }
+
+    fn pts(xs: &[f64], ys: &[f64]) -> Vec<Point> {
+        xs.iter()
+            .zip(ys)
+            .map(|(&x, &y)| Point { step: x, epoch: None, samples: Some(x * 10.0), tokens: None, time: None, value: y, line: 1 })
+            .collect()
+    }
+
+    #[test]
+    fn curves_skip_nan_and_repeated_x() {
+        let c = Curve::new(&pts(&[1.0, 2.0, 2.0, 3.0], &[1.0, f64::NAN, 0.5, 0.25]), Axis::Step);
+        assert_eq!(c.xs, vec![1.0, 2.0, 3.0]);
+        assert_eq!(c.ys, vec![1.0, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn overlap_of_equal_curves_is_ratio_one_and_none_without_overlap() {
+        let a = Curve::new(&pts(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Axis::Step);
+        let o = overlap(&a, &a, Axis::Step).expect("overlap");
+        assert!((o.ratio_last - 1.0).abs() < 1e-12);
+        assert_eq!(o.mean_abs_gap, 0.0);
+        let b = Curve::new(&pts(&[5.0, 6.0], &[1.0, 1.0]), Axis::Step);
+        assert!(overlap(&a, &b, Axis::Step).is_none());
+        let one = Curve::new(&pts(&[2.0], &[1.0]), Axis::Step);
+        assert!(overlap(&a, &one, Axis::Step).is_none(), "a single point has no width");
+    }
+
+    #[test]
+    fn first_below_interpolates() {
+        let c = Curve::new(&pts(&[0.0, 10.0], &[1.0, 0.0]), Axis::Step);
+        assert_eq!(c.first_below(&c.ys, 0.5), Some(5.0));
+        assert_eq!(c.first_below(&c.ys, -1.0), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! The command line, as clap derives it. Only declarations live here; `config` turns them into
+//! the validated [`crate::config::Config`] the pipeline runs on.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Compare LLM fine-tuning runs by samples seen and explain why one did worse.
+///
+/// Each RUN is a run directory as the trainer left it (trainer_state.json, trainer_log.jsonl,
+/// captured stdout, run configs), a single log file, or `-` for standard input.
+#[derive(Debug, Parser)]
+#[command(name = "losscmp", version, max_term_width = 100)]
+pub struct Cli {
+    /// Run directories or log files to read; `-` reads standard input.
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+
+    /// Name a run: `--label run8=path/to/run`. Default: the directory (or file) name.
+    #[arg(long = "label", value_name = "NAME=PATH")]
+    pub labels: Vec<String>,
+
+    /// Set what a log lacks: `--set run8:world_size=8`. Keys: world_size, per_device_batch,
+    /// grad_accum, effective_batch, learning_rate, num_examples, epochs, total_steps, ...
+    #[arg(long = "set", value_name = "RUN:KEY=VALUE")]
+    pub sets: Vec<String>,
+
+    /// The reference run every other run is compared with (label or path). Default: the first.
+    #[arg(long, value_name = "RUN")]
+    pub baseline: Option<String>,
+
+    /// The x-axis for comparisons and plots.
+    #[arg(long, value_enum, default_value_t = AxisArg::Samples)]
+    pub x: AxisArg,
+
+    /// Smooth curves with an EMA over x distance: weight W in [0, 1) per 1/100 of the x range
+    /// (0.6 is TensorBoard's default strength). Raw values stay in the exports.
+    #[arg(long, value_name = "W")]
+    pub smooth: Option<f64>,
+
+    /// Relative loss increase over the baseline that counts as a regression (0.05 = 5%).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.05)]
+    pub tolerance: f64,
+
+    /// Exit with status 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<SeverityArg>,
+
+    /// Write runs, configs with provenance, summaries and findings as JSON (`-` for stdout).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<PathBuf>,
+
+    /// When to colour terminal output (NO_COLOR is honoured with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// `--x` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AxisArg {
+    /// Samples seen: step × effective batch.
+    Samples,
+    /// Tokens seen, where the trainer counted them.
+    Tokens,
+    /// Epochs.
+    Epoch,
+    /// Optimizer steps.
+    Step,
+    /// Seconds since the start of training.
+    Time,
+}
+
+/// `--fail-on` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Any finding.
+    Info,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only.
+    Error,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}

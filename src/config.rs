@@ -1,0 +1,200 @@
+//! `Cli` → [`Config`]: every flag resolved and validated here, nowhere else. The pipeline never
+//! sees clap types.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::align::Axis;
+use crate::cli::{AxisArg, Cli, ColorArg, SeverityArg};
+use crate::ingest::RunSpec;
+use crate::model::{ConfigValue, Key, Severity};
+
+/// Where an output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output.
+    Stdout,
+    /// A file, written atomically.
+    File(PathBuf),
+}
+
+/// Everything the pipeline needs, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The runs to read, labels unique.
+    pub runs: Vec<RunSpec>,
+    /// Index of the reference run in `runs`.
+    pub baseline: usize,
+    /// The x-axis for comparisons.
+    pub axis: Axis,
+    /// EMA weight per 1/100 of the x range, if smoothing.
+    pub smooth: Option<f64>,
+    /// Relative loss increase that counts as a regression.
+    pub tolerance: f64,
+    /// Exit 1 when a finding at or above this severity exists.
+    pub fail_on: Option<Severity>,
+    /// JSON output.
+    pub json: Option<Output>,
+    /// Colour the terminal summary.
+    pub color: bool,
+}
+
+impl Config {
+    /// Validates the command line.
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        let mut runs: Vec<RunSpec> = Vec::new();
+        let mut labelled: Vec<(String, PathBuf)> = Vec::new();
+        for l in &cli.labels {
+            let (name, path) = l
+                .split_once('=')
+                .with_context(|| format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu"))?;
+            labelled.push((name.to_string(), PathBuf::from(path)));
+        }
+        for path in &cli.runs {
+            let label = labelled
+                .iter()
+                .find(|(_, p)| same_path(p, path))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| default_label(path));
+            let mut unique = label.clone();
+            let mut n = 2;
+            while runs.iter().any(|r| r.label == unique) {
+                unique = format!("{label}#{n}");
+                n += 1;
+            }
+            runs.push(RunSpec { label: unique, path: path.clone(), overrides: Vec::new() });
+        }
+        for (name, path) in &labelled {
+            if !runs.iter().any(|r| &r.label == name) {
+                bail!("--label {name}={}: that path is not one of the RUN arguments", path.display());
+            }
+        }
+        if runs.iter().filter(|r| r.path.as_os_str() == "-").count() > 1 {
+            bail!("standard input (-) can be given only once");
+        }
+        for s in &cli.sets {
+            let (run, kv) = s
+                .split_once(':')
+                .with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE, e.g. --set run8:world_size=8"))?;
+            let (key, value) =
+                kv.split_once('=').with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE"))?;
+            let key = Key::from_name(key.trim()).with_context(|| {
+                let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
+                format!("--set {s:?}: unknown key {key:?}; known keys: {}", names.join(", "))
+            })?;
+            let value = if key.is_text() {
+                ConfigValue::Text(value.trim().to_string())
+            } else {
+                let x: f64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|x: &f64| x.is_finite() && *x > 0.0)
+                    .with_context(|| format!("--set {s:?}: {value:?} is not a positive number"))?;
+                ConfigValue::Number(x)
+            };
+            let target = find_run(&runs, run).with_context(|| format!("--set {s:?}: no run labelled {run:?}"))?;
+            runs[target].overrides.push((key, value));
+        }
+        let baseline = match &cli.baseline {
+            None => 0,
+            Some(b) => find_run(&runs, b)
+                .with_context(|| format!("--baseline {b:?}: not a label or path of the given runs"))?,
+        };
+        if let Some(w) = cli.smooth {
+            if !(0.0..1.0).contains(&w) {
+                bail!("--smooth {w}: the weight must be in [0, 1), e.g. --smooth 0.6");
+            }
+        }
+        if !(cli.tolerance.is_finite() && cli.tolerance >= 0.0) {
+            bail!("--tolerance {}: must be a non-negative fraction, e.g. 0.05 for 5%", cli.tolerance);
+        }
+        let json = cli.json.map(|p| if p.as_os_str() == "-" { Output::Stdout } else { Output::File(p) });
+        let color = match cli.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
+        };
+        Ok(Config {
+            runs,
+            baseline,
+            axis: match cli.x {
+                AxisArg::Samples => Axis::Samples,
+                AxisArg::Tokens => Axis::Tokens,
+                AxisArg::Epoch => Axis::Epoch,
+                AxisArg::Step => Axis::Step,
+                AxisArg::Time => Axis::Time,
+            },
+            smooth: cli.smooth,
+            tolerance: cli.tolerance,
+            fail_on: cli.fail_on.map(|s| match s {
+                SeverityArg::Info => Severity::Info,
+                SeverityArg::Warning => Severity::Warning,
+                SeverityArg::Error => Severity::Error,
+            }),
+            json,
+            color,
+        })
+    }
+}
+
+fn find_run(runs: &[RunSpec], name: &str) -> Option<usize> {
+    runs.iter()
+        .position(|r| r.label == name)
+        .or_else(|| runs.iter().position(|r| same_path(&r.path, Path::new(name))))
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || a.components().eq(b.components())
+}
+
+fn default_label(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        return "stdin".into();
+    }
+    let name = path
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| path.display().to_string());
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config> {
+        Config::from_cli(Cli::try_parse_from(std::iter::once("losscmp").chain(args.iter().copied()))?)
+    }
+
+    #[test]
+    fn labels_overrides_and_baseline() {
+        let c = config(&["a/run", "b/run", "--label", "r8=b/run", "--set", "r8:world_size=8", "--baseline", "r8"])
+            .expect("valid");
+        assert_eq!(c.runs[0].label, "run");
+        assert_eq!(c.runs[1].label, "r8");
+        assert_eq!(c.runs[1].overrides, vec![(Key::WorldSize, ConfigValue::Number(8.0))]);
+        assert_eq!(c.baseline, 1);
+    }
+
+    #[test]
+    fn duplicate_names_are_made_unique() {
+        let c = config(&["a/run", "b/run"]).expect("valid");
+        assert_eq!(c.runs[1].label, "run#2");
+    }
+
+    #[test]
+    fn bad_flags_say_what_to_do() {
+        let e = config(&["a", "--set", "a:wrld=8"]).expect_err("unknown key");
+        assert!(e.to_string().contains("known keys: world_size"), "{e}");
+        assert!(config(&["a", "--smooth", "1.5"]).is_err());
+        assert!(config(&["a", "--baseline", "zzz"]).is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! `critical-batch-size` (info): McCandlish et al. 2018, "An Empirical Model of Large-Batch
+//! Training". To reach a fixed loss, steps S and samples E trade off as
+//! (S/S_min − 1)(E/E_min − 1) = 1, so S(B) = S_min + E_min/B, and B_crit = E_min/S_min.
+//!
+//! Two runs at batches B₁ < B₂ reaching a common target loss (the worse run's best smoothed loss
+//! + 10%, see `align`) at S₁, S₂ steps give E_min = (S₁ − S₂)/(1/B₁ − 1/B₂),
+//! S_min = S₁ − E_min/B₁. An estimate is reported only when both are positive; otherwise the
+//! finding says what the data shows instead (S₂ ≈ S₁: the larger batch bought nothing per step —
+//! update-limited, or its learning rate was not scaled, which the model assumes tuned).
+//!
+//! Where both runs log `grad_norm`, the simple noise scale B_simple = tr(Σ)/|G|² is estimated
+//! from the two batch sizes (McCandlish App. A.1): |G|² ≈ (B₂|G_B₂|² − B₁|G_B₁|²)/(B₂ − B₁),
+//! tr(Σ) ≈ (|G_B₁|² − |G_B₂|²)/(1/B₁ − 1/B₂), each averaged over loss levels both runs pass
+//! (matching at equal loss, not equal step) before the ratio. The logged norm is the last step's
+//! global pre-clip norm (adapter parameters only under LoRA), so this is approximate.
+
+use super::{derived, Context};
+use crate::align::{ema, Axis, Curve};
+use crate::model::{format_number as num, Finding, Key, Run, Severity};
+
+/// Loss levels at which grad norms are matched.
+const LEVELS: usize = 8;
+
+/// Checks every pair with different effective batches.
+pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for pair in &ctx.aligned.pairs {
+        let (ra, rb) = ctx.pair_runs(pair);
+        let (Some(ba), Some(bb)) = (ra.config.num(Key::EffectiveBatch), rb.config.num(Key::EffectiveBatch)) else { continue };
+        if ba == bb {
+            continue;
+        }
+        let Some(t) = &pair.target else { continue };
+        // Order by batch: 1 = small, 2 = big.
+        let ((b1, s1, r1), (b2, s2, r2)) = if ba < bb {
+            ((ba, t.reference_steps, ra), (bb, t.run_steps, rb))
+        } else {
+            ((bb, t.run_steps, rb), (ba, t.reference_steps, ra))
+        };
+        let e_min = (s1 - s2) / (1.0 / b1 - 1.0 / b2);
+        let s_min = s1 - e_min / b1;
+        let mut evidence = vec![
+            derived("target_loss", t.loss, "the worse run's best smoothed loss + 10%"),
+            derived(format!("steps_to_target[{}]", r1.label), s1, "first step where the smoothed loss reaches the target"),
+            derived(format!("steps_to_target[{}]", r2.label), s2, "first step where the smoothed loss reaches the target"),
+        ];
+        let mut summary = if e_min > 0.0 && s_min > 0.0 {
+            let b_crit = e_min / s_min;
+            evidence.push(derived("S_min", s_min, "S₁ − E_min/B₁"));
+            evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
+            evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
+            format!(
+                "Critical batch size ≈ {} samples at loss {} (from two runs, batches {} and {}: {} and {} steps to target; an exact two-point fit with no error estimate, and it assumes each batch ran at its tuned learning rate).",
+                num(b_crit.round()),
+                num(t.loss),
+                num(b1),
+                num(b2),
+                num(s1.round()),
+                num(s2.round())
+            )
+        } else if s2 >= s1 * 0.8 {
+            format!(
+                "No critical batch size can be estimated: the {}-sample batch needed {} steps to reach loss {} and the {}-sample batch {} — the larger batch bought no progress per step (update-limited, or its learning rate was not scaled).",
+                num(b2),
+                num(s2.round()),
+                num(t.loss),
+                num(b1),
+                num(s1.round())
+            )
+        } else {
+            format!(
+                "No critical batch size can be estimated from {} and {} steps to loss {} at batches {} and {}: the two-point fit gives a non-positive S_min or E_min.",
+                num(s1.round()),
+                num(s2.round()),
+                num(t.loss),
+                num(b1),
+                num(b2)
+            )
+        };
+        if let Some((b_simple, levels)) = noise_scale(r1, b1, r2, b2) {
+            evidence.push(derived("B_simple", b_simple, format!("tr(Σ)/|G|² from grad_norm² of both runs matched at {levels} equal-loss levels")));
+            summary.push_str(&format!(
+                " Gradient noise scale from the logged grad norms: B_simple ≈ {} (approximate: last-step pre-clip norms, matched at equal loss).",
+                num(b_simple.round())
+            ));
+        }
+        out.push(Finding { id: "critical-batch-size", severity: Severity::Info, runs: vec![r1.label.clone(), r2.label.clone()], summary, evidence, fix: None });
+    }
+    out
+}
+
+/// B_simple from grad norms of two runs at batches b1 < b2, matched at equal smoothed loss.
+fn noise_scale(r1: &Run, b1: f64, r2: &Run, b2: f64) -> Option<(f64, usize)> {
+    let prep = |r: &Run| -> Option<(Vec<f64>, Vec<f64>)> {
+        let loss = Curve::new(&r.loss()?.points, Axis::Step);
+        let gn = Curve::new(&r.series.get("grad_norm")?.points, Axis::Step);
+        if loss.xs.len() < 3 || gn.xs.len() < 3 {
+            return None;
+        }
+        let s = ema(&loss.xs, &loss.ys, 0.6, (loss.xs[loss.xs.len() - 1] - loss.xs[0]) / 100.0);
+        let g2: Vec<f64> = loss.xs.iter().map(|&x| crate::align::interpolate(&gn.xs, &gn.ys, x).map_or(f64::NAN, |g| g * g)).collect();
+        Some((s, g2))
+    };
+    let (l1, g1) = prep(r1)?;
+    let (l2, g2) = prep(r2)?;
+    let lo = l1.iter().copied().fold(f64::INFINITY, f64::min).max(l2.iter().copied().fold(f64::INFINITY, f64::min));
+    let hi = l1[0].min(l2[0]);
+    if !(lo > 0.0 && hi > lo) {
+        return None;
+    }
+    let at_level = |l: &[f64], g: &[f64], level: f64| l.iter().position(|&v| v <= level).map(|i| g[i]).filter(|v| v.is_finite());
+    let (mut sum1, mut sum2, mut n) = (0.0, 0.0, 0);
+    for i in 1..LEVELS {
+        let level = (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / LEVELS as f64).exp();
+        if let (Some(a), Some(b)) = (at_level(&l1, &g1, level), at_level(&l2, &g2, level)) {
+            sum1 += a;
+            sum2 += b;
+            n += 1;
+        }
+    }
+    if n < 3 {
+        return None;
+    }
+    let (g_small, g_big) = (sum1 / n as f64, sum2 / n as f64);
+    let g2_true = (b2 * g_big - b1 * g_small) / (b2 - b1);
+    let tr_sigma = (g_small - g_big) / (1.0 / b1 - 1.0 / b2);
+    (g2_true > 0.0 && tr_sigma > 0.0).then(|| (tr_sigma / g2_true, n))
+}

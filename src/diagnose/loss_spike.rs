@@ -1,0 +1,50 @@
+//! `loss-spike`: isolated jumps in the training loss. A point is a spike when it is more than
+//! [`FACTOR`]× the median of the [`WINDOW`] points before it and more than [`ABS_RISE`] above
+//! that median, after the first tenth of the run (early losses fall too fast for a median).
+//! Severity warning; the summary gives the count and the largest.
+
+use super::{logged, Context};
+use crate::model::{format_number as num, Finding, Severity};
+
+/// Points in the trailing median.
+pub const WINDOW: usize = 10;
+/// How many times the trailing median a spike is.
+pub const FACTOR: f64 = 2.0;
+/// And how far above it in absolute terms.
+pub const ABS_RISE: f64 = 0.1;
+
+/// Checks every run.
+pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for run in ctx.runs {
+        let Some(loss) = run.loss() else { continue };
+        let pts: Vec<_> = loss.points.iter().filter(|p| p.value.is_finite()).collect();
+        let skip = (pts.len() / 10).max(WINDOW);
+        let mut spikes = Vec::new();
+        for i in skip..pts.len() {
+            let mut w: Vec<f64> = pts[i - WINDOW..i].iter().map(|p| p.value).collect();
+            w.sort_by(f64::total_cmp);
+            let median = (w[WINDOW / 2 - 1] + w[WINDOW / 2]) / 2.0;
+            let v = pts[i].value;
+            if v > FACTOR * median && v - median > ABS_RISE {
+                spikes.push((pts[i], v / median));
+            }
+        }
+        let Some(&(worst, ratio)) = spikes.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else { continue };
+        out.push(Finding {
+            id: "loss-spike",
+            severity: Severity::Warning,
+            runs: vec![run.label.clone()],
+            summary: format!(
+                "{} has {} loss spikes; the largest at step {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
+                run.label,
+                spikes.len(),
+                num(worst.step),
+                num(worst.value)
+            ),
+            evidence: vec![logged(run, "loss", worst)],
+            fix: None,
+        });
+    }
+    out
+}

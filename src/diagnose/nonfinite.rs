@@ -1,0 +1,39 @@
+//! `nonfinite-loss`: NaN or infinite values in a run's loss or eval loss (error: training broke,
+//! usually fp16 overflow or a bad batch) or grad norm (warning: with a loss scaler, overflowed
+//! steps are skipped, but many of them stall training). Reports the count and the first point.
+
+use super::{logged, Context};
+use crate::model::{Finding, Severity};
+
+/// Checks every run.
+pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for run in ctx.runs {
+        for (metric, severity) in [("loss", Severity::Error), ("eval_loss", Severity::Error), ("grad_norm", Severity::Warning)] {
+            let Some(series) = run.series.get(metric) else { continue };
+            let bad: Vec<_> = series.points.iter().filter(|p| !p.value.is_finite()).collect();
+            let Some(first) = bad.first() else { continue };
+            out.push(Finding {
+                id: "nonfinite-loss",
+                severity,
+                runs: vec![run.label.clone()],
+                summary: format!(
+                    "{} logged {} non-finite {metric} values out of {}, the first at step {} ({}: line {}).",
+                    run.label,
+                    bad.len(),
+                    series.points.len(),
+                    crate::model::format_number(first.step),
+                    series.source,
+                    first.line
+                ),
+                evidence: vec![logged(run, metric, first)],
+                fix: Some(crate::model::Fix {
+                    summary: "Check for fp16 overflow (use bf16, or lower the learning rate), clip gradients (max_grad_norm), and look for bad examples around that step.".into(),
+                    changes: vec![],
+                    alternatives: vec![],
+                }),
+            });
+        }
+    }
+    out
+}

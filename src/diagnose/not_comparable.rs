@@ -1,0 +1,53 @@
+//! `not-comparable`: the runs differ in ways that make their curves not comparable as they are:
+//! a different number of training examples (> [`REL_DIFF`] apart) or of epochs, or a starting
+//! loss more than [`START_RATIO`]× apart (unless a `loss-logging-artifact` explains it: then the
+//! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
+
+use super::{config_evidence, logged, Context};
+use crate::model::{format_number as num, Finding, Key, Severity};
+
+/// Relative difference beyond which example counts or epochs differ.
+const REL_DIFF: f64 = 0.01;
+/// Starting losses further apart than this ratio are not the same task/model/loss.
+const START_RATIO: f64 = 2.0;
+
+/// Checks every pair.
+pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for pair in &ctx.aligned.pairs {
+        let (a, b) = ctx.pair_runs(pair);
+        let mut what = Vec::new();
+        let mut evidence = Vec::new();
+        for (key, words) in [(Key::NumExamples, "training examples"), (Key::Epochs, "epochs")] {
+            if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
+                if (x - y).abs() > REL_DIFF * x.max(y) {
+                    what.push(format!("{words}: {} vs {}", num(x), num(y)));
+                    evidence.extend(config_evidence(a, key));
+                    evidence.extend(config_evidence(b, key));
+                }
+            }
+        }
+        let artifact = earlier.iter().any(|f| f.id == "loss-logging-artifact" && f.runs.contains(&a.label) && f.runs.contains(&b.label));
+        let first = |r: &crate::model::Run| r.loss()?.points.iter().find(|p| p.value.is_finite() && p.value > 0.0).copied();
+        if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
+            let r = pb.value / pa.value;
+            if r.max(1.0 / r) > START_RATIO {
+                what.push(format!("first logged loss: {} vs {}", num(pa.value), num(pb.value)));
+                evidence.push(logged(a, "loss", &pa));
+                evidence.push(logged(b, "loss", &pb));
+            }
+        }
+        if what.is_empty() {
+            continue;
+        }
+        out.push(Finding {
+            id: "not-comparable",
+            severity: Severity::Warning,
+            runs: vec![a.label.clone(), b.label.clone()],
+            summary: format!("{} and {} differ in more than the batch: {}. Differences in their curves may come from that.", a.label, b.label, what.join("; ")),
+            evidence,
+            fix: None,
+        });
+    }
+    out
+}

@@ -1,0 +1,72 @@
+//! `too-few-optimizer-steps`: a run with fewer than [`MIN_STEPS`] optimizer updates rarely
+//! converges (each update moves the weights once, whatever the batch), and a warmup that takes
+//! more than [`MAX_WARMUP_SHARE`] of the updates leaves little at full learning rate. HF
+//! schedules count steps, so a run with a k× larger batch also spends k× more samples in warmup.
+//! Severity warning, per run.
+
+use super::{config_evidence, optimizer_steps, Context};
+use crate::model::{format_number as num, ConfigChange, Evidence, Finding, Fix, Key, Severity};
+
+/// Fewer updates than this are too few to converge a fine-tune.
+pub const MIN_STEPS: f64 = 100.0;
+/// The largest share of updates warmup should take.
+pub const MAX_WARMUP_SHARE: f64 = 0.2;
+
+/// Checks every run.
+pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for run in ctx.runs {
+        let Some((steps, src)) = optimizer_steps(run) else { continue };
+        let step_ev = Evidence { name: format!("optimizer_steps[{}]", run.label), value: steps, source: src };
+        if steps < MIN_STEPS {
+            let mut evidence = vec![step_ev.clone()];
+            evidence.extend(config_evidence(run, Key::EffectiveBatch));
+            evidence.extend(config_evidence(run, Key::GradAccum));
+            let changes = run
+                .config
+                .num(Key::GradAccum)
+                .filter(|&g| g > 1.0)
+                .map(|g| {
+                    let to = (g * steps / MIN_STEPS).floor().max(1.0);
+                    vec![ConfigChange { run: run.label.clone(), option: "gradient_accumulation_steps".into(), from: Some(g), to }]
+                })
+                .unwrap_or_default();
+            out.push(Finding {
+                id: "too-few-optimizer-steps",
+                severity: Severity::Warning,
+                runs: vec![run.label.clone()],
+                summary: format!("{} made only {} optimizer updates; fine-tuning usually needs at least {}.", run.label, num(steps), num(MIN_STEPS)),
+                evidence,
+                fix: Some(Fix {
+                    summary: "Make more updates: a smaller effective batch (gradient_accumulation_steps) or more epochs.".into(),
+                    changes,
+                    alternatives: vec![],
+                }),
+            });
+        }
+        let warmup = run
+            .config
+            .num(Key::WarmupSteps)
+            .map(|w| (w, Key::WarmupSteps))
+            .or_else(|| run.config.num(Key::WarmupRatio).map(|r| (r * steps, Key::WarmupRatio)));
+        if let Some((w, key)) = warmup {
+            if w / steps > MAX_WARMUP_SHARE {
+                let mut evidence = vec![step_ev];
+                evidence.extend(config_evidence(run, key));
+                out.push(Finding {
+                    id: "too-few-optimizer-steps",
+                    severity: Severity::Warning,
+                    runs: vec![run.label.clone()],
+                    summary: format!("{}'s warmup takes {} of its {} updates ({:.0}%).", run.label, num(w.round()), num(steps), 100.0 * w / steps),
+                    evidence,
+                    fix: Some(Fix {
+                        summary: format!("Shorten warmup to at most {:.0}% of the updates.", 100.0 * MAX_WARMUP_SHARE / 2.0),
+                        changes: vec![ConfigChange { run: run.label.clone(), option: "warmup_ratio".into(), from: run.config.num(Key::WarmupRatio), to: MAX_WARMUP_SHARE / 2.0 }],
+                        alternatives: vec![],
+                    }),
+                });
+            }
+        }
+    }
+    out
+}

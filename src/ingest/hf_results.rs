@@ -1,0 +1,71 @@
+//! HF `all_results.json`, `train_results.json` and `eval_results.json`: flat JSON written at the
+//! end of a run. They give the runtime and throughput (for the effective batch and scaling
+//! checks) and final eval metrics that may be nowhere else.
+
+use serde_json::Value;
+
+use super::lenient::{number, sanitize_json};
+use super::source::IngestError;
+use super::{Parsed, Record};
+use crate::model::Key;
+
+/// Yes when the head is a flat JSON object with a run-summary key.
+pub fn sniff(head: &str) -> Option<bool> {
+    let t = head.trim_start();
+    if !t.starts_with('{') || t.contains("\"log_history\"") || t.contains("\"current_steps\"") {
+        return Some(false);
+    }
+    Some(["\"train_runtime\"", "\"eval_loss\"", "\"eval_runtime\"", "\"train_loss\""].iter().any(|k| t.contains(k)))
+}
+
+/// Reads one results file: throughput facts, and the final eval metrics as one record.
+pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
+    let value: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
+        path: path.into(),
+        line: e.line(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let Value::Object(map) = value else {
+        return Err(IngestError::Syntax { path: path.into(), line: 1, message: "expected a JSON object".into() });
+    };
+    let mut out = Parsed::default();
+    if let Some(x) = map.get("train_runtime").and_then(number) {
+        out.fact(Key::TrainRuntime, x, "train_runtime", 2);
+    }
+    if let Some(x) = map.get("train_samples_per_second").and_then(number) {
+        out.fact(Key::TrainSamplesPerSecond, x, "train_samples_per_second", 2);
+    }
+    if let Some(x) = map.get("num_input_tokens_seen").and_then(number).filter(|&x| x > 0.0) {
+        out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
+    }
+    let mut rec = Record { epoch: map.get("epoch").and_then(number), line: 1, ..Record::default() };
+    for (k, v) in &map {
+        if k.starts_with("eval_") && !k.ends_with("_runtime") && !k.ends_with("_per_second") {
+            if let Some(x) = number(v) {
+                rec.metrics.push((k.clone(), x));
+            }
+        }
+    }
+    if !rec.metrics.is_empty() {
+        rec.step_origin = Some("end of training (results file)");
+        out.records.push(rec);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_throughput_and_final_eval() {
+        let p = read(
+            r#"{"epoch": 3.0, "eval_loss": 0.55, "eval_runtime": 0.1, "train_runtime": 16.2, "train_samples_per_second": 378.7}"#,
+            "all_results.json",
+        )
+        .expect("reads");
+        assert_eq!(p.facts.len(), 2);
+        assert_eq!(p.records[0].metrics, vec![("eval_loss".to_string(), 0.55)]);
+        assert_eq!(p.records[0].step, None);
+    }
+}

@@ -1,0 +1,268 @@
+//! Lenient value readers shared by the format parsers: JSON as Python writes it (`NaN`,
+//! `Infinity`), numbers written as strings (transformers 5.x prints `'loss': '0.5216'`),
+//! Python dict literals from stdout, and `str(timedelta)` durations.
+
+use std::borrow::Cow;
+
+/// Rewrites the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` module writes into
+/// quoted strings, so a strict JSON parser accepts the document; `number` reads them back.
+pub fn sanitize_json(text: &str) -> Cow<'_, str> {
+    if !text.contains("NaN") && !text.contains("Infinity") {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let token = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| bytes[i..].starts_with(t.as_bytes()));
+        if let Some(t) = token {
+            out.push_str(&text[copied..i]);
+            out.push('"');
+            out.push_str(t);
+            out.push('"');
+            i += t.len();
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Reads a number from a JSON value: a JSON number, or a string holding one (`"0.5216"`,
+/// `"NaN"`, `"2.28%"`, `"10,163"`). Anything else is not a number.
+pub fn number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => parse_number(s),
+        _ => None,
+    }
+}
+
+/// Parses a number as trainers print it: plain, E-notation, Python's `nan`/`inf`, JSON's
+/// `NaN`/`Infinity`, thousands separators, a trailing `%`.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim().trim_end_matches('%');
+    if let Ok(x) = s.parse::<f64>() {
+        return Some(x);
+    }
+    match s {
+        "nan" | "NaN" | "-nan" => return Some(f64::NAN),
+        "Infinity" | "inf" => return Some(f64::INFINITY),
+        "-Infinity" | "-inf" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    if s.contains(',') && s.bytes().all(|b| b.is_ascii_digit() || b == b',') {
+        return s.replace(',', "").parse().ok();
+    }
+    None
+}
+
+/// One value of a Python dict literal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PyValue<'a> {
+    /// A number, or a string that holds one.
+    Number(f64),
+    /// Any other value, unparsed.
+    Other(&'a str),
+}
+
+/// Parses a flat Python dict literal such as `{'loss': 0.35, 'grad_norm': nan, 'epoch': '0.5'}`.
+/// Returns the pairs in order, or `None` when the text is not such a dict. Nested values are kept
+/// as `Other`.
+pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
+    let bytes = s.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut pairs = Vec::new();
+    loop {
+        i = skip_ws(bytes, i);
+        match bytes.get(i) {
+            Some(b'}') => return Some((pairs, i + 1)),
+            Some(b'\'') | Some(b'"') => {}
+            _ => return None,
+        }
+        let quote = bytes[i];
+        let key_start = i + 1;
+        let key_end = key_start + memchr::memchr(quote, &bytes[key_start..])?;
+        let key = &s[key_start..key_end];
+        i = skip_ws(bytes, key_end + 1);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(bytes, i + 1);
+        let (raw, next) = match bytes.get(i)? {
+            q @ (b'\'' | b'"') => {
+                let start = i + 1;
+                let end = start + memchr::memchr(*q, &bytes[start..])?;
+                (&s[start..end], end + 1)
+            }
+            b'{' | b'[' | b'(' => {
+                let end = matching_close(bytes, i)?;
+                (&s[i..=end], end + 1)
+            }
+            _ => {
+                let len = bytes[i..].iter().position(|&b| b == b',' || b == b'}')?;
+                (s[i..i + len].trim(), i + len)
+            }
+        };
+        let value = match parse_number(raw) {
+            Some(x) => PyValue::Number(x),
+            None => PyValue::Other(raw),
+        };
+        pairs.push((key, value));
+        i = skip_ws(bytes, next);
+        match bytes.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Some((pairs, i + 1)),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// Finds the bracket that closes the one at `open`, skipping quoted text.
+fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        if let Some(q) = quote {
+            if b == q {
+                quote = None;
+            }
+            continue;
+        }
+        match b {
+            b'\'' | b'"' => quote = Some(b),
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses Python's `str(timedelta)` (`0:32:48`, `1 day, 0:03:02`, `0:00:01.5`) and ms-swift's
+/// `1m 42s` into seconds.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (days, rest) = match s.split_once(" day") {
+        Some((d, rest)) => {
+            let rest = rest.trim_start_matches('s').trim_start_matches(',').trim();
+            (d.trim().parse::<f64>().ok()?, rest)
+        }
+        None => (0.0, s),
+    };
+    if rest.contains(':') {
+        let mut total = 0.0;
+        for part in rest.split(':') {
+            total = total * 60.0 + part.trim().parse::<f64>().ok()?;
+        }
+        return Some(days * 86400.0 + total);
+    }
+    let mut total = 0.0;
+    let mut any = false;
+    for part in rest.split_whitespace() {
+        let unit_at = part.find(|c: char| c.is_ascii_alphabetic())?;
+        let (num, unit) = part.split_at(unit_at);
+        let x: f64 = num.parse().ok()?;
+        total += x * match unit {
+            "d" => 86400.0,
+            "h" => 3600.0,
+            "m" | "min" => 60.0,
+            "s" => 1.0,
+            _ => return None,
+        };
+        any = true;
+    }
+    any.then_some(days * 86400.0 + total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_json_tokens_become_strings_outside_strings_only() {
+        let s = sanitize_json(r#"{"a": NaN, "b": -Infinity, "c": "NaN stays", "d": [Infinity]}"#);
+        let v: serde_json::Value = serde_json::from_str(&s).expect("sanitized JSON parses");
+        assert!(number(&v["a"]).expect("a").is_nan());
+        assert_eq!(number(&v["b"]), Some(f64::NEG_INFINITY));
+        assert_eq!(v["c"], "NaN stays");
+        assert_eq!(number(&v["d"][0]), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn numbers_in_strings_and_with_separators() {
+        assert_eq!(parse_number("0.5216"), Some(0.5216));
+        assert_eq!(parse_number("10,163"), Some(10163.0));
+        assert_eq!(parse_number("2.28%"), Some(2.28));
+        assert_eq!(parse_number("6.365808E+00"), Some(6.365808));
+        assert!(parse_number("nan").expect("nan").is_nan());
+        assert_eq!(parse_number("abc"), None);
+    }
+
+    #[test]
+    fn python_dicts_old_and_new_style() {
+        let (pairs, end) = parse_py_dict("{'loss': 0.6483, 'grad_norm': nan, 'epoch': 0.07} tail")
+            .expect("dict");
+        assert_eq!(end, 50);
+        assert_eq!(pairs[0], ("loss", PyValue::Number(0.6483)));
+        assert!(matches!(pairs[1].1, PyValue::Number(x) if x.is_nan()));
+        let (pairs, _) =
+            parse_py_dict("{'loss': '0.5216', 'name': 'x, y', 'nested': {'a': 1}, 'e': '3'}")
+                .expect("dict");
+        assert_eq!(pairs[0].1, PyValue::Number(0.5216));
+        assert_eq!(pairs[1].1, PyValue::Other("x, y"));
+        assert_eq!(pairs[2].1, PyValue::Other("{'a': 1}"));
+        assert_eq!(pairs[3].1, PyValue::Number(3.0));
+        assert!(parse_py_dict("{'loss': 0.5").is_none());
+        assert!(parse_py_dict("not a dict").is_none());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0:00:16"), Some(16.0));
+        assert_eq!(parse_duration("1 day, 0:03:02"), Some(86400.0 + 182.0));
+        assert_eq!(parse_duration("9 days, 22:13:15"), Some(9.0 * 86400.0 + 80_000.0 - 5.0));
+        assert_eq!(parse_duration("1m 42s"), Some(102.0));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! LLaMA-Factory `trainer_log.jsonl`: one JSON object per line with `current_steps`,
+//! `total_steps`, `loss`, `lr` (older: `learning_rate`), `eval_loss`, `epoch`, `elapsed_time`
+//! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
+//! progress-only. The file is appended to, so resumed runs repeat steps.
+
+use serde_json::Value;
+
+use super::lenient::{number, parse_duration, sanitize_json};
+use super::source::IngestError;
+use super::{Parsed, Record};
+use crate::model::Key;
+
+/// Keys that describe progress, not a metric.
+const PROGRESS_KEYS: [&str; 6] =
+    ["current_steps", "total_steps", "epoch", "percentage", "elapsed_time", "remaining_time"];
+
+/// Yes when the first non-empty line is a JSON object with `current_steps`.
+pub fn sniff(head: &str) -> Option<bool> {
+    let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(first.starts_with('{') && first.contains("\"current_steps\""))
+}
+
+/// Reads a `trainer_log.jsonl`; malformed lines are counted and the first one reported.
+pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
+    let mut out = Parsed::default();
+    let mut bad = 0usize;
+    let mut first_bad = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let lineno = i + 1;
+        let row = match serde_json::from_str::<Value>(&sanitize_json(line)) {
+            Ok(Value::Object(row)) => row,
+            _ => {
+                bad += 1;
+                first_bad.get_or_insert(lineno);
+                continue;
+            }
+        };
+        let Some(step) = row.get("current_steps").and_then(number) else {
+            bad += 1;
+            first_bad.get_or_insert(lineno);
+            continue;
+        };
+        if let Some(total) = row.get("total_steps").and_then(number).filter(|&t| t > 0.0) {
+            if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
+                out.fact(Key::TotalSteps, total, format!("line {lineno} total_steps"), 2);
+            }
+        }
+        let mut rec = Record { step: Some(step), line: lineno as u32, ..Record::default() };
+        rec.epoch = row.get("epoch").and_then(number);
+        rec.time = row.get("elapsed_time").and_then(|v| match v {
+            Value::String(s) => parse_duration(s),
+            other => number(other),
+        });
+        rec.tokens = row.get("total_tokens").and_then(number).filter(|&t| t > 0.0);
+        for (k, v) in &row {
+            if PROGRESS_KEYS.contains(&k.as_str()) || k == "total_tokens" {
+                continue;
+            }
+            let Some(x) = number(v) else { continue };
+            let name = if k == "lr" { "learning_rate" } else { k.as_str() };
+            rec.metrics.push((name.to_string(), x));
+        }
+        if !rec.metrics.is_empty() || rec.tokens.is_some() {
+            out.records.push(rec);
+        }
+    }
+    if let Some(line) = first_bad {
+        out.warnings.push(format!("{bad} lines are not log rows (first at line {line}); skipped"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rows_renames_lr_and_skips_junk() {
+        let text = concat!(
+            r#"{"current_steps": 2, "total_steps": 48, "loss": 7.99, "lr": 0.0006, "epoch": 0.125, "percentage": 4.17, "elapsed_time": "0:00:01", "remaining_time": "0:00:16"}"#,
+            "\n",
+            r#"{"current_steps": 2, "total_steps": 48, "eval_loss": null, "epoch": 0.125}"#,
+            "\n{not json\n",
+            r#"{"current_steps": 48, "total_steps": 48, "epoch": 3.0, "percentage": 100.0}"#,
+            "\n"
+        );
+        let p = read(text, "t.jsonl").expect("reads");
+        assert_eq!(p.records.len(), 1);
+        let r = &p.records[0];
+        assert_eq!(r.time, Some(1.0));
+        assert!(r.metrics.contains(&("learning_rate".to_string(), 0.0006)));
+        assert!(p.warnings[0].contains("line 3"));
+        assert_eq!(p.facts[0].value.as_f64(), Some(48.0));
+    }
+}

@@ -1,0 +1,266 @@
+//! Stage 1 of the pipeline: files → [`Run`].
+//!
+//! A run is a directory (or one file, or stdin). `discover` lists the files worth reading, each
+//! format module says by content whether a file is its kind (yes / no / not sure), and `read`
+//! turns it into a [`Parsed`]: metric records and configuration facts, each with its location.
+//! `resolve` then picks one value per configuration key (and derives what no file states), and
+//! `merge` builds one series per metric from all files, one point per step, with samples seen.
+//! After this stage nothing knows which format a value came from except through its provenance.
+
+mod hf_results;
+mod hf_state;
+mod lenient;
+mod lf_jsonl;
+mod merge;
+mod resolve;
+mod run_args;
+mod source;
+mod stdout;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{ConfigValue, Key, Run, SourceFile};
+
+pub use source::IngestError;
+
+/// What the user asked to read: a path (or `-`) and the label to show it under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// The label; unique among runs.
+    pub label: String,
+    /// A directory, a file, or `-` for standard input.
+    pub path: PathBuf,
+    /// `--set` overrides for this run.
+    pub overrides: Vec<(Key, ConfigValue)>,
+}
+
+/// The formats losscmp reads; each has one module with `sniff` and `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    /// HF Trainer `trainer_state.json`.
+    HfState,
+    /// LLaMA-Factory `trainer_log.jsonl`.
+    LfJsonl,
+    /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
+    Stdout,
+    /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
+    HfResults,
+    /// Run arguments: LLaMA-Factory YAML, `training_args.json`.
+    RunArgs,
+}
+
+impl Format {
+    /// Formats in sniffing order, and in merge priority for metric series (earliest wins).
+    const ALL: [Format; 5] =
+        [Format::HfState, Format::LfJsonl, Format::Stdout, Format::HfResults, Format::RunArgs];
+
+    /// The stable name shown in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::HfState => "hf_trainer_state",
+            Format::LfJsonl => "llamafactory_jsonl",
+            Format::Stdout => "stdout",
+            Format::HfResults => "hf_results",
+            Format::RunArgs => "run_args",
+        }
+    }
+
+    fn sniff(self, head: &str, name: &str) -> Option<bool> {
+        match self {
+            Format::HfState => hf_state::sniff(head),
+            Format::LfJsonl => lf_jsonl::sniff(head),
+            Format::Stdout => stdout::sniff(head, name),
+            Format::HfResults => hf_results::sniff(head),
+            Format::RunArgs => run_args::sniff(head, name),
+        }
+    }
+}
+
+/// One metric record as a format read it: a train log, an eval log, a final value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Record {
+    /// The optimizer step, when the format logs it or the parser could recover it.
+    pub step: Option<f64>,
+    /// How `step` was known, when it was not logged.
+    pub step_origin: Option<&'static str>,
+    /// The epoch, when logged.
+    pub epoch: Option<f64>,
+    /// Seconds since training started, when logged.
+    pub time: Option<f64>,
+    /// Tokens seen so far, when counted.
+    pub tokens: Option<f64>,
+    /// Metric names (normalised to HF's spelling) and values.
+    pub metrics: Vec<(String, f64)>,
+    /// 1-based line or entry index in the file.
+    pub line: u32,
+}
+
+/// One configuration value a file states, with where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    /// Which key.
+    pub key: Key,
+    /// The value.
+    pub value: ConfigValue,
+    /// Where in the file (`line 12`, `max_steps`).
+    pub locator: String,
+    /// Trust: 0 = what the trainer printed it used, 1 = the arguments it was given, 2 = state
+    /// written after the fact. The lowest rank wins.
+    pub rank: u8,
+}
+
+/// What one file yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// Metric records in file order.
+    pub records: Vec<Record>,
+    /// Configuration facts.
+    pub facts: Vec<Fact>,
+    /// Problems that did not stop reading (already prefixed with nothing: the caller adds the path).
+    pub warnings: Vec<String>,
+}
+
+impl Parsed {
+    fn fact(&mut self, key: Key, value: f64, locator: impl Into<String>, rank: u8) {
+        if value.is_finite() {
+            self.facts.push(Fact { key, value: ConfigValue::Number(value), locator: locator.into(), rank });
+        }
+    }
+
+    fn text_fact(&mut self, key: Key, value: &str, locator: impl Into<String>, rank: u8) {
+        self.facts.push(Fact {
+            key,
+            value: ConfigValue::Text(value.to_string()),
+            locator: locator.into(),
+            rank,
+        });
+    }
+}
+
+/// A file read as one format, kept for merging.
+#[derive(Debug)]
+struct ReadFile {
+    path: String,
+    format: Format,
+    parsed: Parsed,
+}
+
+/// Reads one run: discovers its files, parses each, resolves its configuration and merges its
+/// series. Fails only when nothing usable was found.
+pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
+    let display = spec.path.display().to_string();
+    let mut sources = Vec::new();
+    let mut warnings = Vec::new();
+    let mut files = Vec::new();
+
+    let candidates = source::discover(&spec.path, &mut sources, &mut warnings)?;
+    let single_file = candidates.len() == 1 && !spec.path.is_dir();
+    for candidate in candidates {
+        match read_file(&candidate) {
+            Ok(Some(file)) => {
+                for w in &file.parsed.warnings {
+                    warnings.push(format!("{}: {w}", file.path));
+                }
+                sources.push(SourceFile {
+                    path: file.path.clone(),
+                    format: file.format.name().to_string(),
+                    note: describe(&file.parsed),
+                });
+                files.push(file);
+            }
+            Ok(None) => sources.push(SourceFile {
+                path: candidate.display().to_string(),
+                format: "skipped".into(),
+                note: "not a training log or run configuration losscmp reads".into(),
+            }),
+            Err(e) if single_file => return Err(e),
+            Err(e) => {
+                warnings.push(e.to_string());
+                sources.push(SourceFile {
+                    path: candidate.display().to_string(),
+                    format: "skipped".into(),
+                    note: e.to_string(),
+                });
+            }
+        }
+    }
+
+    let config = resolve::resolve(&files, &spec.overrides, &mut warnings);
+    let series = merge::merge(&files, &config, &mut warnings);
+    if series.is_empty() {
+        let looked = if sources.is_empty() {
+            "no files".to_string()
+        } else {
+            sources.iter().map(|s| s.path.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        return Err(IngestError::NoMetrics { path: display, looked });
+    }
+    Ok(Run { label: spec.label.clone(), path: display, sources, config, series, warnings })
+}
+
+fn describe(p: &Parsed) -> String {
+    let mut names: Vec<&str> =
+        p.records.iter().flat_map(|r| r.metrics.iter().map(|(n, _)| n.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    let shown: Vec<&str> = names.iter().copied().take(6).collect();
+    let more = names.len().saturating_sub(shown.len());
+    let mut s = format!("{} records", p.records.len());
+    if !shown.is_empty() {
+        s.push_str(&format!(" ({}{})", shown.join(", "), if more > 0 { format!(", +{more}") } else { String::new() }));
+    }
+    if !p.facts.is_empty() {
+        s.push_str(&format!(", {} config values", p.facts.len()));
+    }
+    s
+}
+
+/// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads.
+fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
+    let display = path.display().to_string();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let head = source::head(path)?;
+    if head.is_empty() {
+        return Err(IngestError::Empty { path: display });
+    }
+    if head.starts_with(b"version https://git-lfs.github.com/spec/") {
+        return Err(IngestError::LfsPointer { path: display });
+    }
+    if head.contains(&0) {
+        return Err(IngestError::Binary { path: display });
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut format = None;
+    let mut unsure = None;
+    for f in Format::ALL {
+        match f.sniff(&head, &name) {
+            Some(true) => {
+                format = Some(f);
+                break;
+            }
+            None if unsure.is_none() => unsure = Some(f),
+            _ => {}
+        }
+    }
+    let Some(format) = format.or(unsure) else { return Ok(None) };
+    let parsed = match format {
+        Format::Stdout => stdout::read(source::open_stream(path)?, &display)?,
+        other => {
+            let text = source::read_to_string(path)?;
+            match other {
+                Format::HfState => hf_state::read(&text, &display)?,
+                Format::LfJsonl => lf_jsonl::read(&text, &display)?,
+                Format::HfResults => hf_results::read(&text, &display)?,
+                Format::RunArgs => run_args::read(&text, &display)?,
+                Format::Stdout => unreachable!("handled above"),
+            }
+        }
+    };
+    if parsed.records.is_empty() && parsed.facts.is_empty() {
+        if format == Format::Stdout && unsure == Some(Format::Stdout) {
+            return Ok(None);
+        }
+        return Err(IngestError::NothingUsable { path: display, format: format.name() });
+    }
+    Ok(Some(ReadFile { path: display, format, parsed }))
+}

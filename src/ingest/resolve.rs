@@ -1,0 +1,189 @@
+//! One value per configuration key: `--set` overrides first, then the facts files state (the
+//! lowest rank wins: what the trainer printed it used, then the arguments it was given, then
+//! state written after the fact), then what can be derived from those. Every value keeps its
+//! provenance; conflicts between files are reported.
+
+use super::ReadFile;
+use crate::model::{ConfigValue, Key, Provenance, RunConfig, Sourced};
+
+/// How close to a whole number a derived batch size must be to be taken as that number; the
+/// samples/s route loses precision to 3-decimal rounding and partial last batches.
+const INTEGER_TOLERANCE: f64 = 0.02;
+
+/// Relative difference within which two files state the same value (4 significant digits).
+const PRINTED_PRECISION: f64 = 1e-3;
+
+/// Resolves a run's configuration from its files and overrides.
+pub fn resolve(files: &[ReadFile], overrides: &[(Key, ConfigValue)], warnings: &mut Vec<String>) -> RunConfig {
+    let mut cfg = RunConfig::default();
+    for (key, value) in overrides {
+        cfg.values.insert(*key, Sourced::new(value.clone(), Provenance::Override(format!("--set {}={value}", key.name()))));
+    }
+    let mut facts: Vec<_> = files.iter().flat_map(|f| f.parsed.facts.iter().map(move |fact| (f, fact))).collect();
+    facts.sort_by_key(|(_, fact)| fact.rank);
+    for (file, fact) in &facts {
+        let provenance = Provenance::File { path: file.path.clone(), locator: fact.locator.clone() };
+        match cfg.values.get(&fact.key) {
+            None => {
+                cfg.values.insert(fact.key, Sourced::new(fact.value.clone(), provenance));
+            }
+            Some(kept) if !same(&kept.value, &fact.value) && !matches!(kept.source, Provenance::Override(_)) => {
+                warnings.push(format!(
+                    "{}: {} says {}, but {} says {}; using the first (what the trainer reported it used ranks first)",
+                    fact.key.name(),
+                    kept.source,
+                    kept.value,
+                    provenance,
+                    fact.value
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    derive(&mut cfg, files);
+    check_product(&cfg, warnings);
+    cfg
+}
+
+fn same(a: &ConfigValue, b: &ConfigValue) -> bool {
+    match (a, b) {
+        // Printed values are rounded (transformers 5 prints 4 significant digits): agreement to
+        // that precision is agreement.
+        (ConfigValue::Number(x), ConfigValue::Number(y)) => (x - y).abs() <= PRINTED_PRECISION * x.abs().max(y.abs()),
+        _ => a == b,
+    }
+}
+
+fn near_integer(x: f64) -> Option<f64> {
+    let r = x.round();
+    (r >= 1.0 && (x - r).abs() <= INTEGER_TOLERANCE * r).then_some(r)
+}
+
+fn num(x: f64) -> ConfigValue {
+    ConfigValue::Number(x)
+}
+
+fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
+    use Key::*;
+    let last_step = files
+        .iter()
+        .flat_map(|f| &f.parsed.records)
+        .filter(|r| r.metrics.iter().any(|(n, _)| n == "loss"))
+        .filter_map(|r| r.step)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+
+    if let (Some(t), Some(e)) = (cfg.num(TotalSteps), cfg.num(Epochs)) {
+        if e > 0.0 {
+            cfg.set_if_absent(StepsPerEpoch, num(t / e), Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")));
+        }
+    }
+    if cfg.get(EffectiveBatch).is_none() {
+        if let (Some(w), Some(b), Some(g)) = (cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum)) {
+            cfg.set_if_absent(
+                EffectiveBatch,
+                num(w * b * g),
+                Provenance::Derived(format!("world_size {w} × per_device_batch {b} × grad_accum {g}")),
+            );
+        } else if let (Some(n), Some(e), Some(t)) = (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps)) {
+            if let Some(b) = near_integer(n * e / t) {
+                cfg.set_if_absent(
+                    EffectiveBatch,
+                    num(b),
+                    Provenance::Derived(format!("≈ num_examples {n} × epochs {e} ÷ total_steps {t}")),
+                );
+            }
+        } else if let (Some(sps), Some(rt), Some(t)) =
+            (cfg.num(TrainSamplesPerSecond), cfg.num(TrainRuntime), cfg.num(TotalSteps).or(last_step))
+        {
+            if let Some(b) = near_integer(sps * rt / t) {
+                cfg.set_if_absent(
+                    EffectiveBatch,
+                    num(b),
+                    Provenance::Derived(format!(
+                        "≈ train_samples_per_second {sps} × train_runtime {rt} ÷ {t} steps = {:.2}",
+                        sps * rt / t
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(eff) = cfg.num(EffectiveBatch) {
+        let (w, b, g) = (cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum));
+        match (w, b, g) {
+            (None, Some(b), Some(g)) => {
+                if let Some(w) = near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5) {
+                    cfg.set_if_absent(
+                        WorldSize,
+                        num(w),
+                        Provenance::Derived(format!("effective_batch {eff} ÷ (per_device_batch {b} × grad_accum {g})")),
+                    );
+                }
+            }
+            (Some(w), Some(b), None) => {
+                if let Some(g) = near_integer(eff / (b * w)).filter(|g| (g * b * w - eff).abs() < 0.5) {
+                    cfg.set_if_absent(
+                        GradAccum,
+                        num(g),
+                        Provenance::Derived(format!("effective_batch {eff} ÷ (per_device_batch {b} × world_size {w})")),
+                    );
+                }
+            }
+            (Some(w), None, Some(g)) => {
+                if let Some(b) = near_integer(eff / (g * w)).filter(|b| (b * g * w - eff).abs() < 0.5) {
+                    cfg.set_if_absent(
+                        PerDeviceBatch,
+                        num(b),
+                        Provenance::Derived(format!("effective_batch {eff} ÷ (world_size {w} × grad_accum {g})")),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let (None, Some(spe)) = (cfg.get(NumExamples), cfg.num(StepsPerEpoch)) {
+            cfg.set_if_absent(
+                NumExamples,
+                num((eff * spe).round()),
+                Provenance::Derived(format!("≈ effective_batch {eff} × steps_per_epoch {spe} (upper bound: last batch may be partial)")),
+            );
+        }
+    }
+    if cfg.get(LearningRate).is_none() {
+        let peak = files
+            .iter()
+            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
+            .flat_map(|(f, r)| r.metrics.iter().filter(|(n, _)| n == "learning_rate").map(move |(_, v)| (f, r, *v)))
+            .filter(|(_, _, v)| v.is_finite())
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((f, r, v)) = peak {
+            cfg.set_if_absent(
+                LearningRate,
+                num(v),
+                Provenance::Derived(format!("peak of the logged learning_rate ({} line {})", f.path, r.line)),
+            );
+        }
+    }
+    if cfg.get(TokensSeen).is_none() {
+        let last = files.iter().flat_map(|f| f.parsed.records.iter().map(move |r| (f, r))).filter(|(_, r)| r.tokens.is_some()).last();
+        if let Some((f, r)) = last {
+            let t = r.tokens.unwrap_or_default();
+            cfg.set_if_absent(TokensSeen, num(t), Provenance::File { path: f.path.clone(), locator: format!("line {} (tokens seen)", r.line) });
+        }
+    }
+}
+
+fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
+    use Key::*;
+    if let (Some(eff), Some(w), Some(b), Some(g)) =
+        (cfg.get(EffectiveBatch), cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum))
+    {
+        if let Some(e) = eff.value.as_f64() {
+            if (w * b * g - e).abs() > 0.5 && !matches!(eff.source, Provenance::Derived(_)) {
+                warnings.push(format!(
+                    "effective_batch {e} ({}) is not world_size {w} × per_device_batch {b} × grad_accum {g} = {}; check world_size (DataParallel, tensor/pipeline parallelism)",
+                    eff.source,
+                    w * b * g
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Run arguments: LLaMA-Factory recipe YAML (`config.yaml`, `training_args.yaml`), the web UI's
+//! `llamaboard_config.yaml` (`train.batch_size`, ...), and JSON dumps of `TrainingArguments`
+//! (`training_args.json`, or a script's own args file). These say what the run was asked to do;
+//! the stdout header, when present, says what it did and outranks them.
+
+use serde_json::Value;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use super::lenient::{number, parse_number, sanitize_json};
+use super::source::IngestError;
+use super::Parsed;
+use crate::model::Key;
+
+/// Option names (as trainers spell them) and the key each one sets.
+const OPTIONS: [(&str, Key); 16] = [
+    ("per_device_train_batch_size", Key::PerDeviceBatch),
+    ("train.batch_size", Key::PerDeviceBatch),
+    ("gradient_accumulation_steps", Key::GradAccum),
+    ("train.gradient_accumulation_steps", Key::GradAccum),
+    ("learning_rate", Key::LearningRate),
+    ("train.learning_rate", Key::LearningRate),
+    ("num_train_epochs", Key::Epochs),
+    ("train.num_train_epochs", Key::Epochs),
+    ("max_steps", Key::TotalSteps),
+    ("lr_scheduler_type", Key::Scheduler),
+    ("train.lr_scheduler_type", Key::Scheduler),
+    ("warmup_ratio", Key::WarmupRatio),
+    ("warmup_steps", Key::WarmupSteps),
+    ("logging_steps", Key::LoggingSteps),
+    ("optim", Key::Optimizer),
+    ("world_size", Key::WorldSize),
+];
+
+/// Yes when the head is YAML or JSON naming at least two training options; not sure for other
+/// YAML, no otherwise.
+pub fn sniff(head: &str, name: &str) -> Option<bool> {
+    let hits = ["per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "train.batch_size"]
+        .iter()
+        .filter(|k| head.contains(*k))
+        .count();
+    if hits >= 2 {
+        return Some(true);
+    }
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    if yaml { None } else { Some(false) }
+}
+
+/// Reads the options losscmp understands; every other key is ignored.
+pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
+    let pairs = if text.trim_start().starts_with('{') {
+        json_pairs(text, path)?
+    } else {
+        yaml_pairs(text, path)?
+    };
+    let mut out = Parsed::default();
+    for (option, value) in pairs {
+        let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else { continue };
+        let locator = option.clone();
+        match key {
+            Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
+            _ => {
+                let Some(x) = parse_number(&value) else { continue };
+                match key {
+                    // `max_steps: -1` means "use epochs".
+                    Key::TotalSteps if x <= 0.0 => {}
+                    // transformers 5 reads `warmup_steps < 1` as a ratio of the total steps.
+                    Key::WarmupSteps if x > 0.0 && x < 1.0 => out.fact(Key::WarmupRatio, x, locator, 1),
+                    Key::WarmupRatio | Key::WarmupSteps if x == 0.0 => {}
+                    _ => out.fact(key, x, locator, 1),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+    let v: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
+        path: path.into(),
+        line: e.line(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let Value::Object(map) = v else { return Ok(Vec::new()) };
+    Ok(map
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let s = match &v {
+                Value::String(s) => s.clone(),
+                other => number(other)?.to_string(),
+            };
+            Some((k, s))
+        })
+        .collect())
+}
+
+fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| IngestError::Syntax {
+        path: path.into(),
+        line: e.marker().line(),
+        message: format!("invalid YAML: {}", e.info()),
+    })?;
+    let mut out = Vec::new();
+    for doc in &docs {
+        flatten("", doc, &mut out);
+    }
+    Ok(out)
+}
+
+fn flatten(prefix: &str, y: &Yaml, out: &mut Vec<(String, String)>) {
+    match y {
+        Yaml::Hash(h) => {
+            for (k, v) in h {
+                let Some(k) = k.as_str() else { continue };
+                let key = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        Yaml::Real(s) | Yaml::String(s) => out.push((prefix.to_string(), s.clone())),
+        Yaml::Integer(i) => out.push((prefix.to_string(), i.to_string())),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConfigValue;
+
+    #[test]
+    fn reads_llamafactory_yaml_with_comments_and_crlf() {
+        let text = "### train\r\nper_device_train_batch_size: 2\r\ngradient_accumulation_steps: 8\r\nlearning_rate: 2.0e-3\r\nlr_scheduler_type: cosine\r\nwarmup_ratio: 0.05\r\n";
+        let p = read(text, "config.yaml").expect("reads");
+        let get = |k| p.facts.iter().find(|f| f.key == k).map(|f| f.value.clone());
+        assert_eq!(get(Key::PerDeviceBatch), Some(ConfigValue::Number(2.0)));
+        assert_eq!(get(Key::GradAccum), Some(ConfigValue::Number(8.0)));
+        assert_eq!(get(Key::LearningRate), Some(ConfigValue::Number(0.002)));
+        assert_eq!(get(Key::Scheduler), Some(ConfigValue::Text("cosine".into())));
+    }
+
+    #[test]
+    fn reads_training_args_json_and_v5_warmup() {
+        let text = r#"{"per_device_train_batch_size": 2, "gradient_accumulation_steps": 8, "max_steps": -1, "warmup_steps": 0.05, "world_size": 8}"#;
+        let p = read(text, "t.json").expect("reads");
+        assert!(p.facts.iter().any(|f| f.key == Key::WarmupRatio));
+        assert!(!p.facts.iter().any(|f| f.key == Key::TotalSteps));
+        assert!(p.facts.iter().any(|f| f.key == Key::WorldSize));
+    }
+
+    #[test]
+    fn llamaboard_keys_and_string_numbers() {
+        let p = read("train.batch_size: 2\ntrain.learning_rate: '5e-5'\n", "x")
+            .expect("reads");
+        assert_eq!(p.facts.len(), 2);
+    }
+}

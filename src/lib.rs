@@ -1,0 +1,61 @@
+//! losscmp reads the training logs of several LLM fine-tuning runs, lines their loss curves up by
+//! samples seen (not optimizer steps), explains why one run did worse than another, and writes a
+//! report a person can read and a machine can check.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//!
+//! ```text
+//! paths ─ ingest ─▶ Run ─ align ─▶ Aligned ─ diagnose ─▶ Finding ─ report ─▶ terminal, JSON, exit code
+//! ```
+//!
+//! - [`ingest`]: run directories and log files → [`model::Run`] (config + metric series, every
+//!   value with its provenance);
+//! - [`align`]: curves on a common x-axis, pairwise comparisons with the reference run;
+//! - [`diagnose`]: one check per file → [`model::Finding`]s (what, evidence, severity, fix);
+//! - [`report`]: terminal summary and JSON; [`exit`] holds the exit codes.
+
+pub mod align;
+pub mod cli;
+pub mod config;
+pub mod diagnose;
+pub mod exit;
+pub mod ingest;
+pub mod model;
+pub mod report;
+
+use anyhow::{Context as _, Result};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::exit::ExitStatus;
+
+/// Runs the whole pipeline for a validated configuration and says how the process should exit.
+pub fn run(config: &Config) -> Result<ExitStatus> {
+    let runs = config
+        .runs
+        .par_iter()
+        .map(|spec| ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label)))
+        .collect::<Result<Vec<_>>>()?;
+    let aligned = align::align(
+        &runs,
+        config.baseline,
+        align::AlignOptions { axis: config.axis, smooth: config.smooth },
+    );
+    let findings = diagnose::diagnose(&diagnose::Context {
+        runs: &runs,
+        aligned: &aligned,
+        reference: config.baseline,
+        opts: diagnose::DiagnoseOptions { tolerance: config.tolerance },
+    });
+    let report = report::Report { runs: &runs, aligned: &aligned, findings: &findings, baseline: config.baseline };
+    report::emit(&report, config)?;
+    let failing = config.fail_on.is_some_and(|level| findings.iter().any(|f| f.severity >= level));
+    Ok(if failing { ExitStatus::FindingsAtThreshold } else { ExitStatus::Success })
+}
+
+/// Whether an error is a closed stdout (`losscmp ... | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,383 @@
+//! The hand-off types of the pipeline: what `ingest` produces (`Run`), what `align` and
+//! `diagnose` consume, and what `report` renders (`Finding`). Nothing here knows which log format
+//! a value came from; it only carries the provenance string that says so.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Where a value came from: a file and a field or line, a derivation, an assumption or a flag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Provenance {
+    /// Read from a file: `path` and a locator such as `line 412` or `log_history[3].loss`.
+    File { path: String, locator: String },
+    /// Computed from other values; the text says how.
+    Derived(String),
+    /// Not in any log; assumed, and the text says why.
+    Assumed(String),
+    /// Given on the command line with `--set`.
+    Override(String),
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provenance::File { path, locator } if locator.is_empty() => write!(f, "{path}"),
+            Provenance::File { path, locator } => write!(f, "{path}: {locator}"),
+            Provenance::Derived(how) => write!(f, "derived: {how}"),
+            Provenance::Assumed(why) => write!(f, "assumed: {why}"),
+            Provenance::Override(flag) => write!(f, "override: {flag}"),
+        }
+    }
+}
+
+/// A value with the place it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sourced<T> {
+    /// The value itself.
+    pub value: T,
+    /// Where it came from.
+    pub source: Provenance,
+}
+
+impl<T> Sourced<T> {
+    /// Pairs a value with its provenance.
+    pub fn new(value: T, source: Provenance) -> Self {
+        Sourced { value, source }
+    }
+}
+
+/// The configuration keys a run is described by, in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    WorldSize,
+    PerDeviceBatch,
+    GradAccum,
+    EffectiveBatch,
+    LearningRate,
+    NumExamples,
+    Epochs,
+    TotalSteps,
+    StepsPerEpoch,
+    LoggingSteps,
+    WarmupSteps,
+    WarmupRatio,
+    Scheduler,
+    Optimizer,
+    TransformersVersion,
+    TrainRuntime,
+    TrainSamplesPerSecond,
+    TokensSeen,
+}
+
+impl Key {
+    /// Every key, in report order.
+    pub const ALL: [Key; 18] = [
+        Key::WorldSize,
+        Key::PerDeviceBatch,
+        Key::GradAccum,
+        Key::EffectiveBatch,
+        Key::LearningRate,
+        Key::NumExamples,
+        Key::Epochs,
+        Key::TotalSteps,
+        Key::StepsPerEpoch,
+        Key::LoggingSteps,
+        Key::WarmupSteps,
+        Key::WarmupRatio,
+        Key::Scheduler,
+        Key::Optimizer,
+        Key::TransformersVersion,
+        Key::TrainRuntime,
+        Key::TrainSamplesPerSecond,
+        Key::TokensSeen,
+    ];
+
+    /// The stable name used in JSON and in `--set RUN:KEY=VALUE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::WorldSize => "world_size",
+            Key::PerDeviceBatch => "per_device_batch",
+            Key::GradAccum => "grad_accum",
+            Key::EffectiveBatch => "effective_batch",
+            Key::LearningRate => "learning_rate",
+            Key::NumExamples => "num_examples",
+            Key::Epochs => "epochs",
+            Key::TotalSteps => "total_steps",
+            Key::StepsPerEpoch => "steps_per_epoch",
+            Key::LoggingSteps => "logging_steps",
+            Key::WarmupSteps => "warmup_steps",
+            Key::WarmupRatio => "warmup_ratio",
+            Key::Scheduler => "scheduler",
+            Key::Optimizer => "optimizer",
+            Key::TransformersVersion => "transformers_version",
+            Key::TrainRuntime => "train_runtime",
+            Key::TrainSamplesPerSecond => "train_samples_per_second",
+            Key::TokensSeen => "tokens_seen",
+        }
+    }
+
+    /// Looks a key up by its stable name.
+    pub fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the key holds text rather than a number.
+    pub fn is_text(self) -> bool {
+        matches!(self, Key::Scheduler | Key::Optimizer | Key::TransformersVersion)
+    }
+}
+
+/// A configuration value: a number or a piece of text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Number(f64),
+    Text(String),
+}
+
+impl ConfigValue {
+    /// The number, when this value is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            ConfigValue::Number(x) => Some(*x),
+            ConfigValue::Text(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Number(x) => f.write_str(&format_number(*x)),
+            ConfigValue::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Formats a number the way every output does: integers without a fraction, others with up to
+/// six significant digits, so that golden files do not depend on float noise.
+pub fn format_number(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == x.trunc() && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if !(-4..15).contains(&magnitude) {
+        return format!("{x:.3e}");
+    }
+    let decimals = (5 - magnitude).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// A run's configuration: every key that could be determined, with where it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunConfig {
+    /// Resolved values; a key that is absent is unknown.
+    pub values: BTreeMap<Key, Sourced<ConfigValue>>,
+}
+
+impl RunConfig {
+    /// The numeric value of a key, if known.
+    pub fn num(&self, key: Key) -> Option<f64> {
+        self.values.get(&key).and_then(|v| v.value.as_f64())
+    }
+
+    /// The text value of a key, if known.
+    pub fn text(&self, key: Key) -> Option<&str> {
+        match self.values.get(&key).map(|v| &v.value) {
+            Some(ConfigValue::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value with its provenance.
+    pub fn get(&self, key: Key) -> Option<&Sourced<ConfigValue>> {
+        self.values.get(&key)
+    }
+
+    /// Sets a key unless it is already known.
+    pub fn set_if_absent(&mut self, key: Key, value: ConfigValue, source: Provenance) {
+        self.values.entry(key).or_insert_with(|| Sourced::new(value, source));
+    }
+}
+
+/// One logged value of one metric, placed on every axis that could be computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Optimizer step.
+    pub step: f64,
+    /// Epoch, as logged or derived.
+    pub epoch: Option<f64>,
+    /// Samples seen at this step (step × effective batch, or epoch × examples).
+    pub samples: Option<f64>,
+    /// Tokens seen, when the trainer counted them.
+    pub tokens: Option<f64>,
+    /// Seconds since the start of training, when logged.
+    pub time: Option<f64>,
+    /// The metric's value; may be NaN or infinite as logged.
+    pub value: f64,
+    /// 1-based line (text formats) or entry index (JSON formats) in the series' source file.
+    pub line: u32,
+}
+
+/// All points of one metric of one run, in step order, one per step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The metric name as logged (`loss`, `eval_loss`, `grad_norm`, ...).
+    pub name: String,
+    /// The points, sorted by step.
+    pub points: Vec<Point>,
+    /// The file whose points won the merge.
+    pub source: String,
+    /// How the step of each point was known (`logged`, or how it was derived).
+    pub step_origin: String,
+    /// Other files that held the same metric.
+    pub also_in: Vec<String>,
+    /// Points taken from other files beyond the winner's last step (e.g. a crashed run).
+    pub extended: usize,
+    /// Points dropped because their step was logged again later (resumed runs, two writers).
+    pub dropped_duplicates: usize,
+}
+
+impl Series {
+    /// The last point with a finite value.
+    pub fn last_finite(&self) -> Option<&Point> {
+        self.points.iter().rev().find(|p| p.value.is_finite())
+    }
+
+    /// The smallest finite value.
+    pub fn min_finite(&self) -> Option<f64> {
+        self.points.iter().map(|p| p.value).filter(|v| v.is_finite()).reduce(f64::min)
+    }
+}
+
+/// A file that was looked at while reading a run, and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    /// The path as given or found.
+    pub path: String,
+    /// The format it was read as (`hf_trainer_state`, `stdout`, ...) or `skipped`.
+    pub format: String,
+    /// What it contributed, or why it was skipped.
+    pub note: String,
+}
+
+/// One training run as read from disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// The name shown everywhere (directory name, or `--label`).
+    pub label: String,
+    /// The path the user gave.
+    pub path: String,
+    /// Files read or skipped.
+    pub sources: Vec<SourceFile>,
+    /// The resolved configuration.
+    pub config: RunConfig,
+    /// Metric series by name.
+    pub series: BTreeMap<String, Series>,
+    /// Problems found while reading that did not stop it.
+    pub warnings: Vec<String>,
+}
+
+impl Run {
+    /// The training loss series, if logged.
+    pub fn loss(&self) -> Option<&Series> {
+        self.series.get("loss")
+    }
+}
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name used in JSON, flags and the terminal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One number a finding rests on, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// What the number is, e.g. `effective_batch[run8]`.
+    pub name: String,
+    /// The number.
+    pub value: f64,
+    /// Where it came from or how it was computed.
+    pub source: String,
+}
+
+/// One concrete configuration change: the trainer's own option name, from and to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChange {
+    /// The run the change applies to.
+    pub run: String,
+    /// The option name as the trainer spells it (`gradient_accumulation_steps`).
+    pub option: String,
+    /// The current value, when known.
+    pub from: Option<f64>,
+    /// The proposed value.
+    pub to: f64,
+}
+
+/// A fix: what to change, in words and as option changes; alternatives are listed separately.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fix {
+    /// What to do, in one or two sentences.
+    pub summary: String,
+    /// The changes that make up the primary fix.
+    pub changes: Vec<ConfigChange>,
+    /// Other options, each in words with its caveats.
+    pub alternatives: Vec<String>,
+}
+
+/// A diagnosis: what was found, how sure, on which runs, with its evidence and fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Stable kebab-case identifier, e.g. `oversized-effective-batch`.
+    pub id: &'static str,
+    /// How serious it is.
+    pub severity: Severity,
+    /// The labels of the runs involved; the reference first where there is one.
+    pub runs: Vec<String>,
+    /// One or two plain sentences with the numbers.
+    pub summary: String,
+    /// The numbers behind the summary.
+    pub evidence: Vec<Evidence>,
+    /// What to change, when something can be changed.
+    pub fix: Option<Fix>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_formatted_stably() {
+        assert_eq!(format_number(16.0), "16");
+        assert_eq!(format_number(0.002), "0.002");
+        assert_eq!(format_number(0.0011602), "0.0011602");
+        assert_eq!(format_number(2.5002121826), "2.50021");
+        assert_eq!(format_number(1.5e-7), "1.500e-7");
+        assert_eq!(format_number(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn keys_round_trip_through_their_names() {
+        for k in Key::ALL {
+            assert_eq!(Key::from_name(k.name()), Some(k));
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The JSON output (`--json`), schema version 1, documented in docs/json.md. Keys are sorted;
+//! non-finite numbers are written as `null` (JSON has no NaN), everything else as logged.
+
+use serde_json::{json, Map, Value};
+
+use super::Report;
+use crate::align::Overlap;
+use crate::model::{ConfigValue, Finding, Key, Run};
+
+/// The schema version; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The config keys always present (value `null` when unknown).
+const REQUIRED_KEYS: [Key; 8] = [
+    Key::WorldSize,
+    Key::PerDeviceBatch,
+    Key::GradAccum,
+    Key::EffectiveBatch,
+    Key::LearningRate,
+    Key::NumExamples,
+    Key::Epochs,
+    Key::TotalSteps,
+];
+
+/// Renders the report as pretty-printed JSON with a trailing newline.
+pub fn render(report: &Report<'_>) -> String {
+    let runs: Vec<Value> = report.runs.iter().map(run).collect();
+    let comparisons: Vec<Value> = report
+        .aligned
+        .pairs
+        .iter()
+        .map(|p| {
+            json!({
+                "reference": report.runs[p.reference].label,
+                "run": report.runs[p.run].label,
+                "matched_samples": p.by_data.as_ref().map(overlap),
+                "matched_steps": p.by_steps.as_ref().map(overlap),
+                "target": p.target.as_ref().map(|t| json!({
+                    "loss": t.loss,
+                    "reference_samples": t.reference_samples,
+                    "run_samples": t.run_samples,
+                    "reference_steps": t.reference_steps,
+                    "run_steps": t.run_steps,
+                })),
+            })
+        })
+        .collect();
+    let warnings: Vec<String> = report
+        .runs
+        .iter()
+        .flat_map(|r| r.warnings.iter().map(move |w| format!("[{}] {w}", r.label)))
+        .chain(report.aligned.warnings.iter().cloned())
+        .collect();
+    let doc = json!({
+        "schema_version": SCHEMA_VERSION,
+        "axis": report.aligned.axis.name(),
+        "data_axis": report.aligned.data_axis.name(),
+        "baseline": report.runs[report.baseline].label,
+        "runs": runs,
+        "comparisons": comparisons,
+        "findings": report.findings.iter().map(finding).collect::<Vec<_>>(),
+        "warnings": warnings,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).expect("a serde_json::Value always serialises");
+    s.push('\n');
+    s
+}
+
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+fn run(r: &Run) -> Value {
+    let mut config = Map::new();
+    for key in Key::ALL {
+        let entry = match r.config.get(key) {
+            Some(v) => json!({
+                "value": match &v.value { ConfigValue::Number(x) => num(*x), ConfigValue::Text(s) => Value::String(s.clone()) },
+                "source": v.source.to_string(),
+            }),
+            None if REQUIRED_KEYS.contains(&key) => json!({"value": null, "source": "unknown"}),
+            None => continue,
+        };
+        config.insert(key.name().to_string(), entry);
+    }
+    let mut metrics = Map::new();
+    for (name, s) in &r.series {
+        let last = s.points.last();
+        metrics.insert(
+            name.clone(),
+            json!({
+                "points": s.points.len(),
+                "final": last.map(|p| num(p.value)),
+                "final_step": last.map(|p| num(p.step)),
+                "final_samples": last.and_then(|p| p.samples).map(num),
+                "min": s.min_finite().map(num),
+                "nonfinite": s.points.iter().filter(|p| !p.value.is_finite()).count(),
+                "source": s.source,
+                "step_origin": s.step_origin,
+                "also_in": s.also_in,
+                "extended_points": s.extended,
+                "dropped_duplicates": s.dropped_duplicates,
+            }),
+        );
+    }
+    json!({
+        "label": r.label,
+        "path": r.path,
+        "sources": r.sources.iter().map(|s| json!({"path": s.path, "format": s.format, "note": s.note})).collect::<Vec<_>>(),
+        "config": config,
+        "metrics": metrics,
+    })
+}
+
+fn overlap(o: &Overlap) -> Value {
+    json!({
+        "axis": o.axis.name(),
+        "start": num(o.start),
+        "end": num(o.end),
+        "reference_at_end": num(o.reference_at_end),
+        "run_at_end": num(o.run_at_end),
+        "ratio_last_quarter": num(o.ratio_last),
+        "gap_last_quarter": num(o.gap_last),
+        "ratio_overall": num(o.ratio_all),
+        "mean_abs_gap": num(o.mean_abs_gap),
+    })
+}
+
+fn finding(f: &Finding) -> Value {
+    json!({
+        "id": f.id,
+        "severity": f.severity.name(),
+        "runs": f.runs,
+        "summary": f.summary,
+        "evidence": f.evidence.iter().map(|e| json!({"name": e.name, "value": num(e.value), "source": e.source})).collect::<Vec<_>>(),
+        "fix": f.fix.as_ref().map(|fix| {
+            let mut changes = Map::new();
+            for c in &fix.changes {
+                changes.insert(c.option.clone(), json!({"from": c.from.map(num), "to": num(c.to), "run": c.run}));
+            }
+            json!({"summary": fix.summary, "changes": changes, "alternatives": fix.alternatives})
+        }),
+    })
+}

@@ -1,0 +1,159 @@
+//! The terminal summary: findings first (most severe first, each with its fix), then one block
+//! per run with its configuration (and where each value came from), final losses and point
+//! counts. Plain text, optionally coloured; no statistics are computed here.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::model::{format_number as num, Finding, Key, Run, Severity};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    fn severity(&self, s: Severity) -> String {
+        let (code, word) = match s {
+            Severity::Error => ("1;31", "error"),
+            Severity::Warning => ("1;33", "warning"),
+            Severity::Info => ("1;36", "info"),
+        };
+        self.wrap(code, &format!("{word:<7}"))
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// Renders the summary.
+pub fn render(report: &Report<'_>, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    let baseline = &report.runs[report.baseline];
+    if report.runs.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{} runs compared by {}; baseline {}",
+            report.runs.len(),
+            report.aligned.data_axis.label(),
+            p.bold(&baseline.label)
+        );
+    }
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "No findings.");
+    } else {
+        let counts = [Severity::Error, Severity::Warning, Severity::Info]
+            .map(|s| (s, report.findings.iter().filter(|f| f.severity == s).count()));
+        let parts: Vec<String> =
+            counts.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {}", s.name())).collect();
+        let _ = writeln!(out, "Findings: {}", parts.join(", "));
+    }
+    for f in report.findings {
+        finding(&mut out, &p, f);
+    }
+    for (i, run) in report.runs.iter().enumerate() {
+        out.push('\n');
+        run_block(&mut out, &p, run, i == report.baseline && report.runs.len() > 1);
+    }
+    out
+}
+
+fn finding(out: &mut String, p: &Paint, f: &Finding) {
+    let _ = writeln!(out, "\n{} {}  [{}]", p.severity(f.severity), p.bold(f.id), f.runs.join(" vs "));
+    let _ = writeln!(out, "  {}", f.summary);
+    if let Some(fix) = &f.fix {
+        let _ = writeln!(out, "  {} {}", p.bold("fix:"), fix.summary);
+        for c in &fix.changes {
+            let from = c.from.map_or_else(|| "?".to_string(), num);
+            let _ = writeln!(out, "       {}: {} → {}   ({})", c.option, from, num(c.to), c.run);
+        }
+        for a in &fix.alternatives {
+            let _ = writeln!(out, "  {} {a}", p.dim("alternative:"));
+        }
+    }
+}
+
+fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
+    let tag = if is_baseline { "  (baseline)" } else { "" };
+    let _ = writeln!(out, "{}  {}{tag}", p.bold(&run.label), p.dim(&run.path));
+    let c = &run.config;
+    let eff = match c.num(Key::EffectiveBatch) {
+        Some(b) => {
+            let product = match (c.num(Key::WorldSize), c.num(Key::PerDeviceBatch), c.num(Key::GradAccum)) {
+                (Some(w), Some(d), Some(g)) => format!(" = world {} × per-device {} × grad accum {}", num(w), num(d), num(g)),
+                _ => String::new(),
+            };
+            format!("{}{product}", num(b))
+        }
+        None => "unknown".into(),
+    };
+    let _ = writeln!(out, "  effective batch {eff}");
+    let steps = c.num(Key::TotalSteps).map_or_else(|| "unknown".into(), num);
+    let _ = writeln!(out, "  optimizer steps {steps}");
+    for key in Key::ALL {
+        let value = c.get(key);
+        let shown = matches!(
+            key,
+            Key::WorldSize
+                | Key::PerDeviceBatch
+                | Key::GradAccum
+                | Key::EffectiveBatch
+                | Key::LearningRate
+                | Key::NumExamples
+                | Key::Epochs
+                | Key::TotalSteps
+        );
+        match value {
+            Some(v) => {
+                let _ = writeln!(out, "    {:<24} {:<12} {}", key.name(), v.value.to_string(), p.dim(&v.source.to_string()));
+            }
+            None if shown => {
+                let _ = writeln!(out, "    {:<24} {:<12} {}", key.name(), "unknown", p.dim("not in the logs; set it with --set"));
+            }
+            None => {}
+        }
+    }
+    for name in ["loss", "eval_loss"] {
+        if let Some(s) = run.series.get(name) {
+            if let Some(last) = s.last_finite() {
+                let at = match last.samples {
+                    Some(x) => format!("step {}, {} samples", num(last.step), num(x)),
+                    None => format!("step {}", num(last.step)),
+                };
+                let min = s.min_finite().map_or_else(String::new, |m| format!("; min {}", num(m)));
+                let _ = writeln!(out, "  final {name} {} at {at}{min}", num(last.value));
+            }
+        }
+    }
+    let counts: Vec<String> = run.series.values().map(|s| format!("{} {}", s.name, s.points.len())).collect();
+    let _ = writeln!(out, "  points: {}", counts.join(", "));
+    for s in &run.sources {
+        if s.format != "skipped" {
+            let _ = writeln!(out, "  {} {} ({}): {}", p.dim("read"), s.path, s.format, s.note);
+        }
+    }
+    let series_notes: Vec<String> = run
+        .series
+        .values()
+        .filter(|s| s.name == "loss")
+        .map(|s| {
+            let mut n = format!("loss from {} (steps {})", s.source, s.step_origin);
+            if !s.also_in.is_empty() {
+                n.push_str(&format!("; also in {}", s.also_in.join(", ")));
+            }
+            if s.extended > 0 {
+                n.push_str(&format!("; {} later points from other files", s.extended));
+            }
+            n
+        })
+        .collect();
+    for n in series_notes {
+        let _ = writeln!(out, "  {}", p.dim(&n));
+    }
+}

@@ -156,13 +156,15 @@ fn default_label(path: &Path) -> String {
     if path.as_os_str() == "-" {
         return "stdin".into();
     }
-    let name = path
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| path.display().to_string());
-    name
+    // A run is usually named by its directory; a file inside one (trainer_state.json, train.log)
+    // takes the directory's name too, since the file name says nothing about the run.
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let named = if full.is_dir() { Some(full.as_path()) } else { full.parent() };
+    named
+        .and_then(|p| p.file_name())
+        .or_else(|| path.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 #[cfg(test)]

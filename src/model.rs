@@ -223,6 +223,25 @@ pub struct Point {
     pub line: u32,
 }
 
+/// What a point's `line` counts in its source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locator {
+    /// A 1-based line number (text logs, JSONL).
+    Line,
+    /// A 1-based entry of `log_history` (JSON documents).
+    LogHistoryEntry,
+}
+
+impl Locator {
+    /// Where point `n` is, in words a user can look up: `line 12` or `log_history[11]`.
+    pub fn describe(self, n: u32) -> String {
+        match self {
+            Locator::Line => format!("line {n}"),
+            Locator::LogHistoryEntry => format!("log_history[{}]", n.saturating_sub(1)),
+        }
+    }
+}
+
 /// All points of one metric of one run, in step order, one per step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -232,6 +251,8 @@ pub struct Series {
     pub points: Vec<Point>,
     /// The file whose points won the merge.
     pub source: String,
+    /// What the points' `line` counts in `source`.
+    pub locator: Locator,
     /// How the step of each point was known (`logged`, or how it was derived).
     pub step_origin: String,
     /// Other files that held the same metric.

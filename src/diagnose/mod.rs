@@ -103,12 +103,17 @@ fn derived(name: impl Into<String>, value: f64, how: impl Into<String>) -> Evide
 
 /// A logged point as evidence: which series, file and line.
 fn logged(run: &Run, metric: &str, p: &crate::model::Point) -> Evidence {
-    let source = run.series.get(metric).map_or_else(String::new, |s| s.source.clone());
-    Evidence {
-        name: format!("{metric}[{}]@step {}", run.label, crate::model::format_number(p.step)),
-        value: p.value,
-        source: format!("{source}: line {}", p.line),
-    }
+    let source = run
+        .series
+        .get(metric)
+        .map_or_else(String::new, |s| format!("{}: {}", s.source, s.locator.describe(p.line)));
+    Evidence { name: format!("{metric}[{}]@step {}", run.label, crate::model::format_number(p.step)), value: p.value, source }
+}
+
+/// Optimizer steps a run was configured for (not just logged: a crashed run logs fewer).
+fn planned_steps(run: &Run) -> Option<(f64, String)> {
+    let v = run.config.get(Key::TotalSteps)?;
+    Some((v.value.as_f64()?, v.source.to_string()))
 }
 
 /// Optimizer steps of a run: the configured total, else the last logged loss step.
@@ -118,7 +123,7 @@ fn optimizer_steps(run: &Run) -> Option<(f64, String)> {
     }
     let s = run.loss()?;
     let p = s.points.last()?;
-    Some((p.step, format!("derived: last logged loss step ({}: line {})", s.source, p.line)))
+    Some((p.step, format!("derived: last logged loss step ({}: {})", s.source, s.locator.describe(p.line))))
 }
 
 /// `x` as "8×" or "1.5×".

@@ -18,13 +18,13 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 severity,
                 runs: vec![run.label.clone()],
                 summary: format!(
-                    "{} logged {} non-finite {metric} values out of {}, the first at step {} ({}: line {}).",
+                    "{} logged {} non-finite {metric} values out of {}, the first at step {} ({}: {}).",
                     run.label,
                     bad.len(),
                     series.points.len(),
                     crate::model::format_number(first.step),
                     series.source,
-                    first.line
+                    series.locator.describe(first.line)
                 ),
                 evidence: vec![logged(run, metric, first)],
                 fix: Some(crate::model::Fix {

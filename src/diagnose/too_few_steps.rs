@@ -2,9 +2,10 @@
 //! converges (each update moves the weights once, whatever the batch), and a warmup that takes
 //! more than [`MAX_WARMUP_SHARE`] of the updates leaves little at full learning rate. HF
 //! schedules count steps, so a run with a k× larger batch also spends k× more samples in warmup.
+//! Uses the configured total (a crashed run's last logged step says nothing about its plan).
 //! Severity warning, per run.
 
-use super::{config_evidence, optimizer_steps, Context};
+use super::{config_evidence, planned_steps, Context};
 use crate::model::{format_number as num, ConfigChange, Evidence, Finding, Fix, Key, Severity};
 
 /// Fewer updates than this are too few to converge a fine-tune.
@@ -16,7 +17,7 @@ pub const MAX_WARMUP_SHARE: f64 = 0.2;
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
-        let Some((steps, src)) = optimizer_steps(run) else { continue };
+        let Some((steps, src)) = planned_steps(run) else { continue };
         let step_ev = Evidence { name: format!("optimizer_steps[{}]", run.label), value: steps, source: src };
         if steps < MIN_STEPS {
             let mut evidence = vec![step_ev.clone()];

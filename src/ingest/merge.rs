@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ReadFile;
-use crate::model::{Key, Point, RunConfig, Series};
+use crate::model::{Key, Locator, Point, RunConfig, Series};
 
 /// A point before the run-wide axes are computed.
 struct Raw {
@@ -111,6 +111,7 @@ pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) ->
                 name: name.to_string(),
                 points,
                 source: files[wi].path.clone(),
+                locator: if files[wi].format == super::Format::HfState { Locator::LogHistoryEntry } else { Locator::Line },
                 step_origin: origin.to_string(),
                 also_in,
                 extended,

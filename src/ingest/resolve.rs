@@ -72,6 +72,29 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
 
+    if cfg.get(StepsPerEpoch).is_none() {
+        // Full-precision epochs (HF state, LLaMA-Factory jsonl) give steps per epoch directly;
+        // 2-decimal ones (older files, stdout) are too coarse and are not used.
+        let last = files
+            .iter()
+            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
+            .filter(|(f, r)| f.format != super::Format::Stdout && r.step.is_some_and(|s| s > 0.0))
+            .filter(|(_, r)| r.epoch.is_some_and(|e| e > 0.0))
+            .max_by(|a, b| a.1.step.unwrap_or_default().total_cmp(&b.1.step.unwrap_or_default()));
+        if let Some((f, r)) = last {
+            let (s, e) = (r.step.unwrap_or_default(), r.epoch.unwrap_or_default());
+            if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
+                cfg.set_if_absent(
+                    StepsPerEpoch,
+                    num(spe),
+                    Provenance::Derived(format!("step {s} ÷ epoch {e} ({} line {})", f.path, r.line)),
+                );
+            }
+        }
+    }
+    if let (Some(t), Some(spe), None) = (cfg.num(TotalSteps), cfg.num(StepsPerEpoch), cfg.get(Epochs)) {
+        cfg.set_if_absent(Epochs, num(t / spe), Provenance::Derived(format!("total_steps {t} ÷ steps_per_epoch {spe}")));
+    }
     if let (Some(t), Some(e)) = (cfg.num(TotalSteps), cfg.num(Epochs)) {
         if e > 0.0 {
             cfg.set_if_absent(StepsPerEpoch, num(t / e), Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")));

@@ -106,7 +106,9 @@ impl Curve {
     pub fn new(points: &[Point], axis: Axis) -> Curve {
         let mut c = Curve::default();
         for p in points {
-            let (Some(x), true) = (axis.of(p), p.value.is_finite()) else { continue };
+            let (Some(x), true) = (axis.of(p), p.value.is_finite()) else {
+                continue;
+            };
             if c.xs.last().is_some_and(|&last| x <= last) {
                 continue;
             }
@@ -261,7 +263,10 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());
-    let loss = runs.iter().map(|r| curve(r, axis, opts.smooth, runs)).collect();
+    let loss = runs
+        .iter()
+        .map(|r| curve(r, axis, opts.smooth, runs))
+        .collect();
     let mut pairs = Vec::new();
     for i in 0..runs.len() {
         if i == reference {
@@ -277,16 +282,35 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         let by_steps = overlap_on(Axis::Step);
         let by_axis = overlap_on(axis);
         let target = target(&runs[reference], &runs[i], data_axis, runs);
-        pairs.push(Pair { reference, run: i, by_data, by_steps, by_axis, target });
+        pairs.push(Pair {
+            reference,
+            run: i,
+            by_data,
+            by_steps,
+            by_axis,
+            target,
+        });
     }
-    Aligned { axis, data_axis, loss, pairs, warnings, smooth: opts.smooth }
+    Aligned {
+        axis,
+        data_axis,
+        loss,
+        pairs,
+        warnings,
+        smooth: opts.smooth,
+    }
 }
 
 fn pick_axis(runs: &[Run], chain: &[Axis]) -> Axis {
     chain
         .iter()
         .copied()
-        .find(|a| runs.iter().all(|r| r.loss().is_none_or(|s| s.points.iter().any(|p| a.of(p).is_some()))))
+        .find(|a| {
+            runs.iter().all(|r| {
+                r.loss()
+                    .is_none_or(|s| s.points.iter().any(|p| a.of(p).is_some()))
+            })
+        })
         .unwrap_or(Axis::Step)
 }
 
@@ -302,7 +326,9 @@ fn smoothing_unit(runs: &[Run], axis: Axis) -> f64 {
 
 /// A run's training-loss curve on an axis, smoothed with weight `w` if given.
 pub fn curve(run: &Run, axis: Axis, w: Option<f64>, all: &[Run]) -> Curve {
-    let Some(series) = run.loss() else { return Curve::default() };
+    let Some(series) = run.loss() else {
+        return Curve::default();
+    };
     let mut c = Curve::new(&series.points, axis);
     if let Some(w) = w {
         c.smoothed = ema(&c.xs, &c.ys, w, smoothing_unit(all, axis));
@@ -318,14 +344,26 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         return None;
     }
     const GRID: usize = 200;
-    let grid: Vec<f64> = (0..=GRID).map(|i| start + (end - start) * i as f64 / GRID as f64).collect();
-    let pairs: Vec<(f64, f64, f64)> =
-        grid.iter().filter_map(|&x| Some((x, run.at(x)?, reference.at(x)?))).collect();
+    let grid: Vec<f64> = (0..=GRID)
+        .map(|i| start + (end - start) * i as f64 / GRID as f64)
+        .collect();
+    let pairs: Vec<(f64, f64, f64)> = grid
+        .iter()
+        .filter_map(|&x| Some((x, run.at(x)?, reference.at(x)?)))
+        .collect();
     let last_from = end - (end - start) * LAST_PART;
     let last: Vec<&(f64, f64, f64)> = pairs.iter().filter(|p| p.0 >= last_from).collect();
     let log_ratio = |ps: &[&(f64, f64, f64)]| {
-        let v: Vec<f64> = ps.iter().filter(|p| p.1 > 0.0 && p.2 > 0.0).map(|p| (p.1 / p.2).ln()).collect();
-        if v.is_empty() { f64::NAN } else { (v.iter().sum::<f64>() / v.len() as f64).exp() }
+        let v: Vec<f64> = ps
+            .iter()
+            .filter(|p| p.1 > 0.0 && p.2 > 0.0)
+            .map(|p| (p.1 / p.2).ln())
+            .collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            (v.iter().sum::<f64>() / v.len() as f64).exp()
+        }
     };
     let all: Vec<&(f64, f64, f64)> = pairs.iter().collect();
     let half_from = end - (end - start) * 0.5;
@@ -345,7 +383,8 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         ratio_last: log_ratio(&last),
         gap_last: last.iter().map(|p| p.1 - p.2).sum::<f64>() / last.len().max(1) as f64,
         ratio_all: log_ratio(&all),
-        mean_abs_gap: pairs.iter().map(|p| (p.1 - p.2).abs()).sum::<f64>() / pairs.len().max(1) as f64,
+        mean_abs_gap: pairs.iter().map(|p| (p.1 - p.2).abs()).sum::<f64>()
+            / pairs.len().max(1) as f64,
         paired,
     })
 }
@@ -390,21 +429,47 @@ mod tests {
         let xs1: Vec<f64> = (0..=100).map(f64::from).collect();
         let xs2: Vec<f64> = (0..=200).map(|i| f64::from(i) / 2.0).collect();
         let f = |x: f64| (-x / 30.0).exp();
-        let a = ema(&xs1, &xs1.iter().map(|&x| f(x)).collect::<Vec<_>>(), 0.6, 1.0);
-        let b = ema(&xs2, &xs2.iter().map(|&x| f(x)).collect::<Vec<_>>(), 0.6, 1.0);
-        assert!((a[100] - b[200]).abs() < 0.01 * a[100], "{} vs {}", a[100], b[200]);
+        let a = ema(
+            &xs1,
+            &xs1.iter().map(|&x| f(x)).collect::<Vec<_>>(),
+            0.6,
+            1.0,
+        );
+        let b = ema(
+            &xs2,
+            &xs2.iter().map(|&x| f(x)).collect::<Vec<_>>(),
+            0.6,
+            1.0,
+        );
+        assert!(
+            (a[100] - b[200]).abs() < 0.01 * a[100],
+            "{} vs {}",
+            a[100],
+            b[200]
+        );
     }
 
     fn pts(xs: &[f64], ys: &[f64]) -> Vec<Point> {
         xs.iter()
             .zip(ys)
-            .map(|(&x, &y)| Point { step: x, epoch: None, samples: Some(x * 10.0), tokens: None, time: None, value: y, line: 1 })
+            .map(|(&x, &y)| Point {
+                step: x,
+                epoch: None,
+                samples: Some(x * 10.0),
+                tokens: None,
+                time: None,
+                value: y,
+                line: 1,
+            })
             .collect()
     }
 
     #[test]
     fn curves_skip_nan_and_repeated_x() {
-        let c = Curve::new(&pts(&[1.0, 2.0, 2.0, 3.0], &[1.0, f64::NAN, 0.5, 0.25]), Axis::Step);
+        let c = Curve::new(
+            &pts(&[1.0, 2.0, 2.0, 3.0], &[1.0, f64::NAN, 0.5, 0.25]),
+            Axis::Step,
+        );
         assert_eq!(c.xs, vec![1.0, 2.0, 3.0]);
         assert_eq!(c.ys, vec![1.0, 0.5, 0.25]);
     }
@@ -418,7 +483,10 @@ mod tests {
         let b = Curve::new(&pts(&[5.0, 6.0], &[1.0, 1.0]), Axis::Step);
         assert!(overlap(&a, &b, Axis::Step).is_none());
         let one = Curve::new(&pts(&[2.0], &[1.0]), Axis::Step);
-        assert!(overlap(&a, &one, Axis::Step).is_none(), "a single point has no width");
+        assert!(
+            overlap(&a, &one, Axis::Step).is_none(),
+            "a single point has no width"
+        );
     }
 
     #[test]

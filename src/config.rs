@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::align::Axis;
 use crate::cli::{AxisArg, Cli, ColorArg, SeverityArg};
@@ -47,9 +47,9 @@ impl Config {
         let mut runs: Vec<RunSpec> = Vec::new();
         let mut labelled: Vec<(String, PathBuf)> = Vec::new();
         for l in &cli.labels {
-            let (name, path) = l
-                .split_once('=')
-                .with_context(|| format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu"))?;
+            let (name, path) = l.split_once('=').with_context(|| {
+                format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu")
+            })?;
             labelled.push((name.to_string(), PathBuf::from(path)));
         }
         for path in &cli.runs {
@@ -64,25 +64,36 @@ impl Config {
                 unique = format!("{label}#{n}");
                 n += 1;
             }
-            runs.push(RunSpec { label: unique, path: path.clone(), overrides: Vec::new() });
+            runs.push(RunSpec {
+                label: unique,
+                path: path.clone(),
+                overrides: Vec::new(),
+            });
         }
         for (name, path) in &labelled {
             if !runs.iter().any(|r| &r.label == name) {
-                bail!("--label {name}={}: that path is not one of the RUN arguments", path.display());
+                bail!(
+                    "--label {name}={}: that path is not one of the RUN arguments",
+                    path.display()
+                );
             }
         }
         if runs.iter().filter(|r| r.path.as_os_str() == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
         }
         for s in &cli.sets {
-            let (run, kv) = s
-                .split_once(':')
-                .with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE, e.g. --set run8:world_size=8"))?;
-            let (key, value) =
-                kv.split_once('=').with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE"))?;
+            let (run, kv) = s.split_once(':').with_context(|| {
+                format!("--set {s:?}: expected RUN:KEY=VALUE, e.g. --set run8:world_size=8")
+            })?;
+            let (key, value) = kv
+                .split_once('=')
+                .with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE"))?;
             let key = Key::from_name(key.trim()).with_context(|| {
                 let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
-                format!("--set {s:?}: unknown key {key:?}; known keys: {}", names.join(", "))
+                format!(
+                    "--set {s:?}: unknown key {key:?}; known keys: {}",
+                    names.join(", ")
+                )
             })?;
             let value = if key.is_text() {
                 ConfigValue::Text(value.trim().to_string())
@@ -95,13 +106,15 @@ impl Config {
                     .with_context(|| format!("--set {s:?}: {value:?} is not a positive number"))?;
                 ConfigValue::Number(x)
             };
-            let target = find_run(&runs, run).with_context(|| format!("--set {s:?}: no run labelled {run:?}"))?;
+            let target = find_run(&runs, run)
+                .with_context(|| format!("--set {s:?}: no run labelled {run:?}"))?;
             runs[target].overrides.push((key, value));
         }
         let baseline = match &cli.baseline {
             None => 0,
-            Some(b) => find_run(&runs, b)
-                .with_context(|| format!("--baseline {b:?}: not a label or path of the given runs"))?,
+            Some(b) => find_run(&runs, b).with_context(|| {
+                format!("--baseline {b:?}: not a label or path of the given runs")
+            })?,
         };
         if let Some(w) = cli.smooth {
             if !(0.0..1.0).contains(&w) {
@@ -109,14 +122,24 @@ impl Config {
             }
         }
         if !(cli.tolerance.is_finite() && cli.tolerance >= 0.0) {
-            bail!("--tolerance {}: must be a non-negative fraction, e.g. 0.05 for 5%", cli.tolerance);
+            bail!(
+                "--tolerance {}: must be a non-negative fraction, e.g. 0.05 for 5%",
+                cli.tolerance
+            );
         }
-        let json = cli.json.map(|p| if p.as_os_str() == "-" { Output::Stdout } else { Output::File(p) });
+        let json = cli.json.map(|p| {
+            if p.as_os_str() == "-" {
+                Output::Stdout
+            } else {
+                Output::File(p)
+            }
+        });
         let color = match cli.color {
             ColorArg::Always => true,
             ColorArg::Never => false,
             ColorArg::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
             }
         };
         Ok(Config {
@@ -143,9 +166,10 @@ impl Config {
 }
 
 fn find_run(runs: &[RunSpec], name: &str) -> Option<usize> {
-    runs.iter()
-        .position(|r| r.label == name)
-        .or_else(|| runs.iter().position(|r| same_path(&r.path, Path::new(name))))
+    runs.iter().position(|r| r.label == name).or_else(|| {
+        runs.iter()
+            .position(|r| same_path(&r.path, Path::new(name)))
+    })
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -159,7 +183,11 @@ fn default_label(path: &Path) -> String {
     // A run is usually named by its directory; a file inside one (trainer_state.json, train.log)
     // takes the directory's name too, since the file name says nothing about the run.
     let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let named = if full.is_dir() { Some(full.as_path()) } else { full.parent() };
+    let named = if full.is_file() {
+        full.parent()
+    } else {
+        Some(full.as_path())
+    };
     named
         .and_then(|p| p.file_name())
         .or_else(|| path.file_name())
@@ -173,16 +201,30 @@ mod tests {
     use clap::Parser;
 
     fn config(args: &[&str]) -> Result<Config> {
-        Config::from_cli(Cli::try_parse_from(std::iter::once("losscmp").chain(args.iter().copied()))?)
+        Config::from_cli(Cli::try_parse_from(
+            std::iter::once("losscmp").chain(args.iter().copied()),
+        )?)
     }
 
     #[test]
     fn labels_overrides_and_baseline() {
-        let c = config(&["a/run", "b/run", "--label", "r8=b/run", "--set", "r8:world_size=8", "--baseline", "r8"])
-            .expect("valid");
+        let c = config(&[
+            "a/run",
+            "b/run",
+            "--label",
+            "r8=b/run",
+            "--set",
+            "r8:world_size=8",
+            "--baseline",
+            "r8",
+        ])
+        .expect("valid");
         assert_eq!(c.runs[0].label, "run");
         assert_eq!(c.runs[1].label, "r8");
-        assert_eq!(c.runs[1].overrides, vec![(Key::WorldSize, ConfigValue::Number(8.0))]);
+        assert_eq!(
+            c.runs[1].overrides,
+            vec![(Key::WorldSize, ConfigValue::Number(8.0))]
+        );
         assert_eq!(c.baseline, 1);
     }
 

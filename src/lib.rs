@@ -34,23 +34,41 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
     let runs = config
         .runs
         .par_iter()
-        .map(|spec| ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label)))
+        .map(|spec| {
+            ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label))
+        })
         .collect::<Result<Vec<_>>>()?;
     let aligned = align::align(
         &runs,
         config.baseline,
-        align::AlignOptions { axis: config.axis, smooth: config.smooth },
+        align::AlignOptions {
+            axis: config.axis,
+            smooth: config.smooth,
+        },
     );
     let findings = diagnose::diagnose(&diagnose::Context {
         runs: &runs,
         aligned: &aligned,
         reference: config.baseline,
-        opts: diagnose::DiagnoseOptions { tolerance: config.tolerance },
+        opts: diagnose::DiagnoseOptions {
+            tolerance: config.tolerance,
+        },
     });
-    let report = report::Report { runs: &runs, aligned: &aligned, findings: &findings, baseline: config.baseline };
+    let report = report::Report {
+        runs: &runs,
+        aligned: &aligned,
+        findings: &findings,
+        baseline: config.baseline,
+    };
     report::emit(&report, config)?;
-    let failing = config.fail_on.is_some_and(|level| findings.iter().any(|f| f.severity >= level));
-    Ok(if failing { ExitStatus::FindingsAtThreshold } else { ExitStatus::Success })
+    let failing = config
+        .fail_on
+        .is_some_and(|level| findings.iter().any(|f| f.severity >= level));
+    Ok(if failing {
+        ExitStatus::FindingsAtThreshold
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// Whether an error is a closed stdout (`losscmp ... | head`), which is not a failure.

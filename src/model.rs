@@ -123,7 +123,10 @@ impl Key {
 
     /// Whether the key holds text rather than a number.
     pub fn is_text(self) -> bool {
-        matches!(self, Key::Scheduler | Key::Optimizer | Key::TransformersVersion)
+        matches!(
+            self,
+            Key::Scheduler | Key::Optimizer | Key::TransformersVersion
+        )
     }
 }
 
@@ -157,7 +160,13 @@ impl fmt::Display for ConfigValue {
 /// six significant digits, so that golden files do not depend on float noise.
 pub fn format_number(x: f64) -> String {
     if !x.is_finite() {
-        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if x == x.trunc() && x.abs() < 1e15 {
         return format!("{}", x as i64);
@@ -200,7 +209,9 @@ impl RunConfig {
 
     /// Sets a key unless it is already known.
     pub fn set_if_absent(&mut self, key: Key, value: ConfigValue, source: Provenance) {
-        self.values.entry(key).or_insert_with(|| Sourced::new(value, source));
+        self.values
+            .entry(key)
+            .or_insert_with(|| Sourced::new(value, source));
     }
 }
 
@@ -271,7 +282,11 @@ impl Series {
 
     /// The smallest finite value.
     pub fn min_finite(&self) -> Option<f64> {
-        self.points.iter().map(|p| p.value).filter(|v| v.is_finite()).reduce(f64::min)
+        self.points
+            .iter()
+            .map(|p| p.value)
+            .filter(|v| v.is_finite())
+            .reduce(f64::min)
     }
 }
 

@@ -3,7 +3,7 @@
 //! logged together with a NaN grad norm. Runs of trainers whose loss is legitimately 0.0 early
 //! (GRPO and other RL trainers; recognised by a `reward`/`kl` metric) are exempt. Severity error.
 
-use super::{logged, Context};
+use super::{Context, logged};
 use crate::model::{Finding, Severity};
 
 /// Checks every run.
@@ -14,11 +14,19 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let Some(loss) = run.loss() else { continue };
-        let Some(start) = loss.points.iter().position(|p| p.value > 0.0) else { continue };
-        let grad_nan = |step: f64| {
-            run.series.get("grad_norm").and_then(|g| g.points.iter().find(|p| p.step == step)).is_some_and(|p| p.value.is_nan())
+        let Some(start) = loss.points.iter().position(|p| p.value > 0.0) else {
+            continue;
         };
-        let zeros: Vec<_> = loss.points[start..].iter().filter(|p| p.value == 0.0).collect();
+        let grad_nan = |step: f64| {
+            run.series
+                .get("grad_norm")
+                .and_then(|g| g.points.iter().find(|p| p.step == step))
+                .is_some_and(|p| p.value.is_nan())
+        };
+        let zeros: Vec<_> = loss.points[start..]
+            .iter()
+            .filter(|p| p.value == 0.0)
+            .collect();
         let Some(first) = zeros.first() else { continue };
         let with_nan = zeros.iter().filter(|p| grad_nan(p.step)).count();
         out.push(Finding {

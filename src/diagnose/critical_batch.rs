@@ -2,9 +2,11 @@
 //! Training". To reach a fixed loss, steps S and samples E trade off as
 //! (S/S_min − 1)(E/E_min − 1) = 1, so S(B) = S_min + E_min/B, and B_crit = E_min/S_min.
 //!
-//! Two runs at batches B₁ < B₂ reaching a common target loss (the worse run's best smoothed loss
-//! + 10%, see `align`) at S₁, S₂ steps give E_min = (S₁ − S₂)/(1/B₁ − 1/B₂),
-//! S_min = S₁ − E_min/B₁. An estimate is reported only when both are positive; otherwise the
+//! Two runs at batches B₁ < B₂ reaching a common target loss (10% above the worse run's best
+//! smoothed loss, see `align`) at S₁, S₂ steps give E_min = (S₁ − S₂)/(1/B₁ − 1/B₂),
+//! S_min = S₁ − E_min/B₁.
+//!
+//! An estimate is reported only when both are positive; otherwise the
 //! finding says what the data shows instead (S₂ ≈ S₁: the larger batch bought nothing per step —
 //! update-limited, or its learning rate was not scaled, which the model assumes tuned).
 //!
@@ -14,9 +16,9 @@
 //! (matching at equal loss, not equal step) before the ratio. The logged norm is the last step's
 //! global pre-clip norm (adapter parameters only under LoRA), so this is approximate.
 
-use super::{derived, Context};
-use crate::align::{ema, Axis, Curve};
-use crate::model::{format_number as num, Finding, Key, Run, Severity};
+use super::{Context, derived};
+use crate::align::{Axis, Curve, ema};
+use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
 /// Loss levels at which grad norms are matched.
 const LEVELS: usize = 8;
@@ -26,7 +28,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (ra, rb) = ctx.pair_runs(pair);
-        let (Some(ba), Some(bb)) = (ra.config.num(Key::EffectiveBatch), rb.config.num(Key::EffectiveBatch)) else { continue };
+        let (Some(ba), Some(bb)) = (
+            ra.config.num(Key::EffectiveBatch),
+            rb.config.num(Key::EffectiveBatch),
+        ) else {
+            continue;
+        };
         if ba == bb {
             continue;
         }
@@ -40,9 +47,21 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         let e_min = (s1 - s2) / (1.0 / b1 - 1.0 / b2);
         let s_min = s1 - e_min / b1;
         let mut evidence = vec![
-            derived("target_loss", t.loss, "the worse run's best smoothed loss + 10%"),
-            derived(format!("steps_to_target[{}]", r1.label), s1, "first step where the smoothed loss reaches the target"),
-            derived(format!("steps_to_target[{}]", r2.label), s2, "first step where the smoothed loss reaches the target"),
+            derived(
+                "target_loss",
+                t.loss,
+                "the worse run's best smoothed loss + 10%",
+            ),
+            derived(
+                format!("steps_to_target[{}]", r1.label),
+                s1,
+                "first step where the smoothed loss reaches the target",
+            ),
+            derived(
+                format!("steps_to_target[{}]", r2.label),
+                s2,
+                "first step where the smoothed loss reaches the target",
+            ),
         ];
         let mut summary = if e_min > 0.0 && s_min > 0.0 {
             let b_crit = e_min / s_min;
@@ -78,13 +97,26 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             )
         };
         if let Some((b_simple, levels)) = noise_scale(r1, b1, r2, b2) {
-            evidence.push(derived("B_simple", b_simple, format!("tr(Σ)/|G|² from grad_norm² of both runs matched at {levels} equal-loss levels")));
+            evidence.push(derived(
+                "B_simple",
+                b_simple,
+                format!(
+                    "tr(Σ)/|G|² from grad_norm² of both runs matched at {levels} equal-loss levels"
+                ),
+            ));
             summary.push_str(&format!(
                 " Gradient noise scale from the logged grad norms: B_simple ≈ {} (approximate: last-step pre-clip norms, matched at equal loss).",
                 num(b_simple.round())
             ));
         }
-        out.push(Finding { id: "critical-batch-size", severity: Severity::Info, runs: vec![r1.label.clone(), r2.label.clone()], summary, evidence, fix: None });
+        out.push(Finding {
+            id: "critical-batch-size",
+            severity: Severity::Info,
+            runs: vec![r1.label.clone(), r2.label.clone()],
+            summary,
+            evidence,
+            fix: None,
+        });
     }
     out
 }
@@ -97,18 +129,36 @@ fn noise_scale(r1: &Run, b1: f64, r2: &Run, b2: f64) -> Option<(f64, usize)> {
         if loss.xs.len() < 3 || gn.xs.len() < 3 {
             return None;
         }
-        let s = ema(&loss.xs, &loss.ys, 0.6, (loss.xs[loss.xs.len() - 1] - loss.xs[0]) / 100.0);
-        let g2: Vec<f64> = loss.xs.iter().map(|&x| crate::align::interpolate(&gn.xs, &gn.ys, x).map_or(f64::NAN, |g| g * g)).collect();
+        let s = ema(
+            &loss.xs,
+            &loss.ys,
+            0.6,
+            (loss.xs[loss.xs.len() - 1] - loss.xs[0]) / 100.0,
+        );
+        let g2: Vec<f64> = loss
+            .xs
+            .iter()
+            .map(|&x| crate::align::interpolate(&gn.xs, &gn.ys, x).map_or(f64::NAN, |g| g * g))
+            .collect();
         Some((s, g2))
     };
     let (l1, g1) = prep(r1)?;
     let (l2, g2) = prep(r2)?;
-    let lo = l1.iter().copied().fold(f64::INFINITY, f64::min).max(l2.iter().copied().fold(f64::INFINITY, f64::min));
+    let lo = l1
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .max(l2.iter().copied().fold(f64::INFINITY, f64::min));
     let hi = l1[0].min(l2[0]);
     if !(lo > 0.0 && hi > lo) {
         return None;
     }
-    let at_level = |l: &[f64], g: &[f64], level: f64| l.iter().position(|&v| v <= level).map(|i| g[i]).filter(|v| v.is_finite());
+    let at_level = |l: &[f64], g: &[f64], level: f64| {
+        l.iter()
+            .position(|&v| v <= level)
+            .map(|i| g[i])
+            .filter(|v| v.is_finite())
+    };
     let (mut sum1, mut sum2, mut n) = (0.0, 0.0, 0);
     for i in 1..LEVELS {
         let level = (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / LEVELS as f64).exp();

@@ -2,9 +2,9 @@
 //! TensorBoard strength 0.6) at the end is at least [`FACTOR`]× its minimum and at least
 //! [`ABS_RISE`] above it. Severity error.
 
-use super::{derived, Context};
-use crate::align::{ema, Curve, Axis};
-use crate::model::{format_number as num, Finding, Fix, Severity};
+use super::{Context, derived};
+use crate::align::{Axis, Curve, ema};
+use crate::model::{Finding, Fix, Severity, format_number as num};
 
 /// How far above its best the final smoothed loss must be.
 pub const FACTOR: f64 = 1.5;
@@ -21,7 +21,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let s = ema(&c.xs, &c.ys, 0.6, (c.xs[c.xs.len() - 1] - c.xs[0]) / 100.0);
-        let (imin, min) = s.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, f64::NAN));
+        let (imin, min) = s
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, f64::NAN));
         let last = s[s.len() - 1];
         if !(last >= FACTOR * min && last - min >= ABS_RISE) {
             continue;

@@ -6,9 +6,10 @@
 //! - a printed `transformers_version` of either run is in [4.46.0, 4.48.3), or
 //! - the ratio of the runs' first logged losses is within [`RATIO_MATCH`] of the GA ratio
 //!   (and the GA ratio is at least 2): the start of training is where the runs should agree.
+//!
 //! Severity warning. The batch check defers to it (caps itself at warning).
 
-use super::{config_evidence, finding, logged, Context};
+use super::{Context, config_evidence, finding, logged};
 use crate::model::{Finding, Key, Severity};
 
 /// How close (relative) the first-loss ratio must be to the GA ratio.
@@ -19,7 +20,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);
-        let (Some(ga_a), Some(ga_b)) = (a.config.num(Key::GradAccum), b.config.num(Key::GradAccum)) else { continue };
+        let (Some(ga_a), Some(ga_b)) = (a.config.num(Key::GradAccum), b.config.num(Key::GradAccum))
+        else {
+            continue;
+        };
         if ga_a == ga_b {
             continue;
         }
@@ -28,7 +32,13 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             let v = r.config.text(Key::TransformersVersion)?;
             in_buggy_range(v).then(|| (r, v.to_string()))
         });
-        let first = |r: &crate::model::Run| r.loss()?.points.iter().find(|p| p.value.is_finite() && p.value > 0.0).copied();
+        let first = |r: &crate::model::Run| {
+            r.loss()?
+                .points
+                .iter()
+                .find(|p| p.value.is_finite() && p.value > 0.0)
+                .copied()
+        };
         let ratio_match = match (first(a), first(b)) {
             (Some(pa), Some(pb)) => {
                 let r = pb.value / pa.value;
@@ -40,7 +50,13 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         if buggy.is_none() && ratio_match.is_none() {
             continue;
         }
-        let mut evidence: Vec<_> = [config_evidence(a, Key::GradAccum), config_evidence(b, Key::GradAccum)].into_iter().flatten().collect();
+        let mut evidence: Vec<_> = [
+            config_evidence(a, Key::GradAccum),
+            config_evidence(b, Key::GradAccum),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let mut why = Vec::new();
         if let Some((r, v)) = &buggy {
             why.push(format!("{} was trained with transformers {v}, a release whose logged loss scales with gradient accumulation", r.label));
@@ -70,9 +86,16 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
 
 /// Whether a transformers version is in [4.46.0, 4.48.3).
 pub fn in_buggy_range(version: &str) -> bool {
-    let mut parts = version.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse::<u32>().unwrap_or(0));
-    let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    v >= (4, 46, 0) && v < (4, 48, 3)
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>().unwrap_or(0));
+    let v = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    ((4, 46, 0)..(4, 48, 3)).contains(&v)
 }
 
 #[cfg(test)]

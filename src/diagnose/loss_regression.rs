@@ -6,8 +6,8 @@
 
 use super::oversized_batch::format_p;
 use super::stats;
-use super::{derived, Context};
-use crate::model::{format_number as num, Finding, Severity};
+use super::{Context, derived};
+use crate::model::{Finding, Severity, format_number as num};
 
 /// Absolute loss differences below this are noise for LM losses (4-decimal logging, bf16
 /// quantisation of ~0.004 at loss 1) and never a regression.
@@ -25,14 +25,22 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         if !(data.ratio_last > 1.0 + ctx.opts.tolerance && data.gap_last > ABS_FLOOR) {
             continue;
         }
-        let Some(test) = stats::worse(&data.paired) else { continue };
+        let Some(test) = stats::worse(&data.paired) else {
+            continue;
+        };
         if test.p_value >= ALPHA {
             continue;
         }
         let explained = earlier.iter().find(|f| {
-            f.id == "oversized-effective-batch" && f.runs.contains(&run.label) && f.runs.contains(&reference.label)
+            f.id == "oversized-effective-batch"
+                && f.runs.contains(&run.label)
+                && f.runs.contains(&reference.label)
         });
-        let cause = if explained.is_some() { " The oversized-effective-batch finding above is the likely cause." } else { "" };
+        let cause = if explained.is_some() {
+            " The oversized-effective-batch finding above is the likely cause."
+        } else {
+            ""
+        };
         out.push(Finding {
             id: "loss-regression",
             severity: Severity::Error,
@@ -62,5 +70,9 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
 
 /// "12.3%" for small increases, "3.1×" for large ones.
 fn relative_increase(ratio: f64) -> String {
-    if ratio < 2.0 { format!("{:.1}%", 100.0 * (ratio - 1.0)) } else { format!("{ratio:.1}×") }
+    if ratio < 2.0 {
+        format!("{:.1}%", 100.0 * (ratio - 1.0))
+    } else {
+        format!("{ratio:.1}×")
+    }
 }

@@ -3,8 +3,8 @@
 //! that median, after the first tenth of the run (early losses fall too fast for a median).
 //! Severity warning; the summary gives the count and the largest.
 
-use super::{logged, Context};
-use crate::model::{format_number as num, Finding, Severity};
+use super::{Context, logged};
+use crate::model::{Finding, Severity, format_number as num};
 
 /// Points in the trailing median.
 pub const WINDOW: usize = 10;
@@ -30,7 +30,9 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 spikes.push((pts[i], v / median));
             }
         }
-        let Some(&(worst, ratio)) = spikes.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else { continue };
+        let Some(&(worst, ratio)) = spikes.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+            continue;
+        };
         out.push(Finding {
             id: "loss-spike",
             severity: Severity::Warning,

@@ -4,8 +4,8 @@
 //! (Malladi et al. 2022), ×k for SGD (Goyal et al. 2017), with warmup. Severity warning.
 
 use super::oversized_batch::scaling_rule;
-use super::{config_evidence, times, Context};
-use crate::model::{format_number as num, ConfigChange, Finding, Fix, Key, Severity};
+use super::{Context, config_evidence, times};
+use crate::model::{ConfigChange, Finding, Fix, Key, Severity, format_number as num};
 
 /// Smallest batch ratio (either way) that calls for a learning-rate change.
 const MIN_RATIO: f64 = 2.0;
@@ -17,8 +17,18 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        let (Some(b_ref), Some(b_run)) = (reference.config.num(Key::EffectiveBatch), run.config.num(Key::EffectiveBatch)) else { continue };
-        let (Some(lr_ref), Some(lr_run)) = (reference.config.num(Key::LearningRate), run.config.num(Key::LearningRate)) else { continue };
+        let (Some(b_ref), Some(b_run)) = (
+            reference.config.num(Key::EffectiveBatch),
+            run.config.num(Key::EffectiveBatch),
+        ) else {
+            continue;
+        };
+        let (Some(lr_ref), Some(lr_run)) = (
+            reference.config.num(Key::LearningRate),
+            run.config.num(Key::LearningRate),
+        ) else {
+            continue;
+        };
         let k = b_run / b_ref;
         if k.max(1.0 / k) < MIN_RATIO || (lr_run - lr_ref).abs() > SAME_LR * lr_ref {
             continue;

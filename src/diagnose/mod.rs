@@ -14,8 +14,8 @@ mod loss_spike;
 mod lr_not_scaled;
 mod nonfinite;
 mod not_comparable;
-mod oversized_batch;
 mod overfitting;
+mod oversized_batch;
 mod scaling_efficiency;
 mod stats;
 mod too_few_steps;
@@ -82,7 +82,7 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
         findings.extend(new);
     }
     // Stable: keeps check order within a severity.
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings
 }
 
@@ -98,16 +98,27 @@ fn config_evidence(run: &Run, key: Key) -> Option<Evidence> {
 
 /// A computed number as evidence.
 fn derived(name: impl Into<String>, value: f64, how: impl Into<String>) -> Evidence {
-    Evidence { name: name.into(), value, source: format!("derived: {}", how.into()) }
+    Evidence {
+        name: name.into(),
+        value,
+        source: format!("derived: {}", how.into()),
+    }
 }
 
 /// A logged point as evidence: which series, file and line.
 fn logged(run: &Run, metric: &str, p: &crate::model::Point) -> Evidence {
-    let source = run
-        .series
-        .get(metric)
-        .map_or_else(String::new, |s| format!("{}: {}", s.source, s.locator.describe(p.line)));
-    Evidence { name: format!("{metric}[{}]@step {}", run.label, crate::model::format_number(p.step)), value: p.value, source }
+    let source = run.series.get(metric).map_or_else(String::new, |s| {
+        format!("{}: {}", s.source, s.locator.describe(p.line))
+    });
+    Evidence {
+        name: format!(
+            "{metric}[{}]@step {}",
+            run.label,
+            crate::model::format_number(p.step)
+        ),
+        value: p.value,
+        source,
+    }
 }
 
 /// Optimizer steps a run was configured for (not just logged: a crashed run logs fewer).
@@ -123,7 +134,14 @@ fn optimizer_steps(run: &Run) -> Option<(f64, String)> {
     }
     let s = run.loss()?;
     let p = s.points.last()?;
-    Some((p.step, format!("derived: last logged loss step ({}: {})", s.source, s.locator.describe(p.line))))
+    Some((
+        p.step,
+        format!(
+            "derived: last logged loss step ({}: {})",
+            s.source,
+            s.locator.describe(p.line)
+        ),
+    ))
 }
 
 /// `x` as "8×" or "1.5×".
@@ -136,8 +154,21 @@ fn times(x: f64) -> String {
 }
 
 /// A finding with no fix.
-fn finding(id: &'static str, severity: Severity, runs: Vec<String>, summary: String, evidence: Vec<Evidence>) -> Finding {
-    Finding { id, severity, runs, summary, evidence, fix: None }
+fn finding(
+    id: &'static str,
+    severity: Severity,
+    runs: Vec<String>,
+    summary: String,
+    evidence: Vec<Evidence>,
+) -> Finding {
+    Finding {
+        id,
+        severity,
+        runs,
+        summary,
+        evidence,
+        fix: None,
+    }
 }
 
 /// Every finding id, for documentation and tests.

@@ -2,16 +2,26 @@
 //! usually fp16 overflow or a bad batch) or grad norm (warning: with a loss scaler, overflowed
 //! steps are skipped, but many of them stall training). Reports the count and the first point.
 
-use super::{logged, Context};
+use super::{Context, logged};
 use crate::model::{Finding, Severity};
 
 /// Checks every run.
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
-        for (metric, severity) in [("loss", Severity::Error), ("eval_loss", Severity::Error), ("grad_norm", Severity::Warning)] {
-            let Some(series) = run.series.get(metric) else { continue };
-            let bad: Vec<_> = series.points.iter().filter(|p| !p.value.is_finite()).collect();
+        for (metric, severity) in [
+            ("loss", Severity::Error),
+            ("eval_loss", Severity::Error),
+            ("grad_norm", Severity::Warning),
+        ] {
+            let Some(series) = run.series.get(metric) else {
+                continue;
+            };
+            let bad: Vec<_> = series
+                .points
+                .iter()
+                .filter(|p| !p.value.is_finite())
+                .collect();
             let Some(first) = bad.first() else { continue };
             out.push(Finding {
                 id: "nonfinite-loss",

@@ -3,8 +3,8 @@
 //! loss more than [`START_RATIO`]× apart (unless a `loss-logging-artifact` explains it: then the
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
 
-use super::{config_evidence, logged, Context};
-use crate::model::{format_number as num, Finding, Key, Severity};
+use super::{Context, config_evidence, logged};
+use crate::model::{Finding, Key, Severity, format_number as num};
 
 /// Relative difference beyond which example counts or epochs differ.
 const REL_DIFF: f64 = 0.01;
@@ -18,7 +18,10 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let (a, b) = ctx.pair_runs(pair);
         let mut what = Vec::new();
         let mut evidence = Vec::new();
-        for (key, words) in [(Key::NumExamples, "training examples"), (Key::Epochs, "epochs")] {
+        for (key, words) in [
+            (Key::NumExamples, "training examples"),
+            (Key::Epochs, "epochs"),
+        ] {
             if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
                 if (x - y).abs() > REL_DIFF * x.max(y) {
                     what.push(format!("{words}: {} vs {}", num(x), num(y)));
@@ -27,12 +30,26 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                 }
             }
         }
-        let artifact = earlier.iter().any(|f| f.id == "loss-logging-artifact" && f.runs.contains(&a.label) && f.runs.contains(&b.label));
-        let first = |r: &crate::model::Run| r.loss()?.points.iter().find(|p| p.value.is_finite() && p.value > 0.0).copied();
+        let artifact = earlier.iter().any(|f| {
+            f.id == "loss-logging-artifact"
+                && f.runs.contains(&a.label)
+                && f.runs.contains(&b.label)
+        });
+        let first = |r: &crate::model::Run| {
+            r.loss()?
+                .points
+                .iter()
+                .find(|p| p.value.is_finite() && p.value > 0.0)
+                .copied()
+        };
         if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
             let r = pb.value / pa.value;
             if r.max(1.0 / r) > START_RATIO {
-                what.push(format!("first logged loss: {} vs {}", num(pa.value), num(pb.value)));
+                what.push(format!(
+                    "first logged loss: {} vs {}",
+                    num(pa.value),
+                    num(pb.value)
+                ));
                 evidence.push(logged(a, "loss", &pa));
                 evidence.push(logged(b, "loss", &pb));
             }

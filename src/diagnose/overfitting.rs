@@ -3,8 +3,8 @@
 //! (relative) and [`ABS_RISE`] above it (absolute), and the train loss at the last eval is lower
 //! than at the best eval. Severity warning; the fix names the epoch of the best eval.
 
-use super::{logged, Context};
-use crate::model::{format_number as num, ConfigChange, Finding, Fix, Key, Severity};
+use super::{Context, logged};
+use crate::model::{ConfigChange, Finding, Fix, Key, Severity, format_number as num};
 
 /// Fewest eval points to call a trend.
 pub const MIN_EVALS: usize = 3;
@@ -17,25 +17,48 @@ pub const ABS_RISE: f64 = 0.01;
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
-        let (Some(eval), Some(train)) = (run.series.get("eval_loss"), run.loss()) else { continue };
+        let (Some(eval), Some(train)) = (run.series.get("eval_loss"), run.loss()) else {
+            continue;
+        };
         let pts: Vec<_> = eval.points.iter().filter(|p| p.value.is_finite()).collect();
         if pts.len() < MIN_EVALS {
             continue;
         }
-        let Some(best) = pts.iter().copied().min_by(|a, b| a.value.total_cmp(&b.value)) else { continue };
+        let Some(best) = pts
+            .iter()
+            .copied()
+            .min_by(|a, b| a.value.total_cmp(&b.value))
+        else {
+            continue;
+        };
         let last = pts[pts.len() - 1];
         if !(last.value >= best.value * (1.0 + RISE) && last.value - best.value >= ABS_RISE) {
             continue;
         }
-        let train_at = |step: f64| train.points.iter().filter(|p| p.step <= step && p.value.is_finite()).last();
-        let (Some(tb), Some(tl)) = (train_at(best.step), train_at(last.step)) else { continue };
+        let train_at = |step: f64| {
+            train
+                .points
+                .iter()
+                .rev()
+                .find(|p| p.step <= step && p.value.is_finite())
+        };
+        let (Some(tb), Some(tl)) = (train_at(best.step), train_at(last.step)) else {
+            continue;
+        };
         if tl.value >= tb.value {
             continue;
         }
         let changes = best
             .epoch
             .filter(|_| run.config.num(Key::Epochs).is_some())
-            .map(|e| vec![ConfigChange { run: run.label.clone(), option: "num_train_epochs".into(), from: run.config.num(Key::Epochs), to: (e * 100.0).ceil() / 100.0 }])
+            .map(|e| {
+                vec![ConfigChange {
+                    run: run.label.clone(),
+                    option: "num_train_epochs".into(),
+                    from: run.config.num(Key::Epochs),
+                    to: (e * 100.0).ceil() / 100.0,
+                }]
+            })
             .unwrap_or_default();
         out.push(Finding {
             id: "overfitting",

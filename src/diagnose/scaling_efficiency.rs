@@ -4,8 +4,8 @@
 //! [`LOW_EFFICIENCY`] (most of the added devices are waiting: communication, data loading, or
 //! more processes than cores).
 
-use super::{config_evidence, derived, Context};
-use crate::model::{format_number as num, Finding, Key, Severity};
+use super::{Context, config_evidence, derived};
+use crate::model::{Finding, Key, Severity, format_number as num};
 
 /// Per-device efficiency below which scaling is poor.
 pub const LOW_EFFICIENCY: f64 = 0.5;
@@ -15,13 +15,24 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);
-        let get = |r: &crate::model::Run| Some((r.config.num(Key::TrainSamplesPerSecond)?, r.config.num(Key::WorldSize)?));
-        let (Some((sa, wa)), Some((sb, wb))) = (get(a), get(b)) else { continue };
+        let get = |r: &crate::model::Run| {
+            Some((
+                r.config.num(Key::TrainSamplesPerSecond)?,
+                r.config.num(Key::WorldSize)?,
+            ))
+        };
+        let (Some((sa, wa)), Some((sb, wb))) = (get(a), get(b)) else {
+            continue;
+        };
         if wa == wb {
             continue;
         }
         let eff = (sb / wb) / (sa / wa);
-        let severity = if eff < LOW_EFFICIENCY { Severity::Warning } else { Severity::Info };
+        let severity = if eff < LOW_EFFICIENCY {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
         let mut evidence: Vec<_> = [
             config_evidence(a, Key::TrainSamplesPerSecond),
             config_evidence(b, Key::TrainSamplesPerSecond),
@@ -31,7 +42,11 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         .into_iter()
         .flatten()
         .collect();
-        evidence.push(derived("per_device_efficiency", eff, "(samples/s ÷ world size) of the run ÷ the same of the reference"));
+        evidence.push(derived(
+            "per_device_efficiency",
+            eff,
+            "(samples/s ÷ world size) of the run ÷ the same of the reference",
+        ));
         out.push(Finding {
             id: "scaling-efficiency",
             severity,

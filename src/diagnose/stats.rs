@@ -26,8 +26,11 @@ pub const MIN_POINTS: usize = 4;
 
 /// Tests whether `run` is above `reference` over the paired points `(x, run, reference)`.
 pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
-    let d: Vec<f64> =
-        paired.iter().filter(|p| p.1 > 0.0 && p.2 > 0.0).map(|p| (p.1 / p.2).ln()).collect();
+    let d: Vec<f64> = paired
+        .iter()
+        .filter(|p| p.1 > 0.0 && p.2 > 0.0)
+        .map(|p| (p.1 / p.2).ln())
+        .collect();
     let n = d.len();
     if n < MIN_POINTS {
         return None;
@@ -41,7 +44,11 @@ pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
         let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
         1.0 - dist.cdf(t)
     };
-    Some(Test { mean_log_ratio: mean, p_value, n })
+    Some(Test {
+        mean_log_ratio: mean,
+        p_value,
+        n,
+    })
 }
 
 #[cfg(test)]
@@ -50,9 +57,13 @@ mod tests {
 
     #[test]
     fn clear_gap_is_significant_and_equal_runs_are_not() {
-        let worse_pts: Vec<_> = (0..20).map(|i| (i as f64, 2.0 + 0.01 * (i % 3) as f64, 1.0)).collect();
+        let worse_pts: Vec<_> = (0..20)
+            .map(|i| (i as f64, 2.0 + 0.01 * (i % 3) as f64, 1.0))
+            .collect();
         assert!(worse(&worse_pts).expect("test").p_value < 0.001);
-        let equal: Vec<_> = (0..20).map(|i| (i as f64, 1.0 + 0.01 * ((i % 2) as f64 - 0.5), 1.0)).collect();
+        let equal: Vec<_> = (0..20)
+            .map(|i| (i as f64, 1.0 + 0.01 * ((i % 2) as f64 - 0.5), 1.0))
+            .collect();
         assert!(worse(&equal).expect("test").p_value > 0.05);
         assert!(worse(&equal[..3]).is_none(), "too few points");
     }
@@ -60,7 +71,9 @@ mod tests {
     #[test]
     fn a_drifting_gap_is_still_significant() {
         // The reference keeps improving while the run stalls: d grows steadily.
-        let drift: Vec<_> = (0..12).map(|i| (i as f64, 0.5, 0.01 / (1.0 + i as f64))).collect();
+        let drift: Vec<_> = (0..12)
+            .map(|i| (i as f64, 0.5, 0.01 / (1.0 + i as f64)))
+            .collect();
         assert!(worse(&drift).expect("test").p_value < 1e-6);
     }
 }

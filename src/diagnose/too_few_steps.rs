@@ -5,8 +5,8 @@
 //! Uses the configured total (a crashed run's last logged step says nothing about its plan).
 //! Severity warning, per run.
 
-use super::{config_evidence, planned_steps, Context};
-use crate::model::{format_number as num, ConfigChange, Evidence, Finding, Fix, Key, Severity};
+use super::{Context, config_evidence, planned_steps};
+use crate::model::{ConfigChange, Evidence, Finding, Fix, Key, Severity, format_number as num};
 
 /// Fewer updates than this are too few to converge a fine-tune.
 pub const MIN_STEPS: f64 = 100.0;
@@ -17,8 +17,14 @@ pub const MAX_WARMUP_SHARE: f64 = 0.2;
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
-        let Some((steps, src)) = planned_steps(run) else { continue };
-        let step_ev = Evidence { name: format!("optimizer_steps[{}]", run.label), value: steps, source: src };
+        let Some((steps, src)) = planned_steps(run) else {
+            continue;
+        };
+        let step_ev = Evidence {
+            name: format!("optimizer_steps[{}]", run.label),
+            value: steps,
+            source: src,
+        };
         if steps < MIN_STEPS {
             let mut evidence = vec![step_ev.clone()];
             evidence.extend(config_evidence(run, Key::EffectiveBatch));
@@ -29,7 +35,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 .filter(|&g| g > 1.0)
                 .map(|g| {
                     let to = (g * steps / MIN_STEPS).floor().max(1.0);
-                    vec![ConfigChange { run: run.label.clone(), option: "gradient_accumulation_steps".into(), from: Some(g), to }]
+                    vec![ConfigChange {
+                        run: run.label.clone(),
+                        option: "gradient_accumulation_steps".into(),
+                        from: Some(g),
+                        to,
+                    }]
                 })
                 .unwrap_or_default();
             out.push(Finding {
@@ -49,7 +60,11 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             .config
             .num(Key::WarmupSteps)
             .map(|w| (w, Key::WarmupSteps))
-            .or_else(|| run.config.num(Key::WarmupRatio).map(|r| (r * steps, Key::WarmupRatio)));
+            .or_else(|| {
+                run.config
+                    .num(Key::WarmupRatio)
+                    .map(|r| (r * steps, Key::WarmupRatio))
+            });
         if let Some((w, key)) = warmup {
             if w / steps > MAX_WARMUP_SHARE {
                 let mut evidence = vec![step_ev];
@@ -58,11 +73,25 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                     id: "too-few-optimizer-steps",
                     severity: Severity::Warning,
                     runs: vec![run.label.clone()],
-                    summary: format!("{}'s warmup takes {} of its {} updates ({:.0}%).", run.label, num(w.round()), num(steps), 100.0 * w / steps),
+                    summary: format!(
+                        "{}'s warmup takes {} of its {} updates ({:.0}%).",
+                        run.label,
+                        num(w.round()),
+                        num(steps),
+                        100.0 * w / steps
+                    ),
                     evidence,
                     fix: Some(Fix {
-                        summary: format!("Shorten warmup to at most {:.0}% of the updates.", 100.0 * MAX_WARMUP_SHARE / 2.0),
-                        changes: vec![ConfigChange { run: run.label.clone(), option: "warmup_ratio".into(), from: run.config.num(Key::WarmupRatio), to: MAX_WARMUP_SHARE / 2.0 }],
+                        summary: format!(
+                            "Shorten warmup to at most {:.0}% of the updates.",
+                            100.0 * MAX_WARMUP_SHARE / 2.0
+                        ),
+                        changes: vec![ConfigChange {
+                            run: run.label.clone(),
+                            option: "warmup_ratio".into(),
+                            from: run.config.num(Key::WarmupRatio),
+                            to: MAX_WARMUP_SHARE / 2.0,
+                        }],
                         alternatives: vec![],
                     }),
                 });

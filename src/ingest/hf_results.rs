@@ -15,18 +15,32 @@ pub fn sniff(head: &str) -> Option<bool> {
     if !t.starts_with('{') || t.contains("\"log_history\"") || t.contains("\"current_steps\"") {
         return Some(false);
     }
-    Some(["\"train_runtime\"", "\"eval_loss\"", "\"eval_runtime\"", "\"train_loss\""].iter().any(|k| t.contains(k)))
+    Some(
+        [
+            "\"train_runtime\"",
+            "\"eval_loss\"",
+            "\"eval_runtime\"",
+            "\"train_loss\"",
+        ]
+        .iter()
+        .any(|k| t.contains(k)),
+    )
 }
 
 /// Reads one results file: throughput facts, and the final eval metrics as one record.
 pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
-    let value: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
-        path: path.into(),
-        line: e.line(),
-        message: format!("invalid JSON: {e}"),
-    })?;
+    let value: Value =
+        serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
+            path: path.into(),
+            line: e.line(),
+            message: format!("invalid JSON: {e}"),
+        })?;
     let Value::Object(map) = value else {
-        return Err(IngestError::Syntax { path: path.into(), line: 1, message: "expected a JSON object".into() });
+        return Err(IngestError::Syntax {
+            path: path.into(),
+            line: 1,
+            message: "expected a JSON object".into(),
+        });
     };
     let mut out = Parsed::default();
     if let Some(x) = map.get("train_runtime").and_then(number) {
@@ -35,10 +49,18 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     if let Some(x) = map.get("train_samples_per_second").and_then(number) {
         out.fact(Key::TrainSamplesPerSecond, x, "train_samples_per_second", 2);
     }
-    if let Some(x) = map.get("num_input_tokens_seen").and_then(number).filter(|&x| x > 0.0) {
+    if let Some(x) = map
+        .get("num_input_tokens_seen")
+        .and_then(number)
+        .filter(|&x| x > 0.0)
+    {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
-    let mut rec = Record { epoch: map.get("epoch").and_then(number), line: 1, ..Record::default() };
+    let mut rec = Record {
+        epoch: map.get("epoch").and_then(number),
+        line: 1,
+        ..Record::default()
+    };
     for (k, v) in &map {
         if k.starts_with("eval_") && !k.ends_with("_runtime") && !k.ends_with("_per_second") {
             if let Some(x) = number(v) {

@@ -12,8 +12,13 @@ use super::{Parsed, Record};
 use crate::model::Key;
 
 /// Keys of the summary entry; they describe the whole run, not a step.
-const SUMMARY_KEYS: [&str; 5] =
-    ["train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"];
+const SUMMARY_KEYS: [&str; 5] = [
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "total_flos",
+    "train_loss",
+];
 
 /// Yes when the head is a JSON object with a `log_history` array.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -49,7 +54,9 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
                 return Err(IngestError::Syntax {
                     path: path.into(),
                     line: e.line(),
-                    message: format!("invalid JSON ({e}) and no complete log_history entry before it"),
+                    message: format!(
+                        "invalid JSON ({e}) and no complete log_history entry before it"
+                    ),
                 });
             }
             out.warnings.push(format!(
@@ -65,14 +72,21 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     }
     let mut no_step = 0;
     for (i, entry) in entries.iter().enumerate() {
-        let Value::Object(entry) = entry else { continue };
+        let Value::Object(entry) = entry else {
+            continue;
+        };
         let index = format!("log_history[{i}]");
         if SUMMARY_KEYS.iter().any(|k| entry.contains_key(*k)) {
             if let Some(x) = entry.get("train_runtime").and_then(number) {
                 out.fact(Key::TrainRuntime, x, format!("{index}.train_runtime"), 2);
             }
             if let Some(x) = entry.get("train_samples_per_second").and_then(number) {
-                out.fact(Key::TrainSamplesPerSecond, x, format!("{index}.train_samples_per_second"), 2);
+                out.fact(
+                    Key::TrainSamplesPerSecond,
+                    x,
+                    format!("{index}.train_samples_per_second"),
+                    2,
+                );
             }
             continue;
         }
@@ -83,13 +97,19 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         out.records.push(entry_record(entry, step, i));
     }
     if no_step > 0 {
-        out.warnings.push(format!("{no_step} log_history entries without a step (predict results) were skipped"));
+        out.warnings.push(format!(
+            "{no_step} log_history entries without a step (predict results) were skipped"
+        ));
     }
     Ok(out)
 }
 
 fn entry_record(entry: &Map<String, Value>, step: f64, index: usize) -> Record {
-    let mut rec = Record { step: Some(step), line: index as u32 + 1, ..Record::default() };
+    let mut rec = Record {
+        step: Some(step),
+        line: index as u32 + 1,
+        ..Record::default()
+    };
     for (k, v) in entry {
         let Some(x) = number(v) else { continue };
         match k.as_str() {
@@ -123,8 +143,12 @@ fn top_level_facts(top: &Map<String, Value>, out: &mut Parsed) {
 
 /// Recovers the complete objects of `"log_history": [ ... ` from a document cut short.
 fn salvage_log_history(text: &str) -> Vec<Value> {
-    let Some(start) = text.find("\"log_history\"") else { return Vec::new() };
-    let Some(open) = text[start..].find('[') else { return Vec::new() };
+    let Some(start) = text.find("\"log_history\"") else {
+        return Vec::new();
+    };
+    let Some(open) = text[start..].find('[') else {
+        return Vec::new();
+    };
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = start + open + 1;
@@ -135,7 +159,9 @@ fn salvage_log_history(text: &str) -> Vec<Value> {
         if i >= bytes.len() || bytes[i] != b'{' {
             return out;
         }
-        let Some(end) = object_end(bytes, i) else { return out };
+        let Some(end) = object_end(bytes, i) else {
+            return out;
+        };
         match serde_json::from_str::<Value>(&text[i..=end]) {
             Ok(v) => out.push(v),
             Err(_) => return out,
@@ -190,10 +216,18 @@ mod tests {
         let p = read(STATE, "s.json").expect("parses");
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.records[0].step, Some(2.0));
-        let gn = p.records[0].metrics.iter().find(|(k, _)| k == "grad_norm").expect("grad_norm");
+        let gn = p.records[0]
+            .metrics
+            .iter()
+            .find(|(k, _)| k == "grad_norm")
+            .expect("grad_norm");
         assert!(gn.1.is_nan());
         assert!(p.facts.iter().any(|f| f.key == Key::TrainRuntime));
-        assert!(p.facts.iter().any(|f| f.key == Key::PerDeviceBatch && f.value.as_f64() == Some(2.0)));
+        assert!(
+            p.facts
+                .iter()
+                .any(|f| f.key == Key::PerDeviceBatch && f.value.as_f64() == Some(2.0))
+        );
         assert_eq!(p.warnings.len(), 1, "the predict entry is reported");
     }
 

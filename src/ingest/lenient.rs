@@ -241,9 +241,9 @@ mod tests {
 
     #[test]
     fn python_dicts_old_and_new_style() {
-        let (pairs, end) = parse_py_dict("{'loss': 0.6483, 'grad_norm': nan, 'epoch': 0.07} tail")
-            .expect("dict");
-        assert_eq!(end, 50);
+        let (pairs, end) =
+            parse_py_dict("{'loss': 0.6483, 'grad_norm': nan, 'epoch': 0.07} tail").expect("dict");
+        assert_eq!(end, 49);
         assert_eq!(pairs[0], ("loss", PyValue::Number(0.6483)));
         assert!(matches!(pairs[1].1, PyValue::Number(x) if x.is_nan()));
         let (pairs, _) =
@@ -261,7 +261,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("0:00:16"), Some(16.0));
         assert_eq!(parse_duration("1 day, 0:03:02"), Some(86400.0 + 182.0));
-        assert_eq!(parse_duration("9 days, 22:13:15"), Some(9.0 * 86400.0 + 80_000.0 - 5.0));
+        assert_eq!(
+            parse_duration("9 days, 22:13:15"),
+            Some(9.0 * 86400.0 + 80_000.0 - 5.0)
+        );
         assert_eq!(parse_duration("1m 42s"), Some(102.0));
         assert_eq!(parse_duration("soon"), None);
     }

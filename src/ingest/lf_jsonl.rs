@@ -11,8 +11,14 @@ use super::{Parsed, Record};
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
-const PROGRESS_KEYS: [&str; 6] =
-    ["current_steps", "total_steps", "epoch", "percentage", "elapsed_time", "remaining_time"];
+const PROGRESS_KEYS: [&str; 6] = [
+    "current_steps",
+    "total_steps",
+    "epoch",
+    "percentage",
+    "elapsed_time",
+    "remaining_time",
+];
 
 /// Yes when the first non-empty line is a JSON object with `current_steps`.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -46,22 +52,38 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         };
         if let Some(total) = row.get("total_steps").and_then(number).filter(|&t| t > 0.0) {
             if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
-                out.fact(Key::TotalSteps, total, format!("line {lineno} total_steps"), 2);
+                out.fact(
+                    Key::TotalSteps,
+                    total,
+                    format!("line {lineno} total_steps"),
+                    2,
+                );
             }
         }
-        let mut rec = Record { step: Some(step), line: lineno as u32, ..Record::default() };
+        let mut rec = Record {
+            step: Some(step),
+            line: lineno as u32,
+            ..Record::default()
+        };
         rec.epoch = row.get("epoch").and_then(number);
         rec.time = row.get("elapsed_time").and_then(|v| match v {
             Value::String(s) => parse_duration(s),
             other => number(other),
         });
-        rec.tokens = row.get("total_tokens").and_then(number).filter(|&t| t > 0.0);
+        rec.tokens = row
+            .get("total_tokens")
+            .and_then(number)
+            .filter(|&t| t > 0.0);
         for (k, v) in &row {
             if PROGRESS_KEYS.contains(&k.as_str()) || k == "total_tokens" {
                 continue;
             }
             let Some(x) = number(v) else { continue };
-            let name = if k == "lr" { "learning_rate" } else { k.as_str() };
+            let name = if k == "lr" {
+                "learning_rate"
+            } else {
+                k.as_str()
+            };
             rec.metrics.push((name.to_string(), x));
         }
         if !rec.metrics.is_empty() || rec.tokens.is_some() {
@@ -69,7 +91,9 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         }
     }
     if let Some(line) = first_bad {
-        out.warnings.push(format!("{bad} lines are not log rows (first at line {line}); skipped"));
+        out.warnings.push(format!(
+            "{bad} lines are not log rows (first at line {line}); skipped"
+        ));
     }
     Ok(out)
 }

@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::ReadFile;
 use crate::model::{Key, Locator, Point, RunConfig, Series};
 
+/// One file's points of one metric: file index, how steps were known, points, duplicates dropped.
+type Holder = (usize, &'static str, Vec<Raw>, usize);
+
 /// A point before the run-wide axes are computed.
 struct Raw {
     step: f64,
@@ -21,14 +24,27 @@ struct Raw {
 }
 
 /// Builds the run's series.
-pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) -> BTreeMap<String, Series> {
+pub fn merge(
+    files: &[ReadFile],
+    cfg: &RunConfig,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Series> {
     let spe = cfg.num(Key::StepsPerEpoch);
-    let last_step = files.iter().flat_map(|f| &f.parsed.records).filter_map(|r| r.step).fold(0.0, f64::max);
+    let last_step = files
+        .iter()
+        .flat_map(|f| &f.parsed.records)
+        .filter_map(|r| r.step)
+        .fold(0.0, f64::max);
 
     // metric -> [(file index, step origin, points)]
-    let mut by_metric: BTreeMap<&str, Vec<(usize, &'static str, Vec<Raw>, usize)>> = BTreeMap::new();
+    let mut by_metric: BTreeMap<&str, Vec<Holder>> = BTreeMap::new();
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by(|&a, &b| files[a].format.cmp(&files[b].format).then(files[a].path.cmp(&files[b].path)));
+    order.sort_by(|&a, &b| {
+        files[a]
+            .format
+            .cmp(&files[b].format)
+            .then(files[a].path.cmp(&files[b].path))
+    });
     for &fi in &order {
         let file = &files[fi];
         let mut unplaced = 0;
@@ -36,9 +52,16 @@ pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) ->
         for rec in &file.parsed.records {
             let (step, origin) = match (rec.step, rec.step_origin) {
                 (Some(s), origin) => (s, origin.unwrap_or("logged")),
-                (None, Some(origin)) if origin.starts_with("end of training") && last_step > 0.0 => (last_step, origin),
+                (None, Some(origin))
+                    if origin.starts_with("end of training") && last_step > 0.0 =>
+                {
+                    (last_step, origin)
+                }
                 (None, _) => match (rec.epoch, spe) {
-                    (Some(e), Some(spe)) => ((e * spe).round(), "epoch × steps per epoch (run configuration)"),
+                    (Some(e), Some(spe)) => (
+                        (e * spe).round(),
+                        "epoch × steps per epoch (run configuration)",
+                    ),
                     _ => {
                         unplaced += 1;
                         continue;
@@ -46,8 +69,17 @@ pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) ->
                 },
             };
             for (name, value) in &rec.metrics {
-                let entry = per_metric.entry(name.as_str()).or_insert((origin, Vec::new()));
-                entry.1.push(Raw { step, epoch: rec.epoch, time: rec.time, tokens: rec.tokens, value: *value, line: rec.line });
+                let entry = per_metric
+                    .entry(name.as_str())
+                    .or_insert((origin, Vec::new()));
+                entry.1.push(Raw {
+                    step,
+                    epoch: rec.epoch,
+                    time: rec.time,
+                    tokens: rec.tokens,
+                    value: *value,
+                    line: rec.line,
+                });
             }
         }
         if unplaced > 0 {
@@ -61,7 +93,10 @@ pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) ->
             let dropped = dedupe_keep_last(&mut points);
             let count = dropped.len();
             dropped_steps.extend(dropped);
-            by_metric.entry(name).or_default().push((fi, origin, points, count));
+            by_metric
+                .entry(name)
+                .or_default()
+                .push((fi, origin, points, count));
         }
         if !dropped_steps.is_empty() {
             dropped_steps.sort_by(f64::total_cmp);
@@ -111,7 +146,11 @@ pub fn merge(files: &[ReadFile], cfg: &RunConfig, warnings: &mut Vec<String>) ->
                 name: name.to_string(),
                 points,
                 source: files[wi].path.clone(),
-                locator: if files[wi].format == super::Format::HfState { Locator::LogHistoryEntry } else { Locator::Line },
+                locator: if files[wi].format == super::Format::HfState {
+                    Locator::LogHistoryEntry
+                } else {
+                    Locator::Line
+                },
                 step_origin: origin.to_string(),
                 also_in,
                 extended,
@@ -131,7 +170,10 @@ fn samples_at(cfg: &RunConfig, step: f64, epoch: Option<f64>) -> Option<f64> {
 }
 
 /// Values (time, tokens) any file logged for a step, to fill the winner's points.
-fn side_channel(files: &[ReadFile], pick: impl Fn(&super::Record) -> Option<f64>) -> HashMap<u64, f64> {
+fn side_channel(
+    files: &[ReadFile],
+    pick: impl Fn(&super::Record) -> Option<f64>,
+) -> HashMap<u64, f64> {
     let mut map = HashMap::new();
     for rec in files.iter().flat_map(|f| &f.parsed.records) {
         if let (Some(step), Some(v)) = (rec.step, pick(rec)) {

@@ -51,8 +51,13 @@ pub enum Format {
 
 impl Format {
     /// Formats in sniffing order, and in merge priority for metric series (earliest wins).
-    const ALL: [Format; 5] =
-        [Format::HfState, Format::LfJsonl, Format::Stdout, Format::HfResults, Format::RunArgs];
+    const ALL: [Format; 5] = [
+        Format::HfState,
+        Format::LfJsonl,
+        Format::Stdout,
+        Format::HfResults,
+        Format::RunArgs,
+    ];
 
     /// The stable name shown in output.
     pub fn name(self) -> &'static str {
@@ -123,7 +128,12 @@ pub struct Parsed {
 impl Parsed {
     fn fact(&mut self, key: Key, value: f64, locator: impl Into<String>, rank: u8) {
         if value.is_finite() {
-            self.facts.push(Fact { key, value: ConfigValue::Number(value), locator: locator.into(), rank });
+            self.facts.push(Fact {
+                key,
+                value: ConfigValue::Number(value),
+                locator: locator.into(),
+                rank,
+            });
         }
     }
 
@@ -191,23 +201,48 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
         let looked = if sources.is_empty() {
             "no files".to_string()
         } else {
-            sources.iter().map(|s| s.path.as_str()).collect::<Vec<_>>().join(", ")
+            sources
+                .iter()
+                .map(|s| s.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        return Err(IngestError::NoMetrics { path: display, looked });
+        return Err(IngestError::NoMetrics {
+            path: display,
+            looked,
+        });
     }
-    Ok(Run { label: spec.label.clone(), path: display, sources, config, series, warnings })
+    Ok(Run {
+        label: spec.label.clone(),
+        path: display,
+        sources,
+        config,
+        series,
+        warnings,
+    })
 }
 
 fn describe(p: &Parsed) -> String {
-    let mut names: Vec<&str> =
-        p.records.iter().flat_map(|r| r.metrics.iter().map(|(n, _)| n.as_str())).collect();
+    let mut names: Vec<&str> = p
+        .records
+        .iter()
+        .flat_map(|r| r.metrics.iter().map(|(n, _)| n.as_str()))
+        .collect();
     names.sort_unstable();
     names.dedup();
     let shown: Vec<&str> = names.iter().copied().take(6).collect();
     let more = names.len().saturating_sub(shown.len());
     let mut s = format!("{} records", p.records.len());
     if !shown.is_empty() {
-        s.push_str(&format!(" ({}{})", shown.join(", "), if more > 0 { format!(", +{more}") } else { String::new() }));
+        s.push_str(&format!(
+            " ({}{})",
+            shown.join(", "),
+            if more > 0 {
+                format!(", +{more}")
+            } else {
+                String::new()
+            }
+        ));
     }
     if !p.facts.is_empty() {
         s.push_str(&format!(", {} config values", p.facts.len()));
@@ -218,7 +253,10 @@ fn describe(p: &Parsed) -> String {
 /// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads.
 fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
     let display = path.display().to_string();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let head = source::head(path)?;
     if head.is_empty() {
         return Err(IngestError::Empty { path: display });
@@ -242,7 +280,9 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
             _ => {}
         }
     }
-    let Some(format) = format.or(unsure) else { return Ok(None) };
+    let Some(format) = format.or(unsure) else {
+        return Ok(None);
+    };
     let parsed = match format {
         Format::Stdout => stdout::read(source::open_stream(path)?, &display)?,
         other => {
@@ -260,7 +300,14 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
         if format == Format::Stdout && unsure == Some(Format::Stdout) {
             return Ok(None);
         }
-        return Err(IngestError::NothingUsable { path: display, format: format.name() });
+        return Err(IngestError::NothingUsable {
+            path: display,
+            format: format.name(),
+        });
     }
-    Ok(Some(ReadFile { path: display, format, parsed }))
+    Ok(Some(ReadFile {
+        path: display,
+        format,
+        parsed,
+    }))
 }

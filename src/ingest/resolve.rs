@@ -14,20 +14,40 @@ const INTEGER_TOLERANCE: f64 = 0.02;
 const PRINTED_PRECISION: f64 = 1e-3;
 
 /// Resolves a run's configuration from its files and overrides.
-pub fn resolve(files: &[ReadFile], overrides: &[(Key, ConfigValue)], warnings: &mut Vec<String>) -> RunConfig {
+pub fn resolve(
+    files: &[ReadFile],
+    overrides: &[(Key, ConfigValue)],
+    warnings: &mut Vec<String>,
+) -> RunConfig {
     let mut cfg = RunConfig::default();
     for (key, value) in overrides {
-        cfg.values.insert(*key, Sourced::new(value.clone(), Provenance::Override(format!("--set {}={value}", key.name()))));
+        cfg.values.insert(
+            *key,
+            Sourced::new(
+                value.clone(),
+                Provenance::Override(format!("--set {}={value}", key.name())),
+            ),
+        );
     }
-    let mut facts: Vec<_> = files.iter().flat_map(|f| f.parsed.facts.iter().map(move |fact| (f, fact))).collect();
+    let mut facts: Vec<_> = files
+        .iter()
+        .flat_map(|f| f.parsed.facts.iter().map(move |fact| (f, fact)))
+        .collect();
     facts.sort_by_key(|(_, fact)| fact.rank);
     for (file, fact) in &facts {
-        let provenance = Provenance::File { path: file.path.clone(), locator: fact.locator.clone() };
+        let provenance = Provenance::File {
+            path: file.path.clone(),
+            locator: fact.locator.clone(),
+        };
         match cfg.values.get(&fact.key) {
             None => {
-                cfg.values.insert(fact.key, Sourced::new(fact.value.clone(), provenance));
+                cfg.values
+                    .insert(fact.key, Sourced::new(fact.value.clone(), provenance));
             }
-            Some(kept) if !same(&kept.value, &fact.value) && !matches!(kept.source, Provenance::Override(_)) => {
+            Some(kept)
+                if !same(&kept.value, &fact.value)
+                    && !matches!(kept.source, Provenance::Override(_)) =>
+            {
                 warnings.push(format!(
                     "{}: {} says {}, but {} says {}; using the first (what the trainer reported it used ranks first)",
                     fact.key.name(),
@@ -49,7 +69,9 @@ fn same(a: &ConfigValue, b: &ConfigValue) -> bool {
     match (a, b) {
         // Printed values are rounded (transformers 5 prints 4 significant digits): agreement to
         // that precision is agreement.
-        (ConfigValue::Number(x), ConfigValue::Number(y)) => (x - y).abs() <= PRINTED_PRECISION * x.abs().max(y.abs()),
+        (ConfigValue::Number(x), ConfigValue::Number(y)) => {
+            (x - y).abs() <= PRINTED_PRECISION * x.abs().max(y.abs())
+        }
         _ => a == b,
     }
 }
@@ -80,44 +102,73 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
             .filter(|(f, r)| f.format != super::Format::Stdout && r.step.is_some_and(|s| s > 0.0))
             .filter(|(_, r)| r.epoch.is_some_and(|e| e > 0.0))
-            .max_by(|a, b| a.1.step.unwrap_or_default().total_cmp(&b.1.step.unwrap_or_default()));
+            .max_by(|a, b| {
+                a.1.step
+                    .unwrap_or_default()
+                    .total_cmp(&b.1.step.unwrap_or_default())
+            });
         if let Some((f, r)) = last {
             let (s, e) = (r.step.unwrap_or_default(), r.epoch.unwrap_or_default());
             if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
                 cfg.set_if_absent(
                     StepsPerEpoch,
                     num(spe),
-                    Provenance::Derived(format!("step {s} ÷ epoch {e} ({} line {})", f.path, r.line)),
+                    Provenance::Derived(format!(
+                        "step {s} ÷ epoch {e} ({} line {})",
+                        f.path, r.line
+                    )),
                 );
             }
         }
     }
-    if let (Some(t), Some(spe), None) = (cfg.num(TotalSteps), cfg.num(StepsPerEpoch), cfg.get(Epochs)) {
-        cfg.set_if_absent(Epochs, num(t / spe), Provenance::Derived(format!("total_steps {t} ÷ steps_per_epoch {spe}")));
+    if let (Some(t), Some(spe), None) =
+        (cfg.num(TotalSteps), cfg.num(StepsPerEpoch), cfg.get(Epochs))
+    {
+        cfg.set_if_absent(
+            Epochs,
+            num(t / spe),
+            Provenance::Derived(format!("total_steps {t} ÷ steps_per_epoch {spe}")),
+        );
     }
     if let (Some(t), Some(e)) = (cfg.num(TotalSteps), cfg.num(Epochs)) {
         if e > 0.0 {
-            cfg.set_if_absent(StepsPerEpoch, num(t / e), Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")));
+            cfg.set_if_absent(
+                StepsPerEpoch,
+                num(t / e),
+                Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
+            );
         }
     }
     if cfg.get(EffectiveBatch).is_none() {
-        if let (Some(w), Some(b), Some(g)) = (cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum)) {
+        if let (Some(w), Some(b), Some(g)) = (
+            cfg.num(WorldSize),
+            cfg.num(PerDeviceBatch),
+            cfg.num(GradAccum),
+        ) {
             cfg.set_if_absent(
                 EffectiveBatch,
                 num(w * b * g),
-                Provenance::Derived(format!("world_size {w} × per_device_batch {b} × grad_accum {g}")),
+                Provenance::Derived(format!(
+                    "world_size {w} × per_device_batch {b} × grad_accum {g}"
+                )),
             );
-        } else if let (Some(n), Some(e), Some(t)) = (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps)) {
+        } else if let (Some(n), Some(e), Some(t)) =
+            (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps))
+        {
             if let Some(b) = near_integer(n * e / t) {
                 cfg.set_if_absent(
                     EffectiveBatch,
                     num(b),
-                    Provenance::Derived(format!("≈ num_examples {n} × epochs {e} ÷ total_steps {t}")),
+                    Provenance::Derived(format!(
+                        "≈ num_examples {n} × epochs {e} ÷ total_steps {t}"
+                    )),
                 );
             }
-        } else if let (Some(sps), Some(rt), Some(t)) =
-            (cfg.num(TrainSamplesPerSecond), cfg.num(TrainRuntime), cfg.num(TotalSteps).or(last_step))
-        {
+        } else if let (Some(sps), Some(rt), Some(t)) = (
+            cfg.num(TrainSamplesPerSecond),
+            cfg.num(TrainRuntime),
+            cfg.num(TotalSteps).or(last_step),
+        ) {
             if let Some(b) = near_integer(sps * rt / t) {
                 cfg.set_if_absent(
                     EffectiveBatch,
@@ -131,32 +182,48 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         }
     }
     if let Some(eff) = cfg.num(EffectiveBatch) {
-        let (w, b, g) = (cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum));
+        let (w, b, g) = (
+            cfg.num(WorldSize),
+            cfg.num(PerDeviceBatch),
+            cfg.num(GradAccum),
+        );
         match (w, b, g) {
             (None, Some(b), Some(g)) => {
-                if let Some(w) = near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5) {
+                if let Some(w) =
+                    near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5)
+                {
                     cfg.set_if_absent(
                         WorldSize,
                         num(w),
-                        Provenance::Derived(format!("effective_batch {eff} ÷ (per_device_batch {b} × grad_accum {g})")),
+                        Provenance::Derived(format!(
+                            "effective_batch {eff} ÷ (per_device_batch {b} × grad_accum {g})"
+                        )),
                     );
                 }
             }
             (Some(w), Some(b), None) => {
-                if let Some(g) = near_integer(eff / (b * w)).filter(|g| (g * b * w - eff).abs() < 0.5) {
+                if let Some(g) =
+                    near_integer(eff / (b * w)).filter(|g| (g * b * w - eff).abs() < 0.5)
+                {
                     cfg.set_if_absent(
                         GradAccum,
                         num(g),
-                        Provenance::Derived(format!("effective_batch {eff} ÷ (per_device_batch {b} × world_size {w})")),
+                        Provenance::Derived(format!(
+                            "effective_batch {eff} ÷ (per_device_batch {b} × world_size {w})"
+                        )),
                     );
                 }
             }
             (Some(w), None, Some(g)) => {
-                if let Some(b) = near_integer(eff / (g * w)).filter(|b| (b * g * w - eff).abs() < 0.5) {
+                if let Some(b) =
+                    near_integer(eff / (g * w)).filter(|b| (b * g * w - eff).abs() < 0.5)
+                {
                     cfg.set_if_absent(
                         PerDeviceBatch,
                         num(b),
-                        Provenance::Derived(format!("effective_batch {eff} ÷ (world_size {w} × grad_accum {g})")),
+                        Provenance::Derived(format!(
+                            "effective_batch {eff} ÷ (world_size {w} × grad_accum {g})"
+                        )),
                     );
                 }
             }
@@ -174,31 +241,53 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         let peak = files
             .iter()
             .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
-            .flat_map(|(f, r)| r.metrics.iter().filter(|(n, _)| n == "learning_rate").map(move |(_, v)| (f, r, *v)))
+            .flat_map(|(f, r)| {
+                r.metrics
+                    .iter()
+                    .filter(|(n, _)| n == "learning_rate")
+                    .map(move |(_, v)| (f, r, *v))
+            })
             .filter(|(_, _, v)| v.is_finite())
             .max_by(|a, b| a.2.total_cmp(&b.2));
         if let Some((f, r, v)) = peak {
             cfg.set_if_absent(
                 LearningRate,
                 num(v),
-                Provenance::Derived(format!("peak of the logged learning_rate ({} line {})", f.path, r.line)),
+                Provenance::Derived(format!(
+                    "peak of the logged learning_rate ({} line {})",
+                    f.path, r.line
+                )),
             );
         }
     }
     if cfg.get(TokensSeen).is_none() {
-        let last = files.iter().flat_map(|f| f.parsed.records.iter().map(move |r| (f, r))).filter(|(_, r)| r.tokens.is_some()).last();
+        let last = files
+            .iter()
+            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
+            .rev()
+            .find(|(_, r)| r.tokens.is_some());
         if let Some((f, r)) = last {
             let t = r.tokens.unwrap_or_default();
-            cfg.set_if_absent(TokensSeen, num(t), Provenance::File { path: f.path.clone(), locator: format!("line {} (tokens seen)", r.line) });
+            cfg.set_if_absent(
+                TokensSeen,
+                num(t),
+                Provenance::File {
+                    path: f.path.clone(),
+                    locator: format!("line {} (tokens seen)", r.line),
+                },
+            );
         }
     }
 }
 
 fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
     use Key::*;
-    if let (Some(eff), Some(w), Some(b), Some(g)) =
-        (cfg.get(EffectiveBatch), cfg.num(WorldSize), cfg.num(PerDeviceBatch), cfg.num(GradAccum))
-    {
+    if let (Some(eff), Some(w), Some(b), Some(g)) = (
+        cfg.get(EffectiveBatch),
+        cfg.num(WorldSize),
+        cfg.num(PerDeviceBatch),
+        cfg.num(GradAccum),
+    ) {
         if let Some(e) = eff.value.as_f64() {
             if (w * b * g - e).abs() > 0.5 && !matches!(eff.source, Provenance::Derived(_)) {
                 warnings.push(format!(

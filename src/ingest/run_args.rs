@@ -6,9 +6,9 @@
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use super::Parsed;
 use super::lenient::{number, parse_number, sanitize_json};
 use super::source::IngestError;
-use super::Parsed;
 use crate::model::Key;
 
 /// Option names (as trainers spell them) and the key each one sets.
@@ -34,10 +34,16 @@ const OPTIONS: [(&str, Key); 16] = [
 /// Yes when the head is YAML or JSON naming at least two training options; not sure for other
 /// YAML, no otherwise.
 pub fn sniff(head: &str, name: &str) -> Option<bool> {
-    let hits = ["per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "train.batch_size"]
-        .iter()
-        .filter(|k| head.contains(*k))
-        .count();
+    let hits = [
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "learning_rate",
+        "num_train_epochs",
+        "train.batch_size",
+    ]
+    .iter()
+    .filter(|k| head.contains(*k))
+    .count();
     if hits >= 2 {
         return Some(true);
     }
@@ -54,17 +60,23 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     };
     let mut out = Parsed::default();
     for (option, value) in pairs {
-        let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else { continue };
+        let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else {
+            continue;
+        };
         let locator = option.clone();
         match key {
             Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
             _ => {
-                let Some(x) = parse_number(&value) else { continue };
+                let Some(x) = parse_number(&value) else {
+                    continue;
+                };
                 match key {
                     // `max_steps: -1` means "use epochs".
                     Key::TotalSteps if x <= 0.0 => {}
                     // transformers 5 reads `warmup_steps < 1` as a ratio of the total steps.
-                    Key::WarmupSteps if x > 0.0 && x < 1.0 => out.fact(Key::WarmupRatio, x, locator, 1),
+                    Key::WarmupSteps if x > 0.0 && x < 1.0 => {
+                        out.fact(Key::WarmupRatio, x, locator, 1)
+                    }
                     Key::WarmupRatio | Key::WarmupSteps if x == 0.0 => {}
                     _ => out.fact(key, x, locator, 1),
                 }
@@ -80,7 +92,9 @@ fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestErr
         line: e.line(),
         message: format!("invalid JSON: {e}"),
     })?;
-    let Value::Object(map) = v else { return Ok(Vec::new()) };
+    let Value::Object(map) = v else {
+        return Ok(Vec::new());
+    };
     Ok(map
         .into_iter()
         .filter_map(|(k, v)| {
@@ -111,7 +125,11 @@ fn flatten(prefix: &str, y: &Yaml, out: &mut Vec<(String, String)>) {
         Yaml::Hash(h) => {
             for (k, v) in h {
                 let Some(k) = k.as_str() else { continue };
-                let key = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -134,7 +152,10 @@ mod tests {
         assert_eq!(get(Key::PerDeviceBatch), Some(ConfigValue::Number(2.0)));
         assert_eq!(get(Key::GradAccum), Some(ConfigValue::Number(8.0)));
         assert_eq!(get(Key::LearningRate), Some(ConfigValue::Number(0.002)));
-        assert_eq!(get(Key::Scheduler), Some(ConfigValue::Text("cosine".into())));
+        assert_eq!(
+            get(Key::Scheduler),
+            Some(ConfigValue::Text("cosine".into()))
+        );
     }
 
     #[test]
@@ -148,8 +169,7 @@ mod tests {
 
     #[test]
     fn llamaboard_keys_and_string_numbers() {
-        let p = read("train.batch_size: 2\ntrain.learning_rate: '5e-5'\n", "x")
-            .expect("reads");
+        let p = read("train.batch_size: 2\ntrain.learning_rate: '5e-5'\n", "x").expect("reads");
         assert_eq!(p.facts.len(), 2);
     }
 }

@@ -35,7 +35,11 @@ pub enum IngestError {
     #[error("{path}: {size} bytes is more than the {limit} bytes losscmp reads as one document")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("{path}:{line}: {message}")]
-    Syntax { path: String, line: usize, message: String },
+    Syntax {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: read as {format}, but it holds no metric records or run settings")]
     NothingUsable { path: String, format: &'static str },
     #[error(
@@ -56,8 +60,13 @@ pub fn discover(
         return Ok(vec![path.to_path_buf()]);
     }
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => IngestError::Missing { path: display.clone() },
-        _ => IngestError::Io { path: display.clone(), source: e },
+        io::ErrorKind::NotFound => IngestError::Missing {
+            path: display.clone(),
+        },
+        _ => IngestError::Io {
+            path: display.clone(),
+            source: e,
+        },
     })?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
@@ -65,12 +74,18 @@ pub fn discover(
     let mut files = Vec::new();
     let mut checkpoints = Vec::new();
     for entry in read_dir_sorted(path)? {
-        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = entry
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }
         if entry.is_dir() {
-            if let Some(n) = name.strip_prefix("checkpoint-").and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(n) = name
+                .strip_prefix("checkpoint-")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 let state = entry.join("trainer_state.json");
                 if state.is_file() {
                     checkpoints.push((n, state));
@@ -85,7 +100,9 @@ pub fn discover(
     // The top-level trainer_state.json is written last; a checkpoint's is a prefix of it. When
     // the top-level one is missing (crashed run), the newest checkpoint is the most complete.
     checkpoints.sort();
-    let top_state = files.iter().any(|f| f.file_name().is_some_and(|n| n == "trainer_state.json"));
+    let top_state = files
+        .iter()
+        .any(|f| f.file_name().is_some_and(|n| n == "trainer_state.json"));
     if let Some((step, newest)) = checkpoints.last() {
         if top_state {
             sources.push(SourceFile {
@@ -107,7 +124,10 @@ pub fn discover(
 }
 
 fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
-    let err = |e| IngestError::Io { path: path.display().to_string(), source: e };
+    let err = |e| IngestError::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
     let mut out = Vec::new();
     for entry in fs::read_dir(path).map_err(err)? {
         out.push(entry.map_err(err)?.path());
@@ -142,7 +162,10 @@ fn looks_like_log_name(name: &str) -> bool {
 /// Opens a file (or stdin) for streaming, decompressing gzip transparently.
 pub fn open(path: &Path) -> Result<Box<dyn Read>, IngestError> {
     let display = path.display().to_string();
-    let file = File::open(path).map_err(|e| IngestError::Io { path: display, source: e })?;
+    let file = File::open(path).map_err(|e| IngestError::Io {
+        path: display,
+        source: e,
+    })?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let gz = {
         use std::io::BufRead;
@@ -150,7 +173,10 @@ pub fn open(path: &Path) -> Result<Box<dyn Read>, IngestError> {
         buf.starts_with(&[0x1f, 0x8b])
     };
     if gz {
-        Ok(Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(reader))))
+        Ok(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            MultiGzDecoder::new(reader),
+        )))
     } else {
         Ok(Box::new(reader))
     }
@@ -166,7 +192,10 @@ pub fn head(path: &Path) -> Result<Vec<u8>, IngestError> {
     open(path)?
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut buf)
-        .map_err(|e| IngestError::Io { path: path.display().to_string(), source: e })?;
+        .map_err(|e| IngestError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
     Ok(buf)
 }
 
@@ -181,7 +210,10 @@ fn stdin_bytes() -> Result<&'static [u8], IngestError> {
             .map(|_| buf)
             .map_err(|e| e.to_string())
     });
-    got.as_deref().map_err(|e| IngestError::Io { path: "<stdin>".into(), source: io::Error::other(e.clone()) })
+    got.as_deref().map_err(|e| IngestError::Io {
+        path: "<stdin>".into(),
+        source: io::Error::other(e.clone()),
+    })
 }
 
 /// Reads a whole structured document as text (lossy UTF-8), refusing documents over
@@ -193,15 +225,26 @@ pub fn read_to_string(path: &Path) -> Result<String, IngestError> {
     }
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_DOCUMENT_BYTES {
-        return Err(IngestError::TooLarge { path: display, size, limit: MAX_DOCUMENT_BYTES });
+        return Err(IngestError::TooLarge {
+            path: display,
+            size,
+            limit: MAX_DOCUMENT_BYTES,
+        });
     }
     let mut buf = Vec::new();
     open(path)?
         .take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| IngestError::Io { path: display.clone(), source: e })?;
+        .map_err(|e| IngestError::Io {
+            path: display.clone(),
+            source: e,
+        })?;
     if buf.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(IngestError::TooLarge { path: display, size: buf.len() as u64, limit: MAX_DOCUMENT_BYTES });
+        return Err(IngestError::TooLarge {
+            path: display,
+            size: buf.len() as u64,
+            limit: MAX_DOCUMENT_BYTES,
+        });
     }
     Ok(match String::from_utf8(buf) {
         Ok(s) => s,

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 
 use memchr::memmem;
 
-use super::lenient::{parse_number, parse_py_dict, PyValue};
+use super::lenient::{PyValue, parse_number, parse_py_dict};
 use super::source::IngestError;
 use super::{Fact, Parsed, Record};
 use crate::model::{ConfigValue, Key};
@@ -28,24 +28,42 @@ const HEADER: [(&str, Key); 8] = [
     ("Num update steps per epoch =", Key::StepsPerEpoch),
     ("Instantaneous batch size per device =", Key::PerDeviceBatch),
     ("Instantaneous batch size per GPU =", Key::PerDeviceBatch),
-    ("Total train batch size (w. parallel, distributed & accumulation) =", Key::EffectiveBatch),
+    (
+        "Total train batch size (w. parallel, distributed & accumulation) =",
+        Key::EffectiveBatch,
+    ),
     ("Gradient Accumulation steps =", Key::GradAccum),
     ("Total optimization steps =", Key::TotalSteps),
 ];
 
 /// Keys of the end-of-training dict; they describe the run, not a step.
-const SUMMARY_KEYS: [&str; 4] = ["train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"];
+const SUMMARY_KEYS: [&str; 4] = [
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "train_loss",
+];
 
 /// Yes when the head shows a metric dict or the training header; not sure for other text files
 /// named like logs (the metrics may start later); no otherwise.
 pub fn sniff(head: &str, name: &str) -> Option<bool> {
-    if head.contains("{'loss'") || head.contains("{'eval_loss'") || head.contains("***** Running training *****") {
+    if head.contains("{'loss'")
+        || head.contains("{'eval_loss'")
+        || head.contains("***** Running training *****")
+    {
         return Some(true);
     }
     let base = name.strip_suffix(".gz").unwrap_or(name);
-    let texty = [".log", ".txt", ".out", ".err"].iter().any(|e| base.ends_with(e)) || !base.contains('.');
+    let texty = [".log", ".txt", ".out", ".err"]
+        .iter()
+        .any(|e| base.ends_with(e))
+        || !base.contains('.');
     let t = head.trim_start();
-    if texty && !t.starts_with('{') && !t.starts_with('[') { None } else { Some(false) }
+    if texty && !t.starts_with('{') && !t.starts_with('[') {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 struct Finders {
@@ -105,10 +123,17 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
         world_seen: false,
         version_seen: false,
     };
-    let too_long = for_each_line(&mut reader, |line, lineno| on_line(&finders, &mut st, line, lineno))
-        .map_err(|e| IngestError::Io { path: path.into(), source: e })?;
+    let too_long = for_each_line(&mut reader, |line, lineno| {
+        on_line(&finders, &mut st, line, lineno)
+    })
+    .map_err(|e| IngestError::Io {
+        path: path.into(),
+        source: e,
+    })?;
     if too_long > 0 {
-        st.out.warnings.push(format!("{too_long} lines longer than {MAX_LINE} bytes were skipped"));
+        st.out.warnings.push(format!(
+            "{too_long} lines longer than {MAX_LINE} bytes were skipped"
+        ));
     }
     if st.headers_seen > 1 {
         st.out.warnings.push(format!(
@@ -125,7 +150,13 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
 /// Gives each dict record a step from its epoch (with the header's steps per epoch) or the
 /// training bar's counter.
 fn place_steps(out: &mut Parsed, hints: &[Option<(f64, f64)>]) {
-    let fact = |k: Key| out.facts.iter().rev().find(|f| f.key == k).and_then(|f| f.value.as_f64());
+    let fact = |k: Key| {
+        out.facts
+            .iter()
+            .rev()
+            .find(|f| f.key == k)
+            .and_then(|f| f.value.as_f64())
+    };
     let total = fact(Key::TotalSteps);
     let spe = fact(Key::StepsPerEpoch).or_else(|| Some(total? / fact(Key::Epochs)?));
     for (rec, hint) in out.records.iter_mut().zip(hints) {
@@ -195,8 +226,11 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
             }
         }
         if let Some(at) = text.find("DataParallel so batch size has been adjusted to:") {
-            let per_device =
-                st.header_facts.iter().find(|f| f.key == Key::PerDeviceBatch).and_then(|f| f.value.as_f64());
+            let per_device = st
+                .header_facts
+                .iter()
+                .find(|f| f.key == Key::PerDeviceBatch)
+                .and_then(|f| f.value.as_f64());
             if let (Some(adj), Some(pd)) = (parse_number(&text[at + 49..]), per_device) {
                 st.header_facts.push(Fact {
                     key: Key::WorldSize,
@@ -214,7 +248,8 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(n) = digits.parse::<f64>() {
                 st.world_seen = true;
-                st.out.fact(Key::WorldSize, n, format!("line {lineno} (world size)"), 0);
+                st.out
+                    .fact(Key::WorldSize, n, format!("line {lineno} (world size)"), 0);
             }
             return;
         }
@@ -224,7 +259,12 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
             let rest = String::from_utf8_lossy(&bytes[at + 25..]);
             if let Some(v) = rest.split('"').next() {
                 st.version_seen = true;
-                st.out.text_fact(Key::TransformersVersion, v, format!("line {lineno} (transformers_version)"), 1);
+                st.out.text_fact(
+                    Key::TransformersVersion,
+                    v,
+                    format!("line {lineno} (transformers_version)"),
+                    1,
+                );
             }
         }
     }
@@ -233,21 +273,39 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
 fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
     st.block = Block::None;
     let num = |k: &str| {
-        pairs.iter().find(|(n, _)| *n == k).and_then(|(_, v)| match v {
-            PyValue::Number(x) => Some(*x),
-            PyValue::Other(_) => None,
-        })
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .and_then(|(_, v)| match v {
+                PyValue::Number(x) => Some(*x),
+                PyValue::Other(_) => None,
+            })
     };
     if pairs.iter().any(|(k, _)| SUMMARY_KEYS.contains(k)) {
         if let Some(x) = num("train_runtime") {
-            st.out.fact(Key::TrainRuntime, x, format!("line {lineno} (train_runtime)"), 2);
+            st.out.fact(
+                Key::TrainRuntime,
+                x,
+                format!("line {lineno} (train_runtime)"),
+                2,
+            );
         }
         if let Some(x) = num("train_samples_per_second") {
-            st.out.fact(Key::TrainSamplesPerSecond, x, format!("line {lineno} (train_samples_per_second)"), 2);
+            st.out.fact(
+                Key::TrainSamplesPerSecond,
+                x,
+                format!("line {lineno} (train_samples_per_second)"),
+                2,
+            );
         }
         return;
     }
-    let mut rec = Record { line: lineno, epoch: num("epoch"), step: num("step"), ..Record::default() };
+    let mut rec = Record {
+        line: lineno,
+        epoch: num("epoch"),
+        step: num("step"),
+        ..Record::default()
+    };
     for (k, v) in pairs {
         if let PyValue::Number(x) = v {
             match *k {
@@ -362,16 +420,23 @@ mod tests {
         let p = read(LOG.as_bytes(), "train.log").expect("reads");
         let fact = |k| p.facts.iter().find(|f| f.key == k).expect("fact");
         assert_eq!(fact(Key::NumExamples).value.as_f64(), Some(2048.0));
-        assert_eq!(fact(Key::EffectiveBatch).locator, "line 6 (Total train batch size (w. parallel, distributed & accumulation))");
+        assert_eq!(
+            fact(Key::EffectiveBatch).locator,
+            "line 6 (Total train batch size (w. parallel, distributed & accumulation))"
+        );
         assert_eq!(fact(Key::WorldSize).value.as_f64(), Some(8.0));
         assert_eq!(p.records.len(), 3);
         assert_eq!(p.records[0].step, Some(2.0));
         assert_eq!(p.records[1].step, Some(6.0));
-        assert_eq!(p.records[1].line, 10);
+        assert_eq!(p.records[1].line, 11);
         assert!(p.records[1].metrics[1].1.is_nan());
         assert_eq!(p.records[2].metrics[0], ("eval_loss".to_string(), 1.247));
         assert_eq!(fact(Key::TrainSamplesPerSecond).value.as_f64(), Some(378.7));
-        assert!(!p.facts.iter().any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0)));
+        assert!(
+            !p.facts
+                .iter()
+                .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
+        );
     }
 
     #[test]
@@ -379,14 +444,18 @@ mod tests {
         let mut text = vec![b'x'; MAX_LINE * 3];
         text.extend_from_slice(b"\n{'loss': 1.0, 'epoch': 0.5}\n");
         let mut lines = Vec::new();
-        let skipped = for_each_line(&mut &text[..], |l, n| lines.push((l.len(), n))).expect("reads");
+        let skipped =
+            for_each_line(&mut &text[..], |l, n| lines.push((l.len(), n))).expect("reads");
         assert_eq!(skipped, 1);
-        assert_eq!(lines, vec![(28, 2)]);
+        assert_eq!(lines, vec![(27, 2)]);
     }
 
     #[test]
     fn bars_and_ansi() {
-        assert_eq!(parse_bar(" 3%|\u{2588}   | 100/3815 [00:52<27:37,  2.24it/s]".as_bytes()), Some((100.0, 3815.0)));
+        assert_eq!(
+            parse_bar(" 3%|\u{2588}   | 100/3815 [00:52<27:37,  2.24it/s]".as_bytes()),
+            Some((100.0, 3815.0))
+        );
         assert_eq!(strip_ansi(b"\x1b[38;20mhi\x1b[0m"), b"hi");
     }
 }

@@ -1,7 +1,7 @@
 //! The JSON output (`--json`), schema version 1, documented in docs/json.md. Keys are sorted;
 //! non-finite numbers are written as `null` (JSON has no NaN), everything else as logged.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::Report;
 use crate::align::Overlap;

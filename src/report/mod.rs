@@ -30,7 +30,11 @@ pub struct Report<'a> {
 /// JSON goes there), JSON where asked.
 pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     let mut err = io::stderr().lock();
-    for w in report.runs.iter().flat_map(|r| r.warnings.iter().map(move |w| (r, w))) {
+    for w in report
+        .runs
+        .iter()
+        .flat_map(|r| r.warnings.iter().map(move |w| (r, w)))
+    {
         writeln!(err, "losscmp: warning: [{}] {}", w.0.label, w.1)?;
     }
     for w in &report.aligned.warnings {
@@ -54,9 +58,18 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a half-written file and a failed write leaves the old one intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;

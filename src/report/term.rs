@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::model::{format_number as num, Finding, Key, Run, Severity};
+use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
 struct Paint {
     on: bool,
@@ -13,7 +13,11 @@ struct Paint {
 
 impl Paint {
     fn wrap(&self, code: &str, s: &str) -> String {
-        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     fn severity(&self, s: Severity) -> String {
         let (code, word) = match s {
@@ -48,10 +52,17 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(out, "No findings.");
     } else {
-        let counts = [Severity::Error, Severity::Warning, Severity::Info]
-            .map(|s| (s, report.findings.iter().filter(|f| f.severity == s).count()));
-        let parts: Vec<String> =
-            counts.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {}", s.name())).collect();
+        let counts = [Severity::Error, Severity::Warning, Severity::Info].map(|s| {
+            (
+                s,
+                report.findings.iter().filter(|f| f.severity == s).count(),
+            )
+        });
+        let parts: Vec<String> = counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.name()))
+            .collect();
         let _ = writeln!(out, "Findings: {}", parts.join(", "));
     }
     for f in report.findings {
@@ -59,19 +70,37 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
     }
     for (i, run) in report.runs.iter().enumerate() {
         out.push('\n');
-        run_block(&mut out, &p, run, i == report.baseline && report.runs.len() > 1);
+        run_block(
+            &mut out,
+            &p,
+            run,
+            i == report.baseline && report.runs.len() > 1,
+        );
     }
     out
 }
 
 fn finding(out: &mut String, p: &Paint, f: &Finding) {
-    let _ = writeln!(out, "\n{} {}  [{}]", p.severity(f.severity), p.bold(f.id), f.runs.join(" vs "));
+    let _ = writeln!(
+        out,
+        "\n{} {}  [{}]",
+        p.severity(f.severity),
+        p.bold(f.id),
+        f.runs.join(" vs ")
+    );
     let _ = writeln!(out, "  {}", f.summary);
     if let Some(fix) = &f.fix {
         let _ = writeln!(out, "  {} {}", p.bold("fix:"), fix.summary);
         for c in &fix.changes {
             let from = c.from.map_or_else(|| "?".to_string(), num);
-            let _ = writeln!(out, "       {}: {} → {}   ({})", c.option, from, num(c.to), c.run);
+            let _ = writeln!(
+                out,
+                "       {}: {} → {}   ({})",
+                c.option,
+                from,
+                num(c.to),
+                c.run
+            );
         }
         for a in &fix.alternatives {
             let _ = writeln!(out, "  {} {a}", p.dim("alternative:"));
@@ -85,8 +114,17 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
     let c = &run.config;
     let eff = match c.num(Key::EffectiveBatch) {
         Some(b) => {
-            let product = match (c.num(Key::WorldSize), c.num(Key::PerDeviceBatch), c.num(Key::GradAccum)) {
-                (Some(w), Some(d), Some(g)) => format!(" = world {} × per-device {} × grad accum {}", num(w), num(d), num(g)),
+            let product = match (
+                c.num(Key::WorldSize),
+                c.num(Key::PerDeviceBatch),
+                c.num(Key::GradAccum),
+            ) {
+                (Some(w), Some(d), Some(g)) => format!(
+                    " = world {} × per-device {} × grad accum {}",
+                    num(w),
+                    num(d),
+                    num(g)
+                ),
                 _ => String::new(),
             };
             format!("{}{product}", num(b))
@@ -111,10 +149,22 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         );
         match value {
             Some(v) => {
-                let _ = writeln!(out, "    {:<24} {:<12} {}", key.name(), v.value.to_string(), p.dim(&v.source.to_string()));
+                let _ = writeln!(
+                    out,
+                    "    {:<24} {:<12} {}",
+                    key.name(),
+                    v.value.to_string(),
+                    p.dim(&v.source.to_string())
+                );
             }
             None if shown => {
-                let _ = writeln!(out, "    {:<24} {:<12} {}", key.name(), "unknown", p.dim("not in the logs; set it with --set"));
+                let _ = writeln!(
+                    out,
+                    "    {:<24} {:<12} {}",
+                    key.name(),
+                    "unknown",
+                    p.dim("not in the logs; set it with --set")
+                );
             }
             None => {}
         }
@@ -126,16 +176,29 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
                     Some(x) => format!("step {}, {} samples", num(last.step), num(x)),
                     None => format!("step {}", num(last.step)),
                 };
-                let min = s.min_finite().map_or_else(String::new, |m| format!("; min {}", num(m)));
+                let min = s
+                    .min_finite()
+                    .map_or_else(String::new, |m| format!("; min {}", num(m)));
                 let _ = writeln!(out, "  final {name} {} at {at}{min}", num(last.value));
             }
         }
     }
-    let counts: Vec<String> = run.series.values().map(|s| format!("{} {}", s.name, s.points.len())).collect();
+    let counts: Vec<String> = run
+        .series
+        .values()
+        .map(|s| format!("{} {}", s.name, s.points.len()))
+        .collect();
     let _ = writeln!(out, "  points: {}", counts.join(", "));
     for s in &run.sources {
         if s.format != "skipped" {
-            let _ = writeln!(out, "  {} {} ({}): {}", p.dim("read"), s.path, s.format, s.note);
+            let _ = writeln!(
+                out,
+                "  {} {} ({}): {}",
+                p.dim("read"),
+                s.path,
+                s.format,
+                s.note
+            );
         }
     }
     let series_notes: Vec<String> = run

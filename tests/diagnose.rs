@@ -1,0 +1,197 @@
+//! End-to-end: the diagnoses on the real fixture pairs, exit codes and the JSON findings.
+
+mod common;
+
+use common::{finding_ids, json_of, losscmp};
+use predicates::prelude::*;
+
+#[test]
+fn the_8_process_run_with_ga_8_is_diagnosed_in_the_first_lines() {
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "no --fail-on: exit 0");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let head: String = text.lines().take(8).collect::<Vec<_>>().join("\n");
+    assert!(head.contains("error   oversized-effective-batch"), "{head}");
+    assert!(
+        head.contains("used a 8× larger effective batch than lf_1gpu_ga8 (128 vs 16"),
+        "{head}"
+    );
+    assert!(
+        head.contains("made 8× fewer optimizer updates (48 vs 384)"),
+        "{head}"
+    );
+    assert!(
+        head.contains("At 6144 samples seen its loss is 0.521622 vs 0.001163"),
+        "{head}"
+    );
+    assert!(
+        head.contains("gradient_accumulation_steps: 8 → 1   (lf_8proc_ga8)"),
+        "{head}"
+    );
+}
+
+#[test]
+fn fail_on_error_separates_the_broken_pair_from_the_fixed_one() {
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--fail-on",
+            "error",
+        ])
+        .assert()
+        .code(1);
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga1",
+            "--fail-on",
+            "error",
+        ])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn the_fix_is_machine_readable() {
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    let f = &doc["findings"][0];
+    assert_eq!(f["id"], "oversized-effective-batch");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(
+        f["runs"],
+        serde_json::json!(["lf_1gpu_ga8", "lf_8proc_ga8"])
+    );
+    let change = &f["fix"]["changes"]["gradient_accumulation_steps"];
+    assert_eq!(change["from"], 8.0);
+    assert_eq!(change["to"], 1.0);
+    assert_eq!(change["run"], "lf_8proc_ga8");
+    let evidence = f["evidence"].as_array().expect("evidence");
+    let eff = evidence
+        .iter()
+        .find(|e| e["name"] == "effective_batch[lf_8proc_ga8]")
+        .expect("effective batch evidence");
+    assert_eq!(eff["value"], 128.0);
+    assert!(
+        eff["source"]
+            .as_str()
+            .expect("source")
+            .contains("train.log: line 240 (Total train batch size")
+    );
+    assert!(
+        evidence
+            .iter()
+            .all(|e| !e["source"].as_str().expect("source").is_empty()),
+        "every number has a source"
+    );
+}
+
+#[test]
+fn the_equivalent_pair_has_no_batch_finding() {
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga1"]);
+    let ids = finding_ids(&doc);
+    for id in [
+        "oversized-effective-batch",
+        "lr-not-scaled",
+        "loss-regression",
+        "not-comparable",
+        "critical-batch-size",
+    ] {
+        assert!(!ids.iter().any(|i| i == id), "{id} in {ids:?}");
+    }
+}
+
+#[test]
+fn a_run_against_itself_yields_nothing_above_info() {
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_1gpu_ga8",
+            "--fail-on",
+            "warning",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No findings."));
+}
+
+#[test]
+fn the_hf_script_pair_agrees_with_the_llamafactory_pair() {
+    let doc = json_of(&[
+        "fixtures/hf_1gpu_ga8_resumed",
+        "fixtures/hf_8proc_ga8_crashed_at_exit",
+    ]);
+    let ids = finding_ids(&doc);
+    assert_eq!(ids[0], "oversized-effective-batch");
+    assert_eq!(
+        doc["findings"][0]["fix"]["changes"]["gradient_accumulation_steps"]["to"],
+        1.0
+    );
+}
+
+#[test]
+fn baseline_and_tolerance_flags_change_the_comparison() {
+    let doc = json_of(&[
+        "fixtures/lf_8proc_ga8",
+        "fixtures/lf_1gpu_ga8",
+        "--baseline",
+        "lf_1gpu_ga8",
+    ]);
+    assert_eq!(doc["baseline"], "lf_1gpu_ga8");
+    assert_eq!(doc["comparisons"][0]["run"], "lf_8proc_ga8");
+    assert!(finding_ids(&doc).contains(&"oversized-effective-batch".to_string()));
+}
+
+#[test]
+fn a_nan_loss_is_a_finding_not_an_error() {
+    let out = losscmp()
+        .args([
+            "fixtures/bad/nan_loss_trainer_state.json",
+            "--fail-on",
+            "error",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("nonfinite-loss"), "{text}");
+    assert!(
+        text.contains(
+            "the first at step 30 (fixtures/bad/nan_loss_trainer_state.json: log_history[15])"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_flag() {
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--set", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--set"));
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--fail-on", "fatal"])
+        .assert()
+        .code(2);
+    losscmp().assert().code(2);
+}
+
+#[test]
+fn json_to_a_file_is_written_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report.json");
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--json"])
+        .arg(&out)
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
+    assert_eq!(doc["schema_version"], 1);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+}

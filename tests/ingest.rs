@@ -1,0 +1,284 @@
+//! End-to-end: what losscmp reads from real run directories and single files, checked against
+//! the trainers' own files (fixtures/expected.json) and against broken inputs.
+
+mod common;
+
+use common::{fixture, json_of, losscmp};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn expected() -> Value {
+    let text = std::fs::read_to_string(fixture("expected.json")).expect("fixtures/expected.json");
+    serde_json::from_str(&text).expect("valid expectations")
+}
+
+fn config_value(run: &Value, key: &str) -> Value {
+    run["config"][key]["value"].clone()
+}
+
+#[test]
+fn every_fixture_run_reads_as_its_trainer_wrote_it() {
+    let exp = expected();
+    for (name, want) in exp.as_object().expect("object") {
+        let doc = json_of(&[&format!("fixtures/{name}")]);
+        let run = &doc["runs"][0];
+        assert_eq!(run["label"], *name);
+        for key in [
+            "world_size",
+            "per_device_batch",
+            "grad_accum",
+            "effective_batch",
+            "total_steps",
+        ] {
+            assert_eq!(
+                config_value(run, key).as_f64(),
+                want[key].as_f64(),
+                "{name}: {key}"
+            );
+            let source = run["config"][key]["source"].as_str().expect("source");
+            assert!(
+                source.contains("fixtures/") || source.starts_with("derived"),
+                "{name}: {key} from {source}"
+            );
+        }
+        let loss = &run["metrics"]["loss"];
+        assert_eq!(loss["points"], want["loss_points"], "{name}: loss points");
+        assert_eq!(
+            loss["final"], want["final_loss"],
+            "{name}: final loss, full precision from trainer_state.json"
+        );
+        assert_eq!(
+            run["metrics"]["eval_loss"]["points"], want["eval_loss_points"],
+            "{name}"
+        );
+        assert_eq!(
+            run["metrics"]["eval_loss"]["final"], want["final_eval_loss"],
+            "{name}"
+        );
+        assert!(
+            loss["source"]
+                .as_str()
+                .expect("source")
+                .ends_with("trainer_state.json"),
+            "{name}: trainer state wins"
+        );
+    }
+}
+
+#[test]
+fn summary_shows_batch_factors_with_sources_steps_and_points() {
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("effective batch 16 = world 1 × per-device 2 × grad accum 8"))
+        .stdout(predicate::str::contains("effective batch 128 = world 8 × per-device 2 × grad accum 8"))
+        .stdout(predicate::str::contains("world_size               8            fixtures/lf_8proc_ga8/train.log: line 14 (world size)"))
+        .stdout(predicate::str::contains("optimizer steps 384"))
+        .stdout(predicate::str::contains("optimizer steps 48"))
+        .stdout(predicate::str::contains("final loss 0.521622 at step 48, 6144 samples"))
+        .stdout(predicate::str::contains("points: eval_loss 2, eval_runtime 2, eval_samples_per_second 2, eval_steps_per_second 2, grad_norm 24, learning_rate 24, loss 24"));
+}
+
+#[test]
+fn a_lone_trainer_state_derives_the_batch_from_throughput() {
+    let doc = json_of(&["fixtures/lf_8proc_ga8/trainer_state.json"]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["label"], "lf_8proc_ga8");
+    assert_eq!(config_value(run, "effective_batch"), 128.0);
+    let src = run["config"]["effective_batch"]["source"]
+        .as_str()
+        .expect("source");
+    assert!(
+        src.starts_with(
+            "derived: ≈ train_samples_per_second 378.718 × train_runtime 16.2232 ÷ 48 steps"
+        ),
+        "{src}"
+    );
+    assert_eq!(config_value(run, "per_device_batch"), 2.0);
+    assert_eq!(
+        config_value(run, "world_size"),
+        Value::Null,
+        "world × GA = 64 cannot be split"
+    );
+    assert_eq!(run["config"]["world_size"]["source"], "unknown");
+}
+
+#[test]
+fn a_lone_stdout_log_reads_the_header_and_places_steps() {
+    let doc = json_of(&["fixtures/lf_8proc_ga8/train.log"]);
+    let run = &doc["runs"][0];
+    assert_eq!(config_value(run, "effective_batch"), 128.0);
+    assert_eq!(config_value(run, "world_size"), 8.0);
+    let loss = &run["metrics"]["loss"];
+    assert_eq!(loss["points"], 24);
+    assert_eq!(
+        loss["final"], 0.5216,
+        "transformers 5 prints 4 significant digits"
+    );
+    assert_eq!(loss["final_step"], 48.0);
+    assert_eq!(
+        loss["step_origin"],
+        "epoch × steps per epoch (training header)"
+    );
+}
+
+#[test]
+fn a_lone_jsonl_says_what_it_cannot_determine() {
+    losscmp()
+        .arg("fixtures/lf_8proc_ga8/trainer_log.jsonl")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("effective batch unknown"))
+        .stdout(predicate::str::contains(
+            "world_size               unknown      not in the logs; set it with --set",
+        ));
+    let doc = json_of(&[
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+        "--set",
+        "lf_8proc_ga8:effective_batch=128",
+    ]);
+    let run = &doc["runs"][0];
+    assert_eq!(config_value(run, "effective_batch"), 128.0);
+    assert_eq!(
+        run["config"]["effective_batch"]["source"],
+        "override: --set effective_batch=128"
+    );
+    assert_eq!(run["metrics"]["loss"]["final_samples"], 6144.0);
+}
+
+#[test]
+fn a_resumed_run_keeps_one_point_per_step_and_says_so() {
+    losscmp()
+        .arg("fixtures/hf_1gpu_ga8_resumed/train.log")
+        .args(["--json", "-"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "steps 194–206 were logged more than once",
+        ))
+        .stderr(predicate::str::contains("dropped 7 earlier points"))
+        .stdout(predicate::str::contains("\"dropped_duplicates\": 7"));
+}
+
+#[test]
+fn stdin_gzip_and_crlf_read_like_the_file() {
+    let raw = std::fs::read(fixture("lf_8proc_ga8/train.log")).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gz = dir.path().join("train.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &raw).expect("compress");
+    std::fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    let crlf = dir.path().join("crlf.log");
+    std::fs::write(&crlf, String::from_utf8_lossy(&raw).replace('\n', "\r\n")).expect("write");
+    let points = |doc: &Value| doc["runs"][0]["metrics"]["loss"]["points"].clone();
+    assert_eq!(points(&json_of(&[gz.to_str().expect("utf-8")])), 24);
+    assert_eq!(points(&json_of(&[crlf.to_str().expect("utf-8")])), 24);
+    let out = losscmp()
+        .args(["-", "--json", "-"])
+        .write_stdin(raw)
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(points(&doc), 24);
+    assert_eq!(doc["runs"][0]["label"], "stdin");
+}
+
+#[test]
+fn bad_inputs_fail_with_the_file_named_and_exit_2() {
+    for (file, message) in [
+        ("bad/empty.log", "fixtures/bad/empty.log: the file is empty"),
+        (
+            "bad/binary.log",
+            "fixtures/bad/binary.log: a binary file, not a training log",
+        ),
+        (
+            "bad/no_metrics.log",
+            "fixtures/bad/no_metrics.log: no training metrics found",
+        ),
+        (
+            "bad/lfs_pointer_trainer_log.jsonl",
+            "a Git LFS pointer, not the log itself",
+        ),
+        (
+            "does/not/exist",
+            "fixtures/does/not/exist: no such file or directory",
+        ),
+    ] {
+        losscmp()
+            .arg(format!("fixtures/{file}"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with("losscmp: error: "))
+            .stderr(predicate::str::contains(message))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    let empty = tempfile::tempdir().expect("tempdir");
+    losscmp()
+        .arg(empty.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("looked at: no files"));
+}
+
+#[test]
+fn a_truncated_state_is_used_with_a_warning() {
+    losscmp()
+        .arg("fixtures/bad/truncated_trainer_state.json")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("truncated or invalid JSON at line 127"))
+        .stderr(predicate::str::contains("read the 16 complete log_history entries"))
+        .stdout(predicate::str::contains("eval_loss 1, eval_runtime 1, eval_samples_per_second 1, eval_steps_per_second 1, grad_norm 15, learning_rate 15, loss 15"));
+}
+
+#[test]
+fn a_line_longer_than_the_limit_is_skipped_not_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.log");
+    let mut text = vec![b'#'; 5 << 20];
+    text.extend_from_slice(
+        b"\n{'loss': 1.5, 'epoch': 0.5, 'step': 10}\n{'loss': 1.0, 'epoch': 1.0, 'step': 20}\n",
+    );
+    std::fs::write(&path, text).expect("write");
+    losscmp()
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "1 lines longer than 1048576 bytes were skipped",
+        ))
+        .stdout(predicate::str::contains("final loss 1 at step 20"));
+}
+
+#[test]
+fn inputs_are_never_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).expect("mkdir");
+    for f in ["trainer_state.json", "train.log", "config.yaml"] {
+        std::fs::copy(fixture(&format!("lf_8proc_ga8/{f}")), run.join(f)).expect("copy");
+    }
+    let before: Vec<_> = std::fs::read_dir(&run)
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let bytes: Vec<Vec<u8>> = before
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    losscmp().arg(&run).assert().success();
+    let after: Vec<_> = std::fs::read_dir(&run)
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(before.len(), after.len());
+    for (p, b) in before.iter().zip(bytes) {
+        assert_eq!(
+            std::fs::read(p).expect("read"),
+            b,
+            "{} changed",
+            p.display()
+        );
+    }
+}

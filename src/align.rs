@@ -394,7 +394,9 @@ fn target(reference: &Run, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Ta
     let (rd, ud) = (smooth(reference, data_axis), smooth(run, data_axis));
     let (rs, us) = (smooth(reference, Axis::Step), smooth(run, Axis::Step));
     let best = |c: &Curve| c.smoothed.iter().copied().reduce(f64::min);
-    let loss = best(&rd)?.max(best(&ud)?) * TARGET_MARGIN;
+    // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
+    // reachable on all four curves.
+    let loss = [best(&rd)?, best(&ud)?, best(&rs)?, best(&us)?].into_iter().fold(f64::MIN, f64::max) * TARGET_MARGIN;
     Some(Target {
         loss,
         reference_samples: rd.first_below(&rd.smoothed, loss)?,

@@ -23,6 +23,17 @@ use crate::model::{Finding, Key, Run, Severity, format_number as num};
 /// Loss levels at which grad norms are matched.
 const LEVELS: usize = 8;
 
+/// Steps-to-target within this ratio count as "the larger batch bought no progress per step".
+const STEPS_ALIKE: f64 = 0.8;
+
+/// The median step gap between a run's logged losses: how precisely steps-to-target is known.
+fn log_interval(run: &Run) -> f64 {
+    let Some(loss) = run.loss() else { return 0.0 };
+    let mut gaps: Vec<f64> = loss.points.windows(2).map(|w| w[1].step - w[0].step).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Checks every pair with different effective batches.
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -44,57 +55,68 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         } else {
             ((bb, t.run_steps, rb), (ba, t.reference_steps, ra))
         };
-        let e_min = (s1 - s2) / (1.0 / b1 - 1.0 / b2);
-        let s_min = s1 - e_min / b1;
+        let fit = |s1: f64, s2: f64| {
+            let e_min = (s1 - s2) / (1.0 / b1 - 1.0 / b2);
+            let s_min = s1 - e_min / b1;
+            (e_min > 0.0 && s_min > 0.0).then_some((e_min, s_min, e_min / s_min))
+        };
+        // Steps-to-target are known to within one logging interval of each run.
+        let (d1, d2) = (log_interval(r1), log_interval(r2));
+        let spread: Vec<f64> = [(s1 - d1, s2 + d2), (s1 + d1, s2 - d2)]
+            .into_iter()
+            .map(|(a, b)| fit(a, b).map_or(f64::NAN, |f| f.2))
+            .collect();
+        let range = if spread.iter().all(|x| x.is_finite()) {
+            format!("{}–{}", num(spread[0].min(spread[1]).round()), num(spread[0].max(spread[1]).round()))
+        } else {
+            "unbounded".to_string()
+        };
         let mut evidence = vec![
-            derived(
-                "target_loss",
-                t.loss,
-                "the worse run's best smoothed loss + 10%",
-            ),
-            derived(
-                format!("steps_to_target[{}]", r1.label),
-                s1,
-                "first step where the smoothed loss reaches the target",
-            ),
-            derived(
-                format!("steps_to_target[{}]", r2.label),
-                s2,
-                "first step where the smoothed loss reaches the target",
-            ),
+            derived("target_loss", t.loss, "10% above the worse run's best smoothed loss"),
+            derived(format!("steps_to_target[{}]", r1.label), s1, "first step where the smoothed loss reaches the target"),
+            derived(format!("steps_to_target[{}]", r2.label), s2, "first step where the smoothed loss reaches the target"),
         ];
-        let mut summary = if e_min > 0.0 && s_min > 0.0 {
-            let b_crit = e_min / s_min;
-            evidence.push(derived("S_min", s_min, "S₁ − E_min/B₁"));
-            evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
-            evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
-            format!(
-                "Critical batch size ≈ {} samples at loss {} (from two runs, batches {} and {}: {} and {} steps to target; an exact two-point fit with no error estimate, and it assumes each batch ran at its tuned learning rate).",
-                num(b_crit.round()),
-                num(t.loss),
-                num(b1),
-                num(b2),
-                num(s1.round()),
-                num(s2.round())
-            )
-        } else if s2 >= s1 * 0.8 {
-            format!(
+        let steps_alike = s2 >= s1 * STEPS_ALIKE;
+        let mut summary = match fit(s1, s2) {
+            Some((e_min, s_min, b_crit)) => {
+                evidence.push(derived("S_min", s_min, "S₁ − E_min/B₁"));
+                evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
+                evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
+                let reading = if steps_alike {
+                    format!(
+                        " The larger batch bought almost no progress per step ({} vs {} steps): both runs are update-limited, at or above the critical batch, and a smaller batch would reach the loss with fewer samples.",
+                        num(s2.round()),
+                        num(s1.round())
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "Critical batch size ≈ {} samples at loss {} (range {range} when each steps-to-target moves by one logging interval), from batches {} and {} reaching it in {} and {} steps. A two-point fit of McCandlish et al. 2018; it assumes each batch ran at its tuned learning rate.{reading}",
+                    num(b_crit.round()),
+                    num(t.loss),
+                    num(b1),
+                    num(b2),
+                    num(s1.round()),
+                    num(s2.round())
+                )
+            }
+            None if steps_alike => format!(
                 "No critical batch size can be estimated: the {}-sample batch needed {} steps to reach loss {} and the {}-sample batch {} — the larger batch bought no progress per step (update-limited, or its learning rate was not scaled).",
                 num(b2),
                 num(s2.round()),
                 num(t.loss),
                 num(b1),
                 num(s1.round())
-            )
-        } else {
-            format!(
+            ),
+            None => format!(
                 "No critical batch size can be estimated from {} and {} steps to loss {} at batches {} and {}: the two-point fit gives a non-positive S_min or E_min.",
                 num(s1.round()),
                 num(s2.round()),
                 num(t.loss),
                 num(b1),
                 num(b2)
-            )
+            ),
         };
         if let Some((b_simple, levels)) = noise_scale(r1, b1, r2, b2) {
             evidence.push(derived(

@@ -396,7 +396,10 @@ fn target(reference: &Run, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Ta
     let best = |c: &Curve| c.smoothed.iter().copied().reduce(f64::min);
     // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
     // reachable on all four curves.
-    let loss = [best(&rd)?, best(&ud)?, best(&rs)?, best(&us)?].into_iter().fold(f64::MIN, f64::max) * TARGET_MARGIN;
+    let loss = [best(&rd)?, best(&ud)?, best(&rs)?, best(&us)?]
+        .into_iter()
+        .fold(f64::MIN, f64::max)
+        * TARGET_MARGIN;
     Some(Target {
         loss,
         reference_samples: rd.first_below(&rd.smoothed, loss)?,

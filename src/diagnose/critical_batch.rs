@@ -29,7 +29,11 @@ const STEPS_ALIKE: f64 = 0.8;
 /// The median step gap between a run's logged losses: how precisely steps-to-target is known.
 fn log_interval(run: &Run) -> f64 {
     let Some(loss) = run.loss() else { return 0.0 };
-    let mut gaps: Vec<f64> = loss.points.windows(2).map(|w| w[1].step - w[0].step).collect();
+    let mut gaps: Vec<f64> = loss
+        .points
+        .windows(2)
+        .map(|w| w[1].step - w[0].step)
+        .collect();
     gaps.sort_by(f64::total_cmp);
     gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)
 }
@@ -67,14 +71,30 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             .map(|(a, b)| fit(a, b).map_or(f64::NAN, |f| f.2))
             .collect();
         let range = if spread.iter().all(|x| x.is_finite()) {
-            format!("{}–{}", num(spread[0].min(spread[1]).round()), num(spread[0].max(spread[1]).round()))
+            format!(
+                "{}–{}",
+                num(spread[0].min(spread[1]).round()),
+                num(spread[0].max(spread[1]).round())
+            )
         } else {
             "unbounded".to_string()
         };
         let mut evidence = vec![
-            derived("target_loss", t.loss, "10% above the worse run's best smoothed loss"),
-            derived(format!("steps_to_target[{}]", r1.label), s1, "first step where the smoothed loss reaches the target"),
-            derived(format!("steps_to_target[{}]", r2.label), s2, "first step where the smoothed loss reaches the target"),
+            derived(
+                "target_loss",
+                t.loss,
+                "10% above the worse run's best smoothed loss",
+            ),
+            derived(
+                format!("steps_to_target[{}]", r1.label),
+                s1,
+                "first step where the smoothed loss reaches the target",
+            ),
+            derived(
+                format!("steps_to_target[{}]", r2.label),
+                s2,
+                "first step where the smoothed loss reaches the target",
+            ),
         ];
         let steps_alike = s2 >= s1 * STEPS_ALIKE;
         let mut summary = match fit(s1, s2) {

@@ -234,6 +234,110 @@ pub struct Pair {
     pub target: Option<Target>,
 }
 
+/// A vertical marker on a chart: the end of warmup or of an epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    /// Position on the chart's axis.
+    pub x: f64,
+    /// What it marks (`warmup end`, `epoch 1`).
+    pub label: String,
+}
+
+/// What a report draws for one run: curves on the report axis (and the loss on steps), the
+/// ratio of its loss to the reference's, and schedule markers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunPlots {
+    /// Training loss on the report axis.
+    pub loss: Curve,
+    /// Training loss on optimizer steps.
+    pub loss_steps: Curve,
+    /// Eval loss on the report axis.
+    pub eval_loss: Curve,
+    /// Learning rate on the report axis.
+    pub learning_rate: Curve,
+    /// Grad norm on the report axis.
+    pub grad_norm: Curve,
+    /// (x, run loss ÷ reference loss) at the run's logged points within the reference's range;
+    /// empty for the reference itself.
+    pub ratio: Vec<(f64, f64)>,
+    /// Warmup end and epoch ends on the report axis, and on steps.
+    pub markers: Vec<Marker>,
+    pub markers_steps: Vec<Marker>,
+}
+
+/// Draws at most this many epoch markers per run; more would hide the curves.
+const MAX_EPOCH_MARKERS: usize = 10;
+
+fn plots(runs: &[Run], i: usize, reference: usize, axis: Axis, smooth: Option<f64>) -> RunPlots {
+    let run = &runs[i];
+    let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
+    let loss = on("loss", axis);
+    let ratio = if i == reference {
+        Vec::new()
+    } else {
+        let base = metric_curve(&runs[reference], "loss", axis, smooth, runs);
+        loss.xs
+            .iter()
+            .zip(&loss.ys)
+            .filter_map(|(&x, &y)| Some((x, y / base.at(x).filter(|b| *b > 0.0)?)))
+            .collect()
+    };
+    RunPlots {
+        loss_steps: on("loss", Axis::Step),
+        eval_loss: on("eval_loss", axis),
+        learning_rate: on("learning_rate", axis),
+        grad_norm: on("grad_norm", axis),
+        markers: markers(run, axis),
+        markers_steps: markers(run, Axis::Step),
+        loss,
+        ratio,
+    }
+}
+
+/// Warmup end and epoch ends of a run, placed on an axis through the run's own points (so the
+/// same conversion from steps as its curves).
+fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
+    use crate::model::Key;
+    let Some(series) = run.loss() else {
+        return Vec::new();
+    };
+    let to_axis = |step: f64| -> Option<f64> {
+        let xs: Vec<f64> = series.points.iter().map(|p| p.step).collect();
+        let ys: Vec<f64> = series
+            .points
+            .iter()
+            .map(|p| axis.of(p).unwrap_or(f64::NAN))
+            .collect();
+        interpolate(&xs, &ys, step).filter(|v| v.is_finite())
+    };
+    let mut out = Vec::new();
+    let total = run.config.num(Key::TotalSteps);
+    let warmup = run
+        .config
+        .num(Key::WarmupSteps)
+        .or_else(|| Some(run.config.num(Key::WarmupRatio)? * total?));
+    if let Some(x) = warmup.filter(|w| *w > 0.0).and_then(|w| to_axis(w.ceil())) {
+        out.push(Marker {
+            x,
+            label: "warmup end".into(),
+        });
+    }
+    if let Some(spe) = run.config.num(Key::StepsPerEpoch) {
+        let epochs = total.map_or(0.0, |t| (t / spe).floor()) as usize;
+        if epochs <= MAX_EPOCH_MARKERS {
+            for e in 1..epochs {
+                if let Some(x) = to_axis(e as f64 * spe) {
+                    out.push(Marker {
+                        x,
+                        label: format!("epoch {e}"),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 /// All runs on a common axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aligned {
@@ -249,6 +353,49 @@ pub struct Aligned {
     pub warnings: Vec<String>,
     /// Smoothing weight in use.
     pub smooth: Option<f64>,
+    /// What a report draws, per run.
+    pub plots: Vec<RunPlots>,
+    /// Per run, per metric: each point's smoothed value on the report axis (NaN where the point
+    /// is not finite or has no coordinate), index-aligned with the series' points. Equal to the
+    /// values when smoothing is off.
+    pub smoothed: Vec<std::collections::BTreeMap<String, Vec<f64>>>,
+}
+
+fn smoothed_values(
+    runs: &[Run],
+    run: &Run,
+    axis: Axis,
+    w: Option<f64>,
+) -> std::collections::BTreeMap<String, Vec<f64>> {
+    let unit = smoothing_unit(runs, axis);
+    run.series
+        .iter()
+        .map(|(name, s)| {
+            let Some(w) = w else {
+                return (name.clone(), s.points.iter().map(|p| p.value).collect());
+            };
+            let (mut num, mut den, mut last_x) = (0.0, 0.0, None::<f64>);
+            let vals = s
+                .points
+                .iter()
+                .map(|p| match (axis.of(p), p.value.is_finite()) {
+                    (Some(x), true) => {
+                        let decay = match last_x {
+                            Some(lx) if unit > 0.0 => w.powf((x - lx).max(0.0) / unit),
+                            Some(_) => w,
+                            None => 0.0,
+                        };
+                        num = num * decay + p.value;
+                        den = den * decay + 1.0;
+                        last_x = Some(x);
+                        num / den
+                    }
+                    _ => f64::NAN,
+                })
+                .collect();
+            (name.clone(), vals)
+        })
+        .collect()
 }
 
 /// Aligns runs against `runs[reference]`.
@@ -291,6 +438,13 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             target,
         });
     }
+    let plots = (0..runs.len())
+        .map(|i| plots(runs, i, reference, axis, opts.smooth))
+        .collect();
+    let smoothed = runs
+        .iter()
+        .map(|r| smoothed_values(runs, r, axis, opts.smooth))
+        .collect();
     Aligned {
         axis,
         data_axis,
@@ -298,6 +452,8 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         pairs,
         warnings,
         smooth: opts.smooth,
+        plots,
+        smoothed,
     }
 }
 
@@ -326,7 +482,13 @@ fn smoothing_unit(runs: &[Run], axis: Axis) -> f64 {
 
 /// A run's training-loss curve on an axis, smoothed with weight `w` if given.
 pub fn curve(run: &Run, axis: Axis, w: Option<f64>, all: &[Run]) -> Curve {
-    let Some(series) = run.loss() else {
+    metric_curve(run, "loss", axis, w, all)
+}
+
+/// A run's curve of any metric on an axis, smoothed with weight `w` if given (on the same unit
+/// as the loss curves, so every chart of a report is smoothed alike).
+pub fn metric_curve(run: &Run, metric: &str, axis: Axis, w: Option<f64>, all: &[Run]) -> Curve {
+    let Some(series) = run.series.get(metric) else {
         return Curve::default();
     };
     let mut c = Curve::new(&series.points, axis);

@@ -50,6 +50,26 @@ pub struct Cli {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<PathBuf>,
 
+    /// Write a self-contained HTML report (charts inline, no external URL).
+    #[arg(long, value_name = "FILE.html")]
+    pub out: Option<PathBuf>,
+
+    /// Write the main comparison chart alone, as SVG or PNG (by extension).
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    pub plot: Option<PathBuf>,
+
+    /// Write every point of every run as one long CSV table.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Write every point of every run as one long Parquet table.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
+
+    /// Write a compact Markdown summary (for a CI job summary or a PR comment; `-` for stdout).
+    #[arg(long, value_name = "FILE|-")]
+    pub markdown: Option<PathBuf>,
+
     /// When to colour terminal output (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,

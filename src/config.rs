@@ -39,6 +39,15 @@ pub struct Config {
     pub json: Option<Output>,
     /// Colour the terminal summary.
     pub color: bool,
+    /// HTML report.
+    pub out: Option<PathBuf>,
+    /// The main chart alone (SVG or PNG).
+    pub plot: Option<PathBuf>,
+    /// Long-table exports.
+    pub csv: Option<PathBuf>,
+    pub parquet: Option<PathBuf>,
+    /// Markdown summary.
+    pub markdown: Option<Output>,
 }
 
 impl Config {
@@ -127,13 +136,29 @@ impl Config {
                 cli.tolerance
             );
         }
-        let json = cli.json.map(|p| {
+        let output = |p: PathBuf| {
             if p.as_os_str() == "-" {
                 Output::Stdout
             } else {
                 Output::File(p)
             }
-        });
+        };
+        let json = cli.json.map(output);
+        let markdown = cli.markdown.map(output);
+        if json == Some(Output::Stdout) && markdown == Some(Output::Stdout) {
+            bail!("--json - and --markdown - both want stdout; send one of them to a file");
+        }
+        if let Some(p) = &cli.plot {
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if !matches!(ext.as_deref(), Some("svg" | "png")) {
+                bail!(
+                    "--plot {}: the file name must end in .svg or .png",
+                    p.display()
+                );
+            }
+        }
         let color = match cli.color {
             ColorArg::Always => true,
             ColorArg::Never => false,
@@ -161,6 +186,11 @@ impl Config {
             }),
             json,
             color,
+            out: cli.out,
+            plot: cli.plot,
+            csv: cli.csv,
+            parquet: cli.parquet,
+            markdown,
         })
     }
 }

@@ -1,0 +1,312 @@
+//! Drawing, and only drawing: a [`Chart`] (lines, markers, axis titles) becomes an SVG string or
+//! a PNG file through plotters. Axis ranges and ticks come from `scale`, long curves are thinned
+//! by `downsample`; nothing here computes a statistic. Text is laid out with a font embedded in
+//! the binary (DejaVu Sans), so PNGs render the same on machines without fonts.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::downsample::lttb;
+use super::scale::{self, Scale};
+
+/// Points per line drawn; longer curves are reduced with LTTB.
+pub const MAX_DRAWN_POINTS: usize = 1500;
+
+/// Run colours, by run index; the HTML table uses the same (Tableau 10).
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (214, 39, 40),
+    (44, 160, 44),
+    (255, 127, 14),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// The colour of run `i` as `#rrggbb`.
+pub fn hex(i: usize) -> String {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn color(i: usize) -> RGBColor {
+    if i == usize::MAX {
+        return RGBColor(110, 110, 110);
+    }
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Legend text; empty for lines that should not appear in the legend.
+    pub label: String,
+    /// Run index, for the colour.
+    pub color: usize,
+    /// Points, sorted by x.
+    pub points: Vec<(f64, f64)>,
+    /// Drawn faint (raw values under a smoothed curve).
+    pub faint: bool,
+}
+
+/// A vertical marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Position on the x-axis.
+    pub x: f64,
+    /// Short text drawn at the top.
+    pub label: String,
+    /// Run index, for the colour; `usize::MAX` for a marker shared by all runs (grey).
+    pub color: usize,
+}
+
+/// A chart to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Caption.
+    pub title: String,
+    /// Axis titles.
+    pub x_label: String,
+    pub y_label: String,
+    /// Lines, drawn in order.
+    pub lines: Vec<Line>,
+    /// Vertical markers.
+    pub rules: Vec<Rule>,
+    /// A horizontal reference line (1.0 on a ratio chart).
+    pub hline: Option<f64>,
+    /// Size in pixels.
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Chart {
+    /// Whether there is anything to draw.
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(|l| l.points.is_empty())
+    }
+}
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        // The font is compiled in and known to parse; a failure would only lose text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+/// Renders a chart as a standalone SVG document.
+pub fn svg(chart: &Chart) -> Result<String> {
+    register_font();
+    let mut out = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut out, (chart.width, chart.height)).into_drawing_area();
+        draw(&root, chart)?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e}", chart.title))?;
+    }
+    Ok(out)
+}
+
+/// Renders a chart to a PNG file.
+pub fn png(chart: &Chart, path: &Path) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (chart.width, chart.height)).into_drawing_area();
+    draw(&root, chart)?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e}", chart.title);
+    root.fill(&WHITE).map_err(err)?;
+    let xs = chart
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0));
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let xscale = if x0.is_finite() {
+        scale::linear(x0.min(0.0), x1, 6)
+    } else {
+        scale::linear(0.0, 1.0, 6)
+    };
+    let ys = chart
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .chain(chart.hline);
+    let yscale = scale::for_values(ys, 6);
+    let mut ctx = ChartBuilder::on(root)
+        .margin(12)
+        .caption(&chart.title, ("sans-serif", 17).into_font())
+        .x_label_area_size(42)
+        .y_label_area_size(62)
+        .build_cartesian_2d(xscale.min..xscale.max, yscale.min..yscale.max)
+        .map_err(err)?;
+    let xfmt = |v: &f64| tick_label(&xscale, *v);
+    let yfmt = |v: &f64| tick_label(&yscale, *v);
+    ctx.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_labels(xscale.ticks.len())
+        .y_labels(yscale.ticks.len())
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&yfmt)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(err)?;
+    if let Some(h) = chart.hline.and_then(|h| yscale.pos(h)) {
+        ctx.draw_series(DashedLineSeries::new(
+            vec![(xscale.min, h), (xscale.max, h)],
+            6,
+            4,
+            BLACK.mix(0.5).stroke_width(1),
+        ))
+        .map_err(err)?;
+    }
+    for r in &chart.rules {
+        let style = color(r.color).mix(0.55).stroke_width(1);
+        ctx.draw_series(DashedLineSeries::new(
+            vec![(r.x, yscale.min), (r.x, yscale.max)],
+            3,
+            3,
+            style,
+        ))
+        .map_err(err)?;
+        // Labels of different runs' markers are staggered so that close ones stay readable.
+        let row = if r.color == usize::MAX {
+            0
+        } else {
+            r.color % 4 + 1
+        };
+        let top = yscale.max - (yscale.max - yscale.min) * (0.02 + 0.055 * row as f64);
+        ctx.draw_series(std::iter::once(Text::new(
+            r.label.clone(),
+            (r.x + (xscale.max - xscale.min) * 0.004, top),
+            ("sans-serif", 10)
+                .into_font()
+                .color(&color(r.color).mix(0.8)),
+        )))
+        .map_err(err)?;
+    }
+    for line in &chart.lines {
+        let pts: Vec<(f64, f64)> = lttb(&line.points, MAX_DRAWN_POINTS)
+            .into_iter()
+            .filter_map(|(x, y)| Some((x, yscale.pos(y)?)))
+            .collect();
+        let c = color(line.color);
+        let style = if line.faint {
+            c.mix(0.25).stroke_width(1)
+        } else {
+            c.stroke_width(2)
+        };
+        let drawn = ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?;
+        if !line.label.is_empty() {
+            drawn.label(line.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+            });
+        }
+    }
+    if chart.lines.iter().any(|l| !l.label.is_empty()) {
+        ctx.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The label at a tick position plotters chose: the scale's own label when it is one of the
+/// scale's ticks, else the value in the same compact form.
+fn tick_label(s: &Scale, v: f64) -> String {
+    let tol = (s.max - s.min).abs() * 1e-9;
+    if let Some(t) = s.ticks.iter().find(|t| (t.0 - v).abs() <= tol) {
+        return t.1.clone();
+    }
+    scale::compact(if s.log { 10f64.powf(v) } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart() -> Chart {
+        Chart {
+            title: "loss vs samples".into(),
+            x_label: "samples seen".into(),
+            y_label: "loss".into(),
+            lines: vec![
+                Line {
+                    label: "a".into(),
+                    color: 0,
+                    points: vec![(0.0, 8.0), (100.0, 0.01), (200.0, 0.001)],
+                    faint: false,
+                },
+                Line {
+                    label: "b <x>".into(),
+                    color: 1,
+                    points: vec![(0.0, 8.0), (200.0, 0.5)],
+                    faint: false,
+                },
+            ],
+            rules: vec![Rule {
+                x: 50.0,
+                label: "epoch 1".into(),
+                color: 0,
+            }],
+            hline: None,
+            width: 640,
+            height: 320,
+        }
+    }
+
+    #[test]
+    fn svg_has_lines_legend_and_escaped_text() {
+        let s = svg(&chart()).expect("draws");
+        assert!(s.starts_with("<svg"));
+        assert!(s.matches("<polyline").count() >= 2, "one polyline per run");
+        assert!(s.contains("b &lt;x&gt;"), "legend text is escaped");
+        assert!(!s.contains("b <x>"));
+        let texts: Vec<&str> = s
+            .split("<text")
+            .skip(1)
+            .map(|t| {
+                t.split('>')
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('<')
+                    .next()
+                    .unwrap_or("")
+            })
+            .collect();
+        assert!(s.contains("0.001"), "log axis labels: {texts:?}");
+    }
+
+    #[test]
+    fn png_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("c.png");
+        png(&chart(), &p).expect("draws");
+        let bytes = std::fs::read(&p).expect("written");
+        assert!(bytes.starts_with(b"\x89PNG"));
+    }
+}

@@ -1,0 +1,412 @@
+//! The HTML report (`--out FILE.html`): one self-contained page — inline CSS and SVG, no script,
+//! no external URL — assembled from a view of the report: the verdict (findings with their fix
+//! as a config diff), the runs table (each value's source on hover), then the charts. Every text
+//! that comes from logs or the command line is HTML-escaped. Output is deterministic.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::Report;
+use super::charts::{self, Chart, Line, Rule};
+use crate::align::{Curve, Marker};
+use crate::model::{Finding, Key, Run, Severity, format_number as num};
+
+const WIDTH: u32 = 620;
+const HEIGHT: u32 = 340;
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn lines<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a Curve) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (i, run) in report.runs.iter().enumerate() {
+        let c = pick(i);
+        if c.is_empty() {
+            continue;
+        }
+        let raw: Vec<(f64, f64)> = c.xs.iter().copied().zip(c.ys.iter().copied()).collect();
+        if report.aligned.smooth.is_some() {
+            out.push(Line {
+                label: String::new(),
+                color: i,
+                points: raw,
+                faint: true,
+            });
+            let smooth =
+                c.xs.iter()
+                    .copied()
+                    .zip(c.smoothed.iter().copied())
+                    .collect();
+            out.push(Line {
+                label: run.label.clone(),
+                color: i,
+                points: smooth,
+                faint: false,
+            });
+        } else {
+            out.push(Line {
+                label: run.label.clone(),
+                color: i,
+                points: raw,
+                faint: false,
+            });
+        }
+    }
+    out
+}
+
+fn rules<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a [Marker]) -> Vec<Rule> {
+    let n = report.runs.len();
+    let mut out: Vec<Rule> = Vec::new();
+    for i in 0..n {
+        for m in pick(i) {
+            // A marker every run has at the same place (epoch ends of runs on the same data) is
+            // drawn once, unlabelled by run.
+            let shared = (0..n).all(|j| {
+                pick(j)
+                    .iter()
+                    .any(|o| o.label == m.label && (o.x - m.x).abs() <= 1e-6 * m.x.abs().max(1.0))
+            });
+            if shared && i > 0 {
+                continue;
+            }
+            let label = if shared || n == 1 {
+                m.label.clone()
+            } else {
+                format!("{} ({})", m.label, report.runs[i].label)
+            };
+            out.push(Rule {
+                x: m.x,
+                label,
+                color: if shared { usize::MAX } else { i },
+            });
+        }
+    }
+    out
+}
+
+/// The main comparison chart: training loss against the report axis (samples seen by default).
+pub fn main_chart(report: &Report<'_>) -> Chart {
+    let axis = report.aligned.axis;
+    Chart {
+        title: format!("Training loss vs {}", axis.label()),
+        x_label: axis.label().into(),
+        y_label: "loss".into(),
+        lines: lines(report, |i| &report.aligned.plots[i].loss),
+        rules: rules(report, |i| &report.aligned.plots[i].markers),
+        hline: None,
+        width: WIDTH,
+        height: HEIGHT,
+    }
+}
+
+/// Every chart of the page, in order; empty ones are left out.
+pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
+    let p = &report.aligned.plots;
+    let axis = report.aligned.axis;
+    let chart =
+        |title: String, y: &str, lines: Vec<Line>, rules: Vec<Rule>, hline: Option<f64>| Chart {
+            title,
+            x_label: axis.label().into(),
+            y_label: y.into(),
+            lines,
+            rules,
+            hline,
+            width: WIDTH,
+            height: HEIGHT,
+        };
+    let baseline = &report.runs[report.baseline].label;
+    let ratio_lines = (0..report.runs.len())
+        .filter(|&i| !p[i].ratio.is_empty())
+        .map(|i| Line {
+            label: report.runs[i].label.clone(),
+            color: i,
+            points: p[i].ratio.clone(),
+            faint: false,
+        })
+        .collect();
+    let steps = Chart {
+        title: "Training loss vs optimizer steps".into(),
+        x_label: "optimizer step".into(),
+        y_label: "loss".into(),
+        lines: lines(report, |i| &p[i].loss_steps),
+        rules: rules(report, |i| &p[i].markers_steps),
+        hline: None,
+        width: WIDTH,
+        height: HEIGHT,
+    };
+    vec![
+        main_chart(report),
+        steps,
+        chart(
+            format!("Eval loss vs {}", axis.label()),
+            "eval loss",
+            lines(report, |i| &p[i].eval_loss),
+            vec![],
+            None,
+        ),
+        chart(
+            format!("Learning rate vs {}", axis.label()),
+            "learning rate",
+            lines(report, |i| &p[i].learning_rate),
+            rules(report, |i| &p[i].markers),
+            None,
+        ),
+        chart(
+            format!("Grad norm vs {}", axis.label()),
+            "grad norm",
+            lines(report, |i| &p[i].grad_norm),
+            vec![],
+            None,
+        ),
+        chart(
+            format!("Loss ÷ {baseline}'s loss vs {}", axis.label()),
+            "ratio to baseline",
+            ratio_lines,
+            vec![],
+            Some(1.0),
+        ),
+    ]
+    .into_iter()
+    .filter(|c| !c.is_empty() || c.title.starts_with("Training loss"))
+    .collect()
+}
+
+const STYLE: &str = "
+body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:0 auto;max-width:1320px;padding:24px;color:#1d232a;background:#fafbfc}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
+.sub{color:#5a6570;margin:0 0 18px}
+.finding{background:#fff;border:1px solid #dde2e7;border-left:5px solid #888;border-radius:6px;padding:12px 16px;margin:10px 0}
+.finding.error{border-left-color:#c62828}.finding.warning{border-left-color:#ef8f00}.finding.info{border-left-color:#1f77b4}
+.badge{display:inline-block;font-size:11px;font-weight:700;text-transform:uppercase;padding:2px 7px;border-radius:3px;color:#fff;margin-right:8px}
+.error .badge{background:#c62828}.warning .badge{background:#ef8f00}.info .badge{background:#1f77b4}
+.id{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600}
+.finding p{margin:8px 0;line-height:1.45}
+pre.diff{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:8px 12px;margin:8px 0;font-size:13px;overflow-x:auto}
+.del{color:#b31d28}.add{color:#22863a;font-weight:600}
+.alt{color:#5a6570;font-size:13px}
+details{font-size:13px;color:#3a4550}summary{cursor:pointer}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+th,td{border:1px solid #dde2e7;padding:5px 9px;text-align:right;white-space:nowrap}
+th{background:#f0f3f6;font-weight:600}td:first-child,th:first-child{text-align:left}
+td[title]{text-decoration:underline dotted #9aa5b1;cursor:help}
+.swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.chart{background:#fff;border:1px solid #dde2e7;border-radius:6px;padding:6px}
+.chart svg{width:100%;height:auto;display:block}
+.evidence td{text-align:left;white-space:normal}
+footer{margin-top:30px;color:#8a949e;font-size:12px}
+";
+
+/// Renders the page.
+pub fn render(report: &Report<'_>) -> Result<String> {
+    let mut h = String::new();
+    let labels: Vec<String> = report.runs.iter().map(|r| r.label.clone()).collect();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>losscmp: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&labels.join(" vs "))
+    );
+    let _ = writeln!(h, "<h1>losscmp report</h1>");
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\">{} run{} compared by {}; baseline <b>{}</b></p>",
+        report.runs.len(),
+        if report.runs.len() == 1 { "" } else { "s" },
+        escape(report.aligned.data_axis.label()),
+        escape(&report.runs[report.baseline].label)
+    );
+    verdict(&mut h, report);
+    runs_table(&mut h, report);
+    let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
+    for chart in all_charts(report) {
+        let svg = charts::svg(&chart)?;
+        let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
+    }
+    let _ = writeln!(h, "</div>");
+    warnings(&mut h, report);
+    let _ = writeln!(
+        h,
+        "<footer>losscmp {}</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION")
+    );
+    Ok(h)
+}
+
+fn verdict(h: &mut String, report: &Report<'_>) {
+    let _ = writeln!(h, "<h2>Verdict</h2>");
+    if report.findings.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>No findings: the runs are equivalent by every check losscmp makes.</p>"
+        );
+        return;
+    }
+    for (n, f) in report.findings.iter().enumerate() {
+        finding(h, f, n);
+    }
+}
+
+fn finding(h: &mut String, f: &Finding, n: usize) {
+    let sev = f.severity.name();
+    let _ = writeln!(h, "<div class=\"finding {sev}\" id=\"{}-{n}\">", f.id);
+    let _ = writeln!(
+        h,
+        "<span class=\"badge\">{sev}</span><span class=\"id\">{}</span> <span class=\"alt\">{}</span>",
+        f.id,
+        escape(&f.runs.join(" vs "))
+    );
+    let _ = writeln!(h, "<p>{}</p>", escape(&f.summary));
+    if let Some(fix) = &f.fix {
+        let _ = writeln!(h, "<p><b>Fix:</b> {}</p>", escape(&fix.summary));
+        if !fix.changes.is_empty() {
+            let _ = write!(h, "<pre class=\"diff\">");
+            for c in &fix.changes {
+                let from = c.from.map_or_else(|| "?".to_string(), num);
+                let _ = write!(
+                    h,
+                    "# {}\n<span class=\"del\">- {}: {}</span>\n<span class=\"add\">+ {}: {}</span>\n",
+                    escape(&c.run),
+                    escape(&c.option),
+                    from,
+                    escape(&c.option),
+                    num(c.to)
+                );
+            }
+            let _ = writeln!(h, "</pre>");
+        }
+        for a in &fix.alternatives {
+            let _ = writeln!(h, "<p class=\"alt\">Alternative: {}</p>", escape(a));
+        }
+    }
+    if !f.evidence.is_empty() && f.severity >= Severity::Info {
+        let _ = writeln!(
+            h,
+            "<details><summary>Evidence ({} values)</summary><table class=\"evidence\">",
+            f.evidence.len()
+        );
+        for e in &f.evidence {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&e.name),
+                num(e.value),
+                escape(&e.source)
+            );
+        }
+        let _ = writeln!(h, "</table></details>");
+    }
+    let _ = writeln!(h, "</div>");
+}
+
+fn cell(run: &Run, key: Key) -> String {
+    match run.config.get(key) {
+        Some(v) => format!(
+            "<td title=\"{}\">{}</td>",
+            escape(&v.source.to_string()),
+            escape(&v.value.to_string())
+        ),
+        None => "<td title=\"not in the logs\">—</td>".into(),
+    }
+}
+
+fn runs_table(h: &mut String, report: &Report<'_>) {
+    let _ = writeln!(
+        h,
+        "<h2>Runs</h2>\n<table>\n<tr><th>run</th><th>world size</th><th>per-device batch</th><th>grad accum</th><th>effective batch</th><th>learning rate</th><th>optimizer steps</th><th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>"
+    );
+    for (i, run) in report.runs.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td title=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span>{}{}</td>",
+            escape(&run.path),
+            charts::hex(i),
+            escape(&run.label),
+            if i == report.baseline && report.runs.len() > 1 {
+                " (baseline)"
+            } else {
+                ""
+            }
+        );
+        for key in [
+            Key::WorldSize,
+            Key::PerDeviceBatch,
+            Key::GradAccum,
+            Key::EffectiveBatch,
+            Key::LearningRate,
+            Key::TotalSteps,
+        ] {
+            h.push_str(&cell(run, key));
+        }
+        let last = |m: &str| {
+            run.series
+                .get(m)
+                .and_then(|s| s.last_finite().map(|p| (s, *p)))
+        };
+        match last("loss") {
+            Some((s, p)) => {
+                let at = format!("{}: {}", s.source, s.locator.describe(p.line));
+                let _ = write!(
+                    h,
+                    "<td>{}</td><td title=\"{}\">{}</td>",
+                    p.samples.map_or_else(|| "—".into(), num),
+                    escape(&at),
+                    num(p.value)
+                );
+            }
+            None => h.push_str("<td>—</td><td>—</td>"),
+        }
+        match last("eval_loss") {
+            Some((s, p)) => {
+                let at = format!("{}: {}", s.source, s.locator.describe(p.line));
+                let _ = write!(h, "<td title=\"{}\">{}</td>", escape(&at), num(p.value));
+            }
+            None => h.push_str("<td>—</td>"),
+        }
+        h.push_str(&cell(run, Key::TrainSamplesPerSecond));
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</table>");
+}
+
+fn warnings(h: &mut String, report: &Report<'_>) {
+    let all: Vec<String> = report
+        .runs
+        .iter()
+        .flat_map(|r| r.warnings.iter().map(move |w| format!("[{}] {w}", r.label)))
+        .chain(report.aligned.warnings.iter().cloned())
+        .collect();
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(h, "<h2>Reading notes</h2>\n<ul>");
+    for w in all {
+        let _ = writeln!(h, "<li>{}</li>", escape(&w));
+    }
+    let _ = writeln!(h, "</ul>");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            super::escape("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
+    }
+}

@@ -56,7 +56,14 @@ impl Config {
         let mut runs: Vec<RunSpec> = Vec::new();
         let mut labelled: Vec<(String, PathBuf)> = Vec::new();
         for l in &cli.labels {
-            let (name, path) = l.split_once('=').with_context(|| {
+            // A label may itself contain '=': split where the rest names one of the RUN paths,
+            // else at the first '='.
+            let split = l
+                .match_indices('=')
+                .map(|(i, _)| (&l[..i], &l[i + 1..]))
+                .find(|(_, p)| cli.runs.iter().any(|r| same_path(r, Path::new(p))))
+                .or_else(|| l.split_once('='));
+            let (name, path) = split.with_context(|| {
                 format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu")
             })?;
             labelled.push((name.to_string(), PathBuf::from(path)));

@@ -174,8 +174,8 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
             None,
         ),
         chart(
-            format!("Loss ÷ {baseline}'s loss vs {}", axis.label()),
-            "ratio to baseline",
+            format!("Loss ÷ baseline loss vs {}", axis.label()),
+            &format!("loss ÷ {baseline}'s loss"),
             ratio_lines,
             vec![],
             Some(1.0),
@@ -210,6 +210,7 @@ td[title]{text-decoration:underline dotted #9aa5b1;cursor:help}
 .chart svg{width:100%;height:auto;display:block}
 .evidence td{text-align:left;white-space:normal}
 footer{margin-top:30px;color:#8a949e;font-size:12px}
+.wide{overflow-x:auto}
 ";
 
 /// Renders the page.
@@ -327,7 +328,7 @@ fn cell(run: &Run, key: Key) -> String {
 fn runs_table(h: &mut String, report: &Report<'_>) {
     let _ = writeln!(
         h,
-        "<h2>Runs</h2>\n<table>\n<tr><th>run</th><th>world size</th><th>per-device batch</th><th>grad accum</th><th>effective batch</th><th>learning rate</th><th>optimizer steps</th><th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>"
+        "<h2>Runs</h2>\n<div class=\"wide\"><table>\n<tr><th>run</th><th>world size</th><th>per-device batch</th><th>grad accum</th><th>effective batch</th><th>learning rate</th><th>optimizer steps</th><th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>"
     );
     for (i, run) in report.runs.iter().enumerate() {
         let _ = write!(
@@ -380,7 +381,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
         h.push_str(&cell(run, Key::TrainSamplesPerSecond));
         let _ = writeln!(h, "</tr>");
     }
-    let _ = writeln!(h, "</table>");
+    let _ = writeln!(h, "</table></div>");
 }
 
 fn warnings(h: &mut String, report: &Report<'_>) {

@@ -1,0 +1,271 @@
+//! End-to-end: the HTML report, the standalone plot and the data exports.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fixture, losscmp};
+use polars::prelude::*;
+
+fn report(args: &[&str], dir: &Path) -> String {
+    let out = dir.join("report.html");
+    losscmp()
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    std::fs::read_to_string(out).expect("report written")
+}
+
+/// Compares with a golden file; `LOSSCMP_BLESS=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("LOSSCMP_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, actual).expect("bless");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run with LOSSCMP_BLESS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the golden file; inspect, then re-run with LOSSCMP_BLESS=1"
+    );
+}
+
+#[test]
+fn the_report_of_the_headline_pair_is_golden() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = report(
+        &["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        dir.path(),
+    );
+    golden("lf_1gpu_ga8-vs-lf_8proc_ga8.html", &html);
+}
+
+#[test]
+fn the_report_states_the_fix_above_the_plots_and_has_every_chart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = report(
+        &["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        dir.path(),
+    );
+    let fix = html
+        .find("+ gradient_accumulation_steps: 1")
+        .expect("the fix as a config diff");
+    let first_chart = html.find("<svg").expect("charts");
+    assert!(fix < first_chart, "the fix comes before the plots");
+    for title in [
+        "Training loss vs samples seen",
+        "Training loss vs optimizer steps",
+        "Eval loss vs samples seen",
+        "Learning rate vs samples seen",
+        "Grad norm vs samples seen",
+        "Loss ÷ baseline loss vs samples seen",
+    ] {
+        assert!(html.contains(title), "missing chart {title}");
+    }
+    assert_eq!(html.matches("<svg").count(), 6);
+    assert!(
+        html.contains("title=\"fixtures/lf_8proc_ga8/train.log: line 240 (Total train batch size"),
+        "sources on hover"
+    );
+}
+
+#[test]
+fn the_report_is_self_contained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let html = report(
+        &[
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--smooth",
+            "0.6",
+        ],
+        dir.path(),
+    );
+    // The SVG namespace is a name, not a resource the browser loads.
+    let html = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for needle in [
+        "http://", "https://", "//cdn", "src=", "<link", "@import", "url(",
+    ] {
+        assert!(!html.contains(needle), "external reference {needle:?}");
+    }
+    assert!(!html.contains("<script"), "readable without JavaScript");
+}
+
+#[test]
+fn a_hostile_label_cannot_inject_markup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let evil = "<img src=x onerror=alert(1)>";
+    let label = format!("--label={evil}=fixtures/lf_8proc_ga8");
+    let html = report(
+        &["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", &label],
+        dir.path(),
+    );
+    assert!(!html.contains(evil));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+}
+
+#[test]
+fn the_plot_alone_as_svg_and_png() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("loss.svg");
+    let png = dir.path().join("loss.png");
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "--plot"])
+        .arg(&svg)
+        .assert()
+        .success();
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "--plot"])
+        .arg(&png)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    assert!(text.starts_with("<svg") && text.contains("Training loss vs samples seen"));
+    let img = image::open(&png).expect("a PNG").to_rgb8();
+    let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+    let red = img.pixels().filter(|p| p.0 == [214, 39, 40]).count();
+    assert!(
+        blue > 300 && red > 300,
+        "both runs drawn: {blue} blue, {red} red pixels"
+    );
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--plot", "x.pdf"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn csv_and_parquet_hold_every_point_and_agree_with_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (csv, pq) = (
+        dir.path().join("points.csv"),
+        dir.path().join("points.parquet"),
+    );
+    let out = losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--json",
+            "-",
+            "--csv",
+        ])
+        .arg(&csv)
+        .arg("--parquet")
+        .arg(&pq)
+        .output()
+        .expect("runs");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let from_csv = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .expect("csv reader")
+        .finish()
+        .expect("csv parses");
+    let from_pq = ParquetReader::new(std::fs::File::open(&pq).expect("parquet"))
+        .finish()
+        .expect("parquet parses");
+    assert_eq!(
+        from_csv.shape(),
+        from_pq.shape(),
+        "CSV and Parquet hold the same table"
+    );
+    for col in ["step", "samples_seen", "value", "smoothed"] {
+        let a = from_csv
+            .column(col)
+            .expect("csv column")
+            .cast(&DataType::Float64)
+            .expect("cast");
+        let b = from_pq.column(col).expect("parquet column");
+        assert!(a.equals_missing(b), "{col} differs between CSV and Parquet");
+    }
+    let names: Vec<&str> = from_pq
+        .get_column_names()
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "run",
+            "metric",
+            "step",
+            "epoch",
+            "samples_seen",
+            "tokens_seen",
+            "time_s",
+            "value",
+            "smoothed"
+        ]
+    );
+    let mut total = 0;
+    for run in doc["runs"].as_array().expect("runs") {
+        let label = run["label"].as_str().expect("label");
+        for (metric, m) in run["metrics"].as_object().expect("metrics") {
+            let rows = from_pq.clone().lazy_free_filter(label, metric);
+            assert_eq!(
+                rows.0,
+                m["points"].as_u64().expect("points") as usize,
+                "{label}/{metric}"
+            );
+            assert_eq!(Some(rows.1), m["final"].as_f64(), "{label}/{metric} final");
+            total += rows.0;
+        }
+    }
+    assert_eq!(total, from_pq.height());
+    assert!(fixture("lf_1gpu_ga8").is_dir());
+}
+
+/// Rows of one run and metric: (count, last value), without polars' lazy API (not built).
+trait Filter {
+    fn lazy_free_filter(self, run: &str, metric: &str) -> (usize, f64);
+}
+
+impl Filter for DataFrame {
+    fn lazy_free_filter(self, run: &str, metric: &str) -> (usize, f64) {
+        let runs = self.column("run").expect("run").str().expect("str").clone();
+        let metrics = self
+            .column("metric")
+            .expect("metric")
+            .str()
+            .expect("str")
+            .clone();
+        let values = self
+            .column("value")
+            .expect("value")
+            .f64()
+            .expect("f64")
+            .clone();
+        let mut n = 0;
+        let mut last = f64::NAN;
+        for i in 0..self.height() {
+            if runs.get(i) == Some(run) && metrics.get(i) == Some(metric) {
+                n += 1;
+                last = values.get(i).unwrap_or(f64::NAN);
+            }
+        }
+        (n, last)
+    }
+}
+
+#[test]
+fn markdown_summary_for_a_ci_job() {
+    let out = losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--markdown",
+            "-",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.starts_with("## losscmp: 2 runs, baseline `lf_1gpu_ga8`"));
+    assert!(text.contains("| lf_8proc_ga8 | 8 | 2 | 8 | 128 | 0.002 | 48 | 0.521622 | 0.554618 |"));
+    assert!(text.contains("`gradient_accumulation_steps`: `8` → `1` (lf_8proc_ga8)"));
+}

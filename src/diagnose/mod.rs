@@ -18,6 +18,8 @@ mod overfitting;
 mod oversized_batch;
 mod scaling_efficiency;
 mod stats;
+#[cfg(test)]
+mod synthetic;
 mod too_few_steps;
 
 use crate::align::{Aligned, Pair};
@@ -187,3 +189,190 @@ pub const IDS: [&str; 13] = [
     "scaling-efficiency",
     "critical-batch-size",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::synthetic::{diagnose, has, run, set_series, with};
+    use crate::model::{Key, Severity};
+
+    /// Loss as a function of optimizer updates only: what a run short of updates looks like.
+    fn by_updates(step: f64) -> f64 {
+        0.01 + 8.0 * (-step / 40.0).exp()
+    }
+
+    #[test]
+    fn equal_runs_yield_nothing_above_info() {
+        let a = run("a", 16.0, 384, 2, by_updates);
+        let found = diagnose(&[a.clone(), with(a, Key::WorldSize, 1.0)]);
+        assert!(found.iter().all(|(_, s)| *s == Severity::Info), "{found:?}");
+    }
+
+    #[test]
+    fn under_updating_is_diagnosed_and_a_same_batch_run_is_not() {
+        let base = run("base", 16.0, 384, 2, by_updates);
+        let big = run("big", 128.0, 48, 2, by_updates);
+        let found = diagnose(&[base.clone(), big]);
+        assert_eq!(
+            found[0],
+            ("oversized-effective-batch", Severity::Error),
+            "{found:?}"
+        );
+        assert!(has(&found, "lr-not-scaled"));
+        assert!(has(&found, "too-few-optimizer-steps"));
+        assert!(has(&found, "critical-batch-size"));
+        let same = run("same", 16.0, 384, 2, by_updates);
+        let found = diagnose(&[base, same]);
+        assert!(
+            !has(&found, "oversized-effective-batch") && !has(&found, "loss-regression"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_big_batch_that_keeps_pace_by_samples_is_not_oversized() {
+        // Loss a function of samples: the big batch made good use of every sample.
+        let base = run("base", 16.0, 384, 2, by_updates);
+        let big = run("big", 128.0, 48, 2, |s| by_updates(s * 8.0));
+        let found = diagnose(&[base, big]);
+        assert!(!has(&found, "oversized-effective-batch"), "{found:?}");
+        assert!(!has(&found, "loss-regression"), "{found:?}");
+    }
+
+    #[test]
+    fn regression_needs_tolerance_floor_and_significance() {
+        let base = run("base", 16.0, 384, 2, |s| 1.0 + 1.0 / s);
+        let worse = run("worse", 16.0, 384, 2, |s| {
+            1.2 + 1.0 / s + 0.01 * (s * 0.7).sin()
+        });
+        assert!(has(&diagnose(&[base.clone(), worse]), "loss-regression"));
+        let within = run("within", 16.0, 384, 2, |s| 1.03 + 1.0 / s);
+        assert!(
+            !has(&diagnose(&[base.clone(), within]), "loss-regression"),
+            "3% is inside the 5% tolerance"
+        );
+        let better = run("better", 16.0, 384, 2, |s| 0.8 + 1.0 / s);
+        assert!(!has(&diagnose(&[base, better]), "loss-regression"));
+    }
+
+    #[test]
+    fn one_point_and_no_overlap_are_not_compared() {
+        let base = run("base", 16.0, 384, 2, by_updates);
+        let one = run("one", 16.0, 2, 2, by_updates);
+        let found = diagnose(&[base.clone(), one]);
+        assert!(
+            !has(&found, "loss-regression") && !has(&found, "oversized-effective-batch"),
+            "{found:?}"
+        );
+        let mut far = run("far", 16.0, 384, 2, by_updates);
+        for p in &mut far.series.get_mut("loss").expect("loss").points {
+            p.samples = p.samples.map(|s| s + 1e6);
+        }
+        let found = diagnose(&[base, far]);
+        assert!(!has(&found, "loss-regression"), "{found:?}");
+    }
+
+    #[test]
+    fn nan_in_the_middle_is_reported_and_does_not_break_the_comparison() {
+        let base = run("base", 16.0, 384, 2, by_updates);
+        let nan = run("nan", 128.0, 48, 2, |s| {
+            if s == 20.0 { f64::NAN } else { by_updates(s) }
+        });
+        let found = diagnose(&[base, nan]);
+        assert!(has(&found, "nonfinite-loss"), "{found:?}");
+        assert!(
+            has(&found, "oversized-effective-batch"),
+            "the other points still compare: {found:?}"
+        );
+    }
+
+    #[test]
+    fn collapsed_loss_but_not_for_grpo() {
+        let broken = run("broken", 16.0, 100, 2, |s| if s > 50.0 { 0.0 } else { 2.0 });
+        assert!(has(
+            &diagnose(std::slice::from_ref(&broken)),
+            "collapsed-loss"
+        ));
+        let mut grpo = broken;
+        set_series(&mut grpo, "reward", 2, 100, |_| 0.5);
+        assert!(!has(&diagnose(&[grpo]), "collapsed-loss"));
+    }
+
+    #[test]
+    fn divergence_and_spikes() {
+        let diverged = run("d", 16.0, 200, 2, |s| {
+            if s < 100.0 {
+                2.0 - s / 100.0
+            } else {
+                1.0 + (s - 100.0) / 20.0
+            }
+        });
+        assert!(has(&diagnose(&[diverged]), "divergence"));
+        let spiky = run("s", 16.0, 200, 2, |s| if s == 150.0 { 5.0 } else { 1.0 });
+        let found = diagnose(&[spiky]);
+        assert!(
+            has(&found, "loss-spike") && !has(&found, "divergence"),
+            "{found:?}"
+        );
+        let smooth = run("ok", 16.0, 200, 2, |s| 1.0 + 1.0 / s);
+        let found = diagnose(&[smooth]);
+        assert!(
+            !has(&found, "loss-spike") && !has(&found, "divergence"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn overfitting_needs_eval_rising_while_train_falls() {
+        let mut r = run("o", 16.0, 200, 2, |s| 2.0 / s.sqrt());
+        set_series(&mut r, "eval_loss", 20, 200, |s| {
+            1.0 + ((s - 60.0) / 100.0).powi(2)
+        });
+        assert!(has(&diagnose(&[r.clone()]), "overfitting"));
+        set_series(&mut r, "eval_loss", 20, 200, |s| 1.0 / s);
+        assert!(!has(&diagnose(&[r]), "overfitting"));
+    }
+
+    #[test]
+    fn logging_artifact_caps_the_batch_finding() {
+        let base = with(run("base", 16.0, 384, 2, by_updates), Key::GradAccum, 1.0);
+        let ga8 = with(
+            run("ga8", 128.0, 48, 2, |s| 8.0 * by_updates(s)),
+            Key::GradAccum,
+            8.0,
+        );
+        let found = diagnose(&[base, ga8]);
+        assert!(has(&found, "loss-logging-artifact"), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|(id, s)| *id != "oversized-effective-batch" || *s == Severity::Warning),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn not_comparable_names_what_differs() {
+        let a = with(run("a", 16.0, 384, 2, by_updates), Key::NumExamples, 2048.0);
+        let b = with(run("b", 16.0, 384, 2, by_updates), Key::NumExamples, 4096.0);
+        assert!(has(&diagnose(&[a, b]), "not-comparable"));
+    }
+
+    #[test]
+    fn scaling_efficiency_between_world_sizes() {
+        let a = with(
+            with(run("a", 16.0, 384, 2, by_updates), Key::WorldSize, 1.0),
+            Key::TrainSamplesPerSecond,
+            100.0,
+        );
+        let b = with(
+            with(run("b", 16.0, 384, 2, by_updates), Key::WorldSize, 8.0),
+            Key::TrainSamplesPerSecond,
+            200.0,
+        );
+        let found = diagnose(&[a, b]);
+        assert!(
+            found.contains(&("scaling-efficiency", Severity::Warning)),
+            "25% efficiency: {found:?}"
+        );
+    }
+}

@@ -68,6 +68,7 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
     for f in report.findings {
         finding(&mut out, &p, f);
     }
+    comparisons(&mut out, &p, report);
     for (i, run) in report.runs.iter().enumerate() {
         out.push('\n');
         run_block(
@@ -78,6 +79,42 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
         );
     }
     out
+}
+
+fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
+    for pair in &report.aligned.pairs {
+        let (a, b) = (&report.runs[pair.reference], &report.runs[pair.run]);
+        let _ = writeln!(out, "\n{} {} vs {}", p.bold("compared:"), b.label, a.label);
+        for o in [&pair.by_data, &pair.by_steps].into_iter().flatten() {
+            let at = match o.axis {
+                crate::align::Axis::Step => format!("step {}", num(o.end)),
+                axis => format!("{} {}", num(o.end), axis.label()),
+            };
+            let _ = writeln!(
+                out,
+                "  at {at}: loss {} vs {} ({:.2}× over the last quarter; mean gap {})",
+                num(o.run_at_end),
+                num(o.reference_at_end),
+                o.ratio_last,
+                num(o.mean_abs_gap)
+            );
+        }
+        if let Some(t) = &pair.target {
+            let _ = writeln!(
+                out,
+                "  to reach loss {}: {} vs {} {}, {} vs {} steps",
+                num(t.loss),
+                num(t.run_samples.round()),
+                num(t.reference_samples.round()),
+                report.aligned.data_axis.label(),
+                num(t.run_steps.round()),
+                num(t.reference_steps.round())
+            );
+        }
+        if pair.by_data.is_none() && pair.by_steps.is_none() {
+            let _ = writeln!(out, "  the loss curves do not overlap; nothing to compare");
+        }
+    }
 }
 
 fn finding(out: &mut String, p: &Paint, f: &Finding) {

@@ -1,0 +1,105 @@
+//! Synthetic runs for the checks' unit tests: a configuration and curves given as functions of
+//! the step, so each check can be tested on the exact shape it looks for.
+
+use std::collections::BTreeMap;
+
+use crate::align::{AlignOptions, Aligned, Axis, align};
+use crate::model::{ConfigValue, Key, Locator, Point, Provenance, Run, RunConfig, Series, Sourced};
+
+use super::{Context, DiagnoseOptions};
+
+/// A run with the given effective batch and steps, logging every `every` steps.
+pub fn run(label: &str, batch: f64, steps: u32, every: u32, loss: impl Fn(f64) -> f64) -> Run {
+    let mut config = RunConfig::default();
+    let src = Provenance::Assumed("synthetic".into());
+    for (k, v) in [
+        (Key::EffectiveBatch, batch),
+        (Key::TotalSteps, f64::from(steps)),
+        (Key::LearningRate, 1e-3),
+    ] {
+        config
+            .values
+            .insert(k, Sourced::new(ConfigValue::Number(v), src.clone()));
+    }
+    let mut r = Run {
+        label: label.into(),
+        path: label.into(),
+        sources: vec![],
+        config,
+        series: BTreeMap::new(),
+        warnings: vec![],
+    };
+    set_series(&mut r, "loss", every, steps, loss);
+    r
+}
+
+/// Sets a config value.
+pub fn with(mut r: Run, key: Key, v: f64) -> Run {
+    r.config.values.insert(
+        key,
+        Sourced::new(
+            ConfigValue::Number(v),
+            Provenance::Assumed("synthetic".into()),
+        ),
+    );
+    r
+}
+
+/// Adds or replaces a metric series logged every `every` steps up to `steps`.
+pub fn set_series(r: &mut Run, name: &str, every: u32, steps: u32, f: impl Fn(f64) -> f64) {
+    let batch = r.config.num(Key::EffectiveBatch).unwrap_or(1.0);
+    let points = (1..=steps / every)
+        .map(|i| {
+            let step = f64::from(i * every);
+            Point {
+                step,
+                epoch: None,
+                samples: Some(step * batch),
+                tokens: None,
+                time: None,
+                value: f(step),
+                line: i,
+            }
+        })
+        .collect();
+    r.series.insert(
+        name.into(),
+        Series {
+            name: name.into(),
+            points,
+            source: format!("{}/synthetic.json", r.label),
+            locator: Locator::Line,
+            step_origin: "logged".into(),
+            also_in: vec![],
+            extended: 0,
+            dropped_duplicates: 0,
+        },
+    );
+}
+
+/// Aligns and diagnoses `runs` against the first; returns the finding ids and severities.
+pub fn diagnose(runs: &[Run]) -> Vec<(&'static str, crate::model::Severity)> {
+    let aligned: Aligned = align(
+        runs,
+        0,
+        AlignOptions {
+            axis: Axis::Samples,
+            smooth: None,
+        },
+    );
+    let ctx = Context {
+        runs,
+        aligned: &aligned,
+        reference: 0,
+        opts: DiagnoseOptions { tolerance: 0.05 },
+    };
+    super::diagnose(&ctx)
+        .into_iter()
+        .map(|f| (f.id, f.severity))
+        .collect()
+}
+
+/// Whether `id` is among the findings.
+pub fn has(found: &[(&'static str, crate::model::Severity)], id: &str) -> bool {
+    found.iter().any(|(i, _)| *i == id)
+}

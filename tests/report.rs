@@ -269,3 +269,47 @@ fn markdown_summary_for_a_ci_job() {
     assert!(text.contains("| lf_8proc_ga8 | 8 | 2 | 8 | 128 | 0.002 | 48 | 0.521622 | 0.554618 |"));
     assert!(text.contains("`gradient_accumulation_steps`: `8` → `1` (lf_8proc_ga8)"));
 }
+
+#[test]
+fn long_runs_are_thinned_for_drawing_and_the_page_stays_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for (name, rate) in [("a", 1.0e-4), ("b", 0.5e-4)] {
+        let run = dir.path().join(name);
+        std::fs::create_dir(&run).expect("mkdir");
+        let mut text = String::new();
+        for step in 1..=120_000u32 {
+            let s = f64::from(step);
+            let loss = 0.5 + 3.0 * (-s * rate).exp() + 0.05 * (s * 0.37).sin();
+            text.push_str(&format!(
+                "{{\"current_steps\": {step}, \"total_steps\": 120000, \"loss\": {loss}, \"lr\": 0.0001, \"epoch\": {}, \"elapsed_time\": \"0:00:01\"}}\n",
+                s / 40_000.0
+            ));
+        }
+        std::fs::write(run.join("trainer_log.jsonl"), text).expect("write");
+        paths.push(run);
+    }
+    let out = dir.path().join("report.html");
+    losscmp()
+        .args(&paths)
+        .args(["--x", "step", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&out).expect("report");
+    assert!(
+        html.len() < 1_000_000,
+        "{} bytes for 2 × 120,000 points",
+        html.len()
+    );
+    let longest = html
+        .split("<polyline")
+        .skip(1)
+        .filter_map(|p| p.split("points=\"").nth(1))
+        .map(|q| q.split('"').next().unwrap_or("").split_whitespace().count())
+        .max();
+    assert!(
+        longest.is_some_and(|n| n <= 1500),
+        "a drawn line keeps at most 1,500 points: {longest:?}"
+    );
+}

@@ -195,3 +195,19 @@ fn json_to_a_file_is_written_whole() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 }
+
+#[test]
+fn a_real_loss_collapse_to_zero_is_an_error() {
+    losscmp()
+        .args([
+            "fixtures/public/16_lf-jsonl-loss-collapses-to-0",
+            "--fail-on",
+            "error",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("collapsed-loss"))
+        .stdout(predicate::str::contains(
+            "exactly 0.0 at 36 logged steps after training began (first at step 20)",
+        ));
+}

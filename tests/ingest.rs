@@ -282,3 +282,38 @@ fn inputs_are_never_written() {
         );
     }
 }
+
+#[test]
+fn public_logs_with_their_traps() {
+    // World size 7 from a LLaMA-Factory running_log header (112 = 7 × 2 × 8), and no loss at all.
+    let out = losscmp()
+        .args([
+            "fixtures/public/01_lf-qwen3-14b-world7-nolosslog",
+            "--json",
+            "-",
+        ])
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let run = &doc["runs"][0];
+    assert_eq!(config_value(run, "world_size"), 7.0);
+    assert_eq!(
+        run["config"]["world_size"]["source"],
+        "derived: effective_batch 112 ÷ (per_device_batch 2 × grad_accum 8)"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no training loss in any file"));
+    // nn.DataParallel over 4 GPUs in transformers 4.15: no world-size line, the factor 4 is derived.
+    let run = &json_of(&["fixtures/public/11_hf-stdout-dataparallel-ngpu4-tf4.15"])["runs"][0];
+    assert_eq!(config_value(run, "world_size"), 4.0);
+    assert_eq!(config_value(run, "effective_batch"), 64.0);
+    // llmtuner printed every log twice (its callback, then HF's dict): one point per step remains.
+    let run = &json_of(&["fixtures/public/10_llmtuner-stdout-duplicated-loss-lines"])["runs"][0];
+    assert_eq!(run["metrics"]["loss"]["points"], 20);
+    assert_eq!(run["metrics"]["loss"]["dropped_duplicates"], 20);
+    assert_eq!(run["metrics"]["loss"]["final"], 0.9876);
+    // Two writers on one trainer_log.jsonl: every step twice, the later kept.
+    let run =
+        &json_of(&["fixtures/public/34_lf-jsonl-every-step-twice-concurrent-writers"])["runs"][0];
+    assert_eq!(run["metrics"]["loss"]["points"], 10);
+    assert_eq!(run["metrics"]["loss"]["dropped_duplicates"], 10);
+}

@@ -102,7 +102,7 @@ pub fn merge(
             dropped_steps.sort_by(f64::total_cmp);
             dropped_steps.dedup();
             warnings.push(format!(
-                "{}: steps {}–{} were logged more than once (a resumed run or two writers); kept the latest of each, dropped {} earlier points",
+                "{}: steps {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest of each, dropped {} earlier points",
                 file.path,
                 dropped_steps[0],
                 dropped_steps[dropped_steps.len() - 1],

@@ -212,6 +212,11 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
             looked,
         });
     }
+    if !series.contains_key("loss") {
+        warnings.push(
+            "no training loss in any file (was logging_steps larger than the run?); loss comparisons are skipped".into(),
+        );
+    }
     Ok(Run {
         label: spec.label.clone(),
         path: display,

@@ -136,27 +136,52 @@ fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
     Ok(out)
 }
 
-/// Names whose content is worth sniffing; content decides the format, the name only filters out
-/// weights, tokenizers and images.
+/// Names whose content is worth sniffing: everything but weights, tokenizers, images, archives
+/// and code. Content decides the format; the name only keeps large binaries from being opened.
 fn looks_like_log_name(name: &str) -> bool {
+    const NOT_LOGS: [&str; 26] = [
+        "safetensors",
+        "bin",
+        "pt",
+        "pth",
+        "ckpt",
+        "gguf",
+        "onnx",
+        "h5",
+        "npy",
+        "npz",
+        "arrow",
+        "parquet",
+        "msgpack",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "pdf",
+        "zip",
+        "tar",
+        "model",
+        "jinja",
+        "py",
+        "sh",
+        "md",
+    ];
+    const NOT_LOG_FILES: [&str; 8] = [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "adapter_config.json",
+        "generation_config.json",
+        "vocab.json",
+        "merges.txt",
+        "config.json",
+    ];
     let base = name.strip_suffix(".gz").unwrap_or(name);
     let ext = base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("json" | "jsonl" | "yaml" | "yml" | "log" | "txt" | "out" | "err") => {
-            !matches!(
-                base,
-                "tokenizer.json"
-                    | "tokenizer_config.json"
-                    | "special_tokens_map.json"
-                    | "adapter_config.json"
-                    | "generation_config.json"
-                    | "vocab.json"
-                    | "merges.txt"
-            ) && !base.ends_with(".index.json")
-        }
-        None => true,
-        _ => false,
-    }
+    !ext.is_some_and(|e| NOT_LOGS.contains(&e.as_str()))
+        && !NOT_LOG_FILES.contains(&base)
+        && !base.ends_with(".index.json")
 }
 
 /// Opens a file (or stdin) for streaming, decompressing gzip transparently.

@@ -280,6 +280,13 @@ impl Series {
         self.points.iter().rev().find(|p| p.value.is_finite())
     }
 
+    /// The first point with a finite, positive value (where training starts).
+    pub fn first_positive(&self) -> Option<&Point> {
+        self.points
+            .iter()
+            .find(|p| p.value.is_finite() && p.value > 0.0)
+    }
+
     /// The smallest finite value.
     pub fn min_finite(&self) -> Option<f64> {
         self.points

@@ -43,10 +43,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (ra, rb) = ctx.pair_runs(pair);
-        let (Some(ba), Some(bb)) = (
-            ra.config.num(Key::EffectiveBatch),
-            rb.config.num(Key::EffectiveBatch),
-        ) else {
+        let Some((ba, bb)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
             continue;
         };
         if ba == bb {

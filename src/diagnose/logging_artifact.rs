@@ -32,13 +32,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             let v = r.config.text(Key::TransformersVersion)?;
             in_buggy_range(v).then(|| (r, v.to_string()))
         });
-        let first = |r: &crate::model::Run| {
-            r.loss()?
-                .points
-                .iter()
-                .find(|p| p.value.is_finite() && p.value > 0.0)
-                .copied()
-        };
+        let first = |r: &crate::model::Run| r.loss()?.first_positive().copied();
         let ratio_match = match (first(a), first(b)) {
             (Some(pa), Some(pb)) => {
                 let r = pb.value / pa.value;

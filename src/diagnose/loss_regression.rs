@@ -6,7 +6,7 @@
 
 use super::oversized_batch::format_p;
 use super::stats;
-use super::{Context, derived};
+use super::{Context, derived, raised_for};
 use crate::model::{Finding, Severity, format_number as num};
 
 /// Absolute loss differences below this are noise for LM losses (4-decimal logging, bf16
@@ -31,12 +31,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         if test.p_value >= ALPHA {
             continue;
         }
-        let explained = earlier.iter().find(|f| {
-            f.id == "oversized-effective-batch"
-                && f.runs.contains(&run.label)
-                && f.runs.contains(&reference.label)
-        });
-        let cause = if explained.is_some() {
+        let cause = if raised_for(earlier, "oversized-effective-batch", reference, run) {
             " The oversized-effective-batch finding above is the likely cause."
         } else {
             ""

@@ -17,16 +17,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        let (Some(b_ref), Some(b_run)) = (
-            reference.config.num(Key::EffectiveBatch),
-            run.config.num(Key::EffectiveBatch),
-        ) else {
+        let Some((b_ref, b_run)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
             continue;
         };
-        let (Some(lr_ref), Some(lr_run)) = (
-            reference.config.num(Key::LearningRate),
-            run.config.num(Key::LearningRate),
-        ) else {
+        let Some((lr_ref, lr_run)) = ctx.pair_num(pair, Key::LearningRate) else {
             continue;
         };
         let k = b_run / b_ref;

@@ -54,6 +54,19 @@ impl Context<'_> {
     pub fn pair_runs(&self, p: &Pair) -> (&Run, &Run) {
         (&self.runs[p.reference], &self.runs[p.run])
     }
+
+    /// A numeric config value of both runs of a pair: (reference, run), when both are known.
+    pub fn pair_num(&self, p: &Pair, key: Key) -> Option<(f64, f64)> {
+        let (a, b) = self.pair_runs(p);
+        Some((a.config.num(key)?, b.config.num(key)?))
+    }
+}
+
+/// Whether an earlier check raised `id` for both of these runs.
+fn raised_for(earlier: &[Finding], id: &str, a: &Run, b: &Run) -> bool {
+    earlier
+        .iter()
+        .any(|f| f.id == id && f.runs.contains(&a.label) && f.runs.contains(&b.label))
 }
 
 type Check = fn(&Context<'_>, &[Finding]) -> Vec<Finding>;

@@ -3,7 +3,7 @@
 //! loss more than [`START_RATIO`]× apart (unless a `loss-logging-artifact` explains it: then the
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
 
-use super::{Context, config_evidence, logged};
+use super::{Context, config_evidence, logged, raised_for};
 use crate::model::{Finding, Key, Severity, format_number as num};
 
 /// Relative difference beyond which example counts or epochs differ.
@@ -30,18 +30,8 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                 }
             }
         }
-        let artifact = earlier.iter().any(|f| {
-            f.id == "loss-logging-artifact"
-                && f.runs.contains(&a.label)
-                && f.runs.contains(&b.label)
-        });
-        let first = |r: &crate::model::Run| {
-            r.loss()?
-                .points
-                .iter()
-                .find(|p| p.value.is_finite() && p.value > 0.0)
-                .copied()
-        };
+        let artifact = raised_for(earlier, "loss-logging-artifact", a, b);
+        let first = |r: &crate::model::Run| r.loss()?.first_positive().copied();
         if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
             let r = pb.value / pa.value;
             if r.max(1.0 / r) > START_RATIO {

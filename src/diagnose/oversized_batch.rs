@@ -21,7 +21,7 @@
 //! k for SGD (Goyal et al. 2017), unless the run already changed its learning rate.
 
 use super::stats;
-use super::{Context, config_evidence, derived, optimizer_steps, times};
+use super::{Context, config_evidence, derived, optimizer_steps, raised_for, times};
 use crate::model::{
     ConfigChange, Evidence, Finding, Fix, Key, Run, Severity, format_number as num,
 };
@@ -40,10 +40,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        let (Some(b_ref), Some(b_run)) = (
-            reference.config.num(Key::EffectiveBatch),
-            run.config.num(Key::EffectiveBatch),
-        ) else {
+        let Some((b_ref, b_run)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
             continue;
         };
         let k = b_run / b_ref;
@@ -74,11 +71,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         if steps.ratio_all.ln() > 0.5 * data.ratio_all.ln() {
             continue;
         }
-        let artifact = earlier.iter().any(|f| {
-            f.id == "loss-logging-artifact"
-                && f.runs.contains(&run.label)
-                && f.runs.contains(&reference.label)
-        });
+        let artifact = raised_for(earlier, "loss-logging-artifact", reference, run);
         let axis = ctx.aligned.data_axis.label();
         let mut evidence: Vec<Evidence> = [
             config_evidence(reference, Key::EffectiveBatch),

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Runs losscmp, the Python reference and the floors (wc -l, cat) on the generated inputs in one
+go and prints medians, ratios and losscmp's peak memory.
+
+usage: python3 bench/run.py [--data bench/data] [--repeat 5] [--bin target/release/losscmp]
+Generate the inputs first: python3 bench/generate.py
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def timed(cmd, repeat):
+    """Median wall time of `cmd` over `repeat` runs (after one warm-up), and the peak RSS in MB."""
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - t)
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    rss_mb = int(out.stderr.strip().splitlines()[-1]) / 1024
+    return statistics.median(times), rss_mb
+
+
+def size_mb(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) / 1e6
+    return os.path.getsize(path) / 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(HERE, "data"))
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "losscmp"))
+    ap.add_argument("--python-repeat", type=int, default=1, help="the reference is slow; its median is over this many runs")
+    a = ap.parse_args()
+    py = [sys.executable, os.path.join(HERE, "reference.py")]
+    runs = os.path.join(a.data, "runs100")
+    run_dirs = [os.path.join(runs, d) for d in sorted(os.listdir(runs))]
+    cases = [
+        ("stdout.log", [os.path.join(a.data, "stdout.log")], ["wc", "-l", os.path.join(a.data, "stdout.log")]),
+        ("trainer_state.json", [os.path.join(a.data, "trainer_state.json")], ["wc", "-l", os.path.join(a.data, "trainer_state.json")]),
+        ("runs100 (100 runs)", run_dirs, ["sh", "-c", f"cat {runs}/*/* > /dev/null"]),
+    ]
+    print(f"{'input':<22} {'MB':>7} {'floor s':>8} {'losscmp s':>10} {'python s':>9} {'÷floor':>7} {'py÷losscmp':>10} {'peak MB':>8}")
+    for name, args, floor in cases:
+        mb = size_mb(args[0]) if len(args) == 1 else size_mb(runs)
+        f_s, _ = timed(floor, a.repeat)
+        l_s, rss = timed([a.bin] + args + ["--json", "-"], a.repeat)
+        p_s, _ = timed(py + ([runs] if len(args) > 1 else args), a.python_repeat)
+        print(f"{name:<22} {mb:>7.0f} {f_s:>8.3f} {l_s:>10.3f} {p_s:>9.2f} {l_s / f_s:>7.1f} {p_s / l_s:>10.1f} {rss:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

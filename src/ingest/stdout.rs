@@ -163,17 +163,43 @@ fn place_steps(out: &mut Parsed, hints: &[Option<(f64, f64)>]) {
         if rec.step.is_some() {
             continue;
         }
-        if let (Some(spe), Some(epoch)) = (spe, rec.epoch) {
-            rec.step = Some((epoch * spe).round());
-            rec.step_origin = Some("epoch × steps per epoch (training header)");
-        } else if let Some((n, m)) = hint {
-            if total.is_none_or(|t| t == *m) {
-                rec.step = Some(*n);
+        // The training bar's counter, when it belongs to the training bar (not an eval bar).
+        let bar = hint
+            .filter(|(_, m)| total.is_none_or(|t| t == *m))
+            .map(|(n, _)| n);
+        match (spe, rec.epoch, bar) {
+            (Some(spe), Some(epoch), bar) => {
+                let estimate = epoch * spe;
+                // Printed epochs are rounded: 2 decimals in older transformers, 4 significant
+                // digits in 5.x. When that leaves more than a step of doubt (long epochs), the
+                // bar's counter inside the doubt is the exact step.
+                let doubt = EPOCH_ROUNDING.max(epoch * EPOCH_REL_ROUNDING) * spe;
+                match bar {
+                    Some(n) if doubt >= 1.0 && (n - estimate).abs() <= doubt + 1.0 => {
+                        rec.step = Some(n);
+                        rec.step_origin = Some(
+                            "training progress bar counter (within the rounding of the logged epoch)",
+                        );
+                    }
+                    _ => {
+                        rec.step = Some(estimate.round());
+                        rec.step_origin = Some("epoch × steps per epoch (training header)");
+                    }
+                }
+            }
+            (_, _, Some(n)) => {
+                rec.step = Some(n);
                 rec.step_origin = Some("training progress bar counter");
             }
+            _ => {}
         }
     }
 }
+
+/// Absolute rounding of epochs printed with 2 decimals (older transformers).
+const EPOCH_ROUNDING: f64 = 0.005;
+/// Relative rounding of epochs printed with 4 significant digits (transformers 5).
+const EPOCH_REL_ROUNDING: f64 = 5e-4;
 
 fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
     if raw.is_empty() {
@@ -437,6 +463,18 @@ mod tests {
                 .iter()
                 .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
         );
+    }
+
+    #[test]
+    fn long_epochs_take_the_step_from_the_bar() {
+        // 1,000,000 steps per epoch: '0.5' (4 significant digits) cannot tell step 500,010 from
+        // 500,000; the bar can.
+        let log = "***** Running training *****\n  Num update steps per epoch = 1,000,000\n  Total optimization steps = 3,000,000\n\
+ 17%|#  | 500000/3000000 [00:01<00:14,  3it/s]\n{'loss': '1.0', 'epoch': '0.5'}\n\
+ 17%|#  | 500010/3000000 [00:01<00:14,  3it/s]\n{'loss': '0.9', 'epoch': '0.5'}\n";
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        let steps: Vec<_> = p.records.iter().map(|r| r.step).collect();
+        assert_eq!(steps, vec![Some(500_000.0), Some(500_010.0)]);
     }
 
     #[test]

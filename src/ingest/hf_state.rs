@@ -34,9 +34,9 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     let text = sanitize_json(text);
     let mut out = Parsed::default();
     let (top, entries) = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(top)) => {
-            let entries = match top.get("log_history") {
-                Some(Value::Array(a)) => a.clone(),
+        Ok(Value::Object(mut top)) => {
+            let entries = match top.remove("log_history") {
+                Some(Value::Array(a)) => a,
                 _ => Vec::new(),
             };
             (Some(top), entries)

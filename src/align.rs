@@ -228,8 +228,6 @@ pub struct Pair {
     pub by_data: Option<Overlap>,
     /// On optimizer steps.
     pub by_steps: Option<Overlap>,
-    /// On the axis the user chose.
-    pub by_axis: Option<Overlap>,
     /// Samples- and steps-to-target.
     pub target: Option<Target>,
 }
@@ -345,8 +343,6 @@ pub struct Aligned {
     pub axis: Axis,
     /// The data axis used for "matched samples" comparisons (samples, else epoch).
     pub data_axis: Axis,
-    /// Training-loss curve of each run on `axis` (empty when the run logs no loss).
-    pub loss: Vec<Curve>,
     /// Each non-reference run against the reference.
     pub pairs: Vec<Pair>,
     /// Why an axis fell back, and similar notes.
@@ -410,31 +406,24 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());
-    let loss = runs
-        .iter()
-        .map(|r| curve(r, axis, opts.smooth, runs))
-        .collect();
     let mut pairs = Vec::new();
     for i in 0..runs.len() {
         if i == reference {
             continue;
         }
         let overlap_on = |a: Axis| {
-            let unit_runs = runs;
-            let c0 = curve(&runs[reference], a, opts.smooth, unit_runs);
-            let c1 = curve(&runs[i], a, opts.smooth, unit_runs);
+            let c0 = curve(&runs[reference], a, opts.smooth, runs);
+            let c1 = curve(&runs[i], a, opts.smooth, runs);
             overlap(&c0, &c1, a)
         };
         let by_data = overlap_on(data_axis);
         let by_steps = overlap_on(Axis::Step);
-        let by_axis = overlap_on(axis);
         let target = target(&runs[reference], &runs[i], data_axis, runs);
         pairs.push(Pair {
             reference,
             run: i,
             by_data,
             by_steps,
-            by_axis,
             target,
         });
     }
@@ -448,7 +437,6 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     Aligned {
         axis,
         data_axis,
-        loss,
         pairs,
         warnings,
         smooth: opts.smooth,

@@ -29,7 +29,8 @@ pub struct Cli {
     #[arg(long, value_name = "RUN")]
     pub baseline: Option<String>,
 
-    /// The x-axis for comparisons and plots.
+    /// The x-axis of the charts and of smoothing. Diagnoses always compare at matched samples
+    /// (epochs when samples are unknown) and at matched optimizer steps.
     #[arg(long, value_enum, default_value_t = AxisArg::Samples)]
     pub x: AxisArg,
 

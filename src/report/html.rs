@@ -385,12 +385,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
 }
 
 fn warnings(h: &mut String, report: &Report<'_>) {
-    let all: Vec<String> = report
-        .runs
-        .iter()
-        .flat_map(|r| r.warnings.iter().map(move |w| format!("[{}] {w}", r.label)))
-        .chain(report.aligned.warnings.iter().cloned())
-        .collect();
+    let all: Vec<String> = report.warnings();
     if all.is_empty() {
         return;
     }

@@ -45,12 +45,7 @@ pub fn render(report: &Report<'_>) -> String {
             })
         })
         .collect();
-    let warnings: Vec<String> = report
-        .runs
-        .iter()
-        .flat_map(|r| r.warnings.iter().map(move |w| format!("[{}] {w}", r.label)))
-        .chain(report.aligned.warnings.iter().cloned())
-        .collect();
+    let warnings: Vec<String> = report.warnings();
     let doc = json!({
         "schema_version": SCHEMA_VERSION,
         "axis": report.aligned.axis.name(),

@@ -32,18 +32,23 @@ pub struct Report<'a> {
     pub baseline: usize,
 }
 
+impl Report<'_> {
+    /// Every warning of reading and aligning, run warnings prefixed with `[label]`: what stderr,
+    /// the JSON and the HTML page all show.
+    pub fn warnings(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .flat_map(|r| r.warnings.iter().map(move |w| format!("[{}] {w}", r.label)))
+            .chain(self.aligned.warnings.iter().cloned())
+            .collect()
+    }
+}
+
 /// Writes every requested output: warnings to stderr; files (HTML, plot, JSON, CSV, Parquet,
 /// Markdown); then the terminal summary to stdout unless JSON or Markdown was sent there.
 pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     let mut err = io::stderr().lock();
-    for (run, w) in report
-        .runs
-        .iter()
-        .flat_map(|r| r.warnings.iter().map(move |w| (r, w)))
-    {
-        writeln!(err, "losscmp: warning: [{}] {w}", run.label)?;
-    }
-    for w in &report.aligned.warnings {
+    for w in report.warnings() {
         writeln!(err, "losscmp: warning: {w}")?;
     }
     if let Some(path) = &config.out {

@@ -102,12 +102,23 @@ fn rules<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a [Marker]) -> Vec<R
 /// The main comparison chart: training loss against the report axis (samples seen by default).
 pub fn main_chart(report: &Report<'_>) -> Chart {
     let axis = report.aligned.axis;
+    sized(
+        format!("Training loss vs {}", axis.label()),
+        axis.label(),
+        "loss",
+        lines(report, |i| &report.aligned.plots[i].loss),
+        rules(report, |i| &report.aligned.plots[i].markers),
+    )
+}
+
+/// A chart of the page's size without a reference line.
+fn sized(title: String, x: &str, y: &str, lines: Vec<Line>, rules: Vec<Rule>) -> Chart {
     Chart {
-        title: format!("Training loss vs {}", axis.label()),
-        x_label: axis.label().into(),
-        y_label: "loss".into(),
-        lines: lines(report, |i| &report.aligned.plots[i].loss),
-        rules: rules(report, |i| &report.aligned.plots[i].markers),
+        title,
+        x_label: x.into(),
+        y_label: y.into(),
+        lines,
+        rules,
         hline: None,
         width: WIDTH,
         height: HEIGHT,
@@ -118,17 +129,7 @@ pub fn main_chart(report: &Report<'_>) -> Chart {
 pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
     let p = &report.aligned.plots;
     let axis = report.aligned.axis;
-    let chart =
-        |title: String, y: &str, lines: Vec<Line>, rules: Vec<Rule>, hline: Option<f64>| Chart {
-            title,
-            x_label: axis.label().into(),
-            y_label: y.into(),
-            lines,
-            rules,
-            hline,
-            width: WIDTH,
-            height: HEIGHT,
-        };
+    let x = axis.label();
     let baseline = &report.runs[report.baseline].label;
     let ratio_lines = (0..report.runs.len())
         .filter(|&i| !p[i].ratio.is_empty())
@@ -139,47 +140,47 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
             faint: false,
         })
         .collect();
-    let steps = Chart {
-        title: "Training loss vs optimizer steps".into(),
-        x_label: "optimizer step".into(),
-        y_label: "loss".into(),
-        lines: lines(report, |i| &p[i].loss_steps),
-        rules: rules(report, |i| &p[i].markers_steps),
-        hline: None,
-        width: WIDTH,
-        height: HEIGHT,
-    };
+    let steps = sized(
+        "Training loss vs optimizer steps".into(),
+        "optimizer step",
+        "loss",
+        lines(report, |i| &p[i].loss_steps),
+        rules(report, |i| &p[i].markers_steps),
+    );
     vec![
         main_chart(report),
         steps,
-        chart(
-            format!("Eval loss vs {}", axis.label()),
+        sized(
+            format!("Eval loss vs {x}"),
+            x,
             "eval loss",
             lines(report, |i| &p[i].eval_loss),
             vec![],
-            None,
         ),
-        chart(
-            format!("Learning rate vs {}", axis.label()),
+        sized(
+            format!("Learning rate vs {x}"),
+            x,
             "learning rate",
             lines(report, |i| &p[i].learning_rate),
             rules(report, |i| &p[i].markers),
-            None,
         ),
-        chart(
-            format!("Grad norm vs {}", axis.label()),
+        sized(
+            format!("Grad norm vs {x}"),
+            x,
             "grad norm",
             lines(report, |i| &p[i].grad_norm),
             vec![],
-            None,
         ),
-        chart(
-            format!("Loss ÷ baseline loss vs {}", axis.label()),
-            &format!("loss ÷ {baseline}'s loss"),
-            ratio_lines,
-            vec![],
-            Some(1.0),
-        ),
+        Chart {
+            hline: Some(1.0),
+            ..sized(
+                format!("Loss ÷ baseline loss vs {x}"),
+                x,
+                &format!("loss ÷ {baseline}'s loss"),
+                ratio_lines,
+                vec![],
+            )
+        },
     ]
     .into_iter()
     .filter(|c| !c.is_empty() || c.title.starts_with("Training loss"))

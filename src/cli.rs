@@ -74,6 +74,10 @@ pub struct Cli {
     /// When to colour terminal output (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Print how long each stage took (read, align, diagnose, report) to stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// `--x` values.

@@ -48,6 +48,8 @@ pub struct Config {
     pub parquet: Option<PathBuf>,
     /// Markdown summary.
     pub markdown: Option<Output>,
+    /// Print each stage's wall time to stderr.
+    pub timings: bool,
 }
 
 impl Config {
@@ -198,6 +200,7 @@ impl Config {
             csv: cli.csv,
             parquet: cli.parquet,
             markdown,
+            timings: cli.timings,
         })
     }
 }

@@ -23,6 +23,8 @@ pub mod ingest;
 pub mod model;
 pub mod report;
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context as _, Result};
 use rayon::prelude::*;
 
@@ -31,6 +33,7 @@ use crate::exit::ExitStatus;
 
 /// Runs the whole pipeline for a validated configuration and says how the process should exit.
 pub fn run(config: &Config) -> Result<ExitStatus> {
+    let mut clock = Stopwatch::new(config.timings);
     let runs = config
         .runs
         .par_iter()
@@ -38,6 +41,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
             ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label))
         })
         .collect::<Result<Vec<_>>>()?;
+    clock.lap("read");
     let aligned = align::align(
         &runs,
         config.baseline,
@@ -46,6 +50,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
             smooth: config.smooth,
         },
     );
+    clock.lap("align");
     let findings = diagnose::diagnose(&diagnose::Context {
         runs: &runs,
         aligned: &aligned,
@@ -54,6 +59,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
             tolerance: config.tolerance,
         },
     });
+    clock.lap("diagnose");
     let report = report::Report {
         runs: &runs,
         aligned: &aligned,
@@ -61,6 +67,8 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
         baseline: config.baseline,
     };
     report::emit(&report, config)?;
+    clock.lap("report");
+    clock.print();
     let failing = config
         .fail_on
         .is_some_and(|level| findings.iter().any(|f| f.severity >= level));
@@ -69,6 +77,40 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// Wall time per pipeline stage, for `--timings`.
+struct Stopwatch {
+    last: Option<Instant>,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl Stopwatch {
+    fn new(on: bool) -> Self {
+        Stopwatch {
+            last: on.then(Instant::now),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, stage: &'static str) {
+        if let Some(last) = self.last {
+            let now = Instant::now();
+            self.laps.push((stage, now - last));
+            self.last = Some(now);
+        }
+    }
+
+    fn print(&self) {
+        if self.last.is_some() {
+            let parts: Vec<String> = self
+                .laps
+                .iter()
+                .map(|(s, d)| format!("{s} {:.3} s", d.as_secs_f64()))
+                .collect();
+            eprintln!("timings: {}", parts.join(", "));
+        }
+    }
 }
 
 /// Whether an error is a closed stdout (`losscmp ... | head`), which is not a failure.

@@ -64,7 +64,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     for (k, v) in &map {
         if k.starts_with("eval_") && !k.ends_with("_runtime") && !k.ends_with("_per_second") {
             if let Some(x) = number(v) {
-                rec.metrics.push((k.clone(), x));
+                rec.metrics.push((k.as_str().into(), x));
             }
         }
     }
@@ -87,7 +87,7 @@ mod tests {
         )
         .expect("reads");
         assert_eq!(p.facts.len(), 2);
-        assert_eq!(p.records[0].metrics, vec![("eval_loss".to_string(), 0.55)]);
+        assert_eq!(p.records[0].metrics, vec![("eval_loss".into(), 0.55)]);
         assert_eq!(p.records[0].step, None);
     }
 }

@@ -4,11 +4,14 @@
 //! Python writes `NaN`/`Infinity`; a crashed writer leaves truncated JSON, from which every
 //! complete entry is salvaged.
 
-use serde_json::{Map, Value};
+use std::fmt;
 
-use super::lenient::{number, sanitize_json};
+use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+
+use super::lenient::{Entry, Val, sanitize_json};
 use super::source::IngestError;
-use super::{Parsed, Record};
+use super::{Names, Parsed, Record};
 use crate::model::Key;
 
 /// Keys of the summary entry; they describe the whole run, not a step.
@@ -29,28 +32,109 @@ pub fn sniff(head: &str) -> Option<bool> {
     Some(t.contains("\"log_history\""))
 }
 
+/// The document, deserialised without building a tree: each `log_history` entry becomes a
+/// [`Record`] as soon as it is read ([`History`]), other top-level fields are read only when
+/// named here.
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(default)]
+    log_history: Option<History>,
+    #[serde(borrow)]
+    max_steps: Option<Val<'a>>,
+    #[serde(borrow)]
+    num_train_epochs: Option<Val<'a>>,
+    #[serde(borrow)]
+    train_batch_size: Option<Val<'a>>,
+    #[serde(borrow)]
+    logging_steps: Option<Val<'a>>,
+    #[serde(borrow)]
+    num_input_tokens_seen: Option<Val<'a>>,
+}
+
+/// What `log_history` yields: records, the summary entry's facts, entries skipped.
+#[derive(Default)]
+struct History {
+    out: Parsed,
+    names: Names,
+    entries: usize,
+    no_step: usize,
+}
+
+impl History {
+    /// Takes in entry number `self.entries`.
+    fn push(&mut self, entry: &Entry<'_>) {
+        let i = self.entries;
+        self.entries += 1;
+        if SUMMARY_KEYS.iter().any(|k| entry.has(k)) {
+            if let Some(x) = entry.num("train_runtime") {
+                self.out.fact(
+                    Key::TrainRuntime,
+                    x,
+                    format!("log_history[{i}].train_runtime"),
+                    2,
+                );
+            }
+            if let Some(x) = entry.num("train_samples_per_second") {
+                self.out.fact(
+                    Key::TrainSamplesPerSecond,
+                    x,
+                    format!("log_history[{i}].train_samples_per_second"),
+                    2,
+                );
+            }
+            return;
+        }
+        if !entry.object {
+            return;
+        }
+        let Some(step) = entry.num("step") else {
+            self.no_step += 1;
+            return;
+        };
+        let rec = entry_record(entry, step, i, &mut self.names);
+        self.out.records.push(rec);
+    }
+}
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = History;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the log_history array")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<History, S::Error> {
+                let mut h = History::default();
+                while let Some(entry) = seq.next_element::<Entry>()? {
+                    h.push(&entry);
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// Reads a `trainer_state.json`.
 pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     let text = sanitize_json(text);
-    let mut out = Parsed::default();
-    let (top, entries) = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(mut top)) => {
-            let entries = match top.remove("log_history") {
-                Some(Value::Array(a)) => a,
-                _ => Vec::new(),
-            };
-            (Some(top), entries)
-        }
-        Ok(_) => {
-            return Err(IngestError::Syntax {
-                path: path.into(),
-                line: 1,
-                message: "expected a JSON object with log_history".into(),
-            });
+    if !text.trim_start().starts_with('{') {
+        return Err(IngestError::Syntax {
+            path: path.into(),
+            line: 1,
+            message: "expected a JSON object with log_history".into(),
+        });
+    }
+    let mut out = match serde_json::from_str::<Doc>(&text) {
+        Ok(mut doc) => {
+            let mut h = doc.log_history.take().unwrap_or_default();
+            top_level_facts(&doc, &mut h.out);
+            finish(h)
         }
         Err(e) => {
-            let entries = salvage_log_history(&text);
-            if entries.is_empty() {
+            let h = salvage_log_history(&text);
+            if h.entries == 0 {
                 return Err(IngestError::Syntax {
                     path: path.into(),
                     line: e.line(),
@@ -59,98 +143,78 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
                     ),
                 });
             }
-            out.warnings.push(format!(
+            let warning = format!(
                 "truncated or invalid JSON at line {} ({e}); read the {} complete log_history entries before it",
                 e.line(),
-                entries.len()
-            ));
-            (None, entries)
+                h.entries
+            );
+            let mut out = finish(h);
+            out.warnings.insert(0, warning);
+            out
         }
     };
-    if let Some(top) = &top {
-        top_level_facts(top, &mut out);
-    }
-    let mut no_step = 0;
-    for (i, entry) in entries.iter().enumerate() {
-        let Value::Object(entry) = entry else {
-            continue;
-        };
-        let index = format!("log_history[{i}]");
-        if SUMMARY_KEYS.iter().any(|k| entry.contains_key(*k)) {
-            if let Some(x) = entry.get("train_runtime").and_then(number) {
-                out.fact(Key::TrainRuntime, x, format!("{index}.train_runtime"), 2);
-            }
-            if let Some(x) = entry.get("train_samples_per_second").and_then(number) {
-                out.fact(
-                    Key::TrainSamplesPerSecond,
-                    x,
-                    format!("{index}.train_samples_per_second"),
-                    2,
-                );
-            }
-            continue;
-        }
-        let Some(step) = entry.get("step").and_then(number) else {
-            no_step += 1;
-            continue;
-        };
-        out.records.push(entry_record(entry, step, i));
-    }
-    if no_step > 0 {
-        out.warnings.push(format!(
-            "{no_step} log_history entries without a step (predict results) were skipped"
-        ));
-    }
+    out.records.shrink_to_fit();
     Ok(out)
 }
 
-fn entry_record(entry: &Map<String, Value>, step: f64, index: usize) -> Record {
+fn finish(h: History) -> Parsed {
+    let mut out = h.out;
+    if h.no_step > 0 {
+        out.warnings.push(format!(
+            "{} log_history entries without a step (predict results) were skipped",
+            h.no_step
+        ));
+    }
+    out
+}
+
+fn entry_record(entry: &Entry<'_>, step: f64, index: usize, names: &mut Names) -> Record {
     let mut rec = Record {
         step: Some(step),
-        line: index as u32 + 1,
+        line: u32::try_from(index + 1).unwrap_or(u32::MAX),
         ..Record::default()
     };
-    for (k, v) in entry {
-        let Some(x) = number(v) else { continue };
-        match k.as_str() {
+    for (k, v) in &entry.fields {
+        let Some(x) = v.num() else { continue };
+        match &**k {
             "step" => {}
             "epoch" => rec.epoch = Some(x),
             "num_input_tokens_seen" => rec.tokens = (x > 0.0).then_some(x),
-            _ => rec.metrics.push((k.clone(), x)),
+            _ => rec.metrics.push((names.get(k), x)),
         }
     }
     rec
 }
 
-fn top_level_facts(top: &Map<String, Value>, out: &mut Parsed) {
-    let get = |k: &str| top.get(k).and_then(number);
-    if let Some(x) = get("max_steps").filter(|&x| x > 0.0) {
+fn top_level_facts(doc: &Doc<'_>, out: &mut Parsed) {
+    let get = |v: &Option<Val>| v.as_ref().and_then(Val::num).filter(|&x| x > 0.0);
+    if let Some(x) = get(&doc.max_steps) {
         out.fact(Key::TotalSteps, x, "max_steps", 2);
     }
-    if let Some(x) = get("num_train_epochs").filter(|&x| x > 0.0) {
+    if let Some(x) = get(&doc.num_train_epochs) {
         out.fact(Key::Epochs, x, "num_train_epochs", 2);
     }
-    if let Some(x) = get("train_batch_size").filter(|&x| x > 0.0) {
+    if let Some(x) = get(&doc.train_batch_size) {
         out.fact(Key::PerDeviceBatch, x, "train_batch_size (per device)", 2);
     }
-    if let Some(x) = get("logging_steps").filter(|&x| x > 0.0) {
+    if let Some(x) = get(&doc.logging_steps) {
         out.fact(Key::LoggingSteps, x, "logging_steps", 2);
     }
-    if let Some(x) = get("num_input_tokens_seen").filter(|&x| x > 0.0) {
+    if let Some(x) = get(&doc.num_input_tokens_seen) {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
 }
 
 /// Recovers the complete objects of `"log_history": [ ... ` from a document cut short.
-fn salvage_log_history(text: &str) -> Vec<Value> {
+fn salvage_log_history(text: &str) -> History {
     let Some(start) = text.find("\"log_history\"") else {
-        return Vec::new();
+        return History::default();
     };
     let Some(open) = text[start..].find('[') else {
-        return Vec::new();
+        return History::default();
     };
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    let mut out = History::default();
     let mut i = start + open + 1;
     loop {
         while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b',') {
@@ -162,8 +226,8 @@ fn salvage_log_history(text: &str) -> Vec<Value> {
         let Some(end) = object_end(bytes, i) else {
             return out;
         };
-        match serde_json::from_str::<Value>(&text[i..=end]) {
-            Ok(v) => out.push(v),
+        match serde_json::from_str::<Entry>(&text[i..=end]) {
+            Ok(v) => out.push(&v),
             Err(_) => return out,
         }
         i = end + 1;
@@ -219,7 +283,7 @@ mod tests {
         let gn = p.records[0]
             .metrics
             .iter()
-            .find(|(k, _)| k == "grad_norm")
+            .find(|(k, _)| &**k == "grad_norm")
             .expect("grad_norm");
         assert!(gn.1.is_nan());
         assert!(p.facts.iter().any(|f| f.key == Key::TrainRuntime));

@@ -3,6 +3,11 @@
 //! Python dict literals from stdout, and `str(timedelta)` durations.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Rewrites the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` module writes into
 /// quoted strings, so a strict JSON parser accepts the document; `number` reads them back.
@@ -50,6 +55,169 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// One JSON object read without building a tree: its keys, borrowed from the text unless they
+/// hold escapes, and its scalar values (nested values are skipped). Anything that is not an
+/// object reads as `object: false` with no fields.
+#[derive(Debug, Default)]
+pub struct Entry<'a> {
+    /// The fields, in order.
+    pub fields: Vec<(Cow<'a, str>, Val<'a>)>,
+    /// Whether the value was an object.
+    pub object: bool,
+}
+
+/// A scalar JSON value as the log readers need it.
+#[derive(Debug)]
+pub enum Val<'a> {
+    /// A JSON number.
+    Num(f64),
+    /// A string, which may hold a number (`"0.5216"`, `"NaN"`) or a duration.
+    Text(Cow<'a, str>),
+    /// `null`, a boolean, an array or an object.
+    Other,
+}
+
+impl Val<'_> {
+    /// The number: a JSON number or a string holding one.
+    pub fn num(&self) -> Option<f64> {
+        match self {
+            Val::Num(x) => Some(*x),
+            Val::Text(s) => parse_number(s),
+            Val::Other => None,
+        }
+    }
+}
+
+impl Entry<'_> {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&Val<'_>> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The number under `key`, if present and numeric.
+    pub fn num(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(Val::num)
+    }
+
+    /// Whether `key` is present.
+    pub fn has(&self, key: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == key)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Entry<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Entry<'a>, M::Error> {
+                let mut fields = Vec::with_capacity(8);
+                while let Some(k) = map.next_key::<Key<'a>>()? {
+                    fields.push((k.0, map.next_value()?));
+                }
+                Ok(Entry {
+                    fields,
+                    object: true,
+                })
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Entry<'a>, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Entry::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_unit<E>(self) -> Result<Entry<'a>, E> {
+                Ok(Entry::default())
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A key, borrowed from the text unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Key(text(d)?))
+    }
+}
+
+fn text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, str>, D::Error> {
+    struct V<'a>(PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Cow<'a, str>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'a, str>, E> {
+            Ok(Cow::Borrowed(s))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Cow<'a, str>, E> {
+            Ok(Cow::Owned(s.to_owned()))
+        }
+    }
+    d.deserialize_str(V(PhantomData))
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Val<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Val<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_f64<E>(self, x: f64) -> Result<Val<'a>, E> {
+                Ok(Val::Num(x))
+            }
+            fn visit_i64<E>(self, x: i64) -> Result<Val<'a>, E> {
+                Ok(Val::Num(x as f64))
+            }
+            fn visit_u64<E>(self, x: u64) -> Result<Val<'a>, E> {
+                Ok(Val::Num(x as f64))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Val<'a>, E> {
+                Ok(Val::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Val<'a>, E> {
+                Ok(Val::Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Val<'a>, E> {
+                Ok(Val::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Val<'a>, E> {
+                Ok(Val::Other)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Val<'a>, M::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Val::Other)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Val<'a>, S::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Val::Other)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
 }
 
 /// Reads a number from a JSON value: a JSON number, or a string holding one (`"0.5216"`,
@@ -218,6 +386,21 @@ pub fn parse_duration(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_borrow_keys_and_skip_nested_values() {
+        let text = r#"{"loss": 0.5, "lr": "1e-4", "tag": "x", "a\"b": 1, "nested": {"x": [1, 2]}, "ok": null}"#;
+        let e: Entry = serde_json::from_str(text).expect("parses");
+        assert!(e.object);
+        assert_eq!(e.num("loss"), Some(0.5));
+        assert_eq!(e.num("lr"), Some(1e-4));
+        assert_eq!(e.num("tag"), None);
+        assert_eq!(e.num("a\"b"), Some(1.0));
+        assert!(matches!(e.get("nested"), Some(Val::Other)));
+        assert!(matches!(e.fields[0].0, Cow::Borrowed(_)));
+        let not: Entry = serde_json::from_str("[1, 2]").expect("parses");
+        assert!(!not.object);
+    }
 
     #[test]
     fn python_json_tokens_become_strings_outside_strings_only() {

@@ -3,11 +3,9 @@
 //! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
 //! progress-only. The file is appended to, so resumed runs repeat steps.
 
-use serde_json::Value;
-
-use super::lenient::{number, parse_duration, sanitize_json};
+use super::lenient::{Entry, Val, parse_duration, sanitize_json};
 use super::source::IngestError;
-use super::{Parsed, Record};
+use super::{Names, Parsed, Record};
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
@@ -29,6 +27,7 @@ pub fn sniff(head: &str) -> Option<bool> {
 /// Reads a `trainer_log.jsonl`; malformed lines are counted and the first one reported.
 pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut out = Parsed::default();
+    let mut names = Names::default();
     let mut bad = 0usize;
     let mut first_bad = None;
     for (i, line) in text.lines().enumerate() {
@@ -37,20 +36,21 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             continue;
         }
         let lineno = i + 1;
-        let row = match serde_json::from_str::<Value>(&sanitize_json(line)) {
-            Ok(Value::Object(row)) => row,
+        let clean = sanitize_json(line);
+        let row = match serde_json::from_str::<Entry>(&clean) {
+            Ok(row) if row.object => row,
             _ => {
                 bad += 1;
                 first_bad.get_or_insert(lineno);
                 continue;
             }
         };
-        let Some(step) = row.get("current_steps").and_then(number) else {
+        let Some(step) = row.num("current_steps") else {
             bad += 1;
             first_bad.get_or_insert(lineno);
             continue;
         };
-        if let Some(total) = row.get("total_steps").and_then(number).filter(|&t| t > 0.0) {
+        if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
             if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
                 out.fact(
                     Key::TotalSteps,
@@ -62,29 +62,22 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         }
         let mut rec = Record {
             step: Some(step),
-            line: lineno as u32,
+            line: u32::try_from(lineno).unwrap_or(u32::MAX),
             ..Record::default()
         };
-        rec.epoch = row.get("epoch").and_then(number);
+        rec.epoch = row.num("epoch");
         rec.time = row.get("elapsed_time").and_then(|v| match v {
-            Value::String(s) => parse_duration(s),
-            other => number(other),
+            Val::Text(s) => parse_duration(s),
+            other => other.num(),
         });
-        rec.tokens = row
-            .get("total_tokens")
-            .and_then(number)
-            .filter(|&t| t > 0.0);
-        for (k, v) in &row {
-            if PROGRESS_KEYS.contains(&k.as_str()) || k == "total_tokens" {
+        rec.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
+        for (k, v) in &row.fields {
+            if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
                 continue;
             }
-            let Some(x) = number(v) else { continue };
-            let name = if k == "lr" {
-                "learning_rate"
-            } else {
-                k.as_str()
-            };
-            rec.metrics.push((name.to_string(), x));
+            let Some(x) = v.num() else { continue };
+            let name = if k == "lr" { "learning_rate" } else { k };
+            rec.metrics.push((names.get(name), x));
         }
         if !rec.metrics.is_empty() || rec.tokens.is_some() {
             out.records.push(rec);
@@ -116,7 +109,7 @@ mod tests {
         assert_eq!(p.records.len(), 1);
         let r = &p.records[0];
         assert_eq!(r.time, Some(1.0));
-        assert!(r.metrics.contains(&("learning_rate".to_string(), 0.0006)));
+        assert!(r.metrics.contains(&("learning_rate".into(), 0.0006)));
         assert!(p.warnings[0].contains("line 3"));
         assert_eq!(p.facts[0].value.as_f64(), Some(48.0));
     }

@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::ReadFile;
+use std::sync::Arc;
+
+use super::{Name, ReadFile};
 use crate::model::{Key, Locator, Point, RunConfig, Series};
 
 /// One file's points of one metric: file index, how steps were known, points, duplicates dropped.
@@ -23,9 +25,10 @@ struct Raw {
     line: u32,
 }
 
-/// Builds the run's series.
+/// Builds the run's series. Each file's records are consumed (freed) as they are turned into
+/// points, so a large log is not held twice.
 pub fn merge(
-    files: &[ReadFile],
+    files: &mut [ReadFile],
     cfg: &RunConfig,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<String, Series> {
@@ -36,8 +39,10 @@ pub fn merge(
         .filter_map(|r| r.step)
         .fold(0.0, f64::max);
 
+    let times = side_channel(files, |r| r.time);
+    let tokens = side_channel(files, |r| r.tokens);
     // metric -> [(file index, step origin, points)]
-    let mut by_metric: BTreeMap<&str, Vec<Holder>> = BTreeMap::new();
+    let mut by_metric: BTreeMap<Name, Vec<Holder>> = BTreeMap::new();
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by(|&a, &b| {
         files[a]
@@ -46,10 +51,12 @@ pub fn merge(
             .then(files[a].path.cmp(&files[b].path))
     });
     for &fi in &order {
+        let records = std::mem::take(&mut files[fi].parsed.records);
         let file = &files[fi];
         let mut unplaced = 0;
-        let mut per_metric: BTreeMap<&str, (&'static str, Vec<Raw>)> = BTreeMap::new();
-        for rec in &file.parsed.records {
+        // A few metrics per file: a linear search, by pointer first (names are shared).
+        let mut per_metric: Vec<(Name, &'static str, Vec<Raw>)> = Vec::new();
+        for rec in &records {
             let (step, origin) = match (rec.step, rec.step_origin) {
                 (Some(s), origin) => (s, origin.unwrap_or("logged")),
                 (None, Some(origin))
@@ -69,10 +76,15 @@ pub fn merge(
                 },
             };
             for (name, value) in &rec.metrics {
-                let entry = per_metric
-                    .entry(name.as_str())
-                    .or_insert((origin, Vec::new()));
-                entry.1.push(Raw {
+                let slot = per_metric
+                    .iter()
+                    .position(|(n, ..)| Arc::ptr_eq(n, name))
+                    .or_else(|| per_metric.iter().position(|(n, ..)| n == name))
+                    .unwrap_or_else(|| {
+                        per_metric.push((Arc::clone(name), origin, Vec::new()));
+                        per_metric.len() - 1
+                    });
+                per_metric[slot].2.push(Raw {
                     step,
                     epoch: rec.epoch,
                     time: rec.time,
@@ -88,8 +100,10 @@ pub fn merge(
                 file.path
             ));
         }
+        drop(records);
+        per_metric.sort_by(|a, b| a.0.cmp(&b.0));
         let mut dropped_steps: Vec<f64> = Vec::new();
-        for (name, (origin, mut points)) in per_metric {
+        for (name, origin, mut points) in per_metric {
             let dropped = dedupe_keep_last(&mut points);
             let count = dropped.len();
             dropped_steps.extend(dropped);
@@ -111,8 +125,8 @@ pub fn merge(
         }
     }
 
-    let times = side_channel(files, |r| r.time);
-    let tokens = side_channel(files, |r| r.tokens);
+    let batch = cfg.num(Key::EffectiveBatch);
+    let examples = cfg.num(Key::NumExamples);
     let mut out = BTreeMap::new();
     for (name, mut holders) in by_metric {
         let (wi, origin, mut points, dropped) = holders.remove(0);
@@ -132,9 +146,9 @@ pub fn merge(
                 Point {
                     step: r.step,
                     epoch,
-                    samples: samples_at(cfg, r.step, epoch),
-                    tokens: r.tokens.or_else(|| tokens.get(&r.step.to_bits()).copied()),
-                    time: r.time.or_else(|| times.get(&r.step.to_bits()).copied()),
+                    samples: samples_at(batch, examples, r.step, epoch),
+                    tokens: r.tokens.or_else(|| lookup(&tokens, r.step)),
+                    time: r.time.or_else(|| lookup(&times, r.step)),
                     value: r.value,
                     line: r.line,
                 }
@@ -162,11 +176,23 @@ pub fn merge(
 }
 
 /// Samples seen at a step: step × effective batch, else epoch × examples.
-fn samples_at(cfg: &RunConfig, step: f64, epoch: Option<f64>) -> Option<f64> {
-    if let Some(b) = cfg.num(Key::EffectiveBatch) {
+fn samples_at(
+    batch: Option<f64>,
+    examples: Option<f64>,
+    step: f64,
+    epoch: Option<f64>,
+) -> Option<f64> {
+    if let Some(b) = batch {
         return Some(step * b);
     }
-    Some(epoch? * cfg.num(Key::NumExamples)?)
+    Some(epoch? * examples?)
+}
+
+fn lookup(map: &HashMap<u64, f64>, step: f64) -> Option<f64> {
+    if map.is_empty() {
+        return None;
+    }
+    map.get(&step.to_bits()).copied()
 }
 
 /// Values (time, tokens) any file logged for a step, to fill the winner's points.
@@ -184,21 +210,52 @@ fn side_channel(
 }
 
 /// Sorts by step and keeps the last occurrence of each step (file order); returns the steps that
-/// had earlier occurrences dropped.
+/// had earlier occurrences dropped. A stable sort keeps equal steps in file order (and is linear
+/// on the already sorted points of most logs).
 fn dedupe_keep_last(points: &mut Vec<Raw>) -> Vec<f64> {
+    points.sort_by(|a, b| a.step.total_cmp(&b.step));
     let mut dropped = Vec::new();
-    let mut kept: Vec<Raw> = Vec::with_capacity(points.len());
-    // Walk backwards so the last occurrence is met first.
-    let mut seen = std::collections::HashSet::new();
-    for p in points.drain(..).rev() {
-        if seen.insert(p.step.to_bits()) {
-            kept.push(p);
+    let mut kept = 0;
+    for i in 0..points.len() {
+        let last_of_step = points
+            .get(i + 1)
+            .is_none_or(|next| next.step.total_cmp(&points[i].step).is_ne());
+        if last_of_step {
+            points.swap(kept, i);
+            kept += 1;
         } else {
-            dropped.push(p.step);
+            dropped.push(points[i].step);
         }
     }
-    kept.reverse();
-    kept.sort_by(|a, b| a.step.total_cmp(&b.step));
-    *points = kept;
+    points.truncate(kept);
     dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(step: f64, value: f64) -> Raw {
+        Raw {
+            step,
+            epoch: None,
+            time: None,
+            tokens: None,
+            value,
+            line: 0,
+        }
+    }
+
+    #[test]
+    fn dedupe_keeps_the_last_occurrence_of_each_step() {
+        // A resumed run: steps 3 and 4 logged again after step 5.
+        let mut points: Vec<Raw> = [(1., 1.), (3., 3.), (4., 4.), (5., 5.), (3., 30.), (4., 40.)]
+            .into_iter()
+            .map(|(s, v)| raw(s, v))
+            .collect();
+        let dropped = dedupe_keep_last(&mut points);
+        let kept: Vec<(f64, f64)> = points.iter().map(|p| (p.step, p.value)).collect();
+        assert_eq!(kept, vec![(1., 1.), (3., 30.), (4., 40.), (5., 5.)]);
+        assert_eq!(dropped, vec![3., 4.]);
+    }
 }

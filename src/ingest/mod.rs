@@ -17,7 +17,9 @@ mod run_args;
 mod source;
 mod stdout;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::model::{ConfigValue, Key, Run, SourceFile};
 
@@ -95,9 +97,29 @@ pub struct Record {
     /// Tokens seen so far, when counted.
     pub tokens: Option<f64>,
     /// Metric names (normalised to HF's spelling) and values.
-    pub metrics: Vec<(String, f64)>,
+    pub metrics: Vec<(Name, f64)>,
     /// 1-based line or entry index in the file.
     pub line: u32,
+}
+
+/// A metric name, shared by every record of a file that logs it (a million-entry log holds a
+/// handful of distinct names).
+pub type Name = Arc<str>;
+
+/// Hands out one shared [`Name`] per distinct metric name.
+#[derive(Debug, Default)]
+pub struct Names(HashSet<Name>);
+
+impl Names {
+    /// The shared copy of `name`.
+    pub fn get(&mut self, name: &str) -> Name {
+        if let Some(n) = self.0.get(name) {
+            return Arc::clone(n);
+        }
+        let n: Name = name.into();
+        self.0.insert(Arc::clone(&n));
+        n
+    }
 }
 
 /// One configuration value a file states, with where.
@@ -196,7 +218,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     }
 
     let config = resolve::resolve(&files, &spec.overrides, &mut warnings);
-    let series = merge::merge(&files, &config, &mut warnings);
+    let series = merge::merge(&mut files, &config, &mut warnings);
     if series.is_empty() {
         let looked = if sources.is_empty() {
             "no files".to_string()
@@ -231,7 +253,7 @@ fn describe(p: &Parsed) -> String {
     let mut names: Vec<&str> = p
         .records
         .iter()
-        .flat_map(|r| r.metrics.iter().map(|(n, _)| n.as_str()))
+        .flat_map(|r| r.metrics.iter().map(|(n, _)| &**n))
         .collect();
     names.sort_unstable();
     names.dedup();
@@ -289,7 +311,7 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
         return Ok(None);
     };
     let parsed = match format {
-        Format::Stdout => stdout::read(source::open_stream(path)?, &display)?,
+        Format::Stdout => stdout::read_path(path, &display)?,
         other => {
             let text = source::read_to_string(path)?;
             match other {

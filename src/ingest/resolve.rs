@@ -90,7 +90,7 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     let last_step = files
         .iter()
         .flat_map(|f| &f.parsed.records)
-        .filter(|r| r.metrics.iter().any(|(n, _)| n == "loss"))
+        .filter(|r| r.metrics.iter().any(|(n, _)| &**n == "loss"))
         .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
 
@@ -244,7 +244,7 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .flat_map(|(f, r)| {
                 r.metrics
                     .iter()
-                    .filter(|(n, _)| n == "learning_rate")
+                    .filter(|(n, _)| &**n == "learning_rate")
                     .map(move |(_, v)| (f, r, *v))
             })
             .filter(|(_, _, v)| v.is_finite())

@@ -256,7 +256,9 @@ pub fn read_to_string(path: &Path) -> Result<String, IngestError> {
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    let mut buf = Vec::new();
+    // The size of an uncompressed file, so the buffer is not regrown and copied; a compressed
+    // one grows as it decompresses.
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     open(path)?
         .take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut buf)

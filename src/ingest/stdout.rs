@@ -8,18 +8,24 @@
 //! `round(epoch × steps per epoch)` from the header, else from the tqdm counter of the training
 //! bar, else left to the merge (which says how it placed the points).
 
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use memchr::memmem;
 
 use super::lenient::{PyValue, parse_number, parse_py_dict};
-use super::source::IngestError;
-use super::{Fact, Parsed, Record};
+use super::source::{self, IngestError};
+use super::{Fact, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
 
 /// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
 /// and skipped without being held in memory.
 pub const MAX_LINE: usize = 1 << 20;
+
+/// Bytes asked for per `read` call: small enough that the block being scanned is still in the
+/// CPU cache.
+const READ: usize = 128 << 10;
 
 /// Header lines of the HF Trainer's `***** Running training *****` block and the key each sets.
 const HEADER: [(&str, Key); 8] = [
@@ -66,29 +72,40 @@ pub fn sniff(head: &str, name: &str) -> Option<bool> {
     }
 }
 
-struct Finders {
+/// What the scanner looks for. Dicts and `*****` headers hold a `{` or a `*`, bytes no tqdm
+/// update has: one `memchr2` pass over each block of lines finds them, and everything between
+/// two hits (mostly tqdm updates) is skipped without being split into lines. `world size: ` and
+/// `transformers_version` are each searched for until first found.
+struct Needles {
+    /// A tqdm bar's `%|`, searched backwards for the last bar before a dict.
+    bar: memmem::FinderRev<'static>,
     dict: memmem::Finder<'static>,
     header: memmem::Finder<'static>,
     eval_header: memmem::Finder<'static>,
     predict_header: memmem::Finder<'static>,
     world: memmem::Finder<'static>,
     version: memmem::Finder<'static>,
-    bar: memmem::Finder<'static>,
 }
 
-impl Finders {
+const WORLD: &str = "world size: ";
+const VERSION: &str = "\"transformers_version\": \"";
+
+impl Needles {
     fn new() -> Self {
-        Finders {
+        Needles {
+            bar: memmem::FinderRev::new("%|"),
             dict: memmem::Finder::new("{'"),
             header: memmem::Finder::new("***** Running training *****"),
             eval_header: memmem::Finder::new("***** Running Evaluation *****"),
             predict_header: memmem::Finder::new("***** Running Prediction *****"),
-            world: memmem::Finder::new("world size: "),
-            version: memmem::Finder::new("\"transformers_version\": \""),
-            bar: memmem::Finder::new("%|"),
+            world: memmem::Finder::new(WORLD),
+            version: memmem::Finder::new(VERSION),
         }
     }
 }
+
+/// A tqdm bar's counter and total (`100/3815`).
+type Bar = (f64, f64);
 
 #[derive(PartialEq)]
 enum Block {
@@ -103,33 +120,170 @@ struct State {
     headers_seen: usize,
     block: Block,
     /// The training bar's last counter (step) and total.
-    bar: Option<(f64, f64)>,
+    bar: Option<Bar>,
     /// tqdm hint for each record, by index.
-    hints: Vec<Option<(f64, f64)>>,
+    hints: Vec<Option<Bar>>,
     world_seen: bool,
     version_seen: bool,
+    /// The line number (counting `\n`) at the scanner's position.
+    line: u32,
+    names: Names,
+}
+
+impl State {
+    fn new(line: u32, bar: Option<Bar>) -> Self {
+        State {
+            out: Parsed::default(),
+            header_facts: Vec::new(),
+            headers_seen: 0,
+            block: Block::None,
+            bar,
+            hints: Vec::new(),
+            world_seen: false,
+            version_seen: false,
+            line,
+            names: Names::default(),
+        }
+    }
+
+    /// Appends what the scan of the next part of the same file found.
+    fn join(&mut self, next: State) {
+        let has = |st: &State, k: Key| st.out.facts.iter().any(|f| f.key == k);
+        let (world, version) = (
+            has(self, Key::WorldSize),
+            has(self, Key::TransformersVersion),
+        );
+        self.out
+            .facts
+            .extend(next.out.facts.into_iter().filter(|f| {
+                !(f.key == Key::WorldSize && world || f.key == Key::TransformersVersion && version)
+            }));
+        self.out.records.extend(next.out.records);
+        self.out.warnings.extend(next.out.warnings);
+        self.hints.extend(next.hints);
+        if next.headers_seen > 0 {
+            self.header_facts = next.header_facts;
+        }
+        self.headers_seen += next.headers_seen;
+    }
+}
+
+/// Files at least this large are read by two threads, one half each.
+const SPLIT_MIN: u64 = 64 << 20;
+
+/// Reads a stdout log from a path: a large plain file in two halves on two threads, anything
+/// else (gzip, stdin, small files) streamed.
+pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
+    read_path_split_from(path, display, SPLIT_MIN)
+}
+
+fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    let cut = if rayon::current_num_threads() < 2 {
+        None
+    } else {
+        split_point(path, min).map_err(io)?
+    };
+    match cut {
+        Some((split, bar)) => {
+            let (first, second) = rayon::join(
+                || -> Result<_, IngestError> {
+                    let file = File::open(path).map_err(io)?;
+                    scan(file.take(split), State::new(1, None), display)
+                },
+                || -> Result<_, IngestError> {
+                    let mut file = File::open(path).map_err(io)?;
+                    let line = 1 + count_lines_in(&mut (&mut file).take(split)).map_err(io)?;
+                    file.seek(SeekFrom::Start(split)).map_err(io)?;
+                    scan(file, State::new(line, bar), display)
+                },
+            );
+            let (mut st, too_long) = first?;
+            let (next, more) = second?;
+            st.join(next);
+            Ok(finish(st, too_long + more))
+        }
+        None => read(source::open_stream(path)?, display),
+    }
+}
+
+/// Where a large plain file can be cut so that both halves read as the whole does: the start of
+/// a metric dict line past the middle (a dict ends any header block), with the training bar's
+/// counter just before it. None for small, compressed or unseekable input, or when no such line
+/// is near the middle.
+fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Option<Bar>)>> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() || meta.len() < min.max(2) {
+        return Ok(None);
+    }
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic)?;
+    if magic == [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    // A window before the middle (for the last bar) and one after (for the cut).
+    let window = (meta.len() / 2).min(4 << 20);
+    let from = meta.len() / 2 - window;
+    file.seek(SeekFrom::Start(from))?;
+    let mut buf = Vec::new();
+    (&mut file).take(2 * window).read_to_end(&mut buf)?;
+    let window = usize::try_from(window).unwrap_or(usize::MAX).min(buf.len());
+    let Some(cut) = memmem::find(&buf[window..], b"\n{'").map(|p| window + p + 1) else {
+        return Ok(None);
+    };
+    let before = &buf[..cut];
+    let bar = memmem::rfind(before, b"%|").and_then(|p| {
+        let start = memchr::memrchr2(b'\n', b'\r', &before[..p]).map_or(0, |q| q + 1);
+        parse_bar(&without_ansi(&before[start..line_end(before, p)]))
+    });
+    // A dict between that bar and the cut would have been given the same bar: fine. No bar in
+    // the window at all is rare enough to read the file in one piece.
+    if bar.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((from + cut as u64, bar)))
+}
+
+fn count_lines_in(reader: &mut impl Read) -> io::Result<u32> {
+    let mut buf = vec![0u8; READ];
+    let mut n = 0u32;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n = n.saturating_add(count_lines(&buf[..k])),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Streams a stdout log.
-pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
-    let finders = Finders::new();
-    let mut st = State {
-        out: Parsed::default(),
-        header_facts: Vec::new(),
-        headers_seen: 0,
-        block: Block::None,
-        bar: None,
-        hints: Vec::new(),
-        world_seen: false,
-        version_seen: false,
-    };
-    let too_long = for_each_line(&mut reader, |line, lineno| {
-        on_line(&finders, &mut st, line, lineno)
+pub fn read(reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
+    let (st, too_long) = scan(reader, State::new(1, None), path)?;
+    Ok(finish(st, too_long))
+}
+
+/// Scans a stream from `st` on; returns the state and how many overlong lines were skipped.
+fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usize), IngestError> {
+    let needles = Needles::new();
+    let too_long = for_each_block(&mut reader, |block, skip_first| {
+        scan_block(&needles, &mut st, block, skip_first)
     })
     .map_err(|e| IngestError::Io {
         path: path.into(),
         source: e,
     })?;
+    Ok((st, too_long))
+}
+
+fn finish(mut st: State, too_long: usize) -> Parsed {
     if too_long > 0 {
         st.out.warnings.push(format!(
             "{too_long} lines longer than {MAX_LINE} bytes were skipped"
@@ -144,12 +298,12 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
     let mut out = st.out;
     out.facts.append(&mut st.header_facts);
     place_steps(&mut out, &st.hints);
-    Ok(out)
+    out
 }
 
 /// Gives each dict record a step from its epoch (with the header's steps per epoch) or the
 /// training bar's counter.
-fn place_steps(out: &mut Parsed, hints: &[Option<(f64, f64)>]) {
+fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
     let fact = |k: Key| {
         out.facts
             .iter()
@@ -201,17 +355,93 @@ const EPOCH_ROUNDING: f64 = 0.005;
 /// Relative rounding of epochs printed with 4 significant digits (transformers 5).
 const EPOCH_REL_ROUNDING: f64 = 5e-4;
 
-fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
+/// Looks at one block of whole lines (each ends in `\n` or `\r`, but maybe the file's last):
+/// only the lines holding a needle, the lines of a training header block, and the last tqdm bar
+/// before each dict. `skip_first`: the first line is the end of an overlong line.
+fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
+    let first_line = st.line;
+    let mut at = 0;
+    if skip_first {
+        at = next_line(st, b, line_end(b, 0));
+    }
+    // Set once per run, early in the file: one search per block until found.
+    for (seen, finder) in [(st.world_seen, &n.world), (st.version_seen, &n.version)] {
+        if seen {
+            continue;
+        }
+        if let Some(hit) = finder.find(&b[at..]) {
+            let hit = at + hit;
+            let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
+            let lineno = first_line.saturating_add(count_lines(&b[..start]));
+            on_line(n, st, &b[start..line_end(b, hit)], lineno);
+        }
+    }
+    while at < b.len() {
+        if st.block == Block::TrainHeader {
+            let end = line_end(b, at);
+            on_line(n, st, &b[at..end], st.line);
+            at = next_line(st, b, end);
+            continue;
+        }
+        let Some(hit) = memchr::memchr2(b'{', b'*', &b[at..]) else {
+            break;
+        };
+        let hit = at + hit;
+        let start = memchr::memrchr2(b'\n', b'\r', &b[at..hit]).map_or(at, |p| at + p + 1);
+        last_bar(n, st, &b[at..start]);
+        st.line = st.line.saturating_add(count_lines(&b[at..start]));
+        let end = line_end(b, hit);
+        on_line(n, st, &b[start..end], st.line);
+        at = next_line(st, b, end);
+    }
+    if at < b.len() {
+        last_bar(n, st, &b[at..]);
+        st.line = st.line.saturating_add(count_lines(&b[at..]));
+    }
+}
+
+/// Where the line holding `at` ends: its terminator, or the end of the block.
+fn line_end(b: &[u8], at: usize) -> usize {
+    memchr::memchr2(b'\n', b'\r', &b[at..]).map_or(b.len(), |p| at + p)
+}
+
+/// Steps over the terminator at `end` (counting it when it is a `\n`) to the next line.
+fn next_line(st: &mut State, b: &[u8], end: usize) -> usize {
+    if b.get(end) == Some(&b'\n') {
+        st.line = st.line.saturating_add(1);
+    }
+    (end + 1).min(b.len())
+}
+
+fn count_lines(b: &[u8]) -> u32 {
+    u32::try_from(memchr::memchr_iter(b'\n', b).count()).unwrap_or(u32::MAX)
+}
+
+/// Takes the training bar's counter from the last tqdm update in `region`, if any.
+fn last_bar(n: &Needles, st: &mut State, region: &[u8]) {
+    let Some(p) = n.bar.rfind(region) else {
+        return;
+    };
+    let start = memchr::memrchr2(b'\n', b'\r', &region[..p]).map_or(0, |q| q + 1);
+    let line = &region[start..line_end(region, p)];
+    if let Some(bar) = parse_bar(&without_ansi(line)) {
+        st.bar = Some(bar);
+    }
+}
+
+fn without_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(0x1b, raw).is_some() {
+        strip_ansi(raw).into()
+    } else {
+        raw.into()
+    }
+}
+
+fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     if raw.is_empty() {
         return;
     }
-    let cleaned;
-    let bytes = if memchr::memchr(0x1b, raw).is_some() {
-        cleaned = strip_ansi(raw);
-        &cleaned[..]
-    } else {
-        raw
-    };
+    let bytes = &*without_ansi(raw);
     if let Some(at) = f.dict.find(bytes) {
         let text = String::from_utf8_lossy(&bytes[at..]);
         if let Some((pairs, _)) = parse_py_dict(&text) {
@@ -219,9 +449,13 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
         }
         return;
     }
-    if f.bar.find(bytes).is_some() {
+    if f.bar.rfind(bytes).is_some() {
         if let Some(bar) = parse_bar(bytes) {
             st.bar = Some(bar);
+        }
+        // The progress bar starts after the training header's last line.
+        if st.block == Block::TrainHeader {
+            st.block = Block::None;
         }
         return;
     }
@@ -270,7 +504,7 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if !st.world_seen {
         if let Some(at) = f.world.find(bytes) {
-            let rest = String::from_utf8_lossy(&bytes[at + 12..]);
+            let rest = String::from_utf8_lossy(&bytes[at + WORLD.len()..]);
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(n) = digits.parse::<f64>() {
                 st.world_seen = true;
@@ -282,7 +516,7 @@ fn on_line(f: &Finders, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if !st.version_seen {
         if let Some(at) = f.version.find(bytes) {
-            let rest = String::from_utf8_lossy(&bytes[at + 25..]);
+            let rest = String::from_utf8_lossy(&bytes[at + VERSION.len()..]);
             if let Some(v) = rest.split('"').next() {
                 st.version_seen = true;
                 st.out.text_fact(
@@ -337,7 +571,7 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
             match *k {
                 "epoch" | "step" => {}
                 "num_input_tokens_seen" => rec.tokens = (*x > 0.0).then_some(*x),
-                _ => rec.metrics.push((k.to_string(), *x)),
+                _ => rec.metrics.push((st.names.get(k), *x)),
             }
         }
     }
@@ -349,7 +583,7 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
 }
 
 /// Parses a tqdm bar `  3%|███▏  | 100/3815 [00:52<27:37,  2.24it/s]` into (100, 3815).
-fn parse_bar(bytes: &[u8]) -> Option<(f64, f64)> {
+fn parse_bar(bytes: &[u8]) -> Option<Bar> {
     let text = std::str::from_utf8(bytes).ok()?;
     let after = &text[text.rfind("| ")? + 2..];
     let counts = after.split(" [").next()?.trim();
@@ -375,50 +609,42 @@ fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Calls `f` with every line (split at `\n` and `\r`) and its 1-based line number (counting
-/// `\n` only, as an editor does). Returns how many lines over [`MAX_LINE`] were skipped.
-pub fn for_each_line(reader: &mut impl Read, mut f: impl FnMut(&[u8], u32)) -> io::Result<usize> {
+/// Calls `f` with blocks of whole lines (each ending in `\n` or `\r`, but the file's last line)
+/// read in chunks of [`MAX_LINE`] bytes, and whether the block's first line is the end of a line
+/// over [`MAX_LINE`] that is to be skipped. Returns how many such lines there were.
+pub fn for_each_block(reader: &mut impl Read, mut f: impl FnMut(&[u8], bool)) -> io::Result<usize> {
     let mut buf = vec![0u8; MAX_LINE];
     let mut filled = 0;
-    let mut lineno: u32 = 1;
     let mut skipping = false;
     let mut too_long = 0;
     loop {
-        let n = match reader.read(&mut buf[filled..]) {
+        let upto = (filled + READ).min(buf.len());
+        let n = match reader.read(&mut buf[filled..upto]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         filled += n;
-        let mut start = 0;
-        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &buf[start..filled]) {
-            let end = start + pos;
-            if skipping {
-                skipping = false;
-            } else {
-                f(&buf[start..end], lineno);
-            }
-            if buf[end] == b'\n' {
-                lineno = lineno.saturating_add(1);
-            }
-            start = end + 1;
-        }
         if n == 0 {
-            if start < filled && !skipping {
-                f(&buf[start..filled], lineno);
+            if filled > 0 {
+                f(&buf[..filled], skipping);
             }
             return Ok(too_long);
         }
-        if start == 0 && filled == buf.len() {
-            if !skipping {
-                too_long += 1;
+        match memchr::memrchr2(b'\n', b'\r', &buf[..filled]) {
+            Some(p) => {
+                f(&buf[..=p], skipping);
+                skipping = false;
+                buf.copy_within(p + 1..filled, 0);
+                filled -= p + 1;
             }
-            skipping = true;
-            filled = 0;
-            continue;
+            None if filled == buf.len() => {
+                too_long += usize::from(!skipping);
+                skipping = true;
+                filled = 0;
+            }
+            None => {}
         }
-        buf.copy_within(start..filled, 0);
-        filled -= start;
     }
 }
 
@@ -456,13 +682,68 @@ mod tests {
         assert_eq!(p.records[1].step, Some(6.0));
         assert_eq!(p.records[1].line, 11);
         assert!(p.records[1].metrics[1].1.is_nan());
-        assert_eq!(p.records[2].metrics[0], ("eval_loss".to_string(), 1.247));
+        assert_eq!(p.records[2].metrics[0], ("eval_loss".into(), 1.247));
         assert_eq!(fact(Key::TrainSamplesPerSecond).value.as_f64(), Some(378.7));
         assert!(
             !p.facts
                 .iter()
                 .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
         );
+    }
+
+    /// Hands out a few bytes per `read`, so blocks end at every possible place.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn block_boundaries_do_not_change_what_is_read() {
+        let whole = read(LOG.as_bytes(), "train.log").expect("reads");
+        for step in [1, 2, 3, 7, 64] {
+            let p = read(Trickle(LOG.as_bytes(), step), "train.log").expect("reads");
+            // Debug text, not `==`: the log holds a NaN.
+            assert_eq!(
+                format!("{p:?}"),
+                format!("{whole:?}"),
+                "reads of {step} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn two_halves_read_as_the_whole_does() {
+        let mut log = LOG.replace(
+            "Total optimization steps = 48",
+            "Total optimization steps = 4000",
+        );
+        for step in 1..=4000 {
+            log.push_str(&format!(" 1%|#  | {step}/4000 [00:01<00:14,  3it/s]\r"));
+            if step % 10 == 0 {
+                let epoch = f64::from(step) / 4000.0 * 3.0;
+                log.push_str(&format!(
+                    "\n{{'loss': '{}', 'epoch': '{epoch}'}}\n",
+                    1.0 / f64::from(step)
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        assert!(
+            split_point(&path, 0).expect("reads").is_some(),
+            "the test must split"
+        );
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        assert_eq!(whole.records.len(), 403);
+        assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
     }
 
     #[test]
@@ -481,11 +762,10 @@ mod tests {
     fn long_lines_are_skipped_with_bounded_memory() {
         let mut text = vec![b'x'; MAX_LINE * 3];
         text.extend_from_slice(b"\n{'loss': 1.0, 'epoch': 0.5}\n");
-        let mut lines = Vec::new();
-        let skipped =
-            for_each_line(&mut &text[..], |l, n| lines.push((l.len(), n))).expect("reads");
-        assert_eq!(skipped, 1);
-        assert_eq!(lines, vec![(27, 2)]);
+        let p = read(&text[..], "train.log").expect("reads");
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].line, 2);
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     }
 
     #[test]

@@ -241,6 +241,8 @@ pub enum Locator {
     Line,
     /// A 1-based entry of `log_history` (JSON documents).
     LogHistoryEntry,
+    /// A 1-based record of a TFRecord file (TensorBoard events).
+    Record,
 }
 
 impl Locator {
@@ -249,6 +251,7 @@ impl Locator {
         match self {
             Locator::Line => format!("line {n}"),
             Locator::LogHistoryEntry => format!("log_history[{}]", n.saturating_sub(1)),
+            Locator::Record => format!("record {n}"),
         }
     }
 }

@@ -21,6 +21,7 @@ struct Raw {
     epoch: Option<f64>,
     time: Option<f64>,
     tokens: Option<f64>,
+    samples: Option<f64>,
     value: f64,
     line: u32,
 }
@@ -41,6 +42,8 @@ pub fn merge(
 
     let times = side_channel(files, |r| r.time);
     let tokens = side_channel(files, |r| r.tokens);
+    let counted = side_channel(files, |r| r.samples);
+    let epochs = side_channel(files, |r| r.epoch);
     // metric -> [(file index, step origin, points)]
     let mut by_metric: BTreeMap<Name, Vec<Holder>> = BTreeMap::new();
     let mut order: Vec<usize> = (0..files.len()).collect();
@@ -89,6 +92,7 @@ pub fn merge(
                     epoch: rec.epoch,
                     time: rec.time,
                     tokens: rec.tokens,
+                    samples: rec.samples,
                     value: *value,
                     line: rec.line,
                 });
@@ -142,11 +146,17 @@ pub fn merge(
         let points = points
             .into_iter()
             .map(|r| {
-                let epoch = r.epoch.or_else(|| Some(r.step / spe?));
+                let epoch = r
+                    .epoch
+                    .or_else(|| lookup(&epochs, r.step))
+                    .or_else(|| Some(r.step / spe?));
                 Point {
                     step: r.step,
                     epoch,
-                    samples: samples_at(batch, examples, r.step, epoch),
+                    samples: r
+                        .samples
+                        .or_else(|| lookup(&counted, r.step))
+                        .or_else(|| samples_at(batch, examples, r.step, epoch)),
                     tokens: r.tokens.or_else(|| lookup(&tokens, r.step)),
                     time: r.time.or_else(|| lookup(&times, r.step)),
                     value: r.value,
@@ -160,10 +170,10 @@ pub fn merge(
                 name: name.to_string(),
                 points,
                 source: files[wi].path.clone(),
-                locator: if files[wi].format == super::Format::HfState {
-                    Locator::LogHistoryEntry
-                } else {
-                    Locator::Line
+                locator: match files[wi].format {
+                    super::Format::HfState => Locator::LogHistoryEntry,
+                    super::Format::Tensorboard => Locator::Record,
+                    _ => Locator::Line,
                 },
                 step_origin: origin.to_string(),
                 also_in,
@@ -241,6 +251,7 @@ mod tests {
             epoch: None,
             time: None,
             tokens: None,
+            samples: None,
             value,
             line: 0,
         }

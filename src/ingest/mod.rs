@@ -11,11 +11,17 @@ mod hf_results;
 mod hf_state;
 mod lenient;
 mod lf_jsonl;
+mod megatron;
 mod merge;
+mod mlflow;
+mod nanogpt;
 mod resolve;
 mod run_args;
 mod source;
 mod stdout;
+mod swift_jsonl;
+mod tensorboard;
+mod torchtune;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,10 +45,22 @@ pub struct RunSpec {
 /// The formats losscmp reads; each has one module with `sniff` and `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Format {
+    /// ms-swift `logging.jsonl`.
+    SwiftJsonl,
     /// HF Trainer `trainer_state.json`.
     HfState,
     /// LLaMA-Factory `trainer_log.jsonl`.
     LfJsonl,
+    /// Megatron-LM / Megatron-DeepSpeed iteration lines and arguments block.
+    Megatron,
+    /// nanoGPT and build-nanogpt stdout, build-nanogpt `log.txt`.
+    Nanogpt,
+    /// torchtune metric logs.
+    Torchtune,
+    /// An MLflow file store's metric files (a run directory, or one metric file).
+    Mlflow,
+    /// TensorBoard event files (binary; recognised by their first record's CRC).
+    Tensorboard,
     /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
     Stdout,
     /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
@@ -53,9 +71,14 @@ pub enum Format {
 
 impl Format {
     /// Formats in sniffing order, and in merge priority for metric series (earliest wins).
-    const ALL: [Format; 5] = [
+    const ALL: [Format; 10] = [
+        Format::SwiftJsonl,
         Format::HfState,
         Format::LfJsonl,
+        Format::Megatron,
+        Format::Nanogpt,
+        Format::Torchtune,
+        Format::Mlflow,
         Format::Stdout,
         Format::HfResults,
         Format::RunArgs,
@@ -66,6 +89,12 @@ impl Format {
         match self {
             Format::HfState => "hf_trainer_state",
             Format::LfJsonl => "llamafactory_jsonl",
+            Format::SwiftJsonl => "ms_swift_jsonl",
+            Format::Megatron => "megatron",
+            Format::Nanogpt => "nanogpt",
+            Format::Torchtune => "torchtune",
+            Format::Mlflow => "mlflow",
+            Format::Tensorboard => "tensorboard",
             Format::Stdout => "stdout",
             Format::HfResults => "hf_results",
             Format::RunArgs => "run_args",
@@ -76,6 +105,13 @@ impl Format {
         match self {
             Format::HfState => hf_state::sniff(head),
             Format::LfJsonl => lf_jsonl::sniff(head),
+            Format::SwiftJsonl => swift_jsonl::sniff(head),
+            Format::Megatron => megatron::sniff(head),
+            Format::Nanogpt => nanogpt::sniff(head),
+            Format::Torchtune => torchtune::sniff(head),
+            Format::Mlflow => mlflow::sniff(head),
+            // Binary: recognised before the text formats, in `read_file`.
+            Format::Tensorboard => Some(false),
             Format::Stdout => stdout::sniff(head, name),
             Format::HfResults => hf_results::sniff(head),
             Format::RunArgs => run_args::sniff(head, name),
@@ -96,6 +132,8 @@ pub struct Record {
     pub time: Option<f64>,
     /// Tokens seen so far, when counted.
     pub tokens: Option<f64>,
+    /// Samples seen so far, when the trainer counts them (Megatron's consumed samples).
+    pub samples: Option<f64>,
     /// Metric names (normalised to HF's spelling) and values.
     pub metrics: Vec<(Name, f64)>,
     /// 1-based line or entry index in the file.
@@ -185,7 +223,34 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     let mut warnings = Vec::new();
     let mut files = Vec::new();
 
-    let candidates = source::discover(&spec.path, &mut sources, &mut warnings)?;
+    if mlflow::is_run_dir(&spec.path) {
+        for (path, parsed) in mlflow::read_run_dir(&spec.path)? {
+            let format = if path.ends_with("params") {
+                Format::RunArgs
+            } else {
+                Format::Mlflow
+            };
+            let path = path.display().to_string();
+            for w in &parsed.warnings {
+                warnings.push(format!("{path}: {w}"));
+            }
+            sources.push(SourceFile {
+                path: path.clone(),
+                format: format.name().to_string(),
+                note: describe(&parsed),
+            });
+            files.push(ReadFile {
+                path,
+                format,
+                parsed,
+            });
+        }
+    }
+    let candidates = if files.is_empty() {
+        source::discover(&spec.path, &mut sources, &mut warnings)?
+    } else {
+        Vec::new()
+    };
     let single_file = candidates.len() == 1 && !spec.path.is_dir();
     for candidate in candidates {
         match read_file(&candidate) {
@@ -291,6 +356,14 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
     if head.starts_with(b"version https://git-lfs.github.com/spec/") {
         return Err(IngestError::LfsPointer { path: display });
     }
+    if tensorboard::sniff(&head) {
+        let parsed = tensorboard::read(source::open(path)?, &display)?;
+        return Ok(Some(ReadFile {
+            path: display,
+            format: Format::Tensorboard,
+            parsed,
+        }));
+    }
     if head.contains(&0) {
         return Err(IngestError::Binary { path: display });
     }
@@ -317,9 +390,14 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
             match other {
                 Format::HfState => hf_state::read(&text, &display)?,
                 Format::LfJsonl => lf_jsonl::read(&text, &display)?,
+                Format::SwiftJsonl => swift_jsonl::read(&text, &display)?,
+                Format::Megatron => megatron::read(&text, &display)?,
+                Format::Nanogpt => nanogpt::read(&text, &display)?,
+                Format::Torchtune => torchtune::read(&text, &display)?,
                 Format::HfResults => hf_results::read(&text, &display)?,
                 Format::RunArgs => run_args::read(&text, &display)?,
-                Format::Stdout => unreachable!("handled above"),
+                Format::Mlflow => mlflow::read_metric_file(&text, path),
+                Format::Stdout | Format::Tensorboard => unreachable!("handled above"),
             }
         }
     };

@@ -58,12 +58,20 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     } else {
         yaml_pairs(text, path)?
     };
+    Ok(options(pairs, |option| option.to_string()))
+}
+
+/// Facts from option names and values, each located by `locate(option)`.
+pub fn options(
+    pairs: impl IntoIterator<Item = (String, String)>,
+    locate: impl Fn(&str) -> String,
+) -> Parsed {
     let mut out = Parsed::default();
     for (option, value) in pairs {
         let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else {
             continue;
         };
-        let locator = option.clone();
+        let locator = locate(&option);
         match key {
             Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
             _ => {
@@ -83,7 +91,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {

@@ -1,0 +1,192 @@
+//! MLflow file store runs: `mlruns/<experiment>/<run>/` with `meta.yaml`, `metrics/<name>`
+//! (one line per logged value, `<unix ms> <value> <step>`; names may hold `/` and become
+//! sub-directories) and `params/<name>` (the value is the file's text). HF's MLflow callback logs
+//! every `TrainingArguments` field as a param, so batch, accumulation and learning rate can be
+//! read back; the world size is not among them.
+//!
+//! A run directory is read as one unit: one [`Parsed`] per metric file (so each point's line
+//! is a line of that file), the params as the run's arguments. The `epoch` metric gives the
+//! other metrics their epochs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::lenient::parse_number;
+use super::source::IngestError;
+use super::{Names, Parsed, Record, run_args};
+
+/// Yes when every line of the head is `<unix ms> <value> <step>` (a metric file on its own).
+pub fn sniff(head: &str) -> Option<bool> {
+    let mut lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The head may end mid-line.
+    if !head.ends_with('\n') {
+        lines.pop();
+    }
+    let metric = |l: &&str| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        matches!(f.len(), 2 | 3)
+            && f[0].len() >= 12
+            && f[0].bytes().all(|b| b.is_ascii_digit())
+            && f[1..].iter().all(|x| parse_number(x).is_some())
+    };
+    Some(!lines.is_empty() && lines.iter().all(metric))
+}
+
+/// Reads one metric file outside a run directory; the metric is named after the file.
+pub fn read_metric_file(text: &str, path: &Path) -> Parsed {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    metric_file(text, &name, None, &mut Names::default())
+}
+
+/// Whether `dir` looks like an MLflow run: `meta.yaml` beside a `metrics` directory.
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join("meta.yaml").is_file() && dir.join("metrics").is_dir()
+}
+
+/// Reads a run directory: (file, what it yielded) for every metric file, then the params.
+pub fn read_run_dir(dir: &Path) -> Result<Vec<(PathBuf, Parsed)>, IngestError> {
+    let start_ms = fs::read_to_string(dir.join("meta.yaml"))
+        .ok()
+        .and_then(|meta| {
+            meta.lines()
+                .find_map(|l| l.strip_prefix("start_time:"))
+                .and_then(parse_number)
+        });
+    let metrics = dir.join("metrics");
+    let mut files = Vec::new();
+    walk(&metrics, &mut files)?;
+    let mut names = Names::default();
+    let mut out = Vec::new();
+    for file in files {
+        let name = file
+            .strip_prefix(&metrics)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = read(&file)?;
+        out.push((file, metric_file(&text, &name, start_ms, &mut names)));
+    }
+    let params = dir.join("params");
+    if params.is_dir() {
+        let mut files = Vec::new();
+        walk(&params, &mut files)?;
+        let mut pairs = Vec::new();
+        for file in &files {
+            let name = file
+                .strip_prefix(&params)
+                .unwrap_or(file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            pairs.push((name, read(file)?.trim().to_string()));
+        }
+        out.push((params.clone(), run_args::options(pairs, str::to_string)));
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<String, IngestError> {
+    fs::read_to_string(path).map_err(|e| IngestError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
+}
+
+/// All files under `dir`, sorted, depth first.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| IngestError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            walk(&e, out)?;
+        } else if e.is_file() {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// One metric file: `<unix ms> <value> <step>` per line (old stores omit the step: 0).
+fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names) -> Parsed {
+    let mut out = Parsed::default();
+    let metric = names.get(name);
+    let (mut bad, mut first_bad) = (0usize, None);
+    for (i, line) in text.lines().enumerate() {
+        let mut it = line.split_whitespace();
+        let (Some(ts), Some(value)) = (it.next(), it.next()) else {
+            if !line.trim().is_empty() {
+                bad += 1;
+                first_bad.get_or_insert(i + 1);
+            }
+            continue;
+        };
+        let (Some(ts), Some(value)) = (parse_number(ts), parse_number(value)) else {
+            bad += 1;
+            first_bad.get_or_insert(i + 1);
+            continue;
+        };
+        let step = it.next().and_then(parse_number).unwrap_or(0.0);
+        let mut rec = Record {
+            step: Some(step),
+            time: start_ms.map(|s| (ts - s) / 1000.0),
+            line: (i + 1) as u32,
+            ..Record::default()
+        };
+        if name == "epoch" {
+            rec.epoch = Some(value);
+        } else {
+            rec.metrics.push((metric.clone(), value));
+        }
+        out.records.push(rec);
+    }
+    if let Some(line) = first_bad {
+        out.warnings.push(format!(
+            "{bad} lines are not `<unix ms> <value> <step>` (first at line {line}); skipped"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_become_points_with_time_from_the_run_start() {
+        let mut names = Names::default();
+        let p = metric_file(
+            "1628697792090 332.68 0\n1628697795789 297.6 1\ngarbage\n",
+            "loss",
+            Some(1_628_697_790_090.0),
+            &mut names,
+        );
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[1].step, Some(1.0));
+        assert_eq!(p.records[0].time, Some(2.0));
+        assert_eq!(p.records[1].metrics[0], ("loss".into(), 297.6));
+        assert!(p.warnings[0].contains("first at line 3"));
+    }
+
+    #[test]
+    fn sniffs_whole_metric_lines_only() {
+        assert_eq!(
+            sniff("1628697792090 332.68 0\n1628697795789 297.6 1\n"),
+            Some(true)
+        );
+        assert_eq!(sniff("1628697792090 332.68 0\n16286977"), Some(true));
+        assert_eq!(
+            sniff("################"),
+            Some(false),
+            "one unfinished line"
+        );
+        assert_eq!(sniff("12 0.5 1\n"), Some(false), "not a unix-ms time");
+    }
+}

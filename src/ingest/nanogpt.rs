@@ -1,0 +1,183 @@
+//! nanoGPT's stdout (`iter 100: loss 3.4036, time 1434.03ms, mfu 0.01%`, evaluations
+//! `step 100: train loss 3.4633, val loss 3.4987`, and `tokens per iteration will be: 491,520`),
+//! build-nanogpt's stdout (`step 0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | …`,
+//! `total desired batch size: 524288`) and its `log.txt` (`0 train 10.934416`, `0 val 10.9310`,
+//! `0 hella 0.2413`).
+//!
+//! Tokens per iteration already counts gradient accumulation, world size, batch and block size,
+//! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
+//! nanoGPT does not print: the token axis is the one to compare on.
+
+use super::lenient::parse_number;
+use super::source::IngestError;
+use super::{Names, Parsed, Record};
+use crate::model::Key;
+
+/// Yes when the head holds nanoGPT's or build-nanogpt's lines.
+pub fn sniff(head: &str) -> Option<bool> {
+    let nanogpt = head.contains("tokens per iteration will be:")
+        || head.lines().any(|l| iter_line(l).is_some());
+    let build = head.contains("total desired batch size:")
+        || head.lines().any(|l| pipe_line(l).is_some())
+        || (head
+            .lines()
+            .take(8)
+            .filter(|l| !l.trim().is_empty())
+            .count()
+            > 0
+            && head
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take(8)
+                .all(|l| log_txt_line(l).is_some()));
+    Some(nanogpt || build)
+}
+
+/// Reads any of the three shapes; they can share a file.
+pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
+    let mut out = Parsed::default();
+    let mut names = Names::default();
+    let mut per_iter: Option<(f64, usize)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let line = raw.trim_end_matches('\r');
+        for label in ["tokens per iteration will be:", "total desired batch size:"] {
+            if let Some(at) = line.find(label) {
+                if let Some(x) = parse_number(&line[at + label.len()..]) {
+                    per_iter = Some((x, lineno));
+                }
+            }
+        }
+        let parsed = iter_line(line)
+            .or_else(|| eval_line(line))
+            .or_else(|| pipe_line(line))
+            .or_else(|| log_txt_line(line));
+        let Some((step, metrics)) = parsed else {
+            continue;
+        };
+        out.records.push(Record {
+            step: Some(step),
+            metrics: metrics
+                .into_iter()
+                .map(|(n, x)| (names.get(n), x))
+                .collect(),
+            line: lineno as u32,
+            ..Record::default()
+        });
+    }
+    if let Some((n, lineno)) = per_iter {
+        for rec in &mut out.records {
+            rec.tokens = rec.step.map(|s| s * n);
+        }
+        out.fact(
+            Key::TokensSeen,
+            out.records
+                .iter()
+                .filter_map(|r| r.tokens)
+                .fold(0.0, f64::max),
+            format!("derived: last step × tokens per iteration (line {lineno})"),
+            2,
+        );
+    }
+    Ok(out)
+}
+
+type Parsed1 = (f64, Vec<(&'static str, f64)>);
+
+/// `iter 100: loss 3.4036, time 1434.03ms, mfu 0.01%`; the loss may be `nan`.
+fn iter_line(line: &str) -> Option<Parsed1> {
+    let rest = line.trim_start().strip_prefix("iter ")?;
+    let (n, rest) = rest.split_once(':')?;
+    let step = n.trim().parse::<f64>().ok()?;
+    let loss = rest.trim_start().strip_prefix("loss ")?;
+    let loss = parse_number(loss.split(',').next()?)?;
+    Some((step, vec![("loss", loss)]))
+}
+
+/// `step 100: train loss 3.4633, val loss 3.4987`.
+fn eval_line(line: &str) -> Option<Parsed1> {
+    let rest = line.trim_start().strip_prefix("step ")?;
+    let (n, rest) = rest.split_once(':')?;
+    let step = n.trim().parse::<f64>().ok()?;
+    let mut metrics = Vec::new();
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(x) = part.strip_prefix("train loss ") {
+            metrics.push(("eval_train_loss", parse_number(x)?));
+        } else if let Some(x) = part.strip_prefix("val loss ") {
+            metrics.push(("eval_loss", parse_number(x)?));
+        }
+    }
+    (!metrics.is_empty()).then_some((step, metrics))
+}
+
+/// build-nanogpt: `step 0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: …`.
+fn pipe_line(line: &str) -> Option<Parsed1> {
+    let rest = line.trim_start().strip_prefix("step ")?;
+    let mut parts = rest.split('|');
+    let step = parts.next()?.trim().parse::<f64>().ok()?;
+    let mut metrics = Vec::new();
+    for part in parts {
+        let Some((k, v)) = part.split_once(':') else {
+            continue;
+        };
+        let name = match k.trim() {
+            "loss" => "loss",
+            "lr" => "learning_rate",
+            "norm" => "grad_norm",
+            _ => continue,
+        };
+        metrics.push((name, parse_number(v.trim().trim_end_matches("ms"))?));
+    }
+    metrics
+        .iter()
+        .any(|(n, _)| *n == "loss")
+        .then_some((step, metrics))
+}
+
+/// build-nanogpt `log.txt`: `<step> train|val|hella <value>`.
+fn log_txt_line(line: &str) -> Option<Parsed1> {
+    let mut it = line.split_whitespace();
+    let step = it.next()?.parse::<f64>().ok()?;
+    let name = match it.next()? {
+        "train" => "loss",
+        "val" => "eval_loss",
+        "hella" => "eval_hellaswag_acc",
+        _ => return None,
+    };
+    let x = parse_number(it.next()?)?;
+    it.next().is_none().then_some((step, vec![(name, x)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_nanogpt_stdout_with_tokens_and_nan() {
+        let log = "tokens per iteration will be: 491,520\nstep 0: train loss 4.2367, val loss 4.2475\n\
+iter 0: loss 4.2709, time 10268.08ms, mfu -100.00%\niter 5: loss nan, time 1431.27ms, mfu 0.01%\n";
+        assert_eq!(sniff(log), Some(true));
+        let p = read(log, "train.log").expect("reads");
+        assert_eq!(p.records.len(), 3);
+        assert_eq!(p.records[0].metrics[1], ("eval_loss".into(), 4.2475));
+        assert_eq!(p.records[2].tokens, Some(5.0 * 491_520.0));
+        assert!(p.records[2].metrics[0].1.is_nan());
+    }
+
+    #[test]
+    fn reads_build_nanogpt_log_txt_and_stdout() {
+        let log = "0 val 10.9310\n0 hella 0.2413\n0 train 10.934416\n1 train 9.8\n";
+        assert_eq!(sniff(log), Some(true));
+        let p = read(log, "log.txt").expect("reads");
+        assert_eq!(p.records.len(), 4);
+        assert_eq!(
+            p.records[1].metrics[0],
+            ("eval_hellaswag_acc".into(), 0.2413)
+        );
+        let out = "total desired batch size: 524288\nstep    0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: 17830.71ms | tokens/sec: 29403.65\n";
+        let p = read(out, "out.txt").expect("reads");
+        assert_eq!(p.records[0].metrics.len(), 3);
+        assert_eq!(p.records[0].tokens, Some(0.0));
+    }
+}

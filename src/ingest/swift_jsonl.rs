@@ -1,0 +1,141 @@
+//! ms-swift `logging.jsonl`: one JSON object per line, the step only inside the string
+//! `"global_step/max_steps": "10/438"`, `"percentage": "2.28%"`, durations such as
+//! `"elapsed_time": "1m 42s"`. Eval rows repeat the step of the train row before them; a
+//! summary row (`train_runtime`, …) and a last row holding the run's whole `log_history` and
+//! dataset statistics end the file. The summary gives throughput; the last row is not a log.
+
+use super::lenient::{Entry, Val, parse_duration, sanitize_json};
+use super::source::IngestError;
+use super::{Names, Parsed, Record};
+use crate::model::Key;
+
+/// Keys that describe progress, not a metric.
+const PROGRESS_KEYS: [&str; 5] = [
+    "global_step/max_steps",
+    "percentage",
+    "elapsed_time",
+    "remaining_time",
+    "epoch",
+];
+
+/// Yes when the first non-empty line is a JSON object with `global_step/max_steps`.
+pub fn sniff(head: &str) -> Option<bool> {
+    let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(first.starts_with('{') && first.contains("\"global_step/max_steps\""))
+}
+
+/// Reads a `logging.jsonl`; rows that are not logs are counted and the first reported.
+pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
+    let mut out = Parsed::default();
+    let mut names = Names::default();
+    let (mut bad, mut first_bad) = (0usize, None);
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let lineno = i + 1;
+        let clean = sanitize_json(line);
+        let Ok(row) = serde_json::from_str::<Entry>(&clean) else {
+            bad += 1;
+            first_bad.get_or_insert(lineno);
+            continue;
+        };
+        if let Some(x) = row.num("train_runtime") {
+            out.fact(
+                Key::TrainRuntime,
+                x,
+                format!("line {lineno} (train_runtime)"),
+                2,
+            );
+            if let Some(x) = row.num("train_samples_per_second") {
+                out.fact(
+                    Key::TrainSamplesPerSecond,
+                    x,
+                    format!("line {lineno} (train_samples_per_second)"),
+                    2,
+                );
+            }
+            continue;
+        }
+        let progress = match row.get("global_step/max_steps") {
+            Some(Val::Text(s)) => s.split_once('/').and_then(|(a, b)| {
+                Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?))
+            }),
+            _ => None,
+        };
+        let Some((step, total)) = progress else {
+            // The closing row (log_history, dataset statistics) is expected; say nothing of it.
+            if !row.has("log_history") {
+                bad += 1;
+                first_bad.get_or_insert(lineno);
+            }
+            continue;
+        };
+        if total > 0.0 && !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
+            out.fact(
+                Key::TotalSteps,
+                total,
+                format!("line {lineno} (global_step/max_steps)"),
+                2,
+            );
+        }
+        let mut rec = Record {
+            step: Some(step),
+            epoch: row.num("epoch"),
+            time: match row.get("elapsed_time") {
+                Some(Val::Text(s)) => parse_duration(s),
+                Some(v) => v.num(),
+                None => None,
+            },
+            line: lineno as u32,
+            ..Record::default()
+        };
+        // Eval rows repeat the train row's step and its memory and speed: keep their eval_ keys.
+        let eval = row.fields.iter().any(|(k, _)| k.starts_with("eval_"));
+        for (k, v) in &row.fields {
+            if PROGRESS_KEYS.contains(&&**k) || eval && !k.starts_with("eval_") {
+                continue;
+            }
+            if let Some(x) = v.num() {
+                rec.metrics.push((names.get(k), x));
+            }
+        }
+        if !rec.metrics.is_empty() {
+            out.records.push(rec);
+        }
+    }
+    if let Some(line) = first_bad {
+        out.warnings.push(format!(
+            "{bad} lines are not log rows (first at line {line}); skipped"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_string_steps_durations_and_skips_the_closing_row() {
+        let log = r#"{"loss": 20.53, "grad_norm": 52.2, "learning_rate": 0.0001, "epoch": 0.0023, "global_step/max_steps": "1/438", "percentage": "0.23%", "elapsed_time": "1m 42s", "memory(GiB)": 15.97}
+{"eval_loss": 0.13, "epoch": 1.0, "global_step/max_steps": "438/438", "percentage": "100.00%", "elapsed_time": "49m 19s", "memory(GiB)": 16.5}
+{"train_runtime": 2959.8, "train_samples_per_second": 2.363, "epoch": 1.0, "global_step/max_steps": "438/438"}
+{"model_parameter_info": "x", "log_history": [{"loss": 1.0, "step": 1}], "memory": 16.5}
+"#;
+        assert_eq!(sniff(log), Some(true));
+        let p = read(log, "logging.jsonl").expect("reads");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[0].step, Some(1.0));
+        assert_eq!(p.records[0].time, Some(102.0));
+        assert!(
+            p.records[0]
+                .metrics
+                .contains(&("memory(GiB)".into(), 15.97))
+        );
+        assert_eq!(p.records[1].metrics, vec![("eval_loss".into(), 0.13)]);
+        assert!(p.facts.iter().any(|f| f.key == Key::TrainRuntime));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+}

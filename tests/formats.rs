@@ -1,0 +1,198 @@
+//! End-to-end: the other ecosystems' formats (TensorBoard, MLflow, Megatron, nanoGPT, ms-swift),
+//! read from real files, and checked against the trainer's own record of the same run where one
+//! exists.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{fixture, json_of, losscmp};
+use predicates::prelude::*;
+
+/// The MLflow run directory the fixture script wrote (its ids are random).
+fn mlflow_run() -> PathBuf {
+    let root = fixture("trackers/lf_1gpu_ga8/mlruns");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("mlruns")
+        .flat_map(|e| {
+            std::fs::read_dir(e.expect("entry").path())
+                .into_iter()
+                .flatten()
+        })
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("metrics").is_dir())
+        .collect();
+    assert_eq!(runs.len(), 1, "one MLflow run in the fixture");
+    runs.remove(0)
+}
+
+/// (run, metric) → step → value, from losscmp's CSV export of the given runs.
+fn exported(runs: &[&str]) -> BTreeMap<(String, String), BTreeMap<i64, f64>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("points.csv");
+    losscmp()
+        .args(runs)
+        .arg("--csv")
+        .arg(&csv)
+        .args(["--json", "-"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let mut out: BTreeMap<(String, String), BTreeMap<i64, f64>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let step: f64 = f[2].parse().expect("step");
+        out.entry((f[0].to_string(), f[1].to_string()))
+            .or_default()
+            .insert(step as i64, f[7].parse().expect("value"));
+    }
+    out
+}
+
+/// The same points, up to float32 rounding (TensorBoard stores scalars as f32).
+fn assert_same_points(
+    points: &BTreeMap<(String, String), BTreeMap<i64, f64>>,
+    a: &str,
+    b: &str,
+    metrics: &[&str],
+) {
+    for m in metrics {
+        let key = |r: &str| (r.to_string(), m.to_string());
+        let (x, y) = (&points[&key(a)], &points[&key(b)]);
+        assert_eq!(
+            x.keys().collect::<Vec<_>>(),
+            y.keys().collect::<Vec<_>>(),
+            "{m}: same steps"
+        );
+        for (step, v) in x {
+            let w = y[step];
+            assert!(
+                (v - w).abs() <= 1e-6 * v.abs().max(1e-12),
+                "{m} at step {step}: {v} vs {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tensorboard_events_agree_point_for_point_with_the_trainer_state() {
+    let points = exported(&["fixtures/lf_1gpu_ga8", "fixtures/trackers/lf_1gpu_ga8/tb"]);
+    assert_eq!(points[&("tb".into(), "loss".into())].len(), 192);
+    assert_same_points(
+        &points,
+        "lf_1gpu_ga8",
+        "tb",
+        &["loss", "eval_loss", "learning_rate", "grad_norm"],
+    );
+}
+
+#[test]
+fn an_mlflow_run_reads_its_params_and_agrees_with_the_trainer_state() {
+    let run = mlflow_run();
+    let doc = json_of(&[
+        run.to_str().expect("utf-8"),
+        "--set",
+        &format!(
+            "{}:world_size=1",
+            run.file_name().expect("name").to_string_lossy()
+        ),
+    ]);
+    let r = &doc["runs"][0];
+    assert_eq!(r["config"]["per_device_batch"]["value"], 2.0);
+    assert_eq!(r["config"]["grad_accum"]["value"], 8.0);
+    assert_eq!(r["config"]["effective_batch"]["value"], 16.0);
+    assert!(
+        r["config"]["grad_accum"]["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("params: gradient_accumulation_steps")
+    );
+    let label = run
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let points = exported(&["fixtures/lf_1gpu_ga8", run.to_str().expect("utf-8")]);
+    assert_same_points(
+        &points,
+        "lf_1gpu_ga8",
+        &label,
+        &["loss", "eval_loss", "learning_rate"],
+    );
+}
+
+#[test]
+fn megatron_samples_come_from_consumed_samples_and_restarts_are_reported() {
+    let doc = json_of(&["fixtures/public/13_megatron-ds-bigscience-176B-reshaping"]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["config"]["effective_batch"]["value"], 2048.0);
+    let loss = &run["metrics"]["loss"];
+    assert_eq!(
+        loss["final"], 2.000182,
+        "the last restart's value (line 67)"
+    );
+    assert_eq!(loss["final_samples"], 177_931_184.0);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("steps 94768–94770 were logged more than once"),
+        "{warnings}"
+    );
+    let text = losscmp()
+        .arg("fixtures/public/13_megatron-ds-bigscience-176B-reshaping")
+        .assert()
+        .success();
+    text.stdout(predicate::str::contains("at step 94770, 177931184 samples"));
+}
+
+#[test]
+fn nanogpt_nan_losses_are_found_with_their_line() {
+    losscmp()
+        .arg("fixtures/public/06_nanogpt-nan-loss")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nonfinite-loss"))
+        .stdout(predicate::str::contains("train.log: line 104"));
+}
+
+#[test]
+fn ms_swift_steps_come_from_the_progress_string() {
+    let doc = json_of(&["fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b"]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["metrics"]["loss"]["final_step"], 430.0);
+    assert_eq!(run["config"]["total_steps"]["value"], 438.0);
+    assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(0), "{doc}");
+}
+
+#[test]
+fn a_lone_mlflow_metric_file_is_read_by_content() {
+    let doc = json_of(&["fixtures/public/23_mlflow-filestore-metric-loss/loss"]);
+    assert_eq!(doc["runs"][0]["metrics"]["loss"]["points"], 10);
+}
+
+#[test]
+fn corrupt_and_cut_event_files_keep_what_is_valid_and_say_where() {
+    let src = std::fs::read(fixture(
+        "trackers/lf_1gpu_ga8/tb/events.out.tfevents.1764300000.localhost.0",
+    ))
+    .expect("events");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A flipped byte inside the 10th record's data, and the last record cut short.
+    let mut bytes = src.clone();
+    let mut at = 0;
+    for _ in 0..9 {
+        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8")) as usize;
+        at += 12 + len + 4;
+    }
+    bytes[at + 14] ^= 0x55;
+    bytes.truncate(bytes.len() - 7);
+    let path = dir.path().join("events.out.tfevents.1.host");
+    std::fs::write(&path, &bytes).expect("writes");
+    losscmp()
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("events.out.tfevents.1.host"))
+        .stderr(predicate::str::contains("(first: record 10 at byte"))
+        .stderr(predicate::str::contains("the file ends inside record"));
+}

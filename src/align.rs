@@ -8,6 +8,7 @@
 //! last point. Non-finite values are left out of curves (the diagnose stage reports them).
 
 use crate::model::{Point, Run};
+use rayon::prelude::*;
 
 /// The x-axes a comparison can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,14 +267,21 @@ pub struct RunPlots {
 /// Draws at most this many epoch markers per run; more would hide the curves.
 const MAX_EPOCH_MARKERS: usize = 10;
 
-fn plots(runs: &[Run], i: usize, reference: usize, axis: Axis, smooth: Option<f64>) -> RunPlots {
+/// Run `i`'s curves for the charts; `base` is the reference run's loss curve on `axis`.
+fn plots(
+    runs: &[Run],
+    i: usize,
+    reference: usize,
+    base: &Curve,
+    axis: Axis,
+    smooth: Option<f64>,
+) -> RunPlots {
     let run = &runs[i];
     let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
     let loss = on("loss", axis);
     let ratio = if i == reference {
         Vec::new()
     } else {
-        let base = metric_curve(&runs[reference], "loss", axis, smooth, runs);
         loss.xs
             .iter()
             .zip(&loss.ys)
@@ -299,15 +307,14 @@ fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
     let Some(series) = run.loss() else {
         return Vec::new();
     };
-    let to_axis = |step: f64| -> Option<f64> {
-        let xs: Vec<f64> = series.points.iter().map(|p| p.step).collect();
-        let ys: Vec<f64> = series
-            .points
-            .iter()
-            .map(|p| axis.of(p).unwrap_or(f64::NAN))
-            .collect();
-        interpolate(&xs, &ys, step).filter(|v| v.is_finite())
-    };
+    let xs: Vec<f64> = series.points.iter().map(|p| p.step).collect();
+    let ys: Vec<f64> = series
+        .points
+        .iter()
+        .map(|p| axis.of(p).unwrap_or(f64::NAN))
+        .collect();
+    let to_axis =
+        |step: f64| -> Option<f64> { interpolate(&xs, &ys, step).filter(|v| v.is_finite()) };
     let mut out = Vec::new();
     let total = run.config.num(Key::TotalSteps);
     let warmup = run
@@ -406,32 +413,33 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());
-    let mut pairs = Vec::new();
-    for i in 0..runs.len() {
-        if i == reference {
-            continue;
-        }
-        let overlap_on = |a: Axis| {
-            let c0 = curve(&runs[reference], a, opts.smooth, runs);
-            let c1 = curve(&runs[i], a, opts.smooth, runs);
-            overlap(&c0, &c1, a)
-        };
-        let by_data = overlap_on(data_axis);
-        let by_steps = overlap_on(Axis::Step);
-        let target = target(&runs[reference], &runs[i], data_axis, runs);
-        pairs.push(Pair {
-            reference,
-            run: i,
-            by_data,
-            by_steps,
-            target,
-        });
-    }
+    // The reference's curves are built once and shared by every pair; pairs and per-run plots
+    // are independent, so they are built in parallel.
+    let ref_data = curve(&runs[reference], data_axis, opts.smooth, runs);
+    let ref_steps = curve(&runs[reference], Axis::Step, opts.smooth, runs);
+    let ref_target = TargetCurves::of(&runs[reference], data_axis, runs);
+    let pairs = (0..runs.len())
+        .into_par_iter()
+        .filter(|&i| i != reference)
+        .map(|i| {
+            let overlap_on =
+                |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, opts.smooth, runs), a);
+            Pair {
+                reference,
+                run: i,
+                by_data: overlap_on(&ref_data, data_axis),
+                by_steps: overlap_on(&ref_steps, Axis::Step),
+                target: target(&ref_target, &runs[i], data_axis, runs),
+            }
+        })
+        .collect();
+    let base = curve(&runs[reference], axis, opts.smooth, runs);
     let plots = (0..runs.len())
-        .map(|i| plots(runs, i, reference, axis, opts.smooth))
+        .into_par_iter()
+        .map(|i| plots(runs, i, reference, &base, axis, opts.smooth))
         .collect();
     let smoothed = runs
-        .iter()
+        .par_iter()
         .map(|r| smoothed_values(runs, r, axis, opts.smooth))
         .collect();
     Aligned {
@@ -539,14 +547,31 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     })
 }
 
-fn target(reference: &Run, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Target> {
-    let smooth = |r: &Run, a: Axis| curve(r, a, Some(TARGET_SMOOTHING), all);
-    let (rd, ud) = (smooth(reference, data_axis), smooth(run, data_axis));
-    let (rs, us) = (smooth(reference, Axis::Step), smooth(run, Axis::Step));
+/// A run's loss curves smoothed for the target comparison, on the data axis and on steps.
+struct TargetCurves {
+    data: Curve,
+    steps: Curve,
+}
+
+impl TargetCurves {
+    fn of(run: &Run, data_axis: Axis, all: &[Run]) -> Self {
+        TargetCurves {
+            data: curve(run, data_axis, Some(TARGET_SMOOTHING), all),
+            steps: curve(run, Axis::Step, Some(TARGET_SMOOTHING), all),
+        }
+    }
+}
+
+fn target(reference: &TargetCurves, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Target> {
+    let TargetCurves {
+        data: ud,
+        steps: us,
+    } = TargetCurves::of(run, data_axis, all);
+    let (rd, rs) = (&reference.data, &reference.steps);
     let best = |c: &Curve| c.smoothed.iter().copied().reduce(f64::min);
     // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
     // reachable on all four curves.
-    let loss = [best(&rd)?, best(&ud)?, best(&rs)?, best(&us)?]
+    let loss = [best(rd)?, best(&ud)?, best(rs)?, best(&us)?]
         .into_iter()
         .fold(f64::MIN, f64::max)
         * TARGET_MARGIN;

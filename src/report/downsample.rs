@@ -4,11 +4,21 @@
 
 /// Returns at most `n` points of `pts` (sorted by x); all of them when there are fewer.
 pub fn lttb(pts: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
-    if n < 3 || pts.len() <= n {
-        return pts.to_vec();
+    lttb_xy(pts.len(), |i| pts[i], n)
+}
+
+/// [`lttb`] over a curve kept as separate x and y columns, without pairing every point first.
+pub fn lttb_columns(xs: &[f64], ys: &[f64], n: usize) -> Vec<(f64, f64)> {
+    lttb_xy(xs.len().min(ys.len()), |i| (xs[i], ys[i]), n)
+}
+
+fn lttb_xy(len: usize, at: impl Fn(usize) -> (f64, f64), n: usize) -> Vec<(f64, f64)> {
+    if n < 3 || len <= n {
+        return (0..len).map(at).collect();
     }
+    let pts = Points { len, at };
     let mut out = Vec::with_capacity(n);
-    out.push(pts[0]);
+    out.push(pts.get(0));
     let bucket = (pts.len() - 2) as f64 / (n - 2) as f64;
     let mut a = 0usize;
     for i in 0..n - 2 {
@@ -16,24 +26,44 @@ pub fn lttb(pts: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
         let end = (((i + 1) as f64 * bucket) as usize + 1).min(pts.len() - 1);
         let next_start = end;
         let next_end = (((i + 2) as f64 * bucket) as usize + 1).min(pts.len());
-        let next = &pts[next_start..next_end.max(next_start + 1).min(pts.len())];
-        let (cx, cy) = next.iter().fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
-        let (cx, cy) = (cx / next.len() as f64, cy / next.len() as f64);
-        let (ax, ay) = pts[a];
+        let next = next_start..next_end.max(next_start + 1).min(pts.len());
+        let count = next.len() as f64;
+        let (cx, cy) = next
+            .map(|k| pts.get(k))
+            .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
+        let (cx, cy) = (cx / count, cy / count);
+        let (ax, ay) = pts.get(a);
         let mut best = start;
         let mut best_area = -1.0;
-        for (j, &(x, y)) in pts.iter().enumerate().take(end.max(start + 1)).skip(start) {
+        for j in start..end.max(start + 1) {
+            let (x, y) = pts.get(j);
             let area = ((ax - cx) * (y - ay) - (ax - x) * (cy - ay)).abs();
             if area > best_area {
                 best_area = area;
                 best = j;
             }
         }
-        out.push(pts[best]);
+        out.push(pts.get(best));
         a = best;
     }
-    out.push(pts[pts.len() - 1]);
+    out.push(pts.get(pts.len() - 1));
     out
+}
+
+/// Points by index.
+struct Points<F> {
+    len: usize,
+    at: F,
+}
+
+impl<F: Fn(usize) -> (f64, f64)> Points<F> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, i: usize) -> (f64, f64) {
+        (self.at)(i)
+    }
 }
 
 #[cfg(test)]

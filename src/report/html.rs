@@ -6,9 +6,11 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
+use rayon::prelude::*;
 
 use super::Report;
-use super::charts::{self, Chart, Line, Rule};
+use super::charts::{self, Chart, Line, MAX_DRAWN_POINTS, Rule};
+use super::downsample::{lttb, lttb_columns};
 use crate::align::{Curve, Marker};
 use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
@@ -31,14 +33,24 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn lines<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a Curve) -> Vec<Line> {
+/// One line per run (two when smoothed: faint raw, then smoothed), each already reduced to the
+/// points that will be drawn, so a long run is never copied whole; runs in parallel.
+fn lines<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a Curve + Sync) -> Vec<Line> {
+    let per_run: Vec<Vec<Line>> = (0..report.runs.len())
+        .into_par_iter()
+        .map(|i| run_lines(report, i, pick(i)))
+        .collect();
+    per_run.into_iter().flatten().collect()
+}
+
+fn run_lines(report: &Report<'_>, i: usize, c: &Curve) -> Vec<Line> {
+    let run = &report.runs[i];
     let mut out = Vec::new();
-    for (i, run) in report.runs.iter().enumerate() {
-        let c = pick(i);
+    {
         if c.is_empty() {
-            continue;
+            return out;
         }
-        let raw: Vec<(f64, f64)> = c.xs.iter().copied().zip(c.ys.iter().copied()).collect();
+        let raw = lttb_columns(&c.xs, &c.ys, MAX_DRAWN_POINTS);
         if report.aligned.smooth.is_some() {
             out.push(Line {
                 label: String::new(),
@@ -46,11 +58,7 @@ fn lines<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a Curve) -> Vec<Line
                 points: raw,
                 faint: true,
             });
-            let smooth =
-                c.xs.iter()
-                    .copied()
-                    .zip(c.smoothed.iter().copied())
-                    .collect();
+            let smooth = lttb_columns(&c.xs, &c.smoothed, MAX_DRAWN_POINTS);
             out.push(Line {
                 label: run.label.clone(),
                 color: i,
@@ -136,7 +144,7 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
         .map(|i| Line {
             label: report.runs[i].label.clone(),
             color: i,
-            points: p[i].ratio.clone(),
+            points: lttb(&p[i].ratio, MAX_DRAWN_POINTS),
             faint: false,
         })
         .collect();

@@ -205,12 +205,20 @@ fn lookup(map: &HashMap<u64, f64>, step: f64) -> Option<f64> {
     map.get(&step.to_bits()).copied()
 }
 
-/// Values (time, tokens) any file logged for a step, to fill the winner's points.
+/// Values (time, tokens, samples, epoch) any file logged for a step, to fill the points of
+/// records that lack them; empty (and not built) when no metric record lacks the value.
 fn side_channel(
     files: &[ReadFile],
     pick: impl Fn(&super::Record) -> Option<f64>,
 ) -> HashMap<u64, f64> {
     let mut map = HashMap::new();
+    let needed = files
+        .iter()
+        .flat_map(|f| &f.parsed.records)
+        .any(|r| !r.metrics.is_empty() && pick(r).is_none());
+    if !needed {
+        return map;
+    }
     for rec in files.iter().flat_map(|f| &f.parsed.records) {
         if let (Some(step), Some(v)) = (rec.step, pick(rec)) {
             map.insert(step.to_bits(), v);

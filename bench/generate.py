@@ -9,6 +9,10 @@
                       sorted keys, as the Trainer writes it)
   runs100/run_NNN/    --runs run directories, each a trainer_state.json, trainer_log.jsonl and
                       train.log of a --run-steps-step run with its own batch and learning rate
+  runs20x1m/run_NN/   --html-runs run directories of --html-points logged steps each (a
+                      trainer_log.jsonl and a LLaMA-Factory config.yaml), for the report's speed
+
+--only writes one of them (stdout, state, runs100, runs20x1m).
 
 Deterministic (seeded); re-running with the same arguments writes the same bytes.
 """
@@ -100,6 +104,29 @@ def state(entries, rng, batch=16, every=1):
     }
 
 
+def write_many_points(root, n_runs, points):
+    """Runs of `points` logged steps each, differing in gradient accumulation (so the report has
+    findings to draw) and noise; trainer_log.jsonl as LLaMA-Factory writes it, without the
+    timing fields."""
+    for r in range(n_runs):
+        d = os.path.join(root, f"run_{r:02d}")
+        os.makedirs(d, exist_ok=True)
+        ga = [1, 2, 4, 8][r % 4]
+        rng = random.Random(1000 + r)
+        with open(os.path.join(d, "config.yaml"), "w") as f:
+            f.write(f"stage: sft\nfinetuning_type: lora\nper_device_train_batch_size: 2\n"
+                    f"gradient_accumulation_steps: {ga}\nlearning_rate: 1.0e-4\nnum_train_epochs: 3.0\n"
+                    f"logging_steps: 1\n")
+        lines = []
+        for step in range(1, points + 1):
+            loss = 0.3 + 7.7 * math.exp(-6.0 * step * ga / (points * 8)) + rng.gauss(0, 0.02)
+            lr = 1e-4 * 0.5 * (1 + math.cos(math.pi * step / points))
+            lines.append(f'{{"current_steps": {step}, "total_steps": {points}, "loss": {loss:.4f}, '
+                         f'"lr": {lr:.6e}, "epoch": {3 * step / points:.4f}}}\n')
+        with open(os.path.join(d, "trainer_log.jsonl"), "w") as f:
+            f.writelines(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "data"))
@@ -107,14 +134,27 @@ def main():
     ap.add_argument("--state-entries", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--run-steps", type=int, default=4000)
+    ap.add_argument("--html-runs", type=int, default=20)
+    ap.add_argument("--html-points", type=int, default=1_000_000)
+    ap.add_argument("--only", choices=["stdout", "state", "runs100", "runs20x1m"])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = random.Random(42)
-    steps = write_stdout(os.path.join(a.out, "stdout.log"), a.stdout_mb, rng)
-    print(f"stdout.log: {steps} steps, {os.path.getsize(os.path.join(a.out, 'stdout.log')) / 1e6:.0f} MB")
-    with open(os.path.join(a.out, "trainer_state.json"), "w") as f:
-        json.dump(state(a.state_entries, rng), f, indent=2, sort_keys=True)
-    print(f"trainer_state.json: {a.state_entries} entries, {os.path.getsize(os.path.join(a.out, 'trainer_state.json')) / 1e6:.0f} MB")
+    if a.only in (None, "runs20x1m"):
+        write_many_points(os.path.join(a.out, "runs20x1m"), a.html_runs, a.html_points)
+        print(f"runs20x1m: {a.html_runs} runs of {a.html_points} points")
+    if a.only not in (None, "stdout", "state", "runs100"):
+        return
+    if a.only in (None, "stdout"):
+        steps = write_stdout(os.path.join(a.out, "stdout.log"), a.stdout_mb, rng)
+        print(f"stdout.log: {steps} steps, {os.path.getsize(os.path.join(a.out, 'stdout.log')) / 1e6:.0f} MB")
+    if a.only in (None, "state"):
+        with open(os.path.join(a.out, "trainer_state.json"), "w") as f:
+            json.dump(state(a.state_entries, random.Random(43)), f, indent=2, sort_keys=True)
+        print(f"trainer_state.json: {a.state_entries} entries, {os.path.getsize(os.path.join(a.out, 'trainer_state.json')) / 1e6:.0f} MB")
+    if a.only not in (None, "runs100"):
+        return
+    rng = random.Random(44)
     runs = os.path.join(a.out, "runs100")
     for r in range(a.runs):
         d = os.path.join(runs, f"run_{r:03d}")

@@ -3,7 +3,11 @@
 go and prints medians, ratios and losscmp's peak memory.
 
 usage: python3 bench/run.py [--data bench/data] [--repeat 5] [--bin target/release/losscmp]
+                            [--python-repeat 1] [--only stdout|state|runs100|report]
 Generate the inputs first: python3 bench/generate.py
+
+The report case runs `losscmp runs20x1m/* --out report.html --timings` and takes the report
+stage's own time from --timings (reading 20 × 1,000,000 points is measured by the other cases).
 """
 import argparse
 import os
@@ -41,22 +45,47 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "losscmp"))
     ap.add_argument("--python-repeat", type=int, default=1, help="the reference is slow; its median is over this many runs")
+    ap.add_argument("--only", choices=["stdout", "state", "runs100", "report"])
     a = ap.parse_args()
     py = [sys.executable, os.path.join(HERE, "reference.py")]
     runs = os.path.join(a.data, "runs100")
     run_dirs = [os.path.join(runs, d) for d in sorted(os.listdir(runs))]
     cases = [
-        ("stdout.log", [os.path.join(a.data, "stdout.log")], ["wc", "-l", os.path.join(a.data, "stdout.log")]),
-        ("trainer_state.json", [os.path.join(a.data, "trainer_state.json")], ["wc", "-l", os.path.join(a.data, "trainer_state.json")]),
-        ("runs100 (100 runs)", run_dirs, ["sh", "-c", f"cat {runs}/*/* > /dev/null"]),
+        ("stdout", "stdout.log", [os.path.join(a.data, "stdout.log")], ["wc", "-l", os.path.join(a.data, "stdout.log")]),
+        ("state", "trainer_state.json", [os.path.join(a.data, "trainer_state.json")], ["wc", "-l", os.path.join(a.data, "trainer_state.json")]),
+        ("runs100", "runs100 (100 runs)", run_dirs, ["sh", "-c", f"cat {runs}/*/* > /dev/null"]),
     ]
     print(f"{'input':<22} {'MB':>7} {'floor s':>8} {'losscmp s':>10} {'python s':>9} {'÷floor':>7} {'py÷losscmp':>10} {'peak MB':>8}")
-    for name, args, floor in cases:
+    for key, name, args, floor in cases:
+        if a.only not in (None, key):
+            continue
         mb = size_mb(args[0]) if len(args) == 1 else size_mb(runs)
         f_s, _ = timed(floor, a.repeat)
         l_s, rss = timed([a.bin] + args + ["--json", "-"], a.repeat)
         p_s, _ = timed(py + ([runs] if len(args) > 1 else args), a.python_repeat)
         print(f"{name:<22} {mb:>7.0f} {f_s:>8.3f} {l_s:>10.3f} {p_s:>9.2f} {l_s / f_s:>7.1f} {p_s / l_s:>10.1f} {rss:>8.0f}")
+    if a.only in (None, "report"):
+        report_case(a)
+
+
+def report_case(a):
+    """The HTML report on 20 runs of 1,000,000 points: the report stage's median time (from
+    --timings) and the page's size."""
+    root = os.path.join(a.data, "runs20x1m")
+    runs = [os.path.join(root, d) for d in sorted(os.listdir(root))]
+    out = os.path.join(a.data, "report20x1m.html")
+    cmd = [a.bin] + runs + ["--out", out, "--timings", "--json", os.devnull]
+    for r in runs:
+        cmd += ["--set", f"{os.path.basename(r)}:world_size=1"]
+    stages = []
+    for _ in range(a.repeat):
+        err = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True).stderr
+        line = [l for l in err.splitlines() if l.startswith("timings: ")][-1]
+        stages.append(dict((p.split()[0], float(p.split()[1])) for p in line[len("timings: "):].split(", ")))
+    med = {k: statistics.median(s[k] for s in stages) for k in stages[0]}
+    mb = os.path.getsize(out) / 1e6
+    print(f"report, {len(runs)} runs × 1M points: HTML {mb:.2f} MB, report stage {med['report']:.3f} s "
+          f"(read {med['read']:.2f} s, align {med['align']:.2f} s, diagnose {med['diagnose']:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 
+    /// Read CSV/TSV tables through a column mapping: `--columns step=Step,loss=train/loss`.
+    /// Keys: step (required), epoch, samples, tokens, time, or any metric name.
+    #[arg(long, value_name = "KEY=COLUMN,...", value_delimiter = ',')]
+    pub columns: Vec<String>,
+
     /// Print how long each stage took (read, align, diagnose, report) to stderr.
     #[arg(long)]
     pub timings: bool,

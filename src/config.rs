@@ -86,6 +86,7 @@ impl Config {
                 label: unique,
                 path: path.clone(),
                 overrides: Vec::new(),
+                columns: Vec::new(),
             });
         }
         for (name, path) in &labelled {
@@ -98,6 +99,19 @@ impl Config {
         }
         if runs.iter().filter(|r| r.path.as_os_str() == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
+        }
+        let mut columns = Vec::new();
+        for c in &cli.columns {
+            let (key, column) = c
+                .split_once('=')
+                .with_context(|| format!("--columns {c:?}: expected KEY=COLUMN, e.g. step=Step"))?;
+            columns.push((key.trim().to_string(), column.trim().to_string()));
+        }
+        if !columns.is_empty() && !columns.iter().any(|(k, _)| k == "step") {
+            bail!("--columns: map the step column too, e.g. --columns step=Step,loss=train/loss");
+        }
+        for run in &mut runs {
+            run.columns = columns.clone();
         }
         for s in &cli.sets {
             let (run, kv) = s.split_once(':').with_context(|| {

@@ -196,3 +196,41 @@ fn corrupt_and_cut_event_files_keep_what_is_valid_and_say_where() {
         .stderr(predicate::str::contains("(first: record 10 at byte"))
         .stderr(predicate::str::contains("the file ends inside record"));
 }
+
+#[test]
+fn a_wandb_export_with_the_batch_set_shows_the_oversized_batch() {
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/tables/wandb_export_lf_8proc_ga8.csv",
+        "--label",
+        "w8=fixtures/tables/wandb_export_lf_8proc_ga8.csv",
+        "--set",
+        "w8:effective_batch=128",
+    ]);
+    let w8 = &doc["runs"][1];
+    assert_eq!(w8["label"], "w8");
+    assert_eq!(w8["metrics"]["loss"]["final_samples"], 48.0 * 128.0);
+    assert_eq!(w8["metrics"]["eval_loss"]["points"], 2);
+    let ids = common::finding_ids(&doc);
+    assert!(
+        ids.iter().any(|i| i == "oversized-effective-batch"),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn columns_map_any_table_and_a_mapping_without_step_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("metrics.tsv");
+    std::fs::write(&path, "it\tconsumed\tmy loss\n1\t32\t4.0\n2\t64\t3.0\n").expect("writes");
+    let p = path.to_str().expect("utf-8");
+    let doc = json_of(&[p, "--columns", "step=it,samples=consumed,loss=my loss"]);
+    assert_eq!(doc["runs"][0]["metrics"]["loss"]["final_samples"], 64.0);
+    losscmp()
+        .args([p, "--columns", "loss=my loss"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--columns: map the step column too",
+        ));
+}

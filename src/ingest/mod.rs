@@ -20,6 +20,7 @@ mod run_args;
 mod source;
 mod stdout;
 mod swift_jsonl;
+mod table;
 mod tensorboard;
 mod torchtune;
 
@@ -40,6 +41,8 @@ pub struct RunSpec {
     pub path: PathBuf,
     /// `--set` overrides for this run.
     pub overrides: Vec<(Key, ConfigValue)>,
+    /// `--columns` mapping (key, column name) for tables.
+    pub columns: Vec<(String, String)>,
 }
 
 /// The formats losscmp reads; each has one module with `sniff` and `read`.
@@ -61,6 +64,8 @@ pub enum Format {
     Mlflow,
     /// TensorBoard event files (binary; recognised by their first record's CRC).
     Tensorboard,
+    /// CSV/TSV tables: W&B exports, step-and-loss tables, anything mapped with `--columns`.
+    Table,
     /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
     Stdout,
     /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
@@ -95,6 +100,7 @@ impl Format {
             Format::Torchtune => "torchtune",
             Format::Mlflow => "mlflow",
             Format::Tensorboard => "tensorboard",
+            Format::Table => "table",
             Format::Stdout => "stdout",
             Format::HfResults => "hf_results",
             Format::RunArgs => "run_args",
@@ -112,6 +118,8 @@ impl Format {
             Format::Mlflow => mlflow::sniff(head),
             // Binary: recognised before the text formats, in `read_file`.
             Format::Tensorboard => Some(false),
+            // Needs the --columns mapping: sniffed in `read_file`.
+            Format::Table => Some(false),
             Format::Stdout => stdout::sniff(head, name),
             Format::HfResults => hf_results::sniff(head),
             Format::RunArgs => run_args::sniff(head, name),
@@ -253,7 +261,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     };
     let single_file = candidates.len() == 1 && !spec.path.is_dir();
     for candidate in candidates {
-        match read_file(&candidate) {
+        match read_file(&candidate, &spec.columns) {
             Ok(Some(file)) => {
                 for w in &file.parsed.warnings {
                     warnings.push(format!("{}: {w}", file.path));
@@ -343,7 +351,7 @@ fn describe(p: &Parsed) -> String {
 }
 
 /// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads.
-fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
+fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFile>, IngestError> {
     let display = path.display().to_string();
     let name = path
         .file_name()
@@ -368,6 +376,15 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
         return Err(IngestError::Binary { path: display });
     }
     let head = String::from_utf8_lossy(&head);
+    if table::sniff(&head, &name, columns) {
+        let text = source::read_to_string(path)?;
+        let parsed = table::read(&text, &display, columns)?;
+        return Ok(Some(ReadFile {
+            path: display,
+            format: Format::Table,
+            parsed,
+        }));
+    }
     let mut format = None;
     let mut unsure = None;
     for f in Format::ALL {
@@ -397,7 +414,9 @@ fn read_file(path: &Path) -> Result<Option<ReadFile>, IngestError> {
                 Format::HfResults => hf_results::read(&text, &display)?,
                 Format::RunArgs => run_args::read(&text, &display)?,
                 Format::Mlflow => mlflow::read_metric_file(&text, path),
-                Format::Stdout | Format::Tensorboard => unreachable!("handled above"),
+                Format::Stdout | Format::Tensorboard | Format::Table => {
+                    unreachable!("handled above")
+                }
             }
         }
     };

@@ -1,0 +1,285 @@
+//! Tables of metrics: CSV or TSV files with a header, read through a column mapping given with
+//! `--columns step=Step,loss=train/loss,...`, or recognised without one: a W&B UI export
+//! (`Step`, `<run> - train/loss`, `<run> - train/loss__MIN`, ...) or a plain table with a step
+//! column (`step`, `global_step`, `iteration`, `iter`) and a loss column. The catch-all for
+//! anything no other reader knows.
+//!
+//! Mapping keys: `step` (required), `epoch`, `samples`, `tokens`, `time`; any other key is a metric
+//! of that name (`loss`, `eval_loss`, `learning_rate`, ...). Without a mapping, columns are
+//! renamed as HF's trackers spell them back to its log keys (`train/loss` → `loss`, `eval/loss`
+//! → `eval_loss`, `train/epoch` → the epoch).
+
+use super::lenient::parse_number;
+use super::source::IngestError;
+use super::{Names, Parsed, Record};
+
+/// What a column becomes.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Step,
+    Epoch,
+    Samples,
+    Tokens,
+    Time,
+    Metric(String),
+}
+
+/// Column names that hold the step in tables written without a mapping.
+const STEP_COLUMNS: [&str; 6] = [
+    "step",
+    "Step",
+    "global_step",
+    "train/global_step",
+    "iteration",
+    "iter",
+];
+
+/// Yes for a `.csv`/`.tsv` file whose header has the mapped columns (with `--columns`), or looks
+/// like a W&B export or a step-and-loss table (without).
+pub fn sniff(head: &str, name: &str, columns: &[(String, String)]) -> bool {
+    let base = name
+        .strip_suffix(".gz")
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    if !(base.ends_with(".csv") || base.ends_with(".tsv")) {
+        return false;
+    }
+    let Some(header) = head.lines().next() else {
+        return false;
+    };
+    let cols = split(header, delimiter(header));
+    if !columns.is_empty() {
+        return columns
+            .iter()
+            .any(|(k, c)| k == "step" && cols.iter().any(|h| h == c));
+    }
+    mapping(&cols).is_ok()
+}
+
+/// Reads a table; values that are empty or not numbers are skipped, rows without a step counted.
+pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Parsed, IngestError> {
+    let mut lines = text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        return Ok(Parsed::default());
+    };
+    let delim = delimiter(header);
+    let cols = split(header, delim);
+    let mut out = Parsed::default();
+    let targets: Vec<Option<Target>> = if columns.is_empty() {
+        let (targets, note) = mapping(&cols).map_err(|message| IngestError::Syntax {
+            path: path.into(),
+            line: 1,
+            message,
+        })?;
+        out.warnings.extend(note);
+        targets
+    } else {
+        let mut targets = vec![None; cols.len()];
+        for (key, column) in columns {
+            match cols.iter().position(|h| h == column) {
+                Some(i) => targets[i] = Some(target_of(key)),
+                None => out.warnings.push(format!(
+                    "--columns {key}={column}: no such column (the header has {})",
+                    cols.join(", ")
+                )),
+            }
+        }
+        targets
+    };
+    let mut names = Names::default();
+    let (mut no_step, mut first) = (0usize, None);
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let lineno = i + 1;
+        let mut rec = Record {
+            line: u32::try_from(lineno).unwrap_or(u32::MAX),
+            ..Record::default()
+        };
+        for (value, target) in split(line, delim).iter().zip(&targets) {
+            let (Some(target), Some(x)) = (target, parse_number(value)) else {
+                continue;
+            };
+            match target {
+                Target::Step => rec.step = Some(x),
+                Target::Epoch => rec.epoch = Some(x),
+                Target::Samples => rec.samples = Some(x),
+                Target::Tokens => rec.tokens = Some(x),
+                Target::Time => rec.time = Some(x),
+                Target::Metric(name) => rec.metrics.push((names.get(name), x)),
+            }
+        }
+        if rec.step.is_none() {
+            no_step += 1;
+            first.get_or_insert(lineno);
+            continue;
+        }
+        if !rec.metrics.is_empty() {
+            out.records.push(rec);
+        }
+    }
+    if let Some(line) = first {
+        out.warnings.push(format!(
+            "{no_step} rows have no step (first at line {line}); skipped"
+        ));
+    }
+    Ok(out)
+}
+
+fn target_of(key: &str) -> Target {
+    match key {
+        "step" => Target::Step,
+        "epoch" => Target::Epoch,
+        "samples" => Target::Samples,
+        "tokens" => Target::Tokens,
+        "time" => Target::Time,
+        metric => Target::Metric(metric.to_string()),
+    }
+}
+
+/// The mapping of a table written without `--columns`, and a note when some columns were left
+/// out; an error saying what is missing when it is neither a W&B export nor a step-and-loss table.
+#[allow(clippy::type_complexity)]
+fn mapping(cols: &[String]) -> Result<(Vec<Option<Target>>, Option<String>), String> {
+    let Some(step) = cols.iter().position(|c| STEP_COLUMNS.contains(&c.as_str())) else {
+        return Err(format!(
+            "no step column (one of {}) in the header; map the columns with --columns step=COLUMN,loss=COLUMN",
+            STEP_COLUMNS.join(", ")
+        ));
+    };
+    let mut targets = vec![None; cols.len()];
+    targets[step] = Some(Target::Step);
+    // W&B's UI export: `<run> - <metric>` columns, with `__MIN`/`__MAX` companions.
+    let wandb: Vec<(usize, &str, &str)> = cols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let (run, metric) = c.split_once(" - ")?;
+            (!metric.ends_with("__MIN") && !metric.ends_with("__MAX")).then_some((i, run, metric))
+        })
+        .collect();
+    let mut note = None;
+    if !wandb.is_empty() {
+        let first = wandb[0].1;
+        let mut runs: Vec<&str> = wandb.iter().map(|w| w.1).collect();
+        runs.dedup();
+        if runs.len() > 1 {
+            note = Some(format!(
+                "a W&B export of {} runs ({}); read the first, {first:?}: export one run per file, or pick columns with --columns",
+                runs.len(),
+                runs.join(", ")
+            ));
+        }
+        for &(i, run, metric) in &wandb {
+            if run == first && i != step {
+                targets[i] = Some(renamed(metric));
+            }
+        }
+    } else {
+        for (i, c) in cols.iter().enumerate() {
+            if i != step && !c.starts_with('_') {
+                targets[i] = Some(renamed(c));
+            }
+        }
+    }
+    let has_loss = targets
+        .iter()
+        .any(|t| matches!(t, Some(Target::Metric(m)) if m.contains("loss")));
+    if !has_loss {
+        return Err(
+            "no loss column in the header; map the columns with --columns step=COLUMN,loss=COLUMN"
+                .into(),
+        );
+    }
+    Ok((targets, note))
+}
+
+/// A tracker's column name as HF's log key.
+fn renamed(column: &str) -> Target {
+    match column {
+        "train/epoch" | "epoch" => Target::Epoch,
+        "train/global_step" => Target::Step,
+        _ => match column.strip_prefix("eval/") {
+            Some(rest) => Target::Metric(format!("eval_{rest}")),
+            None => Target::Metric(column.strip_prefix("train/").unwrap_or(column).to_string()),
+        },
+    }
+}
+
+/// Tab when the header has tabs and no commas, else comma.
+fn delimiter(header: &str) -> char {
+    if header.contains('\t') && !header.contains(',') {
+        '\t'
+    } else {
+        ','
+    }
+}
+
+/// Splits a CSV line, honouring double quotes (`""` inside quotes is a quote).
+fn split(line: &str, delim: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            c if c == delim && !quoted => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_wandb_export_and_says_when_it_holds_several_runs() {
+        let csv = "\"Step\",\"run-a - train/loss\",\"run-a - train/loss__MIN\",\"run-a - eval/loss\",\"run-b - train/loss\"\n\
+10,2.5,2.4,,3.0\n20,1.5,1.4,1.6,2.0\n";
+        assert!(sniff(csv, "wandb_export_2026.csv", &[]));
+        let p = read(csv, "export.csv", &[]).expect("reads");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[0].metrics, vec![("loss".into(), 2.5)]);
+        assert_eq!(p.records[1].metrics[1], ("eval_loss".into(), 1.6));
+        assert!(
+            p.warnings[0].contains("2 runs (run-a, run-b)"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn maps_columns_given_on_the_command_line() {
+        let tsv = "it\tconsumed\tmy loss\tnote\n1\t32\t4.0\tx\n2\t64\t3.0\t\n\t\t\t\n";
+        let map = vec![
+            ("step".to_string(), "it".to_string()),
+            ("samples".to_string(), "consumed".to_string()),
+            ("loss".to_string(), "my loss".to_string()),
+            ("lr".to_string(), "missing".to_string()),
+        ];
+        assert!(sniff(tsv, "metrics.tsv", &map));
+        assert!(!sniff(tsv, "metrics.tsv", &[]), "no step column of its own");
+        let p = read(tsv, "metrics.tsv", &map).expect("reads");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[1].samples, Some(64.0));
+        assert_eq!(p.records[1].metrics, vec![("loss".into(), 3.0)]);
+        assert!(p.warnings[0].contains("--columns lr=missing: no such column"));
+    }
+
+    #[test]
+    fn plain_tables_need_a_step_and_a_loss() {
+        assert!(sniff("step,loss,lr\n1,2.0,0.1\n", "log.csv", &[]));
+        assert!(!sniff("step,accuracy\n1,0.5\n", "log.csv", &[]));
+        assert!(!sniff("step,loss\n1,2.0\n", "log.txt", &[]));
+        assert_eq!(split("a,\"b,c\",\"d\"\"e\"", ','), vec!["a", "b,c", "d\"e"]);
+    }
+}

@@ -234,3 +234,23 @@ fn columns_map_any_table_and_a_mapping_without_step_is_a_usage_error() {
             "--columns: map the step column too",
         ));
 }
+
+#[test]
+fn deepspeed_config_and_step_lines_inside_an_hf_log() {
+    let doc = json_of(&["fixtures/public/22_deepspeed-hf-interleaved-fate-llm"]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["config"]["effective_batch"]["value"], 16.0);
+    assert!(
+        run["config"]["effective_batch"]["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("line 6 (DeepSpeed train_batch_size)")
+    );
+    assert_eq!(run["config"]["per_device_batch"]["value"], 16.0);
+    assert_eq!(run["metrics"]["skipped_steps"]["points"], 4);
+    assert_eq!(run["metrics"]["deepspeed_lr"]["final_step"], 40.0);
+    assert_eq!(
+        run["metrics"]["samples_per_second"]["final"],
+        109.53330286609649
+    );
+}

@@ -7,6 +7,7 @@
 //! `merge` builds one series per metric from all files, one point per step, with samples seen.
 //! After this stage nothing knows which format a value came from except through its provenance.
 
+mod deepspeed;
 mod hf_results;
 mod hf_state;
 mod lenient;

@@ -16,7 +16,7 @@ use memchr::memmem;
 
 use super::lenient::{PyValue, parse_number, parse_py_dict};
 use super::source::{self, IngestError};
-use super::{Fact, Names, Parsed, Record};
+use super::{Fact, Names, Parsed, Record, deepspeed};
 use crate::model::{ConfigValue, Key};
 
 /// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
@@ -85,6 +85,11 @@ struct Needles {
     predict_header: memmem::Finder<'static>,
     world: memmem::Finder<'static>,
     version: memmem::Finder<'static>,
+    /// DeepSpeed's configuration names ([`deepspeed::CONFIG`]), searched for until found.
+    ds_config: [memmem::Finder<'static>; 3],
+    /// DeepSpeed's step line; once one is seen, every block is searched for step and timer lines.
+    ds_step: memmem::Finder<'static>,
+    ds_timer: memmem::Finder<'static>,
 }
 
 const WORLD: &str = "world size: ";
@@ -100,6 +105,9 @@ impl Needles {
             predict_header: memmem::Finder::new("***** Running Prediction *****"),
             world: memmem::Finder::new(WORLD),
             version: memmem::Finder::new(VERSION),
+            ds_config: deepspeed::CONFIG.map(|(name, _)| memmem::Finder::new(name)),
+            ds_step: memmem::Finder::new("] step="),
+            ds_timer: memmem::Finder::new("RunningAvgSamplesPerSec="),
         }
     }
 }
@@ -125,12 +133,19 @@ struct State {
     hints: Vec<Option<Bar>>,
     world_seen: bool,
     version_seen: bool,
+    ds_config_seen: [bool; 3],
+    ds_seen: bool,
     /// The line number (counting `\n`) at the scanner's position.
     line: u32,
     names: Names,
 }
 
 impl State {
+    /// A configuration value DeepSpeed printed it used (outranks the trainer's arguments).
+    fn header_facts_ds(&mut self, key: Key, value: f64, locator: String) {
+        self.out.fact(key, value, locator, 0);
+    }
+
     fn new(line: u32, bar: Option<Bar>) -> Self {
         State {
             out: Parsed::default(),
@@ -141,6 +156,8 @@ impl State {
             hints: Vec::new(),
             world_seen: false,
             version_seen: false,
+            ds_config_seen: [false; 3],
+            ds_seen: false,
             line,
             names: Names::default(),
         }
@@ -148,16 +165,25 @@ impl State {
 
     /// Appends what the scan of the next part of the same file found.
     fn join(&mut self, next: State) {
-        let has = |st: &State, k: Key| st.out.facts.iter().any(|f| f.key == k);
-        let (world, version) = (
-            has(self, Key::WorldSize),
-            has(self, Key::TransformersVersion),
+        // Values taken where first found: the first half's, when it found them (world size,
+        // transformers version, DeepSpeed's configuration).
+        let once = [
+            Key::WorldSize,
+            Key::TransformersVersion,
+            Key::EffectiveBatch,
+            Key::PerDeviceBatch,
+            Key::GradAccum,
+        ];
+        let found: Vec<Key> = once
+            .into_iter()
+            .filter(|&k| self.out.facts.iter().any(|f| f.key == k))
+            .collect();
+        self.out.facts.extend(
+            next.out
+                .facts
+                .into_iter()
+                .filter(|f| !found.contains(&f.key)),
         );
-        self.out
-            .facts
-            .extend(next.out.facts.into_iter().filter(|f| {
-                !(f.key == Key::WorldSize && world || f.key == Key::TransformersVersion && version)
-            }));
         self.out.records.extend(next.out.records);
         self.out.warnings.extend(next.out.warnings);
         self.hints.extend(next.hints);
@@ -376,6 +402,7 @@ fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
             on_line(n, st, &b[start..line_end(b, hit)], lineno);
         }
     }
+    deepspeed_lines(n, st, b, at, first_line);
     while at < b.len() {
         if st.block == Block::TrainHeader {
             let end = line_end(b, at);
@@ -397,6 +424,66 @@ fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
     if at < b.len() {
         last_bar(n, st, &b[at..]);
         st.line = st.line.saturating_add(count_lines(&b[at..]));
+    }
+}
+
+/// DeepSpeed's configuration values (until found) and, once a DeepSpeed step line has been seen,
+/// every step and timer line of the block, as records of their own.
+fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_line: u32) {
+    let line_at = |hit: usize| {
+        let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
+        (start, line_end(b, hit))
+    };
+    for (k, (name, key)) in deepspeed::CONFIG.iter().enumerate() {
+        if st.ds_config_seen[k] {
+            continue;
+        }
+        for hit in n.ds_config[k].find_iter(&b[from..]) {
+            let (start, end) = line_at(from + hit);
+            let line = String::from_utf8_lossy(&b[start..end]);
+            let at = from + hit - start;
+            let Some(x) = line
+                .is_char_boundary(at)
+                .then(|| deepspeed::config_value(&line, at, name))
+                .flatten()
+            else {
+                continue;
+            };
+            let lineno = first_line.saturating_add(count_lines(&b[..start]));
+            st.ds_config_seen[k] = true;
+            st.header_facts_ds(*key, x, format!("line {lineno} (DeepSpeed {name})"));
+            break;
+        }
+    }
+    if !st.ds_seen && n.ds_step.find(&b[from..]).is_none() {
+        return;
+    }
+    st.ds_seen = true;
+    let mut hits: Vec<usize> = n.ds_step.find_iter(&b[from..]).collect();
+    hits.extend(n.ds_timer.find_iter(&b[from..]));
+    hits.sort_unstable();
+    let (mut counted, mut lineno) = (0, first_line);
+    for hit in hits {
+        let (start, end) = line_at(from + hit);
+        lineno = lineno.saturating_add(count_lines(&b[counted.min(start)..start]));
+        counted = start;
+        let line = String::from_utf8_lossy(&b[start..end]);
+        let Some((step, metrics)) = deepspeed::step_line(&line) else {
+            continue;
+        };
+        if metrics.is_empty() {
+            continue;
+        }
+        st.out.records.push(Record {
+            step: Some(step),
+            metrics: metrics
+                .into_iter()
+                .map(|(k, x)| (st.names.get(k), x))
+                .collect(),
+            line: lineno,
+            ..Record::default()
+        });
+        st.hints.push(None);
     }
 }
 

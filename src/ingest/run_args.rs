@@ -1,6 +1,7 @@
 //! Run arguments: LLaMA-Factory recipe YAML (`config.yaml`, `training_args.yaml`), the web UI's
-//! `llamaboard_config.yaml` (`train.batch_size`, ...), and JSON dumps of `TrainingArguments`
-//! (`training_args.json`, or a script's own args file). These say what the run was asked to do;
+//! `llamaboard_config.yaml` (`train.batch_size`, ...), W&B's `files/config.yaml` (each value
+//! under `value:`; HF's W&B callback logs every `TrainingArguments` field), and JSON dumps of
+//! `TrainingArguments` (`training_args.json`, or a script's own args file). These say what the run was asked to do;
 //! the stdout header, when present, says what it did and outranks them.
 
 use serde_json::Value;
@@ -68,10 +69,12 @@ pub fn options(
 ) -> Parsed {
     let mut out = Parsed::default();
     for (option, value) in pairs {
+        // W&B's `files/config.yaml` nests each value: `name: {desc: null, value: 2}`.
+        let option = option.strip_suffix(".value").unwrap_or(&option);
         let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else {
             continue;
         };
-        let locator = locate(&option);
+        let locator = locate(option);
         match key {
             Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
             _ => {
@@ -150,6 +153,22 @@ fn flatten(prefix: &str, y: &Yaml, out: &mut Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_wandb_config_yaml() {
+        let yaml = "_wandb:\n  value:\n    cli_version: 0.31.0\nper_device_train_batch_size:\n  desc: null\n  value: 2\ngradient_accumulation_steps:\n  desc: null\n  value: 8\n";
+        assert_eq!(sniff(yaml, "config.yaml"), Some(true));
+        let p = read(yaml, "files/config.yaml").expect("reads");
+        let ga = p
+            .facts
+            .iter()
+            .find(|f| f.key == Key::GradAccum)
+            .expect("GA");
+        assert_eq!(
+            (ga.value.as_f64(), ga.locator.as_str()),
+            (Some(8.0), "gradient_accumulation_steps")
+        );
+    }
     use crate::model::ConfigValue;
 
     #[test]

@@ -1,5 +1,5 @@
-//! Tables of metrics: CSV or TSV files with a header, read through a column mapping given with
-//! `--columns step=Step,loss=train/loss,...`, or recognised without one: a W&B UI export
+//! Tables of metrics: CSV or TSV files with a header (or JSON lines, with a mapping), read through
+//! a column mapping given with `--columns step=Step,loss=train/loss,...`, or recognised without one: a W&B UI export
 //! (`Step`, `<run> - train/loss`, `<run> - train/loss__MIN`, ...) or a plain table with a step
 //! column (`step`, `global_step`, `iteration`, `iter`) and a loss column. The catch-all for
 //! anything no other reader knows.
@@ -9,7 +9,7 @@
 //! renamed as HF's trackers spell them back to its log keys (`train/loss` → `loss`, `eval/loss`
 //! → `eval_loss`, `train/epoch` → the epoch).
 
-use super::lenient::parse_number;
+use super::lenient::{Entry, parse_number, sanitize_json};
 use super::source::IngestError;
 use super::{Names, Parsed, Record};
 
@@ -41,6 +41,9 @@ pub fn sniff(head: &str, name: &str, columns: &[(String, String)]) -> bool {
         .strip_suffix(".gz")
         .unwrap_or(name)
         .to_ascii_lowercase();
+    if base.ends_with(".jsonl") {
+        return jsonl_step_key(head, columns).is_some();
+    }
     if !(base.ends_with(".csv") || base.ends_with(".tsv")) {
         return false;
     }
@@ -56,8 +59,21 @@ pub fn sniff(head: &str, name: &str, columns: &[(String, String)]) -> bool {
     mapping(&cols).is_ok()
 }
 
+/// With `--columns`, a JSONL file whose first row has the mapped step key: that key.
+fn jsonl_step_key<'a>(head: &str, columns: &'a [(String, String)]) -> Option<&'a str> {
+    let step = columns
+        .iter()
+        .find(|(k, _)| k == "step")
+        .map(|(_, c)| c.as_str())?;
+    let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
+    (first.starts_with('{') && first.contains(&format!("\"{step}\""))).then_some(step)
+}
+
 /// Reads a table; values that are empty or not numbers are skipped, rows without a step counted.
 pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Parsed, IngestError> {
+    if text.trim_start().starts_with('{') && !columns.is_empty() {
+        return Ok(read_jsonl(text, columns));
+    }
     let mut lines = text.lines().enumerate();
     let Some((_, header)) = lines.next() else {
         return Ok(Parsed::default());
@@ -125,6 +141,55 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
         ));
     }
     Ok(out)
+}
+
+/// JSON lines through the `--columns` mapping (keys of each object instead of header columns).
+fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
+    let mut out = Parsed::default();
+    let mut names = Names::default();
+    let targets: Vec<(Target, &str)> = columns
+        .iter()
+        .map(|(k, c)| (target_of(k), c.as_str()))
+        .collect();
+    let (mut bad, mut first) = (0usize, None);
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let clean = sanitize_json(line);
+        let row = serde_json::from_str::<Entry>(&clean)
+            .ok()
+            .filter(|r| r.object);
+        let mut rec = Record {
+            line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            ..Record::default()
+        };
+        for (target, key) in &targets {
+            let Some(x) = row.as_ref().and_then(|r| r.num(key)) else {
+                continue;
+            };
+            match target {
+                Target::Step => rec.step = Some(x),
+                Target::Epoch => rec.epoch = Some(x),
+                Target::Samples => rec.samples = Some(x),
+                Target::Tokens => rec.tokens = Some(x),
+                Target::Time => rec.time = Some(x),
+                Target::Metric(name) => rec.metrics.push((names.get(name), x)),
+            }
+        }
+        if rec.step.is_none() {
+            bad += 1;
+            first.get_or_insert(i + 1);
+        } else if !rec.metrics.is_empty() {
+            out.records.push(rec);
+        }
+    }
+    if let Some(line) = first {
+        out.warnings.push(format!(
+            "{bad} lines are not objects with the mapped step (first at line {line}); skipped"
+        ));
+    }
+    out
 }
 
 fn target_of(key: &str) -> Target {
@@ -273,6 +338,21 @@ mod tests {
         assert_eq!(p.records[1].samples, Some(64.0));
         assert_eq!(p.records[1].metrics, vec![("loss".into(), 3.0)]);
         assert!(p.warnings[0].contains("--columns lr=missing: no such column"));
+    }
+
+    #[test]
+    fn maps_jsonl_keys() {
+        let jsonl = "{\"it\": 1, \"metrics\": {\"x\": 1}, \"l\": \"2.5\"}\n{\"it\": 2, \"l\": 1.5}\nnot json\n";
+        let map = vec![
+            ("step".to_string(), "it".to_string()),
+            ("loss".to_string(), "l".to_string()),
+        ];
+        assert!(sniff(jsonl, "metrics.jsonl", &map));
+        assert!(!sniff(jsonl, "metrics.jsonl", &[]));
+        let p = read(jsonl, "metrics.jsonl", &map).expect("reads");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[0].metrics, vec![("loss".into(), 2.5)]);
+        assert!(p.warnings[0].contains("first at line 3"));
     }
 
     #[test]

@@ -254,3 +254,30 @@ fn deepspeed_config_and_step_lines_inside_an_hf_log() {
         109.53330286609649
     );
 }
+
+#[test]
+fn a_wandb_run_file_reads_its_config_and_agrees_with_the_trainer_state() {
+    let doc = json_of(&[
+        "fixtures/trackers/lf_1gpu_ga8/wandb",
+        "--set",
+        "wandb:world_size=1",
+    ]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["config"]["effective_batch"]["value"], 16.0);
+    assert!(
+        run["config"]["grad_accum"]["source"]
+            .as_str()
+            .expect("source")
+            .ends_with(".wandb: config gradient_accumulation_steps")
+    );
+    let points = exported(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/trackers/lf_1gpu_ga8/wandb",
+    ]);
+    assert_same_points(
+        &points,
+        "lf_1gpu_ga8",
+        "wandb",
+        &["loss", "eval_loss", "learning_rate", "grad_norm"],
+    );
+}

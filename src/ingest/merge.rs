@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{Name, ReadFile};
-use crate::model::{Key, Locator, Point, RunConfig, Series};
+use crate::model::{Key, Point, RunConfig, Series};
 
 /// One file's points of one metric: file index, how steps were known, points, duplicates dropped.
 type Holder = (usize, &'static str, Vec<Raw>, usize);
@@ -170,11 +170,7 @@ pub fn merge(
                 name: name.to_string(),
                 points,
                 source: files[wi].path.clone(),
-                locator: match files[wi].format {
-                    super::Format::HfState => Locator::LogHistoryEntry,
-                    super::Format::Tensorboard => Locator::Record,
-                    _ => Locator::Line,
-                },
+                locator: files[wi].locator(),
                 step_origin: origin.to_string(),
                 also_in,
                 extended,

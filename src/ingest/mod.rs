@@ -24,6 +24,7 @@ mod swift_jsonl;
 mod table;
 mod tensorboard;
 mod torchtune;
+mod wandb;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,8 @@ pub enum Format {
     Tensorboard,
     /// CSV/TSV tables: W&B exports, step-and-loss tables, anything mapped with `--columns`.
     Table,
+    /// W&B's `run-<id>.wandb` transaction log (binary; recognised by its header).
+    Wandb,
     /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
     Stdout,
     /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
@@ -102,6 +105,7 @@ impl Format {
             Format::Mlflow => "mlflow",
             Format::Tensorboard => "tensorboard",
             Format::Table => "table",
+            Format::Wandb => "wandb",
             Format::Stdout => "stdout",
             Format::HfResults => "hf_results",
             Format::RunArgs => "run_args",
@@ -121,6 +125,7 @@ impl Format {
             Format::Tensorboard => Some(false),
             // Needs the --columns mapping: sniffed in `read_file`.
             Format::Table => Some(false),
+            Format::Wandb => Some(false),
             Format::Stdout => stdout::sniff(head, name),
             Format::HfResults => hf_results::sniff(head),
             Format::RunArgs => run_args::sniff(head, name),
@@ -222,6 +227,18 @@ struct ReadFile {
     path: String,
     format: Format,
     parsed: Parsed,
+}
+
+impl ReadFile {
+    /// What its records' `line` counts.
+    fn locator(&self) -> crate::model::Locator {
+        use crate::model::Locator;
+        match self.format {
+            Format::HfState => Locator::LogHistoryEntry,
+            Format::Tensorboard | Format::Wandb => Locator::Record,
+            _ => Locator::Line,
+        }
+    }
 }
 
 /// Reads one run: discovers its files, parses each, resolves its configuration and merges its
@@ -365,6 +382,14 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
     if head.starts_with(b"version https://git-lfs.github.com/spec/") {
         return Err(IngestError::LfsPointer { path: display });
     }
+    if wandb::sniff(&head) {
+        let parsed = wandb::read(source::open(path)?, &display)?;
+        return Ok(Some(ReadFile {
+            path: display,
+            format: Format::Wandb,
+            parsed,
+        }));
+    }
     if tensorboard::sniff(&head) {
         let parsed = tensorboard::read(source::open(path)?, &display)?;
         return Ok(Some(ReadFile {
@@ -415,7 +440,7 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
                 Format::HfResults => hf_results::read(&text, &display)?,
                 Format::RunArgs => run_args::read(&text, &display)?,
                 Format::Mlflow => mlflow::read_metric_file(&text, path),
-                Format::Stdout | Format::Tensorboard | Format::Table => {
+                Format::Stdout | Format::Tensorboard | Format::Table | Format::Wandb => {
                     unreachable!("handled above")
                 }
             }

@@ -114,8 +114,9 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     StepsPerEpoch,
                     num(spe),
                     Provenance::Derived(format!(
-                        "step {s} ÷ epoch {e} ({} line {})",
-                        f.path, r.line
+                        "step {s} ÷ epoch {e} ({} {})",
+                        f.path,
+                        f.locator().describe(r.line)
                     )),
                 );
             }
@@ -254,8 +255,9 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                 LearningRate,
                 num(v),
                 Provenance::Derived(format!(
-                    "peak of the logged learning_rate ({} line {})",
-                    f.path, r.line
+                    "peak of the logged learning_rate ({} {})",
+                    f.path,
+                    f.locator().describe(r.line)
                 )),
             );
         }
@@ -273,7 +275,7 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                 num(t),
                 Provenance::File {
                     path: f.path.clone(),
-                    locator: format!("line {} (tokens seen)", r.line),
+                    locator: format!("{} (tokens seen)", f.locator().describe(r.line)),
                 },
             );
         }

@@ -74,13 +74,15 @@ pub enum Format {
     Stdout,
     /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
     HfResults,
+    /// W&B's `wandb-summary.json`: final values, like results files.
+    WandbSummary,
     /// Run arguments: LLaMA-Factory YAML, `training_args.json`.
     RunArgs,
 }
 
 impl Format {
     /// Formats in sniffing order, and in merge priority for metric series (earliest wins).
-    const ALL: [Format; 10] = [
+    const ALL: [Format; 11] = [
         Format::SwiftJsonl,
         Format::HfState,
         Format::LfJsonl,
@@ -88,6 +90,7 @@ impl Format {
         Format::Nanogpt,
         Format::Torchtune,
         Format::Mlflow,
+        Format::WandbSummary,
         Format::Stdout,
         Format::HfResults,
         Format::RunArgs,
@@ -106,6 +109,7 @@ impl Format {
             Format::Tensorboard => "tensorboard",
             Format::Table => "table",
             Format::Wandb => "wandb",
+            Format::WandbSummary => "wandb_summary",
             Format::Stdout => "stdout",
             Format::HfResults => "hf_results",
             Format::RunArgs => "run_args",
@@ -125,7 +129,9 @@ impl Format {
             Format::Tensorboard => Some(false),
             // Needs the --columns mapping: sniffed in `read_file`.
             Format::Table => Some(false),
+            // Binary: recognised in `read_file`.
             Format::Wandb => Some(false),
+            Format::WandbSummary => wandb::sniff_summary(head),
             Format::Stdout => stdout::sniff(head, name),
             Format::HfResults => hf_results::sniff(head),
             Format::RunArgs => run_args::sniff(head, name),
@@ -440,6 +446,7 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
                 Format::HfResults => hf_results::read(&text, &display)?,
                 Format::RunArgs => run_args::read(&text, &display)?,
                 Format::Mlflow => mlflow::read_metric_file(&text, path),
+                Format::WandbSummary => wandb::read_summary(&text, &display)?,
                 Format::Stdout | Format::Tensorboard | Format::Table | Format::Wandb => {
                     unreachable!("handled above")
                 }

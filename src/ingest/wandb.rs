@@ -78,6 +78,61 @@ impl Item {
     }
 }
 
+/// Yes when the head is a `wandb-summary.json`: a JSON object with W&B's `_step` and `_runtime`.
+pub fn sniff_summary(head: &str) -> Option<bool> {
+    let t = head.trim_start();
+    Some(t.starts_with('{') && t.contains("\"_step\"") && t.contains("\"_runtime\""))
+}
+
+/// Reads a `wandb-summary.json`: the last value of every metric, as one point at the last step.
+pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
+    let clean = super::lenient::sanitize_json(text);
+    let entry: super::lenient::Entry =
+        serde_json::from_str(&clean).map_err(|e| IngestError::Syntax {
+            path: path.into(),
+            line: e.line(),
+            message: format!("invalid JSON: {e}"),
+        })?;
+    let mut out = Parsed::default();
+    let mut names = Names::default();
+    let step = entry
+        .num("train/global_step")
+        .or_else(|| entry.num("_step"));
+    let mut rec = Record {
+        step,
+        time: entry.num("_runtime"),
+        line: 1,
+        step_origin: step.is_none().then_some("end of training (W&B summary)"),
+        ..Record::default()
+    };
+    for (k, v) in &entry.fields {
+        let Some(x) = v.num() else { continue };
+        if k.starts_with('_') || k == "train/global_step" {
+            continue;
+        }
+        match hf_name(k) {
+            None => rec.epoch = Some(x),
+            Some(name) => rec.metrics.push((names.get(&name), x)),
+        }
+    }
+    if !rec.metrics.is_empty() {
+        out.records.push(rec);
+    }
+    Ok(out)
+}
+
+/// A W&B key as HF's log key (`train/loss` → `loss`, `eval/loss` → `eval_loss`); None for the
+/// epoch.
+fn hf_name(key: &str) -> Option<String> {
+    match key {
+        "train/epoch" | "epoch" => None,
+        other => Some(match other.strip_prefix("eval/") {
+            Some(rest) => format!("eval_{rest}"),
+            None => other.strip_prefix("train/").unwrap_or(other).to_string(),
+        }),
+    }
+}
+
 /// Yes when the file starts with the W&B header.
 pub fn sniff(head: &[u8]) -> bool {
     head.starts_with(&HEADER)
@@ -146,15 +201,9 @@ fn history(h: &Items, n: u32, names: &mut Names) -> Option<Record> {
         let Some(x) = parse_number(&item.value_json) else {
             continue;
         };
-        match name.as_str() {
-            "train/epoch" | "epoch" => rec.epoch = Some(x),
-            other => {
-                let metric = match other.strip_prefix("eval/") {
-                    Some(rest) => format!("eval_{rest}"),
-                    None => other.strip_prefix("train/").unwrap_or(other).to_string(),
-                };
-                rec.metrics.push((names.get(&metric), x));
-            }
+        match hf_name(&name) {
+            None => rec.epoch = Some(x),
+            Some(metric) => rec.metrics.push((names.get(&metric), x)),
         }
     }
     (!rec.metrics.is_empty() || rec.epoch.is_some()).then_some(rec)
@@ -268,6 +317,22 @@ mod tests {
             run: None,
         }
         .encode_to_vec()
+    }
+
+    #[test]
+    fn reads_a_summary_as_the_last_point() {
+        let text = r#"{"train/loss": 0.5, "eval/loss": 0.6, "train/global_step": 384, "_step": 384, "_runtime": 18.2, "_wandb": {"runtime": 18}, "train/epoch": 3}"#;
+        assert_eq!(sniff_summary(text), Some(true));
+        let p = read_summary(text, "wandb-summary.json").expect("reads");
+        let r = &p.records[0];
+        assert_eq!(
+            (r.step, r.epoch, r.time),
+            (Some(384.0), Some(3.0), Some(18.2))
+        );
+        assert_eq!(
+            r.metrics,
+            vec![("loss".into(), 0.5), ("eval_loss".into(), 0.6)]
+        );
     }
 
     #[test]

@@ -135,6 +135,8 @@ struct State {
     version_seen: bool,
     ds_config_seen: [bool; 3],
     ds_seen: bool,
+    /// Look for DeepSpeed step lines without having seen its configuration (a second half).
+    ds_probe: bool,
     /// The line number (counting `\n`) at the scanner's position.
     line: u32,
     names: Names,
@@ -158,6 +160,7 @@ impl State {
             version_seen: false,
             ds_config_seen: [false; 3],
             ds_seen: false,
+            ds_probe: false,
             line,
             names: Names::default(),
         }
@@ -224,7 +227,11 @@ fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, 
                     let mut file = File::open(path).map_err(io)?;
                     let line = 1 + count_lines_in(&mut (&mut file).take(split)).map_err(io)?;
                     file.seek(SeekFrom::Start(split)).map_err(io)?;
-                    scan(file, State::new(line, bar), display)
+                    let st = State {
+                        ds_probe: true,
+                        ..State::new(line, bar)
+                    };
+                    scan(file, st, display)
                 },
             );
             let (mut st, too_long) = first?;
@@ -427,15 +434,20 @@ fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
     }
 }
 
-/// DeepSpeed's configuration values (until found) and, once a DeepSpeed step line has been seen,
-/// every step and timer line of the block, as records of their own.
+/// DeepSpeed's configuration values and, once a DeepSpeed step line has been seen, every step and
+/// timer line of the block, as records of their own. DeepSpeed prints its configuration when its
+/// engine starts, before training: the configuration is looked for until found or until the first
+/// progress bar or metric, and step lines only in logs that showed DeepSpeed's configuration (or
+/// in the second half of a file read in two, which cannot know). A log without DeepSpeed then
+/// costs nothing once training has started.
 fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_line: u32) {
+    let preamble = st.bar.is_none() && st.out.records.is_empty();
     let line_at = |hit: usize| {
         let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
         (start, line_end(b, hit))
     };
     for (k, (name, key)) in deepspeed::CONFIG.iter().enumerate() {
-        if st.ds_config_seen[k] {
+        if st.ds_config_seen[k] || !preamble {
             continue;
         }
         for hit in n.ds_config[k].find_iter(&b[from..]) {
@@ -455,7 +467,9 @@ fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_lin
             break;
         }
     }
-    if !st.ds_seen && n.ds_step.find(&b[from..]).is_none() {
+    let possible = st.ds_probe || st.ds_config_seen.iter().any(|&s| s);
+    let found = st.ds_seen || possible && n.ds_step.find(&b[from..]).is_some();
+    if !found {
         return;
     }
     st.ds_seen = true;

@@ -281,3 +281,22 @@ fn a_wandb_run_file_reads_its_config_and_agrees_with_the_trainer_state() {
         &["loss", "eval_loss", "learning_rate", "grad_norm"],
     );
 }
+
+#[test]
+fn a_torchtune_disk_log_reads_with_the_batch_given_on_the_command_line() {
+    let doc = json_of(&[
+        "fixtures/handmade/torchtune_lora/logs",
+        "--label",
+        "tt=fixtures/handmade/torchtune_lora/logs",
+        "--set",
+        "tt:effective_batch=8",
+    ]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["metrics"]["loss"]["points"], 40);
+    assert_eq!(run["metrics"]["loss"]["final_samples"], 320.0);
+    assert_eq!(run["metrics"]["learning_rate"]["final"], 0.0003);
+    assert_eq!(
+        run["metrics"]["tokens_per_second_per_gpu"]["final_step"],
+        40.0
+    );
+}

@@ -220,6 +220,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for Val<'a> {
     }
 }
 
+/// A tracker's name for a logged value (TensorBoard tag, W&B key, exported column) as HF's log
+/// key: `train/loss` → `loss`, `eval/loss` → `eval_loss`, other names unchanged; `None` for the
+/// epoch (`train/epoch`, `epoch`), which is not a metric but the points' epoch.
+pub fn tracker_name(tag: &str) -> Option<String> {
+    match tag {
+        "train/epoch" | "epoch" => None,
+        _ => Some(match tag.strip_prefix("eval/") {
+            Some(rest) => format!("eval_{rest}"),
+            None => tag.strip_prefix("train/").unwrap_or(tag).to_string(),
+        }),
+    }
+}
+
 /// Reads a number from a JSON value: a JSON number, or a string holding one (`"0.5216"`,
 /// `"NaN"`, `"2.28%"`, `"10,163"`). Anything else is not a number.
 pub fn number(v: &serde_json::Value) -> Option<f64> {

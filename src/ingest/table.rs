@@ -9,7 +9,7 @@
 //! renamed as HF's trackers spell them back to its log keys (`train/loss` → `loss`, `eval/loss`
 //! → `eval_loss`, `train/epoch` → the epoch).
 
-use super::lenient::{Entry, parse_number, sanitize_json};
+use super::lenient::{Entry, parse_number, sanitize_json, tracker_name};
 use super::source::IngestError;
 use super::{Names, Parsed, Record};
 
@@ -22,6 +22,20 @@ enum Target {
     Tokens,
     Time,
     Metric(String),
+}
+
+impl Target {
+    /// Puts `x` where this column goes in `rec`.
+    fn set(&self, rec: &mut Record, x: f64, names: &mut Names) {
+        match self {
+            Target::Step => rec.step = Some(x),
+            Target::Epoch => rec.epoch = Some(x),
+            Target::Samples => rec.samples = Some(x),
+            Target::Tokens => rec.tokens = Some(x),
+            Target::Time => rec.time = Some(x),
+            Target::Metric(name) => rec.metrics.push((names.get(name), x)),
+        }
+    }
 }
 
 /// Column names that hold the step in tables written without a mapping.
@@ -117,14 +131,7 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
             let (Some(target), Some(x)) = (target, parse_number(value)) else {
                 continue;
             };
-            match target {
-                Target::Step => rec.step = Some(x),
-                Target::Epoch => rec.epoch = Some(x),
-                Target::Samples => rec.samples = Some(x),
-                Target::Tokens => rec.tokens = Some(x),
-                Target::Time => rec.time = Some(x),
-                Target::Metric(name) => rec.metrics.push((names.get(name), x)),
-            }
+            target.set(&mut rec, x, &mut names);
         }
         if rec.step.is_none() {
             no_step += 1;
@@ -168,14 +175,7 @@ fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
             let Some(x) = row.as_ref().and_then(|r| r.num(key)) else {
                 continue;
             };
-            match target {
-                Target::Step => rec.step = Some(x),
-                Target::Epoch => rec.epoch = Some(x),
-                Target::Samples => rec.samples = Some(x),
-                Target::Tokens => rec.tokens = Some(x),
-                Target::Time => rec.time = Some(x),
-                Target::Metric(name) => rec.metrics.push((names.get(name), x)),
-            }
+            target.set(&mut rec, x, &mut names);
         }
         if rec.step.is_none() {
             bad += 1;
@@ -262,14 +262,10 @@ fn mapping(cols: &[String]) -> Result<(Vec<Option<Target>>, Option<String>), Str
 
 /// A tracker's column name as HF's log key.
 fn renamed(column: &str) -> Target {
-    match column {
-        "train/epoch" | "epoch" => Target::Epoch,
-        "train/global_step" => Target::Step,
-        _ => match column.strip_prefix("eval/") {
-            Some(rest) => Target::Metric(format!("eval_{rest}")),
-            None => Target::Metric(column.strip_prefix("train/").unwrap_or(column).to_string()),
-        },
+    if column == "train/global_step" {
+        return Target::Step;
     }
+    tracker_name(column).map_or(Target::Epoch, Target::Metric)
 }
 
 /// Tab when the header has tabs and no commas, else comma.

@@ -13,6 +13,7 @@ use std::io::{self, Read};
 
 use prost::Message;
 
+use super::lenient::tracker_name;
 use super::source::IngestError;
 use super::{Names, Parsed, Record};
 use crate::model::Key;
@@ -183,9 +184,9 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
                 out.fact(key, x, format!("record {index} ({})", v.tag), 2);
                 continue;
             }
-            match hf_name(&v.tag) {
-                Name::Epoch => rec.epoch = Some(x),
-                Name::Metric(name) => rec.metrics.push((names.get(&name), x)),
+            match tracker_name(&v.tag) {
+                None => rec.epoch = Some(x),
+                Some(name) => rec.metrics.push((names.get(&name), x)),
             }
         }
         if !rec.metrics.is_empty() || rec.epoch.is_some() {
@@ -198,22 +199,6 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
         ));
     }
     Ok(out)
-}
-
-enum Name {
-    Epoch,
-    Metric(String),
-}
-
-/// HF's TensorBoard tags back to its log keys.
-fn hf_name(tag: &str) -> Name {
-    if tag == "train/epoch" || tag == "epoch" {
-        return Name::Epoch;
-    }
-    if let Some(rest) = tag.strip_prefix("eval/") {
-        return Name::Metric(format!("eval_{rest}"));
-    }
-    Name::Metric(tag.strip_prefix("train/").unwrap_or(tag).to_string())
 }
 
 /// The number a summary value holds, when it is a scalar.

@@ -15,7 +15,7 @@ use std::io::Read;
 
 use prost::Message;
 
-use super::lenient::parse_number;
+use super::lenient::{parse_number, tracker_name};
 use super::source::IngestError;
 use super::{Names, Parsed, Record, run_args};
 
@@ -110,7 +110,7 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
         if k.starts_with('_') || k == "train/global_step" {
             continue;
         }
-        match hf_name(k) {
+        match tracker_name(k) {
             None => rec.epoch = Some(x),
             Some(name) => rec.metrics.push((names.get(&name), x)),
         }
@@ -119,18 +119,6 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
         out.records.push(rec);
     }
     Ok(out)
-}
-
-/// A W&B key as HF's log key (`train/loss` → `loss`, `eval/loss` → `eval_loss`); None for the
-/// epoch.
-fn hf_name(key: &str) -> Option<String> {
-    match key {
-        "train/epoch" | "epoch" => None,
-        other => Some(match other.strip_prefix("eval/") {
-            Some(rest) => format!("eval_{rest}"),
-            None => other.strip_prefix("train/").unwrap_or(other).to_string(),
-        }),
-    }
 }
 
 /// Yes when the file starts with the W&B header.
@@ -201,7 +189,7 @@ fn history(h: &Items, n: u32, names: &mut Names) -> Option<Record> {
         let Some(x) = parse_number(&item.value_json) else {
             continue;
         };
-        match hf_name(&name) {
+        match tracker_name(&name) {
             None => rec.epoch = Some(x),
             Some(metric) => rec.metrics.push((names.get(&metric), x)),
         }

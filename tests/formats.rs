@@ -300,3 +300,15 @@ fn a_torchtune_disk_log_reads_with_the_batch_given_on_the_command_line() {
         40.0
     );
 }
+
+#[test]
+fn a_log_that_starts_mid_run_gives_no_critical_batch_estimate() {
+    // The Megatron excerpt starts at iteration 94,768: steps to a target loss cannot be counted.
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/public/13_megatron-ds-bigscience-176B-reshaping",
+    ]);
+    let ids = common::finding_ids(&doc);
+    assert!(ids.iter().any(|i| i == "not-comparable"), "{ids:?}");
+    assert!(!ids.iter().any(|i| i == "critical-batch-size"), "{ids:?}");
+}

@@ -6,6 +6,9 @@
 //! smoothed loss, see `align`) at S₁, S₂ steps give E_min = (S₁ − S₂)/(1/B₁ − 1/B₂),
 //! S_min = S₁ − E_min/B₁.
 //!
+//! Both runs' loss logs must begin near step 0 (within two logging intervals), since steps to
+//! the target count from there; a log that starts mid-run gives no finding.
+//!
 //! An estimate is reported only when both are positive; otherwise the
 //! finding says what the data shows instead (S₂ ≈ S₁: the larger batch bought nothing per step —
 //! update-limited, or its learning rate was not scaled, which the model assumes tuned).
@@ -38,6 +41,16 @@ fn log_interval(run: &Run) -> f64 {
     gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Whether a run's loss log begins near step 0 (within two logging intervals). Steps to the target
+/// are counted from step 0; a log that starts mid-run (resumed, or an excerpt) cannot give them.
+fn starts_near_zero(run: &Run) -> bool {
+    let first = run
+        .loss()
+        .and_then(|s| s.points.first())
+        .map_or(0.0, |p| p.step);
+    first <= 2.0 * log_interval(run).max(1.0)
+}
+
 /// Checks every pair with different effective batches.
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -50,6 +63,9 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let Some(t) = &pair.target else { continue };
+        if !starts_near_zero(ra) || !starts_near_zero(rb) {
+            continue;
+        }
         // Order by batch: 1 = small, 2 = big.
         let ((b1, s1, r1), (b2, s2, r2)) = if ba < bb {
             ((ba, t.reference_steps, ra), (bb, t.run_steps, rb))

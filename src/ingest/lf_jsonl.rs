@@ -5,7 +5,7 @@
 
 use super::lenient::{Entry, Val, parse_duration, sanitize_json};
 use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use super::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
@@ -28,8 +28,7 @@ pub fn sniff(head: &str) -> Option<bool> {
 pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut out = Parsed::default();
     let mut names = Names::default();
-    let mut bad = 0usize;
-    let mut first_bad = None;
+    let mut skipped = Skipped::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -40,14 +39,12 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let row = match serde_json::from_str::<Entry>(&clean) {
             Ok(row) if row.object => row,
             _ => {
-                bad += 1;
-                first_bad.get_or_insert(lineno);
+                skipped.line(lineno);
                 continue;
             }
         };
         let Some(step) = row.num("current_steps") else {
-            bad += 1;
-            first_bad.get_or_insert(lineno);
+            skipped.line(lineno);
             continue;
         };
         if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
@@ -83,11 +80,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             out.records.push(rec);
         }
     }
-    if let Some(line) = first_bad {
-        out.warnings.push(format!(
-            "{bad} lines are not log rows (first at line {line}); skipped"
-        ));
-    }
+    skipped.warn(&mut out, "lines are not log rows");
     Ok(out)
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::lenient::parse_number;
 use super::source::IngestError;
-use super::{Names, Parsed, Record, run_args};
+use super::{Names, Parsed, Record, Skipped, run_args};
 
 /// Yes when every line of the head is `<unix ms> <value> <step>` (a metric file on its own).
 pub fn sniff(head: &str) -> Option<bool> {
@@ -118,19 +118,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
 fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names) -> Parsed {
     let mut out = Parsed::default();
     let metric = names.get(name);
-    let (mut bad, mut first_bad) = (0usize, None);
+    let mut skipped = Skipped::default();
     for (i, line) in text.lines().enumerate() {
         let mut it = line.split_whitespace();
         let (Some(ts), Some(value)) = (it.next(), it.next()) else {
             if !line.trim().is_empty() {
-                bad += 1;
-                first_bad.get_or_insert(i + 1);
+                skipped.line(i + 1);
             }
             continue;
         };
         let (Some(ts), Some(value)) = (parse_number(ts), parse_number(value)) else {
-            bad += 1;
-            first_bad.get_or_insert(i + 1);
+            skipped.line(i + 1);
             continue;
         };
         let step = it.next().and_then(parse_number).unwrap_or(0.0);
@@ -147,11 +145,7 @@ fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names)
         }
         out.records.push(rec);
     }
-    if let Some(line) = first_bad {
-        out.warnings.push(format!(
-            "{bad} lines are not `<unix ms> <value> <step>` (first at line {line}); skipped"
-        ));
-    }
+    skipped.warn(&mut out, "lines are not `<unix ms> <value> <step>`");
     out
 }
 

@@ -180,6 +180,31 @@ impl Names {
     }
 }
 
+/// Lines a reader could not use: how many, and the first, for one warning.
+#[derive(Debug, Default)]
+struct Skipped {
+    count: usize,
+    first: Option<usize>,
+}
+
+impl Skipped {
+    /// Counts 1-based line `n` as skipped.
+    fn line(&mut self, n: usize) {
+        self.count += 1;
+        self.first.get_or_insert(n);
+    }
+
+    /// Warns `"N <what> (first at line L); skipped"` when any line was skipped.
+    fn warn(&self, out: &mut Parsed, what: &str) {
+        if let Some(line) = self.first {
+            out.warnings.push(format!(
+                "{} {what} (first at line {line}); skipped",
+                self.count
+            ));
+        }
+    }
+}
+
 /// One configuration value a file states, with where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fact {

@@ -6,7 +6,7 @@
 
 use super::lenient::{Entry, Val, parse_duration, sanitize_json};
 use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use super::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
@@ -28,7 +28,7 @@ pub fn sniff(head: &str) -> Option<bool> {
 pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut out = Parsed::default();
     let mut names = Names::default();
-    let (mut bad, mut first_bad) = (0usize, None);
+    let mut skipped = Skipped::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -37,8 +37,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let lineno = i + 1;
         let clean = sanitize_json(line);
         let Ok(row) = serde_json::from_str::<Entry>(&clean) else {
-            bad += 1;
-            first_bad.get_or_insert(lineno);
+            skipped.line(lineno);
             continue;
         };
         if let Some(x) = row.num("train_runtime") {
@@ -67,8 +66,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let Some((step, total)) = progress else {
             // The closing row (log_history, dataset statistics) is expected; say nothing of it.
             if !row.has("log_history") {
-                bad += 1;
-                first_bad.get_or_insert(lineno);
+                skipped.line(lineno);
             }
             continue;
         };
@@ -105,11 +103,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             out.records.push(rec);
         }
     }
-    if let Some(line) = first_bad {
-        out.warnings.push(format!(
-            "{bad} lines are not log rows (first at line {line}); skipped"
-        ));
-    }
+    skipped.warn(&mut out, "lines are not log rows");
     Ok(out)
 }
 

@@ -11,7 +11,7 @@
 
 use super::lenient::{Entry, parse_number, sanitize_json, tracker_name};
 use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use super::{Names, Parsed, Record, Skipped};
 
 /// What a column becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +117,7 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
         targets
     };
     let mut names = Names::default();
-    let (mut no_step, mut first) = (0usize, None);
+    let mut skipped = Skipped::default();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
@@ -134,19 +134,14 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
             target.set(&mut rec, x, &mut names);
         }
         if rec.step.is_none() {
-            no_step += 1;
-            first.get_or_insert(lineno);
+            skipped.line(lineno);
             continue;
         }
         if !rec.metrics.is_empty() {
             out.records.push(rec);
         }
     }
-    if let Some(line) = first {
-        out.warnings.push(format!(
-            "{no_step} rows have no step (first at line {line}); skipped"
-        ));
-    }
+    skipped.warn(&mut out, "rows have no step");
     Ok(out)
 }
 
@@ -158,7 +153,7 @@ fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
         .iter()
         .map(|(k, c)| (target_of(k), c.as_str()))
         .collect();
-    let (mut bad, mut first) = (0usize, None);
+    let mut skipped = Skipped::default();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -178,17 +173,12 @@ fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
             target.set(&mut rec, x, &mut names);
         }
         if rec.step.is_none() {
-            bad += 1;
-            first.get_or_insert(i + 1);
+            skipped.line(i + 1);
         } else if !rec.metrics.is_empty() {
             out.records.push(rec);
         }
     }
-    if let Some(line) = first {
-        out.warnings.push(format!(
-            "{bad} lines are not objects with the mapped step (first at line {line}); skipped"
-        ));
-    }
+    skipped.warn(&mut out, "lines are not objects with the mapped step");
     out
 }
 

@@ -287,20 +287,12 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
             } else {
                 Format::Mlflow
             };
-            let path = path.display().to_string();
-            for w in &parsed.warnings {
-                warnings.push(format!("{path}: {w}"));
-            }
-            sources.push(SourceFile {
-                path: path.clone(),
-                format: format.name().to_string(),
-                note: describe(&parsed),
-            });
-            files.push(ReadFile {
-                path,
+            let file = ReadFile {
+                path: path.display().to_string(),
                 format,
                 parsed,
-            });
+            };
+            keep(file, &mut sources, &mut warnings, &mut files);
         }
     }
     let candidates = if files.is_empty() {
@@ -311,17 +303,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     let single_file = candidates.len() == 1 && !spec.path.is_dir();
     for candidate in candidates {
         match read_file(&candidate, &spec.columns) {
-            Ok(Some(file)) => {
-                for w in &file.parsed.warnings {
-                    warnings.push(format!("{}: {w}", file.path));
-                }
-                sources.push(SourceFile {
-                    path: file.path.clone(),
-                    format: file.format.name().to_string(),
-                    note: describe(&file.parsed),
-                });
-                files.push(file);
-            }
+            Ok(Some(file)) => keep(file, &mut sources, &mut warnings, &mut files),
             Ok(None) => sources.push(SourceFile {
                 path: candidate.display().to_string(),
                 format: "skipped".into(),
@@ -369,6 +351,25 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
         series,
         warnings,
     })
+}
+
+/// Adds a file that was read: its warnings (prefixed with its path), its line in the sources
+/// list, and the file itself for resolving and merging.
+fn keep(
+    file: ReadFile,
+    sources: &mut Vec<SourceFile>,
+    warnings: &mut Vec<String>,
+    files: &mut Vec<ReadFile>,
+) {
+    for w in &file.parsed.warnings {
+        warnings.push(format!("{}: {w}", file.path));
+    }
+    sources.push(SourceFile {
+        path: file.path.clone(),
+        format: file.format.name().to_string(),
+        note: describe(&file.parsed),
+    });
+    files.push(file);
 }
 
 fn describe(p: &Parsed) -> String {

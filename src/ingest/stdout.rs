@@ -143,11 +143,6 @@ struct State {
 }
 
 impl State {
-    /// A configuration value DeepSpeed printed it used (outranks the trainer's arguments).
-    fn header_facts_ds(&mut self, key: Key, value: f64, locator: String) {
-        self.out.fact(key, value, locator, 0);
-    }
-
     fn new(line: u32, bar: Option<Bar>) -> Self {
         State {
             out: Parsed::default(),
@@ -463,7 +458,9 @@ fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_lin
             };
             let lineno = first_line.saturating_add(count_lines(&b[..start]));
             st.ds_config_seen[k] = true;
-            st.header_facts_ds(*key, x, format!("line {lineno} (DeepSpeed {name})"));
+            // Rank 0: what DeepSpeed printed it used outranks the trainer's arguments.
+            st.out
+                .fact(*key, x, format!("line {lineno} (DeepSpeed {name})"), 0);
             break;
         }
     }

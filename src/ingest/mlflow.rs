@@ -61,11 +61,7 @@ pub fn read_run_dir(dir: &Path) -> Result<Vec<(PathBuf, Parsed)>, IngestError> {
     let mut names = Names::default();
     let mut out = Vec::new();
     for file in files {
-        let name = file
-            .strip_prefix(&metrics)
-            .unwrap_or(&file)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let name = relative(&metrics, &file);
         let text = read(&file)?;
         out.push((file, metric_file(&text, &name, start_ms, &mut names)));
     }
@@ -75,16 +71,19 @@ pub fn read_run_dir(dir: &Path) -> Result<Vec<(PathBuf, Parsed)>, IngestError> {
         walk(&params, &mut files)?;
         let mut pairs = Vec::new();
         for file in &files {
-            let name = file
-                .strip_prefix(&params)
-                .unwrap_or(file)
-                .to_string_lossy()
-                .replace('\\', "/");
-            pairs.push((name, read(file)?.trim().to_string()));
+            pairs.push((relative(&params, file), read(file)?.trim().to_string()));
         }
         out.push((params.clone(), run_args::options(pairs, str::to_string)));
     }
     Ok(out)
+}
+
+/// A metric's or param's name: its path below `dir`, with `/` (names may hold `/`).
+fn relative(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn read(path: &Path) -> Result<String, IngestError> {

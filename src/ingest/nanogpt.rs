@@ -19,18 +19,18 @@ pub fn sniff(head: &str) -> Option<bool> {
         || head.lines().any(|l| iter_line(l).is_some());
     let build = head.contains("total desired batch size:")
         || head.lines().any(|l| pipe_line(l).is_some())
-        || (head
-            .lines()
-            .take(8)
-            .filter(|l| !l.trim().is_empty())
-            .count()
-            > 0
-            && head
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .take(8)
-                .all(|l| log_txt_line(l).is_some()));
+        || log_txt_head(head);
     Some(nanogpt || build)
+}
+
+/// Whether the head's first non-empty lines (up to 8) are all build-nanogpt `log.txt` lines.
+fn log_txt_head(head: &str) -> bool {
+    let first: Vec<&str> = head
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(8)
+        .collect();
+    !first.is_empty() && first.iter().all(|l| log_txt_line(l).is_some())
 }
 
 /// Reads any of the three shapes; they can share a file.

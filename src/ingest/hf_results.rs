@@ -43,12 +43,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         });
     };
     let mut out = Parsed::default();
-    if let Some(x) = map.get("train_runtime").and_then(number) {
-        out.fact(Key::TrainRuntime, x, "train_runtime", 2);
-    }
-    if let Some(x) = map.get("train_samples_per_second").and_then(number) {
-        out.fact(Key::TrainSamplesPerSecond, x, "train_samples_per_second", 2);
-    }
+    out.throughput(|field| map.get(field).and_then(number), str::to_string);
     if let Some(x) = map
         .get("num_input_tokens_seen")
         .and_then(number)

@@ -66,22 +66,10 @@ impl History {
         let i = self.entries;
         self.entries += 1;
         if SUMMARY_KEYS.iter().any(|k| entry.has(k)) {
-            if let Some(x) = entry.num("train_runtime") {
-                self.out.fact(
-                    Key::TrainRuntime,
-                    x,
-                    format!("log_history[{i}].train_runtime"),
-                    2,
-                );
-            }
-            if let Some(x) = entry.num("train_samples_per_second") {
-                self.out.fact(
-                    Key::TrainSamplesPerSecond,
-                    x,
-                    format!("log_history[{i}].train_samples_per_second"),
-                    2,
-                );
-            }
+            self.out.throughput(
+                |field| entry.num(field),
+                |field| format!("log_history[{i}].{field}"),
+            );
             return;
         }
         if !entry.object {

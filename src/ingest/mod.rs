@@ -242,6 +242,19 @@ impl Parsed {
         }
     }
 
+    /// The end-of-training throughput (`train_runtime`, `train_samples_per_second`) read by
+    /// `value`, each located by `at(field)`; state written after the fact (rank 2).
+    fn throughput(&mut self, value: impl Fn(&str) -> Option<f64>, at: impl Fn(&str) -> String) {
+        for (field, key) in [
+            ("train_runtime", Key::TrainRuntime),
+            ("train_samples_per_second", Key::TrainSamplesPerSecond),
+        ] {
+            if let Some(x) = value(field) {
+                self.fact(key, x, at(field), 2);
+            }
+        }
+    }
+
     fn text_fact(&mut self, key: Key, value: &str, locator: impl Into<String>, rank: u8) {
         self.facts.push(Fact {
             key,

@@ -640,22 +640,8 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
             })
     };
     if pairs.iter().any(|(k, _)| SUMMARY_KEYS.contains(k)) {
-        if let Some(x) = num("train_runtime") {
-            st.out.fact(
-                Key::TrainRuntime,
-                x,
-                format!("line {lineno} (train_runtime)"),
-                2,
-            );
-        }
-        if let Some(x) = num("train_samples_per_second") {
-            st.out.fact(
-                Key::TrainSamplesPerSecond,
-                x,
-                format!("line {lineno} (train_samples_per_second)"),
-                2,
-            );
-        }
+        st.out
+            .throughput(num, |field| format!("line {lineno} ({field})"));
         return;
     }
     let mut rec = Record {

@@ -40,21 +40,11 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             skipped.line(lineno);
             continue;
         };
-        if let Some(x) = row.num("train_runtime") {
-            out.fact(
-                Key::TrainRuntime,
-                x,
-                format!("line {lineno} (train_runtime)"),
-                2,
+        if row.num("train_runtime").is_some() {
+            out.throughput(
+                |field| row.num(field),
+                |field| format!("line {lineno} ({field})"),
             );
-            if let Some(x) = row.num("train_samples_per_second") {
-                out.fact(
-                    Key::TrainSamplesPerSecond,
-                    x,
-                    format!("line {lineno} (train_samples_per_second)"),
-                    2,
-                );
-            }
             continue;
         }
         let progress = match row.get("global_step/max_steps") {

@@ -51,11 +51,11 @@ impl Axis {
     /// The point's coordinate on this axis.
     pub fn of(self, p: &Point) -> Option<f64> {
         match self {
-            Axis::Samples => p.samples,
-            Axis::Tokens => p.tokens,
-            Axis::Epoch => p.epoch,
+            Axis::Samples => p.samples.get(),
+            Axis::Tokens => p.tokens.get(),
+            Axis::Epoch => p.epoch.get(),
             Axis::Step => Some(p.step),
-            Axis::Time => p.time,
+            Axis::Time => p.time.get(),
         }
     }
 
@@ -97,15 +97,19 @@ pub struct Curve {
     pub xs: Vec<f64>,
     /// Values as logged.
     pub ys: Vec<f64>,
-    /// Values smoothed (equal to `ys` when smoothing is off).
-    pub smoothed: Vec<f64>,
+    /// Values smoothed; empty when smoothing is off (see [`Curve::smoothed`]).
+    smoothed: Vec<f64>,
 }
 
 impl Curve {
     /// Builds a curve of a series' finite points on an axis; points without a coordinate are
     /// left out, as are repeated x.
     pub fn new(points: &[Point], axis: Axis) -> Curve {
-        let mut c = Curve::default();
+        let mut c = Curve {
+            xs: Vec::with_capacity(points.len()),
+            ys: Vec::with_capacity(points.len()),
+            smoothed: Vec::new(),
+        };
         for p in points {
             let (Some(x), true) = (axis.of(p), p.value.is_finite()) else {
                 continue;
@@ -116,8 +120,16 @@ impl Curve {
             c.xs.push(x);
             c.ys.push(p.value);
         }
-        c.smoothed = c.ys.clone();
         c
+    }
+
+    /// The smoothed values, index-aligned with `xs`: the values themselves when smoothing is off.
+    pub fn smoothed(&self) -> &[f64] {
+        if self.smoothed.is_empty() {
+            &self.ys
+        } else {
+            &self.smoothed
+        }
     }
 
     /// Whether the curve has no points.
@@ -132,7 +144,7 @@ impl Curve {
 
     /// The smoothed value at `x` by linear interpolation; `None` outside the curve.
     pub fn at(&self, x: f64) -> Option<f64> {
-        interpolate(&self.xs, &self.smoothed, x)
+        interpolate(&self.xs, self.smoothed(), x)
     }
 
     /// The first x where the given values reach `target` or below, interpolated between points.
@@ -267,27 +279,10 @@ pub struct RunPlots {
 /// Draws at most this many epoch markers per run; more would hide the curves.
 const MAX_EPOCH_MARKERS: usize = 10;
 
-/// Run `i`'s curves for the charts; `base` is the reference run's loss curve on `axis`.
-fn plots(
-    runs: &[Run],
-    i: usize,
-    reference: usize,
-    base: &Curve,
-    axis: Axis,
-    smooth: Option<f64>,
-) -> RunPlots {
+/// Run `i`'s curves for the charts (the ratio to the reference is filled in by the caller).
+fn plots(runs: &[Run], i: usize, axis: Axis, smooth: Option<f64>) -> RunPlots {
     let run = &runs[i];
     let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
-    let loss = on("loss", axis);
-    let ratio = if i == reference {
-        Vec::new()
-    } else {
-        loss.xs
-            .iter()
-            .zip(&loss.ys)
-            .filter_map(|(&x, &y)| Some((x, y / base.at(x).filter(|b| *b > 0.0)?)))
-            .collect()
-    };
     RunPlots {
         loss_steps: on("loss", Axis::Step),
         eval_loss: on("eval_loss", axis),
@@ -295,9 +290,18 @@ fn plots(
         grad_norm: on("grad_norm", axis),
         markers: markers(run, axis),
         markers_steps: markers(run, Axis::Step),
-        loss,
-        ratio,
+        loss: on("loss", axis),
+        ratio: Vec::new(),
     }
+}
+
+/// A run's loss divided by the reference's at the same x, where the reference is positive.
+fn ratio(loss: &Curve, base: &Curve) -> Vec<(f64, f64)> {
+    loss.xs
+        .iter()
+        .zip(&loss.ys)
+        .filter_map(|(&x, &y)| Some((x, y / base.at(x).filter(|b| *b > 0.0)?)))
+        .collect()
 }
 
 /// Warmup end and epoch ends of a run, placed on an axis through the run's own points (so the
@@ -307,14 +311,24 @@ fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
     let Some(series) = run.loss() else {
         return Vec::new();
     };
-    let xs: Vec<f64> = series.points.iter().map(|p| p.step).collect();
-    let ys: Vec<f64> = series
-        .points
-        .iter()
-        .map(|p| axis.of(p).unwrap_or(f64::NAN))
-        .collect();
-    let to_axis =
-        |step: f64| -> Option<f64> { interpolate(&xs, &ys, step).filter(|v| v.is_finite()) };
+    // Linear between the two points around the step (points are sorted by step), without
+    // copying a long series into columns.
+    let points = &series.points;
+    let on_axis = |p: &Point| axis.of(p).unwrap_or(f64::NAN);
+    let to_axis = |step: f64| -> Option<f64> {
+        let (first, last) = (points.first()?.step, points.last()?.step);
+        if step < first || step > last || step.is_nan() {
+            return None;
+        }
+        let i = points.partition_point(|p| p.step < step);
+        let x = if points[i].step == step {
+            on_axis(&points[i])
+        } else {
+            let (a, b) = (&points[i - 1], &points[i]);
+            on_axis(a) + (on_axis(b) - on_axis(a)) * (step - a.step) / (b.step - a.step)
+        };
+        Some(x).filter(|x| x.is_finite())
+    };
     let mut out = Vec::new();
     let total = run.config.num(Key::TotalSteps);
     let warmup = run
@@ -359,8 +373,8 @@ pub struct Aligned {
     /// What a report draws, per run.
     pub plots: Vec<RunPlots>,
     /// Per run, per metric: each point's smoothed value on the report axis (NaN where the point
-    /// is not finite or has no coordinate), index-aligned with the series' points. Equal to the
-    /// values when smoothing is off.
+    /// is not finite or has no coordinate), index-aligned with the series' points. Empty when
+    /// smoothing is off: each value is its own smoothed value.
     pub smoothed: Vec<std::collections::BTreeMap<String, Vec<f64>>>,
 }
 
@@ -370,13 +384,13 @@ fn smoothed_values(
     axis: Axis,
     w: Option<f64>,
 ) -> std::collections::BTreeMap<String, Vec<f64>> {
+    let Some(w) = w else {
+        return std::collections::BTreeMap::new();
+    };
     let unit = smoothing_unit(runs, axis);
     run.series
         .iter()
         .map(|(name, s)| {
-            let Some(w) = w else {
-                return (name.clone(), s.points.iter().map(|p| p.value).collect());
-            };
             let (mut num, mut den, mut last_x) = (0.0, 0.0, None::<f64>);
             let vals = s
                 .points
@@ -413,31 +427,55 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());
-    // The reference's curves are built once and shared by every pair; pairs and per-run plots
-    // are independent, so they are built in parallel.
-    let ref_data = curve(&runs[reference], data_axis, opts.smooth, runs);
-    let ref_steps = curve(&runs[reference], Axis::Step, opts.smooth, runs);
-    let ref_target = TargetCurves::of(&runs[reference], data_axis, runs);
-    let pairs = (0..runs.len())
+    // Per-run plots first, in parallel; the reference's own curves on the report axis and on
+    // steps are then shared by every pair instead of being built again.
+    let mut plots: Vec<RunPlots> = (0..runs.len())
         .into_par_iter()
-        .filter(|&i| i != reference)
-        .map(|i| {
-            let overlap_on =
-                |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, opts.smooth, runs), a);
-            Pair {
-                reference,
-                run: i,
-                by_data: overlap_on(&ref_data, data_axis),
-                by_steps: overlap_on(&ref_steps, Axis::Step),
-                target: target(&ref_target, &runs[i], data_axis, runs),
+        .map(|i| plots(runs, i, axis, opts.smooth))
+        .collect();
+    let base = &plots[reference].loss;
+    let ratios: Vec<Vec<(f64, f64)>> = plots
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i == reference {
+                Vec::new()
+            } else {
+                ratio(&p.loss, base)
             }
         })
         .collect();
-    let base = curve(&runs[reference], axis, opts.smooth, runs);
-    let plots = (0..runs.len())
-        .into_par_iter()
-        .map(|i| plots(runs, i, reference, &base, axis, opts.smooth))
-        .collect();
+    let built_data;
+    let ref_data = if data_axis == axis {
+        base
+    } else {
+        built_data = curve(&runs[reference], data_axis, opts.smooth, runs);
+        &built_data
+    };
+    let ref_steps = &plots[reference].loss_steps;
+    let pairs = if runs.len() < 2 {
+        Vec::new()
+    } else {
+        let ref_target = TargetCurves::of(&runs[reference], data_axis, runs);
+        (0..runs.len())
+            .into_par_iter()
+            .filter(|&i| i != reference)
+            .map(|i| {
+                let overlap_on =
+                    |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, opts.smooth, runs), a);
+                Pair {
+                    reference,
+                    run: i,
+                    by_data: overlap_on(ref_data, data_axis),
+                    by_steps: overlap_on(ref_steps, Axis::Step),
+                    target: target(&ref_target, &runs[i], data_axis, runs),
+                }
+            })
+            .collect()
+    };
+    for (p, r) in plots.iter_mut().zip(ratios) {
+        p.ratio = r;
+    }
     let smoothed = runs
         .par_iter()
         .map(|r| smoothed_values(runs, r, axis, opts.smooth))
@@ -568,7 +606,7 @@ fn target(reference: &TargetCurves, run: &Run, data_axis: Axis, all: &[Run]) -> 
         steps: us,
     } = TargetCurves::of(run, data_axis, all);
     let (rd, rs) = (&reference.data, &reference.steps);
-    let best = |c: &Curve| c.smoothed.iter().copied().reduce(f64::min);
+    let best = |c: &Curve| c.smoothed().iter().copied().reduce(f64::min);
     // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
     // reachable on all four curves.
     let loss = [best(rd)?, best(&ud)?, best(rs)?, best(&us)?]
@@ -577,10 +615,10 @@ fn target(reference: &TargetCurves, run: &Run, data_axis: Axis, all: &[Run]) -> 
         * TARGET_MARGIN;
     Some(Target {
         loss,
-        reference_samples: rd.first_below(&rd.smoothed, loss)?,
-        run_samples: ud.first_below(&ud.smoothed, loss)?,
-        reference_steps: rs.first_below(&rs.smoothed, loss)?,
-        run_steps: us.first_below(&us.smoothed, loss)?,
+        reference_samples: rd.first_below(rd.smoothed(), loss)?,
+        run_samples: ud.first_below(ud.smoothed(), loss)?,
+        reference_steps: rs.first_below(rs.smoothed(), loss)?,
+        run_steps: us.first_below(us.smoothed(), loss)?,
     })
 }
 
@@ -633,13 +671,8 @@ mod tests {
         xs.iter()
             .zip(ys)
             .map(|(&x, &y)| Point {
-                step: x,
-                epoch: None,
-                samples: Some(x * 10.0),
-                tokens: None,
-                time: None,
-                value: y,
-                line: 1,
+                samples: Some(x * 10.0).into(),
+                ..Point::at_step(x, y, 1)
             })
             .collect()
     }

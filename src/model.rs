@@ -215,23 +215,75 @@ impl RunConfig {
     }
 }
 
+/// A coordinate that may be unknown, in the 8 bytes of an `f64`: NaN stands for "not known"
+/// (an axis logged as NaN places nothing either). Points hold four of them; a million-point
+/// series would spend 32 MB more on `Option<f64>`'s tags and padding.
+#[derive(Clone, Copy)]
+pub struct Coord(f64);
+
+/// Two unknowns are equal, as two `None`s are.
+impl PartialEq for Coord {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Coord {
+    /// Not known.
+    pub const UNKNOWN: Coord = Coord(f64::NAN);
+
+    /// The value, when known.
+    #[inline]
+    pub fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl From<Option<f64>> for Coord {
+    #[inline]
+    fn from(x: Option<f64>) -> Self {
+        Coord(x.unwrap_or(f64::NAN))
+    }
+}
+
+impl fmt::Debug for Coord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 /// One logged value of one metric, placed on every axis that could be computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// Optimizer step.
     pub step: f64,
     /// Epoch, as logged or derived.
-    pub epoch: Option<f64>,
+    pub epoch: Coord,
     /// Samples seen at this step (step × effective batch, or epoch × examples).
-    pub samples: Option<f64>,
+    pub samples: Coord,
     /// Tokens seen, when the trainer counted them.
-    pub tokens: Option<f64>,
+    pub tokens: Coord,
     /// Seconds since the start of training, when logged.
-    pub time: Option<f64>,
+    pub time: Coord,
     /// The metric's value; may be NaN or infinite as logged.
     pub value: f64,
     /// 1-based line (text formats) or entry index (JSON formats) in the series' source file.
     pub line: u32,
+}
+
+impl Point {
+    /// A point at `step` with no other coordinate known yet.
+    pub fn at_step(step: f64, value: f64, line: u32) -> Self {
+        Point {
+            step,
+            epoch: Coord::UNKNOWN,
+            samples: Coord::UNKNOWN,
+            tokens: Coord::UNKNOWN,
+            time: Coord::UNKNOWN,
+            value,
+            line,
+        }
+    }
 }
 
 /// What a point's `line` counts in its source file.
@@ -418,6 +470,15 @@ mod tests {
         assert_eq!(format_number(2.5002121826), "2.50021");
         assert_eq!(format_number(1.5e-7), "1.500e-7");
         assert_eq!(format_number(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn unknown_coordinates_are_nan_and_points_stay_small() {
+        assert_eq!(Coord::from(None).get(), None);
+        assert_eq!(Coord::from(Some(f64::NAN)).get(), None);
+        assert_eq!(Coord::from(Some(-0.5)).get(), Some(-0.5));
+        assert_eq!(Coord::from(Some(f64::INFINITY)).get(), Some(f64::INFINITY));
+        assert_eq!(std::mem::size_of::<Point>(), 56);
     }
 
     #[test]

@@ -278,7 +278,7 @@ mod tests {
         );
         let mut far = run("far", 16.0, 384, 2, by_updates);
         for p in &mut far.series.get_mut("loss").expect("loss").points {
-            p.samples = p.samples.map(|s| s + 1e6);
+            p.samples = p.samples.get().map(|s| s + 1e6).into();
         }
         let found = diagnose(&[base, far]);
         assert!(!has(&found, "loss-regression"), "{found:?}");

@@ -50,6 +50,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         }
         let changes = best
             .epoch
+            .get()
             .filter(|_| run.config.num(Key::Epochs).is_some())
             .map(|e| {
                 vec![ConfigChange {

@@ -52,13 +52,8 @@ pub fn set_series(r: &mut Run, name: &str, every: u32, steps: u32, f: impl Fn(f6
         .map(|i| {
             let step = f64::from(i * every);
             Point {
-                step,
-                epoch: None,
-                samples: Some(step * batch),
-                tokens: None,
-                time: None,
-                value: f(step),
-                line: i,
+                samples: Some(step * batch).into(),
+                ..Point::at_step(step, f(step), i)
             }
         })
         .collect();

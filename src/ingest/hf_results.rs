@@ -82,7 +82,10 @@ mod tests {
         )
         .expect("reads");
         assert_eq!(p.facts.len(), 2);
-        assert_eq!(p.records[0].metrics, vec![("eval_loss".into(), 0.55)]);
-        assert_eq!(p.records[0].step, None);
+        assert_eq!(
+            p.records.to_vec()[0].metrics,
+            vec![("eval_loss".into(), 0.55)]
+        );
+        assert_eq!(p.records.to_vec()[0].step, None);
     }
 }

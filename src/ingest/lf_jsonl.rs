@@ -100,7 +100,7 @@ mod tests {
         );
         let p = read(text, "t.jsonl").expect("reads");
         assert_eq!(p.records.len(), 1);
-        let r = &p.records[0];
+        let r = &p.records.to_vec()[0];
         assert_eq!(r.time, Some(1.0));
         assert!(r.metrics.contains(&("learning_rate".into(), 0.0006)));
         assert!(p.warnings[0].contains("line 3"));

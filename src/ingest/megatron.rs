@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(sniff(LOG), Some(true));
         let p = read(LOG, "log.txt").expect("reads");
         assert_eq!(p.records.len(), 3);
-        let r = &p.records[0];
+        let r = &p.records.to_vec()[0];
         assert_eq!(
             (r.step, r.samples, r.tokens),
             (Some(1.0), Some(16.0), Some(32768.0))
@@ -206,11 +206,14 @@ mod tests {
         assert_eq!(r.metrics[0], ("loss".into(), 10.94388));
         // No `|` before `learning rate:` (FlagScale): still read.
         assert!(
-            p.records[1]
+            p.records.to_vec()[1]
                 .metrics
                 .contains(&("learning_rate".into(), 1.875e-9))
         );
-        assert_eq!(p.records[2].metrics, vec![("eval_loss".into(), 9.826255)]);
+        assert_eq!(
+            p.records.to_vec()[2].metrics,
+            vec![("eval_loss".into(), 9.826255)]
+        );
         let fact = |k: Key, rank: u8| {
             p.facts
                 .iter()

@@ -162,9 +162,9 @@ mod tests {
             &mut names,
         );
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[1].step, Some(1.0));
-        assert_eq!(p.records[0].time, Some(2.0));
-        assert_eq!(p.records[1].metrics[0], ("loss".into(), 297.6));
+        assert_eq!(p.records.to_vec()[1].step, Some(1.0));
+        assert_eq!(p.records.to_vec()[0].time, Some(2.0));
+        assert_eq!(p.records.to_vec()[1].metrics[0], ("loss".into(), 297.6));
         assert!(p.warnings[0].contains("first at line 3"));
     }
 

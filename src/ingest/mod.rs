@@ -16,6 +16,7 @@ mod megatron;
 mod merge;
 mod mlflow;
 mod nanogpt;
+mod records;
 mod resolve;
 mod run_args;
 mod source;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use crate::model::{ConfigValue, Key, Run, SourceFile};
 
+pub use records::{Rec, Records};
 pub use source::IngestError;
 
 /// What the user asked to read: a path (or `-`) and the label to show it under.
@@ -223,7 +225,7 @@ pub struct Fact {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Parsed {
     /// Metric records in file order.
-    pub records: Vec<Record>,
+    pub records: Records,
     /// Configuration facts.
     pub facts: Vec<Fact>,
     /// Problems that did not stop reading (already prefixed with nothing: the caller adds the path).

@@ -66,9 +66,8 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         });
     }
     if let Some((n, lineno)) = per_iter {
-        for rec in &mut out.records {
-            rec.tokens = rec.step.map(|s| s * n);
-        }
+        out.records
+            .edit(|_, rec| rec.tokens = rec.step.map(|s| s * n));
         out.fact(
             Key::TokensSeen,
             out.records
@@ -160,9 +159,12 @@ iter 0: loss 4.2709, time 10268.08ms, mfu -100.00%\niter 5: loss nan, time 1431.
         assert_eq!(sniff(log), Some(true));
         let p = read(log, "train.log").expect("reads");
         assert_eq!(p.records.len(), 3);
-        assert_eq!(p.records[0].metrics[1], ("eval_loss".into(), 4.2475));
-        assert_eq!(p.records[2].tokens, Some(5.0 * 491_520.0));
-        assert!(p.records[2].metrics[0].1.is_nan());
+        assert_eq!(
+            p.records.to_vec()[0].metrics[1],
+            ("eval_loss".into(), 4.2475)
+        );
+        assert_eq!(p.records.to_vec()[2].tokens, Some(5.0 * 491_520.0));
+        assert!(p.records.to_vec()[2].metrics[0].1.is_nan());
     }
 
     #[test]
@@ -172,12 +174,12 @@ iter 0: loss 4.2709, time 10268.08ms, mfu -100.00%\niter 5: loss nan, time 1431.
         let p = read(log, "log.txt").expect("reads");
         assert_eq!(p.records.len(), 4);
         assert_eq!(
-            p.records[1].metrics[0],
+            p.records.to_vec()[1].metrics[0],
             ("eval_hellaswag_acc".into(), 0.2413)
         );
         let out = "total desired batch size: 524288\nstep    0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: 17830.71ms | tokens/sec: 29403.65\n";
         let p = read(out, "out.txt").expect("reads");
-        assert_eq!(p.records[0].metrics.len(), 3);
-        assert_eq!(p.records[0].tokens, Some(0.0));
+        assert_eq!(p.records.to_vec()[0].metrics.len(), 3);
+        assert_eq!(p.records.to_vec()[0].tokens, Some(0.0));
     }
 }

@@ -89,7 +89,7 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     use Key::*;
     let last_step = files
         .iter()
-        .flat_map(|f| &f.parsed.records)
+        .flat_map(|f| f.parsed.records.iter())
         .filter(|r| r.metrics.iter().any(|(n, _)| &**n == "loss"))
         .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));

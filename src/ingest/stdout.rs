@@ -16,7 +16,7 @@ use memchr::memmem;
 
 use super::lenient::{PyValue, parse_number, parse_py_dict};
 use super::source::{self, IngestError};
-use super::{Fact, Names, Parsed, Record, deepspeed};
+use super::{Fact, Name, Names, Parsed, Record, deepspeed};
 use crate::model::{ConfigValue, Key};
 
 /// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
@@ -140,6 +140,8 @@ struct State {
     /// The line number (counting `\n`) at the scanner's position.
     line: u32,
     names: Names,
+    /// The metrics of the dict being read.
+    metrics: Vec<(Name, f64)>,
 }
 
 impl State {
@@ -158,6 +160,7 @@ impl State {
             ds_probe: false,
             line,
             names: Names::default(),
+            metrics: Vec::new(),
         }
     }
 
@@ -182,7 +185,7 @@ impl State {
                 .into_iter()
                 .filter(|f| !found.contains(&f.key)),
         );
-        self.out.records.extend(next.out.records);
+        self.out.records.append(next.out.records);
         self.out.warnings.extend(next.out.warnings);
         self.hints.extend(next.hints);
         if next.headers_seen > 0 {
@@ -341,12 +344,15 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
     };
     let total = fact(Key::TotalSteps);
     let spe = fact(Key::StepsPerEpoch).or_else(|| Some(total? / fact(Key::Epochs)?));
-    for (rec, hint) in out.records.iter_mut().zip(hints) {
+    out.records.edit(|i, rec| {
         if rec.step.is_some() {
-            continue;
+            return;
         }
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
-        let bar = hint
+        let bar = hints
+            .get(i)
+            .copied()
+            .flatten()
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
         match (spe, rec.epoch, bar) {
@@ -375,7 +381,7 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
             }
             _ => {}
         }
-    }
+    });
 }
 
 /// Absolute rounding of epochs printed with 2 decimals (older transformers).
@@ -650,19 +656,21 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
         step: num("step"),
         ..Record::default()
     };
+    // One buffer for every dict's metrics: no allocation per line.
+    st.metrics.clear();
     for (k, v) in pairs {
         if let PyValue::Number(x) = v {
             match *k {
                 "epoch" | "step" => {}
                 "num_input_tokens_seen" => rec.tokens = (*x > 0.0).then_some(*x),
-                _ => rec.metrics.push((st.names.get(k), *x)),
+                _ => st.metrics.push((st.names.get(k), *x)),
             }
         }
     }
-    if rec.metrics.is_empty() {
+    if st.metrics.is_empty() {
         return;
     }
-    st.out.records.push(rec);
+    st.out.records.push_with(&rec, st.metrics.drain(..));
     st.hints.push(st.bar);
 }
 
@@ -762,11 +770,14 @@ mod tests {
         );
         assert_eq!(fact(Key::WorldSize).value.as_f64(), Some(8.0));
         assert_eq!(p.records.len(), 3);
-        assert_eq!(p.records[0].step, Some(2.0));
-        assert_eq!(p.records[1].step, Some(6.0));
-        assert_eq!(p.records[1].line, 11);
-        assert!(p.records[1].metrics[1].1.is_nan());
-        assert_eq!(p.records[2].metrics[0], ("eval_loss".into(), 1.247));
+        assert_eq!(p.records.to_vec()[0].step, Some(2.0));
+        assert_eq!(p.records.to_vec()[1].step, Some(6.0));
+        assert_eq!(p.records.to_vec()[1].line, 11);
+        assert!(p.records.to_vec()[1].metrics[1].1.is_nan());
+        assert_eq!(
+            p.records.to_vec()[2].metrics[0],
+            ("eval_loss".into(), 1.247)
+        );
         assert_eq!(fact(Key::TrainSamplesPerSecond).value.as_f64(), Some(378.7));
         assert!(
             !p.facts
@@ -848,7 +859,7 @@ mod tests {
         text.extend_from_slice(b"\n{'loss': 1.0, 'epoch': 0.5}\n");
         let p = read(&text[..], "train.log").expect("reads");
         assert_eq!(p.records.len(), 1);
-        assert_eq!(p.records[0].line, 2);
+        assert_eq!(p.records.to_vec()[0].line, 2);
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     }
 

@@ -111,14 +111,17 @@ mod tests {
         assert_eq!(sniff(log), Some(true));
         let p = read(log, "logging.jsonl").expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].step, Some(1.0));
-        assert_eq!(p.records[0].time, Some(102.0));
+        assert_eq!(p.records.to_vec()[0].step, Some(1.0));
+        assert_eq!(p.records.to_vec()[0].time, Some(102.0));
         assert!(
-            p.records[0]
+            p.records.to_vec()[0]
                 .metrics
                 .contains(&("memory(GiB)".into(), 15.97))
         );
-        assert_eq!(p.records[1].metrics, vec![("eval_loss".into(), 0.13)]);
+        assert_eq!(
+            p.records.to_vec()[1].metrics,
+            vec![("eval_loss".into(), 0.13)]
+        );
         assert!(p.facts.iter().any(|f| f.key == Key::TrainRuntime));
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }

@@ -299,8 +299,8 @@ mod tests {
         assert!(sniff(csv, "wandb_export_2026.csv", &[]));
         let p = read(csv, "export.csv", &[]).expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].metrics, vec![("loss".into(), 2.5)]);
-        assert_eq!(p.records[1].metrics[1], ("eval_loss".into(), 1.6));
+        assert_eq!(p.records.to_vec()[0].metrics, vec![("loss".into(), 2.5)]);
+        assert_eq!(p.records.to_vec()[1].metrics[1], ("eval_loss".into(), 1.6));
         assert!(
             p.warnings[0].contains("2 runs (run-a, run-b)"),
             "{:?}",
@@ -321,8 +321,8 @@ mod tests {
         assert!(!sniff(tsv, "metrics.tsv", &[]), "no step column of its own");
         let p = read(tsv, "metrics.tsv", &map).expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[1].samples, Some(64.0));
-        assert_eq!(p.records[1].metrics, vec![("loss".into(), 3.0)]);
+        assert_eq!(p.records.to_vec()[1].samples, Some(64.0));
+        assert_eq!(p.records.to_vec()[1].metrics, vec![("loss".into(), 3.0)]);
         assert!(p.warnings[0].contains("--columns lr=missing: no such column"));
     }
 
@@ -337,7 +337,7 @@ mod tests {
         assert!(!sniff(jsonl, "metrics.jsonl", &[]));
         let p = read(jsonl, "metrics.jsonl", &map).expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].metrics, vec![("loss".into(), 2.5)]);
+        assert_eq!(p.records.to_vec()[0].metrics, vec![("loss".into(), 2.5)]);
         assert!(p.warnings[0].contains("first at line 3"));
     }
 

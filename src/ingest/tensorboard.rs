@@ -304,10 +304,10 @@ mod tests {
         assert!(sniff(&bytes));
         let p = read(&bytes[..], "events.out.tfevents.1").expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].metrics[0], ("loss".into(), 1.5));
-        assert_eq!(p.records[0].time, Some(3.0));
-        assert_eq!(p.records[1].metrics[0], ("eval_loss".into(), 0.5));
-        assert_eq!(p.records[1].line, 4);
+        assert_eq!(p.records.to_vec()[0].metrics[0], ("loss".into(), 1.5));
+        assert_eq!(p.records.to_vec()[0].time, Some(3.0));
+        assert_eq!(p.records.to_vec()[1].metrics[0], ("eval_loss".into(), 0.5));
+        assert_eq!(p.records.to_vec()[1].line, 4);
         assert!(
             p.warnings[0].contains("ends inside record 5"),
             "{:?}",

@@ -62,7 +62,10 @@ mod tests {
         assert_eq!(sniff(log), Some(true));
         let p = read(log, "log_1700000000.txt").expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].metrics[1], ("learning_rate".into(), 2e-5));
-        assert_eq!(p.records[1].line, 3);
+        assert_eq!(
+            p.records.to_vec()[0].metrics[1],
+            ("learning_rate".into(), 2e-5)
+        );
+        assert_eq!(p.records.to_vec()[1].line, 3);
     }
 }

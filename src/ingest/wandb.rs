@@ -312,7 +312,7 @@ mod tests {
         let text = r#"{"train/loss": 0.5, "eval/loss": 0.6, "train/global_step": 384, "_step": 384, "_runtime": 18.2, "_wandb": {"runtime": 18}, "train/epoch": 3}"#;
         assert_eq!(sniff_summary(text), Some(true));
         let p = read_summary(text, "wandb-summary.json").expect("reads");
-        let r = &p.records[0];
+        let r = &p.records.to_vec()[0];
         assert_eq!(
             (r.step, r.epoch, r.time),
             (Some(384.0), Some(3.0), Some(18.2))
@@ -336,9 +336,9 @@ mod tests {
         assert!(sniff(&bytes));
         let p = read(&bytes[..], "run-x.wandb").expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records[0].metrics[0], ("loss".into(), 2.5));
-        assert_eq!(p.records[0].time, Some(1.5));
-        assert!(p.records[1].metrics[0].1.is_nan());
+        assert_eq!(p.records.to_vec()[0].metrics[0], ("loss".into(), 2.5));
+        assert_eq!(p.records.to_vec()[0].time, Some(1.5));
+        assert!(p.records.to_vec()[1].metrics[0].1.is_nan());
         assert!(
             p.warnings[0].contains("1 records failed their CRC"),
             "{:?}",

@@ -41,12 +41,14 @@ pub fn table(report: &Report<'_>) -> Result<DataFrame> {
                 run.push(r.label.as_str());
                 metric.push(name.as_str());
                 step.push(p.step);
-                epoch.push(p.epoch);
-                samples.push(p.samples);
-                tokens.push(p.tokens);
-                time.push(p.time);
+                epoch.push(p.epoch.get());
+                samples.push(p.samples.get());
+                tokens.push(p.tokens.get());
+                time.push(p.time.get());
                 value.push(finite(p.value));
-                smoothed.push(sm.and_then(|v| v.get(k)).copied().and_then(finite));
+                // No smoothed values: smoothing is off and each value is its own.
+                let sv = sm.map_or(Some(p.value), |v| v.get(k).copied());
+                smoothed.push(sv.and_then(finite));
             }
         }
     }

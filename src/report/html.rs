@@ -58,7 +58,7 @@ fn run_lines(report: &Report<'_>, i: usize, c: &Curve) -> Vec<Line> {
                 points: raw,
                 faint: true,
             });
-            let smooth = lttb_columns(&c.xs, &c.smoothed, MAX_DRAWN_POINTS);
+            let smooth = lttb_columns(&c.xs, c.smoothed(), MAX_DRAWN_POINTS);
             out.push(Line {
                 label: run.label.clone(),
                 color: i,
@@ -373,7 +373,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
                 let _ = write!(
                     h,
                     "<td>{}</td><td title=\"{}\">{}</td>",
-                    p.samples.map_or_else(|| "—".into(), num),
+                    p.samples.get().map_or_else(|| "—".into(), num),
                     escape(&at),
                     num(p.value)
                 );

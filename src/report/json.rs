@@ -87,7 +87,7 @@ fn run(r: &Run) -> Value {
                 "points": s.points.len(),
                 "final": last.map(|p| num(p.value)),
                 "final_step": last.map(|p| num(p.step)),
-                "final_samples": last.and_then(|p| p.samples).map(num),
+                "final_samples": last.and_then(|p| p.samples.get()).map(num),
                 "min": s.min_finite().map(num),
                 "nonfinite": s.points.iter().filter(|p| !p.value.is_finite()).count(),
                 "source": s.source,

@@ -209,7 +209,7 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
     for name in ["loss", "eval_loss"] {
         if let Some(s) = run.series.get(name) {
             if let Some(last) = s.last_finite() {
-                let at = match last.samples {
+                let at = match last.samples.get() {
                     Some(x) => format!("step {}, {} samples", num(last.step), num(x)),
                     None => format!("step {}", num(last.step)),
                 };

@@ -22,8 +22,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         let skip = (pts.len() / 10).max(WINDOW);
         let mut spikes = Vec::new();
         for i in skip..pts.len() {
-            let mut w: Vec<f64> = pts[i - WINDOW..i].iter().map(|p| p.value).collect();
-            w.sort_by(f64::total_cmp);
+            // On the stack: a long run has a million windows.
+            let mut w = [0.0; WINDOW];
+            for (slot, p) in w.iter_mut().zip(&pts[i - WINDOW..i]) {
+                *slot = p.value;
+            }
+            w.sort_unstable_by(f64::total_cmp);
             let median = (w[WINDOW / 2 - 1] + w[WINDOW / 2]) / 2.0;
             let v = pts[i].value;
             if v > FACTOR * median && v - median > ABS_RISE {

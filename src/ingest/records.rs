@@ -161,6 +161,13 @@ impl Records {
         }
     }
 
+    /// Adds `by` to every record's line (a part of a file read on its own, numbered from 1).
+    pub fn shift_lines(&mut self, by: u32) {
+        for h in self.chunks.iter_mut().flat_map(|c| &mut c.heads) {
+            h.line = h.line.saturating_add(by);
+        }
+    }
+
     /// Gives the records up one chunk at a time, so that each is freed once used.
     pub fn into_chunks(self) -> impl Iterator<Item = Chunk> {
         self.chunks.into_iter()

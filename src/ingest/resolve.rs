@@ -97,18 +97,18 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     if cfg.get(StepsPerEpoch).is_none() {
         // Full-precision epochs (HF state, LLaMA-Factory jsonl) give steps per epoch directly;
         // 2-decimal ones (older files, stdout) are too coarse and are not used.
-        let last = files
-            .iter()
-            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
-            .filter(|(f, r)| f.format != super::Format::Stdout && r.step.is_some_and(|s| s > 0.0))
-            .filter(|(_, r)| r.epoch.is_some_and(|e| e > 0.0))
-            .max_by(|a, b| {
-                a.1.step
-                    .unwrap_or_default()
-                    .total_cmp(&b.1.step.unwrap_or_default())
-            });
-        if let Some((f, r)) = last {
-            let (s, e) = (r.step.unwrap_or_default(), r.epoch.unwrap_or_default());
+        // The record with the largest step (the last of equals): (file, line, step, epoch).
+        let mut last: Option<(&ReadFile, u32, f64, f64)> = None;
+        for f in files.iter().filter(|f| f.format != super::Format::Stdout) {
+            for r in f.parsed.records.iter() {
+                if let (Some(s), Some(e)) = (r.step, r.epoch) {
+                    if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {
+                        last = Some((f, r.line, s, e));
+                    }
+                }
+            }
+        }
+        if let Some((f, line, s, e)) = last {
             if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
                 cfg.set_if_absent(
                     StepsPerEpoch,
@@ -116,7 +116,7 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     Provenance::Derived(format!(
                         "step {s} ÷ epoch {e} ({} {})",
                         f.path,
-                        f.locator().describe(r.line)
+                        f.locator().describe(line)
                     )),
                 );
             }
@@ -239,25 +239,28 @@ fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         }
     }
     if cfg.get(LearningRate).is_none() {
-        let peak = files
-            .iter()
-            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
-            .flat_map(|(f, r)| {
-                r.metrics
-                    .iter()
-                    .filter(|(n, _)| &**n == "learning_rate")
-                    .map(move |(_, v)| (f, r, *v))
-            })
-            .filter(|(_, _, v)| v.is_finite())
-            .max_by(|a, b| a.2.total_cmp(&b.2));
-        if let Some((f, r, v)) = peak {
+        // The largest logged learning rate (the last of equals): (file, line, value).
+        let mut peak: Option<(&ReadFile, u32, f64)> = None;
+        for f in files {
+            for r in f.parsed.records.iter() {
+                for (n, v) in r.metrics {
+                    if &**n == "learning_rate"
+                        && v.is_finite()
+                        && peak.is_none_or(|p| v.total_cmp(&p.2).is_ge())
+                    {
+                        peak = Some((f, r.line, *v));
+                    }
+                }
+            }
+        }
+        if let Some((f, line, v)) = peak {
             cfg.set_if_absent(
                 LearningRate,
                 num(v),
                 Provenance::Derived(format!(
                     "peak of the logged learning_rate ({} {})",
                     f.path,
-                    f.locator().describe(r.line)
+                    f.locator().describe(line)
                 )),
             );
         }

@@ -131,12 +131,14 @@ struct State {
     bar: Option<Bar>,
     /// tqdm hint for each record, by index.
     hints: Vec<Option<Bar>>,
+    /// Training has started (a training header or a metric was seen): the preamble's one-off
+    /// lines (world size, transformers version, DeepSpeed's configuration) are no longer
+    /// looked for.
+    training: bool,
     world_seen: bool,
     version_seen: bool,
     ds_config_seen: [bool; 3],
     ds_seen: bool,
-    /// Look for DeepSpeed step lines without having seen its configuration (a second half).
-    ds_probe: bool,
     /// The line number (counting `\n`) at the scanner's position.
     line: u32,
     names: Names,
@@ -153,19 +155,26 @@ impl State {
             block: Block::None,
             bar,
             hints: Vec::new(),
+            training: false,
             world_seen: false,
             version_seen: false,
             ds_config_seen: [false; 3],
             ds_seen: false,
-            ds_probe: false,
             line,
             names: Names::default(),
             metrics: Vec::new(),
         }
     }
 
-    /// Appends what the scan of the next part of the same file found.
-    fn join(&mut self, next: State) {
+    /// Appends what the scan of the next part of the same file found. That part numbered its
+    /// lines from 1 (it could not know how many came before it): they are renumbered after this
+    /// part's.
+    fn join(&mut self, mut next: State) {
+        let before = self.line.saturating_sub(1);
+        next.out.records.shift_lines(before);
+        for f in next.out.facts.iter_mut().chain(&mut next.header_facts) {
+            f.locator = shift_line_locator(&f.locator, before);
+        }
         // Values taken where first found: the first half's, when it found them (world size,
         // transformers version, DeepSpeed's configuration).
         let once = [
@@ -223,17 +232,23 @@ fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, 
                 },
                 || -> Result<_, IngestError> {
                     let mut file = File::open(path).map_err(io)?;
-                    let line = 1 + count_lines_in(&mut (&mut file).take(split)).map_err(io)?;
                     file.seek(SeekFrom::Start(split)).map_err(io)?;
+                    // Lines numbered from the cut; `join` adds the first half's. The cut is
+                    // past the preamble (it is at a metric dict).
                     let st = State {
-                        ds_probe: true,
-                        ..State::new(line, bar)
+                        training: true,
+                        ..State::new(1, bar)
                     };
                     scan(file, st, display)
                 },
             );
             let (mut st, too_long) = first?;
-            let (next, more) = second?;
+            let (mut next, more) = second?;
+            if st.ds_seen || st.ds_config_seen.contains(&true) {
+                let ds = deepspeed_rescan(path, split, bar, display)?;
+                next.out.records.append(ds.out.records);
+                next.hints.extend(ds.hints);
+            }
             st.join(next);
             Ok(finish(st, too_long + more))
         }
@@ -282,16 +297,46 @@ fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Option<Bar>)>> 
     Ok(Some((from + cut as u64, bar)))
 }
 
-fn count_lines_in(reader: &mut impl Read) -> io::Result<u32> {
-    let mut buf = vec![0u8; READ];
-    let mut n = 0u32;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => n = n.saturating_add(count_lines(&buf[..k])),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+/// DeepSpeed's step and timer lines in the part of a file from `split` on, numbered from the cut,
+/// for a first part that showed DeepSpeed: the second part's own scan could not know whether the
+/// log has any, and looking for them in every block of every log would cost a search of the
+/// whole part. Only logs that showed DeepSpeed pay for this second read.
+fn deepspeed_rescan(
+    path: &Path,
+    split: u64,
+    bar: Option<Bar>,
+    display: &str,
+) -> Result<State, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(split)).map_err(io)?;
+    let needles = Needles::new();
+    let mut st = State {
+        training: true,
+        ds_seen: true,
+        ..State::new(1, bar)
+    };
+    for_each_block(&mut file, |b, _| {
+        let first = st.line;
+        deepspeed_lines(&needles, &mut st, b, 0, first);
+        st.line = st.line.saturating_add(count_lines(b));
+    })
+    .map_err(io)?;
+    Ok(st)
+}
+
+/// `line N (what)` with N moved `by` lines on: every locator this reader writes has that form.
+fn shift_line_locator(locator: &str, by: u32) -> String {
+    let Some(rest) = locator.strip_prefix("line ") else {
+        return locator.to_string();
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    match rest[..digits].parse::<u32>() {
+        Ok(n) => format!("line {}{}", n.saturating_add(by), &rest[digits..]),
+        Err(_) => locator.to_string(),
     }
 }
 
@@ -398,9 +443,9 @@ fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
     if skip_first {
         at = next_line(st, b, line_end(b, 0));
     }
-    // Set once per run, early in the file: one search per block until found.
+    // Printed once, before training: one search per block until found or training starts.
     for (seen, finder) in [(st.world_seen, &n.world), (st.version_seen, &n.version)] {
-        if seen {
+        if seen || st.training {
             continue;
         }
         if let Some(hit) = finder.find(&b[at..]) {
@@ -437,12 +482,14 @@ fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
 
 /// DeepSpeed's configuration values and, once a DeepSpeed step line has been seen, every step and
 /// timer line of the block, as records of their own. DeepSpeed prints its configuration when its
-/// engine starts, before training: the configuration is looked for until found or until the first
-/// progress bar or metric, and step lines only in logs that showed DeepSpeed's configuration (or
-/// in the second half of a file read in two, which cannot know). A log without DeepSpeed then
-/// costs nothing once training has started.
+/// engine starts, before training: the configuration is looked for until found or until training
+/// starts (the training header or the first metric; not the first progress bar, since dataset
+/// preprocessing shows bars before the engine starts), and step lines only in logs that showed
+/// DeepSpeed's configuration. A log without DeepSpeed then costs nothing once training has
+/// started. (The second half of a file read in two looks for none of them: see
+/// [`deepspeed_rescan`].)
 fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_line: u32) {
-    let preamble = st.bar.is_none() && st.out.records.is_empty();
+    let preamble = !st.training;
     let line_at = |hit: usize| {
         let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
         (start, line_end(b, hit))
@@ -470,7 +517,7 @@ fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_lin
             break;
         }
     }
-    let possible = st.ds_probe || st.ds_config_seen.iter().any(|&s| s);
+    let possible = st.ds_config_seen.contains(&true);
     let found = st.ds_seen || possible && n.ds_step.find(&b[from..]).is_some();
     if !found {
         return;
@@ -565,6 +612,7 @@ fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if f.header.find(bytes).is_some() {
         st.block = Block::TrainHeader;
+        st.training = true;
         st.headers_seen += 1;
         st.header_facts.clear();
         return;
@@ -671,6 +719,7 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
         return;
     }
     st.out.records.push_with(&rec, st.metrics.drain(..));
+    st.training = true;
     st.hints.push(st.bar);
 }
 
@@ -827,7 +876,15 @@ mod tests {
                     1.0 / f64::from(step)
                 ));
             }
+            if step == 3500 {
+                // A resumed run's header, in the second half: its facts' lines are counted
+                // from the cut and renumbered.
+                log.push_str("\n***** Running training *****\n  Num examples = 4,096\n  Total optimization steps = 4000\n");
+            }
         }
+        log.push_str(
+            "\n{'train_runtime': 16.2, 'train_samples_per_second': 378.7, 'train_loss': 0.3}\n",
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("train.log");
         std::fs::write(&path, &log).expect("writes");
@@ -838,7 +895,49 @@ mod tests {
         let whole = read(log.as_bytes(), "train.log").expect("reads");
         let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
         assert_eq!(whole.records.len(), 403);
+        let runtime = whole
+            .facts
+            .iter()
+            .rev()
+            .find(|f| f.key == Key::TrainRuntime);
+        assert!(
+            runtime.is_some_and(|f| f.locator == "line 821 (train_runtime)"),
+            "{runtime:?}"
+        );
         assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
+    }
+
+    #[test]
+    fn deepspeed_lines_in_the_second_half_are_found() {
+        let mut log = String::from(
+            "[INFO] [config.py:962:print_user_config]   json = {\n    \"train_batch_size\": 16,\n}\n\
+             ***** Running training *****\n  Num update steps per epoch = 1000\n  Total optimization steps = 1000\n",
+        );
+        for step in 1..=1000 {
+            log.push_str(&format!(" 1%|#  | {step}/1000 [00:01<00:14,  3it/s]\r"));
+            if step % 10 == 0 {
+                log.push_str(&format!(
+                    "\n[INFO] [logging.py:96:log_dist] [Rank 0] step={step}, skipped=0, lr=[0.0003], mom=[(0.9, 0.999)]\n\
+                     {{'loss': '{}', 'epoch': '{}'}}\n",
+                    1.0 / f64::from(step),
+                    f64::from(step) / 1000.0
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        assert_eq!(whole.records.len(), 200);
+        // The second half's DeepSpeed records come after its dicts; the same records otherwise.
+        let by_line = |p: &Parsed| {
+            let mut r = p.records.to_vec();
+            r.sort_by_key(|r| r.line);
+            format!("{r:?}")
+        };
+        assert_eq!(by_line(&halves), by_line(&whole));
+        assert_eq!(halves.facts, whole.facts);
     }
 
     #[test]

@@ -246,6 +246,10 @@ pub fn number(v: &serde_json::Value) -> Option<f64> {
 /// Parses a number as trainers print it: plain, E-notation, Python's `nan`/`inf`, JSON's
 /// `NaN`/`Infinity`, thousands separators, a trailing `%`.
 pub fn parse_number(s: &str) -> Option<f64> {
+    // Most values are bare numbers: parsed before any trimming.
+    if let Ok(x) = s.parse::<f64>() {
+        return Some(x);
+    }
     let s = s.trim().trim_end_matches('%');
     if let Ok(x) = s.parse::<f64>() {
         return Some(x);
@@ -275,17 +279,28 @@ pub enum PyValue<'a> {
 /// Returns the pairs in order, or `None` when the text is not such a dict. Nested values are kept
 /// as `Other`.
 pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
+    let mut pairs = Vec::new();
+    let end = for_each_py_pair(s, |k, v| pairs.push((k, v)))?;
+    Some((pairs, end))
+}
+
+/// [`parse_py_dict`] without the vector: hands each pair to `pair` as it is read (a reader of a
+/// million dicts keeps what it needs in buffers of its own). Returns where the dict ends, or
+/// `None` when the text is not such a dict (`pair` may have seen some pairs by then).
+pub fn for_each_py_pair<'a>(
+    s: &'a str,
+    mut pair: impl FnMut(&'a str, PyValue<'a>),
+) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut i = skip_ws(bytes, 0);
     if bytes.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
-    let mut pairs = Vec::new();
     loop {
         i = skip_ws(bytes, i);
         match bytes.get(i) {
-            Some(b'}') => return Some((pairs, i + 1)),
+            Some(b'}') => return Some(i + 1),
             Some(b'\'') | Some(b'"') => {}
             _ => return None,
         }
@@ -309,7 +324,7 @@ pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
                 (&s[i..=end], end + 1)
             }
             _ => {
-                let len = bytes[i..].iter().position(|&b| b == b',' || b == b'}')?;
+                let len = memchr::memchr2(b',', b'}', &bytes[i..])?;
                 (s[i..i + len].trim(), i + len)
             }
         };
@@ -317,11 +332,11 @@ pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
             Some(x) => PyValue::Number(x),
             None => PyValue::Other(raw),
         };
-        pairs.push((key, value));
+        pair(key, value);
         i = skip_ws(bytes, next);
         match bytes.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return Some((pairs, i + 1)),
+            Some(b'}') => return Some(i + 1),
             _ => return None,
         }
     }

@@ -168,16 +168,32 @@ pub type Name = Arc<str>;
 
 /// Hands out one shared [`Name`] per distinct metric name.
 #[derive(Debug, Default)]
-pub struct Names(HashSet<Name>);
+pub struct Names {
+    /// The first few names, compared in turn: a log has a handful, and comparing them is
+    /// cheaper than hashing each key of a million lines.
+    few: Vec<Name>,
+    /// Names past the first few (W&B runs log hundreds).
+    many: HashSet<Name>,
+}
+
+/// How many names are kept in the list compared in turn.
+const FEW_NAMES: usize = 16;
 
 impl Names {
     /// The shared copy of `name`.
     pub fn get(&mut self, name: &str) -> Name {
-        if let Some(n) = self.0.get(name) {
+        if let Some(n) = self.few.iter().find(|n| ***n == *name) {
+            return Arc::clone(n);
+        }
+        if let Some(n) = self.many.get(name) {
             return Arc::clone(n);
         }
         let n: Name = name.into();
-        self.0.insert(Arc::clone(&n));
+        if self.few.len() < FEW_NAMES {
+            self.few.push(Arc::clone(&n));
+        } else {
+            self.many.insert(Arc::clone(&n));
+        }
         n
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use memchr::memmem;
 
-use super::lenient::{PyValue, parse_number, parse_py_dict};
+use super::lenient::{PyValue, for_each_py_pair, parse_number, parse_py_dict};
 use super::source::{self, IngestError};
 use super::{Fact, Name, Names, Parsed, Record, deepspeed};
 use crate::model::{ConfigValue, Key};
@@ -594,10 +594,12 @@ fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
     let bytes = &*without_ansi(raw);
     if let Some(at) = f.dict.find(bytes) {
-        let text = String::from_utf8_lossy(&bytes[at..]);
-        if let Some((pairs, _)) = parse_py_dict(&text) {
-            on_dict(st, &pairs, lineno);
-        }
+        // Valid UTF-8 is borrowed as is; `from_utf8_lossy` walks it more slowly.
+        let text = match std::str::from_utf8(&bytes[at..]) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&bytes[at..]),
+        };
+        on_dict(st, &text, lineno);
         return;
     }
     if f.bar.rfind(bytes).is_some() {
@@ -682,42 +684,59 @@ fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
 }
 
-fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
-    st.block = Block::None;
-    let num = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| *n == k)
-            .and_then(|(_, v)| match v {
-                PyValue::Number(x) => Some(*x),
-                PyValue::Other(_) => None,
-            })
-    };
-    if pairs.iter().any(|(k, _)| SUMMARY_KEYS.contains(k)) {
-        st.out
-            .throughput(num, |field| format!("line {lineno} ({field})"));
+fn on_dict(st: &mut State, text: &str, lineno: u32) {
+    // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
+    let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
+    st.metrics.clear();
+    let names = &mut st.names;
+    let metrics = &mut st.metrics;
+    let parsed = for_each_py_pair(text, |k, v| {
+        summary |= SUMMARY_KEYS.contains(&k);
+        let PyValue::Number(x) = v else {
+            return;
+        };
+        match k {
+            "epoch" => {
+                epoch.get_or_insert(x);
+            }
+            "step" => {
+                step.get_or_insert(x);
+            }
+            "num_input_tokens_seen" => tokens = (x > 0.0).then_some(x),
+            _ => metrics.push((names.get(k), x)),
+        }
+    });
+    if parsed.is_none() {
         return;
     }
-    let mut rec = Record {
-        line: lineno,
-        epoch: num("epoch"),
-        step: num("step"),
-        ..Record::default()
-    };
-    // One buffer for every dict's metrics: no allocation per line.
-    st.metrics.clear();
-    for (k, v) in pairs {
-        if let PyValue::Number(x) = v {
-            match *k {
-                "epoch" | "step" => {}
-                "num_input_tokens_seen" => rec.tokens = (*x > 0.0).then_some(*x),
-                _ => st.metrics.push((st.names.get(k), *x)),
-            }
+    st.block = Block::None;
+    if summary {
+        // The end-of-training dict, once per run: read again as pairs.
+        if let Some((pairs, _)) = parse_py_dict(text) {
+            let num = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .and_then(|(_, v)| match v {
+                        PyValue::Number(x) => Some(*x),
+                        PyValue::Other(_) => None,
+                    })
+            };
+            st.out
+                .throughput(num, |field| format!("line {lineno} ({field})"));
         }
+        return;
     }
     if st.metrics.is_empty() {
         return;
     }
+    let rec = Record {
+        line: lineno,
+        epoch,
+        step,
+        tokens,
+        ..Record::default()
+    };
     st.out.records.push_with(&rec, st.metrics.drain(..));
     st.training = true;
     st.hints.push(st.bar);
@@ -725,11 +744,11 @@ fn on_dict(st: &mut State, pairs: &[(&str, PyValue<'_>)], lineno: u32) {
 
 /// Parses a tqdm bar `  3%|███▏  | 100/3815 [00:52<27:37,  2.24it/s]` into (100, 3815).
 fn parse_bar(bytes: &[u8]) -> Option<Bar> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let after = &text[text.rfind("| ")? + 2..];
-    let counts = after.split(" [").next()?.trim();
-    let (n, m) = counts.split_once('/')?;
-    Some((n.trim().parse().ok()?, m.trim().parse().ok()?))
+    let after = &bytes[bytes.windows(2).rposition(|w| w == b"| ")? + 2..];
+    let counts = &after[..memmem::find(after, b" [").unwrap_or(after.len())];
+    let slash = memchr::memchr(b'/', counts)?;
+    let num = |b: &[u8]| std::str::from_utf8(b).ok()?.trim().parse().ok();
+    Some((num(&counts[..slash])?, num(&counts[slash + 1..])?))
 }
 
 fn strip_ansi(bytes: &[u8]) -> Vec<u8> {

@@ -22,6 +22,16 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         let skip = (pts.len() / 10).max(WINDOW);
         let mut spikes = Vec::new();
         for i in skip..pts.len() {
+            let v = pts[i].value;
+            // The median is at least the window's smallest value: most points are not above
+            // twice that, and need no median.
+            let least = pts[i - WINDOW..i]
+                .iter()
+                .map(|p| p.value)
+                .fold(f64::INFINITY, f64::min);
+            if v <= FACTOR * least {
+                continue;
+            }
             // On the stack: a long run has a million windows.
             let mut w = [0.0; WINDOW];
             for (slot, p) in w.iter_mut().zip(&pts[i - WINDOW..i]) {
@@ -29,7 +39,6 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             }
             w.sort_unstable_by(f64::total_cmp);
             let median = (w[WINDOW / 2 - 1] + w[WINDOW / 2]) / 2.0;
-            let v = pts[i].value;
             if v > FACTOR * median && v - median > ABS_RISE {
                 spikes.push((pts[i], v / median));
             }

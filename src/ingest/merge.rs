@@ -239,6 +239,10 @@ fn side_channel(
 /// had earlier occurrences dropped. A stable sort keeps equal steps in file order (and is linear
 /// on the already sorted points of most logs).
 fn dedupe_keep_last(points: &mut Vec<Point>) -> Vec<f64> {
+    // Most logs: one point per step, in order.
+    if points.is_sorted_by(|a, b| a.step < b.step) {
+        return Vec::new();
+    }
     points.sort_by(|a, b| a.step.total_cmp(&b.step));
     let mut dropped = Vec::new();
     let mut kept = 0;

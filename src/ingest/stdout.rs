@@ -691,7 +691,7 @@ fn on_dict(st: &mut State, text: &str, lineno: u32) {
     let names = &mut st.names;
     let metrics = &mut st.metrics;
     let parsed = for_each_py_pair(text, |k, v| {
-        summary |= SUMMARY_KEYS.contains(&k);
+        summary |= k.starts_with("train_") && SUMMARY_KEYS.contains(&k);
         let PyValue::Number(x) = v else {
             return;
         };
@@ -744,7 +744,8 @@ fn on_dict(st: &mut State, text: &str, lineno: u32) {
 
 /// Parses a tqdm bar `  3%|███▏  | 100/3815 [00:52<27:37,  2.24it/s]` into (100, 3815).
 fn parse_bar(bytes: &[u8]) -> Option<Bar> {
-    let after = &bytes[bytes.windows(2).rposition(|w| w == b"| ")? + 2..];
+    let bar_end = memchr::memrchr_iter(b'|', bytes).find(|&i| bytes.get(i + 1) == Some(&b' '))?;
+    let after = &bytes[bar_end + 2..];
     let counts = &after[..memmem::find(after, b" [").unwrap_or(after.len())];
     let slash = memchr::memchr(b'/', counts)?;
     let num = |b: &[u8]| std::str::from_utf8(b).ok()?.trim().parse().ok();

@@ -9,7 +9,12 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::flat_json;
 use super::lenient::{Entry, Val, sanitize_json};
+use super::source;
 use super::source::IngestError;
 use super::{Names, Parsed, Record};
 use crate::model::Key;
@@ -104,8 +109,204 @@ impl<'de> Deserialize<'de> for History {
     }
 }
 
-/// Reads a `trainer_state.json`.
+/// Reads a `trainer_state.json` from a path: as the trainer writes it (flat `log_history`
+/// entries, no escapes in what is read) streamed through [`flat_json`] in blocks, so the text is
+/// never held whole; anything else (escapes, nested entries, truncation, invalid UTF-8) read
+/// whole through serde, which decides what errors and salvage mean.
+pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
+    let streamed = read_flat(source::open_stream(path)?).map_err(|e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    })?;
+    match streamed {
+        Some(h) => Ok(finish(h)),
+        None => read(&source::read_to_string(path)?, display),
+    }
+}
+
+/// Reads a `trainer_state.json` held in memory.
 pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
+    match read_flat(text.as_bytes()) {
+        Ok(Some(h)) => Ok(finish(h)),
+        _ => read_serde(text, path),
+    }
+}
+
+/// Where the streamed reader is in the document.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    /// Before the top-level `{`.
+    Start,
+    /// Before a key, or the closing `}` when `first`.
+    Key { first: bool },
+    /// Inside `log_history`, before an entry, or the closing `]` when `first`.
+    History { first: bool },
+    /// After an entry: `,` or `]`.
+    AfterEntry,
+    /// After a value: `,` or `}`.
+    AfterValue,
+    /// After the top-level `}`.
+    End,
+}
+
+/// Bytes read per block.
+const BLOCK: usize = 1 << 20;
+
+/// The fast path over a stream: `Ok(None)` as soon as anything is not plain.
+fn read_flat(mut reader: impl Read) -> io::Result<Option<History>> {
+    let mut h = History::default();
+    let mut tops: Vec<(String, Option<f64>)> = Vec::new();
+    let mut seen_history = false;
+    // Validated text not yet parsed, and bytes read after it that do not yet form whole
+    // characters.
+    let (mut text, mut pending) = (String::new(), Vec::new());
+    let mut block = vec![0u8; BLOCK];
+    let (mut at, mut pos, mut eof) = (At::Start, 0, false);
+    loop {
+        // Parse all that the text holds.
+        let t = text.as_str();
+        let b = t.as_bytes();
+        loop {
+            let i = flat_json::ws(b, pos);
+            let step = match at {
+                At::Start => match b.get(i) {
+                    Some(b'{') => Some((At::Key { first: true }, i + 1)),
+                    Some(_) => return Ok(None),
+                    None => None,
+                },
+                At::Key { first } => match b.get(i) {
+                    Some(b'}') if first => Some((At::End, i + 1)),
+                    Some(_) => key_value(t, i, &mut tops, &mut seen_history),
+                    None => None,
+                },
+                At::History { first } => match b.get(i) {
+                    Some(b']') if first => Some((At::AfterValue, i + 1)),
+                    Some(_) => flat_json::object(t, i).map(|(entry, next)| {
+                        h.push(&entry);
+                        (At::AfterEntry, next)
+                    }),
+                    None => None,
+                },
+                At::AfterEntry => match b.get(i) {
+                    Some(b',') => Some((At::History { first: false }, i + 1)),
+                    Some(b']') => Some((At::AfterValue, i + 1)),
+                    Some(_) => return Ok(None),
+                    None => None,
+                },
+                At::AfterValue => match b.get(i) {
+                    Some(b',') => Some((At::Key { first: false }, i + 1)),
+                    Some(b'}') => Some((At::End, i + 1)),
+                    Some(_) => return Ok(None),
+                    None => None,
+                },
+                At::End if i < b.len() => return Ok(None),
+                At::End => None,
+            };
+            match step {
+                Some((next_at, next_pos)) => {
+                    at = next_at;
+                    pos = next_pos;
+                }
+                None if eof => {
+                    if at != At::End {
+                        return Ok(None);
+                    }
+                    let top = |k: &str| tops.iter().find(|(n, _)| n == k).and_then(|(_, v)| *v);
+                    top_level_facts(&mut h.out, TOP_LEVEL.map(top));
+                    return Ok(Some(h));
+                }
+                None => break,
+            }
+        }
+        // More text: keep the unparsed part, add what the next block validates.
+        text.drain(..pos);
+        pos = 0;
+        let n = loop {
+            match reader.read(&mut block) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            if !pending.is_empty() {
+                return Ok(None);
+            }
+            eof = true;
+            continue;
+        }
+        pending.extend_from_slice(&block[..n]);
+        let valid = match std::str::from_utf8(&pending) {
+            Ok(v) => v.len(),
+            // An error other than a character cut at the block's end: not UTF-8.
+            Err(e) if e.error_len().is_some() => return Ok(None),
+            Err(e) => e.valid_up_to(),
+        };
+        let Ok(whole) = std::str::from_utf8(&pending[..valid]) else {
+            return Ok(None);
+        };
+        text.push_str(whole);
+        pending.drain(..valid);
+    }
+}
+
+/// One top-level `"key": value` at `i`: `log_history`'s opening (its entries come next), a field
+/// [`TOP_LEVEL`] names, or anything else skipped. None when it is not whole in `t`, or not plain
+/// (a repeated field: the caller gives up at the end of the stream).
+fn key_value(
+    t: &str,
+    i: usize,
+    tops: &mut Vec<(String, Option<f64>)>,
+    seen_history: &mut bool,
+) -> Option<(At, usize)> {
+    let b = t.as_bytes();
+    let (key, next) = flat_json::string(t, i)?;
+    let j = flat_json::ws(b, next);
+    if b.get(j) != Some(&b':') {
+        return None;
+    }
+    let j = flat_json::ws(b, j + 1);
+    if key == "log_history" {
+        if *seen_history {
+            return None;
+        }
+        if b[j..].starts_with(b"null") {
+            *seen_history = true;
+            return Some((At::AfterValue, j + 4));
+        }
+        if b.get(j) != Some(&b'[') {
+            return None;
+        }
+        *seen_history = true;
+        return Some((At::History { first: true }, j + 1));
+    }
+    if TOP_LEVEL.contains(&key) {
+        if tops.iter().any(|(k, _)| k == key) {
+            return None;
+        }
+        let (v, next) = flat_json::scalar(t, j)?;
+        // A number cut at the block's end would read as a shorter one: it must be followed
+        // by something.
+        if next >= b.len() {
+            return None;
+        }
+        tops.push((key.to_string(), v.num()));
+        return Some((At::AfterValue, next));
+    }
+    let next = flat_json::skip_value(t, j)?;
+    (next < b.len()).then_some((At::AfterValue, next))
+}
+
+/// The top-level fields read, in the order [`top_level_facts`] takes them.
+const TOP_LEVEL: [&str; 5] = [
+    "max_steps",
+    "num_train_epochs",
+    "train_batch_size",
+    "logging_steps",
+    "num_input_tokens_seen",
+];
+
+/// [`read`] through serde alone.
+fn read_serde(text: &str, path: &str) -> Result<Parsed, IngestError> {
     let text = sanitize_json(text);
     if !text.trim_start().starts_with('{') {
         return Err(IngestError::Syntax {
@@ -117,7 +318,17 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     let out = match serde_json::from_str::<Doc>(&text) {
         Ok(mut doc) => {
             let mut h = doc.log_history.take().unwrap_or_default();
-            top_level_facts(&doc, &mut h.out);
+            let num = |v: &Option<Val>| v.as_ref().and_then(Val::num);
+            top_level_facts(
+                &mut h.out,
+                [
+                    num(&doc.max_steps),
+                    num(&doc.num_train_epochs),
+                    num(&doc.train_batch_size),
+                    num(&doc.logging_steps),
+                    num(&doc.num_input_tokens_seen),
+                ],
+            );
             finish(h)
         }
         Err(e) => {
@@ -173,21 +384,22 @@ fn entry_record(entry: &Entry<'_>, step: f64, index: usize, names: &mut Names) -
     rec
 }
 
-fn top_level_facts(doc: &Doc<'_>, out: &mut Parsed) {
-    let get = |v: &Option<Val>| v.as_ref().and_then(Val::num).filter(|&x| x > 0.0);
-    if let Some(x) = get(&doc.max_steps) {
+/// Facts from the top-level fields, given in [`TOP_LEVEL`]'s order.
+fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 5]) {
+    let [max_steps, epochs, batch, logging, tokens] = values.map(|v| v.filter(|&x| x > 0.0));
+    if let Some(x) = max_steps {
         out.fact(Key::TotalSteps, x, "max_steps", 2);
     }
-    if let Some(x) = get(&doc.num_train_epochs) {
+    if let Some(x) = epochs {
         out.fact(Key::Epochs, x, "num_train_epochs", 2);
     }
-    if let Some(x) = get(&doc.train_batch_size) {
+    if let Some(x) = batch {
         out.fact(Key::PerDeviceBatch, x, "train_batch_size (per device)", 2);
     }
-    if let Some(x) = get(&doc.logging_steps) {
+    if let Some(x) = logging {
         out.fact(Key::LoggingSteps, x, "logging_steps", 2);
     }
-    if let Some(x) = get(&doc.num_input_tokens_seen) {
+    if let Some(x) = tokens {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
 }
@@ -295,5 +507,94 @@ mod tests {
     fn garbage_is_an_error_with_a_line() {
         let e = read("{\n\"log_history\": [\n oops", "s.json").expect_err("fails");
         assert!(e.to_string().starts_with("s.json:3:"), "{e}");
+    }
+
+    /// Every trainer_state.json fixture is taken by the fast path and reads as serde reads it.
+    #[test]
+    fn the_fast_path_reads_fixtures_as_serde_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut stack = vec![root];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("fixture dir") {
+                let path = e.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.file_name().is_some_and(|n| n == "trainer_state.json") {
+                    let text = std::fs::read_to_string(&path).expect("reads");
+                    let name = path.display().to_string();
+                    let streamed = read_flat(text.as_bytes()).expect("reads");
+                    assert!(streamed.is_some(), "{name}: fast path");
+                    let fast = format!("{:?}", read(&text, &name));
+                    assert_eq!(fast, format!("{:?}", read_serde(&text, &name)), "{name}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 20, "{seen} files");
+    }
+
+    #[test]
+    fn what_the_fast_path_leaves_reads_as_before() {
+        for text in [
+            STATE,
+            r#"{"log_history": [{"step": 1, "loss": 1.0, "x": [1]}], "max_steps": 10}"#,
+            r#"{"log_history": [{"step": 1, "loss": 1.0}, {"step": 2, "lo"#,
+            r#"{"max_steps": 5, "max_steps": 6, "log_history": [{"step": 1, "loss": 1.0}]}"#,
+            r#"{"log_history": null, "max_steps": 5}"#,
+        ] {
+            assert_eq!(
+                format!("{:?}", read(text, "s.json")),
+                format!("{:?}", read_serde(text, "s.json")),
+                "{text}"
+            );
+        }
+    }
+
+    /// Hands out a few bytes per `read`, so blocks end at every possible place.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn blocks_cut_anywhere_read_as_the_whole_does() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/lf_8proc_ga8/trainer_state.json"
+        ))
+        .expect("fixture");
+        let whole = format!(
+            "{:?}",
+            read_flat(text.as_bytes()).expect("reads").map(finish)
+        );
+        assert!(whole.starts_with("Some"));
+        for step in [1, 2, 3, 5, 7, 64, 4096] {
+            let cut = read_flat(Trickle(text.as_bytes(), step)).expect("reads");
+            assert_eq!(
+                format!("{:?}", cut.map(finish)),
+                whole,
+                "reads of {step} bytes"
+            );
+        }
+        // A multi-byte character cut between reads, in a skipped field.
+        let accented = text.replacen('{', "{\"note\": \"naïve ünïcode\",", 1);
+        for step in [1, 2, 3] {
+            let cut = read_flat(Trickle(accented.as_bytes(), step)).expect("reads");
+            assert!(cut.is_some(), "reads of {step} bytes");
+        }
+        // Cut short: left to serde's salvage.
+        let short = &text[..text.len() / 2];
+        assert!(
+            read_flat(Trickle(short.as_bytes(), 7))
+                .expect("reads")
+                .is_none()
+        );
     }
 }

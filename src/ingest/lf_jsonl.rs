@@ -3,6 +3,7 @@
 //! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
 //! progress-only. The file is appended to, so resumed runs repeat steps.
 
+use super::flat_json;
 use super::lenient::{Entry, Val, parse_duration, sanitize_json};
 use super::source::IngestError;
 use super::{Names, Parsed, Record, Skipped};
@@ -26,6 +27,11 @@ pub fn sniff(head: &str) -> Option<bool> {
 
 /// Reads a `trainer_log.jsonl`; malformed lines are counted and the first one reported.
 pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
+    Ok(read_with(text, true))
+}
+
+/// [`read`], with or without the fast path for flat rows (the tests compare the two).
+fn read_with(text: &str, fast: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut names = Names::default();
     let mut skipped = Skipped::default();
@@ -35,53 +41,71 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             continue;
         }
         let lineno = i + 1;
-        let clean = sanitize_json(line);
-        let row = match serde_json::from_str::<Entry>(&clean) {
-            Ok(row) if row.object => row,
-            _ => {
-                skipped.line(lineno);
-                continue;
+        // Flat rows are read straight from the bytes; anything else through serde.
+        let flat = fast.then(|| flat_json::object(line, 0)).flatten();
+        match flat.filter(|(_, end)| *end == line.len()) {
+            Some((row, _)) => take_row(&row, lineno, &mut out, &mut names, &mut skipped),
+            None => {
+                let clean = sanitize_json(line);
+                match serde_json::from_str::<Entry>(&clean) {
+                    Ok(row) => take_row(&row, lineno, &mut out, &mut names, &mut skipped),
+                    Err(_) => skipped.line(lineno),
+                }
             }
-        };
-        let Some(step) = row.num("current_steps") else {
-            skipped.line(lineno);
-            continue;
-        };
-        if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
-            if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
-                out.fact(
-                    Key::TotalSteps,
-                    total,
-                    format!("line {lineno} total_steps"),
-                    2,
-                );
-            }
-        }
-        let mut rec = Record {
-            step: Some(step),
-            line: u32::try_from(lineno).unwrap_or(u32::MAX),
-            ..Record::default()
-        };
-        rec.epoch = row.num("epoch");
-        rec.time = row.get("elapsed_time").and_then(|v| match v {
-            Val::Text(s) => parse_duration(s),
-            other => other.num(),
-        });
-        rec.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
-        for (k, v) in &row.fields {
-            if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
-                continue;
-            }
-            let Some(x) = v.num() else { continue };
-            let name = if k == "lr" { "learning_rate" } else { k };
-            rec.metrics.push((names.get(name), x));
-        }
-        if !rec.metrics.is_empty() || rec.tokens.is_some() {
-            out.records.push(rec);
         }
     }
     skipped.warn(&mut out, "lines are not log rows");
-    Ok(out)
+    out
+}
+
+/// Turns row `lineno` into a record (or counts it as skipped).
+fn take_row(
+    row: &Entry<'_>,
+    lineno: usize,
+    out: &mut Parsed,
+    names: &mut Names,
+    skipped: &mut Skipped,
+) {
+    if !row.object {
+        skipped.line(lineno);
+        return;
+    }
+    let Some(step) = row.num("current_steps") else {
+        skipped.line(lineno);
+        return;
+    };
+    if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
+        if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
+            out.fact(
+                Key::TotalSteps,
+                total,
+                format!("line {lineno} total_steps"),
+                2,
+            );
+        }
+    }
+    let mut rec = Record {
+        step: Some(step),
+        line: u32::try_from(lineno).unwrap_or(u32::MAX),
+        ..Record::default()
+    };
+    rec.epoch = row.num("epoch");
+    rec.time = row.get("elapsed_time").and_then(|v| match v {
+        Val::Text(s) => parse_duration(s),
+        other => other.num(),
+    });
+    rec.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
+    for (k, v) in &row.fields {
+        if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
+            continue;
+        }
+        let Some(x) = v.num() else { continue };
+        let name = if k == "lr" { "learning_rate" } else { k };
+        rec.metrics.push((names.get(name), x));
+    }
+    if !rec.metrics.is_empty() || rec.tokens.is_some() {
+        out.records.push(rec);
+    }
 }
 
 #[cfg(test)]
@@ -105,5 +129,34 @@ mod tests {
         assert!(r.metrics.contains(&("learning_rate".into(), 0.0006)));
         assert!(p.warnings[0].contains("line 3"));
         assert_eq!(p.facts[0].value.as_f64(), Some(48.0));
+    }
+
+    /// Every jsonl fixture, and rows the fast path leaves to serde, read alike both ways.
+    #[test]
+    fn the_fast_path_reads_as_serde_does() {
+        let mut texts = vec![concat!(
+            r#"{"current_steps": 1, "loss": NaN, "lr": 1e-5, "note": "a\"b", "elapsed_time": "0:00:01"}"#,
+            "\n",
+            r#"{"current_steps": 2, "loss": 0.5, "extra": {"nested": 1}}"#,
+            "\n",
+            r#"{"current_steps": 3, "loss": 0.4}"#,
+        )
+        .to_string()];
+        for path in [
+            "fixtures/lf_1gpu_ga8/trainer_log.jsonl",
+            "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+            "fixtures/lf_8proc_ga1/trainer_log.jsonl",
+            "fixtures/public/16_lf-jsonl-loss-collapses-to-0/trainer_log.jsonl",
+            "fixtures/public/01_lf-qwen3-14b-world7-nolosslog/trainer_log.jsonl",
+            "fixtures/public/34_lf-jsonl-every-step-twice-concurrent-writers/trainer_log.jsonl.head-excerpt",
+        ] {
+            let full = concat!(env!("CARGO_MANIFEST_DIR"), "/").to_string() + path;
+            texts.push(std::fs::read_to_string(&full).expect(path));
+        }
+        for text in &texts {
+            let (fast, slow) = (read_with(text, true), read_with(text, false));
+            assert!(!fast.records.is_empty());
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! After this stage nothing knows which format a value came from except through its provenance.
 
 mod deepspeed;
+mod flat_json;
 mod hf_results;
 mod hf_state;
 mod lenient;
@@ -491,10 +492,10 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
     };
     let parsed = match format {
         Format::Stdout => stdout::read_path(path, &display)?,
+        Format::HfState => hf_state::read_path(path, &display)?,
         other => {
             let text = source::read_to_string(path)?;
             match other {
-                Format::HfState => hf_state::read(&text, &display)?,
                 Format::LfJsonl => lf_jsonl::read(&text, &display)?,
                 Format::SwiftJsonl => swift_jsonl::read(&text, &display)?,
                 Format::Megatron => megatron::read(&text, &display)?,
@@ -504,7 +505,11 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
                 Format::RunArgs => run_args::read(&text, &display)?,
                 Format::Mlflow => mlflow::read_metric_file(&text, path),
                 Format::WandbSummary => wandb::read_summary(&text, &display)?,
-                Format::Stdout | Format::Tensorboard | Format::Table | Format::Wandb => {
+                Format::Stdout
+                | Format::HfState
+                | Format::Tensorboard
+                | Format::Table
+                | Format::Wandb => {
                     unreachable!("handled above")
                 }
             }

@@ -70,7 +70,11 @@ impl History {
     fn push(&mut self, entry: &Entry<'_>) {
         let i = self.entries;
         self.entries += 1;
-        if SUMMARY_KEYS.iter().any(|k| entry.has(k)) {
+        // Once per run: keys are compared only when they could be one of these.
+        let summary = entry.fields.iter().any(|(k, _)| {
+            (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&&**k)
+        });
+        if summary {
             self.out.throughput(
                 |field| entry.num(field),
                 |field| format!("log_history[{i}].{field}"),

@@ -48,7 +48,9 @@ pub fn merge(
         let file = &files[fi];
         let mut unplaced = 0;
         // A few metrics per file: a linear search, by pointer first (names are shared).
-        let mut per_metric: Vec<(Name, &'static str, Vec<Point>)> = Vec::new();
+        // Name, how its steps were known, its points, and whether their steps only increased
+        // (then they need no sort).
+        let mut per_metric: Vec<(Name, &'static str, Vec<Point>, bool)> = Vec::new();
         // How many points each metric will hold, so that each vector is allocated once (one
         // grown by doubling leaves its outgrown copies resident: a third more peak memory).
         let mut counts: Vec<(&Name, usize)> = Vec::new();
@@ -98,10 +100,14 @@ pub fn merge(
                                 .find(|(n, _)| Arc::ptr_eq(n, name) || n == name)
                                 .map_or(0, |(_, c)| *c);
                             let points = Vec::with_capacity(expected);
-                            per_metric.push((Arc::clone(name), origin, points));
+                            per_metric.push((Arc::clone(name), origin, points, true));
                             per_metric.len() - 1
                         });
-                    per_metric[slot].2.push(Point {
+                    let (_, _, points, increasing) = &mut per_metric[slot];
+                    if points.last().is_some_and(|p| p.step >= step) {
+                        *increasing = false;
+                    }
+                    points.push(Point {
                         step,
                         epoch: rec.epoch.into(),
                         samples: rec.samples.into(),
@@ -121,8 +127,12 @@ pub fn merge(
         }
         per_metric.sort_by(|a, b| a.0.cmp(&b.0));
         let mut dropped_steps: Vec<f64> = Vec::new();
-        for (name, origin, mut points) in per_metric {
-            let dropped = dedupe_keep_last(&mut points);
+        for (name, origin, mut points, increasing) in per_metric {
+            let dropped = if increasing {
+                Vec::new()
+            } else {
+                dedupe_keep_last(&mut points)
+            };
             let count = dropped.len();
             dropped_steps.extend(dropped);
             by_metric
@@ -239,10 +249,6 @@ fn side_channel(
 /// had earlier occurrences dropped. A stable sort keeps equal steps in file order (and is linear
 /// on the already sorted points of most logs).
 fn dedupe_keep_last(points: &mut Vec<Point>) -> Vec<f64> {
-    // Most logs: one point per step, in order.
-    if points.is_sorted_by(|a, b| a.step < b.step) {
-        return Vec::new();
-    }
     points.sort_by(|a, b| a.step.total_cmp(&b.step));
     let mut dropped = Vec::new();
     let mut kept = 0;

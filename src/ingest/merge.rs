@@ -34,6 +34,29 @@ pub fn merge(
     let tokens = side_channel(files, |r| r.tokens);
     let counted = side_channel(files, |r| r.samples);
     let epochs = side_channel(files, |r| r.epoch);
+    let batch = cfg.num(Key::EffectiveBatch);
+    let examples = cfg.num(Key::NumExamples);
+    // Every axis a point can be placed on, from its record, else from another record of the same
+    // step, else derived: done as each point is made (a second pass over a million points costs
+    // as much again in memory traffic).
+    let fill = |p: &mut Point| {
+        if p.epoch.get().is_none() {
+            p.epoch = lookup(&epochs, p.step)
+                .or_else(|| Some(p.step / spe?))
+                .into();
+        }
+        if p.samples.get().is_none() {
+            p.samples = lookup(&counted, p.step)
+                .or_else(|| samples_at(batch, examples, p.step, p.epoch.get()))
+                .into();
+        }
+        if p.tokens.get().is_none() {
+            p.tokens = lookup(&tokens, p.step).into();
+        }
+        if p.time.get().is_none() {
+            p.time = lookup(&times, p.step).into();
+        }
+    };
     // metric -> [(file index, step origin, points)]
     let mut by_metric: BTreeMap<Name, Vec<Holder>> = BTreeMap::new();
     let mut order: Vec<usize> = (0..files.len()).collect();
@@ -107,7 +130,7 @@ pub fn merge(
                     if points.last().is_some_and(|p| p.step >= step) {
                         *increasing = false;
                     }
-                    points.push(Point {
+                    let mut p = Point {
                         step,
                         epoch: rec.epoch.into(),
                         samples: rec.samples.into(),
@@ -115,7 +138,9 @@ pub fn merge(
                         time: rec.time.into(),
                         value: *value,
                         line: rec.line,
-                    });
+                    };
+                    fill(&mut p);
+                    points.push(p);
                 }
             }
         }
@@ -153,8 +178,6 @@ pub fn merge(
         }
     }
 
-    let batch = cfg.num(Key::EffectiveBatch);
-    let examples = cfg.num(Key::NumExamples);
     let mut out = BTreeMap::new();
     for (name, mut holders) in by_metric {
         let (wi, origin, mut points, dropped) = holders.remove(0);
@@ -166,24 +189,6 @@ pub fn merge(
             let before = points.len();
             points.extend(other.into_iter().filter(|p| p.step > last));
             extended += points.len() - before;
-        }
-        for p in &mut points {
-            if p.epoch.get().is_none() {
-                p.epoch = lookup(&epochs, p.step)
-                    .or_else(|| Some(p.step / spe?))
-                    .into();
-            }
-            if p.samples.get().is_none() {
-                p.samples = lookup(&counted, p.step)
-                    .or_else(|| samples_at(batch, examples, p.step, p.epoch.get()))
-                    .into();
-            }
-            if p.tokens.get().is_none() {
-                p.tokens = lookup(&tokens, p.step).into();
-            }
-            if p.time.get().is_none() {
-                p.time = lookup(&times, p.step).into();
-            }
         }
         points.shrink_to_fit();
         out.insert(

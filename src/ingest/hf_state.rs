@@ -114,11 +114,15 @@ impl<'de> Deserialize<'de> for History {
 }
 
 /// Reads a `trainer_state.json` from a path: as the trainer writes it (flat `log_history`
-/// entries, no escapes in what is read) streamed through [`flat_json`] in blocks, so the text is
-/// never held whole; anything else (escapes, nested entries, truncation, invalid UTF-8) read
-/// whole through serde, which decides what errors and salvage mean.
+/// entries, no escapes in what is read) through [`flat_json`], a large file streamed in blocks
+/// so that its text is never held whole; anything else (escapes, nested entries, truncation,
+/// invalid UTF-8) read whole through serde, which decides what errors and salvage mean.
 pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
-    let streamed = read_flat(source::open_stream(path)?).map_err(|e| IngestError::Io {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if path.as_os_str() == "-" || size <= STREAM_MIN {
+        return read(&source::read_to_string(path)?, display);
+    }
+    let streamed = read_flat_stream(source::open(path)?).map_err(|e| IngestError::Io {
         path: display.into(),
         source: e,
     })?;
@@ -128,18 +132,23 @@ pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
     }
 }
 
+/// Files at least this large are streamed; smaller ones are read whole and parsed in place.
+const STREAM_MIN: u64 = 16 << 20;
+
 /// Reads a `trainer_state.json` held in memory.
 pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
-    match read_flat(text.as_bytes()) {
-        Ok(Some(h)) => Ok(finish(h)),
+    let mut flat = Flat::default();
+    match flat.advance(text, 0, true) {
+        Advance::Done => Ok(finish(flat.finish())),
         _ => read_serde(text, path),
     }
 }
 
-/// Where the streamed reader is in the document.
-#[derive(Clone, Copy, PartialEq)]
+/// Where the flat reader is in the document.
+#[derive(Clone, Copy, PartialEq, Default)]
 enum At {
     /// Before the top-level `{`.
+    #[default]
     Start,
     /// Before a key, or the closing `}` when `first`.
     Key { first: bool },
@@ -153,40 +162,46 @@ enum At {
     End,
 }
 
-/// Bytes read per block.
-const BLOCK: usize = 1 << 20;
+/// The flat reader's state between pieces of text.
+#[derive(Default)]
+struct Flat {
+    h: History,
+    tops: Vec<(String, Option<f64>)>,
+    seen_history: bool,
+    at: At,
+}
 
-/// The fast path over a stream: `Ok(None)` as soon as anything is not plain.
-fn read_flat(mut reader: impl Read) -> io::Result<Option<History>> {
-    let mut h = History::default();
-    let mut tops: Vec<(String, Option<f64>)> = Vec::new();
-    let mut seen_history = false;
-    // Validated text not yet parsed, and bytes read after it that do not yet form whole
-    // characters.
-    let (mut text, mut pending) = (String::new(), Vec::new());
-    let mut block = vec![0u8; BLOCK];
-    let (mut at, mut pos, mut eof) = (At::Start, 0, false);
-    loop {
-        // Parse all that the text holds.
-        let t = text.as_str();
+/// What [`Flat::advance`] came to.
+enum Advance {
+    /// The document is read.
+    Done,
+    /// More text is needed; parsing resumes at this position.
+    More(usize),
+    /// Not plain: left to serde.
+    GiveUp,
+}
+
+impl Flat {
+    /// Parses as much of `t` from `pos` on as is whole; `eof`: no text follows `t`.
+    fn advance(&mut self, t: &str, mut pos: usize, eof: bool) -> Advance {
         let b = t.as_bytes();
         loop {
             let i = flat_json::ws(b, pos);
-            let step = match at {
+            let step = match self.at {
                 At::Start => match b.get(i) {
                     Some(b'{') => Some((At::Key { first: true }, i + 1)),
-                    Some(_) => return Ok(None),
+                    Some(_) => return Advance::GiveUp,
                     None => None,
                 },
                 At::Key { first } => match b.get(i) {
                     Some(b'}') if first => Some((At::End, i + 1)),
-                    Some(_) => key_value(t, i, &mut tops, &mut seen_history),
+                    Some(_) => key_value(t, i, &mut self.tops, &mut self.seen_history),
                     None => None,
                 },
                 At::History { first } => match b.get(i) {
                     Some(b']') if first => Some((At::AfterValue, i + 1)),
                     Some(_) => flat_json::object(t, i).map(|(entry, next)| {
-                        h.push(&entry);
+                        self.h.push(&entry);
                         (At::AfterEntry, next)
                     }),
                     None => None,
@@ -194,33 +209,55 @@ fn read_flat(mut reader: impl Read) -> io::Result<Option<History>> {
                 At::AfterEntry => match b.get(i) {
                     Some(b',') => Some((At::History { first: false }, i + 1)),
                     Some(b']') => Some((At::AfterValue, i + 1)),
-                    Some(_) => return Ok(None),
+                    Some(_) => return Advance::GiveUp,
                     None => None,
                 },
                 At::AfterValue => match b.get(i) {
                     Some(b',') => Some((At::Key { first: false }, i + 1)),
                     Some(b'}') => Some((At::End, i + 1)),
-                    Some(_) => return Ok(None),
+                    Some(_) => return Advance::GiveUp,
                     None => None,
                 },
-                At::End if i < b.len() => return Ok(None),
+                At::End if i < b.len() => return Advance::GiveUp,
                 At::End => None,
             };
             match step {
-                Some((next_at, next_pos)) => {
-                    at = next_at;
-                    pos = next_pos;
+                Some((at, next)) => {
+                    self.at = at;
+                    pos = next;
                 }
-                None if eof => {
-                    if at != At::End {
-                        return Ok(None);
-                    }
-                    let top = |k: &str| tops.iter().find(|(n, _)| n == k).and_then(|(_, v)| *v);
-                    top_level_facts(&mut h.out, TOP_LEVEL.map(top));
-                    return Ok(Some(h));
-                }
-                None => break,
+                None if eof && self.at == At::End => return Advance::Done,
+                None if eof => return Advance::GiveUp,
+                None => return Advance::More(pos),
             }
+        }
+    }
+
+    /// The history read, with the top-level fields' facts.
+    fn finish(mut self) -> History {
+        let tops = &self.tops;
+        let top = |k: &str| tops.iter().find(|(n, _)| n == k).and_then(|(_, v)| *v);
+        top_level_facts(&mut self.h.out, TOP_LEVEL.map(top));
+        self.h
+    }
+}
+
+/// Bytes read per block.
+const BLOCK: usize = 1 << 20;
+
+/// The fast path over a stream, in blocks: `Ok(None)` as soon as anything is not plain.
+fn read_flat_stream(mut reader: impl Read) -> io::Result<Option<History>> {
+    let mut flat = Flat::default();
+    // Validated text not yet parsed, and bytes read after it that do not yet form whole
+    // characters.
+    let (mut text, mut pending) = (String::new(), Vec::new());
+    let mut block = vec![0u8; BLOCK];
+    let (mut pos, mut eof) = (0, false);
+    loop {
+        match flat.advance(&text, pos, eof) {
+            Advance::Done => return Ok(Some(flat.finish())),
+            Advance::GiveUp => return Ok(None),
+            Advance::More(p) => pos = p,
         }
         // More text: keep the unparsed part, add what the next block validates.
         text.drain(..pos);
@@ -527,7 +564,7 @@ mod tests {
                 } else if path.file_name().is_some_and(|n| n == "trainer_state.json") {
                     let text = std::fs::read_to_string(&path).expect("reads");
                     let name = path.display().to_string();
-                    let streamed = read_flat(text.as_bytes()).expect("reads");
+                    let streamed = read_flat_stream(text.as_bytes()).expect("reads");
                     assert!(streamed.is_some(), "{name}: fast path");
                     let fast = format!("{:?}", read(&text, &name));
                     assert_eq!(fast, format!("{:?}", read_serde(&text, &name)), "{name}");
@@ -576,11 +613,13 @@ mod tests {
         .expect("fixture");
         let whole = format!(
             "{:?}",
-            read_flat(text.as_bytes()).expect("reads").map(finish)
+            read_flat_stream(text.as_bytes())
+                .expect("reads")
+                .map(finish)
         );
         assert!(whole.starts_with("Some"));
         for step in [1, 2, 3, 5, 7, 64, 4096] {
-            let cut = read_flat(Trickle(text.as_bytes(), step)).expect("reads");
+            let cut = read_flat_stream(Trickle(text.as_bytes(), step)).expect("reads");
             assert_eq!(
                 format!("{:?}", cut.map(finish)),
                 whole,
@@ -590,13 +629,13 @@ mod tests {
         // A multi-byte character cut between reads, in a skipped field.
         let accented = text.replacen('{', "{\"note\": \"naïve ünïcode\",", 1);
         for step in [1, 2, 3] {
-            let cut = read_flat(Trickle(accented.as_bytes(), step)).expect("reads");
+            let cut = read_flat_stream(Trickle(accented.as_bytes(), step)).expect("reads");
             assert!(cut.is_some(), "reads of {step} bytes");
         }
         // Cut short: left to serde's salvage.
         let short = &text[..text.len() / 2];
         assert!(
-            read_flat(Trickle(short.as_bytes(), 7))
+            read_flat_stream(Trickle(short.as_bytes(), 7))
                 .expect("reads")
                 .is_none()
         );

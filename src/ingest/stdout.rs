@@ -774,7 +774,9 @@ fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
 /// read in chunks of [`MAX_LINE`] bytes, and whether the block's first line is the end of a line
 /// over [`MAX_LINE`] that is to be skipped. Returns how many such lines there were.
 pub fn for_each_block(reader: &mut impl Read, mut f: impl FnMut(&[u8], bool)) -> io::Result<usize> {
-    let mut buf = vec![0u8; MAX_LINE];
+    // Grown (up to MAX_LINE) only when a line does not fit: a small file is not given a
+    // megabyte to clear.
+    let mut buf = vec![0u8; 2 * READ];
     let mut filled = 0;
     let mut skipping = false;
     let mut too_long = 0;
@@ -798,6 +800,9 @@ pub fn for_each_block(reader: &mut impl Read, mut f: impl FnMut(&[u8], bool)) ->
                 skipping = false;
                 buf.copy_within(p + 1..filled, 0);
                 filled -= p + 1;
+            }
+            None if filled == buf.len() && buf.len() < MAX_LINE => {
+                buf.resize((buf.len() * 2).min(MAX_LINE), 0);
             }
             None if filled == buf.len() => {
                 too_long += usize::from(!skipping);

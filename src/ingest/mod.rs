@@ -465,7 +465,11 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
     if head.contains(&0) {
         return Err(IngestError::Binary { path: display });
     }
-    let head = String::from_utf8_lossy(&head);
+    // Valid UTF-8 borrowed as is (`from_utf8_lossy` walks it more slowly).
+    let head = match std::str::from_utf8(&head) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&head),
+    };
     if table::sniff(&head, &name, columns) {
         let text = source::read_to_string(path)?;
         let parsed = table::read(&text, &display, columns)?;

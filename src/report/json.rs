@@ -81,6 +81,14 @@ fn run(r: &Run) -> Value {
     let mut metrics = Map::new();
     for (name, s) in &r.series {
         let last = s.points.last();
+        // One pass over a long series for both.
+        let (min, nonfinite) = s.points.iter().fold((None, 0usize), |(min, bad), p| {
+            if p.value.is_finite() {
+                (Some(min.map_or(p.value, |m: f64| m.min(p.value))), bad)
+            } else {
+                (min, bad + 1)
+            }
+        });
         metrics.insert(
             name.clone(),
             json!({
@@ -88,8 +96,8 @@ fn run(r: &Run) -> Value {
                 "final": last.map(|p| num(p.value)),
                 "final_step": last.map(|p| num(p.step)),
                 "final_samples": last.and_then(|p| p.samples.get()).map(num),
-                "min": s.min_finite().map(num),
-                "nonfinite": s.points.iter().filter(|p| !p.value.is_finite()).count(),
+                "min": min.map(num),
+                "nonfinite": nonfinite,
                 "source": s.source,
                 "step_origin": s.step_origin,
                 "also_in": s.also_in,

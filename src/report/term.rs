@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
+
 use super::Report;
 use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
@@ -69,14 +71,25 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
         finding(&mut out, &p, f);
     }
     comparisons(&mut out, &p, report);
-    for (i, run) in report.runs.iter().enumerate() {
-        out.push('\n');
-        run_block(
-            &mut out,
-            &p,
-            run,
-            i == report.baseline && report.runs.len() > 1,
-        );
+    // Each block scans its run's series (final and smallest values): built in parallel, joined
+    // in order.
+    let blocks: Vec<String> = report
+        .runs
+        .par_iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let mut block = String::from("\n");
+            run_block(
+                &mut block,
+                &p,
+                run,
+                i == report.baseline && report.runs.len() > 1,
+            );
+            block
+        })
+        .collect();
+    for block in blocks {
+        out.push_str(&block);
     }
     out
 }

@@ -504,6 +504,7 @@ fn object_end(bytes: &[u8], open: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Trickle;
 
     const STATE: &str = r#"{
   "global_step": 4, "max_steps": 4, "num_train_epochs": 1, "train_batch_size": 2,
@@ -589,18 +590,6 @@ mod tests {
                 format!("{:?}", read_serde(text, "s.json")),
                 "{text}"
             );
-        }
-    }
-
-    /// Hands out a few bytes per `read`, so blocks end at every possible place.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.1.min(self.0.len()).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
         }
     }
 

@@ -534,3 +534,18 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         parsed,
     }))
 }
+
+/// Hands out a few bytes per `read`, so that a reader's blocks end at every possible place
+/// (readers' tests compare such reads with one whole read).
+#[cfg(test)]
+pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
+
+#[cfg(test)]
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.1.min(self.0.len()).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}

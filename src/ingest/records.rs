@@ -68,17 +68,6 @@ pub struct Rec<'a> {
     pub line: u32,
 }
 
-/// A record's place, as [`Records::edit`] hands it out: the fields of [`Record`] but the metrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Axes {
-    pub step: Option<f64>,
-    pub step_origin: Option<&'static str>,
-    pub epoch: Option<f64>,
-    pub time: Option<f64>,
-    pub tokens: Option<f64>,
-    pub samples: Option<f64>,
-}
-
 impl Records {
     /// How many records.
     pub fn len(&self) -> usize {
@@ -135,36 +124,24 @@ impl Records {
         self.chunks.iter().flat_map(Chunk::iter)
     }
 
-    /// Lets `f` change each record's step and axes (not its metrics), given its index: steps
-    /// placed once the whole file is known, tokens derived from the step.
-    pub fn edit(&mut self, mut f: impl FnMut(usize, &mut Axes)) {
+    /// Lets `f` change each record's step, axes and line, given its index: steps placed once
+    /// the whole file is known, tokens derived from the step, lines renumbered. `f` is handed the record without its
+    /// metrics (`metrics` is empty, and what `f` puts there is ignored).
+    pub fn edit(&mut self, mut f: impl FnMut(usize, &mut Record)) {
         let mut index = 0;
         for chunk in &mut self.chunks {
             for h in &mut chunk.heads {
-                let mut axes = Axes {
-                    step: h.step.get(),
-                    step_origin: h.step_origin,
-                    epoch: h.epoch.get(),
-                    time: h.time.get(),
-                    tokens: h.tokens.get(),
-                    samples: h.samples.get(),
-                };
-                f(index, &mut axes);
+                let mut rec = h.record();
+                f(index, &mut rec);
                 index += 1;
-                h.step = axes.step.into();
-                h.step_origin = axes.step_origin;
-                h.epoch = axes.epoch.into();
-                h.time = axes.time.into();
-                h.tokens = axes.tokens.into();
-                h.samples = axes.samples.into();
+                h.step = rec.step.into();
+                h.step_origin = rec.step_origin;
+                h.epoch = rec.epoch.into();
+                h.time = rec.time.into();
+                h.tokens = rec.tokens.into();
+                h.samples = rec.samples.into();
+                h.line = rec.line;
             }
-        }
-    }
-
-    /// Adds `by` to every record's line (a part of a file read on its own, numbered from 1).
-    pub fn shift_lines(&mut self, by: u32) {
-        for h in self.chunks.iter_mut().flat_map(|c| &mut c.heads) {
-            h.line = h.line.saturating_add(by);
         }
     }
 
@@ -175,18 +152,32 @@ impl Records {
 
     /// The records as owned values (tests, and readers' unit tests in particular).
     pub fn to_vec(&self) -> Vec<Record> {
-        self.iter()
-            .map(|r| Record {
-                step: r.step,
-                step_origin: r.step_origin,
-                epoch: r.epoch,
-                time: r.time,
-                tokens: r.tokens,
-                samples: r.samples,
-                metrics: r.metrics.to_vec(),
-                line: r.line,
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.len);
+        for chunk in &self.chunks {
+            for (i, h) in chunk.heads.iter().enumerate() {
+                out.push(Record {
+                    metrics: chunk.get(i).metrics.to_vec(),
+                    ..h.record()
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Head {
+    /// The record this head describes, without its metrics.
+    fn record(&self) -> Record {
+        Record {
+            step: self.step.get(),
+            step_origin: self.step_origin,
+            epoch: self.epoch.get(),
+            time: self.time.get(),
+            tokens: self.tokens.get(),
+            samples: self.samples.get(),
+            metrics: Vec::new(),
+            line: self.line,
+        }
     }
 }
 

@@ -171,7 +171,9 @@ impl State {
     /// part's.
     fn join(&mut self, mut next: State) {
         let before = self.line.saturating_sub(1);
-        next.out.records.shift_lines(before);
+        next.out
+            .records
+            .edit(|_, rec| rec.line = rec.line.saturating_add(before));
         for f in next.out.facts.iter_mut().chain(&mut next.header_facts) {
             f.locator = shift_line_locator(&f.locator, before);
         }
@@ -817,6 +819,7 @@ pub fn for_each_block(reader: &mut impl Read, mut f: impl FnMut(&[u8], bool)) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Trickle;
 
     const LOG: &str = "[INFO|2026-11-28 05:33:17] llamafactory.hparams.parser:523 >> Process rank: 0, world size: 8, device: cpu:0\n\
 [INFO|trainer.py:1469] 2026-11-28 >> ***** Running training *****\n\
@@ -858,18 +861,6 @@ mod tests {
                 .iter()
                 .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
         );
-    }
-
-    /// Hands out a few bytes per `read`, so blocks end at every possible place.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.1.min(self.0.len()).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
     }
 
     #[test]

@@ -128,7 +128,8 @@ pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
     })?;
     match streamed {
         Some(h) => Ok(finish(h)),
-        None => read(&source::read_to_string(path)?, display),
+        // The flat reader gave up on this text: straight to serde, not through it again.
+        None => read_serde(&source::read_to_string(path)?, display),
     }
 }
 

@@ -186,6 +186,10 @@ fn looks_like_log_name(name: &str) -> bool {
 
 /// Opens a file (or stdin) for streaming, decompressing gzip transparently.
 pub fn open(path: &Path) -> Result<Box<dyn Read>, IngestError> {
+    // A regular file is told from gzip by its first two bytes, not by filling the buffer.
+    if let Some(file) = plain_file(path)? {
+        return Ok(Box::new(BufReader::with_capacity(256 * 1024, file)));
+    }
     let display = path.display().to_string();
     let file = File::open(path).map_err(|e| IngestError::Io {
         path: display,

@@ -2,8 +2,8 @@
 
 mod common;
 
+use common::predicate;
 use common::{finding_ids, json_of, losscmp};
-use predicates::prelude::*;
 
 #[test]
 fn the_8_process_run_with_ga_8_is_diagnosed_in_the_first_lines() {

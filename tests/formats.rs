@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use common::predicate;
 use common::{fixture, json_of, losscmp};
-use predicates::prelude::*;
 
 /// The MLflow run directory the fixture script wrote (its ids are random).
 fn mlflow_run() -> PathBuf {

@@ -3,8 +3,8 @@
 
 mod common;
 
+use common::predicate;
 use common::{fixture, json_of, losscmp};
-use predicates::prelude::*;
 use serde_json::Value;
 
 fn expected() -> Value {

@@ -158,17 +158,19 @@ impl Curve {
     }
 }
 
-/// Linear interpolation within `xs`; `None` outside it (no extrapolation).
+/// Linear interpolation within `xs`; `None` outside it (no extrapolation). Total: any input,
+/// NaN included, gives a value or `None`, never a panic.
 pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
     let (&first, &last) = (xs.first()?, xs.last()?);
-    if x < first || x > last || x.is_nan() {
+    if x.is_nan() || !(first..=last).contains(&x) {
         return None;
     }
     let i = xs.partition_point(|&v| v < x);
-    if xs[i] == x {
-        return Some(ys[i]);
+    if *xs.get(i)? == x {
+        return ys.get(i).copied();
     }
-    let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
+    let (x0, x1) = (xs[i.checked_sub(1)?], xs[i]);
+    let (y0, y1) = (*ys.get(i - 1)?, *ys.get(i)?);
     Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
 }
 
@@ -636,6 +638,11 @@ mod tests {
         assert_eq!(interpolate(&xs, &ys, -1.0), None);
         assert_eq!(interpolate(&[], &[], 1.0), None);
         assert_eq!(interpolate(&[3.0], &[7.0], 3.0), Some(7.0));
+        // Issue 13: NaN anywhere gives None, not an index out of bounds.
+        assert_eq!(interpolate(&[f64::NAN, 1.0], &[1.0, 2.0], 0.5), None);
+        assert_eq!(interpolate(&[0.0, f64::NAN], &[1.0, 2.0], 0.5), None);
+        assert_eq!(interpolate(&xs, &ys, f64::NAN), None);
+        assert_eq!(interpolate(&xs, &ys[..1], 5.0), None);
     }
 
     #[test]

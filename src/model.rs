@@ -207,16 +207,21 @@ impl RunConfig {
         self.values.get(&key)
     }
 
-    /// Sets a key unless it is already known.
+    /// Sets a key unless it is already known. A non-finite number (a derivation that divided by
+    /// zero or overflowed) is not a value and is not set.
     pub fn set_if_absent(&mut self, key: Key, value: ConfigValue, source: Provenance) {
+        if value.as_f64().is_some_and(|x| !x.is_finite()) {
+            return;
+        }
         self.values
             .entry(key)
             .or_insert_with(|| Sourced::new(value, source));
     }
 }
 
-/// A coordinate that may be unknown, in the 8 bytes of an `f64`: NaN stands for "not known"
-/// (an axis logged as NaN places nothing either). Points hold four of them; a million-point
+/// A coordinate that may be unknown, in the 8 bytes of an `f64`: NaN stands for "not known".
+/// A coordinate is finite or unknown: an axis logged as NaN or ±inf places nothing (readers
+/// count such records, and ingest warns about them). Points hold four of them; a million-point
 /// series would spend 32 MB more on `Option<f64>`'s tags and padding.
 #[derive(Clone, Copy)]
 pub struct Coord(f64);
@@ -242,7 +247,7 @@ impl Coord {
 impl From<Option<f64>> for Coord {
     #[inline]
     fn from(x: Option<f64>) -> Self {
-        Coord(x.unwrap_or(f64::NAN))
+        Coord(x.filter(|v| v.is_finite()).unwrap_or(f64::NAN))
     }
 }
 
@@ -477,7 +482,7 @@ mod tests {
         assert_eq!(Coord::from(None).get(), None);
         assert_eq!(Coord::from(Some(f64::NAN)).get(), None);
         assert_eq!(Coord::from(Some(-0.5)).get(), Some(-0.5));
-        assert_eq!(Coord::from(Some(f64::INFINITY)).get(), Some(f64::INFINITY));
+        assert_eq!(Coord::from(Some(f64::INFINITY)).get(), None);
         assert_eq!(std::mem::size_of::<Point>(), 56);
     }
 

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use std::io::{self, Read};
-use std::path::Path;
 
 use super::flat_json;
 use super::lenient::{Entry, Val, sanitize_json};
@@ -117,11 +116,16 @@ impl<'de> Deserialize<'de> for History {
 /// entries, no escapes in what is read) through [`flat_json`], a large file streamed in blocks
 /// so that its text is never held whole; anything else (escapes, nested entries, truncation,
 /// invalid UTF-8) read whole through serde, which decides what errors and salvage mean.
-pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
-    let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    if path.as_os_str() == "-" || size <= STREAM_MIN {
-        return read(&source::read_to_string(path)?, display);
-    }
+pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
+    let Some(path) = input
+        .path()
+        .filter(|p| std::fs::metadata(p).map_or(0, |m| m.len()) > STREAM_MIN)
+    else {
+        let text = input.text()?;
+        let mut parsed = read(&text, display)?;
+        super::damage_warning(&text, &mut parsed);
+        return Ok(parsed);
+    };
     let streamed = read_flat_stream(source::open(path)?).map_err(|e| IngestError::Io {
         path: display.into(),
         source: e,

@@ -69,6 +69,13 @@ pub fn merge(
     for &fi in &order {
         let records = std::mem::take(&mut files[fi].parsed.records);
         let file = &files[fi];
+        if records.nonfinite() > 0 {
+            warnings.push(format!(
+                "{}: {} records have a non-finite step, epoch, time, token or sample count (NaN or ±inf); those coordinates were dropped",
+                file.path,
+                records.nonfinite()
+            ));
+        }
         let mut unplaced = 0;
         // A few metrics per file: a linear search, by pointer first (names are shared).
         // Name, how its steps were known, its points, and whether their steps only increased

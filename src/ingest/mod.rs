@@ -432,14 +432,15 @@ fn describe(p: &Parsed) -> String {
     s
 }
 
-/// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads.
+/// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads. Each file is opened once
+/// ([`source::Input`]): a stream (stdin, a FIFO) is sniffed from its head and read on from there.
 fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFile>, IngestError> {
     let display = path.display().to_string();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let head = source::head(path)?;
+    let (mut input, head) = source::Input::open(path)?;
     if head.is_empty() {
         return Err(IngestError::Empty { path: display });
     }
@@ -447,7 +448,7 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         return Err(IngestError::LfsPointer { path: display });
     }
     if wandb::sniff(&head) {
-        let parsed = wandb::read(source::open(path)?, &display)?;
+        let parsed = wandb::read(input.reader()?, &display)?;
         return Ok(Some(ReadFile {
             path: display,
             format: Format::Wandb,
@@ -455,14 +456,14 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         }));
     }
     if tensorboard::sniff(&head) {
-        let parsed = tensorboard::read(source::open(path)?, &display)?;
+        let parsed = tensorboard::read(input.reader()?, &display)?;
         return Ok(Some(ReadFile {
             path: display,
             format: Format::Tensorboard,
             parsed,
         }));
     }
-    if head.contains(&0) {
+    if source::looks_binary(&head) {
         return Err(IngestError::Binary { path: display });
     }
     // Valid UTF-8 borrowed as is (`from_utf8_lossy` walks it more slowly).
@@ -471,8 +472,9 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         Err(_) => String::from_utf8_lossy(&head),
     };
     if table::sniff(&head, &name, columns) {
-        let text = source::read_to_string(path)?;
-        let parsed = table::read(&text, &display, columns)?;
+        let text = input.text()?;
+        let mut parsed = table::read(&text, &display, columns)?;
+        damage_warning(&text, &mut parsed);
         return Ok(Some(ReadFile {
             path: display,
             format: Format::Table,
@@ -495,11 +497,11 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         return Ok(None);
     };
     let parsed = match format {
-        Format::Stdout => stdout::read_path(path, &display)?,
-        Format::HfState => hf_state::read_path(path, &display)?,
+        Format::Stdout => stdout::read_input(input, &display)?,
+        Format::HfState => hf_state::read_input(input, &display)?,
         other => {
-            let text = source::read_to_string(path)?;
-            match other {
+            let text = input.text()?;
+            let mut parsed = match other {
                 Format::LfJsonl => lf_jsonl::read(&text, &display)?,
                 Format::SwiftJsonl => swift_jsonl::read(&text, &display)?,
                 Format::Megatron => megatron::read(&text, &display)?,
@@ -516,7 +518,9 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
                 | Format::Wandb => {
                     unreachable!("handled above")
                 }
-            }
+            };
+            damage_warning(&text, &mut parsed);
+            parsed
         }
     };
     if parsed.records.is_empty() && parsed.facts.is_empty() {
@@ -533,6 +537,14 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
         format,
         parsed,
     }))
+}
+
+/// Warns about NUL bytes in a text document that was read whole (its reader skipped the lines
+/// that hold them as it skips any junk line).
+pub(crate) fn damage_warning(text: &str, parsed: &mut Parsed) {
+    if let Some(damage) = source::nul_damage(text.as_bytes()) {
+        parsed.warnings.push(damage.warning());
+    }
 }
 
 /// Hands out a few bytes per `read`, so that a reader's blocks end at every possible place

@@ -18,6 +18,8 @@ const CHUNK: usize = 1 << 16;
 pub struct Records {
     chunks: Vec<Chunk>,
     len: usize,
+    /// Records pushed with a non-finite step or coordinate (NaN, ±inf), which was dropped.
+    nonfinite: usize,
 }
 
 /// Equal when they hold the same records in the same order, however they are chunked.
@@ -79,6 +81,12 @@ impl Records {
         self.len == 0
     }
 
+    /// How many records were pushed with a non-finite step or coordinate (dropped: a coordinate
+    /// is finite or unknown).
+    pub fn nonfinite(&self) -> usize {
+        self.nonfinite
+    }
+
     /// Appends a record.
     pub fn push(&mut self, mut rec: Record) {
         let metrics = std::mem::take(&mut rec.metrics);
@@ -99,6 +107,10 @@ impl Records {
         let Some(chunk) = self.chunks.last_mut() else {
             return;
         };
+        let coords = [rec.step, rec.epoch, rec.time, rec.tokens, rec.samples];
+        if coords.iter().flatten().any(|x| !x.is_finite()) {
+            self.nonfinite += 1;
+        }
         chunk.metrics.extend(metrics);
         chunk.heads.push(Head {
             step: rec.step.into(),
@@ -116,6 +128,7 @@ impl Records {
     /// Appends another file part's records after these.
     pub fn append(&mut self, mut other: Records) {
         self.len += other.len;
+        self.nonfinite += other.nonfinite;
         self.chunks.append(&mut other.chunks);
     }
 

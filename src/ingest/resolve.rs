@@ -39,6 +39,14 @@ pub fn resolve(
             path: file.path.clone(),
             locator: fact.locator.clone(),
         };
+        if let Some(why) = fact.value.as_f64().and_then(|x| invalid(fact.key, x)) {
+            warnings.push(format!(
+                "{}: {provenance} says {}, {why}; ignored",
+                fact.key.name(),
+                fact.value
+            ));
+            continue;
+        }
         match cfg.values.get(&fact.key) {
             None => {
                 cfg.values
@@ -63,6 +71,27 @@ pub fn resolve(
     derive(&mut cfg, files);
     check_product(&cfg, warnings);
     cfg
+}
+
+/// Largest count taken as a value: Python's `sys.maxsize` (9223372036854775807) and similar
+/// numbers are "no limit" sentinels (`num_train_epochs` of a streaming run), not counts.
+const SENTINEL: f64 = 1e15;
+
+/// Why a number cannot be the value of `key`, if it cannot: non-finite, out of range, or a
+/// sentinel. Counts and rates are positive; `max_steps: -1` means "not set".
+fn invalid(key: Key, x: f64) -> Option<&'static str> {
+    use Key::*;
+    if !x.is_finite() {
+        return Some("which is not a number");
+    }
+    match key {
+        WarmupSteps if x < 0.0 => Some("which is negative"),
+        WarmupRatio if !(0.0..=1.0).contains(&x) => Some("which is not a fraction in [0, 1]"),
+        WarmupSteps | WarmupRatio => None,
+        _ if x.abs() >= SENTINEL => Some("a \"no limit\" sentinel, not a count"),
+        _ if x <= 0.0 => Some("which is not positive (\"not set\")"),
+        _ => None,
+    }
 }
 
 fn same(a: &ConfigValue, b: &ConfigValue) -> bool {

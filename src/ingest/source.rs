@@ -139,7 +139,7 @@ fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
 /// Names whose content is worth sniffing: everything but weights, tokenizers, images, archives
 /// and code. Content decides the format; the name only keeps large binaries from being opened.
 fn looks_like_log_name(name: &str) -> bool {
-    const NOT_LOGS: [&str; 26] = [
+    const NOT_LOGS: [&str; 30] = [
         "safetensors",
         "bin",
         "pt",
@@ -166,6 +166,11 @@ fn looks_like_log_name(name: &str) -> bool {
         "py",
         "sh",
         "md",
+        // losscmp's own reports, written beside the runs they describe.
+        "html",
+        "htm",
+        "css",
+        "js",
     ];
     const NOT_LOG_FILES: [&str; 8] = [
         "tokenizer.json",
@@ -184,56 +189,20 @@ fn looks_like_log_name(name: &str) -> bool {
         && !base.ends_with(".index.json")
 }
 
-/// Opens a file (or stdin) for streaming, decompressing gzip transparently.
-pub fn open(path: &Path) -> Result<Box<dyn Read>, IngestError> {
+/// Opens a regular file for streaming, decompressing gzip transparently.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     // A regular file is told from gzip by its first two bytes, not by filling the buffer.
     if let Some(file) = plain_file(path)? {
         return Ok(Box::new(BufReader::with_capacity(256 * 1024, file)));
     }
-    let display = path.display().to_string();
     let file = File::open(path).map_err(|e| IngestError::Io {
-        path: display,
-        source: e,
-    })?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let gz = {
-        use std::io::BufRead;
-        let buf = reader.fill_buf().unwrap_or(&[]);
-        buf.starts_with(&[0x1f, 0x8b])
-    };
-    if gz {
-        Ok(Box::new(BufReader::with_capacity(
-            256 * 1024,
-            MultiGzDecoder::new(reader),
-        )))
-    } else {
-        Ok(Box::new(reader))
-    }
-}
-
-/// The first bytes of a file, decompressed, for sniffing. Stdin is buffered whole so it can be
-/// sniffed and then read.
-pub fn head(path: &Path) -> Result<Vec<u8>, IngestError> {
-    if path.as_os_str() == "-" {
-        return Ok(stdin_bytes()?.iter().take(SNIFF_BYTES).copied().collect());
-    }
-    let io = |e| IngestError::Io {
         path: path.display().to_string(),
         source: e,
-    };
-    let mut buf = Vec::with_capacity(SNIFF_BYTES);
-    if let Some(file) = plain_file(path)? {
-        // Only the bytes sniffed are read (`open`'s buffer would read 256 KiB of every file).
-        file.take(SNIFF_BYTES as u64)
-            .read_to_end(&mut buf)
-            .map_err(io)?;
-        return Ok(buf);
-    }
-    open(path)?
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut buf)
-        .map_err(io)?;
-    Ok(buf)
+    })?;
+    Ok(Box::new(BufReader::with_capacity(
+        256 * 1024,
+        MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file)),
+    )))
 }
 
 /// The file, opened, when it is a regular file that is not gzip-compressed; `None` for anything
@@ -256,30 +225,10 @@ fn plain_file(path: &Path) -> Result<Option<File>, IngestError> {
     Ok(Some(file))
 }
 
-fn stdin_bytes() -> Result<&'static [u8], IngestError> {
-    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
-    let got = STDIN.get_or_init(|| {
-        let mut buf = Vec::new();
-        io::stdin()
-            .lock()
-            .take(MAX_DOCUMENT_BYTES)
-            .read_to_end(&mut buf)
-            .map(|_| buf)
-            .map_err(|e| e.to_string())
-    });
-    got.as_deref().map_err(|e| IngestError::Io {
-        path: "<stdin>".into(),
-        source: io::Error::other(e.clone()),
-    })
-}
-
 /// Reads a whole structured document as text (lossy UTF-8), refusing documents over
 /// [`MAX_DOCUMENT_BYTES`].
 pub fn read_to_string(path: &Path) -> Result<String, IngestError> {
     let display = path.display().to_string();
-    if path.as_os_str() == "-" {
-        return Ok(String::from_utf8_lossy(stdin_bytes()?).into_owned());
-    }
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_DOCUMENT_BYTES {
         return Err(IngestError::TooLarge {
@@ -317,10 +266,193 @@ pub fn read_to_string(path: &Path) -> Result<String, IngestError> {
     })
 }
 
-/// Opens stdin-or-file for streaming; stdin comes from the buffer `head` filled.
-pub fn open_stream(path: &Path) -> Result<Box<dyn Read>, IngestError> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(stdin_bytes()?));
+/// One input file as the readers see it, opened once. A regular file is opened again by path
+/// as often as a reader needs (a large log is read in two halves); anything else (stdin, a FIFO,
+/// a character device) can be read only once, so its sniffed head is kept and handed back in
+/// front of the rest of the stream.
+pub enum Input {
+    /// A regular file (gzip-compressed or not).
+    File(PathBuf),
+    /// A stream: the (decompressed) head already read, then the rest, until taken.
+    Stream {
+        /// The name shown in messages.
+        display: String,
+        head: Vec<u8>,
+        rest: Option<Box<dyn Read + Send>>,
+    },
+}
+
+impl Input {
+    /// Opens `path` (`-` for stdin) and reads its first [`SNIFF_BYTES`] bytes, decompressed,
+    /// for sniffing.
+    pub fn open(path: &Path) -> Result<(Input, Vec<u8>), IngestError> {
+        let display = path.display().to_string();
+        let io = |e| IngestError::Io {
+            path: display.clone(),
+            source: e,
+        };
+        let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+            Box::new(io::stdin())
+        } else {
+            let meta = fs::metadata(path).map_err(io)?;
+            if meta.is_file() {
+                // Only the bytes sniffed are read (`open`'s buffer would read 256 KiB of every
+                // file); the readers open the file again.
+                let mut head = Vec::with_capacity(SNIFF_BYTES);
+                let reader: Box<dyn Read> = match plain_file(path)? {
+                    Some(file) => Box::new(file),
+                    None => open(path)?,
+                };
+                reader
+                    .take(SNIFF_BYTES as u64)
+                    .read_to_end(&mut head)
+                    .map_err(io)?;
+                return Ok((Input::File(path.to_path_buf()), head));
+            }
+            Box::new(File::open(path).map_err(io)?)
+        };
+        // A stream is read once; its first two bytes tell gzip.
+        let mut reader = BufReader::with_capacity(SNIFF_BYTES, raw);
+        let gz = {
+            use std::io::BufRead;
+            reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
+        };
+        let mut rest: Box<dyn Read + Send> = if gz {
+            Box::new(MultiGzDecoder::new(reader))
+        } else {
+            Box::new(reader)
+        };
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        (&mut rest)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let sniffed = head.clone();
+        Ok((
+            Input::Stream {
+                display,
+                head,
+                rest: Some(rest),
+            },
+            sniffed,
+        ))
     }
-    open(path)
+
+    /// The path of a regular file, which a reader may open again (or seek in).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::File(p) => Some(p),
+            Input::Stream { .. } => None,
+        }
+    }
+
+    fn display(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stream { display, .. } => display.clone(),
+        }
+    }
+
+    /// The whole content as a stream, decompressed. A stream can be taken only once.
+    pub fn reader(&mut self) -> Result<Box<dyn Read + Send>, IngestError> {
+        match self {
+            Input::File(p) => open(p),
+            Input::Stream {
+                display,
+                head,
+                rest,
+            } => {
+                let rest = rest.take().ok_or_else(|| IngestError::Io {
+                    path: display.clone(),
+                    source: io::Error::other("a stream can be read only once"),
+                })?;
+                Ok(Box::new(io::Cursor::new(std::mem::take(head)).chain(rest)))
+            }
+        }
+    }
+
+    /// The whole content as text (lossy UTF-8), refusing documents over
+    /// [`MAX_DOCUMENT_BYTES`].
+    pub fn text(&mut self) -> Result<String, IngestError> {
+        if let Input::File(p) = self {
+            return read_to_string(p);
+        }
+        let display = self.display();
+        let mut buf = Vec::new();
+        self.reader()?
+            .take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| IngestError::Io {
+                path: display.clone(),
+                source: e,
+            })?;
+        if buf.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(IngestError::TooLarge {
+                path: display,
+                size: buf.len() as u64,
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
+        Ok(match String::from_utf8(buf) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+}
+
+/// Whether sniffed bytes are a binary file rather than text: a NUL byte before the first
+/// complete line. A text log whose tail is zero bytes (a writer that died mid-write) is still
+/// text: its readers keep the lines before the damage and warn about the rest.
+pub fn looks_binary(head: &[u8]) -> bool {
+    match memchr::memchr(0, head) {
+        None => false,
+        Some(nul) => memchr::memchr(b'\n', &head[..nul]).is_none(),
+    }
+}
+
+/// Where a text holds NUL bytes (the zero-filled tail of a crashed writer, or a damaged block):
+/// the 1-based line and the byte offset of the first, and how many lines hold any. `None` when
+/// there are none.
+pub fn nul_damage(bytes: &[u8]) -> Option<NulDamage> {
+    let first = memchr::memchr(0, bytes)?;
+    let line = memchr::memchr_iter(b'\n', &bytes[..first]).count() + 1;
+    let mut lines = 0;
+    let mut at = first;
+    while let Some(p) = memchr::memchr(0, &bytes[at..]) {
+        let nul = at + p;
+        lines += 1;
+        match memchr::memchr(b'\n', &bytes[nul..]) {
+            Some(nl) => at = nul + nl + 1,
+            None => break,
+        }
+    }
+    Some(NulDamage {
+        line,
+        offset: first,
+        lines,
+    })
+}
+
+/// NUL bytes found in a text file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NulDamage {
+    /// The 1-based line of the first.
+    pub line: usize,
+    /// The byte offset of the first.
+    pub offset: usize,
+    /// How many lines hold any.
+    pub lines: usize,
+}
+
+impl NulDamage {
+    /// The warning for it.
+    pub fn warning(&self) -> String {
+        format!(
+            "NUL bytes from line {} (byte {}) on, in {} line{} (the zero-filled tail of a writer that died?); those lines were skipped, everything before them was read",
+            self.line,
+            self.offset,
+            self.lines,
+            if self.lines == 1 { "" } else { "s" }
+        )
+    }
 }

@@ -142,6 +142,11 @@ struct State {
     /// The line number (counting `\n`) at the scanner's position.
     line: u32,
     names: Names,
+    /// Bytes before the block being scanned (from the start of the file).
+    offset: u64,
+    /// NUL bytes seen: the line and byte offset of the first, and how many lines held any.
+    nul: Option<(u32, u64)>,
+    nul_lines: usize,
     /// The metrics of the dict being read.
     metrics: Vec<(Name, f64)>,
 }
@@ -162,6 +167,9 @@ impl State {
             ds_seen: false,
             line,
             names: Names::default(),
+            offset: 0,
+            nul: None,
+            nul_lines: 0,
             metrics: Vec::new(),
         }
     }
@@ -203,16 +211,23 @@ impl State {
             self.header_facts = next.header_facts;
         }
         self.headers_seen += next.headers_seen;
+        if self.nul.is_none() {
+            self.nul = next.nul.map(|(l, o)| (l.saturating_add(before), o));
+        }
+        self.nul_lines += next.nul_lines;
     }
 }
 
 /// Files at least this large are read by two threads, one half each.
 const SPLIT_MIN: u64 = 64 << 20;
 
-/// Reads a stdout log from a path: a large plain file in two halves on two threads, anything
-/// else (gzip, stdin, small files) streamed.
-pub fn read_path(path: &Path, display: &str) -> Result<Parsed, IngestError> {
-    read_path_split_from(path, display, SPLIT_MIN)
+/// Reads a stdout log: a large plain file in two halves on two threads, anything else (gzip,
+/// stdin, a FIFO, small files) streamed.
+pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
+    match input.path() {
+        Some(path) => read_path_split_from(path, display, SPLIT_MIN),
+        None => read(input.reader()?, display),
+    }
 }
 
 fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, IngestError> {
@@ -239,6 +254,7 @@ fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, 
                     // past the preamble (it is at a metric dict).
                     let st = State {
                         training: true,
+                        offset: split,
                         ..State::new(1, bar)
                     };
                     scan(file, st, display)
@@ -254,7 +270,7 @@ fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, 
             st.join(next);
             Ok(finish(st, too_long + more))
         }
-        None => read(source::open_stream(path)?, display),
+        None => read(source::open(path)?, display),
     }
 }
 
@@ -352,7 +368,8 @@ pub fn read(reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
 fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usize), IngestError> {
     let needles = Needles::new();
     let too_long = for_each_block(&mut reader, |block, skip_first| {
-        scan_block(&needles, &mut st, block, skip_first)
+        scan_block(&needles, &mut st, block, skip_first);
+        st.offset += block.len() as u64;
     })
     .map_err(|e| IngestError::Io {
         path: path.into(),
@@ -362,6 +379,14 @@ fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usiz
 }
 
 fn finish(mut st: State, too_long: usize) -> Parsed {
+    if let Some((line, offset)) = st.nul {
+        let damage = source::NulDamage {
+            line: line as usize,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            lines: st.nul_lines,
+        };
+        st.out.warnings.push(damage.warning());
+    }
     if too_long > 0 {
         st.out.warnings.push(format!(
             "{too_long} lines longer than {MAX_LINE} bytes were skipped"
@@ -390,7 +415,9 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
             .and_then(|f| f.value.as_f64())
     };
     let total = fact(Key::TotalSteps);
-    let spe = fact(Key::StepsPerEpoch).or_else(|| Some(total? / fact(Key::Epochs)?));
+    let spe = fact(Key::StepsPerEpoch)
+        .or_else(|| Some(total? / fact(Key::Epochs)?))
+        .filter(|s| s.is_finite() && *s > 0.0);
     out.records.edit(|i, rec| {
         if rec.step.is_some() {
             return;
@@ -441,6 +468,9 @@ const EPOCH_REL_ROUNDING: f64 = 5e-4;
 /// before each dict. `skip_first`: the first line is the end of an overlong line.
 fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool) {
     let first_line = st.line;
+    if memchr::memchr(0, b).is_some() {
+        note_nul(st, b, first_line);
+    }
     let mut at = 0;
     if skip_first {
         at = next_line(st, b, line_end(b, 0));
@@ -590,8 +620,26 @@ fn without_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// Counts the lines of a block that hold NUL bytes (a crashed writer's zero-filled tail, or a
+/// damaged block); `on_line` skips them.
+fn note_nul(st: &mut State, b: &[u8], first_line: u32) {
+    let mut at = 0;
+    while let Some(p) = memchr::memchr(0, &b[at..]) {
+        let nul = at + p;
+        if st.nul.is_none() {
+            let line = first_line.saturating_add(count_lines(&b[..nul]));
+            st.nul = Some((line, st.offset + nul as u64));
+        }
+        st.nul_lines += 1;
+        at = line_end(b, nul) + 1;
+        if at >= b.len() {
+            break;
+        }
+    }
+}
+
 fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
-    if raw.is_empty() {
+    if raw.is_empty() || memchr::memchr(0, raw).is_some() {
         return;
     }
     let bytes = &*without_ansi(raw);

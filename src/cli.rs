@@ -13,10 +13,12 @@ use clap::{Parser, ValueEnum};
 #[command(name = "losscmp", version, max_term_width = 100)]
 pub struct Cli {
     /// Run directories or log files to read; `-` reads standard input.
-    #[arg(value_name = "RUN", required = true)]
+    #[arg(value_name = "RUN", required_unless_present = "labels")]
     pub runs: Vec<PathBuf>,
 
-    /// Name a run: `--label run8=path/to/run`. Default: the directory (or file) name.
+    /// Name a run: `--label run8=path/to/run`. A PATH that is not among the RUN arguments is
+    /// added as a run (after them), so `--label a=runs/1gpu --label b=runs/8gpu` is a
+    /// comparison. Default name: the directory (or file) name.
     #[arg(long = "label", value_name = "NAME=PATH")]
     pub labels: Vec<String>,
 
@@ -70,6 +72,20 @@ pub struct Cli {
     /// Write a compact Markdown summary (for a CI job summary or a PR comment; `-` for stdout).
     #[arg(long, value_name = "FILE|-")]
     pub markdown: Option<PathBuf>,
+
+    /// Write the findings as a JUnit XML file (one test case per finding; failures at or above
+    /// `--fail-on`), for the test reporters of Jenkins, GitLab and GitHub.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
+
+    /// Append this comparison to a hive-partitioned Parquet dataset for dashboards:
+    /// DIR/points/date=YYYY-MM-DD/… (every point) and DIR/runs/date=YYYY-MM-DD/… (a row per run).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+
+    /// The date partition `--dataset` writes to (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "dataset")]
+    pub dataset_date: Option<String>,
 
     /// When to colour terminal output (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]

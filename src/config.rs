@@ -37,8 +37,10 @@ pub struct Config {
     pub fail_on: Option<Severity>,
     /// JSON output.
     pub json: Option<Output>,
-    /// Colour the terminal summary.
-    pub color: bool,
+    /// Whether to colour the terminal summary.
+    pub color: anstream::ColorChoice,
+    /// Show a progress bar on stderr while reading (a terminal, and reading is slow).
+    pub progress: bool,
     /// HTML report.
     pub out: Option<PathBuf>,
     /// The main chart alone (SVG or PNG).
@@ -48,6 +50,13 @@ pub struct Config {
     pub parquet: Option<PathBuf>,
     /// Markdown summary.
     pub markdown: Option<Output>,
+    /// JUnit XML of the findings.
+    pub junit: Option<PathBuf>,
+    /// The Parquet dataset to append to, and the date partition.
+    pub dataset: Option<PathBuf>,
+    pub dataset_date: Option<String>,
+    /// Print GitHub Actions annotations (`GITHUB_ACTIONS=true`).
+    pub annotations: bool,
     /// Print each stage's wall time to stderr.
     pub timings: bool,
 }
@@ -89,13 +98,25 @@ impl Config {
                 columns: Vec::new(),
             });
         }
+        // A label whose path is not a RUN argument adds that run (TensorBoard's
+        // `--logdir_spec name:path` habit), after the RUN arguments, in label order.
         for (name, path) in &labelled {
-            if !runs.iter().any(|r| &r.label == name) {
-                bail!(
-                    "--label {name}={}: that path is not one of the RUN arguments",
-                    path.display()
-                );
+            if runs.iter().any(|r| same_path(&r.path, path)) {
+                // Named one of the RUN arguments (above).
+                continue;
             }
+            if runs.iter().any(|r| r.label == *name) {
+                bail!("--label {name}: two runs cannot share a name");
+            }
+            runs.push(RunSpec {
+                label: name.clone(),
+                path: path.clone(),
+                overrides: Vec::new(),
+                columns: Vec::new(),
+            });
+        }
+        if runs.is_empty() {
+            bail!("no run to read: give run directories or log files, or --label NAME=PATH");
         }
         if runs.iter().filter(|r| r.path.as_os_str() == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
@@ -182,14 +203,18 @@ impl Config {
                 );
             }
         }
-        let color = match cli.color {
-            ColorArg::Always => true,
-            ColorArg::Never => false,
-            ColorArg::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+        if let Some(d) = &cli.dataset_date {
+            if !crate::report::dataset::is_date(d) {
+                bail!("--dataset-date {d:?}: expected YYYY-MM-DD, e.g. 2026-12-01");
             }
+        }
+        // anstream decides `auto` (a terminal, NO_COLOR, CLICOLOR, CLICOLOR_FORCE).
+        let color = match cli.color {
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
+            ColorArg::Auto => anstream::ColorChoice::Auto,
         };
+        let progress = std::io::stderr().is_terminal();
         Ok(Config {
             runs,
             baseline,
@@ -209,11 +234,16 @@ impl Config {
             }),
             json,
             color,
+            progress,
             out: cli.out,
             plot: cli.plot,
             csv: cli.csv,
             parquet: cli.parquet,
             markdown,
+            junit: cli.junit,
+            dataset: cli.dataset,
+            dataset_date: cli.dataset_date,
+            annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             timings: cli.timings,
         })
     }
@@ -280,6 +310,21 @@ mod tests {
             vec![(Key::WorldSize, ConfigValue::Number(8.0))]
         );
         assert_eq!(c.baseline, 1);
+    }
+
+    #[test]
+    fn a_label_alone_adds_its_run() {
+        let c = config(&["--label", "a=runs/1gpu", "--label", "b=runs/8gpu"]).expect("valid");
+        let got: Vec<(&str, &str)> = c
+            .runs
+            .iter()
+            .map(|r| (r.label.as_str(), r.path.to_str().expect("utf-8")))
+            .collect();
+        assert_eq!(got, vec![("a", "runs/1gpu"), ("b", "runs/8gpu")]);
+        let c = config(&["x/run", "--label", "b=y/run"]).expect("valid");
+        assert_eq!(c.runs[1].label, "b");
+        assert!(config(&["--label", "a=p", "--label", "a=q"]).is_err());
+        assert!(config(&["a", "--dataset-date", "2026-1-1", "--dataset", "d"]).is_err());
     }
 
     #[test]

@@ -34,13 +34,19 @@ use crate::exit::ExitStatus;
 /// Runs the whole pipeline for a validated configuration and says how the process should exit.
 pub fn run(config: &Config) -> Result<ExitStatus> {
     let mut clock = Stopwatch::new(config.timings);
+    let progress = report::progress::Progress::start(config.runs.len(), config.progress);
     let runs = config
         .runs
         .par_iter()
         .map(|spec| {
-            ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label))
+            let run =
+                ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label));
+            progress.inc();
+            run
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>();
+    progress.finish();
+    let runs = runs?;
     clock.lap("read");
     let aligned = align::align(
         &runs,

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
         Ok(status) => status,
         Err(err) if losscmp::is_broken_pipe(&err) => ExitStatus::Success,
         Err(err) => {
-            eprintln!("losscmp: error: {err:#}");
+            let message = format!("{err:#}");
+            eprintln!(
+                "losscmp: error: {}",
+                losscmp::report::text::printable(&message)
+            );
             ExitStatus::Error
         }
     };

@@ -265,9 +265,19 @@ fn markdown_summary_for_a_ci_job() {
         .output()
         .expect("runs");
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(text.starts_with("## losscmp: 2 runs, baseline `lf_1gpu_ga8`"));
-    assert!(text.contains("| lf_8proc_ga8 | 8 | 2 | 8 | 128 | 0.002 | 48 | 0.521622 | 0.554618 |"));
-    assert!(text.contains("`gradient_accumulation_steps`: `8` → `1` (lf_8proc_ga8)"));
+    // Labels are escaped for Markdown (issue 13): `\_` renders as `_`.
+    assert!(
+        text.starts_with("## losscmp: 2 runs, baseline lf\\_1gpu\\_ga8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| lf\\_8proc\\_ga8 | 8 | 2 | 8 | 128 | 0.002 | 48 | 0.521622 | 0.554618 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`gradient_accumulation_steps`: `8` → `1` (lf\\_8proc\\_ga8)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -92,6 +92,64 @@ impl Chart {
     pub fn is_empty(&self) -> bool {
         self.lines.iter().all(|l| l.points.is_empty())
     }
+
+    /// The chart with every text (title, axis titles, legend and marker labels) as one line of
+    /// printable characters: labels come from paths and logs, and an SVG with a control
+    /// character in it is not well-formed XML.
+    fn printable(&self) -> Chart {
+        let p = |s: &str| super::text::one_line(s).into_owned();
+        Chart {
+            title: p(&self.title),
+            x_label: p(&self.x_label),
+            y_label: p(&self.y_label),
+            lines: self
+                .lines
+                .iter()
+                .map(|l| Line {
+                    label: p(&l.label),
+                    ..l.clone()
+                })
+                .collect(),
+            rules: self
+                .rules
+                .iter()
+                .map(|r| Rule {
+                    label: p(&r.label),
+                    ..r.clone()
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Why the chart cannot be drawn, if it cannot: its values span a range whose width does not
+    /// fit in a float (losses of 1e308 and −1e308), which has no pixel mapping. Such a chart is
+    /// drawn as a note instead, and the report warns.
+    pub fn undrawable(&self) -> Option<String> {
+        let range = |vals: &mut dyn Iterator<Item = f64>| {
+            vals.filter(|v| v.is_finite())
+                .fold(None, |r: Option<(f64, f64)>, v| {
+                    Some(r.map_or((v, v), |(a, b)| (a.min(v), b.max(v))))
+                })
+        };
+        let pts = || self.lines.iter().flat_map(|l| l.points.iter());
+        let x = range(&mut pts().map(|p| p.0).chain(self.rules.iter().map(|r| r.x)));
+        let y = range(&mut pts().map(|p| p.1).chain(self.hline));
+        for (axis, r) in [("x", x), ("y", y)] {
+            if let Some((lo, hi)) = r {
+                let pad = (hi - lo) * 0.1;
+                if !scale::drawable(lo.min(0.0) - pad, hi + pad) {
+                    return Some(format!(
+                        "chart \"{}\" not drawn: its {axis} values span {} to {}, beyond what a chart can map",
+                        self.title,
+                        crate::model::format_number(lo),
+                        crate::model::format_number(hi)
+                    ));
+                }
+            }
+        }
+        None
+    }
 }
 
 static FONT: Once = Once::new();
@@ -129,8 +187,14 @@ pub fn png(chart: &Chart, path: &Path) -> Result<()> {
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
+    let chart = &chart.printable();
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e}", chart.title);
     root.fill(&WHITE).map_err(err)?;
+    if let Some(why) = chart.undrawable() {
+        root.draw(&Text::new(why, (12, 24), ("sans-serif", 13).into_font()))
+            .map_err(err)?;
+        return Ok(());
+    }
     let xs = chart
         .lines
         .iter()
@@ -299,6 +363,30 @@ mod tests {
             })
             .collect();
         assert!(s.contains("0.001"), "log axis labels: {texts:?}");
+    }
+
+    #[test]
+    fn overflowing_ranges_are_a_note_not_a_hang() {
+        // Issue 13: losses of 1e308 and -1e308 used to loop forever in the tick generator.
+        let mut c = chart();
+        c.lines[0].points = vec![(0.0, 1e308), (1.0, -1e308)];
+        assert!(c.undrawable().is_some());
+        let s = svg(&c).expect("draws a note");
+        assert!(s.contains("not drawn"));
+        assert!(chart().undrawable().is_none());
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_svg() {
+        let mut c = chart();
+        c.lines[0].label = "run\u{1b}[2J".into();
+        c.title = "t\u{7}".into();
+        let s = svg(&c).expect("draws");
+        assert!(
+            !s.chars()
+                .any(|ch| ch.is_control() && ch != '\n' && ch != '\t' && ch != '\r')
+        );
+        assert!(s.contains("run\\u{1b}[2J"));
     }
 
     #[test]

@@ -17,20 +17,9 @@ use crate::model::{Finding, Key, Run, Severity, format_number as num};
 const WIDTH: u32 = 620;
 const HEIGHT: u32 = 340;
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values (markup and control characters).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    super::text::html(s)
 }
 
 /// One line per run (two when smoothed: faint raw, then smoothed), each already reduced to the
@@ -222,8 +211,8 @@ footer{margin-top:30px;color:#8a949e;font-size:12px}
 .wide{overflow-x:auto}
 ";
 
-/// Renders the page.
-pub fn render(report: &Report<'_>) -> Result<String> {
+/// Renders the page around `charts` (from [`all_charts`]).
+pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
     let mut h = String::new();
     let labels: Vec<String> = report.runs.iter().map(|r| r.label.clone()).collect();
     let _ = write!(
@@ -243,8 +232,8 @@ pub fn render(report: &Report<'_>) -> Result<String> {
     verdict(&mut h, report);
     runs_table(&mut h, report);
     let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
-    for chart in all_charts(report) {
-        let svg = charts::svg(&chart)?;
+    for chart in charts {
+        let svg = charts::svg(chart)?;
         let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
     }
     let _ = writeln!(h, "</div>");
@@ -413,5 +402,6 @@ mod tests {
             super::escape("<script>alert('x')</script> & \"y\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
         );
+        assert_eq!(super::escape("a\u{1b}b"), "a\\u{1b}b");
     }
 }

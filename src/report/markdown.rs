@@ -1,5 +1,6 @@
 //! `--markdown FILE|-`: a compact summary for a CI job summary or a pull-request comment — one
-//! table of runs and the findings with their fixes. Text from logs is escaped for Markdown tables.
+//! table of runs and the findings with their fixes. Text from logs and paths is escaped
+//! (`text::markdown`): no HTML, no Markdown markup, no broken table cell or code span.
 
 use std::fmt::Write as _;
 
@@ -7,7 +8,7 @@ use super::Report;
 use crate::model::{Key, format_number as num};
 
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::text::markdown(s)
 }
 
 /// Renders the summary.
@@ -15,7 +16,7 @@ pub fn render(report: &Report<'_>) -> String {
     let mut m = String::new();
     let _ = writeln!(
         m,
-        "## losscmp: {} runs, baseline `{}`\n",
+        "## losscmp: {} runs, baseline {}\n",
         report.runs.len(),
         cell(&report.runs[report.baseline].label)
     );
@@ -28,7 +29,7 @@ pub fn render(report: &Report<'_>) -> String {
         let v = |k: Key| {
             run.config
                 .get(k)
-                .map_or_else(|| "?".to_string(), |v| v.value.to_string())
+                .map_or_else(|| "?".to_string(), |v| cell(&v.value.to_string()))
         };
         let last = |name: &str| {
             run.series

@@ -2,13 +2,18 @@
 //! what `ingest`, `align` and `diagnose` produced. Outputs to files are written atomically.
 
 pub mod charts;
+pub mod ci;
+pub mod dataset;
 pub mod downsample;
 pub mod export;
+pub mod guard;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod progress;
 pub mod scale;
 pub mod term;
+pub mod text;
 
 use std::fs;
 use std::io::{self, Write};
@@ -46,27 +51,33 @@ impl Report<'_> {
 
 /// Writes every requested output: warnings to stderr; files (HTML, plot, JSON, CSV, Parquet,
 /// Markdown); then the terminal summary to stdout unless JSON or Markdown was sent there.
+/// Nothing is written over a file a run was read from ([`guard::check`] runs first).
 pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
+    guard::check(report.runs, config)?;
     let mut err = io::stderr().lock();
     for w in report.warnings() {
-        writeln!(err, "losscmp: warning: {w}")?;
+        writeln!(err, "losscmp: warning: {}", text::printable(&w))?;
     }
     if let Some(path) = &config.out {
-        write_atomic(path, html::render(report)?.as_bytes())?;
+        let charts = html::all_charts(report);
+        for why in charts.iter().filter_map(charts::Chart::undrawable) {
+            writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
+        }
+        write_atomic(path, html::render(report, &charts)?.as_bytes())?;
     }
     if let Some(path) = &config.plot {
         let chart = html::main_chart(report);
+        if let Some(why) = chart.undrawable() {
+            writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
+        }
         let is_png = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if is_png {
-            write_atomic_with(path, |f| {
-                let tmp = tempfile_beside(path);
-                charts::png(&chart, &tmp).map_err(io::Error::other)?;
-                let bytes = fs::read(&tmp);
-                let _ = fs::remove_file(&tmp);
-                f.write_all(&bytes?)
-            })?;
+            // plotters writes the PNG to a path: a temporary one beside the target, renamed.
+            let tmp = temp_beside(path, ".png")?;
+            charts::png(&chart, tmp.path())?;
+            persist(tmp, path)?;
         } else {
             write_atomic(path, charts::svg(&chart)?.as_bytes())?;
         }
@@ -76,6 +87,22 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     }
     if let Some(path) = &config.parquet {
         export::parquet(report, path)?;
+    }
+    if let Some(path) = &config.junit {
+        write_atomic(path, ci::junit(report, config.fail_on).as_bytes())?;
+    }
+    if let Some(dir) = &config.dataset {
+        let stamp = dataset::Stamp::now(config.dataset_date.as_deref());
+        for file in dataset::append(report, dir, &stamp)? {
+            writeln!(
+                err,
+                "losscmp: dataset: wrote {}",
+                text::printable(&file.display().to_string())
+            )?;
+        }
+    }
+    if config.annotations {
+        err.write_all(ci::annotations(report).as_bytes())?;
     }
     let mut stdout_taken = false;
     for (target, text) in [
@@ -98,18 +125,40 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         }
     }
     if !stdout_taken {
-        let text = term::render(report, config.color);
-        io::stdout().lock().write_all(text.as_bytes())?;
+        let text = term::render(report, config.color != anstream::ColorChoice::Never);
+        anstream::AutoStream::new(io::stdout().lock(), config.color).write_all(text.as_bytes())?;
     }
     Ok(())
 }
 
-fn tempfile_beside(path: &Path) -> std::path::PathBuf {
+/// A temporary file in `path`'s directory (so the rename that replaces `path` stays on one file
+/// system).
+fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    dir.join(format!(".losscmp-plot.{}.png", std::process::id()))
+    tempfile::Builder::new()
+        .prefix(".losscmp-")
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "cannot write {}: no temporary file beside it",
+                path.display()
+            )
+        })
+}
+
+/// Moves a finished temporary file over `path`.
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map(|_| ())
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
@@ -123,26 +172,7 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut fs::File) -> io::Result<()>,
 ) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    let mut tmp = temp_beside(path, ".tmp")?;
+    write(tmp.as_file_mut()).with_context(|| format!("cannot write {}", path.display()))?;
+    persist(tmp, path)
 }

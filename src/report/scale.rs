@@ -31,9 +31,15 @@ impl Scale {
     }
 }
 
-/// A linear axis over `[lo, hi]` with about `target` nice ticks.
+/// The most ticks an axis gets, whatever its range: every tick loop is bounded by it.
+const MAX_TICKS: usize = 50;
+
+/// A linear axis over `[lo, hi]` with about `target` nice ticks. Defined for any finite range
+/// whose width is finite; [`drawable`] says whether one is.
 pub fn linear(lo: f64, hi: f64, target: usize) -> Scale {
-    let (lo, hi) = if hi > lo {
+    let (lo, hi) = if !drawable(lo, hi) {
+        (0.0, 1.0)
+    } else if hi > lo {
         (lo, hi)
     } else {
         (
@@ -41,20 +47,27 @@ pub fn linear(lo: f64, hi: f64, target: usize) -> Scale {
             hi + 0.5_f64.max(hi.abs() * 0.1),
         )
     };
-    let step = nice_step((hi - lo) / target.max(1) as f64);
+    let step = nice_step((hi - lo) / target.clamp(1, MAX_TICKS) as f64);
     let first = (lo / step).ceil() * step;
-    let mut ticks = Vec::new();
-    let mut t = first;
-    while t <= hi + step * 1e-9 {
-        ticks.push((t, label(t, step)));
-        t += step;
-    }
+    // Ticks by index, not by adding `step` to a running total: near 1e308 an addition can
+    // leave the total where it was.
+    let ticks = (0..=MAX_TICKS)
+        .map(|i| first + step * i as f64)
+        .take_while(|t| *t <= hi + step * 1e-9)
+        .map(|t| (t, label(t, step)))
+        .collect();
     Scale {
         log: false,
         min: lo,
         max: hi,
         ticks,
     }
+}
+
+/// Whether `[lo, hi]` can be drawn: both ends finite and the width finite too (values of
+/// ±1e308 have an infinite width, and no pixel mapping).
+pub fn drawable(lo: f64, hi: f64) -> bool {
+    lo.is_finite() && hi.is_finite() && (hi - lo).is_finite() && (hi.abs() - lo.abs()).is_finite()
 }
 
 /// A y-axis for positive values: logarithmic when they span more than [`LOG_SPAN`], else linear
@@ -95,13 +108,16 @@ pub fn logarithmic(lo: f64, hi: f64) -> Scale {
         hi.log10().ceil().max(lo.log10().floor() + 1.0),
     );
     let decades = (b - a) as i32;
+    // A log axis spans at most ~630 decades of f64; ticks at powers of ten only past a few,
+    // and at most MAX_TICKS of them.
+    let every = ((decades as usize) / MAX_TICKS + 1) as i32;
     let mults: &[f64] = if decades <= 3 {
         &[1.0, 2.0, 5.0]
     } else {
         &[1.0]
     };
     let mut ticks = Vec::new();
-    for e in (a as i32)..=(b as i32) {
+    for e in ((a as i32)..=(b as i32)).step_by(every as usize) {
         for &m in mults {
             let v = m * 10f64.powi(e);
             let p = v.log10();
@@ -222,6 +238,15 @@ mod tests {
         assert!(!for_values(std::iter::empty(), 5).ticks.is_empty());
         assert!(!for_values([1.0, 1.0].into_iter(), 5).ticks.is_empty());
         assert!(!for_values([f64::NAN].into_iter(), 5).ticks.is_empty());
+        // Issue 13: a range whose width overflows never loops forever.
+        let s = for_values([1e308, -1e308].into_iter(), 5);
+        assert!(s.ticks.len() <= MAX_TICKS + 1);
+        let s = linear(1e308, 1.7e308, 5);
+        assert!(!s.ticks.is_empty() && s.ticks.len() <= MAX_TICKS + 1);
+        assert!(!drawable(-1e308, 1e308));
+        assert!(drawable(0.0, 1e300));
+        let s = logarithmic(1e-300, 1e300);
+        assert!(s.ticks.len() <= 2 * MAX_TICKS, "{}", s.ticks.len());
     }
 
     #[test]

@@ -1,43 +1,54 @@
 //! The terminal summary: findings first (most severe first, each with its fix), then one block
 //! per run with its configuration (and where each value came from), final losses and point
-//! counts. Plain text, optionally coloured; no statistics are computed here.
+//! counts. Plain text, optionally coloured; no statistics are computed here. Every text that
+//! came from a log or a path goes through `text::printable` (directly, or inside [`Paint`]):
+//! no control character from a file reaches the terminal.
 
 use std::fmt::Write as _;
 
+use anstyle::{AnsiColor, Style};
 use rayon::prelude::*;
 
 use super::Report;
+use super::text::printable as s;
 use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
+/// Styles text with anstyle; `emit` writes the result through anstream, which drops the styles
+/// where colour is off (`--color never`, `NO_COLOR`, not a terminal).
 struct Paint {
     on: bool,
 }
 
 impl Paint {
-    fn wrap(&self, code: &str, s: &str) -> String {
+    /// `text`, made printable, in `style` when colour is on.
+    fn wrap(&self, style: Style, text: &str) -> String {
+        let text = s(text);
         if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
-            s.to_string()
+            text.into_owned()
         }
     }
     fn severity(&self, s: Severity) -> String {
-        let (code, word) = match s {
-            Severity::Error => ("1;31", "error"),
-            Severity::Warning => ("1;33", "warning"),
-            Severity::Info => ("1;36", "info"),
+        let (color, word) = match s {
+            Severity::Error => (AnsiColor::Red, "error"),
+            Severity::Warning => (AnsiColor::Yellow, "warning"),
+            Severity::Info => (AnsiColor::Cyan, "info"),
         };
-        self.wrap(code, &format!("{word:<7}"))
+        self.wrap(
+            Style::new().bold().fg_color(Some(color.into())),
+            &format!("{word:<7}"),
+        )
     }
     fn bold(&self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(Style::new().bold(), s)
     }
     fn dim(&self, s: &str) -> String {
-        self.wrap("2", s)
+        self.wrap(Style::new().dimmed(), s)
     }
 }
 
-/// Renders the summary.
+/// Renders the summary, with styles when `color`.
 pub fn render(report: &Report<'_>, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
@@ -97,7 +108,13 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
 fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
     for pair in &report.aligned.pairs {
         let (a, b) = (&report.runs[pair.reference], &report.runs[pair.run]);
-        let _ = writeln!(out, "\n{} {} vs {}", p.bold("compared:"), b.label, a.label);
+        let _ = writeln!(
+            out,
+            "\n{} {} vs {}",
+            p.bold("compared:"),
+            s(&b.label),
+            s(&a.label)
+        );
         for o in [&pair.by_data, &pair.by_steps].into_iter().flatten() {
             let at = match o.axis {
                 crate::align::Axis::Step => format!("step {}", num(o.end)),
@@ -136,24 +153,24 @@ fn finding(out: &mut String, p: &Paint, f: &Finding) {
         "\n{} {}  [{}]",
         p.severity(f.severity),
         p.bold(f.id),
-        f.runs.join(" vs ")
+        s(&f.runs.join(" vs "))
     );
-    let _ = writeln!(out, "  {}", f.summary);
+    let _ = writeln!(out, "  {}", s(&f.summary));
     if let Some(fix) = &f.fix {
-        let _ = writeln!(out, "  {} {}", p.bold("fix:"), fix.summary);
+        let _ = writeln!(out, "  {} {}", p.bold("fix:"), s(&fix.summary));
         for c in &fix.changes {
             let from = c.from.map_or_else(|| "?".to_string(), num);
             let _ = writeln!(
                 out,
                 "       {}: {} → {}   ({})",
-                c.option,
+                s(&c.option),
                 from,
                 num(c.to),
-                c.run
+                s(&c.run)
             );
         }
         for a in &fix.alternatives {
-            let _ = writeln!(out, "  {} {a}", p.dim("alternative:"));
+            let _ = writeln!(out, "  {} {}", p.dim("alternative:"), s(a));
         }
     }
 }
@@ -203,7 +220,7 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
                     out,
                     "    {:<24} {:<12} {}",
                     key.name(),
-                    v.value.to_string(),
+                    s(&v.value.to_string()),
                     p.dim(&v.source.to_string())
                 );
             }
@@ -236,32 +253,35 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
     let counts: Vec<String> = run
         .series
         .values()
-        .map(|s| format!("{} {}", s.name, s.points.len()))
+        .map(|series| format!("{} {}", s(&series.name), series.points.len()))
         .collect();
     let _ = writeln!(out, "  points: {}", counts.join(", "));
-    for s in &run.sources {
-        if s.format != "skipped" {
+    for src in &run.sources {
+        if src.format != "skipped" {
             let _ = writeln!(
                 out,
                 "  {} {} ({}): {}",
                 p.dim("read"),
-                s.path,
-                s.format,
-                s.note
+                s(&src.path),
+                src.format,
+                s(&src.note)
             );
         }
     }
     let series_notes: Vec<String> = run
         .series
         .values()
-        .filter(|s| s.name == "loss")
-        .map(|s| {
-            let mut n = format!("loss from {} (steps {})", s.source, s.step_origin);
-            if !s.also_in.is_empty() {
-                n.push_str(&format!("; also in {}", s.also_in.join(", ")));
+        .filter(|series| series.name == "loss")
+        .map(|series| {
+            let mut n = format!("loss from {} (steps {})", series.source, series.step_origin);
+            if !series.also_in.is_empty() {
+                n.push_str(&format!("; also in {}", series.also_in.join(", ")));
             }
-            if s.extended > 0 {
-                n.push_str(&format!("; {} later points from other files", s.extended));
+            if series.extended > 0 {
+                n.push_str(&format!(
+                    "; {} later points from other files",
+                    series.extended
+                ));
             }
             n
         })

@@ -1,0 +1,118 @@
+//! Text that came from a log or a path, made safe for where it is shown: the terminal (no
+//! control character reaches it: a metric named `"\u001b]0;PWNED\u0007"` cannot set the
+//! window title), HTML/SVG (no character XML forbids) and Markdown (no markup: labels land in
+//! pull-request comments). Every renderer passes external text through one of these.
+
+use std::borrow::Cow;
+
+/// Whether `c` must not reach a terminal or an XML document as it is: C0 and C1 control
+/// characters but tab and newline, DEL, and the bidirectional overrides that reorder what a
+/// terminal shows ("Trojan Source").
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every unsafe character written as a visible escape (`\u{1b}`).
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` as one line of printable text: newlines and tabs too become visible escapes (a label
+/// or a metric name never spans lines).
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| unsafe_char(c) || c == '\n' || c == '\t') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) || c == '\n' || c == '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Escapes text for HTML and SVG content and attribute values: markup characters as entities,
+/// unsafe characters as visible escapes (XML 1.0 allows none of them, not even as references).
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in printable(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for Markdown (GitHub-flavoured, in a paragraph or a table cell): HTML as
+/// entities, so `<img src=x onerror=…>` is shown, not rendered; Markdown punctuation
+/// backslash-escaped, so no emphasis, link, code span or table cell starts or ends inside it;
+/// one line.
+pub fn markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in one_line(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!'
+            | '|' | '~' | '"' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(printable("loss"), "loss");
+        assert_eq!(printable("\u{1b}]0;PWNED\u{7}"), "\\u{1b}]0;PWNED\\u{7}");
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\u{9b}y\u{202e}z"), "x\\u{9b}y\\u{202e}z");
+        assert_eq!(printable("two\nlines"), "two\nlines");
+        assert_eq!(one_line("two\nlines"), "two\\u{a}lines");
+    }
+
+    #[test]
+    fn html_has_no_markup_and_no_control_character() {
+        let s = html("<b>\"x\" & 'y'\u{1b}</b>");
+        assert_eq!(
+            s,
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;\\u{1b}&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn markdown_renders_no_html_and_breaks_no_code_span() {
+        let s = markdown("<img src=x onerror=alert(1)> `a|b` *c*");
+        assert!(!s.contains('<') && !s.contains('>'), "{s}");
+        assert!(s.contains("\\`a\\|b\\`"), "{s}");
+        assert!(s.contains("\\*c\\*"), "{s}");
+    }
+}

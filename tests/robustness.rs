@@ -1,0 +1,295 @@
+//! Issue 13: never lose data, never hang, never let a log write to the user's terminal. Each
+//! fault found by fuzzing and by hand has a test here that failed before its fix.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{fixture, losscmp, predicate};
+
+/// A copy of a fixture run in a temporary directory, so a test that writes near the inputs can
+/// never damage the fixtures themselves.
+fn copy_run(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dest = dir.path().join(name);
+    copy_dir(&fixture(name), &dest);
+    (dir, dest)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Fault 1: an output flag pointed at a log of a run must not replace it.
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let (_tmp, run) = copy_run("lf_1gpu_ga8");
+    let run_arg = run.to_str().expect("utf-8 path");
+    let targets = [
+        ("--out", run.join("trainer_log.jsonl")),
+        ("--json", run.join("trainer_log.jsonl")),
+        ("--csv", run.join("trainer_log.jsonl")),
+        ("--markdown", run.join("train.log")),
+        ("--parquet", run.join("trainer_state.json")),
+        ("--plot", run.join("all_results.json")),
+        (
+            "--out",
+            run.join("checkpoint-384").join("trainer_state.json"),
+        ),
+        // Another spelling of the same file.
+        ("--json", run.join(".").join("config.yaml")),
+    ];
+    for (flag, target) in targets {
+        let before = fs::read(&target).expect("input exists");
+        let target_arg = if flag == "--plot" {
+            // --plot insists on .svg/.png: a symlink named so, pointing at the input.
+            let link = run.join("loss.svg");
+            let _ = fs::remove_file(&link);
+            std::os::unix::fs::symlink(&target, &link).expect("symlink");
+            link
+        } else {
+            target.clone()
+        };
+        losscmp()
+            .args([run_arg, flag, target_arg.to_str().expect("utf-8")])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("an input of run lf_1gpu_ga8"))
+            .stderr(predicate::str::contains("never writes over"));
+        assert_eq!(
+            fs::read(&target).expect("still there"),
+            before,
+            "{flag} {target:?}"
+        );
+    }
+    // A hard link is the same file too.
+    let link = run.join("hard-link.json");
+    fs::hard_link(run.join("trainer_state.json"), &link).expect("hard link");
+    losscmp()
+        .args([run_arg, "--json", link.to_str().expect("utf-8")])
+        .assert()
+        .code(2);
+    // Two outputs to one new file.
+    let out = run.join("new.txt");
+    losscmp()
+        .args([run_arg, "--json", out.to_str().expect("utf-8")])
+        .args(["--markdown", out.to_str().expect("utf-8")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("two outputs to one file"));
+}
+
+fn state_with(entries: &str) -> String {
+    format!(
+        "{{\"global_step\": 3, \"max_steps\": 3, \"log_history\": [{entries}], \"train_batch_size\": 2}}"
+    )
+}
+
+/// Fault 2: losses of ±1e308 (a range whose width overflows) and a step of 1e309 (read as
+/// +inf) hung the chart's tick loop.
+#[test]
+fn overflowing_values_do_not_hang_the_charts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("huge");
+    fs::create_dir(&run).expect("mkdir");
+    fs::write(
+        run.join("trainer_state.json"),
+        state_with(
+            "{\"step\": 1, \"loss\": 1e308}, {\"step\": 2, \"loss\": -1e308}, {\"step\": 3, \"loss\": 1.0}, {\"step\": 1e309, \"loss\": 2.0}",
+        ),
+    )
+    .expect("write");
+    let html = dir.path().join("r.html");
+    let svg = dir.path().join("r.svg");
+    losscmp()
+        .timeout(Duration::from_secs(60))
+        .args([
+            run.to_str().expect("utf-8"),
+            "fixtures/lf_1gpu_ga8",
+            "--out",
+        ])
+        .arg(&html)
+        .arg("--plot")
+        .arg(&svg)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("not drawn"))
+        .stderr(predicate::str::contains("non-finite step"));
+    assert!(
+        fs::read_to_string(&html)
+            .expect("written")
+            .contains("not drawn")
+    );
+    assert!(
+        fs::read_to_string(&svg)
+            .expect("written")
+            .starts_with("<svg")
+    );
+}
+
+/// Fault 3: `Num update steps per epoch = NaN` put points at step NaN, and align panicked.
+#[test]
+fn a_nan_in_the_header_is_ignored_with_a_warning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("train.log");
+    let mut text = String::from(
+        "***** Running training *****\n  Num examples = 2,048\n  Num Epochs = 3\n  Num update steps per epoch = NaN\n  Total optimization steps = 90\n",
+    );
+    for i in 1..=30 {
+        text.push_str(&format!(
+            "{{'loss': {}, 'epoch': {}}}\n",
+            2.0 / f64::from(i),
+            f64::from(i) / 10.0
+        ));
+    }
+    fs::write(&log, text).expect("write");
+    losscmp()
+        .args(["fixtures/lf_1gpu_ga8"])
+        .arg(&log)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("which is not a number; ignored"))
+        .stderr(predicate::str::contains("panicked").not());
+}
+
+/// Faults 4 and 5: metric names and directory names with escape sequences reach neither the
+/// terminal nor the SVG/HTML raw.
+#[test]
+fn control_characters_from_logs_are_escaped_everywhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("run\u{1b}[2J");
+    fs::create_dir(&run).expect("mkdir");
+    fs::write(
+        run.join("trainer_state.json"),
+        state_with(
+            "{\"step\": 1, \"loss\": 2.0, \"\\u001b]0;PWNED\\u0007\": 1.0, \"\\u001b[2J\": 3.0}, {\"step\": 2, \"loss\": 1.0, \"\\u001b]0;PWNED\\u0007\": 1.0}, {\"step\": 3, \"loss\": 0.5}",
+        ),
+    )
+    .expect("write");
+    let html = dir.path().join("r.html");
+    let md = dir.path().join("r.md");
+    let assert = losscmp()
+        .arg(&run)
+        .arg("fixtures/lf_1gpu_ga8")
+        .arg("--out")
+        .arg(&html)
+        .arg("--markdown")
+        .arg(&md)
+        .assert()
+        .success();
+    let out = assert.get_output();
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+            "{what} holds a raw control character: {}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("run\\u{1b}[2J"), "{stdout}");
+    assert!(stdout.contains("\\u{1b}]0;PWNED\\u{7}"), "{stdout}");
+    let page = fs::read_to_string(&html).expect("written");
+    assert!(
+        !page
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')),
+        "the HTML holds a control character"
+    );
+}
+
+/// Fault 6: a label made of HTML goes into the Markdown summary as text, not markup.
+#[test]
+fn markdown_is_escaped() {
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .args([
+            "--label",
+            "<img src=x onerror=alert(1)>`x`=fixtures/lf_8proc_ga8",
+        ])
+        .args(["--markdown", "-"])
+        .output()
+        .expect("runs");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{md}");
+    assert!(!md.contains("<img"), "{md}");
+    assert!(
+        md.contains("&lt;img src=x onerror=alert\\(1\\)&gt;\\`x\\`"),
+        "{md}"
+    );
+}
+
+/// Fault 7: endless stdin was buffered (2 GB) before anything was decided.
+#[test]
+fn endless_stdin_is_sniffed_from_its_head() {
+    losscmp()
+        .timeout(Duration::from_secs(30))
+        .arg("-")
+        .stdin_file(fs::File::open("/dev/zero").expect("/dev/zero"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a binary file"));
+}
+
+/// Fault 8: a FIFO was opened twice (to sniff, then to read) and the second open hung.
+#[test]
+fn a_fifo_is_read_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("train.log");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let log = fs::read(fixture("lf_8proc_ga8/train.log")).expect("fixture");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::write(fifo, log))
+    };
+    losscmp()
+        .timeout(Duration::from_secs(60))
+        .arg(&fifo)
+        .args(["--json", "-"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"points\": 24"));
+    writer.join().expect("writer").expect("written");
+}
+
+/// Fault 9: a log whose writer died leaving zero bytes at its end was thrown away whole.
+#[test]
+fn a_crashed_log_with_a_nul_tail_keeps_what_was_written() {
+    let log = fs::read_to_string(fixture("lf_1gpu_ga8/train.log")).expect("fixture");
+    // The first half: everything up to the 96th loss dict.
+    let cut = log
+        .match_indices("{'loss'")
+        .nth(96)
+        .map(|(i, _)| i)
+        .expect("192 dicts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("crashed");
+    fs::create_dir(&run).expect("mkdir");
+    let mut bytes = log.as_bytes()[..cut].to_vec();
+    bytes.extend_from_slice(b"\0\0\0\0garbage\xff\0\0");
+    fs::write(run.join("train.log"), &bytes).expect("write");
+    let line = log[..cut].matches('\n').count() + 1;
+    losscmp()
+        .arg(&run)
+        .args(["--json", "-"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"points\": 96"))
+        .stderr(predicate::str::contains(format!(
+            "NUL bytes from line {line} (byte {cut}) on"
+        )));
+}

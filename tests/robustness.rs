@@ -206,6 +206,26 @@ fn control_characters_from_logs_are_escaped_everywhere() {
             .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')),
         "the HTML holds a control character"
     );
+    // The JSON on stdout too: JSON lets DEL and C1 controls through raw; losscmp escapes them.
+    // (Found by an hour of fuzz/mutate.py: a flipped bit made a metric `l\x7fss`.)
+    fs::write(
+        run.join("trainer_state.json"),
+        state_with(
+            "{\"step\": 1, \"loss\": 2.0, \"l\\u007fss\\u009b\": 1.0}, {\"step\": 2, \"loss\": 1.0}",
+        ),
+    )
+    .expect("write");
+    let out = losscmp()
+        .arg(&run)
+        .args(["--json", "-"])
+        .output()
+        .expect("runs");
+    let json = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        !json.chars().any(|c| c.is_control() && !matches!(c, '\n')),
+        "{json}"
+    );
+    assert!(json.contains("l\\u007fss\\u009b"), "{json}");
 }
 
 /// Fault 6: a label made of HTML goes into the Markdown summary as text, not markup.

@@ -60,7 +60,7 @@ pub fn render(report: &Report<'_>) -> String {
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("a serde_json::Value always serialises");
     s.push('\n');
-    s
+    super::text::json_escapes(s)
 }
 
 fn num(x: f64) -> Value {

@@ -46,6 +46,25 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON as serde_json writes it, with the characters JSON lets through raw but a terminal may
+/// act on (DEL, C1 controls, bidi overrides) written as `\uXXXX` escapes: the same strings,
+/// safe to print (`--json -`). They can only occur inside strings, where the escape means the
+/// same character.
+pub fn json_escapes(json: String) -> String {
+    if !json.chars().any(unsafe_char) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Escapes text for HTML and SVG content and attribute values: markup characters as entities,
 /// unsafe characters as visible escapes (XML 1.0 allows none of them, not even as references).
 pub fn html(s: &str) -> String {
@@ -97,6 +116,17 @@ mod tests {
         assert_eq!(printable("x\u{9b}y\u{202e}z"), "x\\u{9b}y\\u{202e}z");
         assert_eq!(printable("two\nlines"), "two\nlines");
         assert_eq!(one_line("two\nlines"), "two\\u{a}lines");
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_without_raw_controls() {
+        let raw = serde_json::to_string(&serde_json::json!({"l\u{7f}ss\u{9b}": "a\u{202e}b"}))
+            .expect("serialises");
+        let safe = json_escapes(raw.clone());
+        assert_eq!(safe, "{\"l\\u007fss\\u009b\":\"a\\u202eb\"}");
+        let a: serde_json::Value = serde_json::from_str(&raw).expect("parses");
+        let b: serde_json::Value = serde_json::from_str(&safe).expect("parses");
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -37,6 +37,17 @@ impl Axis {
         }
     }
 
+    /// The unit of a position on the axis, for "samples 4,608–6,144".
+    pub fn unit(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples",
+            Axis::Tokens => "tokens",
+            Axis::Epoch => "epochs",
+            Axis::Step => "steps",
+            Axis::Time => "seconds",
+        }
+    }
+
     /// Words for an axis label.
     pub fn label(self) -> &'static str {
         match self {
@@ -147,6 +158,11 @@ impl Curve {
         interpolate(&self.xs, self.smoothed(), x)
     }
 
+    /// The value as logged at `x` by linear interpolation; `None` outside the curve.
+    pub fn raw_at(&self, x: f64) -> Option<f64> {
+        interpolate(&self.xs, &self.ys, x)
+    }
+
     /// The first x where the given values reach `target` or below, interpolated between points.
     pub fn first_below(&self, values: &[f64], target: f64) -> Option<f64> {
         let i = values.iter().position(|&y| y <= target)?;
@@ -203,7 +219,10 @@ pub struct Overlap {
     /// Start and end of the common range.
     pub start: f64,
     pub end: f64,
-    /// Both curves at the end of the overlap (smoothed when smoothing is on).
+    /// Where the last quarter of the overlap begins (the window of `ratio_last`, `gap_last`).
+    pub last_from: f64,
+    /// Both curves at the end of the overlap (as logged: display smoothing never enters a
+    /// comparison).
     pub reference_at_end: f64,
     pub run_at_end: f64,
     /// Geometric-mean ratio run ÷ reference over the last quarter of the overlap.
@@ -264,6 +283,9 @@ pub struct RunPlots {
     pub loss: Curve,
     /// Training loss on optimizer steps.
     pub loss_steps: Curve,
+    /// Training loss on the data axis (samples seen, else epoch): the headline pair with
+    /// `loss_steps`, whatever the report axis.
+    pub loss_data: Curve,
     /// Eval loss on the report axis.
     pub eval_loss: Curve,
     /// Learning rate on the report axis.
@@ -282,11 +304,12 @@ pub struct RunPlots {
 const MAX_EPOCH_MARKERS: usize = 10;
 
 /// Run `i`'s curves for the charts (the ratio to the reference is filled in by the caller).
-fn plots(runs: &[Run], i: usize, axis: Axis, smooth: Option<f64>) -> RunPlots {
+fn plots(runs: &[Run], i: usize, axis: Axis, data_axis: Axis, smooth: Option<f64>) -> RunPlots {
     let run = &runs[i];
     let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
     RunPlots {
         loss_steps: on("loss", Axis::Step),
+        loss_data: on("loss", data_axis),
         eval_loss: on("eval_loss", axis),
         learning_rate: on("learning_rate", axis),
         grad_norm: on("grad_norm", axis),
@@ -433,7 +456,7 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     // steps are then shared by every pair instead of being built again.
     let mut plots: Vec<RunPlots> = (0..runs.len())
         .into_par_iter()
-        .map(|i| plots(runs, i, axis, opts.smooth))
+        .map(|i| plots(runs, i, axis, data_axis, opts.smooth))
         .collect();
     let base = &plots[reference].loss;
     let ratios: Vec<Vec<(f64, f64)>> = plots
@@ -447,13 +470,9 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             }
         })
         .collect();
-    let built_data;
-    let ref_data = if data_axis == axis {
-        base
-    } else {
-        built_data = curve(&runs[reference], data_axis, opts.smooth, runs);
-        &built_data
-    };
+    // Comparisons use the values as logged (`overlap` reads `ys`, never the smoothed values):
+    // `--smooth` changes what is drawn, never a finding.
+    let ref_data = &plots[reference].loss_data;
     let ref_steps = &plots[reference].loss_steps;
     let pairs = if runs.len() < 2 {
         Vec::new()
@@ -464,7 +483,7 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             .filter(|&i| i != reference)
             .map(|i| {
                 let overlap_on =
-                    |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, opts.smooth, runs), a);
+                    |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, None, runs), a);
                 Pair {
                     reference,
                     run: i,
@@ -534,6 +553,7 @@ pub fn metric_curve(run: &Run, metric: &str, axis: Axis, w: Option<f64>, all: &[
     c
 }
 
+/// The two curves compared on their common range, as logged.
 fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     let (a0, a1) = reference.range()?;
     let (b0, b1) = run.range()?;
@@ -547,7 +567,7 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         .collect();
     let pairs: Vec<(f64, f64, f64)> = grid
         .iter()
-        .filter_map(|&x| Some((x, run.at(x)?, reference.at(x)?)))
+        .filter_map(|&x| Some((x, run.raw_at(x)?, reference.raw_at(x)?)))
         .collect();
     let last_from = end - (end - start) * LAST_PART;
     let last: Vec<&(f64, f64, f64)> = pairs.iter().filter(|p| p.0 >= last_from).collect();
@@ -570,14 +590,15 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         .iter()
         .zip(&run.ys)
         .filter(|(x, _)| **x >= half_from && **x <= end)
-        .filter_map(|(&x, &y)| Some((x, y, reference.at(x)?)))
+        .filter_map(|(&x, &y)| Some((x, y, reference.raw_at(x)?)))
         .collect();
     Some(Overlap {
         axis,
         start,
         end,
-        reference_at_end: reference.at(end)?,
-        run_at_end: run.at(end)?,
+        last_from,
+        reference_at_end: reference.raw_at(end)?,
+        run_at_end: run.raw_at(end)?,
         ratio_last: log_ratio(&last),
         gap_last: last.iter().map(|p| p.1 - p.2).sum::<f64>() / last.len().max(1) as f64,
         ratio_all: log_ratio(&all),

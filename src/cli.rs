@@ -96,6 +96,11 @@ pub struct Cli {
     #[arg(long, value_name = "KEY=COLUMN,...", value_delimiter = ',')]
     pub columns: Vec<String>,
 
+    /// Show each run's configuration (every value with the file and line it came from), point
+    /// counts and files read, after the verdict.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Print how long each stage took (read, align, diagnose, report) to stderr.
     #[arg(long)]
     pub timings: bool,

@@ -57,6 +57,8 @@ pub struct Config {
     pub dataset_date: Option<String>,
     /// Print GitHub Actions annotations (`GITHUB_ACTIONS=true`).
     pub annotations: bool,
+    /// Show each run's block in the terminal summary.
+    pub verbose: bool,
     /// Print each stage's wall time to stderr.
     pub timings: bool,
 }
@@ -244,6 +246,7 @@ impl Config {
             dataset: cli.dataset,
             dataset_date: cli.dataset_date,
             annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            verbose: cli.verbose,
             timings: cli.timings,
         })
     }
@@ -267,7 +270,9 @@ fn default_label(path: &Path) -> String {
     // A run is usually named by its directory; a file inside one (trainer_state.json, train.log)
     // takes the directory's name too, since the file name says nothing about the run.
     let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let named = if full.is_file() {
+    // A checkpoint folder is read with its run and named by it.
+    let checkpoint = crate::ingest::checkpoint_parent(path).is_some();
+    let named = if full.is_file() || checkpoint {
         full.parent()
     } else {
         Some(full.as_path())

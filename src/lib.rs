@@ -57,32 +57,46 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
         },
     );
     clock.lap("align");
-    let findings = diagnose::diagnose(&diagnose::Context {
+    let ctx = diagnose::Context {
         runs: &runs,
         aligned: &aligned,
         reference: config.baseline,
         opts: diagnose::DiagnoseOptions {
             tolerance: config.tolerance,
         },
-    });
+    };
+    let mut findings = diagnose::diagnose(&ctx);
+    let verdict = diagnose::verdict(&ctx, &mut findings);
     clock.lap("diagnose");
     let report = report::Report {
         runs: &runs,
         aligned: &aligned,
         findings: &findings,
+        verdict: &verdict,
         baseline: config.baseline,
     };
     report::emit(&report, config)?;
     clock.lap("report");
     clock.print();
-    let failing = config
-        .fail_on
-        .is_some_and(|level| findings.iter().any(|f| f.severity >= level));
-    Ok(if failing {
-        ExitStatus::FindingsAtThreshold
-    } else {
-        ExitStatus::Success
-    })
+    let Some(level) = config.fail_on else {
+        return Ok(ExitStatus::Success);
+    };
+    let tripped: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity >= level)
+        .map(|f| format!("{} ({})", f.id, f.runs.join(" vs ")))
+        .collect();
+    if tripped.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    eprintln!(
+        "losscmp: --fail-on {}: {} finding{} at or above it: {}",
+        level.name(),
+        tripped.len(),
+        if tripped.len() == 1 { "" } else { "s" },
+        report::text::printable(&tripped.join(", "))
+    );
+    Ok(ExitStatus::FindingsAtThreshold)
 }
 
 /// Wall time per pipeline stage, for `--timings`.

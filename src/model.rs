@@ -67,11 +67,14 @@ pub enum Key {
     TrainRuntime,
     TrainSamplesPerSecond,
     TokensSeen,
+    /// The trainer that wrote the run (`hf`, `llamafactory`, `axolotl`, `deepspeed`,
+    /// `megatron`, `nanogpt`, `ms-swift`, `torchtune`), so fixes use its option names.
+    Trainer,
 }
 
 impl Key {
     /// Every key, in report order.
-    pub const ALL: [Key; 18] = [
+    pub const ALL: [Key; 19] = [
         Key::WorldSize,
         Key::PerDeviceBatch,
         Key::GradAccum,
@@ -90,6 +93,7 @@ impl Key {
         Key::TrainRuntime,
         Key::TrainSamplesPerSecond,
         Key::TokensSeen,
+        Key::Trainer,
     ];
 
     /// The stable name used in JSON and in `--set RUN:KEY=VALUE`.
@@ -113,6 +117,7 @@ impl Key {
             Key::TrainRuntime => "train_runtime",
             Key::TrainSamplesPerSecond => "train_samples_per_second",
             Key::TokensSeen => "tokens_seen",
+            Key::Trainer => "trainer",
         }
     }
 
@@ -125,7 +130,7 @@ impl Key {
     pub fn is_text(self) -> bool {
         matches!(
             self,
-            Key::Scheduler | Key::Optimizer | Key::TransformersVersion
+            Key::Scheduler | Key::Optimizer | Key::TransformersVersion | Key::Trainer
         )
     }
 }
@@ -181,11 +186,32 @@ pub fn format_number(x: f64) -> String {
     s.to_string()
 }
 
+/// A count for text: whole numbers with thousands separators (6,144), others as
+/// [`format_number`] writes them.
+pub fn format_count(x: f64) -> String {
+    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+        let s = (x.abs() as i64).to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if x < 0.0 { format!("-{out}") } else { out }
+    } else {
+        format_number(x)
+    }
+}
+
 /// A run's configuration: every key that could be determined, with where it came from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunConfig {
     /// Resolved values; a key that is absent is unknown.
     pub values: BTreeMap<Key, Sourced<ConfigValue>>,
+    /// Where the run's own arguments set a key (a recipe YAML, `training_args.json`, W&B's
+    /// config): the file a fix edits. Present only when such a file was read.
+    pub set_in: BTreeMap<Key, Provenance>,
 }
 
 impl RunConfig {
@@ -429,6 +455,9 @@ pub struct ConfigChange {
     pub run: String,
     /// The option name as the trainer spells it (`gradient_accumulation_steps`).
     pub option: String,
+    /// Where to make the change (`fixtures/run/config.yaml: line 27 (gradient_accumulation_steps)`),
+    /// when the file that set it was read.
+    pub file: Option<String>,
     /// The current value, when known.
     pub from: Option<f64>,
     /// The proposed value.
@@ -455,12 +484,55 @@ pub struct Finding {
     pub severity: Severity,
     /// The labels of the runs involved; the reference first where there is one.
     pub runs: Vec<String>,
+    /// The run the finding is about and that its fix changes, whichever of `runs` is the
+    /// baseline; `None` for a comparison that addresses no run (a scaling efficiency).
+    pub subject: Option<String>,
     /// One or two plain sentences with the numbers.
     pub summary: String,
     /// The numbers behind the summary.
     pub evidence: Vec<Evidence>,
     /// What to change, when something can be changed.
     pub fix: Option<Fix>,
+}
+
+/// The answer of a comparison, built once by `diagnose` and rendered by every output: per run
+/// that needs a change, its one root cause and the one set of config changes, with the findings
+/// the cause explains folded under it; the runs that match the baseline; the checks that could
+/// not run for want of a fact, with the `--set` that supplies it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// One per run that needs a change, in run order.
+    pub causes: Vec<Cause>,
+    /// Runs equivalent to the baseline, each with the sentence that says so.
+    pub matches: Vec<(String, String)>,
+    /// Checks that could not run.
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// The root cause of one run's trouble.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// The run to change.
+    pub run: String,
+    /// Index of the root-cause finding in the report's findings.
+    pub finding: usize,
+    /// The one set of changes for this run (no option twice, nowhere another value for it).
+    pub changes: Vec<ConfigChange>,
+    /// Indices of the findings this cause explains (folded under it).
+    pub explains: Vec<usize>,
+}
+
+/// A check that did not run for a run, the facts it lacks, and how to supply them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unchecked {
+    /// The finding id of the check (`oversized-effective-batch`).
+    pub check: &'static str,
+    /// The run whose facts are missing.
+    pub run: String,
+    /// The keys that are unknown.
+    pub missing: Vec<Key>,
+    /// The flag that supplies them, e.g. `--set run8:world_size=N`.
+    pub set: String,
 }
 
 #[cfg(test)]

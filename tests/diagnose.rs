@@ -14,9 +14,14 @@ fn the_8_process_run_with_ga_8_is_diagnosed_in_the_first_lines() {
     assert_eq!(out.status.code(), Some(0), "no --fail-on: exit 0");
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let head: String = text.lines().take(8).collect::<Vec<_>>().join("\n");
-    assert!(head.contains("error   oversized-effective-batch"), "{head}");
     assert!(
-        head.contains("used a 8× larger effective batch than lf_1gpu_ga8 (128 vs 16"),
+        head.contains(
+            "error   lf_8proc_ga8: short of optimizer updates  [oversized-effective-batch]"
+        ),
+        "{head}"
+    );
+    assert!(
+        head.contains("used an 8× larger effective batch than lf_1gpu_ga8 (128 vs 16"),
         "{head}"
     );
     assert!(
@@ -24,11 +29,13 @@ fn the_8_process_run_with_ga_8_is_diagnosed_in_the_first_lines() {
         "{head}"
     );
     assert!(
-        head.contains("At 6144 samples seen its loss is 0.521622 vs 0.001163"),
+        head.contains("At 6,144 samples seen its loss is 0.521622 vs 0.001163 (449×)"),
         "{head}"
     );
     assert!(
-        head.contains("gradient_accumulation_steps: 8 → 1   (lf_8proc_ga8)"),
+        head.contains(
+            "change: gradient_accumulation_steps: 8 → 1   (edit fixtures/lf_8proc_ga8/config.yaml: line 32 (gradient_accumulation_steps))"
+        ),
         "{head}"
     );
 }
@@ -115,7 +122,9 @@ fn a_run_against_itself_yields_nothing_above_info() {
         ])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("No findings."));
+        .stdout(predicate::str::contains(
+            "ok lf_1gpu_ga8#2 matches the baseline lf_1gpu_ga8 within less than 0.1%",
+        ));
 }
 
 #[test]
@@ -191,7 +200,7 @@ fn json_to_a_file_is_written_whole() {
         .success();
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 }

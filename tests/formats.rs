@@ -140,6 +140,7 @@ fn megatron_samples_come_from_consumed_samples_and_restarts_are_reported() {
     );
     let text = losscmp()
         .arg("fixtures/public/13_megatron-ds-bigscience-176B-reshaping")
+        .arg("-v")
         .assert()
         .success();
     text.stdout(predicate::str::contains("at step 94770, 177931184 samples"));

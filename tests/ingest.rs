@@ -68,7 +68,7 @@ fn every_fixture_run_reads_as_its_trainer_wrote_it() {
 #[test]
 fn summary_shows_batch_factors_with_sources_steps_and_points() {
     losscmp()
-        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "-v"])
         .assert()
         .success()
         .stdout(predicate::str::contains("effective batch 16 = world 1 × per-device 2 × grad accum 8"))
@@ -127,6 +127,7 @@ fn a_lone_stdout_log_reads_the_header_and_places_steps() {
 fn a_lone_jsonl_says_what_it_cannot_determine() {
     losscmp()
         .arg("fixtures/lf_8proc_ga8/trainer_log.jsonl")
+        .arg("-v")
         .assert()
         .success()
         .stdout(predicate::str::contains("effective batch unknown"))
@@ -225,6 +226,7 @@ fn bad_inputs_fail_with_the_file_named_and_exit_2() {
 fn a_truncated_state_is_used_with_a_warning() {
     losscmp()
         .arg("fixtures/bad/truncated_trainer_state.json")
+        .arg("-v")
         .assert()
         .success()
         .stderr(predicate::str::contains("truncated or invalid JSON at line 127"))
@@ -243,6 +245,7 @@ fn a_line_longer_than_the_limit_is_skipped_not_loaded() {
     std::fs::write(&path, text).expect("write");
     losscmp()
         .arg(&path)
+        .arg("-v")
         .assert()
         .success()
         .stderr(predicate::str::contains(

@@ -116,19 +116,29 @@ fn render_all(runs: &[Run]) {
             smooth: Some(0.6),
         },
     );
-    let findings = diagnose(&Context {
+    let ctx = Context {
         runs,
         aligned: &aligned,
         reference: 0,
         opts: DiagnoseOptions { tolerance: 0.05 },
-    });
+    };
+    let mut findings = diagnose(&ctx);
+    let verdict = losscmp::diagnose::verdict(&ctx, &mut findings);
     let report = Report {
         runs,
         aligned: &aligned,
         findings: &findings,
+        verdict: &verdict,
         baseline: 0,
     };
-    let text = term::render(&report, true);
+    let text = term::render(
+        &report,
+        &term::View {
+            color: true,
+            verbose: true,
+            written: &[],
+        },
+    );
     assert!(
         !text
             .replace("\x1b[", "")

@@ -18,22 +18,51 @@ fn report(args: &[&str], dir: &Path) -> String {
     std::fs::read_to_string(out).expect("report written")
 }
 
-/// Compares with a golden file; `LOSSCMP_BLESS=1` rewrites it.
+/// The page without what changes from release to release (the version in the footer).
+fn normalized(page: &str) -> String {
+    page.lines()
+        .map(|l| {
+            if l.starts_with("<footer>losscmp ") {
+                "<footer>losscmp VERSION</footer>"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Compares with a golden file; `LOSSCMP_BLESS=1` rewrites it. On a difference the actual
+/// output is saved beside the golden (`*.actual`) and the first differing line is printed.
 fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
+    let actual = normalized(actual);
     if std::env::var_os("LOSSCMP_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&path, actual).expect("bless");
+        std::fs::write(&path, &actual).expect("bless");
         return;
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("{} missing: run with LOSSCMP_BLESS=1", path.display()));
-    assert!(
-        expected == actual,
-        "{name} differs from the golden file; inspect, then re-run with LOSSCMP_BLESS=1"
-    );
+    let expected = normalized(&expected);
+    if expected != actual {
+        let saved = path.with_extension("html.actual");
+        std::fs::write(&saved, &actual).expect("save the actual page");
+        let (n, (want, got)) = expected
+            .lines()
+            .chain(std::iter::repeat(""))
+            .zip(actual.lines().chain(std::iter::repeat("")))
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .expect("some line differs");
+        panic!(
+            "{name} differs from the golden file at line {}:\n- {want}\n+ {got}\nactual saved as {}; inspect, then re-run with LOSSCMP_BLESS=1",
+            n + 1,
+            saved.display()
+        );
+    }
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             id: "collapsed-loss",
             severity: Severity::Error,
             runs: vec![run.label.clone()],
+            subject: Some(run.label.clone()),
             summary: format!(
                 "{}'s training loss is exactly 0.0 at {} logged steps after training began (first at step {}{}): the loss is no longer computed, the run is broken.",
                 run.label,

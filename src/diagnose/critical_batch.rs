@@ -168,6 +168,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             id: "critical-batch-size",
             severity: Severity::Info,
             runs: vec![r1.label.clone(), r2.label.clone()],
+            subject: None,
             summary,
             evidence,
             fix: None,

@@ -35,6 +35,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             id: "divergence",
             severity: Severity::Error,
             runs: vec![run.label.clone()],
+            subject: Some(run.label.clone()),
             summary: format!(
                 "{}'s training loss rose from its best {} (step {}) to {} at the end (smoothed): the run diverged.",
                 run.label,

@@ -66,6 +66,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             "loss-logging-artifact",
             Severity::Warning,
             vec![a.label.clone(), b.label.clone()],
+            None,
             format!(
                 "The logged losses of {} and {} may not be comparable: {}. Compare eval loss, or upgrade to transformers ≥ 4.48.3 / divide the loss by gradient_accumulation_steps, before blaming the batch size.",
                 a.label,

@@ -1,73 +1,137 @@
-//! `loss-regression`: for the nightly gate. A run is worse than the baseline at matched samples
-//! when, over the last quarter of the overlap, its loss is higher by more than `--tolerance`
-//! (relative, geometric mean of the ratio; default 5%) and by more than [`ABS_FLOOR`] in absolute
-//! terms, and a one-sided t-test on log-ratios (noise from successive differences, see `stats`)
-//! gives p < [`ALPHA`]. Severity error.
+//! `loss-regression`: for the nightly gate, the one check the baseline orients. A run is worse
+//! than the baseline at matched samples when, over the last quarter of the overlap, its loss is
+//! higher by more than `--tolerance` (relative, geometric mean of the ratio; default 5%) and by
+//! more than [`ABS_FLOOR`] in absolute terms, and a one-sided t-test on log-ratios (noise from
+//! successive differences, see `stats`) gives p < [`ALPHA`]. Severity error.
+//!
+//! `lower-sample-efficiency` instead (warning) when the run goes on past the baseline's last
+//! sample (by more than [`FURTHER`]) and ends at or below the baseline's final loss: it is worse
+//! per sample, not worse — a run with the same updates but more epochs.
 
-use super::oversized_batch::format_p;
-use super::stats;
-use super::{Context, derived, raised_for};
-use crate::model::{Finding, Severity, format_number as num};
+use super::oversized_batch::{format_p, push_p, ratio_words};
+use super::{Context, View, derived};
+use crate::model::{Finding, Run, Severity, format_count as count, format_number as num};
 
 /// Absolute loss differences below this are noise for LM losses (4-decimal logging, bf16
 /// quantisation of ~0.004 at loss 1) and never a regression.
 pub const ABS_FLOOR: f64 = 0.01;
 /// Significance level.
 pub const ALPHA: f64 = 0.01;
+/// How much further than the baseline (in samples) a run must go to count as "going on".
+const FURTHER: f64 = 1.01;
 
-/// Checks every pair.
-pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
+/// The last finite training loss of a run, with its position on the data axis.
+fn final_loss(run: &Run, axis: crate::align::Axis) -> Option<(f64, f64)> {
+    let p = run.loss()?.last_finite()?;
+    Some((p.value, axis.of(p)?))
+}
+
+/// Checks every pair against the baseline.
+pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let axis = ctx.aligned.data_axis.label();
+    let data_axis = ctx.aligned.data_axis;
+    let axis = data_axis.label();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        let Some(data) = &pair.by_data else { continue };
+        let Some(o) = &pair.by_data else { continue };
+        let data = View::of(o, true);
         if !(data.ratio_last > 1.0 + ctx.opts.tolerance && data.gap_last > ABS_FLOOR) {
             continue;
         }
-        let Some(test) = stats::worse(&data.paired) else {
-            continue;
-        };
+        let Some(test) = data.test else { continue };
         if test.p_value >= ALPHA {
             continue;
         }
-        let cause = if raised_for(earlier, "oversized-effective-batch", reference, run) {
-            " The oversized-effective-batch finding above is the likely cause."
-        } else {
-            ""
+        let at_end = format!(
+            "At {} {axis}: {} vs {} ({}); over the last quarter of the overlap ({}) its loss averages {} the baseline's",
+            count(data.end),
+            num(data.num_at_end),
+            num(data.den_at_end),
+            ratio_words(data.ratio_at_end()),
+            data.last_window(),
+            ratio_words(data.ratio_last)
+        );
+        let mut evidence = vec![
+            derived(
+                "loss_ratio_at_end",
+                data.ratio_at_end(),
+                format!(
+                    "{} ÷ {} at {} {axis}",
+                    num(data.num_at_end),
+                    num(data.den_at_end),
+                    count(data.end)
+                ),
+            ),
+            derived(
+                "loss_ratio_last_quarter",
+                data.ratio_last,
+                format!(
+                    "geometric mean of run ÷ baseline over the last quarter of the overlap ({})",
+                    data.last_window()
+                ),
+            ),
+            derived(
+                "loss_gap_last_quarter",
+                data.gap_last,
+                "mean of run − baseline over the last quarter of the overlap",
+            ),
+            derived("tolerance", ctx.opts.tolerance, "--tolerance"),
+        ];
+        push_p(&mut evidence, &test, &run.label, &reference.label);
+        let further = match (final_loss(run, data_axis), final_loss(reference, data_axis)) {
+            (Some((l_run, x_run)), Some((l_ref, x_ref)))
+                if x_run > x_ref * FURTHER && l_run <= l_ref =>
+            {
+                Some((l_run, x_run, l_ref, x_ref))
+            }
+            _ => None,
         };
+        if let Some((l_run, x_run, l_ref, x_ref)) = further {
+            out.push(Finding {
+                id: "lower-sample-efficiency",
+                severity: Severity::Warning,
+                runs: vec![reference.label.clone(), run.label.clone()],
+                subject: Some(run.label.clone()),
+                summary: format!(
+                    "{} learns less per sample than the baseline {}: {} ({}). It goes on to {} {axis} ({} the baseline's {}) and ends lower: {} vs {}.",
+                    run.label,
+                    reference.label,
+                    lowercase_first(&at_end),
+                    format_p(&test),
+                    count(x_run),
+                    ratio_words(x_run / x_ref),
+                    count(x_ref),
+                    num(l_run),
+                    num(l_ref)
+                ),
+                evidence,
+                fix: None,
+            });
+            continue;
+        }
         out.push(Finding {
             id: "loss-regression",
             severity: Severity::Error,
             runs: vec![reference.label.clone(), run.label.clone()],
+            subject: Some(run.label.clone()),
             summary: format!(
-                "{} is worse than the baseline {} at matched {axis}: {} higher loss over the last quarter of the overlap (ending at {} {axis}: {} vs {}), beyond the {:.1}% tolerance ({}).{cause}",
+                "{} is worse than the baseline {} at matched {axis}. {at_end}, beyond the {:.1}% tolerance ({}).",
                 run.label,
                 reference.label,
-                relative_increase(data.ratio_last),
-                num(data.end),
-                num(data.run_at_end),
-                num(data.reference_at_end),
                 100.0 * ctx.opts.tolerance,
-                format_p(test.p_value)
+                format_p(&test)
             ),
-            evidence: vec![
-                derived("loss_ratio_last_quarter", data.ratio_last, "geometric mean of run ÷ baseline over the last quarter of the overlap"),
-                derived("loss_gap_last_quarter", data.gap_last, "mean of run − baseline over the last quarter of the overlap"),
-                derived("p_value", test.p_value, format!("one-sided t-test on ln(run ÷ baseline), n = {}, noise from successive differences", test.n)),
-                derived("tolerance", ctx.opts.tolerance, "--tolerance"),
-            ],
+            evidence,
             fix: None,
         });
     }
     out
 }
 
-/// "12.3%" for small increases, "3.1×" for large ones.
-fn relative_increase(ratio: f64) -> String {
-    if ratio < 2.0 {
-        format!("{:.1}%", 100.0 * (ratio - 1.0))
-    } else {
-        format!("{ratio:.1}×")
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }

@@ -50,6 +50,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             id: "loss-spike",
             severity: Severity::Warning,
             runs: vec![run.label.clone()],
+            subject: Some(run.label.clone()),
             summary: format!(
                 "{} has {} loss spikes; the largest at step {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
                 run.label,

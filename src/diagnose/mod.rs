@@ -14,6 +14,7 @@ mod loss_spike;
 mod lr_not_scaled;
 mod nonfinite;
 mod not_comparable;
+pub mod options;
 mod overfitting;
 mod oversized_batch;
 mod scaling_efficiency;
@@ -21,8 +22,12 @@ mod stats;
 #[cfg(test)]
 mod synthetic;
 mod too_few_steps;
+mod verdict;
 
-use crate::align::{Aligned, Pair};
+pub use oversized_batch::ratio_words;
+pub use verdict::verdict;
+
+use crate::align::{Aligned, Axis, Overlap, Pair};
 use crate::model::{Evidence, Finding, Key, Run, Severity};
 
 /// Settings of the diagnose stage.
@@ -59,6 +64,74 @@ impl Context<'_> {
     pub fn pair_num(&self, p: &Pair, key: Key) -> Option<(f64, f64)> {
         let (a, b) = self.pair_runs(p);
         Some((a.config.num(key)?, b.config.num(key)?))
+    }
+}
+
+/// An overlap read with one run of a pair as the numerator, so that a check can look at a pair
+/// from whichever side needs the change (the baseline only orients `loss-regression`).
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The axis.
+    pub axis: Axis,
+    /// The common range, and where its last quarter begins.
+    pub start: f64,
+    pub end: f64,
+    pub last_from: f64,
+    /// The numerator's and the denominator's loss at the end of the overlap, as logged.
+    pub num_at_end: f64,
+    pub den_at_end: f64,
+    /// Geometric-mean ratio numerator ÷ denominator over the last quarter, and overall.
+    pub ratio_last: f64,
+    pub ratio_all: f64,
+    /// Mean difference numerator − denominator over the last quarter.
+    pub gap_last: f64,
+    /// The one-sided test that the numerator is worse (over the run's logged points in the
+    /// last half of the overlap).
+    pub test: Option<stats::Test>,
+}
+
+impl View {
+    /// `o` as run ÷ reference (`run_first`) or reference ÷ run.
+    pub fn of(o: &Overlap, run_first: bool) -> View {
+        let flip = |r: f64| if run_first { r } else { 1.0 / r };
+        let paired: Vec<(f64, f64, f64)> = if run_first {
+            o.paired.clone()
+        } else {
+            o.paired.iter().map(|&(x, r, f)| (x, f, r)).collect()
+        };
+        let (num, den) = if run_first {
+            (o.run_at_end, o.reference_at_end)
+        } else {
+            (o.reference_at_end, o.run_at_end)
+        };
+        View {
+            axis: o.axis,
+            start: o.start,
+            end: o.end,
+            last_from: o.last_from,
+            num_at_end: num,
+            den_at_end: den,
+            ratio_last: flip(o.ratio_last),
+            ratio_all: flip(o.ratio_all),
+            gap_last: if run_first { o.gap_last } else { -o.gap_last },
+            test: stats::worse(&paired),
+        }
+    }
+
+    /// The numerator's loss ÷ the denominator's at the end of the overlap: the ratio of the two
+    /// values printed beside it.
+    pub fn ratio_at_end(&self) -> f64 {
+        self.num_at_end / self.den_at_end
+    }
+
+    /// "samples 4,608–6,144" or "steps 36–48": the last quarter, in words.
+    pub fn last_window(&self) -> String {
+        format!(
+            "{} {}–{}",
+            self.axis.unit(),
+            crate::model::format_count(self.last_from),
+            crate::model::format_count(self.end)
+        )
     }
 }
 
@@ -173,6 +246,7 @@ fn finding(
     id: &'static str,
     severity: Severity,
     runs: Vec<String>,
+    subject: Option<String>,
     summary: String,
     evidence: Vec<Evidence>,
 ) -> Finding {
@@ -180,20 +254,39 @@ fn finding(
         id,
         severity,
         runs,
+        subject,
         summary,
         evidence,
         fix: None,
     }
 }
 
+/// "an 8×" or "a 2.5×": the article English wants before a multiplier.
+fn a_times(x: f64) -> String {
+    let t = times(x);
+    let an = t.starts_with('8') || t.starts_with("11") || t.starts_with("18");
+    format!("{} {t}", if an { "an" } else { "a" })
+}
+
+/// "1 process" or "8 processes".
+fn processes(n: f64) -> String {
+    let n_s = crate::model::format_number(n);
+    if n == 1.0 {
+        format!("{n_s} process")
+    } else {
+        format!("{n_s} processes")
+    }
+}
+
 /// Every finding id, for documentation and tests.
-pub const IDS: [&str; 13] = [
+pub const IDS: [&str; 14] = [
     "loss-logging-artifact",
     "oversized-effective-batch",
     "lr-not-scaled",
     "too-few-optimizer-steps",
     "not-comparable",
     "loss-regression",
+    "lower-sample-efficiency",
     "nonfinite-loss",
     "collapsed-loss",
     "divergence",

@@ -27,6 +27,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 id: "nonfinite-loss",
                 severity,
                 runs: vec![run.label.clone()],
+                subject: Some(run.label.clone()),
                 summary: format!(
                     "{} logged {} non-finite {metric} values out of {}, the first at step {} ({}: {}).",
                     run.label,

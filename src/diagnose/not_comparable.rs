@@ -51,6 +51,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             id: "not-comparable",
             severity: Severity::Warning,
             runs: vec![a.label.clone(), b.label.clone()],
+            subject: None,
             summary: format!("{} and {} differ in more than the batch: {}. Differences in their curves may come from that.", a.label, b.label, what.join("; ")),
             evidence,
             fix: None,

@@ -4,7 +4,7 @@
 //! than at the best eval. Severity warning; the fix names the epoch of the best eval.
 
 use super::{Context, logged};
-use crate::model::{ConfigChange, Finding, Fix, Key, Severity, format_number as num};
+use crate::model::{Finding, Fix, Key, Severity, format_number as num};
 
 /// Fewest eval points to call a trend.
 pub const MIN_EVALS: usize = 3;
@@ -52,19 +52,21 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             .epoch
             .get()
             .filter(|_| run.config.num(Key::Epochs).is_some())
-            .map(|e| {
-                vec![ConfigChange {
-                    run: run.label.clone(),
-                    option: "num_train_epochs".into(),
-                    from: run.config.num(Key::Epochs),
-                    to: (e * 100.0).ceil() / 100.0,
-                }]
+            .and_then(|e| {
+                super::options::change(
+                    run,
+                    Key::Epochs,
+                    run.config.num(Key::Epochs),
+                    (e * 100.0).ceil() / 100.0,
+                )
             })
-            .unwrap_or_default();
+            .into_iter()
+            .collect::<Vec<_>>();
         out.push(Finding {
             id: "overfitting",
             severity: Severity::Warning,
             runs: vec![run.label.clone()],
+            subject: Some(run.label.clone()),
             summary: format!(
                 "{}'s eval loss rose from its best {} (step {}) to {} (step {}) while its train loss fell from {} to {}: it overfits.",
                 run.label,

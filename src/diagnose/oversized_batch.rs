@@ -1,29 +1,31 @@
-//! `oversized-effective-batch`: the under-updating signature. A run whose effective batch is
-//! k ≥ [`MIN_BATCH_RATIO`] times the reference's, trained for the same data, makes about k times
+//! `oversized-effective-batch`: the under-updating signature. Of two runs on the same data, the
+//! one whose effective batch is k ≥ [`MIN_BATCH_RATIO`] times the other's makes about k times
 //! fewer optimizer updates; at matched samples its loss lags, while at matched optimizer steps
 //! it keeps pace (Hoffer et al. 2017, "Train longer, generalize better": the gap comes from the
 //! number of updates).
 //!
-//! Raised when all hold:
-//! - k = B_run ÷ B_ref ≥ 2 (both from the run configuration, with provenance);
-//! - S_ref ÷ S_run ≥ k ÷ [`STEP_SLACK`] (the run really made fewer updates);
-//! - at matched samples, the geometric-mean loss ratio over the last quarter of the overlap is
-//!   ≥ 1 + [`MIN_GAP`] and a one-sided t-test on log-ratios (noise from successive differences,
-//!   see `stats`) gives p < [`ALPHA`];
+//! Symmetric: each pair is looked at from its larger-batch run, whichever is the baseline, and
+//! the finding addresses that run (its `subject`). Raised when all hold:
+//! - k = B_big ÷ B_small ≥ 2 (both from the run configuration, with provenance);
+//! - S_small ÷ S_big ≥ k ÷ [`STEP_SLACK`] (the big run really made fewer updates);
+//! - at matched samples, the geometric-mean loss ratio big ÷ small over the last quarter of the
+//!   overlap is ≥ 1 + [`MIN_GAP`] and a one-sided t-test on log-ratios (noise from successive
+//!   differences, see `stats`) gives p < [`ALPHA`];
 //! - per-step progress is similar or better: ln(ratio at matched steps) ≤ ½ ln(ratio at matched
 //!   samples) over the whole overlap, i.e. the step axis explains at least half of the gap.
 //!
 //! Severity error, or warning when a `loss-logging-artifact` was found for the pair.
 //!
-//! Fix: the gradient accumulation that restores the reference's effective batch at this world
-//! size (GA × B_ref ÷ B_run, when a whole number ≥ 1), else the per-device batch; as an
-//! alternative, learning-rate scaling by √k for Adam-family optimizers (Malladi et al. 2022) or
-//! k for SGD (Goyal et al. 2017), unless the run already changed its learning rate.
+//! Fix, in the trainer's own option names (`options`): the gradient accumulation that restores
+//! the smaller batch at this world size (GA × B_small ÷ B_big, when a whole number ≥ 1), else
+//! the per-device batch, else (Megatron-LM) the global batch; as an alternative, learning-rate
+//! scaling by √k for Adam-family optimizers (Malladi et al. 2022) or k for SGD (Goyal et al.
+//! 2017), unless the run already changed its learning rate.
 
-use super::stats;
-use super::{Context, config_evidence, derived, optimizer_steps, raised_for, times};
+use super::{Context, View, a_times, config_evidence, derived, optimizer_steps, raised_for, times};
 use crate::model::{
-    ConfigChange, Evidence, Finding, Fix, Key, Run, Severity, format_number as num,
+    ConfigChange, Evidence, Finding, Fix, Key, Run, Severity, format_count as count,
+    format_number as num,
 };
 
 /// Smallest batch multiplier that counts as oversized.
@@ -35,7 +37,7 @@ pub const MIN_GAP: f64 = 0.10;
 /// Significance level of the paired test.
 pub const ALPHA: f64 = 0.01;
 
-/// Checks every pair.
+/// Checks every pair, from its larger-batch side.
 pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
@@ -43,28 +45,34 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let Some((b_ref, b_run)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
             continue;
         };
-        let k = b_run / b_ref;
+        // The side that needs the change: the larger batch.
+        let run_is_big = b_run >= b_ref;
+        let (small, big, b_small, b_big) = if run_is_big {
+            (reference, run, b_ref, b_run)
+        } else {
+            (run, reference, b_run, b_ref)
+        };
+        let k = b_big / b_small;
         if k < MIN_BATCH_RATIO {
             continue;
         }
-        let (Some((s_ref, s_ref_src)), Some((s_run, s_run_src))) =
-            (optimizer_steps(reference), optimizer_steps(run))
+        let (Some((s_small, s_small_src)), Some((s_big, s_big_src))) =
+            (optimizer_steps(small), optimizer_steps(big))
         else {
             continue;
         };
-        let fewer = s_ref / s_run;
+        let fewer = s_small / s_big;
         if fewer < k / STEP_SLACK {
             continue;
         }
         let (Some(data), Some(steps)) = (&pair.by_data, &pair.by_steps) else {
             continue;
         };
+        let (data, steps) = (View::of(data, run_is_big), View::of(steps, run_is_big));
         if data.ratio_last.is_nan() || data.ratio_last < 1.0 + MIN_GAP {
             continue;
         }
-        let Some(test) = stats::worse(&data.paired) else {
-            continue;
-        };
+        let Some(test) = data.test else { continue };
         if test.p_value >= ALPHA {
             continue;
         }
@@ -74,21 +82,21 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let artifact = raised_for(earlier, "loss-logging-artifact", reference, run);
         let axis = ctx.aligned.data_axis.label();
         let mut evidence: Vec<Evidence> = [
-            config_evidence(reference, Key::EffectiveBatch),
-            config_evidence(run, Key::EffectiveBatch),
+            config_evidence(small, Key::EffectiveBatch),
+            config_evidence(big, Key::EffectiveBatch),
         ]
         .into_iter()
         .flatten()
         .collect();
         evidence.push(Evidence {
-            name: format!("optimizer_steps[{}]", reference.label),
-            value: s_ref,
-            source: s_ref_src,
+            name: format!("optimizer_steps[{}]", small.label),
+            value: s_small,
+            source: s_small_src,
         });
         evidence.push(Evidence {
-            name: format!("optimizer_steps[{}]", run.label),
-            value: s_run,
-            source: s_run_src,
+            name: format!("optimizer_steps[{}]", big.label),
+            value: s_big,
+            source: s_big_src,
         });
         for key in [
             Key::WorldSize,
@@ -96,46 +104,79 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             Key::GradAccum,
             Key::LearningRate,
         ] {
-            evidence.extend(config_evidence(reference, key));
-            evidence.extend(config_evidence(run, key));
+            evidence.extend(config_evidence(small, key));
+            evidence.extend(config_evidence(big, key));
         }
         evidence.push(derived(
-            format!("loss[{}]@{} {}", reference.label, num(data.end), axis),
-            data.reference_at_end,
+            format!("loss[{}]@{} {}", big.label, num(data.end), axis),
+            data.num_at_end,
+            format!("{} loss interpolated at the end of the overlap", big.label),
+        ));
+        evidence.push(derived(
+            format!("loss[{}]@{} {}", small.label, num(data.end), axis),
+            data.den_at_end,
             format!(
                 "{} loss interpolated at the end of the overlap",
-                reference.label
+                small.label
             ),
         ));
         evidence.push(derived(
-            format!("loss[{}]@{} {}", run.label, num(data.end), axis),
-            data.run_at_end,
-            format!("{} loss interpolated at the end of the overlap", run.label),
+            "loss_ratio_at_end_matched_samples",
+            data.ratio_at_end(),
+            "the two losses above, divided",
         ));
-        evidence.push(derived("loss_ratio_matched_samples", data.ratio_last, "geometric mean of run ÷ reference over the last quarter of the overlap on the data axis"));
+        evidence.push(derived(
+            "loss_ratio_last_quarter_matched_samples",
+            data.ratio_last,
+            format!(
+                "geometric mean of {} ÷ {} over the last quarter of the overlap ({})",
+                big.label,
+                small.label,
+                data.last_window()
+            ),
+        ));
         evidence.push(derived(
             "loss_ratio_matched_steps",
             steps.ratio_all,
-            "geometric mean of run ÷ reference over the whole overlap on the step axis",
+            format!(
+                "geometric mean of {} ÷ {} over the whole overlap on the step axis (steps {}–{})",
+                big.label,
+                small.label,
+                count(steps.start),
+                count(steps.end)
+            ),
         ));
-        evidence.push(derived("p_value", test.p_value, format!("one-sided t-test on ln(run ÷ reference), n = {}, noise from successive differences", test.n)));
+        push_p(&mut evidence, &test, &big.label, &small.label);
+        let baseline_note = if !run_is_big {
+            format!(
+                " The baseline {} is the run short of updates.",
+                reference.label
+            )
+        } else {
+            String::new()
+        };
         let summary = format!(
-            "{run_l} used a {k_s} larger effective batch than {ref_l} ({b_run} vs {b_ref} samples per optimizer step) and so made {f_s} fewer optimizer updates ({s_run} vs {s_ref}). \
-At {x} {axis} its loss is {l_run} vs {l_ref} ({r:.1}× higher over the last quarter of the overlap, {p}), while at matched optimizer steps its loss is {rs:.2}× the reference's: per update it learns {pace}, so it is short of updates, not of data.",
-            run_l = run.label,
-            ref_l = reference.label,
-            k_s = times(k),
+            "{big_l} used {k_s} larger effective batch than {small_l} ({b_big} vs {b_small} samples per optimizer step) and so made {f_s} fewer optimizer updates ({s_big} vs {s_small}). \
+At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
+At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s: per update it learns {pace}, so it is short of updates, not of data.{baseline_note}",
+            big_l = big.label,
+            small_l = small.label,
+            k_s = a_times(k),
             f_s = times(fewer),
-            b_run = num(b_run),
-            b_ref = num(b_ref),
-            s_run = num(s_run),
-            s_ref = num(s_ref),
-            x = num(data.end),
-            l_run = num(data.run_at_end),
-            l_ref = num(data.reference_at_end),
-            r = data.ratio_last,
-            p = format_p(test.p_value),
-            rs = steps.ratio_all,
+            b_big = num(b_big),
+            b_small = num(b_small),
+            s_big = num(s_big),
+            s_small = num(s_small),
+            x = count(data.end),
+            l_big = num(data.num_at_end),
+            l_small = num(data.den_at_end),
+            r_end = ratio_words(data.ratio_at_end()),
+            window = data.last_window(),
+            r_last = ratio_words(data.ratio_last),
+            p = format_p(&test),
+            st0 = count(steps.start),
+            st1 = count(steps.end),
+            rs = ratio_words(steps.ratio_all),
             pace = if steps.ratio_all <= 1.0 {
                 "as fast or faster"
             } else {
@@ -150,109 +191,160 @@ At {x} {axis} its loss is {l_run} vs {l_ref} ({r:.1}× higher over the last quar
                 Severity::Error
             },
             runs: vec![reference.label.clone(), run.label.clone()],
+            subject: Some(big.label.clone()),
             summary,
             evidence,
-            fix: Some(fix(reference, run, k)),
+            fix: Some(fix(small, big, k)),
         });
     }
     out
 }
 
-/// A p-value as text: `p < 1e-6` for tiny ones, else `p = 1.23e-3`.
-pub fn format_p(p: f64) -> String {
-    if p < 1e-6 {
-        "p < 1e-6".into()
+/// A ratio in words beside the values it divides: "448×", "0.60×".
+pub fn ratio_words(r: f64) -> String {
+    if !r.is_finite() {
+        "—".into()
+    } else if r >= 10.0 {
+        format!("{r:.0}×")
+    } else if r >= 1.995 {
+        format!("{r:.1}×")
     } else {
-        format!("p = {p:.2e}")
+        format!("{r:.2}×")
     }
 }
 
-fn fix(reference: &Run, run: &Run, k: f64) -> Fix {
-    let b_ref = reference
-        .config
-        .num(Key::EffectiveBatch)
-        .unwrap_or_default();
-    let world = run.config.num(Key::WorldSize);
-    let pdb = run.config.num(Key::PerDeviceBatch);
-    let ga = run.config.num(Key::GradAccum);
-    let mut changes = Vec::new();
-    let summary;
+/// The p-value and its logarithm as evidence: the real value, never a 0 that underflowed.
+pub fn push_p(evidence: &mut Vec<Evidence>, test: &super::stats::Test, num: &str, den: &str) {
+    let how = format!(
+        "one-sided t-test on ln({num} ÷ {den}), n = {}, noise from successive differences",
+        test.n
+    );
+    if test.p_value > 0.0 {
+        evidence.push(derived("p_value", test.p_value, how.clone()));
+    }
+    if let Some(l) = test.log10_p {
+        let how = if test.p_value > 0.0 {
+            "log10 of p_value".to_string()
+        } else {
+            format!(
+                "{how}; the p-value itself is below the smallest float, its log from the tail's leading term"
+            )
+        };
+        evidence.push(derived("log10_p_value", l, how));
+    }
+}
+
+/// A p-value as text: `p < 1e-6` for tiny ones, else `p = 1.23e-3`; "no noise" when the
+/// test had none to estimate.
+pub fn format_p(test: &super::stats::Test) -> String {
+    match test.log10_p {
+        None => "the gap is constant: no noise to test against".into(),
+        Some(l) if l < -6.0 => "p < 1e-6".into(),
+        Some(_) => format!("p = {:.2e}", test.p_value),
+    }
+}
+
+fn fix(small: &Run, big: &Run, k: f64) -> Fix {
+    use super::options::{Trainer, change};
+    let b_small = small.config.num(Key::EffectiveBatch).unwrap_or_default();
+    let world = big.config.num(Key::WorldSize);
+    let pdb = big.config.num(Key::PerDeviceBatch);
+    let ga = big.config.num(Key::GradAccum);
+    let b_big = big.config.num(Key::EffectiveBatch);
+    let trainer = Trainer::of(big);
     let whole = |x: f64| (x >= 1.0 && (x - x.round()).abs() < 1e-9).then_some(x.round());
-    if let Some(new_ga) = ga.and_then(|g| whole(g / k)) {
-        changes.push(ConfigChange {
-            run: run.label.clone(),
-            option: "gradient_accumulation_steps".into(),
-            from: ga,
-            to: new_ga,
-        });
-        summary = format!(
-            "Set gradient_accumulation_steps {} → {} for {}: {} restores {}'s effective batch of {} and its number of optimizer updates.",
+    let restores = format!(
+        "restores {}'s effective batch of {} and its number of optimizer updates",
+        small.label,
+        num(b_small)
+    );
+    let mut changes: Vec<ConfigChange> = Vec::new();
+    let summary = if let Some((new_ga, c)) = ga
+        .and_then(|g| whole(g / k))
+        .and_then(|n| Some((n, change(big, Key::GradAccum, ga, n)?)))
+    {
+        let product = match (world, pdb) {
+            (Some(w), Some(b)) => format!(
+                "{} × {} × {} = {}",
+                num(w),
+                num(b),
+                num(new_ga),
+                num(w * b * new_ga)
+            ),
+            _ => format!("the batch ÷ {}", times(k)),
+        };
+        let s = format!(
+            "Set {} {} → {} for {}: {product} {restores}.",
+            c.option,
             num(ga.unwrap_or_default()),
             num(new_ga),
-            run.label,
-            match (world, pdb) {
-                (Some(w), Some(b)) => format!(
-                    "{} × {} × {} = {}",
-                    num(w),
-                    num(b),
-                    num(new_ga),
-                    num(w * b * new_ga)
-                ),
-                _ => format!("the batch ÷ {}", times(k)),
-            },
-            reference.label,
-            num(b_ref)
+            big.label
         );
-    } else if let Some(new_pdb) = pdb.and_then(|b| whole(b / k)) {
-        changes.push(ConfigChange {
-            run: run.label.clone(),
-            option: "per_device_train_batch_size".into(),
-            from: pdb,
-            to: new_pdb,
-        });
-        summary = format!(
-            "Set per_device_train_batch_size {} → {} for {}: it restores {}'s effective batch of {} and its number of optimizer updates.",
+        changes.push(c);
+        s
+    } else if let Some(c) = pdb
+        .and_then(|b| whole(b / k))
+        .and_then(|n| change(big, Key::PerDeviceBatch, pdb, n))
+    {
+        let s = format!(
+            "Set {} {} → {} for {}: it {restores}.",
+            c.option,
             num(pdb.unwrap_or_default()),
-            num(new_pdb),
-            run.label,
-            reference.label,
-            num(b_ref)
+            num(c.to),
+            big.label
         );
+        changes.push(c);
+        s
+    } else if let Some(c) = change(big, Key::EffectiveBatch, b_big, b_small) {
+        // Megatron-LM: accumulation is derived from the global batch.
+        let s = format!(
+            "Set {} {} → {} for {}: it {restores}.",
+            c.option,
+            num(b_big.unwrap_or_default()),
+            num(b_small),
+            big.label
+        );
+        changes.push(c);
+        s
     } else {
-        summary = format!(
-            "Reduce {}'s effective batch by {} (per_device_train_batch_size × world size × gradient_accumulation_steps = {}), or train {} more epochs.",
-            run.label,
+        format!(
+            "Reduce {}'s effective batch by {} (per-device batch × world size × gradient accumulation = {}), or train {} as many epochs.",
+            big.label,
             times(k),
-            num(b_ref),
+            num(b_small),
             times(k)
-        );
-    }
+        )
+    };
     let mut alternatives = Vec::new();
-    let (lr_ref, lr_run) = (
-        reference.config.num(Key::LearningRate),
-        run.config.num(Key::LearningRate),
+    let (lr_small, lr_big) = (
+        small.config.num(Key::LearningRate),
+        big.config.num(Key::LearningRate),
     );
-    match (lr_ref, lr_run) {
+    let lr_option = trainer.option(Key::LearningRate).unwrap_or("learning rate");
+    match (lr_small, lr_big) {
         (Some(a), Some(b)) if (a - b).abs() > 0.01 * a => alternatives.push(format!(
-            "The run already changed the learning rate ({} vs {}), so no learning-rate scaling is proposed; restore the step count instead.",
+            "{} already changed the learning rate ({} vs {}), so no learning-rate scaling is proposed; restore the step count instead.",
+            big.label,
             num(b),
             num(a)
         )),
         (_, Some(lr)) => {
-            let (rule, factor) = scaling_rule(run, k);
+            let (rule, factor) = scaling_rule(big, k);
             alternatives.push(format!(
-                "Keep the batch and scale learning_rate {} → {} ({rule}); this does not restore the number of updates, and needs warmup counted in samples — a weaker fix than the batch change.",
+                "Keep the batch and scale {lr_option} {} → {} ({rule}); this does not restore the number of updates, and needs warmup counted in samples — a weaker fix than the batch change.",
                 num(lr),
                 num(lr * factor)
             ));
         }
         _ => {}
     }
-    alternatives.push(format!(
-        "Or keep the batch and train {} as many epochs (num_train_epochs), at {} the compute.",
-        times(k),
-        times(k)
-    ));
+    if let Some(epochs) = trainer.option(Key::Epochs) {
+        alternatives.push(format!(
+            "Or keep the batch and train {} as many epochs ({epochs}), at {} the compute.",
+            times(k),
+            times(k)
+        ));
+    }
     Fix {
         summary,
         changes,

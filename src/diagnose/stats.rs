@@ -6,17 +6,24 @@
 //! successive difference, σ² = Σ(dᵢ₊₁ − dᵢ)² ÷ 2(n − 1)) rather than from the spread around the
 //! mean: the gap between two loss curves usually drifts (one run keeps improving), and a plain
 //! variance would count that drift as noise and hide a real difference. t = mean ÷ (σ ÷ √n),
-//! n − 1 degrees of freedom, Student's t from statrs.
+//! n − 1 degrees of freedom, Student's t from statrs. The p-value is kept as its base-10
+//! logarithm too: far in the tail `sf(t)` underflows to 0, so there the log comes from the
+//! tail's leading term, ln sf(t) ≈ ln C + ((ν+1)/2 − 1) ln ν − ν ln t with
+//! C = Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) (the density integrated from t with 1 + t²/ν ≈ t²/ν).
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::function::gamma::ln_gamma;
 
 /// A test result.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Test {
     /// Mean log-ratio (positive: the run is worse).
     pub mean_log_ratio: f64,
-    /// One-sided p-value for "the run is worse".
+    /// One-sided p-value for "the run is worse" (0 when it underflows: see `log10_p`).
     pub p_value: f64,
+    /// Its base-10 logarithm, finite even where `p_value` underflows; `None` when the noise
+    /// estimate is zero (the log-ratio is a constant: no test can be made).
+    pub log10_p: Option<f64>,
     /// Points used.
     pub n: usize,
 }
@@ -30,6 +37,8 @@ pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
         .iter()
         .filter(|p| p.1 > 0.0 && p.2 > 0.0)
         .map(|p| (p.1 / p.2).ln())
+        // A ratio that overflows (1e308 ÷ 1e-308) says nothing a test can weigh.
+        .filter(|d| d.is_finite())
         .collect();
     let n = d.len();
     if n < MIN_POINTS {
@@ -37,16 +46,31 @@ pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
     }
     let mean = d.iter().sum::<f64>() / n as f64;
     let var = d.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / (2.0 * (n - 1) as f64);
-    let p_value = if var <= 0.0 {
-        if mean > 0.0 { 0.0 } else { 1.0 }
+    let (p_value, log10_p) = if var <= 0.0 {
+        (if mean > 0.0 { 0.0 } else { 1.0 }, None)
     } else {
         let t = mean / (var / n as f64).sqrt();
-        let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
-        1.0 - dist.cdf(t)
+        if !t.is_finite() {
+            // statrs' incomplete beta asserts its argument is in [0, 1].
+            return None;
+        }
+        let nu = (n - 1) as f64;
+        let dist = StudentsT::new(0.0, 1.0, nu).ok()?;
+        let p = dist.sf(t);
+        let log10 = if p > 1e-290 {
+            p.log10()
+        } else {
+            let ln_c = ln_gamma((nu + 1.0) / 2.0)
+                - ln_gamma(nu / 2.0)
+                - 0.5 * (nu * std::f64::consts::PI).ln();
+            (ln_c + ((nu + 1.0) / 2.0 - 1.0) * nu.ln() - nu * t.ln()) / std::f64::consts::LN_10
+        };
+        (p, Some(log10))
     };
     Some(Test {
         mean_log_ratio: mean,
         p_value,
+        log10_p,
         n,
     })
 }
@@ -66,6 +90,23 @@ mod tests {
             .collect();
         assert!(worse(&equal).expect("test").p_value > 0.05);
         assert!(worse(&equal[..3]).is_none(), "too few points");
+    }
+
+    #[test]
+    fn tiny_p_values_keep_their_logarithm() {
+        // 40 points with a clear gap and little noise: p underflows, its log does not.
+        let pts: Vec<_> = (0..40)
+            .map(|i| (i as f64, 500.0 * (1.0 + 0.01 * (i % 2) as f64), 1.0))
+            .collect();
+        let t = worse(&pts).expect("test");
+        let log10 = t.log10_p.expect("noise is not zero");
+        assert!(log10 < -50.0 && log10.is_finite(), "{log10}");
+        // Where both are representable they agree.
+        let pts: Vec<_> = (0..12)
+            .map(|i| (i as f64, 1.2 + 0.05 * ((i * 7) % 5) as f64, 1.0))
+            .collect();
+        let t = worse(&pts).expect("test");
+        assert!((t.p_value.log10() - t.log10_p.expect("log")).abs() < 1e-9);
     }
 
     #[test]

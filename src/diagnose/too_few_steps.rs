@@ -29,28 +29,35 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             let mut evidence = vec![step_ev.clone()];
             evidence.extend(config_evidence(run, Key::EffectiveBatch));
             evidence.extend(config_evidence(run, Key::GradAccum));
-            let changes = run
+            let changes: Vec<ConfigChange> = run
                 .config
                 .num(Key::GradAccum)
                 .filter(|&g| g > 1.0)
-                .map(|g| {
+                .and_then(|g| {
                     let to = (g * steps / MIN_STEPS).floor().max(1.0);
-                    vec![ConfigChange {
-                        run: run.label.clone(),
-                        option: "gradient_accumulation_steps".into(),
-                        from: Some(g),
-                        to,
-                    }]
+                    super::options::change(run, Key::GradAccum, Some(g), to)
                 })
-                .unwrap_or_default();
+                .into_iter()
+                .collect();
             out.push(Finding {
                 id: "too-few-optimizer-steps",
                 severity: Severity::Warning,
                 runs: vec![run.label.clone()],
-                summary: format!("{} made only {} optimizer updates; fine-tuning usually needs at least {}.", run.label, num(steps), num(MIN_STEPS)),
+                subject: Some(run.label.clone()),
+                summary: format!(
+                    "{} made only {} optimizer updates; fine-tuning usually needs at least {}.",
+                    run.label,
+                    num(steps),
+                    num(MIN_STEPS)
+                ),
                 evidence,
                 fix: Some(Fix {
-                    summary: "Make more updates: a smaller effective batch (gradient_accumulation_steps) or more epochs.".into(),
+                    summary: format!(
+                        "Make more updates: a smaller effective batch ({}) or more epochs.",
+                        super::options::Trainer::of(run)
+                            .option(Key::GradAccum)
+                            .unwrap_or("gradient accumulation")
+                    ),
                     changes,
                     alternatives: vec![],
                 }),
@@ -73,6 +80,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                     id: "too-few-optimizer-steps",
                     severity: Severity::Warning,
                     runs: vec![run.label.clone()],
+                    subject: Some(run.label.clone()),
                     summary: format!(
                         "{}'s warmup takes {} of its {} updates ({:.0}%).",
                         run.label,
@@ -86,12 +94,14 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                             "Shorten warmup to at most {:.0}% of the updates.",
                             100.0 * MAX_WARMUP_SHARE / 2.0
                         ),
-                        changes: vec![ConfigChange {
-                            run: run.label.clone(),
-                            option: "warmup_ratio".into(),
-                            from: run.config.num(Key::WarmupRatio),
-                            to: MAX_WARMUP_SHARE / 2.0,
-                        }],
+                        changes: super::options::change(
+                            run,
+                            Key::WarmupRatio,
+                            run.config.num(Key::WarmupRatio),
+                            MAX_WARMUP_SHARE / 2.0,
+                        )
+                        .into_iter()
+                        .collect(),
                         alternatives: vec![],
                     }),
                 });

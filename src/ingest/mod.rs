@@ -35,7 +35,7 @@ use std::sync::Arc;
 use crate::model::{ConfigValue, Key, Run, SourceFile};
 
 pub use records::{Rec, Records};
-pub use source::IngestError;
+pub use source::{IngestError, checkpoint_parent};
 
 /// What the user asked to read: a path (or `-`) and the label to show it under.
 #[derive(Debug, Clone, PartialEq)]

@@ -47,6 +47,12 @@ pub fn resolve(
             ));
             continue;
         }
+        // The run's own arguments say where a fix edits the option, whichever value wins.
+        if file.format == super::Format::RunArgs && fact.rank == 1 {
+            cfg.set_in
+                .entry(fact.key)
+                .or_insert_with(|| provenance.clone());
+        }
         match cfg.values.get(&fact.key) {
             None => {
                 cfg.values
@@ -69,8 +75,46 @@ pub fn resolve(
         }
     }
     derive(&mut cfg, files);
+    trainer(&mut cfg, files);
     check_product(&cfg, warnings);
     cfg
+}
+
+/// The trainer that wrote the run, from the files it left (when no file of arguments named
+/// it): its option names are the ones a fix uses.
+fn trainer(cfg: &mut RunConfig, files: &[ReadFile]) {
+    use super::Format::*;
+    if cfg.get(Key::Trainer).is_some() {
+        return;
+    }
+    let by_format = |f: &ReadFile| match f.format {
+        Megatron => Some("megatron"),
+        Nanogpt => Some("nanogpt"),
+        SwiftJsonl => Some("ms-swift"),
+        Torchtune => Some("torchtune"),
+        LfJsonl => Some("llamafactory"),
+        _ => None,
+    };
+    let named = files
+        .iter()
+        .find_map(|f| Some((by_format(f)?, f)))
+        .or_else(|| {
+            // DeepSpeed's printed configuration: its option names are the config's.
+            files.iter().find_map(|f| {
+                f.parsed
+                    .facts
+                    .iter()
+                    .any(|x| x.locator.contains("(DeepSpeed "))
+                    .then_some(("deepspeed", f))
+            })
+        });
+    if let Some((name, f)) = named {
+        cfg.set_if_absent(
+            Key::Trainer,
+            ConfigValue::Text(name.into()),
+            Provenance::Derived(format!("{name}'s log format ({})", f.path)),
+        );
+    }
 }
 
 /// Largest count taken as a value: Python's `sys.maxsize` (9223372036854775807) and similar

@@ -13,7 +13,7 @@ use super::source::IngestError;
 use crate::model::Key;
 
 /// Option names (as trainers spell them) and the key each one sets.
-const OPTIONS: [(&str, Key); 16] = [
+const OPTIONS: [(&str, Key); 18] = [
     ("per_device_train_batch_size", Key::PerDeviceBatch),
     ("train.batch_size", Key::PerDeviceBatch),
     ("gradient_accumulation_steps", Key::GradAccum),
@@ -30,6 +30,17 @@ const OPTIONS: [(&str, Key); 16] = [
     ("logging_steps", Key::LoggingSteps),
     ("optim", Key::Optimizer),
     ("world_size", Key::WorldSize),
+    // axolotl's names.
+    ("micro_batch_size", Key::PerDeviceBatch),
+    ("num_epochs", Key::Epochs),
+];
+
+/// Keys that name the trainer a file of arguments belongs to.
+const TRAINER_KEYS: [(&str, &str); 4] = [
+    ("micro_batch_size", "axolotl"),
+    ("finetuning_type", "llamafactory"),
+    ("stage", "llamafactory"),
+    ("train.finetuning_type", "llamafactory"),
 ];
 
 /// Yes when the head is YAML or JSON naming at least two training options; not sure for other
@@ -59,7 +70,32 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     } else {
         yaml_pairs(text, path)?
     };
-    Ok(options(pairs, |option| option.to_string()))
+    let pairs: Vec<(String, String)> = pairs;
+    let mut out = options(pairs.iter().cloned(), |option| locate(text, option));
+    if let Some((option, trainer)) = TRAINER_KEYS
+        .iter()
+        .find(|(o, _)| pairs.iter().any(|(k, _)| k == o))
+    {
+        out.text_fact(Key::Trainer, trainer, locate(text, option), 1);
+    }
+    Ok(out)
+}
+
+/// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key
+/// or a JSON member, so a fix can say where to edit; the option alone when none does.
+fn locate(text: &str, option: &str) -> String {
+    let leaf = option.rsplit('.').next().unwrap_or(option);
+    let yaml = format!("{leaf}:");
+    let json = format!("\"{leaf}\"");
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(&yaml) || l.starts_with(&json)
+        })
+        .map_or_else(
+            || option.to_string(),
+            |i| format!("line {} ({option})", i + 1),
+        )
 }
 
 /// Facts from option names and values, each located by `locate(option)`.
@@ -166,7 +202,7 @@ mod tests {
             .expect("GA");
         assert_eq!(
             (ga.value.as_f64(), ga.locator.as_str()),
-            (Some(8.0), "gradient_accumulation_steps")
+            (Some(8.0), "line 7 (gradient_accumulation_steps)")
         );
     }
     use crate::model::ConfigValue;

@@ -71,6 +71,32 @@ pub fn discover(
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
+    // A checkpoint folder is read with the run directory it sits in: its state, and the run's
+    // configuration and logs (the batch facts are there, not in the checkpoint).
+    if let Some(parent) = checkpoint_parent(path) {
+        let mut files: Vec<PathBuf> = read_dir_sorted(path)?
+            .into_iter()
+            .filter(|f| f.is_file() && f.file_name().is_some_and(|n| n == "trainer_state.json"))
+            .collect();
+        for entry in read_dir_sorted(&parent)? {
+            let name = entry
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if entry.is_file()
+                && !name.starts_with('.')
+                && name != "trainer_state.json"
+                && looks_like_log_name(&name)
+            {
+                files.push(entry);
+            }
+        }
+        warnings.push(format!(
+            "{display}: a checkpoint folder; read with its run directory {} (its configuration and logs, which may go on past the checkpoint)",
+            parent.display()
+        ));
+        return Ok(files);
+    }
     let mut files = Vec::new();
     let mut checkpoints = Vec::new();
     for entry in read_dir_sorted(path)? {
@@ -121,6 +147,28 @@ pub fn discover(
         }
     }
     Ok(files)
+}
+
+/// The run directory a `checkpoint-N` folder sits in, when the folder holds a trainer state and
+/// the parent holds files of its own.
+pub fn checkpoint_parent(path: &Path) -> Option<PathBuf> {
+    let full = path.canonicalize().ok()?;
+    let name = full.file_name()?.to_str()?;
+    name.strip_prefix("checkpoint-")?.parse::<u64>().ok()?;
+    if !full.join("trainer_state.json").is_file() {
+        return None;
+    }
+    let parent = full.parent()?;
+    let has_files = fs::read_dir(parent).ok()?.any(|e| {
+        e.ok()
+            .is_some_and(|e| e.file_type().is_ok_and(|t| t.is_file()))
+    });
+    // Shown as the user wrote it (`run` for `run/checkpoint-48`), not as an absolute path.
+    has_files.then(|| {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| path.join(".."), Path::to_path_buf)
+    })
 }
 
 fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {

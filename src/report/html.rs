@@ -12,7 +12,7 @@ use super::Report;
 use super::charts::{self, Chart, Line, MAX_DRAWN_POINTS, Rule};
 use super::downsample::{lttb, lttb_columns};
 use crate::align::{Curve, Marker};
-use crate::model::{Finding, Key, Run, Severity, format_number as num};
+use crate::model::{Finding, Key, Run, format_number as num};
 
 const WIDTH: u32 = 620;
 const HEIGHT: u32 = 340;
@@ -96,15 +96,25 @@ fn rules<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a [Marker]) -> Vec<R
     out
 }
 
-/// The main comparison chart: training loss against the report axis (samples seen by default).
+/// The main comparison chart: training loss against the data axis (samples seen, else epoch),
+/// whatever `--x` says (`--x` sets the other charts' axis).
 pub fn main_chart(report: &Report<'_>) -> Chart {
-    let axis = report.aligned.axis;
+    let axis = report.aligned.data_axis;
+    let markers: Vec<Vec<Marker>> = (0..report.runs.len())
+        .map(|i| {
+            if axis == report.aligned.axis {
+                report.aligned.plots[i].markers.clone()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     sized(
         format!("Training loss vs {}", axis.label()),
         axis.label(),
         "loss",
-        lines(report, |i| &report.aligned.plots[i].loss),
-        rules(report, |i| &report.aligned.plots[i].markers),
+        lines(report, |i| &report.aligned.plots[i].loss_data),
+        rules(report, |i| &markers[i]),
     )
 }
 
@@ -144,44 +154,55 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
         lines(report, |i| &p[i].loss_steps),
         rules(report, |i| &p[i].markers_steps),
     );
-    vec![
-        main_chart(report),
-        steps,
+    // `--x tokens|time|epoch` adds the loss on that axis too; `--x samples|step` is the
+    // headline pair itself.
+    let extra = (axis != report.aligned.data_axis && axis != crate::align::Axis::Step).then(|| {
         sized(
-            format!("Eval loss vs {x}"),
+            format!("Training loss vs {x}"),
             x,
-            "eval loss",
-            lines(report, |i| &p[i].eval_loss),
-            vec![],
-        ),
-        sized(
-            format!("Learning rate vs {x}"),
-            x,
-            "learning rate",
-            lines(report, |i| &p[i].learning_rate),
+            "loss",
+            lines(report, |i| &p[i].loss),
             rules(report, |i| &p[i].markers),
-        ),
-        sized(
-            format!("Grad norm vs {x}"),
-            x,
-            "grad norm",
-            lines(report, |i| &p[i].grad_norm),
-            vec![],
-        ),
-        Chart {
-            hline: Some(1.0),
-            ..sized(
-                format!("Loss ÷ baseline loss vs {x}"),
+        )
+    });
+    vec![main_chart(report), steps]
+        .into_iter()
+        .chain(extra)
+        .chain([
+            sized(
+                format!("Eval loss vs {x}"),
                 x,
-                &format!("loss ÷ {baseline}'s loss"),
-                ratio_lines,
+                "eval loss",
+                lines(report, |i| &p[i].eval_loss),
                 vec![],
-            )
-        },
-    ]
-    .into_iter()
-    .filter(|c| !c.is_empty() || c.title.starts_with("Training loss"))
-    .collect()
+            ),
+            sized(
+                format!("Learning rate vs {x}"),
+                x,
+                "learning rate",
+                lines(report, |i| &p[i].learning_rate),
+                rules(report, |i| &p[i].markers),
+            ),
+            sized(
+                format!("Grad norm vs {x}"),
+                x,
+                "grad norm",
+                lines(report, |i| &p[i].grad_norm),
+                vec![],
+            ),
+            Chart {
+                hline: Some(1.0),
+                ..sized(
+                    format!("Loss ÷ baseline loss vs {x}"),
+                    x,
+                    &format!("loss ÷ {baseline}'s loss"),
+                    ratio_lines,
+                    vec![],
+                )
+            },
+        ])
+        .filter(|c| !c.is_empty() || c.title.starts_with("Training loss"))
+        .collect()
 }
 
 const STYLE: &str = "
@@ -230,13 +251,25 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
         escape(&report.runs[report.baseline].label)
     );
     verdict(&mut h, report);
-    runs_table(&mut h, report);
-    let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
-    for chart in charts {
+    // The headline pair (loss by samples seen, by optimizer steps) right under the verdict;
+    // the runs table, the other findings and the other charts after it.
+    let (headline, rest) = charts.split_at(charts.len().min(2));
+    let _ = writeln!(h, "<div class=\"charts\">");
+    for chart in headline {
         let svg = charts::svg(chart)?;
         let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
     }
     let _ = writeln!(h, "</div>");
+    other_findings(&mut h, report);
+    runs_table(&mut h, report);
+    if !rest.is_empty() {
+        let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
+        for chart in rest {
+            let svg = charts::svg(chart)?;
+            let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
+        }
+        let _ = writeln!(h, "</div>");
+    }
     warnings(&mut h, report);
     let _ = writeln!(
         h,
@@ -247,17 +280,133 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
 }
 
 fn verdict(h: &mut String, report: &Report<'_>) {
+    let v = report.verdict;
     let _ = writeln!(h, "<h2>Verdict</h2>");
-    if report.findings.is_empty() {
+    if v.causes.is_empty() && v.matches.is_empty() {
         let _ = writeln!(
             h,
-            "<p>No findings: the runs are equivalent by every check losscmp makes.</p>"
+            "<p>No run needs a change: no cause check found anything at warning or above.</p>"
         );
+    }
+    for cause in &v.causes {
+        let f = &report.findings[cause.finding];
+        let sev = f.severity.name();
+        let _ = writeln!(
+            h,
+            "<div class=\"finding {sev}\" id=\"verdict-{}\">",
+            escape(&cause.run)
+        );
+        let _ = writeln!(
+            h,
+            "<span class=\"badge\">{sev}</span><b>{}</b>: {} <span class=\"id\">{}</span>",
+            escape(&cause.run),
+            super::term::headline(f.id),
+            f.id
+        );
+        let _ = writeln!(h, "<p>{}</p>", escape(&f.summary));
+        changes_diff(h, &cause.changes);
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(h, "<p><b>Why:</b> {}</p>", escape(&fix.summary));
+            for a in &fix.alternatives {
+                let _ = writeln!(h, "<p class=\"alt\">Alternative: {}</p>", escape(a));
+            }
+        }
+        if !cause.explains.is_empty() {
+            let ids: Vec<&str> = cause
+                .explains
+                .iter()
+                .map(|&i| report.findings[i].id)
+                .collect();
+            let _ = writeln!(
+                h,
+                "<details><summary>This also explains: {}</summary>",
+                ids.join(", ")
+            );
+            for &i in &cause.explains {
+                finding(h, &report.findings[i], i);
+            }
+            let _ = writeln!(h, "</details>");
+        }
+        evidence(h, f);
+        let _ = writeln!(h, "</div>");
+    }
+    for (run, sentence) in &v.matches {
+        let _ = writeln!(
+            h,
+            "<div class=\"finding info\" id=\"verdict-{}\"><span class=\"badge\">ok</span>{}</div>",
+            escape(run),
+            escape(sentence)
+        );
+    }
+    for u in &v.unchecked {
+        let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();
+        let _ = writeln!(
+            h,
+            "<p class=\"alt\">Not checked: {} for {}: {} unknown; supply it with <code>{}</code>.</p>",
+            u.check,
+            escape(&u.run),
+            missing.join(", "),
+            escape(&u.set)
+        );
+    }
+}
+
+/// The findings that are neither a cause nor folded under one.
+fn other_findings(h: &mut String, report: &Report<'_>) {
+    let others: Vec<(usize, &Finding)> = report.other_findings().collect();
+    if others.is_empty() {
         return;
     }
-    for (n, f) in report.findings.iter().enumerate() {
-        finding(h, f, n);
+    let _ = writeln!(h, "<h2>Other findings</h2>");
+    for (i, f) in others {
+        finding(h, f, i);
     }
+}
+
+/// Config changes as a diff, each with the file to edit where it is known.
+fn changes_diff(h: &mut String, changes: &[crate::model::ConfigChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    let _ = write!(h, "<pre class=\"diff\">");
+    for c in changes {
+        let from = c.from.map_or_else(|| "?".to_string(), num);
+        let at = c
+            .file
+            .as_ref()
+            .map_or_else(String::new, |f| format!(" — edit {}", escape(f)));
+        let _ = write!(
+            h,
+            "# {}{at}\n<span class=\"del\">- {}: {}</span>\n<span class=\"add\">+ {}: {}</span>\n",
+            escape(&c.run),
+            escape(&c.option),
+            from,
+            escape(&c.option),
+            num(c.to)
+        );
+    }
+    let _ = writeln!(h, "</pre>");
+}
+
+fn evidence(h: &mut String, f: &Finding) {
+    if f.evidence.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<details><summary>Evidence ({} values)</summary><table class=\"evidence\">",
+        f.evidence.len()
+    );
+    for e in &f.evidence {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&e.name),
+            num(e.value),
+            escape(&e.source)
+        );
+    }
+    let _ = writeln!(h, "</table></details>");
 }
 
 fn finding(h: &mut String, f: &Finding, n: usize) {
@@ -272,43 +421,12 @@ fn finding(h: &mut String, f: &Finding, n: usize) {
     let _ = writeln!(h, "<p>{}</p>", escape(&f.summary));
     if let Some(fix) = &f.fix {
         let _ = writeln!(h, "<p><b>Fix:</b> {}</p>", escape(&fix.summary));
-        if !fix.changes.is_empty() {
-            let _ = write!(h, "<pre class=\"diff\">");
-            for c in &fix.changes {
-                let from = c.from.map_or_else(|| "?".to_string(), num);
-                let _ = write!(
-                    h,
-                    "# {}\n<span class=\"del\">- {}: {}</span>\n<span class=\"add\">+ {}: {}</span>\n",
-                    escape(&c.run),
-                    escape(&c.option),
-                    from,
-                    escape(&c.option),
-                    num(c.to)
-                );
-            }
-            let _ = writeln!(h, "</pre>");
-        }
+        changes_diff(h, &fix.changes);
         for a in &fix.alternatives {
             let _ = writeln!(h, "<p class=\"alt\">Alternative: {}</p>", escape(a));
         }
     }
-    if !f.evidence.is_empty() && f.severity >= Severity::Info {
-        let _ = writeln!(
-            h,
-            "<details><summary>Evidence ({} values)</summary><table class=\"evidence\">",
-            f.evidence.len()
-        );
-        for e in &f.evidence {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&e.name),
-                num(e.value),
-                escape(&e.source)
-            );
-        }
-        let _ = writeln!(h, "</table></details>");
-    }
+    evidence(h, f);
     let _ = writeln!(h, "</div>");
 }
 

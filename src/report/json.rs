@@ -1,4 +1,4 @@
-//! The JSON output (`--json`), schema version 1, documented in docs/json.md. Keys are sorted;
+//! The JSON output (`--json`), schema version 2, documented in docs/json.md. Keys are sorted;
 //! non-finite numbers are written as `null` (JSON has no NaN), everything else as logged.
 
 use rayon::prelude::*;
@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 
 use super::Report;
 use crate::align::Overlap;
-use crate::model::{ConfigValue, Finding, Key, Run};
+use crate::model::{ConfigChange, ConfigValue, Finding, Key, Run};
 
 /// The schema version; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The config keys always present (value `null` when unknown).
 const REQUIRED_KEYS: [Key; 8] = [
@@ -55,7 +55,8 @@ pub fn render(report: &Report<'_>) -> String {
         "baseline": report.runs[report.baseline].label,
         "runs": runs,
         "comparisons": comparisons,
-        "findings": report.findings.iter().map(finding).collect::<Vec<_>>(),
+        "verdict": verdict(report),
+        "findings": report.findings.iter().enumerate().map(|(i, f)| finding(report, i, f)).collect::<Vec<_>>(),
         "warnings": warnings,
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("a serde_json::Value always serialises");
@@ -131,17 +132,53 @@ fn overlap(o: &Overlap) -> Value {
     })
 }
 
-fn finding(f: &Finding) -> Value {
+fn change(c: &ConfigChange) -> Value {
+    json!({"from": c.from.map(num), "to": num(c.to), "run": c.run, "file": c.file})
+}
+
+/// Per run that needs a change: its cause (a finding index), the changes, what it explains;
+/// matches and unchecked checks.
+fn verdict(report: &Report<'_>) -> Value {
+    let v = report.verdict;
+    json!({
+        "causes": v.causes.iter().map(|c| {
+            let mut changes = Map::new();
+            for ch in &c.changes {
+                changes.insert(ch.option.clone(), change(ch));
+            }
+            json!({
+                "run": c.run,
+                "finding": c.finding,
+                "id": report.findings[c.finding].id,
+                "severity": report.findings[c.finding].severity.name(),
+                "summary": report.findings[c.finding].summary,
+                "changes": changes,
+                "explains": c.explains.iter().map(|&i| json!({"finding": i, "id": report.findings[i].id})).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+        "matches": v.matches.iter().map(|(run, text)| json!({"run": run, "summary": text})).collect::<Vec<_>>(),
+        "unchecked": v.unchecked.iter().map(|u| json!({
+            "check": u.check,
+            "run": u.run,
+            "missing": u.missing.iter().map(|k| k.name()).collect::<Vec<_>>(),
+            "set": u.set,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn finding(report: &Report<'_>, i: usize, f: &Finding) -> Value {
     json!({
         "id": f.id,
         "severity": f.severity.name(),
         "runs": f.runs,
+        "subject": f.subject,
+        "explained_by": report.folded_into(i).map(|c| c.finding),
         "summary": f.summary,
         "evidence": f.evidence.iter().map(|e| json!({"name": e.name, "value": num(e.value), "source": e.source})).collect::<Vec<_>>(),
         "fix": f.fix.as_ref().map(|fix| {
             let mut changes = Map::new();
             for c in &fix.changes {
-                changes.insert(c.option.clone(), json!({"from": c.from.map(num), "to": num(c.to), "run": c.run}));
+                changes.insert(c.option.clone(), change(c));
             }
             json!({"summary": fix.summary, "changes": changes, "alternatives": fix.alternatives})
         }),

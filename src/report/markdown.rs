@@ -52,10 +52,65 @@ pub fn render(report: &Report<'_>) -> String {
         );
     }
     let _ = writeln!(m);
-    if report.findings.is_empty() {
-        let _ = writeln!(m, "No findings.");
+    let v = report.verdict;
+    let _ = writeln!(m, "### Verdict\n");
+    if v.causes.is_empty() && v.matches.is_empty() {
+        let _ = writeln!(m, "No run needs a change.");
     }
-    for f in report.findings {
+    for cause in &v.causes {
+        let f = &report.findings[cause.finding];
+        let _ = writeln!(
+            m,
+            "- **{}** {}: {} (`{}`). {}",
+            f.severity.name(),
+            cell(&cause.run),
+            super::term::headline(f.id),
+            f.id,
+            cell(&f.summary)
+        );
+        for c in &cause.changes {
+            let from = c.from.map_or_else(|| "?".to_string(), num);
+            let at = c
+                .file
+                .as_ref()
+                .map_or_else(String::new, |f| format!(" — edit {}", cell(f)));
+            let _ = writeln!(
+                m,
+                "  - change `{}`: `{}` → `{}` ({}){at}",
+                c.option,
+                from,
+                num(c.to),
+                cell(&c.run)
+            );
+        }
+        if !cause.explains.is_empty() {
+            let ids: Vec<String> = cause
+                .explains
+                .iter()
+                .map(|&i| format!("`{}`", report.findings[i].id))
+                .collect();
+            let _ = writeln!(m, "  - this also explains: {}", ids.join(", "));
+        }
+    }
+    for (_, sentence) in &v.matches {
+        let _ = writeln!(m, "- ok: {}", cell(sentence));
+    }
+    for u in &v.unchecked {
+        let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();
+        let _ = writeln!(
+            m,
+            "- not checked: `{}` for {}: {} unknown; supply it with {}",
+            u.check,
+            cell(&u.run),
+            missing.join(", "),
+            cell(&u.set)
+        );
+    }
+    let others: Vec<&crate::model::Finding> = report.other_findings().map(|(_, f)| f).collect();
+    if !others.is_empty() {
+        let _ = writeln!(m, "\n### Other findings\n");
+    }
+    for f in others {
         let _ = writeln!(
             m,
             "- **{}** `{}` ({}): {}",

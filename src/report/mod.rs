@@ -23,7 +23,7 @@ use anyhow::{Context as _, Result};
 
 use crate::align::Aligned;
 use crate::config::{Config, Output};
-use crate::model::{Finding, Run};
+use crate::model::{Cause, Finding, Run, Verdict};
 
 /// Everything a renderer may show.
 pub struct Report<'a> {
@@ -33,11 +33,32 @@ pub struct Report<'a> {
     pub aligned: &'a Aligned,
     /// Findings, most severe first.
     pub findings: &'a [Finding],
+    /// The answer: per run its root cause and changes, matches, unchecked facts.
+    pub verdict: &'a Verdict,
     /// Index of the reference run.
     pub baseline: usize,
 }
 
 impl Report<'_> {
+    /// The cause finding `i` is folded under, if a cause explains it.
+    pub fn folded_into(&self, i: usize) -> Option<&Cause> {
+        self.verdict.causes.iter().find(|c| c.explains.contains(&i))
+    }
+
+    /// Whether finding `i` is a run's root cause.
+    pub fn is_cause(&self, i: usize) -> bool {
+        self.verdict.causes.iter().any(|c| c.finding == i)
+    }
+
+    /// The findings shown after the verdict: neither a cause nor folded under one, most
+    /// severe first.
+    pub fn other_findings(&self) -> impl Iterator<Item = (usize, &Finding)> {
+        self.findings
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_cause(*i) && self.folded_into(*i).is_none())
+    }
+
     /// Every warning of reading and aligning, run warnings prefixed with `[label]`: what stderr,
     /// the JSON and the HTML page all show.
     pub fn warnings(&self) -> Vec<String> {
@@ -58,12 +79,16 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     for w in report.warnings() {
         writeln!(err, "losscmp: warning: {}", text::printable(&w))?;
     }
+    // What was written, for the terminal's last lines.
+    let mut written: Vec<String> = Vec::new();
+    let mut wrote = |what: &str, path: &Path| written.push(format!("{what}: {}", path.display()));
     if let Some(path) = &config.out {
         let charts = html::all_charts(report);
         for why in charts.iter().filter_map(charts::Chart::undrawable) {
             writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
         }
         write_atomic(path, html::render(report, &charts)?.as_bytes())?;
+        wrote("report", path);
     }
     if let Some(path) = &config.plot {
         let chart = html::main_chart(report);
@@ -81,15 +106,19 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         } else {
             write_atomic(path, charts::svg(&chart)?.as_bytes())?;
         }
+        wrote("plot", path);
     }
     if let Some(path) = &config.csv {
         export::csv(report, path)?;
+        wrote("csv", path);
     }
     if let Some(path) = &config.parquet {
         export::parquet(report, path)?;
+        wrote("parquet", path);
     }
     if let Some(path) = &config.junit {
         write_atomic(path, ci::junit(report, config.fail_on).as_bytes())?;
+        wrote("junit", path);
     }
     if let Some(dir) = &config.dataset {
         let stamp = dataset::Stamp::now(config.dataset_date.as_deref());
@@ -99,18 +128,21 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
                 "losscmp: dataset: wrote {}",
                 text::printable(&file.display().to_string())
             )?;
+            wrote("dataset", &file);
         }
     }
     if config.annotations {
         err.write_all(ci::annotations(report).as_bytes())?;
     }
     let mut stdout_taken = false;
-    for (target, text) in [
+    for (what, target, text) in [
         (
+            "json",
             &config.json,
             config.json.as_ref().map(|_| json::render(report)),
         ),
         (
+            "markdown",
             &config.markdown,
             config.markdown.as_ref().map(|_| markdown::render(report)),
         ),
@@ -120,12 +152,22 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
                 io::stdout().lock().write_all(text.as_bytes())?;
                 stdout_taken = true;
             }
-            (Some(Output::File(path)), Some(text)) => write_atomic(path, text.as_bytes())?,
+            (Some(Output::File(path)), Some(text)) => {
+                write_atomic(path, text.as_bytes())?;
+                wrote(what, path);
+            }
             _ => {}
         }
     }
     if !stdout_taken {
-        let text = term::render(report, config.color != anstream::ColorChoice::Never);
+        let text = term::render(
+            report,
+            &term::View {
+                color: config.color != anstream::ColorChoice::Never,
+                verbose: config.verbose,
+                written: &written,
+            },
+        );
         anstream::AutoStream::new(io::stdout().lock(), config.color).write_all(text.as_bytes())?;
     }
     Ok(())

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use super::Report;
 use super::text::printable as s;
-use crate::model::{Finding, Key, Run, Severity, format_number as num};
+use crate::diagnose::ratio_words;
+use crate::model::{Finding, Key, Run, Severity, format_count as count, format_number as num};
 
 /// Styles text with anstyle; `emit` writes the result through anstream, which drops the styles
 /// where colour is off (`--color never`, `NO_COLOR`, not a terminal).
@@ -48,9 +49,38 @@ impl Paint {
     }
 }
 
-/// Renders the summary, with styles when `color`.
-pub fn render(report: &Report<'_>, color: bool) -> String {
-    let p = Paint { on: color };
+/// What the terminal shows: `verbose` adds each run's block (configuration with provenance,
+/// points, files read); `written` lists the files this invocation wrote, shown last.
+pub struct View<'a> {
+    /// Style the text (anstream drops the styles where colour is off).
+    pub color: bool,
+    /// Show each run's block.
+    pub verbose: bool,
+    /// "report: report.html" lines.
+    pub written: &'a [String],
+}
+
+/// The short name of a run's trouble, by the id of its cause.
+pub fn headline(id: &str) -> &'static str {
+    match id {
+        "oversized-effective-batch" => "short of optimizer updates",
+        "nonfinite-loss" => "non-finite loss",
+        "collapsed-loss" => "loss collapsed to zero",
+        "divergence" => "diverged",
+        "lr-not-scaled" => "learning rate not scaled to the batch",
+        "too-few-optimizer-steps" => "too few optimizer updates",
+        "overfitting" => "overfits",
+        "loss-spike" => "loss spikes",
+        "lower-sample-efficiency" => "learns less per sample",
+        "loss-regression" => "worse than the baseline; no cause found",
+        _ => "needs attention",
+    }
+}
+
+/// Renders the summary: the verdict first, then the other findings, the compared numbers, the
+/// run blocks (with `-v`), and the files written.
+pub fn render(report: &Report<'_>, view: &View<'_>) -> String {
+    let p = Paint { on: view.color };
     let mut out = String::new();
     let baseline = &report.runs[report.baseline];
     if report.runs.len() > 1 {
@@ -62,47 +92,131 @@ pub fn render(report: &Report<'_>, color: bool) -> String {
             p.bold(&baseline.label)
         );
     }
-    if report.findings.is_empty() {
-        let _ = writeln!(out, "No findings.");
-    } else {
-        let counts = [Severity::Error, Severity::Warning, Severity::Info].map(|s| {
-            (
-                s,
-                report.findings.iter().filter(|f| f.severity == s).count(),
-            )
-        });
+    verdict(&mut out, &p, report);
+    let others: Vec<&Finding> = report.other_findings().map(|(_, f)| f).collect();
+    if !others.is_empty() {
+        let counts = [Severity::Error, Severity::Warning, Severity::Info]
+            .map(|sev| (sev, others.iter().filter(|f| f.severity == sev).count()));
         let parts: Vec<String> = counts
             .iter()
             .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{n} {}", s.name()))
+            .map(|(sev, n)| format!("{n} {}", sev.name()))
             .collect();
-        let _ = writeln!(out, "Findings: {}", parts.join(", "));
-    }
-    for f in report.findings {
-        finding(&mut out, &p, f);
+        let _ = writeln!(out, "\n{} ({})", p.bold("Other findings"), parts.join(", "));
+        for f in others {
+            finding(&mut out, &p, f);
+        }
     }
     comparisons(&mut out, &p, report);
-    // Each block scans its run's series (final and smallest values): built in parallel, joined
-    // in order.
-    let blocks: Vec<String> = report
-        .runs
-        .par_iter()
-        .enumerate()
-        .map(|(i, run)| {
-            let mut block = String::from("\n");
-            run_block(
-                &mut block,
-                &p,
-                run,
-                i == report.baseline && report.runs.len() > 1,
-            );
-            block
-        })
-        .collect();
-    for block in blocks {
-        out.push_str(&block);
+    if view.verbose {
+        // Each block scans its run's series (final and smallest values): built in parallel,
+        // joined in order.
+        let blocks: Vec<String> = report
+            .runs
+            .par_iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let mut block = String::from("\n");
+                run_block(
+                    &mut block,
+                    &p,
+                    run,
+                    i == report.baseline && report.runs.len() > 1,
+                );
+                block
+            })
+            .collect();
+        for block in blocks {
+            out.push_str(&block);
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.dim("Each run's configuration, with the file and line of every value: -v")
+        );
+    }
+    if !view.written.is_empty() {
+        out.push('\n');
+        for w in view.written {
+            let _ = writeln!(out, "{}", s(w));
+        }
     }
     out
+}
+
+/// The verdict: per run that needs a change, its cause, the one set of changes and what the
+/// cause also explains; the runs that match the baseline; the checks that could not run.
+fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
+    let v = report.verdict;
+    let _ = writeln!(out, "\n{}", p.bold("Verdict"));
+    if v.causes.is_empty() && v.matches.is_empty() {
+        let _ = writeln!(
+            out,
+            "  No run needs a change: no cause check found anything at warning or above."
+        );
+    }
+    for cause in &v.causes {
+        let f = &report.findings[cause.finding];
+        let _ = writeln!(
+            out,
+            "\n  {} {}: {}  [{}]",
+            p.severity(f.severity),
+            p.bold(&cause.run),
+            headline(f.id),
+            f.id
+        );
+        let _ = writeln!(out, "    {}", s(&f.summary));
+        for c in &cause.changes {
+            let from = c.from.map_or_else(|| "?".to_string(), num);
+            let at = c
+                .file
+                .as_ref()
+                .map_or_else(String::new, |f| format!("   (edit {})", s(f)));
+            let _ = writeln!(
+                out,
+                "    {} {}: {} → {}{at}",
+                p.bold("change:"),
+                s(&c.option),
+                from,
+                num(c.to)
+            );
+        }
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "    {} {}", p.bold("why:"), s(&fix.summary));
+            for a in &fix.alternatives {
+                let _ = writeln!(out, "    {} {}", p.dim("alternative:"), s(a));
+            }
+        }
+        if !cause.explains.is_empty() {
+            let _ = writeln!(out, "    this also explains:");
+            for &i in &cause.explains {
+                let e = &report.findings[i];
+                let _ = writeln!(
+                    out,
+                    "      - {} ({}): {}",
+                    e.id,
+                    e.severity.name(),
+                    s(&e.summary)
+                );
+            }
+        }
+    }
+    for (_, sentence) in &v.matches {
+        let _ = writeln!(out, "\n  {} {}", p.bold("ok"), s(sentence));
+    }
+    for u in &v.unchecked {
+        let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();
+        let _ = writeln!(
+            out,
+            "\n  {} {} for {}: {} unknown; supply it with {}",
+            p.dim("not checked:"),
+            u.check,
+            s(&u.run),
+            missing.join(", "),
+            s(&u.set)
+        );
+    }
 }
 
 fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
@@ -116,16 +230,19 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             s(&a.label)
         );
         for o in [&pair.by_data, &pair.by_steps].into_iter().flatten() {
+            let v = crate::diagnose::View::of(o, true);
             let at = match o.axis {
-                crate::align::Axis::Step => format!("step {}", num(o.end)),
-                axis => format!("{} {}", num(o.end), axis.label()),
+                crate::align::Axis::Step => format!("step {}", count(o.end)),
+                axis => format!("{} {}", count(o.end), axis.label()),
             };
             let _ = writeln!(
                 out,
-                "  at {at}: loss {} vs {} ({:.2}× over the last quarter; mean gap {})",
+                "  at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean gap {}",
                 num(o.run_at_end),
                 num(o.reference_at_end),
-                o.ratio_last,
+                ratio_words(v.ratio_at_end()),
+                v.last_window(),
+                ratio_words(o.ratio_last),
                 num(o.mean_abs_gap)
             );
         }

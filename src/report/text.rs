@@ -84,7 +84,8 @@ pub fn html(s: &str) -> String {
 
 /// Escapes text for Markdown (GitHub-flavoured, in a paragraph or a table cell): HTML as
 /// entities, so `<img src=x onerror=…>` is shown, not rendered; Markdown punctuation
-/// backslash-escaped, so no emphasis, link, code span or table cell starts or ends inside it;
+/// backslash-escaped, so no emphasis, link, code span or table cell starts or ends inside it
+/// (the text is placed after a list marker or in a cell, never at the start of a line);
 /// one line.
 pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -93,8 +94,10 @@ pub fn markdown(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!'
-            | '|' | '~' | '"' => {
+            // What can open or close markup inside a line: emphasis, code spans, links
+            // (`[`, so no `](…)` either), table cells, strikethrough. Line-start markers (`#`,
+            // `-`, `+`) cannot occur: the text never starts a line.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }

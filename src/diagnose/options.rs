@@ -1,0 +1,103 @@
+//! Option names in each trainer's own words, so a fix says what to edit where the user edits it
+//! (the house rule: "names from the domain, options from the trainer"). The trainer comes from
+//! the run's `trainer` key (ingest names it from the files it read); the file and line to edit
+//! from the run's `set_in` (where its own arguments set the option).
+//!
+//! | trainer | grad accumulation | per-device batch | global batch | learning rate | epochs |
+//! |---|---|---|---|---|---|
+//! | HF Trainer, TRL, LLaMA-Factory, Unsloth (`hf`, `llamafactory`) | `gradient_accumulation_steps` | `per_device_train_batch_size` | — (derived) | `learning_rate` | `num_train_epochs` |
+//! | axolotl | `gradient_accumulation_steps` | `micro_batch_size` | — (`batch_size` is per GPU) | `learning_rate` | `num_epochs` |
+//! | DeepSpeed JSON | `gradient_accumulation_steps` | `train_micro_batch_size_per_gpu` | `train_batch_size` | `optimizer.params.lr` | — |
+//! | Megatron-LM | — (derived: global ÷ (micro × data-parallel size)) | `--micro-batch-size` | `--global-batch-size` | `--lr` | — (`--train-iters`) |
+//! | ms-swift | `--gradient_accumulation_steps` | `--per_device_train_batch_size` | — | `--learning_rate` | `--num_train_epochs` |
+//! | torchtune recipe | `gradient_accumulation_steps` | `batch_size` | — | `optimizer.lr` | `epochs` |
+//! | nanoGPT (`train.py` config) | `gradient_accumulation_steps` (divided by the world size under DDP) | `batch_size` | — | `learning_rate` | — (`max_iters`) |
+//!
+//! Sources: each trainer's argument parser or config loader (transformers `TrainingArguments`,
+//! axolotl's config schema, DeepSpeed's batch-size check, Megatron-LM's arguments, ms-swift's
+//! `TrainArguments`, torchtune's recipes, nanoGPT's `train.py`).
+
+use crate::model::{ConfigChange, Key, Run};
+
+/// A trainer, as far as its option names go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trainer {
+    /// HF Trainer and what is built on it: TRL, LLaMA-Factory, Unsloth.
+    Hf,
+    Axolotl,
+    DeepSpeed,
+    Megatron,
+    MsSwift,
+    Torchtune,
+    NanoGpt,
+}
+
+impl Trainer {
+    /// The trainer of a run (HF's names when it is not known: the most common).
+    pub fn of(run: &Run) -> Trainer {
+        match run.config.text(Key::Trainer) {
+            Some("axolotl") => Trainer::Axolotl,
+            Some("deepspeed") => Trainer::DeepSpeed,
+            Some("megatron") => Trainer::Megatron,
+            Some("ms-swift") => Trainer::MsSwift,
+            Some("torchtune") => Trainer::Torchtune,
+            Some("nanogpt") => Trainer::NanoGpt,
+            _ => Trainer::Hf,
+        }
+    }
+
+    /// The option that sets `key` in this trainer, if it has one.
+    pub fn option(self, key: Key) -> Option<&'static str> {
+        use Trainer::*;
+        Some(match (self, key) {
+            (Megatron, Key::GradAccum) => return None,
+            (Megatron, Key::PerDeviceBatch) => "--micro-batch-size",
+            (Megatron, Key::EffectiveBatch) => "--global-batch-size",
+            (Megatron, Key::LearningRate) => "--lr",
+            (Megatron, Key::Epochs) => return None,
+            (MsSwift, Key::GradAccum) => "--gradient_accumulation_steps",
+            (MsSwift, Key::PerDeviceBatch) => "--per_device_train_batch_size",
+            (MsSwift, Key::LearningRate) => "--learning_rate",
+            (MsSwift, Key::Epochs) => "--num_train_epochs",
+            (DeepSpeed, Key::PerDeviceBatch) => "train_micro_batch_size_per_gpu",
+            (DeepSpeed, Key::EffectiveBatch) => "train_batch_size",
+            (DeepSpeed, Key::LearningRate) => "optimizer.params.lr",
+            (DeepSpeed, Key::Epochs) => "num_train_epochs",
+            (Axolotl, Key::PerDeviceBatch) => "micro_batch_size",
+            (Axolotl, Key::Epochs) => "num_epochs",
+            (Torchtune, Key::PerDeviceBatch) => "batch_size",
+            (Torchtune, Key::LearningRate) => "optimizer.lr",
+            (Torchtune, Key::Epochs) => "epochs",
+            (NanoGpt, Key::PerDeviceBatch) => "batch_size",
+            (NanoGpt, Key::Epochs) => return None,
+            (_, Key::GradAccum) => "gradient_accumulation_steps",
+            (_, Key::PerDeviceBatch) => "per_device_train_batch_size",
+            (_, Key::LearningRate) => "learning_rate",
+            (_, Key::Epochs) => "num_train_epochs",
+            (_, Key::WarmupRatio) => "warmup_ratio",
+            (_, Key::EffectiveBatch) => return None,
+            _ => return None,
+        })
+    }
+
+    /// Whether the effective batch of a run grows with the number of processes at a fixed
+    /// configuration. nanoGPT divides its configured `gradient_accumulation_steps` by the world
+    /// size, and Megatron-LM with a fixed `--global-batch-size` derives its accumulation from
+    /// it: their effective batch does not grow with GPUs.
+    pub fn batch_grows_with_world(self) -> bool {
+        !matches!(self, Trainer::NanoGpt)
+    }
+}
+
+/// A change of `key` for `run` from `from` to `to`, named as the run's trainer names it, with
+/// the file and line that set it where known. `None` when the trainer has no such option.
+pub fn change(run: &Run, key: Key, from: Option<f64>, to: f64) -> Option<ConfigChange> {
+    let option = Trainer::of(run).option(key)?;
+    Some(ConfigChange {
+        run: run.label.clone(),
+        option: option.into(),
+        file: run.config.set_in.get(&key).map(ToString::to_string),
+        from,
+        to,
+    })
+}

@@ -1,0 +1,173 @@
+//! The verdict: one answer for the whole comparison, built from the findings once and rendered
+//! by every output (terminal, HTML, Markdown, JSON).
+//!
+//! - **One root cause per run that needs a change.** Among the findings whose subject is a run
+//!   (warning or worse), the first in [`ROOT_ORDER`] is its cause; the findings it explains for
+//!   that run (see [`explained_by`]) are folded under it and lose their own fixes, so the run
+//!   gets one set of changes. A run worse than the baseline with no cause found gets its
+//!   `loss-regression` as the entry, with no change.
+//! - **No option twice.** Any other finding of the same run that proposes another value for an
+//!   option the cause changes drops that change.
+//! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
+//!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
+//! - **Unchecked.** A cause check that could not run because a fact is missing (the effective
+//!   batch, or the planned steps) is listed with the run and the `--set` that supplies it.
+
+use super::{Context, View};
+use crate::model::{Cause, Finding, Key, Run, Severity, Unchecked, Verdict};
+
+/// Root causes in order of precedence: the first a run has is its cause.
+const ROOT_ORDER: [&str; 9] = [
+    "oversized-effective-batch",
+    "nonfinite-loss",
+    "collapsed-loss",
+    "divergence",
+    "lr-not-scaled",
+    "too-few-optimizer-steps",
+    "overfitting",
+    "loss-spike",
+    "lower-sample-efficiency",
+];
+
+/// The findings a root cause explains when they are about the same run.
+fn explained_by(root: &str) -> &'static [&'static str] {
+    match root {
+        "oversized-effective-batch" => &[
+            "lr-not-scaled",
+            "too-few-optimizer-steps",
+            "loss-regression",
+            "lower-sample-efficiency",
+        ],
+        _ => &["loss-regression", "lower-sample-efficiency"],
+    }
+}
+
+/// Builds the verdict and leaves each run's changes in one place: the fixes of folded findings
+/// are removed, and no other finding keeps another value for an option the cause changes.
+pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
+    let mut v = Verdict::default();
+    for run in ctx.runs {
+        let about = |f: &Finding| f.subject.as_deref() == Some(run.label.as_str());
+        let root = ROOT_ORDER.iter().find_map(|id| {
+            findings
+                .iter()
+                .position(|f| about(f) && f.id == *id && f.severity >= Severity::Warning)
+        });
+        let root = root.or_else(|| {
+            findings
+                .iter()
+                .position(|f| about(f) && f.id == "loss-regression")
+        });
+        let Some(root) = root else { continue };
+        let folds = explained_by(findings[root].id);
+        let explains: Vec<usize> = (0..findings.len())
+            .filter(|&i| i != root && about(&findings[i]) && folds.contains(&findings[i].id))
+            .collect();
+        for &i in &explains {
+            findings[i].fix = None;
+        }
+        let changes = findings[root]
+            .fix
+            .as_ref()
+            .map(|f| f.changes.clone())
+            .unwrap_or_default();
+        for (i, f) in findings.iter_mut().enumerate() {
+            if i == root || !about(f) {
+                continue;
+            }
+            if let Some(fix) = &mut f.fix {
+                fix.changes.retain(|c| {
+                    !changes
+                        .iter()
+                        .any(|r| r.option == c.option && r.run == c.run && r.to != c.to)
+                });
+            }
+        }
+        v.causes.push(Cause {
+            run: run.label.clone(),
+            finding: root,
+            changes,
+            explains,
+        });
+    }
+    let troubled = |label: &str| {
+        findings
+            .iter()
+            .any(|f| f.subject.as_deref() == Some(label) && f.severity >= Severity::Warning)
+    };
+    for pair in &ctx.aligned.pairs {
+        let (reference, run) = ctx.pair_runs(pair);
+        if troubled(&run.label) || troubled(&reference.label) {
+            continue;
+        }
+        if let Some(o) = &pair.by_data {
+            let view = View::of(o, true);
+            let off = (view.ratio_last - 1.0).abs();
+            if off <= ctx.opts.tolerance {
+                let within = if off < 0.0005 {
+                    "less than 0.1%".to_string()
+                } else {
+                    format!("{:.1}%", 100.0 * off)
+                };
+                v.matches.push((
+                    run.label.clone(),
+                    format!(
+                        "{} matches the baseline {} within {within} at matched {} (over the last quarter of the overlap, {}).",
+                        run.label,
+                        reference.label,
+                        ctx.aligned.data_axis.label(),
+                        view.last_window()
+                    ),
+                ));
+            }
+        }
+    }
+    for pair in &ctx.aligned.pairs {
+        let (reference, run) = ctx.pair_runs(pair);
+        if reference.loss().is_none() || run.loss().is_none() {
+            continue;
+        }
+        for r in [reference, run] {
+            if let Some(u) = missing_batch(r) {
+                if !v
+                    .unchecked
+                    .iter()
+                    .any(|x| x.run == u.run && x.check == u.check)
+                {
+                    v.unchecked.push(u);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The batch check cannot run without the effective batch: which facts are missing, and the
+/// `--set` that supplies the one most likely known to the user.
+fn missing_batch(run: &Run) -> Option<Unchecked> {
+    if run.config.num(Key::EffectiveBatch).is_some() {
+        return None;
+    }
+    let factors = [Key::WorldSize, Key::PerDeviceBatch, Key::GradAccum];
+    let missing: Vec<Key> = factors
+        .into_iter()
+        .filter(|k| run.config.num(*k).is_none())
+        .collect();
+    // All three unknown: the product is the one number to give.
+    let missing = if missing.len() == factors.len() {
+        vec![Key::EffectiveBatch]
+    } else {
+        missing
+    };
+    let set = missing
+        .iter()
+        .map(|k| format!("--set {}:{}=N", run.label, k.name()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Unchecked {
+        check: "oversized-effective-batch",
+        run: run.label.clone(),
+        missing,
+        set,
+    })
+}

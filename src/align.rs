@@ -48,6 +48,29 @@ impl Axis {
         }
     }
 
+    /// Words after an amount on the axis in a sentence: "6,144 samples seen", "3 epochs".
+    pub fn amount(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples seen",
+            Axis::Tokens => "tokens seen",
+            Axis::Epoch => "epochs",
+            Axis::Step => "steps",
+            Axis::Time => "seconds",
+        }
+    }
+
+    /// An amount on the axis in words: whole samples and tokens, epochs to three significant
+    /// digits (never "0 epoch" for a fraction of one).
+    pub fn amount_of(self, x: f64) -> String {
+        match self {
+            Axis::Epoch | Axis::Time => {
+                let s = format!("{:.3}", x);
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
+            _ => crate::model::format_count(x.round()),
+        }
+    }
+
     /// Words for an axis label.
     pub fn label(self) -> &'static str {
         match self {

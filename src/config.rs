@@ -263,15 +263,59 @@ fn same_path(a: &Path, b: &Path) -> bool {
     a == b || a.components().eq(b.components())
 }
 
+/// Whether a file name is one trainers give the same file in every run.
+fn generic_file_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    const GENERIC: [&str; 22] = [
+        "trainer_state.json",
+        "trainer_log.jsonl",
+        "train.log",
+        "training.log",
+        "train.txt",
+        "log.txt",
+        "output.log",
+        "stdout.log",
+        "stdout.txt",
+        "nohup.out",
+        "logging.jsonl",
+        "all_results.json",
+        "train_results.json",
+        "eval_results.json",
+        "config.yaml",
+        "training_args.json",
+        "training_args.yaml",
+        "metrics.csv",
+        "wandb-summary.json",
+        "running_log.txt",
+        "loss",
+        "guest.log",
+    ];
+    GENERIC.contains(&name)
+        || name.starts_with("events.out.tfevents")
+        || name.starts_with("run-") && name.ends_with(".wandb")
+        || name.starts_with("log_") && name.ends_with(".txt")
+}
+
 fn default_label(path: &Path) -> String {
     if path.as_os_str() == "-" {
         return "stdin".into();
     }
-    // A run is usually named by its directory; a file inside one (trainer_state.json, train.log)
-    // takes the directory's name too, since the file name says nothing about the run.
+    // A run is usually named by its directory; a file a trainer names the same in every run
+    // (trainer_state.json, train.log) takes the directory's name too, since its name says
+    // nothing about the run. Any other file is named by its stem (`wandb_export_run8.csv`:
+    // `wandb_export_run8`).
     let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     // A checkpoint folder is read with its run and named by it.
     let checkpoint = crate::ingest::checkpoint_parent(path).is_some();
+    if full.is_file() && !checkpoint && !generic_file_name(&full) {
+        if let Some(stem) = full.file_stem() {
+            return stem.to_string_lossy().into_owned();
+        }
+    }
     let named = if full.is_file() || checkpoint {
         full.parent()
     } else {

@@ -30,7 +30,7 @@ fn final_loss(run: &Run, axis: crate::align::Axis) -> Option<(f64, f64)> {
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     let data_axis = ctx.aligned.data_axis;
-    let axis = data_axis.label();
+    let axis = data_axis.amount();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
         let Some(o) = &pair.by_data else { continue };

@@ -80,7 +80,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let artifact = raised_for(earlier, "loss-logging-artifact", reference, run);
-        let axis = ctx.aligned.data_axis.label();
+        let axis = ctx.aligned.data_axis.amount();
         let mut evidence: Vec<Evidence> = [
             config_evidence(small, Key::EffectiveBatch),
             config_evidence(big, Key::EffectiveBatch),

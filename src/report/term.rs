@@ -233,7 +233,7 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             let v = crate::diagnose::View::of(o, true);
             let at = match o.axis {
                 crate::align::Axis::Step => format!("step {}", count(o.end)),
-                axis => format!("{} {}", count(o.end), axis.label()),
+                axis => format!("{} {}", axis.amount_of(o.end), axis.amount()),
             };
             let _ = writeln!(
                 out,
@@ -247,15 +247,16 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             );
         }
         if let Some(t) = &pair.target {
+            let axis = report.aligned.data_axis;
             let _ = writeln!(
                 out,
                 "  to reach loss {}: {} vs {} {}, {} vs {} steps",
                 num(t.loss),
-                num(t.run_samples.round()),
-                num(t.reference_samples.round()),
-                report.aligned.data_axis.label(),
-                num(t.run_steps.round()),
-                num(t.reference_steps.round())
+                axis.amount_of(t.run_samples),
+                axis.amount_of(t.reference_samples),
+                axis.amount(),
+                count(t.run_steps.round()),
+                count(t.reference_steps.round())
             );
         }
         if pair.by_data.is_none() && pair.by_steps.is_none() {

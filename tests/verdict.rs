@@ -1,0 +1,256 @@
+//! Issue 11: one verdict you can trust — the same cause and fix whatever order the runs come
+//! in, every printed ratio the ratio of the values beside it, one value per option, checkpoint
+//! folders read with their runs, and the `--set` named when a fact is missing.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{json_of, losscmp};
+use serde_json::Value;
+
+/// The real fixture runs that can be paired.
+const RUNS: [&str; 5] = [
+    "fixtures/lf_1gpu_ga8",
+    "fixtures/lf_8proc_ga8",
+    "fixtures/lf_8proc_ga1",
+    "fixtures/hf_1gpu_ga8_resumed",
+    "fixtures/hf_8proc_ga8_crashed_at_exit",
+];
+
+/// The verdict's causes as (run, cause id, changes option → (from, to)), sorted.
+type Causes = Vec<(String, String, BTreeMap<String, (Value, Value)>)>;
+
+fn causes(doc: &Value) -> Causes {
+    let mut out: Causes = doc["verdict"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|c| {
+            let changes = c["changes"]
+                .as_object()
+                .expect("changes")
+                .iter()
+                .map(|(k, v)| (k.clone(), (v["from"].clone(), v["to"].clone())))
+                .collect();
+            (
+                c["run"].as_str().expect("run").to_string(),
+                c["id"].as_str().expect("id").to_string(),
+                changes,
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    out
+}
+
+#[test]
+fn every_pair_gives_the_same_verdict_in_both_orders() {
+    for (i, a) in RUNS.iter().enumerate() {
+        for b in &RUNS[i + 1..] {
+            let ab = causes(&json_of(&[a, b]));
+            let ba = causes(&json_of(&[b, a]));
+            assert_eq!(ab, ba, "{a} vs {b}");
+        }
+    }
+    // The seed pair, either way: the 8-process run is the one to change, GA 8 → 1.
+    for order in [
+        ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        ["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"],
+    ] {
+        let c = causes(&json_of(&order));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0].0.as_str(), c[0].1.as_str()),
+            ("lf_8proc_ga8", "oversized-effective-batch")
+        );
+        assert_eq!(
+            c[0].2["gradient_accumulation_steps"],
+            (Value::from(8.0), Value::from(1.0))
+        );
+    }
+}
+
+#[test]
+fn the_new_run_first_still_fails_the_gate_and_says_why() {
+    losscmp()
+        .args([
+            "fixtures/lf_8proc_ga8",
+            "fixtures/lf_1gpu_ga8",
+            "--fail-on",
+            "error",
+        ])
+        .assert()
+        .code(1)
+        .stdout(common::predicate::str::contains(
+            "The baseline lf_8proc_ga8 is the run short of updates.",
+        ))
+        .stderr(common::predicate::str::contains(
+            "--fail-on error: 1 finding at or above it: oversized-effective-batch",
+        ));
+}
+
+/// Every option of every run gets one value in the whole output.
+#[test]
+fn no_option_gets_two_values() {
+    for args in [
+        vec!["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        vec!["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"],
+        RUNS.to_vec(),
+    ] {
+        let doc = json_of(&args);
+        let mut seen: BTreeMap<(String, String), Value> = BTreeMap::new();
+        let mut record = |changes: &Value| {
+            for (option, c) in changes.as_object().into_iter().flatten() {
+                let key = (c["run"].as_str().unwrap_or("").to_string(), option.clone());
+                if let Some(before) = seen.insert(key.clone(), c["to"].clone()) {
+                    assert_eq!(before, c["to"], "{key:?} gets two values: {args:?}");
+                }
+            }
+        };
+        for c in doc["verdict"]["causes"].as_array().expect("causes") {
+            record(&c["changes"]);
+        }
+        for f in doc["findings"].as_array().expect("findings") {
+            record(&f["fix"]["changes"]);
+        }
+    }
+}
+
+/// Parses "A vs B (R×)" in the text and checks R against A ÷ B (to the rounding of the three
+/// numbers as printed).
+#[test]
+fn every_printed_ratio_matches_the_values_beside_it() {
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut checked = 0;
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(vs) = rest.find(" vs ") {
+            let before = &rest[..vs];
+            let after = &rest[vs + 4..];
+            rest = after;
+            let a = before
+                .rsplit(|c: char| c == ' ' || c == '(')
+                .next()
+                .and_then(|s| s.parse::<f64>().ok());
+            let Some(b_end) = after.find(" (") else {
+                continue;
+            };
+            let b = after[..b_end].parse::<f64>().ok();
+            let r = after[b_end + 2..]
+                .split('×')
+                .next()
+                .and_then(|s| s.parse::<f64>().ok());
+            if let (Some(a), Some(b), Some(r)) = (a, b, r) {
+                let want = a / b;
+                // Printed values carry 6 significant digits; a ratio ≥ 10 is printed whole,
+                // one of 2–10 with one decimal, below 2 with two.
+                let step = if r >= 10.0 {
+                    0.5
+                } else if r >= 2.0 {
+                    0.05
+                } else {
+                    0.005
+                };
+                assert!(
+                    (want - r).abs() <= step + want * 1e-4,
+                    "{line}: {a} / {b} = {want}, printed {r}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} ratios found:\n{text}");
+}
+
+#[test]
+fn checkpoint_folders_are_read_with_their_runs() {
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8/checkpoint-192",
+        "fixtures/lf_8proc_ga8/checkpoint-48",
+    ]);
+    let labels: Vec<&str> = doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["label"].as_str().expect("label"))
+        .collect();
+    assert_eq!(labels, vec!["lf_1gpu_ga8", "lf_8proc_ga8"]);
+    let c = causes(&doc);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].1, "oversized-effective-batch");
+    assert!(
+        doc["warnings"]
+            .to_string()
+            .contains("a checkpoint folder; read with its run directory fixtures/lf_8proc_ga8"),
+        "{}",
+        doc["warnings"]
+    );
+}
+
+/// A W&B CSV export has no batch facts: the verdict says which check did not run, and the
+/// `--set` that unlocks it — which then gives the cause.
+#[test]
+fn a_missing_fact_is_named_with_its_set() {
+    let csv = "fixtures/tables/wandb_export_lf_8proc_ga8.csv";
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", csv]);
+    let unchecked = doc["verdict"]["unchecked"].as_array().expect("unchecked");
+    assert!(
+        unchecked
+            .iter()
+            .any(|u| u["check"] == "oversized-effective-batch"
+                && u["set"] == "--set wandb_export_lf_8proc_ga8:effective_batch=N"),
+        "{unchecked:?}"
+    );
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        csv,
+        "--set",
+        "wandb_export_lf_8proc_ga8:effective_batch=128",
+    ]);
+    let c = causes(&doc);
+    assert_eq!(
+        c.first().map(|c| c.1.as_str()),
+        Some("oversized-effective-batch"),
+        "{c:?}"
+    );
+}
+
+/// `--smooth` changes the drawing, never a quoted number.
+#[test]
+fn smoothing_does_not_change_the_diagnosis() {
+    let plain = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    let smooth = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8",
+        "--smooth",
+        "0.9",
+    ]);
+    assert_eq!(plain["findings"], smooth["findings"]);
+    assert_eq!(plain["verdict"], smooth["verdict"]);
+}
+
+/// `--x step` keeps the by-samples / by-steps pair in the report.
+#[test]
+fn the_headline_pair_stays_with_x_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("r.html");
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--x",
+            "step",
+        ])
+        .arg("--out")
+        .arg(&html)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).expect("written");
+    assert_eq!(page.matches("Training loss vs samples seen").count(), 1);
+    assert_eq!(page.matches("Training loss vs optimizer steps").count(), 1);
+}

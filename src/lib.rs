@@ -44,9 +44,10 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
             progress.inc();
             run
         })
-        .collect::<Result<Vec<_>>>();
+        .collect::<Vec<Result<_>>>();
     progress.finish();
-    let runs = runs?;
+    // The first failing run in command-line order, whichever thread failed first.
+    let runs = runs.into_iter().collect::<Result<Vec<_>>>()?;
     clock.lap("read");
     let aligned = align::align(
         &runs,

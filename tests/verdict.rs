@@ -9,13 +9,20 @@ use std::collections::BTreeMap;
 use common::{json_of, losscmp};
 use serde_json::Value;
 
-/// The real fixture runs that can be paired.
+/// The real fixture runs that can be paired (the corpus's, and the second set made for these
+/// tests on the same recipe with a different tiny model and task: fixtures/gen/).
 const RUNS: [&str; 5] = [
     "fixtures/lf_1gpu_ga8",
     "fixtures/lf_8proc_ga8",
     "fixtures/lf_8proc_ga1",
     "fixtures/hf_1gpu_ga8_resumed",
     "fixtures/hf_8proc_ga8_crashed_at_exit",
+];
+const GEN: [&str; 4] = [
+    "fixtures/gen/lf2_1gpu_ga8",
+    "fixtures/gen/lf2_2proc_ga8",
+    "fixtures/gen/lf2_8proc_ga8_24ep",
+    "fixtures/gen/lf2_8proc_ga8",
 ];
 
 /// The verdict's causes as (run, cause id, changes option → (from, to)), sorted.
@@ -46,11 +53,13 @@ fn causes(doc: &Value) -> Causes {
 
 #[test]
 fn every_pair_gives_the_same_verdict_in_both_orders() {
-    for (i, a) in RUNS.iter().enumerate() {
-        for b in &RUNS[i + 1..] {
-            let ab = causes(&json_of(&[a, b]));
-            let ba = causes(&json_of(&[b, a]));
-            assert_eq!(ab, ba, "{a} vs {b}");
+    for set in [&RUNS[..], &GEN[..]] {
+        for (i, a) in set.iter().enumerate() {
+            for b in &set[i + 1..] {
+                let ab = causes(&json_of(&[a, b]));
+                let ba = causes(&json_of(&[b, a]));
+                assert_eq!(ab, ba, "{a} vs {b}");
+            }
         }
     }
     // The seed pair, either way: the 8-process run is the one to change, GA 8 → 1.
@@ -69,6 +78,57 @@ fn every_pair_gives_the_same_verdict_in_both_orders() {
             (Value::from(8.0), Value::from(1.0))
         );
     }
+}
+
+/// A real 2-process run with the 1-GPU recipe: GA 8 → 4 (2 × 2 × 4 = 16), either order.
+#[test]
+fn the_two_process_run_gets_ga_8_to_4() {
+    for order in [
+        ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_2proc_ga8"],
+        ["fixtures/gen/lf2_2proc_ga8", "fixtures/gen/lf2_1gpu_ga8"],
+    ] {
+        let c = causes(&json_of(&order));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0].0.as_str(), c[0].1.as_str()),
+            ("lf2_2proc_ga8", "oversized-effective-batch")
+        );
+        assert_eq!(
+            c[0].2["gradient_accumulation_steps"],
+            (Value::from(8.0), Value::from(4.0))
+        );
+    }
+}
+
+/// A real run with the baseline's number of updates but 8× the epochs (8× the samples) is worse
+/// per sample but ends lower: a warning about sample efficiency, not a regression error.
+#[test]
+fn a_run_that_ends_lower_after_more_samples_is_not_a_regression() {
+    let doc = json_of(&["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8_24ep"]);
+    let ids = common::finding_ids(&doc);
+    assert!(!ids.contains(&"loss-regression".to_string()), "{ids:?}");
+    let f = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "lower-sample-efficiency")
+        .expect("lower-sample-efficiency");
+    assert_eq!(f["severity"], "warning");
+    let s = f["summary"].as_str().expect("summary");
+    assert!(
+        s.contains("ends lower: 0.000500503 vs 0.000523592"),
+        "{s}"
+    );
+    assert!(s.contains("49,152 samples seen (8.0× the baseline's 6,144)"), "{s}");
+    losscmp()
+        .args([
+            "fixtures/gen/lf2_1gpu_ga8",
+            "fixtures/gen/lf2_8proc_ga8_24ep",
+            "--fail-on",
+            "error",
+        ])
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -134,7 +194,7 @@ fn every_printed_ratio_matches_the_values_beside_it() {
             let after = &rest[vs + 4..];
             rest = after;
             let a = before
-                .rsplit(|c: char| c == ' ' || c == '(')
+                .rsplit([' ', '('])
                 .next()
                 .and_then(|s| s.parse::<f64>().ok());
             let Some(b_end) = after.find(" (") else {
@@ -192,30 +252,116 @@ fn checkpoint_folders_are_read_with_their_runs() {
     );
 }
 
-/// A W&B CSV export has no batch facts: the verdict says which check did not run, and the
-/// `--set` that unlocks it — which then gives the cause.
+/// A W&B CSV export has no batch facts. With its epochs, the batch ratio is inferred from the
+/// steps per epoch and said to be assumed; without epochs, the verdict says which check did not
+/// run and the `--set` that unlocks it — which then gives the cause.
 #[test]
-fn a_missing_fact_is_named_with_its_set() {
+fn a_missing_fact_is_inferred_or_named_with_its_set() {
     let csv = "fixtures/tables/wandb_export_lf_8proc_ga8.csv";
     let doc = json_of(&["fixtures/lf_1gpu_ga8", csv]);
+    let c = causes(&doc);
+    assert_eq!(
+        c.first().map(|c| c.1.as_str()),
+        Some("oversized-effective-batch"),
+        "{c:?}"
+    );
+    let summary = doc["verdict"]["causes"][0]["summary"]
+        .as_str()
+        .expect("summary");
+    assert!(
+        summary.contains("assumed: the same examples per epoch"),
+        "{summary}"
+    );
+
+    // The same export without its epoch column.
+    let text = std::fs::read_to_string(common::fixture("tables/wandb_export_lf_8proc_ga8.csv"))
+        .expect("fixture");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !header[i].contains("epoch"))
+        .collect();
+    let stripped: String = text
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| cells.get(i).copied().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("run8.csv");
+    std::fs::write(&path, stripped).expect("write");
+    let path = path.to_str().expect("utf-8");
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", path]);
     let unchecked = doc["verdict"]["unchecked"].as_array().expect("unchecked");
     assert!(
         unchecked
             .iter()
             .any(|u| u["check"] == "oversized-effective-batch"
-                && u["set"] == "--set wandb_export_lf_8proc_ga8:effective_batch=N"),
+                && u["set"] == "--set run8:effective_batch=N"),
         "{unchecked:?}"
     );
     let doc = json_of(&[
         "fixtures/lf_1gpu_ga8",
-        csv,
+        path,
         "--set",
-        "wandb_export_lf_8proc_ga8:effective_batch=128",
+        "run8:effective_batch=128",
     ]);
     let c = causes(&doc);
     assert_eq!(
         c.first().map(|c| c.1.as_str()),
         Some("oversized-effective-batch"),
+        "{c:?}"
+    );
+}
+
+/// A log holding only the metric dicts (`python train.py > train.log`: no header, no bars)
+/// names the `--set` that places its steps; with it, the batch ratio is inferred (assumed: the
+/// same examples per epoch) and the run short of updates is found.
+#[test]
+fn stdout_only_dicts_name_their_set_and_the_cause_is_inferred() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut paths = Vec::new();
+    for run in ["lf_1gpu_ga8", "lf_8proc_ga8"] {
+        let log =
+            std::fs::read_to_string(common::fixture(&format!("{run}/train.log"))).expect("fixture");
+        // What `python train.py > train.log` keeps: only the dicts (transformers prints its
+        // header and progress bars to stderr).
+        let dicts: String = log
+            .split(['\n', '\r'])
+            .filter_map(|l| l.find("{'").map(|i| &l[i..]))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let d = dir.path().join(run);
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::write(d.join("train.log"), dicts).expect("write");
+        paths.push(d.to_str().expect("utf-8").to_string());
+    }
+    losscmp()
+        .args([&paths[0], &paths[1]])
+        .assert()
+        .code(2)
+        .stderr(common::predicate::str::contains(
+            "metric records with epochs but no steps",
+        ))
+        .stderr(common::predicate::str::contains(
+            "--set lf_1gpu_ga8:logging_steps=N",
+        ));
+    let doc = json_of(&[
+        &paths[0],
+        &paths[1],
+        "--set",
+        "lf_1gpu_ga8:logging_steps=2",
+        "--set",
+        "lf_8proc_ga8:logging_steps=2",
+    ]);
+    let c = causes(&doc);
+    assert_eq!(
+        c.first().map(|c| (c.0.as_str(), c.1.as_str())),
+        Some(("lf_8proc_ga8", "oversized-effective-batch")),
         "{c:?}"
     );
 }

@@ -42,7 +42,13 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        let Some((b_ref, b_run)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
+        // Effective batches from the configurations; else their ratio inferred from the
+        // runs' steps per epoch (same data: k× the batch, k× fewer steps per epoch).
+        let inferred = ctx.pair_num(pair, Key::EffectiveBatch).is_none();
+        let Some((b_ref, b_run)) = ctx
+            .pair_num(pair, Key::EffectiveBatch)
+            .or_else(|| inferred_batches(reference, run))
+        else {
             continue;
         };
         // The side that needs the change: the larger batch.
@@ -88,6 +94,17 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         .into_iter()
         .flatten()
         .collect();
+        if inferred {
+            evidence.push(Evidence {
+                name: "effective_batch_ratio".into(),
+                value: k,
+                source: format!(
+                    "assumed: both runs see the same examples per epoch, so the batch ratio is the inverse ratio of steps per epoch ({} vs {}, last logged loss step ÷ its epoch)",
+                    num(b_big),
+                    num(b_small)
+                ),
+            });
+        }
         evidence.push(Evidence {
             name: format!("optimizer_steps[{}]", small.label),
             value: s_small,
@@ -155,16 +172,27 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         } else {
             String::new()
         };
+        let batches = if inferred {
+            format!(
+                "{} vs {} steps per epoch; assumed: the same examples per epoch, effective batches unknown",
+                num(b_small),
+                num(b_big)
+            )
+        } else {
+            format!(
+                "{} vs {} samples per optimizer step",
+                num(b_big),
+                num(b_small)
+            )
+        };
         let summary = format!(
-            "{big_l} used {k_s} larger effective batch than {small_l} ({b_big} vs {b_small} samples per optimizer step) and so made {f_s} fewer optimizer updates ({s_big} vs {s_small}). \
+            "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and so made {f_s} fewer optimizer updates ({s_big} vs {s_small}). \
 At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
 At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s: per update it learns {pace}, so it is short of updates, not of data.{baseline_note}",
             big_l = big.label,
             small_l = small.label,
             k_s = a_times(k),
             f_s = times(fewer),
-            b_big = num(b_big),
-            b_small = num(b_small),
             s_big = num(s_big),
             s_small = num(s_small),
             x = count(data.end),
@@ -198,6 +226,20 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
         });
     }
     out
+}
+
+/// Relative effective batches of two runs whose batches are unknown, from their steps per
+/// epoch (last logged loss step ÷ its epoch): on the same data, a k× larger batch makes k×
+/// fewer steps per epoch. Returned as (reference, run) numbers in proportion to the batches.
+pub(crate) fn inferred_batches(reference: &Run, run: &Run) -> Option<(f64, f64)> {
+    let spe = |r: &Run| {
+        let p = r.loss()?.last_finite()?;
+        let e = p.epoch.get().filter(|e| *e > 0.0)?;
+        Some(p.step / e).filter(|s| s.is_finite() && *s > 0.0)
+    };
+    let (a, b) = (spe(reference)?, spe(run)?);
+    // Batch ∝ 1 / steps per epoch: the numbers shown are the other run's steps per epoch.
+    Some((b, a))
 }
 
 /// A ratio in words beside the values it divides: "448×", "0.60×".
@@ -246,18 +288,25 @@ pub fn format_p(test: &super::stats::Test) -> String {
 
 fn fix(small: &Run, big: &Run, k: f64) -> Fix {
     use super::options::{Trainer, change};
-    let b_small = small.config.num(Key::EffectiveBatch).unwrap_or_default();
+    let b_small = small.config.num(Key::EffectiveBatch);
     let world = big.config.num(Key::WorldSize);
     let pdb = big.config.num(Key::PerDeviceBatch);
     let ga = big.config.num(Key::GradAccum);
     let b_big = big.config.num(Key::EffectiveBatch);
     let trainer = Trainer::of(big);
     let whole = |x: f64| (x >= 1.0 && (x - x.round()).abs() < 1e-9).then_some(x.round());
-    let restores = format!(
-        "restores {}'s effective batch of {} and its number of optimizer updates",
-        small.label,
-        num(b_small)
-    );
+    let restores = match b_small {
+        Some(b) => format!(
+            "restores {}'s effective batch of {} and its number of optimizer updates",
+            small.label,
+            num(b)
+        ),
+        None => format!(
+            "restores {}'s effective batch ({} smaller) and its number of optimizer updates",
+            small.label,
+            times(k)
+        ),
+    };
     let mut changes: Vec<ConfigChange> = Vec::new();
     let summary = if let Some((new_ga, c)) = ga
         .and_then(|g| whole(g / k))
@@ -295,23 +344,22 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         );
         changes.push(c);
         s
-    } else if let Some(c) = change(big, Key::EffectiveBatch, b_big, b_small) {
+    } else if let Some(c) = b_small.and_then(|b| change(big, Key::EffectiveBatch, b_big, b)) {
         // Megatron-LM: accumulation is derived from the global batch.
         let s = format!(
             "Set {} {} → {} for {}: it {restores}.",
             c.option,
             num(b_big.unwrap_or_default()),
-            num(b_small),
+            num(c.to),
             big.label
         );
         changes.push(c);
         s
     } else {
         format!(
-            "Reduce {}'s effective batch by {} (per-device batch × world size × gradient accumulation = {}), or train {} as many epochs.",
+            "Reduce {}'s effective batch (per-device batch × world size × gradient accumulation) by {}, or train {} as many epochs.",
             big.label,
             times(k),
-            num(b_small),
             times(k)
         )
     };

@@ -10,8 +10,9 @@
 //!   option the cause changes drops that change.
 //! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
 //!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
-//! - **Unchecked.** A cause check that could not run because a fact is missing (the effective
-//!   batch, or the planned steps) is listed with the run and the `--set` that supplies it.
+//! - **Unchecked.** When the batch check cannot run because an effective batch is unknown and
+//!   the runs' steps per epoch cannot stand in for it (no epochs logged), it is listed with the
+//!   run and the `--set` that supplies the fact.
 
 use super::{Context, View};
 use crate::model::{Cause, Finding, Key, Run, Severity, Unchecked, Verdict};
@@ -124,7 +125,12 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
     }
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        if reference.loss().is_none() || run.loss().is_none() {
+        // No loss to compare, or the batch ratio inferred from steps per epoch (the check ran
+        // under that assumption, which its finding states).
+        if reference.loss().is_none()
+            || run.loss().is_none()
+            || super::oversized_batch::inferred_batches(reference, run).is_some()
+        {
             continue;
         }
         for r in [reference, run] {

@@ -22,8 +22,10 @@ pub fn merge(
     files: &mut [ReadFile],
     cfg: &RunConfig,
     warnings: &mut Vec<String>,
+    unplaced_total: &mut usize,
 ) -> BTreeMap<String, Series> {
     let spe = cfg.num(Key::StepsPerEpoch);
+    let logging = cfg.num(Key::LoggingSteps);
     let last_step = files
         .iter()
         .flat_map(|f| f.parsed.records.iter())
@@ -77,6 +79,8 @@ pub fn merge(
             ));
         }
         let mut unplaced = 0;
+        // Training dicts placed by their number (see below).
+        let mut dicts = 0usize;
         // A few metrics per file: a linear search, by pointer first (names are shared).
         // Name, how its steps were known, its points, and whether their steps only increased
         // (then they need no sort).
@@ -108,11 +112,23 @@ pub fn merge(
                     {
                         (last_step, origin)
                     }
-                    (None, _) => match (rec.epoch, spe) {
-                        (Some(e), Some(spe)) => (
+                    (None, _) => match (rec.epoch, spe, logging) {
+                        (Some(e), Some(spe), _) => (
                             (e * spe).round(),
                             "epoch × steps per epoch (run configuration)",
                         ),
+                        // Dicts without steps (stdout holding only the dicts): the n-th
+                        // training dict was logged at step n × logging_steps; an eval dict
+                        // shares the step of the training dict before it.
+                        (_, _, Some(every)) => {
+                            if rec.metrics.iter().any(|(n, _)| !n.starts_with("eval_")) {
+                                dicts += 1;
+                            }
+                            (
+                                dicts.max(1) as f64 * every,
+                                "dict number × logging_steps (run configuration)",
+                            )
+                        }
                         _ => {
                             unplaced += 1;
                             continue;
@@ -152,8 +168,9 @@ pub fn merge(
             }
         }
         if unplaced > 0 {
+            *unplaced_total += unplaced;
             warnings.push(format!(
-                "{}: {unplaced} metric records have no step and no epoch to place them by; skipped (set steps with --set RUN:total_steps=N and epochs)",
+                "{}: {unplaced} metric records have no step, and nothing gives one (steps per epoch, a logging interval); skipped — add --set RUN:logging_steps=N or --set RUN:total_steps=N, or pass the trainer_state.json",
                 file.path
             ));
         }

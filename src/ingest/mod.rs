@@ -354,7 +354,15 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     }
 
     let config = resolve::resolve(&files, &spec.overrides, &mut warnings);
-    let series = merge::merge(&mut files, &config, &mut warnings);
+    let mut unplaced = 0;
+    let series = merge::merge(&mut files, &config, &mut warnings, &mut unplaced);
+    if series.is_empty() && unplaced > 0 {
+        return Err(IngestError::NoSteps {
+            path: display,
+            count: unplaced,
+            label: spec.label.clone(),
+        });
+    }
     if series.is_empty() {
         let looked = if sources.is_empty() {
             "no files".to_string()

@@ -43,6 +43,14 @@ pub enum IngestError {
     #[error("{path}: read as {format}, but it holds no metric records or run settings")]
     NothingUsable { path: String, format: &'static str },
     #[error(
+        "{path}: {count} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json"
+    )]
+    NoSteps {
+        path: String,
+        count: usize,
+        label: String,
+    },
+    #[error(
         "{path}: no training metrics found (looked at: {looked}); pass a trainer_state.json, trainer_log.jsonl or captured stdout log"
     )]
     NoMetrics { path: String, looked: String },

@@ -334,22 +334,13 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
     } else if let Some(c) = pdb
         .and_then(|b| whole(b / k))
         .and_then(|n| change(big, Key::PerDeviceBatch, pdb, n))
+        // Megatron-LM: accumulation is derived from the global batch, which is the option.
+        .or_else(|| b_small.and_then(|b| change(big, Key::EffectiveBatch, b_big, b)))
     {
         let s = format!(
             "Set {} {} → {} for {}: it {restores}.",
             c.option,
-            num(pdb.unwrap_or_default()),
-            num(c.to),
-            big.label
-        );
-        changes.push(c);
-        s
-    } else if let Some(c) = b_small.and_then(|b| change(big, Key::EffectiveBatch, b_big, b)) {
-        // Megatron-LM: accumulation is derived from the global batch.
-        let s = format!(
-            "Set {} {} → {} for {}: it {restores}.",
-            c.option,
-            num(b_big.unwrap_or_default()),
+            num(c.from.unwrap_or_default()),
             num(c.to),
             big.label
         );

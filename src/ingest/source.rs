@@ -295,13 +295,23 @@ pub fn read_to_string(path: &Path) -> Result<String, IngestError> {
     }
     // The size of an uncompressed file, so the buffer is not regrown and copied; a compressed
     // one grows as it decompresses.
-    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    let buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     // A plain file straight into the buffer, not through `open`'s buffered reader (one copy
     // less).
     let reader: Box<dyn Read> = match plain_file(path)? {
         Some(file) => Box::new(file),
         None => open(path)?,
     };
+    read_document(reader, buf, display)
+}
+
+/// Reads `reader` to its end into `buf` as text (lossy UTF-8), refusing more than
+/// [`MAX_DOCUMENT_BYTES`].
+fn read_document(
+    reader: impl Read,
+    mut buf: Vec<u8>,
+    display: String,
+) -> Result<String, IngestError> {
     reader
         .take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut buf)
@@ -434,25 +444,7 @@ impl Input {
             return read_to_string(p);
         }
         let display = self.display();
-        let mut buf = Vec::new();
-        self.reader()?
-            .take(MAX_DOCUMENT_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| IngestError::Io {
-                path: display.clone(),
-                source: e,
-            })?;
-        if buf.len() as u64 > MAX_DOCUMENT_BYTES {
-            return Err(IngestError::TooLarge {
-                path: display,
-                size: buf.len() as u64,
-                limit: MAX_DOCUMENT_BYTES,
-            });
-        }
-        Ok(match String::from_utf8(buf) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+        read_document(self.reader()?, Vec::new(), display)
     }
 }
 

@@ -177,7 +177,7 @@ pub fn compact(v: f64) -> String {
     }
     if a >= 1.0 || a == 0.0 {
         if v == v.trunc() {
-            return thousands(v as i64);
+            return crate::model::format_count(v);
         }
         return format!("{v}");
     }
@@ -191,18 +191,6 @@ pub fn compact(v: f64) -> String {
     } else {
         format!("{m:.1}e{e}")
     }
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 #[cfg(test)]

@@ -13,14 +13,14 @@ fn unsafe_char(c: char) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `s` with every unsafe character written as a visible escape (`\u{1b}`).
-pub fn printable(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(unsafe_char) {
+/// `s` with every character `escaped` selects written as a visible escape (`\u{1b}`).
+fn escape_chars(s: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&escaped) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if unsafe_char(c) {
+        if escaped(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
@@ -29,21 +29,15 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` with every unsafe character written as a visible escape (`\u{1b}`).
+pub fn printable(s: &str) -> Cow<'_, str> {
+    escape_chars(s, unsafe_char)
+}
+
 /// `s` as one line of printable text: newlines and tabs too become visible escapes (a label
 /// or a metric name never spans lines).
 pub fn one_line(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| unsafe_char(c) || c == '\n' || c == '\t') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if unsafe_char(c) || c == '\n' || c == '\t' {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    escape_chars(s, |c| unsafe_char(c) || c == '\n' || c == '\t')
 }
 
 /// JSON as serde_json writes it, with the characters JSON lets through raw but a terminal may

@@ -58,6 +58,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
         },
     );
     clock.lap("align");
+    let sweep = diagnose::sweep::analyse(&runs);
     let ctx = diagnose::Context {
         runs: &runs,
         aligned: &aligned,
@@ -65,6 +66,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
         opts: diagnose::DiagnoseOptions {
             tolerance: config.tolerance,
         },
+        sweep: sweep.as_ref(),
     };
     let mut findings = diagnose::diagnose(&ctx);
     let verdict = diagnose::verdict(&ctx, &mut findings);
@@ -74,6 +76,7 @@ pub fn run(config: &Config) -> Result<ExitStatus> {
         aligned: &aligned,
         findings: &findings,
         verdict: &verdict,
+        sweep: sweep.as_ref(),
         baseline: config.baseline,
     };
     report::emit(&report, config)?;

@@ -121,6 +121,7 @@ fn render_all(runs: &[Run]) {
         aligned: &aligned,
         reference: 0,
         opts: DiagnoseOptions { tolerance: 0.05 },
+        sweep: None,
     };
     let mut findings = diagnose(&ctx);
     let verdict = losscmp::diagnose::verdict(&ctx, &mut findings);
@@ -129,6 +130,7 @@ fn render_all(runs: &[Run]) {
         aligned: &aligned,
         findings: &findings,
         verdict: &verdict,
+        sweep: None,
         baseline: 0,
     };
     let text = term::render(

@@ -104,7 +104,10 @@ fn the_two_process_run_gets_ga_8_to_4() {
 /// per sample but ends lower: a warning about sample efficiency, not a regression error.
 #[test]
 fn a_run_that_ends_lower_after_more_samples_is_not_a_regression() {
-    let doc = json_of(&["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8_24ep"]);
+    let doc = json_of(&[
+        "fixtures/gen/lf2_1gpu_ga8",
+        "fixtures/gen/lf2_8proc_ga8_24ep",
+    ]);
     let ids = common::finding_ids(&doc);
     assert!(!ids.contains(&"loss-regression".to_string()), "{ids:?}");
     let f = doc["findings"]
@@ -115,11 +118,11 @@ fn a_run_that_ends_lower_after_more_samples_is_not_a_regression() {
         .expect("lower-sample-efficiency");
     assert_eq!(f["severity"], "warning");
     let s = f["summary"].as_str().expect("summary");
+    assert!(s.contains("ends lower: 0.000500503 vs 0.000523592"), "{s}");
     assert!(
-        s.contains("ends lower: 0.000500503 vs 0.000523592"),
+        s.contains("49,152 samples seen (8.0× the baseline's 6,144)"),
         "{s}"
     );
-    assert!(s.contains("49,152 samples seen (8.0× the baseline's 6,144)"), "{s}");
     losscmp()
         .args([
             "fixtures/gen/lf2_1gpu_ga8",

@@ -1,5 +1,6 @@
 //! `critical-batch-size` (info): McCandlish et al. 2018, "An Empirical Model of Large-Batch
-//! Training". To reach a fixed loss, steps S and samples E trade off as
+//! Training". With three or more batch sizes the fit over the whole sweep (`sweep`) is the one
+//! finding; this module's two-point estimate is for a pair. To reach a fixed loss, steps S and samples E trade off as
 //! (S/S_min − 1)(E/E_min − 1) = 1, so S(B) = S_min + E_min/B, and B_crit = E_min/S_min.
 //!
 //! Two runs at batches B₁ < B₂ reaching a common target loss (10% above the worse run's best
@@ -53,6 +54,10 @@ fn starts_near_zero(run: &Run) -> bool {
 
 /// Checks every pair with different effective batches.
 pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+    // Three or more batches: one fit over all of them instead of a finding per pair.
+    if let Some(sweep) = ctx.sweep {
+        return vec![sweep_finding(sweep)];
+    }
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (ra, rb) = ctx.pair_runs(pair);
@@ -83,14 +88,26 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             .into_iter()
             .map(|(a, b)| fit(a, b).map_or(f64::NAN, |f| f.2))
             .collect();
-        let range = if spread.iter().all(|x| x.is_finite()) {
-            format!(
-                "{}–{}",
-                num(spread[0].min(spread[1]).round()),
-                num(spread[0].max(spread[1]).round())
-            )
-        } else {
-            "unbounded".to_string()
+        // The interval the logging allows: each steps-to-target known to one logging interval.
+        // A side the perturbed fits do not bound (no positive fit, or below one sample) is
+        // said to be unbounded, not given a number.
+        let (lo, hi) = (spread[0].min(spread[1]), spread[0].max(spread[1]));
+        // How the estimate is stated: a value with its interval, an upper bound only, or no
+        // number at all.
+        let estimate = |b_crit: f64| {
+            match (lo.is_finite() && lo >= 1.0, hi.is_finite()) {
+            (true, true) => format!(
+                "≈ {} samples (between {} and {} when each steps-to-target moves by one logging interval)",
+                num(b_crit.round()),
+                num(lo.round()),
+                num(hi.round())
+            ),
+            (false, true) => format!(
+                "at most about {} samples (within one logging interval of each steps-to-target the data cannot bound it from below)",
+                num(hi.round().max(1.0))
+            ),
+            _ => "cannot be pinned down (one logging interval of either steps-to-target changes the fit completely)".to_string(),
+        }
         };
         let mut evidence = vec![
             derived(
@@ -125,8 +142,8 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                     String::new()
                 };
                 format!(
-                    "Critical batch size ≈ {} samples at loss {} (range {range} when each steps-to-target moves by one logging interval), from batches {} and {} reaching it in {} and {} steps. A two-point fit of McCandlish et al. 2018; it assumes each batch ran at its tuned learning rate.{reading}",
-                    num(b_crit.round()),
+                    "Critical batch size {} at loss {}, from batches {} and {} reaching it in {} and {} steps. A two-point fit of McCandlish et al. 2018; it assumes each batch ran at its tuned learning rate.{reading}",
+                    estimate(b_crit),
                     num(t.loss),
                     num(b1),
                     num(b2),
@@ -175,6 +192,160 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// The finding of a sweep: B_crit per target with its leave-one-out interval, how it moves as
+/// the target falls, and what each swept batch costs in steps and samples.
+fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
+    let interval = |f: &super::sweep::Fit| match (f.low, f.high) {
+        (Some(lo), Some(hi)) => format!("{}–{}", num(sig2(lo)), num(sig2(hi))),
+        (None, Some(hi)) => format!("below {}", num(sig2(hi))),
+        (Some(lo), None) => format!("above {}", num(sig2(lo))),
+        (None, None) => "not bounded by these runs".into(),
+    };
+    let per_target: Vec<String> = s
+        .fits
+        .iter()
+        .map(|f| {
+            format!(
+                "loss {}: B_crit ≈ {} (leave-one-out {}), S_min ≈ {} steps, E_min ≈ {} samples",
+                num(sig3(f.loss)),
+                num(sig2(f.b_crit)),
+                interval(f),
+                num(f.s_min.round()),
+                num(f.e_min.round())
+            )
+        })
+        .collect();
+    let last = s.fits.last().expect("a sweep has a fit");
+    let first = &s.fits[0];
+    let trend = if s.fits.len() > 1 {
+        let dir = if last.b_crit > first.b_crit * 1.2 {
+            "grows"
+        } else if last.b_crit < first.b_crit / 1.2 {
+            "shrinks"
+        } else {
+            "stays about the same"
+        };
+        format!(
+            " As the target falls from {} to {}, B_crit {dir} ({} → {}; McCandlish et al. expect it to grow as the loss falls).",
+            num(sig3(first.loss)),
+            num(sig3(last.loss)),
+            num(sig2(first.b_crit)),
+            num(sig2(last.b_crit))
+        )
+    } else {
+        String::new()
+    };
+    // The recommendation at the lowest target: swept batches within 2× of B_crit.
+    let bc = last.b_crit;
+    let cost = |b: f64| (1.0 + bc / b, 1.0 + b / bc);
+    let near: Vec<f64> = last
+        .reach
+        .iter()
+        .map(|r| r.batch)
+        .filter(|&b| b >= bc / 2.0 && b <= bc * 2.0)
+        .collect();
+    let pick = if near.is_empty() {
+        last.reach
+            .iter()
+            .map(|r| r.batch)
+            .min_by(|a, b| (a / bc).ln().abs().total_cmp(&(b / bc).ln().abs()))
+            .into_iter()
+            .collect()
+    } else {
+        near
+    };
+    let (lo_b, hi_b) = (pick[0], pick[pick.len() - 1]);
+    let (s_lo, e_lo) = cost(lo_b);
+    let (s_hi, e_hi) = cost(hi_b);
+    let batches = if lo_b == hi_b {
+        format!("batch {}", num(lo_b))
+    } else {
+        format!("batches {}–{}", num(lo_b), num(hi_b))
+    };
+    let largest = last.reach.iter().map(|r| r.batch).fold(0.0f64, f64::max);
+    let (s_big, e_big) = cost(largest);
+    let recommendation = format!(
+        " Recommendation: {batches} reach loss {} in about {:.1}–{:.1}× the fewest steps and {:.1}–{:.1}× the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
+        num(sig3(last.loss)),
+        s_lo.min(s_hi),
+        s_lo.max(s_hi),
+        e_lo.min(e_hi),
+        e_lo.max(e_hi),
+        num(largest),
+        e_big,
+        s_big
+    );
+    let left = if s.left_out.is_empty() {
+        String::new()
+    } else {
+        let l: Vec<String> = s
+            .left_out
+            .iter()
+            .map(|(drop, keep)| {
+                format!(
+                    "{drop} (same batch as {keep}, which reached the lowest target in fewer steps)"
+                )
+            })
+            .collect();
+        format!(
+            " Left out, one run per batch at its best learning rate: {}.",
+            l.join("; ")
+        )
+    };
+    let mut evidence = Vec::new();
+    for f in &s.fits {
+        for r in &f.reach {
+            evidence.push(derived(
+                format!("steps_to_target[{}]@{}", r.run, num(sig3(f.loss))),
+                r.steps,
+                "first logged step whose smoothed loss (EMA 0.5 over logged points) is at or below the target",
+            ));
+        }
+        evidence.push(derived(
+            format!("B_crit@{}", num(sig3(f.loss))),
+            f.b_crit,
+            "least squares of ln S = ln S_min + ln(1 + B_crit/B) over the runs",
+        ));
+    }
+    Finding {
+        id: "critical-batch-size",
+        severity: Severity::Info,
+        runs: s.used.clone(),
+        subject: None,
+        summary: format!(
+            "From {} batch sizes ({}), McCandlish et al. 2018's S(B) = S_min (1 + B_crit/B) fitted over all runs: {}.{trend}{recommendation}{left} The model assumes each batch ran at its tuned learning rate.",
+            s.fits[0].reach.len(),
+            s.fits[0]
+                .reach
+                .iter()
+                .map(|r| num(r.batch))
+                .collect::<Vec<_>>()
+                .join(", "),
+            per_target.join("; ")
+        ),
+        evidence,
+        fix: None,
+    }
+}
+
+/// `x` to two significant digits.
+fn sig2(x: f64) -> f64 {
+    round_sig(x, 2)
+}
+
+/// `x` to three significant digits.
+fn sig3(x: f64) -> f64 {
+    round_sig(x, 3)
+}
+
+fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let m = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * m).round() / m
 }
 
 /// B_simple from grad norms of two runs at batches b1 < b2, matched at equal smoothed loss.

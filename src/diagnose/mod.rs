@@ -19,6 +19,7 @@ mod overfitting;
 mod oversized_batch;
 mod scaling_efficiency;
 mod stats;
+pub mod sweep;
 #[cfg(test)]
 mod synthetic;
 mod too_few_steps;
@@ -47,6 +48,8 @@ pub struct Context<'a> {
     pub reference: usize,
     /// Settings.
     pub opts: DiagnoseOptions,
+    /// The batch-size sweep fitted over all runs, when there are three or more batches.
+    pub sweep: Option<&'a sweep::Sweep>,
 }
 
 impl Context<'_> {

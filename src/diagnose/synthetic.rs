@@ -87,6 +87,7 @@ pub fn diagnose(runs: &[Run]) -> Vec<(&'static str, crate::model::Severity)> {
         aligned: &aligned,
         reference: 0,
         opts: DiagnoseOptions { tolerance: 0.05 },
+        sweep: None,
     };
     super::diagnose(&ctx)
         .into_iter()

@@ -55,6 +55,8 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// Drawn faint (raw values under a smoothed curve).
     pub faint: bool,
+    /// Drawn as dots, not joined (one point per run on a trade-off chart).
+    pub dots: bool,
 }
 
 /// A vertical marker.
@@ -280,7 +282,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         } else {
             c.stroke_width(2)
         };
-        let drawn = ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?;
+        let drawn = if line.dots {
+            ctx.draw_series(pts.into_iter().map(|p| Circle::new(p, 5, c.filled())))
+                .map_err(err)?
+        } else {
+            ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?
+        };
         if !line.label.is_empty() {
             drawn.label(line.label.clone()).legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
@@ -324,12 +331,14 @@ mod tests {
                     color: 0,
                     points: vec![(0.0, 8.0), (100.0, 0.01), (200.0, 0.001)],
                     faint: false,
+                    dots: false,
                 },
                 Line {
                     label: "b <x>".into(),
                     color: 1,
                     points: vec![(0.0, 8.0), (200.0, 0.5)],
                     faint: false,
+                    dots: false,
                 },
             ],
             rules: vec![Rule {

@@ -46,6 +46,7 @@ fn run_lines(report: &Report<'_>, i: usize, c: &Curve) -> Vec<Line> {
                 color: i,
                 points: raw,
                 faint: true,
+                dots: false,
             });
             let smooth = lttb_columns(&c.xs, c.smoothed(), MAX_DRAWN_POINTS);
             out.push(Line {
@@ -53,6 +54,7 @@ fn run_lines(report: &Report<'_>, i: usize, c: &Curve) -> Vec<Line> {
                 color: i,
                 points: smooth,
                 faint: false,
+                dots: false,
             });
         } else {
             out.push(Line {
@@ -60,6 +62,7 @@ fn run_lines(report: &Report<'_>, i: usize, c: &Curve) -> Vec<Line> {
                 color: i,
                 points: raw,
                 faint: false,
+                dots: false,
             });
         }
     }
@@ -118,6 +121,69 @@ pub fn main_chart(report: &Report<'_>) -> Chart {
     )
 }
 
+/// The steps–samples trade-off of a sweep at its lowest target loss (McCandlish et al. 2018):
+/// one dot per run at (steps, samples) to the target, the fitted hyperbola
+/// (S/S_min − 1)(E/E_min − 1) = 1 traced over batch sizes, and B_crit marked where S = 2 S_min,
+/// E = 2 E_min.
+fn tradeoff_chart(report: &Report<'_>, s: &crate::diagnose::sweep::Sweep) -> Chart {
+    let f = s.fits.last().expect("a sweep has a fit");
+    let color_of = |label: &str| {
+        report
+            .runs
+            .iter()
+            .position(|r| r.label == label)
+            .unwrap_or(usize::MAX)
+    };
+    let mut lines: Vec<Line> = f
+        .reach
+        .iter()
+        .map(|r| Line {
+            label: format!("{} (batch {})", r.run, num(r.batch)),
+            color: color_of(&r.run),
+            points: vec![(r.steps, r.samples)],
+            faint: false,
+            dots: true,
+        })
+        .collect();
+    let (bmin, bmax) = f.reach.iter().fold((f64::INFINITY, 0.0f64), |(a, b), r| {
+        (a.min(r.batch), b.max(r.batch))
+    });
+    let (lo, hi) = ((bmin / 2.0).ln(), (bmax * 2.0).ln());
+    let curve: Vec<(f64, f64)> = (0..=120)
+        .map(|i| {
+            let b = (lo + (hi - lo) * f64::from(i) / 120.0).exp();
+            (
+                f.s_min * (1.0 + f.b_crit / b),
+                f.e_min * (1.0 + b / f.b_crit),
+            )
+        })
+        .collect();
+    lines.push(Line {
+        label: "fit: S = S_min (1 + B_crit/B)".into(),
+        color: usize::MAX,
+        points: curve,
+        faint: false,
+        dots: false,
+    });
+    Chart {
+        rules: vec![Rule {
+            x: 2.0 * f.s_min,
+            label: format!("B_crit ≈ {}", num((f.b_crit * 10.0).round() / 10.0)),
+            color: usize::MAX,
+        }],
+        ..sized(
+            format!(
+                "Steps vs samples to loss {} (batch-size sweep)",
+                num(f.loss)
+            ),
+            "optimizer steps to the target",
+            "samples to the target",
+            lines,
+            vec![],
+        )
+    }
+}
+
 /// A chart of the page's size without a reference line.
 fn sized(title: String, x: &str, y: &str, lines: Vec<Line>, rules: Vec<Rule>) -> Chart {
     Chart {
@@ -145,6 +211,7 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
             color: i,
             points: lttb(&p[i].ratio, MAX_DRAWN_POINTS),
             faint: false,
+            dots: false,
         })
         .collect();
     let steps = sized(
@@ -168,6 +235,7 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
     vec![main_chart(report), steps]
         .into_iter()
         .chain(extra)
+        .chain(report.sweep.map(|s| tradeoff_chart(report, s)))
         .chain([
             sized(
                 format!("Eval loss vs {x}"),

@@ -56,6 +56,7 @@ pub fn render(report: &Report<'_>) -> String {
         "runs": runs,
         "comparisons": comparisons,
         "verdict": verdict(report),
+        "sweep": report.sweep.map(sweep),
         "findings": report.findings.iter().enumerate().map(|(i, f)| finding(report, i, f)).collect::<Vec<_>>(),
         "warnings": warnings,
     });
@@ -129,6 +130,25 @@ fn overlap(o: &Overlap) -> Value {
         "gap_last_quarter": num(o.gap_last),
         "ratio_overall": num(o.ratio_all),
         "mean_abs_gap": num(o.mean_abs_gap),
+    })
+}
+
+/// The batch-size sweep's fits, per target loss.
+fn sweep(s: &crate::diagnose::sweep::Sweep) -> Value {
+    json!({
+        "runs": s.used,
+        "left_out": s.left_out.iter().map(|(drop, keep)| json!({"run": drop, "kept": keep})).collect::<Vec<_>>(),
+        "fits": s.fits.iter().map(|f| json!({
+            "loss": num(f.loss),
+            "b_crit": num(f.b_crit),
+            "b_crit_low": f.low.map(num),
+            "b_crit_high": f.high.map(num),
+            "s_min": num(f.s_min),
+            "e_min": num(f.e_min),
+            "reach": f.reach.iter().map(|r| json!({
+                "run": r.run, "batch": num(r.batch), "steps": num(r.steps), "samples": num(r.samples),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -35,6 +35,8 @@ pub struct Report<'a> {
     pub findings: &'a [Finding],
     /// The answer: per run its root cause and changes, matches, unchecked facts.
     pub verdict: &'a Verdict,
+    /// The batch-size sweep, when three or more batches were compared.
+    pub sweep: Option<&'a crate::diagnose::sweep::Sweep>,
     /// Index of the reference run.
     pub baseline: usize,
 }

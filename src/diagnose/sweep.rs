@@ -1,0 +1,293 @@
+//! `critical-batch-size` from a sweep (info): with three or more runs at different effective
+//! batches on the same data, the critical batch is fitted over all of them.
+//!
+//! Method (McCandlish, Kaplan, Amodei 2018, "An Empirical Model of Large-Batch Training",
+//! arXiv 1812.06162): to reach a fixed loss, steps S and samples E = S·B trade off as
+//! (S/S_min − 1)(E/E_min − 1) = 1, i.e. S(B) = S_min (1 + B_crit/B) and
+//! E(B) = E_min (1 + B/B_crit), with B_crit = E_min / S_min.
+//!
+//! - **Targets**: [`TARGETS`] losses, log-spaced between the highest loss every run gets below
+//!   (×0.9) and the lowest loss every run reaches (×1.1). Steps-to-target S_i(τ) is the first
+//!   logged step whose smoothed loss (an EMA over logged points, weight [`SMOOTHING`], so one
+//!   noisy dip does not count) is ≤ τ, interpolated between points; E_i = S_i · B_i.
+//! - **One run per batch**: several runs at one batch (a learning-rate sweep) contribute the
+//!   one with the fewest steps to the lowest target — the best learning rate for that batch
+//!   (the model assumes each batch runs at its tuned learning rate) — and the finding says so.
+//! - **Fit**: least squares in log space, Σᵢ (ln Sᵢ − ln S_min − ln(1 + B_crit/Bᵢ))², over a
+//!   log grid of B_crit (ln S_min is the mean residual for each B_crit), refined around the best.
+//! - **Interval**: leave-one-out — the fit repeated without each run in turn; the interval is
+//!   the range of those fits (and the full fit). An interval that reaches the grid's edges says
+//!   "cannot say" for that side.
+//! - **Reading**: per swept batch, steps and samples relative to the fewest, 1 + B_crit/B and
+//!   1 + B/B_crit; the recommendation names the swept batches within 2× of B_crit and the cost of
+//!   the largest.
+
+use crate::model::{Key, Run};
+
+/// Target losses per sweep.
+pub const TARGETS: usize = 4;
+/// EMA weight over logged points for steps-to-target.
+const SMOOTHING: f64 = 0.5;
+/// Fewest distinct batches for a fit.
+pub const MIN_BATCHES: usize = 3;
+
+/// One swept run at one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reach {
+    /// The run's label.
+    pub run: String,
+    /// Its effective batch.
+    pub batch: f64,
+    /// Steps and samples to the target.
+    pub steps: f64,
+    pub samples: f64,
+}
+
+/// The fit at one target loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    /// The target loss.
+    pub loss: f64,
+    /// Each run's steps and samples to it.
+    pub reach: Vec<Reach>,
+    /// The fitted critical batch, fewest steps and fewest samples.
+    pub b_crit: f64,
+    pub s_min: f64,
+    pub e_min: f64,
+    /// The leave-one-out range of B_crit; `None` on a side the data does not bound.
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+/// A sweep: the runs used (one per batch), those left out (another learning rate at the same
+/// batch), and the fit per target, highest target first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub used: Vec<String>,
+    pub left_out: Vec<(String, String)>,
+    pub fits: Vec<Fit>,
+}
+
+/// The smoothed loss of a run by step, as logged (finite points only).
+fn smoothed_loss(run: &Run) -> Option<(Vec<f64>, Vec<f64>)> {
+    let s = run.loss()?;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    let mut ema: Option<f64> = None;
+    for p in s
+        .points
+        .iter()
+        .filter(|p| p.value.is_finite() && p.value > 0.0)
+    {
+        let v = ema.map_or(p.value, |e| SMOOTHING * e + (1.0 - SMOOTHING) * p.value);
+        ema = Some(v);
+        xs.push(p.step);
+        ys.push(v);
+    }
+    (xs.len() >= 3).then_some((xs, ys))
+}
+
+/// The first step where `ys` is ≤ `target`, interpolated between logged points.
+fn first_below(xs: &[f64], ys: &[f64], target: f64) -> Option<f64> {
+    let i = ys.iter().position(|&y| y <= target)?;
+    if i == 0 {
+        return Some(xs[0]);
+    }
+    let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
+    Some(x0 + (x1 - x0) * (y0 - target) / (y0 - y1))
+}
+
+/// Least squares in log space over B_crit; returns (B_crit, S_min, sum of squares), or `None`
+/// when the best B_crit sits on the grid's edge (the data does not bound it).
+pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64, bool)> {
+    if points.len() < 2 || points.iter().any(|(b, s)| !(*b > 0.0 && *s > 0.0)) {
+        return None;
+    }
+    let (bmin, bmax) = points
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), (b, _)| {
+            (lo.min(*b), hi.max(*b))
+        });
+    let sse = |bc: f64| {
+        let r: Vec<f64> = points
+            .iter()
+            .map(|(b, s)| s.ln() - (1.0 + bc / b).ln())
+            .collect();
+        let ln_smin = r.iter().sum::<f64>() / r.len() as f64;
+        let e = r.iter().map(|x| (x - ln_smin).powi(2)).sum::<f64>();
+        (e, ln_smin.exp())
+    };
+    // A log grid three decades either side of the swept batches.
+    let (lo, hi) = ((bmin / 1000.0).ln(), (bmax * 1000.0).ln());
+    const N: usize = 600;
+    let grid = |i: usize| (lo + (hi - lo) * i as f64 / N as f64).exp();
+    let best = (0..=N)
+        .map(|i| (i, sse(grid(i)).0))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?
+        .0;
+    let edge = best == 0 || best == N;
+    // Refine by golden-section search between the neighbours.
+    let (mut a, mut b) = (
+        grid(best.saturating_sub(1)).ln(),
+        grid((best + 1).min(N)).ln(),
+    );
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..60 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if sse(c.exp()).0 < sse(d.exp()).0 {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let bc = ((a + b) / 2.0).exp();
+    let (e, s_min) = sse(bc);
+    Some((bc, s_min, e, edge))
+}
+
+/// Fits a sweep of runs, or `None` when fewer than [`MIN_BATCHES`] distinct batches reach
+/// common targets.
+pub fn analyse(runs: &[Run]) -> Option<Sweep> {
+    // (run, batch, smoothed curve) for runs with a known batch and a loss from near step 0.
+    let cands: Vec<(&Run, f64, Vec<f64>, Vec<f64>)> = runs
+        .iter()
+        .filter_map(|r| {
+            let b = r.config.num(Key::EffectiveBatch)?;
+            let (xs, ys) = smoothed_loss(r)?;
+            // Steps count from 0: a log that starts mid-run cannot give them.
+            let interval = (xs[xs.len() - 1] - xs[0]) / (xs.len() - 1) as f64;
+            (xs[0] <= 2.0 * interval.max(1.0)).then_some((r, b, xs, ys))
+        })
+        .collect();
+    let mut batches: Vec<f64> = cands.iter().map(|c| c.1).collect();
+    batches.sort_by(f64::total_cmp);
+    batches.dedup();
+    if batches.len() < MIN_BATCHES {
+        return None;
+    }
+    // Targets every candidate reaches.
+    let reach_low = cands
+        .iter()
+        .map(|c| c.3.iter().copied().fold(f64::INFINITY, f64::min))
+        .fold(0.0f64, f64::max)
+        * 1.1;
+    let reach_high = cands.iter().map(|c| c.3[0]).fold(f64::INFINITY, f64::min) * 0.9;
+    if !(reach_high > reach_low && reach_low > 0.0) {
+        return None;
+    }
+    let targets: Vec<f64> = (0..TARGETS)
+        .map(|i| {
+            let t = i as f64 / (TARGETS - 1) as f64;
+            (reach_high.ln() + (reach_low.ln() - reach_high.ln()) * t).exp()
+        })
+        .collect();
+    let lowest = targets[TARGETS - 1];
+    // One run per batch: the fewest steps to the lowest target (the best learning rate).
+    let to_lowest = |c: &(&Run, f64, Vec<f64>, Vec<f64>)| {
+        first_below(&c.2, &c.3, lowest).unwrap_or(f64::INFINITY)
+    };
+    let mut left_out = Vec::new();
+    let mut best: Vec<(&Run, f64, Vec<f64>, Vec<f64>)> = Vec::new();
+    for &b in &batches {
+        let mut at: Vec<_> = cands.iter().filter(|c| c.1 == b).cloned().collect();
+        at.sort_by(|x, y| to_lowest(x).total_cmp(&to_lowest(y)));
+        let mut at = at.into_iter();
+        let Some(winner) = at.next() else { continue };
+        for other in at {
+            left_out.push((other.0.label.clone(), winner.0.label.clone()));
+        }
+        best.push(winner);
+    }
+    let fits: Vec<Fit> = targets
+        .iter()
+        .filter_map(|&loss| {
+            let reach: Vec<Reach> = best
+                .iter()
+                .filter_map(|(r, b, xs, ys)| {
+                    let s = first_below(xs, ys, loss)?;
+                    Some(Reach {
+                        run: r.label.clone(),
+                        batch: *b,
+                        steps: s,
+                        samples: s * b,
+                    })
+                })
+                .collect();
+            if reach.len() < MIN_BATCHES {
+                return None;
+            }
+            let pts: Vec<(f64, f64)> = reach.iter().map(|r| (r.batch, r.steps)).collect();
+            let (b_crit, s_min, _, edge) = fit(&pts)?;
+            let loo: Vec<Option<(f64, bool)>> = (0..pts.len())
+                .map(|i| {
+                    let rest: Vec<(f64, f64)> = pts
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, p)| *p)
+                        .collect();
+                    fit(&rest).map(|(bc, _, _, e)| (bc, e))
+                })
+                .collect();
+            let unbounded = edge || loo.iter().any(|f| f.is_none_or(|(_, e)| e));
+            let vals: Vec<f64> = loo
+                .iter()
+                .flatten()
+                .map(|(bc, _)| *bc)
+                .chain([b_crit])
+                .collect();
+            let (lo, hi) = vals
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+            let (bmin, bmax) = (batches[0], batches[batches.len() - 1]);
+            Some(Fit {
+                loss,
+                reach,
+                b_crit,
+                s_min,
+                e_min: b_crit * s_min,
+                low: (!unbounded || lo > bmin / 1000.0 * 1.01).then_some(lo),
+                high: (!unbounded || hi < bmax * 1000.0 / 1.01).then_some(hi),
+            })
+        })
+        .collect();
+    if fits.is_empty() {
+        return None;
+    }
+    Some(Sweep {
+        used: best.iter().map(|b| b.0.label.clone()).collect(),
+        left_out,
+        fits,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fit_recovers_a_known_critical_batch() {
+        // S(B) = 100 (1 + 8/B), with 3% noise alternating in sign.
+        let pts: Vec<(f64, f64)> = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                (
+                    b,
+                    100.0 * (1.0 + 8.0 / b) * if i % 2 == 0 { 1.03 } else { 0.97 },
+                )
+            })
+            .collect();
+        let (bc, s_min, _, edge) = fit(&pts).expect("fits");
+        assert!(!edge);
+        assert!((bc / 8.0 - 1.0).abs() < 0.15, "B_crit {bc}");
+        assert!((s_min / 100.0 - 1.0).abs() < 0.05, "S_min {s_min}");
+    }
+
+    #[test]
+    fn batches_all_far_above_critical_leave_the_low_side_unbounded() {
+        // Every batch takes the same steps: B_crit ≪ every batch.
+        let pts = [(16.0, 50.0), (64.0, 50.0), (128.0, 50.0)];
+        let (_, _, _, edge) = fit(&pts).expect("fits");
+        assert!(edge, "the data cannot bound B_crit from below");
+    }
+}

@@ -13,12 +13,19 @@ pub fn lttb_columns(xs: &[f64], ys: &[f64], n: usize) -> Vec<(f64, f64)> {
 }
 
 fn lttb_xy(len: usize, at: impl Fn(usize) -> (f64, f64), n: usize) -> Vec<(f64, f64)> {
+    lttb_indices(len, &at, n).into_iter().map(at).collect()
+}
+
+/// The indices LTTB keeps of `len` points given by `at`: all of them when there are at most
+/// `n`. The one downsampling of the report: the charts draw these points, and the page's
+/// interactive charts embed every coordinate of the same points.
+pub fn lttb_indices(len: usize, at: impl Fn(usize) -> (f64, f64), n: usize) -> Vec<usize> {
     if n < 3 || len <= n {
-        return (0..len).map(at).collect();
+        return (0..len).collect();
     }
     let pts = Points { len, at };
     let mut out = Vec::with_capacity(n);
-    out.push(pts.get(0));
+    out.push(0);
     let bucket = (pts.len() - 2) as f64 / (n - 2) as f64;
     let mut a = 0usize;
     for i in 0..n - 2 {
@@ -43,10 +50,10 @@ fn lttb_xy(len: usize, at: impl Fn(usize) -> (f64, f64), n: usize) -> Vec<(f64, 
                 best = j;
             }
         }
-        out.push(pts.get(best));
+        out.push(best);
         a = best;
     }
-    out.push(pts.get(pts.len() - 1));
+    out.push(pts.len() - 1);
     out
 }
 

@@ -273,6 +273,173 @@ pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
         .collect()
 }
 
+/// A static chart's class: `replaced` when the interactive charts draw the same metric (the
+/// script hides it then); the ratio and trade-off charts stay.
+fn chart_class(chart: &Chart) -> &'static str {
+    let replaced = ["Training loss", "Eval loss", "Learning rate", "Grad norm"]
+        .iter()
+        .any(|t| chart.title.starts_with(t));
+    if replaced { "chart replaced" } else { "chart" }
+}
+
+/// The interactive charts' script: inline, no request outside the file.
+const WORKBENCH: &str = include_str!("workbench.js");
+
+/// Points per line embedded for the interactive charts (the exports keep every point).
+const EMBEDDED_POINTS: usize = 800;
+
+/// The metrics the interactive charts show: (metric, title with `{x}` for the chosen axis, fixed
+/// axis or none, y label).
+const WORKBENCH_CHARTS: [(&str, &str, Option<&str>, &str); 5] = [
+    ("loss", "Training loss vs {x}", None, "loss"),
+    (
+        "loss",
+        "Training loss vs optimizer steps",
+        Some("step"),
+        "loss",
+    ),
+    ("eval_loss", "Eval loss vs {x}", None, "eval loss"),
+    (
+        "learning_rate",
+        "Learning rate vs {x}",
+        None,
+        "learning rate",
+    ),
+    ("grad_norm", "Grad norm vs {x}", None, "grad norm"),
+];
+
+/// One column of a point: its value or a coordinate.
+type Coordinate = dyn Fn(&crate::model::Point) -> Option<f64>;
+
+/// The data the interactive charts draw, as JSON: the axes every run has, each run's label and
+/// colour, and per metric the points LTTB keeps (on steps) with every coordinate (`null` where
+/// unknown). Numbers with six significant digits; markup characters escaped so no text can end
+/// the script element.
+fn workbench_data(report: &Report<'_>) -> String {
+    use crate::align::Axis;
+    use crate::model::Point;
+    use std::fmt::Write as _;
+    let has = |axis: Axis| {
+        report.runs.iter().all(|r| {
+            r.loss()
+                .is_none_or(|s| s.points.iter().any(|p| axis.of(p).is_some()))
+        })
+    };
+    let mut axes: Vec<Axis> = vec![report.aligned.axis, report.aligned.data_axis];
+    axes.extend([
+        Axis::Samples,
+        Axis::Step,
+        Axis::Epoch,
+        Axis::Tokens,
+        Axis::Time,
+    ]);
+    let mut names: Vec<&str> = Vec::new();
+    for a in axes {
+        if has(a) && !names.contains(&a.name()) {
+            names.push(a.name());
+        }
+    }
+    let log = super::scale::for_values(
+        report
+            .runs
+            .iter()
+            .filter_map(|r| r.loss())
+            .flat_map(|s| s.points.iter().map(|p| p.value)),
+        6,
+    )
+    .log;
+    let mut j = String::with_capacity(64 * 1024);
+    let _ = write!(
+        j,
+        "{{\"axes\":{},\"log\":{log},\"charts\":[",
+        serde_json::to_string(&names).unwrap_or_default()
+    );
+    let present = |m: &str| report.runs.iter().any(|r| r.series.contains_key(m));
+    let mut first = true;
+    for (metric, title, x, y) in WORKBENCH_CHARTS {
+        if !present(metric) {
+            continue;
+        }
+        if !first {
+            j.push(',');
+        }
+        first = false;
+        let _ = write!(
+            j,
+            "{{\"metric\":\"{metric}\",\"title\":\"{title}\",\"y\":\"{y}\"{}}}",
+            x.map_or_else(String::new, |x| format!(",\"x\":\"{x}\""))
+        );
+    }
+    j.push_str("],\"runs\":[");
+    let number = |j: &mut String, v: Option<f64>| match v.filter(|v| v.is_finite()) {
+        Some(v) => j.push_str(&num(v)),
+        None => j.push_str("null"),
+    };
+    for (i, run) in report.runs.iter().enumerate() {
+        if i > 0 {
+            j.push(',');
+        }
+        let _ = write!(
+            j,
+            "{{\"label\":{},\"color\":\"{}\",\"metrics\":{{",
+            serde_json::to_string(&run.label).unwrap_or_default(),
+            charts::hex(i)
+        );
+        let mut first = true;
+        for metric in ["loss", "eval_loss", "learning_rate", "grad_norm"] {
+            let Some(s) = run.series.get(metric) else {
+                continue;
+            };
+            let finite: Vec<&Point> = s.points.iter().filter(|p| p.value.is_finite()).collect();
+            let keep = super::downsample::lttb_indices(
+                finite.len(),
+                |k| (finite[k].step, finite[k].value),
+                EMBEDDED_POINTS,
+            );
+            if !first {
+                j.push(',');
+            }
+            first = false;
+            let _ = write!(j, "\"{metric}\":{{");
+            let columns: [(&str, &Coordinate); 6] = [
+                ("value", &|p| Some(p.value)),
+                ("step", &|p| Some(p.step)),
+                ("samples", &|p| p.samples.get()),
+                ("epoch", &|p| p.epoch.get()),
+                ("tokens", &|p| p.tokens.get()),
+                ("time", &|p| p.time.get()),
+            ];
+            let mut first_col = true;
+            for (name, get) in columns {
+                // A coordinate no point has is left out, not written as a column of nulls.
+                if keep.iter().all(|&k| get(finite[k]).is_none()) {
+                    continue;
+                }
+                if !first_col {
+                    j.push(',');
+                }
+                first_col = false;
+                let _ = write!(j, "\"{name}\":[");
+                for (n, &k) in keep.iter().enumerate() {
+                    if n > 0 {
+                        j.push(',');
+                    }
+                    number(&mut j, get(finite[k]));
+                }
+                j.push(']');
+            }
+            j.push('}');
+        }
+        j.push_str("}}");
+    }
+    j.push_str("]}");
+    // `<`, `>` and `&` as JSON escapes: no text of a label can end the script element or read
+    // as markup.
+    j.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 const STYLE: &str = "
 body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:0 auto;max-width:1320px;padding:24px;color:#1d232a;background:#fafbfc}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
@@ -297,6 +464,12 @@ td[title]{text-decoration:underline dotted #9aa5b1;cursor:help}
 .chart svg{width:100%;height:auto;display:block}
 .evidence td{text-align:left;white-space:normal}
 footer{margin-top:30px;color:#8a949e;font-size:12px}
+.wb-on .replaced{display:none}
+.wb-controls{font-size:13px;margin:14px 0 6px}.wb-controls select,.wb-controls input{vertical-align:middle;margin:0 6px}.wb-hint{color:#8a949e}
+.wb-legend{display:flex;flex-wrap:wrap;gap:6px 16px;font-size:13px;margin:6px 0}.wb-item{cursor:pointer;user-select:none}.wb-item.off{opacity:.35;text-decoration:line-through}
+.wb-notes{font-size:12px;color:#5a6570;min-height:16px}
+.wb-chart{position:relative}.wb-chart svg{cursor:crosshair}
+.wb-tip{display:none;position:absolute;left:70px;top:34px;background:rgba(255,255,255,.94);border:1px solid #ccd3da;border-radius:4px;padding:4px 8px;font-size:12px;pointer-events:none;max-width:85%}
 .wide{overflow-x:auto}
 ";
 
@@ -322,10 +495,17 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
     // The headline pair (loss by samples seen, by optimizer steps) right under the verdict;
     // the runs table, the other findings and the other charts after it.
     let (headline, rest) = charts.split_at(charts.len().min(2));
+    // The interactive charts (hover, legend, zoom, axes, smoothing) when JavaScript runs; the
+    // static SVGs below otherwise (the script hides them once it has drawn its own).
+    let _ = writeln!(
+        h,
+        "<div id=\"workbench\"></div>\n<script type=\"application/json\" id=\"losscmp-data\">{}</script>",
+        workbench_data(report)
+    );
     let _ = writeln!(h, "<div class=\"charts\">");
     for chart in headline {
         let svg = charts::svg(chart)?;
-        let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
+        let _ = writeln!(h, "<div class=\"{}\">{svg}</div>", chart_class(chart));
     }
     let _ = writeln!(h, "</div>");
     other_findings(&mut h, report);
@@ -334,11 +514,12 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
         let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
         for chart in rest {
             let svg = charts::svg(chart)?;
-            let _ = writeln!(h, "<div class=\"chart\">{svg}</div>");
+            let _ = writeln!(h, "<div class=\"{}\">{svg}</div>", chart_class(chart));
         }
         let _ = writeln!(h, "</div>");
     }
     warnings(&mut h, report);
+    let _ = writeln!(h, "<script>{WORKBENCH}</script>");
     let _ = writeln!(
         h,
         "<footer>losscmp {}</footer>\n</body>\n</html>",

@@ -182,16 +182,34 @@ fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    tempfile::Builder::new()
-        .prefix(".losscmp-")
-        .suffix(suffix)
-        .tempfile_in(dir)
-        .with_context(|| {
-            format!(
-                "cannot write {}: no temporary file beside it",
-                path.display()
-            )
-        })
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".losscmp-").suffix(suffix);
+    if let Some(p) = output_permissions(path) {
+        builder.permissions(p);
+    }
+    builder.tempfile_in(dir).with_context(|| {
+        format!(
+            "cannot write {}: no temporary file beside it",
+            path.display()
+        )
+    })
+}
+
+/// The permissions an output gets: those of the file it replaces, else what a new file gets
+/// (rw-r--r--, not the temporary file's private rw-------). `None`: the platform's default.
+fn output_permissions(path: &Path) -> Option<fs::Permissions> {
+    if let Ok(meta) = fs::metadata(path) {
+        return Some(meta.permissions());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// Moves a finished temporary file over `path`.

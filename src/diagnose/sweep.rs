@@ -6,8 +6,8 @@
 //! (S/S_min − 1)(E/E_min − 1) = 1, i.e. S(B) = S_min (1 + B_crit/B) and
 //! E(B) = E_min (1 + B/B_crit), with B_crit = E_min / S_min.
 //!
-//! - **Targets**: [`TARGETS`] losses, log-spaced between the highest loss every run gets below
-//!   (×0.9) and the lowest loss every run reaches (×1.1). Steps-to-target S_i(τ) is the first
+//! - **Targets**: [`TARGETS`] losses, log-spaced between half the lowest starting loss and the
+//!   lowest loss every run reaches (×1.1). Steps-to-target S_i(τ) is the first
 //!   logged step whose smoothed loss (an EMA over logged points, weight [`SMOOTHING`], so one
 //!   noisy dip does not count) is ≤ τ, interpolated between points; E_i = S_i · B_i.
 //! - **One run per batch**: several runs at one batch (a learning-rate sweep) contribute the
@@ -15,9 +15,12 @@
 //!   (the model assumes each batch runs at its tuned learning rate) — and the finding says so.
 //! - **Fit**: least squares in log space, Σᵢ (ln Sᵢ − ln S_min − ln(1 + B_crit/Bᵢ))², over a
 //!   log grid of B_crit (ln S_min is the mean residual for each B_crit), refined around the best.
-//! - **Interval**: leave-one-out — the fit repeated without each run in turn; the interval is
-//!   the range of those fits (and the full fit). An interval that reaches the grid's edges says
-//!   "cannot say" for that side.
+//! - **Interval**: the range of B_crit over the leave-one-out fits (the fit repeated without
+//!   each run) and over fits with every steps-to-target moved by its run's logging interval
+//!   (all later, all earlier, the smaller half later and the larger earlier, and the reverse):
+//!   the runs' spread and the logging's resolution; and the central 95% of a bootstrap over the
+//!   runs ([`BOOTSTRAP`] resamples with a fixed seed). A side that any of those fits pushes to
+//!   the grid's edge is said to be unbounded.
 //! - **Reading**: per swept batch, steps and samples relative to the fewest, 1 + B_crit/B and
 //!   1 + B/B_crit; the recommendation names the swept batches within 2× of B_crit and the cost of
 //!   the largest.
@@ -30,6 +33,8 @@ pub const TARGETS: usize = 4;
 const SMOOTHING: f64 = 0.5;
 /// Fewest distinct batches for a fit.
 pub const MIN_BATCHES: usize = 3;
+/// Bootstrap resamples of the runs for the interval.
+const BOOTSTRAP: usize = 400;
 
 /// One swept run at one target.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,8 @@ pub struct Reach {
     /// Steps and samples to the target.
     pub steps: f64,
     pub samples: f64,
+    /// How precisely the steps are known: the run's median logging interval, in steps.
+    pub resolution: f64,
 }
 
 /// The fit at one target loss.
@@ -204,11 +211,14 @@ pub fn analyse(runs: &[Run]) -> Option<Sweep> {
                 .iter()
                 .filter_map(|(r, b, xs, ys)| {
                     let s = first_below(xs, ys, loss)?;
+                    let mut gaps: Vec<f64> = xs.windows(2).map(|w| w[1] - w[0]).collect();
+                    gaps.sort_by(f64::total_cmp);
                     Some(Reach {
                         run: r.label.clone(),
                         batch: *b,
                         steps: s,
                         samples: s * b,
+                        resolution: gaps.get(gaps.len() / 2).copied().unwrap_or(0.0),
                     })
                 })
                 .collect();
@@ -217,7 +227,10 @@ pub fn analyse(runs: &[Run]) -> Option<Sweep> {
             }
             let pts: Vec<(f64, f64)> = reach.iter().map(|r| (r.batch, r.steps)).collect();
             let (b_crit, s_min, _, edge) = fit(&pts)?;
-            let loo: Vec<Option<(f64, bool)>> = (0..pts.len())
+            // Leave-one-out fits, and fits with every steps-to-target moved within its logging
+            // interval (all later, all earlier, small batches later and large earlier, and the
+            // reverse): the interval covers both the runs' spread and the logging's resolution.
+            let mut loo: Vec<Option<(f64, bool)>> = (0..pts.len())
                 .map(|i| {
                     let rest: Vec<(f64, f64)> = pts
                         .iter()
@@ -228,6 +241,47 @@ pub fn analyse(runs: &[Run]) -> Option<Sweep> {
                     fit(&rest).map(|(bc, _, _, e)| (bc, e))
                 })
                 .collect();
+            let half = pts.len() / 2;
+            for signs in [[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]] {
+                let moved: Vec<(f64, f64)> = reach
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let sign = if i < half { signs[0] } else { signs[1] };
+                        (r.batch, (r.steps + sign * r.resolution).max(r.steps * 0.5))
+                    })
+                    .collect();
+                loo.push(fit(&moved).map(|(bc, _, _, e)| (bc, e)));
+            }
+            // A bootstrap over the runs (resampled with replacement, a fixed seed so the report
+            // is the same every time): its central 95% joins the range.
+            let mut boot: Vec<f64> = Vec::new();
+            let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut next = || {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (seed >> 33) as usize
+            };
+            for _ in 0..BOOTSTRAP {
+                let sample: Vec<(f64, f64)> =
+                    (0..pts.len()).map(|_| pts[next() % pts.len()]).collect();
+                let mut distinct: Vec<f64> = sample.iter().map(|p| p.0).collect();
+                distinct.sort_by(f64::total_cmp);
+                distinct.dedup();
+                if distinct.len() < MIN_BATCHES {
+                    continue;
+                }
+                if let Some((bc, _, _, false)) = fit(&sample) {
+                    boot.push(bc);
+                }
+            }
+            boot.sort_by(f64::total_cmp);
+            if boot.len() >= 20 {
+                let at = |q: f64| boot[((boot.len() - 1) as f64 * q).round() as usize];
+                loo.push(Some((at(0.025), false)));
+                loo.push(Some((at(0.975), false)));
+            }
             let unbounded = edge || loo.iter().any(|f| f.is_none_or(|(_, e)| e));
             let vals: Vec<f64> = loo
                 .iter()

@@ -1,0 +1,157 @@
+//! Issue 18: the critical batch from a real sweep (fixtures/sweep: LLaMA-Factory runs at
+//! effective batch 2…256 on one task, one with a second learning rate at batch 128).
+
+mod common;
+
+use std::path::Path;
+
+use common::{json_of, losscmp, predicate};
+use serde_json::Value;
+
+fn sweep_runs() -> Vec<String> {
+    let mut runs: Vec<String> = std::fs::read_dir(common::fixture("sweep"))
+        .expect("fixtures/sweep")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("trainer_state.json").is_file())
+        .map(|p| {
+            format!(
+                "fixtures/sweep/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// Steps to `target` straight from a run's trainer_state.json, with the definition the docs
+/// give (EMA 0.5 over logged points, first crossing interpolated): computed here, not by
+/// losscmp.
+fn steps_to(run: &str, target: f64) -> Option<f64> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(run)
+        .join("trainer_state.json");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let mut prev: Option<(f64, f64)> = None;
+    let mut ema: Option<f64> = None;
+    for e in state["log_history"].as_array()? {
+        let (Some(step), Some(loss)) = (e["step"].as_f64(), e["loss"].as_f64()) else {
+            continue;
+        };
+        let v = ema.map_or(loss, |m| 0.5 * m + 0.5 * loss);
+        ema = Some(v);
+        if v <= target {
+            return Some(match prev {
+                Some((s0, v0)) => s0 + (step - s0) * (v0 - target) / (v0 - v),
+                None => step,
+            });
+        }
+        prev = Some((step, v));
+    }
+    None
+}
+
+/// B_crit by least squares of ln S on ln(S_min (1 + B_crit/B)), on a fine grid: the textbook
+/// fit, written here independently of losscmp.
+fn direct_fit(points: &[(f64, f64)]) -> f64 {
+    let (mut best, mut best_e) = (0.0, f64::INFINITY);
+    for i in 0..=20_000 {
+        let bc = (0.01f64.ln() + (1e5f64.ln() - 0.01f64.ln()) * f64::from(i) / 20_000.0).exp();
+        let r: Vec<f64> = points
+            .iter()
+            .map(|(b, s)| s.ln() - (1.0 + bc / b).ln())
+            .collect();
+        let m = r.iter().sum::<f64>() / r.len() as f64;
+        let e: f64 = r.iter().map(|x| (x - m).powi(2)).sum();
+        if e < best_e {
+            (best, best_e) = (bc, e);
+        }
+    }
+    best
+}
+
+#[test]
+fn the_sweep_fit_agrees_with_a_direct_fit_within_its_interval() {
+    let runs = sweep_runs();
+    assert!(runs.len() >= 8, "{runs:?}");
+    let args: Vec<&str> = runs.iter().map(String::as_str).collect();
+    let doc = json_of(&args);
+    let sweep = &doc["sweep"];
+    let fits = sweep["fits"].as_array().expect("fits");
+    assert!(fits.len() >= 3, "{sweep}");
+    // One run per batch: the second learning rate at batch 128 is named as left out.
+    let left = sweep["left_out"].as_array().expect("left_out");
+    assert_eq!(left.len(), runs.len() - 8, "{left:?}");
+    for f in fits {
+        let loss = f["loss"].as_f64().expect("loss");
+        let b_crit = f["b_crit"].as_f64().expect("b_crit");
+        let (low, high) = (f["b_crit_low"].as_f64(), f["b_crit_high"].as_f64());
+        let used: Vec<(f64, f64)> = f["reach"]
+            .as_array()
+            .expect("reach")
+            .iter()
+            .map(|r| {
+                let run = format!("fixtures/sweep/{}", r["run"].as_str().expect("run"));
+                let steps = steps_to(&run, loss).expect("every run reaches every target");
+                // losscmp's steps-to-target are the ones computed here.
+                let got = r["steps"].as_f64().expect("steps");
+                assert!(
+                    (got - steps).abs() <= 1e-6 * steps.max(1.0),
+                    "{run} at {loss}: {got} vs {steps}"
+                );
+                (r["batch"].as_f64().expect("batch"), steps)
+            })
+            .collect();
+        let direct = direct_fit(&used);
+        let (lo, hi) = (low.unwrap_or(0.0), high.unwrap_or(f64::INFINITY));
+        assert!(
+            lo <= direct && direct <= hi,
+            "loss {loss}: direct fit {direct} outside [{lo}, {hi}]"
+        );
+        assert!(
+            (direct / b_crit - 1.0).abs() < 0.02,
+            "loss {loss}: {direct} vs {b_crit}"
+        );
+    }
+}
+
+#[test]
+fn the_report_draws_the_trade_off_and_recommends_a_batch() {
+    let runs = sweep_runs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("sweep.html");
+    let out = losscmp()
+        .args(&runs)
+        .arg("--out")
+        .arg(&html)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("critical-batch-size"))
+        .stdout(predicate::str::contains("Recommendation: batch"));
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // One finding for the sweep, not one per pair.
+    assert_eq!(text.matches("critical-batch-size  [").count(), 1, "{text}");
+    let page = std::fs::read_to_string(&html).expect("written");
+    assert!(
+        page.contains("Steps vs samples to loss"),
+        "the trade-off chart"
+    );
+    assert!(page.contains("B_crit ≈"), "B_crit marked");
+}
+
+#[test]
+fn two_runs_give_an_interval_or_say_what_they_cannot() {
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    assert!(doc["sweep"].is_null());
+    let f = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "critical-batch-size")
+        .expect("a two-point estimate");
+    let s = f["summary"].as_str().expect("summary");
+    assert!(
+        s.contains("at most about") && s.contains("cannot bound it from below"),
+        "{s}"
+    );
+}

@@ -208,7 +208,7 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
         .iter()
         .map(|f| {
             format!(
-                "loss {}: B_crit ≈ {} (leave-one-out {}), S_min ≈ {} steps, E_min ≈ {} samples",
+                "loss {}: B_crit ≈ {} (interval {}), S_min ≈ {} steps, E_min ≈ {} samples",
                 num(sig3(f.loss)),
                 num(sig2(f.b_crit)),
                 interval(f),
@@ -315,7 +315,7 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
         runs: s.used.clone(),
         subject: None,
         summary: format!(
-            "From {} batch sizes ({}), McCandlish et al. 2018's S(B) = S_min (1 + B_crit/B) fitted over all runs: {}.{trend}{recommendation}{left} The model assumes each batch ran at its tuned learning rate.",
+            "From {} batch sizes ({}), McCandlish et al. 2018's S(B) = S_min (1 + B_crit/B) fitted over all runs (intervals: leave-one-out, each steps-to-target moved by its logging interval, and a bootstrap over the runs): {}.{trend}{recommendation}{left} The model assumes each batch ran at its tuned learning rate.",
             s.fits[0].reach.len(),
             s.fits[0]
                 .reach

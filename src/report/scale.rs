@@ -179,7 +179,18 @@ pub fn compact(v: f64) -> String {
         if v == v.trunc() {
             return crate::model::format_count(v);
         }
-        return format!("{v}");
+        // A few significant digits: a tick at 10^3.5 reads 3,162, not 3162.2776601683795.
+        let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.digits$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+        return match s.parse::<f64>() {
+            Ok(r) if r == r.trunc() => crate::model::format_count(r),
+            _ => s,
+        };
     }
     if a >= 0.001 {
         return format!("{v}");
@@ -244,5 +255,7 @@ mod tests {
         assert_eq!(compact(25_000.0), "25k");
         assert_eq!(compact(0.0005), "5e-4");
         assert_eq!(compact(0.25), "0.25");
+        assert_eq!(compact(3162.2776601683795), "3,162");
+        assert_eq!(compact(31.622776601683795), "31.6");
     }
 }

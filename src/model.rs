@@ -373,6 +373,26 @@ impl Series {
             .find(|p| p.value.is_finite() && p.value > 0.0)
     }
 
+    /// The numbers every output shows for a series, from one pass: the last point, the last
+    /// finite one (what "final" means everywhere), the smallest finite value and how many were
+    /// not finite.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            points: self.points.len(),
+            last: self.points.last().copied(),
+            ..Summary::default()
+        };
+        for p in &self.points {
+            if p.value.is_finite() {
+                s.final_point = Some(*p);
+                s.min = Some(s.min.map_or(p.value, |m| m.min(p.value)));
+            } else {
+                s.nonfinite += 1;
+            }
+        }
+        s
+    }
+
     /// The smallest finite value.
     pub fn min_finite(&self) -> Option<f64> {
         self.points
@@ -381,6 +401,21 @@ impl Series {
             .filter(|v| v.is_finite())
             .reduce(f64::min)
     }
+}
+
+/// A series' summary ([`Series::summary`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    /// Points in the series.
+    pub points: usize,
+    /// The last point, finite or not.
+    pub last: Option<Point>,
+    /// The last point with a finite value: the series' final value in every output.
+    pub final_point: Option<Point>,
+    /// The smallest finite value.
+    pub min: Option<f64>,
+    /// Points whose value is NaN or infinite.
+    pub nonfinite: usize,
 }
 
 /// A file that was looked at while reading a run, and what became of it.

@@ -84,24 +84,18 @@ fn run(r: &Run) -> Value {
     }
     let mut metrics = Map::new();
     for (name, s) in &r.series {
-        let last = s.points.last();
-        // One pass over a long series for both.
-        let (min, nonfinite) = s.points.iter().fold((None, 0usize), |(min, bad), p| {
-            if p.value.is_finite() {
-                (Some(min.map_or(p.value, |m: f64| m.min(p.value))), bad)
-            } else {
-                (min, bad + 1)
-            }
-        });
+        let sum = s.summary();
+        let fin = sum.final_point;
         metrics.insert(
             name.clone(),
             json!({
-                "points": s.points.len(),
-                "final": last.map(|p| num(p.value)),
-                "final_step": last.map(|p| num(p.step)),
-                "final_samples": last.and_then(|p| p.samples.get()).map(num),
-                "min": min.map(num),
-                "nonfinite": nonfinite,
+                "points": sum.points,
+                "final": fin.map(|p| num(p.value)),
+                "final_step": fin.map(|p| num(p.step)),
+                "final_samples": fin.and_then(|p| p.samples.get()).map(num),
+                "last_step": sum.last.map(|p| num(p.step)),
+                "min": sum.min.map(num),
+                "nonfinite": sum.nonfinite,
                 "source": s.source,
                 "step_origin": s.step_origin,
                 "also_in": s.also_in,

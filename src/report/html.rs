@@ -458,6 +458,8 @@ table{border-collapse:collapse;background:#fff;font-size:13px}
 th,td{border:1px solid #dde2e7;padding:5px 9px;text-align:right;white-space:nowrap}
 th{background:#f0f3f6;font-weight:600}td:first-child,th:first-child{text-align:left}
 td[title]{text-decoration:underline dotted #9aa5b1;cursor:help}
+td.differs{background:#fff8e1;font-weight:600}td.fix{background:#fdecea;font-weight:700}td .to{color:#22863a}
+th{white-space:normal;max-width:110px}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
 .chart{background:#fff;border:1px solid #dde2e7;border-radius:6px;padding:6px}
@@ -679,15 +681,48 @@ fn finding(h: &mut String, f: &Finding, n: usize) {
     let _ = writeln!(h, "</div>");
 }
 
-fn cell(run: &Run, key: Key) -> String {
+/// A configuration cell: the value with its source on hover; `differs` when the runs do not all
+/// agree on it (W&B's "diff only" habit), `fix` (with the change) when the verdict changes it.
+fn cell(report: &Report<'_>, run: &Run, key: Key) -> String {
+    let values: Vec<Option<String>> = report
+        .runs
+        .iter()
+        .map(|r| r.config.get(key).map(|v| v.value.to_string()))
+        .collect();
+    let differs = values.windows(2).any(|w| w[0] != w[1]);
+    let change = fix_for(report, run, key);
+    let class = match (differs, change.is_some()) {
+        (_, true) => " class=\"fix\"",
+        (true, false) => " class=\"differs\"",
+        _ => "",
+    };
+    let marker = change.map_or_else(String::new, |c| {
+        format!(" <span class=\"to\">→ {}</span>", num(c.to))
+    });
     match run.config.get(key) {
         Some(v) => format!(
-            "<td title=\"{}\">{}</td>",
+            "<td{class} title=\"{}\">{}{marker}</td>",
             escape(&v.source.to_string()),
             escape(&v.value.to_string())
         ),
-        None => "<td title=\"not in the logs\">—</td>".into(),
+        None => format!("<td{class} title=\"not in the logs\">—{marker}</td>"),
     }
+}
+
+/// The verdict's change of `key` for `run`, if it makes one.
+fn fix_for<'a>(
+    report: &'a Report<'_>,
+    run: &Run,
+    key: Key,
+) -> Option<&'a crate::model::ConfigChange> {
+    let option = crate::diagnose::options::Trainer::of(run).option(key)?;
+    report
+        .verdict
+        .causes
+        .iter()
+        .filter(|c| c.run == run.label)
+        .flat_map(|c| c.changes.iter())
+        .find(|c| c.option == option)
 }
 
 fn runs_table(h: &mut String, report: &Report<'_>) {
@@ -716,7 +751,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
             Key::LearningRate,
             Key::TotalSteps,
         ] {
-            h.push_str(&cell(run, key));
+            h.push_str(&cell(report, run, key));
         }
         let last = |m: &str| {
             run.series
@@ -743,7 +778,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
             }
             None => h.push_str("<td>—</td>"),
         }
-        h.push_str(&cell(run, Key::TrainSamplesPerSecond));
+        h.push_str(&cell(report, run, Key::TrainSamplesPerSecond));
         let _ = writeln!(h, "</tr>");
     }
     let _ = writeln!(h, "</table></div>");

@@ -57,9 +57,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.html")]
     pub out: Option<PathBuf>,
 
-    /// Write the main comparison chart alone, as SVG or PNG (by extension).
+    /// Write the headline pair (loss by samples seen and by optimizer steps) side by side under
+    /// the verdict in one line, as SVG or PNG (by extension).
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
+
+    /// The PNG's resolution as a multiple of the page's charts (1 to 4).
+    #[arg(long, value_name = "N", default_value_t = 2.0)]
+    pub plot_scale: f64,
 
     /// Write every point of every run as one long CSV table.
     #[arg(long, value_name = "FILE")]

@@ -43,8 +43,9 @@ pub struct Config {
     pub progress: bool,
     /// HTML report.
     pub out: Option<PathBuf>,
-    /// The main chart alone (SVG or PNG).
+    /// The headline pair alone (SVG or PNG), and the PNG's scale.
     pub plot: Option<PathBuf>,
+    pub plot_scale: f64,
     /// Long-table exports.
     pub csv: Option<PathBuf>,
     pub parquet: Option<PathBuf>,
@@ -205,6 +206,12 @@ impl Config {
                 );
             }
         }
+        if !(1.0..=4.0).contains(&cli.plot_scale) {
+            bail!(
+                "--plot-scale {}: must be between 1 and 4, e.g. --plot-scale 2",
+                cli.plot_scale
+            );
+        }
         if let Some(d) = &cli.dataset_date {
             if !crate::report::dataset::is_date(d) {
                 bail!("--dataset-date {d:?}: expected YYYY-MM-DD, e.g. 2026-12-01");
@@ -239,6 +246,7 @@ impl Config {
             progress,
             out: cli.out,
             plot: cli.plot,
+            plot_scale: cli.plot_scale,
             csv: cli.csv,
             parquet: cli.parquet,
             markdown,

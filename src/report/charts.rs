@@ -171,30 +171,97 @@ pub fn svg(chart: &Chart) -> Result<String> {
     {
         let root =
             SVGBackend::with_string(&mut out, (chart.width, chart.height)).into_drawing_area();
-        draw(&root, chart)?;
+        draw(&root, chart, 1.0)?;
         root.present()
             .map_err(|e| anyhow!("drawing {}: {e}", chart.title))?;
     }
     Ok(out)
 }
 
-/// Renders a chart to a PNG file.
-pub fn png(chart: &Chart, path: &Path) -> Result<()> {
+/// Several charts side by side under a one-line subtitle, drawn at `scale` (2 for a sharp PNG):
+/// `--plot`'s picture for a chat or an issue.
+pub fn panels_png(charts: &[Chart], subtitle: &str, path: &Path, scale: f64) -> Result<()> {
     register_font();
-    let root = BitMapBackend::new(path, (chart.width, chart.height)).into_drawing_area();
-    draw(&root, chart)?;
+    let (w, h) = panel_size(charts, scale);
+    let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
+    draw_panels(&root, charts, subtitle, scale)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
     Ok(())
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
+/// [`panels_png`] as an SVG document.
+pub fn panels_svg(charts: &[Chart], subtitle: &str) -> Result<String> {
+    register_font();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, panel_size(charts, 1.0)).into_drawing_area();
+        draw_panels(&root, charts, subtitle, 1.0)?;
+        root.present()
+            .map_err(|e| anyhow!("drawing the plot: {e}"))?;
+    }
+    Ok(out)
+}
+
+/// Subtitle band height at scale 1.
+const SUBTITLE: u32 = 30;
+
+fn panel_size(charts: &[Chart], scale: f64) -> (u32, u32) {
+    let w: u32 = charts.iter().map(|c| c.width).sum();
+    let h = charts.iter().map(|c| c.height).max().unwrap_or(0) + SUBTITLE;
+    (
+        (f64::from(w.max(1)) * scale) as u32,
+        (f64::from(h) * scale) as u32,
+    )
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    charts: &[Chart],
+    subtitle: &str,
+    scale: f64,
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing the plot: {e}");
+    root.fill(&WHITE).map_err(err)?;
+    let subtitle = super::text::one_line(subtitle);
+    root.draw(&Text::new(
+        subtitle.into_owned(),
+        ((10.0 * scale) as i32, (8.0 * scale) as i32),
+        ("sans-serif", 14.0 * scale).into_font(),
+    ))
+    .map_err(err)?;
+    let (_, below) = root.split_vertically((f64::from(SUBTITLE) * scale) as u32);
+    let areas = below.split_evenly((1, charts.len().max(1)));
+    for (area, chart) in areas.iter().zip(charts) {
+        draw(area, chart, scale)?;
+    }
+    Ok(())
+}
+
+/// Renders a chart to a PNG file.
+pub fn png(chart: &Chart, path: &Path) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (chart.width, chart.height)).into_drawing_area();
+    draw(&root, chart, 1.0)?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64) -> Result<()> {
     let chart = &chart.printable();
+    // Sizes in pixels at scale 1; a PNG is drawn at 2× by default.
+    let px = |v: f64| (v * k).round() as u32;
+    let pt = |v: f64| v * k;
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e}", chart.title);
     root.fill(&WHITE).map_err(err)?;
     if let Some(why) = chart.undrawable() {
-        root.draw(&Text::new(why, (12, 24), ("sans-serif", 13).into_font()))
-            .map_err(err)?;
+        root.draw(&Text::new(
+            why,
+            (px(12.0) as i32, px(24.0) as i32),
+            ("sans-serif", pt(13.0)).into_font(),
+        ))
+        .map_err(err)?;
         return Ok(());
     }
     let xs = chart
@@ -216,10 +283,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .chain(chart.hline);
     let yscale = scale::for_values(ys, 6);
     let mut ctx = ChartBuilder::on(root)
-        .margin(12)
-        .caption(&chart.title, ("sans-serif", 17).into_font())
-        .x_label_area_size(42)
-        .y_label_area_size(62)
+        .margin(px(12.0))
+        .caption(&chart.title, ("sans-serif", pt(17.0)).into_font())
+        .x_label_area_size(px(42.0))
+        .y_label_area_size(px(62.0))
         .build_cartesian_2d(xscale.min..xscale.max, yscale.min..yscale.max)
         .map_err(err)?;
     let xfmt = |v: &f64| tick_label(&xscale, *v);
@@ -231,12 +298,13 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .y_labels(yscale.ticks.len())
         .x_label_formatter(&xfmt)
         .y_label_formatter(&yfmt)
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .label_style(("sans-serif", pt(12.0)))
+        .axis_desc_style(("sans-serif", pt(13.0)))
         .bold_line_style(RGBColor(225, 225, 225))
         .light_line_style(TRANSPARENT)
         .draw()
         .map_err(err)?;
+    let has_legend = chart.lines.iter().any(|l| !l.label.is_empty());
     if let Some(h) = chart.hline.and_then(|h| yscale.pos(h)) {
         ctx.draw_series(DashedLineSeries::new(
             vec![(xscale.min, h), (xscale.max, h)],
@@ -246,8 +314,14 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         ))
         .map_err(err)?;
     }
+    // Marker labels that would be printed over another label of the same row, or under the
+    // legend (upper right), are dropped; their dashed lines stay.
+    let plot_w = f64::from(root.dim_in_pixel().0).max(1.0);
+    let span = (xscale.max - xscale.min).max(f64::MIN_POSITIVE);
+    let legend_from = xscale.min + span * (1.0 - 200.0 * k / plot_w);
+    let mut last_label_end: Vec<(usize, f64)> = Vec::new();
     for r in &chart.rules {
-        let style = color(r.color).mix(0.55).stroke_width(1);
+        let style = color(r.color).mix(0.55).stroke_width(px(1.0));
         ctx.draw_series(DashedLineSeries::new(
             vec![(r.x, yscale.min), (r.x, yscale.max)],
             3,
@@ -255,17 +329,29 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             style,
         ))
         .map_err(err)?;
+        if r.label.is_empty() {
+            continue;
+        }
         // Labels of different runs' markers are staggered so that close ones stay readable.
         let row = if r.color == usize::MAX {
             0
         } else {
             r.color % 4 + 1
         };
+        // About 5.5 px per character at size 10, in x units.
+        let width = r.label.chars().count() as f64 * 5.5 * k / plot_w * span;
+        let end = r.x + width;
+        let collides = last_label_end.iter().any(|&(rw, e)| rw == row && r.x < e);
+        let under_legend = end > legend_from && row <= 2 && has_legend;
+        if collides || under_legend {
+            continue;
+        }
+        last_label_end.push((row, end));
         let top = yscale.max - (yscale.max - yscale.min) * (0.02 + 0.055 * row as f64);
         ctx.draw_series(std::iter::once(Text::new(
             r.label.clone(),
-            (r.x + (xscale.max - xscale.min) * 0.004, top),
-            ("sans-serif", 10)
+            (r.x + span * 0.004, top),
+            ("sans-serif", pt(10.0))
                 .into_font()
                 .color(&color(r.color).mix(0.8)),
         )))
@@ -278,19 +364,22 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             .collect();
         let c = color(line.color);
         let style = if line.faint {
-            c.mix(0.25).stroke_width(1)
+            c.mix(0.25).stroke_width(px(1.0))
         } else {
-            c.stroke_width(2)
+            c.stroke_width(px(2.0))
         };
         let drawn = if line.dots {
-            ctx.draw_series(pts.into_iter().map(|p| Circle::new(p, 5, c.filled())))
+            ctx.draw_series(pts.into_iter().map(|p| Circle::new(p, px(5.0), c.filled())))
                 .map_err(err)?
         } else {
             ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?
         };
         if !line.label.is_empty() {
             drawn.label(line.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                PathElement::new(
+                    vec![(x, y), (x + px(18.0) as i32, y)],
+                    c.stroke_width(px(2.0)),
+                )
             });
         }
     }
@@ -299,7 +388,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", pt(12.0)))
             .draw()
             .map_err(err)?;
     }

@@ -96,6 +96,34 @@ fn rules<'a>(report: &Report<'a>, pick: impl Fn(usize) -> &'a [Marker]) -> Vec<R
             });
         }
     }
+    // One label for a run's epoch ends ("epochs 1, 2 (lf_8proc_ga8)"), at the first of them;
+    // the others keep their line and lose their text.
+    for color in (0..n).chain([usize::MAX]) {
+        let epochs: Vec<usize> = (0..out.len())
+            .filter(|&k| out[k].color == color && out[k].label.starts_with("epoch "))
+            .collect();
+        if epochs.len() < 2 {
+            continue;
+        }
+        let numbers: Vec<String> = epochs
+            .iter()
+            .filter_map(|&k| {
+                out[k]
+                    .label
+                    .strip_prefix("epoch ")
+                    .map(|r| r.split(' ').next().unwrap_or(r).to_string())
+            })
+            .collect();
+        let suffix = if color == usize::MAX || n == 1 {
+            String::new()
+        } else {
+            format!(" ({})", report.runs[color].label)
+        };
+        out[epochs[0]].label = format!("epochs {}{suffix}", numbers.join(", "));
+        for &k in &epochs[1..] {
+            out[k].label.clear();
+        }
+    }
     out
 }
 

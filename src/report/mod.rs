@@ -93,20 +93,22 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         wrote("report", path);
     }
     if let Some(path) = &config.plot {
-        let chart = html::main_chart(report);
-        if let Some(why) = chart.undrawable() {
+        // The headline pair side by side, under the verdict in one line.
+        let pair: Vec<charts::Chart> = html::all_charts(report).into_iter().take(2).collect();
+        for why in pair.iter().filter_map(charts::Chart::undrawable) {
             writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
         }
+        let subtitle = term::verdict_line(report);
         let is_png = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if is_png {
             // plotters writes the PNG to a path: a temporary one beside the target, renamed.
             let tmp = temp_beside(path, ".png")?;
-            charts::png(&chart, tmp.path())?;
+            charts::panels_png(&pair, &subtitle, tmp.path(), config.plot_scale)?;
             persist(tmp, path)?;
         } else {
-            write_atomic(path, charts::svg(&chart)?.as_bytes())?;
+            write_atomic(path, charts::panels_svg(&pair, &subtitle)?.as_bytes())?;
         }
         wrote("plot", path);
     }

@@ -77,6 +77,31 @@ pub fn headline(id: &str) -> &'static str {
     }
 }
 
+/// The verdict in one line, for the plot's subtitle: the first run's cause and its change.
+pub fn verdict_line(report: &Report<'_>) -> String {
+    let v = report.verdict;
+    if let Some(cause) = v.causes.first() {
+        let f = &report.findings[cause.finding];
+        let change = cause.changes.first().map_or_else(String::new, |c| {
+            format!(
+                " — {} {} → {}",
+                c.option,
+                c.from.map_or_else(|| "?".to_string(), num),
+                num(c.to)
+            )
+        });
+        let more = match v.causes.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        return format!("{}: {}{change}{more}", cause.run, headline(f.id));
+    }
+    if let Some((_, sentence)) = v.matches.first() {
+        return sentence.clone();
+    }
+    "No run needs a change.".into()
+}
+
 /// Renders the summary: the verdict first, then the other findings, the compared numbers, the
 /// run blocks (with `-v`), and the files written.
 pub fn render(report: &Report<'_>, view: &View<'_>) -> String {

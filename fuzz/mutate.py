@@ -16,7 +16,7 @@ with a time limit and a memory limit. A case fails when losscmp
 Failing cases are kept under --keep (default fuzz/failures/) with the command and the reason.
 Seeded and time-boxed:
 
-    python3 fuzz/mutate.py --seconds 60 --seed 1                  # CI's short pass
+    python3 fuzz/mutate.py --cases 300 --seed 1 --seconds 600     # CI's pass: the same 300 cases
     python3 fuzz/mutate.py --seconds 3600 --binary target/release/losscmp   # an hour
 
 Standard library only.
@@ -171,7 +171,7 @@ def kind(p):
 def fixture_files():
     groups = {}
     for p in sorted((ROOT / "fixtures").rglob("*")):
-        if p.is_file() and p.stat().st_size < 4 << 20 and p.suffix not in (".md", ".py"):
+        if p.is_file() and p.stat().st_size < 4 << 20 and p.suffix not in (".md", ".py", ".sh", ".png"):
             groups.setdefault(kind(p), []).append(p)
     return groups
 
@@ -239,6 +239,8 @@ def check(args, case_dir, run_dir, timeout, memory_mb):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--cases", type=int, default=0,
+                    help="stop after this many cases (0: no limit); with --seed, the same cases every time")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--binary", type=Path, default=ROOT / "target" / "debug" / "losscmp")
     ap.add_argument("--timeout", type=float, default=30, help="seconds per case before it is a hang")
@@ -254,7 +256,7 @@ def main():
     counts, failures, kinds = 0, [], {}
     with tempfile.TemporaryDirectory(prefix="losscmp-fuzz-") as tmp:
         tmp = Path(tmp)
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (args.cases == 0 or counts < args.cases):
             src = args.rng.choice(files[args.rng.choice(sorted(files))])
             case_dir = tmp / ("case%d" % counts)
             run_dir = case_dir / "run"
@@ -280,7 +282,7 @@ def main():
                 print("FAIL %s: %s" % (op, why), flush=True)
             shutil.rmtree(case_dir, ignore_errors=True)
     print("fuzz: %d cases in %.0f s (seed %d), %d failures; slowest passing case %.2f s"
-          % (counts, args.seconds, args.seed, len(failures), args.slowest))
+          % (counts, time.monotonic() - deadline + args.seconds, args.seed, len(failures), args.slowest))
     print("fuzz: inputs by kind: " + ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
     sys.exit(1 if failures else 0)
 

@@ -15,7 +15,8 @@
 //!
 //! Sources: each trainer's argument parser or config loader (transformers `TrainingArguments`,
 //! axolotl's config schema, DeepSpeed's batch-size check, Megatron-LM's arguments, ms-swift's
-//! `TrainArguments`, torchtune's recipes, nanoGPT's `train.py`).
+//! `TrainArguments`, torchtune's recipes, nanoGPT's `train.py`), with commits, in
+//! docs/trainers.md.
 
 use crate::model::{ConfigChange, Key, Run};
 

@@ -1,0 +1,103 @@
+//! Issue 12: real public training logs read as their trainers wrote them. Each case in
+//! fixtures/real/ carries its expectations (`expected.json`: loss points, final loss and step,
+//! the facts the files state), so adding a case is adding files. The cases losscmp cannot read
+//! right yet are listed in fixtures/real/known_gaps.txt with why; this test fails when a case
+//! that reads right regresses, and when a listed gap starts reading right (so the list shrinks
+//! as the readers grow).
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// Why a case does not read as expected, or `None` when it does.
+fn check(dir: &Path, exp: &Value) -> Option<String> {
+    let rel = dir
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .into_owned();
+    let out = common::losscmp()
+        .args([rel.as_str(), "--json", "-"])
+        .output()
+        .expect("runs");
+    let want_points = exp["loss_points"].as_u64().unwrap_or(0);
+    if out.status.code() == Some(2) {
+        // A run with nothing to read is refused, as it should be.
+        return (want_points > 0).then(|| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            format!("refused: {}", err.lines().last().unwrap_or(""))
+        });
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).ok()?;
+    let run = &doc["runs"][0];
+    let loss = &run["metrics"]["loss"];
+    let mut why = Vec::new();
+    let points = loss["points"].as_u64().unwrap_or(0);
+    if points != want_points {
+        why.push(format!("{points} loss points, expected {want_points}"));
+    }
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    if let Some(v) = exp["final_loss"]["value"].as_f64() {
+        if !loss["final"].as_f64().is_some_and(|f| close(f, v)) {
+            why.push(format!("final loss {}, expected {v}", loss["final"]));
+        }
+    }
+    if let Some(s) = exp["final_loss"]["step"].as_f64() {
+        if !loss["final_step"].as_f64().is_some_and(|f| close(f, s)) {
+            why.push(format!("final step {}, expected {s}", loss["final_step"]));
+        }
+    }
+    for (key, want) in exp["facts"].as_object().into_iter().flatten() {
+        let got = run["config"][key]["value"].as_f64();
+        if let Some(w) = want.as_f64() {
+            if !got.is_some_and(|g| close(g, w)) {
+                why.push(format!("{key} {got:?}, expected {w}"));
+            }
+        }
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+#[test]
+fn real_public_logs_read_as_their_trainers_wrote_them() {
+    let root = common::fixture("real");
+    let gaps_text = std::fs::read_to_string(root.join("known_gaps.txt")).expect("known_gaps.txt");
+    let gaps: Vec<&str> = gaps_text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .expect("fixtures/real")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    let mut problems = Vec::new();
+    let mut right = 0;
+    for dir in &cases {
+        let name = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
+        )
+        .expect("valid expected.json");
+        let listed = gaps.contains(&name.as_str());
+        match (check(dir, &exp), listed) {
+            (None, false) => right += 1,
+            (None, true) => problems.push(format!(
+                "{name} now reads right: remove it from known_gaps.txt"
+            )),
+            (Some(why), false) => problems.push(format!("{name}: {why}")),
+            (Some(_), true) => {}
+        }
+    }
+    eprintln!("{right} of {} real logs read right", cases.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

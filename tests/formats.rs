@@ -313,3 +313,39 @@ fn a_log_that_starts_mid_run_gives_no_critical_batch_estimate() {
     assert!(ids.iter().any(|i| i == "not-comparable"), "{ids:?}");
     assert!(!ids.iter().any(|i| i == "critical-batch-size"), "{ids:?}");
 }
+
+/// Issue 12: an output directory holding only the HF Trainer's default `logging_dir`
+/// (`runs/<date>_<host>/events.out.tfevents.*`) is read one level down, with a note.
+#[test]
+fn tensorboard_events_under_runs_are_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sub = dir
+        .path()
+        .join("out")
+        .join("runs")
+        .join("Dec01_10-00-00_host");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    std::fs::copy(
+        fixture("trackers/lf_1gpu_ga8/tb/events.out.tfevents.1764300000.localhost.0"),
+        sub.join("events.out.tfevents.1764300000.host.0"),
+    )
+    .expect("copy");
+    let out = losscmp()
+        .arg(dir.path().join("out"))
+        .args(["--json", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["runs"][0]["metrics"]["loss"]["points"], 192);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read 1 file from runs/"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -124,6 +124,18 @@ pub fn discover(
                 if state.is_file() {
                     checkpoints.push((n, state));
                 }
+            } else if let Some(found) = one_level_down(&entry, &name)? {
+                warnings.push(format!(
+                    "{display}: read {} from {}/, where its trainer writes {}",
+                    plural(found.len(), "file"),
+                    name,
+                    match name.as_str() {
+                        "runs" => "TensorBoard events (the HF Trainer's logging_dir)",
+                        "wandb" => "W&B's newest run",
+                        _ => "its log",
+                    }
+                ));
+                files.extend(found);
             }
             continue;
         }
@@ -155,6 +167,71 @@ pub fn discover(
         }
     }
     Ok(files)
+}
+
+/// Files trainers write one level below the output directory: build-nanogpt's and torchtune's
+/// `log/` or `logs/`, the HF Trainer's default `logging_dir` `runs/<date>_<host>/` (TensorBoard
+/// events), and W&B's `wandb/` (the newest `run-*` or `offline-run-*` folder: its `files/` and
+/// its `.wandb` run file). `None` for any other folder.
+fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, IngestError> {
+    let logs = |d: &Path| -> Result<Vec<PathBuf>, IngestError> {
+        Ok(read_dir_sorted(d)?
+            .into_iter()
+            .filter(|f| {
+                f.is_file()
+                    && f.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .is_some_and(|n| !n.starts_with('.') && looks_like_log_name(&n))
+            })
+            .collect())
+    };
+    let found = match name {
+        "log" | "logs" => logs(dir)?,
+        "runs" => {
+            let mut out = Vec::new();
+            for sub in read_dir_sorted(dir)?.into_iter().filter(|p| p.is_dir()) {
+                out.extend(logs(&sub)?.into_iter().filter(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents"))
+                }));
+            }
+            out
+        }
+        "wandb" => {
+            // Run folders are named by start time: the last in order is the newest.
+            let newest = read_dir_sorted(dir)?.into_iter().rev().find(|p| {
+                p.is_dir()
+                    && p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with("run-") || n.starts_with("offline-run-")
+                    })
+            });
+            match newest {
+                Some(run) => {
+                    let mut out: Vec<PathBuf> = logs(&run)?
+                        .into_iter()
+                        .filter(|f| f.extension().is_some_and(|e| e == "wandb"))
+                        .collect();
+                    let files = run.join("files");
+                    if files.is_dir() {
+                        out.extend(logs(&files)?);
+                    }
+                    out
+                }
+                None => Vec::new(),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok((!found.is_empty()).then_some(found))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// The run directory a `checkpoint-N` folder sits in, when the folder holds a trainer state and

@@ -1,5 +1,6 @@
-//! ms-swift `logging.jsonl`: one JSON object per line, the step only inside the string
-//! `"global_step/max_steps": "10/438"`, `"percentage": "2.28%"`, durations such as
+//! ms-swift `logging.jsonl`: one JSON object per line, the step inside the string
+//! `"global_step/max_steps": "10/438"` (ms-swift 2.x, 2024: an integer `"global_step": 10`, and
+//! each row may be written twice — the merge keeps one per step), `"percentage": "2.28%"`, durations such as
 //! `"elapsed_time": "1m 42s"`. Eval rows repeat the step of the train row before them; a
 //! summary row (`train_runtime`, …) and a last row holding the run's whole `log_history` and
 //! dataset statistics end the file. The summary gives throughput; the last row is not a log.
@@ -10,18 +11,24 @@ use super::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
-const PROGRESS_KEYS: [&str; 5] = [
+const PROGRESS_KEYS: [&str; 6] = [
     "global_step/max_steps",
+    "global_step",
     "percentage",
     "elapsed_time",
     "remaining_time",
     "epoch",
 ];
 
-/// Yes when the first non-empty line is a JSON object with `global_step/max_steps`.
+/// Yes when the first non-empty line is a JSON object with `global_step/max_steps`, or (ms-swift
+/// 2.x, 2024) an integer `global_step` beside ms-swift's own `train_speed(iter/s)`.
 pub fn sniff(head: &str) -> Option<bool> {
     let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
-    Some(first.starts_with('{') && first.contains("\"global_step/max_steps\""))
+    Some(
+        first.starts_with('{')
+            && (first.contains("\"global_step/max_steps\"")
+                || first.contains("\"global_step\":") && first.contains("\"train_speed(iter/s)\"")),
+    )
 }
 
 /// Reads a `logging.jsonl`; rows that are not logs are counted and the first reported.
@@ -51,7 +58,8 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             Some(Val::Text(s)) => s.split_once('/').and_then(|(a, b)| {
                 Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?))
             }),
-            _ => None,
+            // ms-swift 2.x: the step alone, no planned total.
+            _ => row.num("global_step").map(|s| (s, 0.0)),
         };
         let Some((step, total)) = progress else {
             // The closing row (log_history, dataset statistics) is expected; say nothing of it.
@@ -100,6 +108,16 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ms_swift_2_rows_with_an_integer_step() {
+        let text = "{\"loss\": 5.0, \"learning_rate\": 1e-07, \"train_speed(iter/s)\": 0.1, \"epoch\": 0.0, \"global_step\": 1}\n{\"loss\": 4.9, \"learning_rate\": 5e-07, \"train_speed(iter/s)\": 0.3, \"epoch\": 0.01, \"global_step\": 5}\n";
+        assert_eq!(sniff(text), Some(true));
+        let p = read(text, "logging.jsonl").expect("reads");
+        let steps: Vec<_> = p.records.iter().map(|r| r.step).collect();
+        assert_eq!(steps, vec![Some(1.0), Some(5.0)]);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
 
     #[test]
     fn reads_string_steps_durations_and_skips_the_closing_row() {

@@ -38,9 +38,18 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut out = Parsed::default();
     let mut names = Names::default();
     let mut per_iter: Option<(f64, usize)> = None;
+    let mut training = false;
     for (i, raw) in text.lines().enumerate() {
         let lineno = i + 1;
         let line = raw.trim_end_matches('\r');
+        // nanoGPT echoes its configuration before training: `Overriding: batch_size = 1`, or the
+        // config file itself after `Overriding config with config/x.py:`.
+        if !training {
+            if let Some((key, x, name)) = config_line(line) {
+                out.fact(key, x, format!("line {lineno} ({name})"), 1);
+                continue;
+            }
+        }
         for label in ["tokens per iteration will be:", "total desired batch size:"] {
             if let Some(at) = line.find(label) {
                 if let Some(x) = parse_number(&line[at + label.len()..]) {
@@ -55,6 +64,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let Some((step, metrics)) = parsed else {
             continue;
         };
+        training = true;
         out.records.push(Record {
             step: Some(step),
             metrics: metrics
@@ -79,6 +89,30 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         );
     }
     Ok(out)
+}
+
+/// nanoGPT's configuration variables and the key each sets. Its `gradient_accumulation_steps`
+/// is the total over all processes (train.py divides it by the world size), so with the
+/// per-process `batch_size` it gives the effective batch whatever the world size.
+const CONFIG: [(&str, Key); 6] = [
+    ("batch_size", Key::PerDeviceBatch),
+    ("gradient_accumulation_steps", Key::GradAccum),
+    ("learning_rate", Key::LearningRate),
+    ("max_iters", Key::TotalSteps),
+    ("log_interval", Key::LoggingSteps),
+    ("warmup_iters", Key::WarmupSteps),
+];
+
+/// `batch_size = 32` or `Overriding: batch_size = 32`, for the variables in [`CONFIG`].
+fn config_line(line: &str) -> Option<(Key, f64, &'static str)> {
+    let line = line.trim();
+    let line = line.strip_prefix("Overriding:").map_or(line, str::trim);
+    let (name, value) = line.split_once('=')?;
+    let (name, value) = (name.trim(), value.trim());
+    let &(option, key) = CONFIG.iter().find(|(o, _)| *o == name)?;
+    // A number, not an expression (`'cuda' if … else 'cpu'`).
+    let x = value.parse::<f64>().ok()?;
+    Some((key, x, option))
 }
 
 type Parsed1 = (f64, Vec<(&'static str, f64)>);
@@ -151,6 +185,27 @@ fn log_txt_line(line: &str) -> Option<Parsed1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_configuration_nanogpt_echoes() {
+        let log = "Overriding config with config/train_shakespeare_char.py:\n\nbatch_size = 32\ngradient_accumulation_steps = 1\nlearning_rate = 1e-3\nmax_iters = 3000\ndevice = 'cuda' if x else 'cpu'\nOverriding: log_interval = 20\ntokens per iteration will be: 4,096\niter 0: loss 4.1867, time 1412.47ms, mfu -100.00%\nbatch_size = 7\n";
+        let p = read(log, "train.log").expect("reads");
+        let fact = |k| {
+            p.facts
+                .iter()
+                .find(|f| f.key == k)
+                .and_then(|f| f.value.as_f64())
+        };
+        assert_eq!(
+            fact(Key::PerDeviceBatch),
+            Some(32.0),
+            "the one before training"
+        );
+        assert_eq!(fact(Key::GradAccum), Some(1.0));
+        assert_eq!(fact(Key::LearningRate), Some(0.001));
+        assert_eq!(fact(Key::TotalSteps), Some(3000.0));
+        assert_eq!(fact(Key::LoggingSteps), Some(20.0));
+    }
 
     #[test]
     fn reads_nanogpt_stdout_with_tokens_and_nan() {

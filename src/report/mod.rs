@@ -84,20 +84,22 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     // What was written, for the terminal's last lines.
     let mut written: Vec<String> = Vec::new();
     let mut wrote = |what: &str, path: &Path| written.push(format!("{what}: {}", path.display()));
-    if let Some(path) = &config.out {
-        let charts = html::all_charts(report);
-        for why in charts.iter().filter_map(charts::Chart::undrawable) {
+    // The charts are built once for the page and the plot (each line thinned once), and a chart
+    // that cannot be drawn is warned about once.
+    let charts = (config.out.is_some() || config.plot.is_some()).then(|| html::all_charts(report));
+    if let Some(all) = &charts {
+        let shown = if config.out.is_some() { all.len() } else { 2 };
+        for why in all.iter().take(shown).filter_map(charts::Chart::undrawable) {
             writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
         }
-        write_atomic(path, html::render(report, &charts)?.as_bytes())?;
+    }
+    if let (Some(path), Some(all)) = (&config.out, &charts) {
+        write_atomic(path, html::render(report, all)?.as_bytes())?;
         wrote("report", path);
     }
-    if let Some(path) = &config.plot {
+    if let (Some(path), Some(all)) = (&config.plot, &charts) {
         // The headline pair side by side, under the verdict in one line.
-        let pair: Vec<charts::Chart> = html::all_charts(report).into_iter().take(2).collect();
-        for why in pair.iter().filter_map(charts::Chart::undrawable) {
-            writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
-        }
+        let pair = &all[..all.len().min(2)];
         let subtitle = term::verdict_line(report);
         let is_png = path
             .extension()
@@ -105,10 +107,10 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         if is_png {
             // plotters writes the PNG to a path: a temporary one beside the target, renamed.
             let tmp = temp_beside(path, ".png")?;
-            charts::panels_png(&pair, &subtitle, tmp.path(), config.plot_scale)?;
+            charts::panels_png(pair, &subtitle, tmp.path(), config.plot_scale)?;
             persist(tmp, path)?;
         } else {
-            write_atomic(path, charts::panels_svg(&pair, &subtitle)?.as_bytes())?;
+            write_atomic(path, charts::panels_svg(pair, &subtitle)?.as_bytes())?;
         }
         wrote("plot", path);
     }

@@ -13,7 +13,7 @@ use clap::{Parser, ValueEnum};
 #[command(name = "losscmp", version, max_term_width = 100)]
 pub struct Cli {
     /// Run directories or log files to read; `-` reads standard input.
-    #[arg(value_name = "RUN", required_unless_present = "labels")]
+    #[arg(value_name = "RUN", required_unless_present_any = ["labels"])]
     pub runs: Vec<PathBuf>,
 
     /// Name a run: `--label run8=path/to/run`. A PATH that is not among the RUN arguments is
@@ -21,6 +21,28 @@ pub struct Cli {
     /// comparison. Default name: the directory (or file) name.
     #[arg(long = "label", value_name = "NAME=PATH")]
     pub labels: Vec<String>,
+
+    /// Judge a training configuration before launch against the baseline run: LLaMA-Factory
+    /// or axolotl YAML, training_args.json, DeepSpeed JSON, torchtune YAML, or a launch script
+    /// (`torchrun --nproc_per_node 8 …`), whose world size is read. Repeatable; named by the
+    /// file stem (or `--label NAME=FILE`).
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plans: Vec<PathBuf>,
+
+    /// Keep reading the runs as they grow (only what each file gained), rewrite the outputs
+    /// each interval, and print a line when the verdict changes. Stops when the runs stop
+    /// growing for `--idle` intervals or training ends (exit 0), or, with `--fail-on`, as soon
+    /// as a finding at that severity holds (exit 1).
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Seconds between reads with `--follow`.
+    #[arg(long, value_name = "S", default_value_t = 30.0, requires = "follow")]
+    pub interval: f64,
+
+    /// With `--follow`: stop after this many intervals in which no run grew.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "follow")]
+    pub idle: u32,
 
     /// Set what a log lacks: `--set run8:world_size=8`. Keys: world_size, per_device_batch,
     /// grad_accum, effective_batch, learning_rate, num_examples, epochs, total_steps, ...

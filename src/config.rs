@@ -62,6 +62,17 @@ pub struct Config {
     pub verbose: bool,
     /// Print each stage's wall time to stderr.
     pub timings: bool,
+    /// `--follow`: keep reading the runs as they grow.
+    pub follow: Option<Follow>,
+}
+
+/// `--follow` settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Follow {
+    /// Time between reads.
+    pub interval: std::time::Duration,
+    /// Intervals without growth after which following stops.
+    pub idle: u32,
 }
 
 impl Config {
@@ -75,7 +86,12 @@ impl Config {
             let split = l
                 .match_indices('=')
                 .map(|(i, _)| (&l[..i], &l[i + 1..]))
-                .find(|(_, p)| cli.runs.iter().any(|r| same_path(r, Path::new(p))))
+                .find(|(_, p)| {
+                    cli.runs
+                        .iter()
+                        .chain(&cli.plans)
+                        .any(|r| same_path(r, Path::new(p)))
+                })
                 .or_else(|| l.split_once('='));
             let (name, path) = split.with_context(|| {
                 format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu")
@@ -99,13 +115,16 @@ impl Config {
                 path: path.clone(),
                 overrides: Vec::new(),
                 columns: Vec::new(),
+                planned: false,
             });
         }
         // A label whose path is not a RUN argument adds that run (TensorBoard's
         // `--logdir_spec name:path` habit), after the RUN arguments, in label order.
         for (name, path) in &labelled {
-            if runs.iter().any(|r| same_path(&r.path, path)) {
-                // Named one of the RUN arguments (above).
+            if runs.iter().any(|r| same_path(&r.path, path))
+                || cli.plans.iter().any(|p| same_path(p, path))
+            {
+                // Named one of the RUN arguments (above) or a plan (below).
                 continue;
             }
             if runs.iter().any(|r| r.label == *name) {
@@ -116,10 +135,34 @@ impl Config {
                 path: path.clone(),
                 overrides: Vec::new(),
                 columns: Vec::new(),
+                planned: false,
             });
         }
         if runs.is_empty() {
             bail!("no run to read: give run directories or log files, or --label NAME=PATH");
+        }
+        for path in &cli.plans {
+            let label = labelled
+                .iter()
+                .find(|(_, p)| same_path(p, path))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| plan_label(path));
+            let mut unique = label.clone();
+            let mut n = 2;
+            while runs.iter().any(|r| r.label == unique) {
+                unique = format!("{label}#{n}");
+                n += 1;
+            }
+            if path.as_os_str() == "-" {
+                bail!("--plan -: give the plan as a file");
+            }
+            runs.push(RunSpec {
+                label: unique,
+                path: path.clone(),
+                overrides: Vec::new(),
+                columns: Vec::new(),
+                planned: true,
+            });
         }
         if runs.iter().filter(|r| r.path.as_os_str() == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
@@ -171,6 +214,29 @@ impl Config {
             Some(b) => find_run(&runs, b).with_context(|| {
                 format!("--baseline {b:?}: not a label or path of the given runs")
             })?,
+        };
+        if runs[baseline].planned {
+            bail!(
+                "--baseline {}: a plan has not run; the baseline must be a run that has",
+                runs[baseline].label
+            );
+        }
+        let follow = if cli.follow {
+            if !(cli.interval.is_finite() && cli.interval > 0.0) {
+                bail!(
+                    "--interval {}: must be a positive number of seconds",
+                    cli.interval
+                );
+            }
+            if runs.iter().any(|r| r.path.as_os_str() == "-") {
+                bail!("--follow reads files as they grow; standard input (-) cannot be followed");
+            }
+            Some(Follow {
+                interval: std::time::Duration::from_secs_f64(cli.interval),
+                idle: cli.idle.max(1),
+            })
+        } else {
+            None
         };
         if let Some(w) = cli.smooth {
             if !(0.0..1.0).contains(&w) {
@@ -256,6 +322,7 @@ impl Config {
             annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             verbose: cli.verbose,
             timings: cli.timings,
+            follow,
         })
     }
 }
@@ -306,6 +373,16 @@ fn generic_file_name(path: &Path) -> bool {
         || name.starts_with("events.out.tfevents")
         || name.starts_with("run-") && name.ends_with(".wandb")
         || name.starts_with("log_") && name.ends_with(".txt")
+}
+
+/// A plan is named by its file stem (`new.yaml`: `new`), or by its directory when the file has
+/// a name every run's config has (`config.yaml`).
+fn plan_label(path: &Path) -> String {
+    let generic = generic_file_name(path);
+    match (generic, path.file_stem()) {
+        (false, Some(stem)) => stem.to_string_lossy().into_owned(),
+        _ => default_label(path),
+    }
 }
 
 fn default_label(path: &Path) -> String {

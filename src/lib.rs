@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnose;
 pub mod exit;
+mod follow;
 pub mod ingest;
 pub mod model;
 pub mod report;
@@ -33,84 +34,142 @@ use crate::exit::ExitStatus;
 
 /// Runs the whole pipeline for a validated configuration and says how the process should exit.
 pub fn run(config: &Config) -> Result<ExitStatus> {
+    if let Some(f) = config.follow {
+        return follow::follow(config, f);
+    }
     let mut clock = Stopwatch::new(config.timings);
     let progress = report::progress::Progress::start(config.runs.len(), config.progress);
+    let runs = read_runs(config, || progress.inc())?;
+    progress.finish();
+    clock.lap("read");
+    let judged = Judged::of(runs, config, &mut clock);
+    judged.emit(config)?;
+    clock.lap("report");
+    clock.print();
+    Ok(judged.exit_status(config, true))
+}
+
+/// Reads every run (in parallel), then every plan against the baseline. Errors name the first
+/// failing run in command-line order, whichever thread failed first.
+fn read_runs(config: &Config, done: impl Fn() + Sync) -> Result<Vec<model::Run>> {
     let runs = config
         .runs
         .par_iter()
+        .filter(|spec| !spec.planned)
         .map(|spec| {
             let run =
                 ingest::read_run(spec).with_context(|| format!("cannot read run {:?}", spec.label));
-            progress.inc();
+            done();
             run
         })
         .collect::<Vec<Result<_>>>();
-    progress.finish();
-    // The first failing run in command-line order, whichever thread failed first.
-    let runs = runs.into_iter().collect::<Result<Vec<_>>>()?;
-    clock.lap("read");
-    let aligned = align::align(
-        &runs,
-        config.baseline,
-        align::AlignOptions {
-            axis: config.axis,
-            smooth: config.smooth,
-        },
-    );
-    clock.lap("align");
-    let sweep = diagnose::sweep::analyse(&runs);
-    let ctx = diagnose::Context {
-        runs: &runs,
-        aligned: &aligned,
-        reference: config.baseline,
-        opts: diagnose::DiagnoseOptions {
-            tolerance: config.tolerance,
-        },
-        sweep: sweep.as_ref(),
-    };
-    let mut findings = diagnose::diagnose(&ctx);
-    let verdict = diagnose::verdict(&ctx, &mut findings);
-    clock.lap("diagnose");
-    let report = report::Report {
-        runs: &runs,
-        aligned: &aligned,
-        findings: &findings,
-        verdict: &verdict,
-        sweep: sweep.as_ref(),
-        baseline: config.baseline,
-    };
-    report::emit(&report, config)?;
-    clock.lap("report");
-    clock.print();
-    let Some(level) = config.fail_on else {
-        return Ok(ExitStatus::Success);
-    };
-    let tripped: Vec<String> = findings
-        .iter()
-        .filter(|f| f.severity >= level)
-        .map(|f| format!("{} ({})", f.id, f.runs.join(" vs ")))
-        .collect();
-    if tripped.is_empty() {
-        return Ok(ExitStatus::Success);
+    let mut runs = runs.into_iter().collect::<Result<Vec<_>>>()?;
+    // Plans come after the runs on the command line, so indices (the baseline's) are kept.
+    for spec in config.runs.iter().filter(|s| s.planned) {
+        let plan = ingest::read_plan(spec, &runs[config.baseline])
+            .with_context(|| format!("cannot read plan {:?}", spec.label))?;
+        done();
+        runs.push(plan);
     }
-    eprintln!(
-        "losscmp: --fail-on {}: {} finding{} at or above it: {}",
-        level.name(),
-        tripped.len(),
-        if tripped.len() == 1 { "" } else { "s" },
-        report::text::printable(&tripped.join(", "))
-    );
-    Ok(ExitStatus::FindingsAtThreshold)
+    Ok(runs)
+}
+
+/// Runs read, aligned and diagnosed: everything the outputs render.
+struct Judged {
+    runs: Vec<model::Run>,
+    aligned: align::Aligned,
+    sweep: Option<diagnose::sweep::Sweep>,
+    findings: Vec<model::Finding>,
+    verdict: model::Verdict,
+}
+
+impl Judged {
+    fn of(runs: Vec<model::Run>, config: &Config, clock: &mut Stopwatch) -> Judged {
+        let aligned = align::align(
+            &runs,
+            config.baseline,
+            align::AlignOptions {
+                axis: config.axis,
+                smooth: config.smooth,
+            },
+        );
+        clock.lap("align");
+        let sweep = diagnose::sweep::analyse(&runs);
+        let ctx = diagnose::Context {
+            runs: &runs,
+            aligned: &aligned,
+            reference: config.baseline,
+            opts: diagnose::DiagnoseOptions {
+                tolerance: config.tolerance,
+            },
+            sweep: sweep.as_ref(),
+        };
+        let mut findings = diagnose::diagnose(&ctx);
+        let verdict = diagnose::verdict(&ctx, &mut findings);
+        clock.lap("diagnose");
+        Judged {
+            runs,
+            aligned,
+            sweep,
+            findings,
+            verdict,
+        }
+    }
+
+    fn report(&self, config: &Config) -> report::Report<'_> {
+        report::Report {
+            runs: &self.runs,
+            aligned: &self.aligned,
+            findings: &self.findings,
+            verdict: &self.verdict,
+            sweep: self.sweep.as_ref(),
+            baseline: config.baseline,
+        }
+    }
+
+    fn emit(&self, config: &Config) -> Result<()> {
+        report::emit(&self.report(config), config)
+    }
+
+    /// The findings at or above `--fail-on`, as `id (runs)`.
+    fn tripped(&self, config: &Config) -> Vec<String> {
+        let Some(level) = config.fail_on else {
+            return Vec::new();
+        };
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= level)
+            .map(|f| format!("{} ({})", f.id, f.runs.join(" vs ")))
+            .collect()
+    }
+
+    /// Exit 1 when a finding is at or above `--fail-on` (saying which on stderr when `say`).
+    fn exit_status(&self, config: &Config, say: bool) -> ExitStatus {
+        let tripped = self.tripped(config);
+        if tripped.is_empty() {
+            return ExitStatus::Success;
+        }
+        if say {
+            eprintln!(
+                "losscmp: --fail-on {}: {} finding{} at or above it: {}",
+                config.fail_on.map_or("", |l| l.name()),
+                tripped.len(),
+                if tripped.len() == 1 { "" } else { "s" },
+                report::text::printable(&tripped.join(", "))
+            );
+        }
+        ExitStatus::FindingsAtThreshold
+    }
 }
 
 /// Wall time per pipeline stage, for `--timings`.
-struct Stopwatch {
+pub(crate) struct Stopwatch {
     last: Option<Instant>,
     laps: Vec<(&'static str, Duration)>,
 }
 
 impl Stopwatch {
-    fn new(on: bool) -> Self {
+    pub(crate) fn new(on: bool) -> Self {
         Stopwatch {
             last: on.then(Instant::now),
             laps: Vec::new(),

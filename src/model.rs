@@ -444,6 +444,9 @@ pub struct Run {
     pub series: BTreeMap<String, Series>,
     /// Problems found while reading that did not stop it.
     pub warnings: Vec<String>,
+    /// A configuration that has not run (`--plan`): its configuration is predicted from the plan
+    /// and the baseline, and it has no series.
+    pub planned: bool,
 }
 
 impl Run {

@@ -195,6 +195,7 @@ proptest! {
             path: dir.path().to_path_buf(),
             overrides: Vec::new(),
             columns: Vec::new(),
+            planned: false,
         };
         if let Ok(run) = read_run(&spec) {
             assert_coordinates_finite(&run);
@@ -203,6 +204,7 @@ proptest! {
                 path: fixture("lf_1gpu_ga8"),
                 overrides: Vec::new(),
                 columns: Vec::new(),
+            planned: false,
             })
             .expect("the fixture reads");
             render_all(&[base, run.clone()]);
@@ -275,5 +277,6 @@ fn synthetic(label: &str, mut pts: Vec<(f64, f64)>, batch: Option<f64>) -> Run {
         config,
         series,
         warnings: vec![],
+        planned: false,
     }
 }

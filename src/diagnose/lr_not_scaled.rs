@@ -51,8 +51,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             runs: vec![reference.label.clone(), run.label.clone()],
             subject: Some(big.label.clone()),
             summary: format!(
-                "{} trains with {} larger effective batch than {} ({} vs {}) at the same learning rate {}.",
+                "{}{} {} {} larger effective batch than {} ({} vs {}) at the same learning rate {}.",
+                if big.planned { "Planned: " } else { "" },
                 big.label,
+                if big.planned { "would train with" } else { "trains with" },
                 a_times(k),
                 small.label,
                 num(big.config.num(Key::EffectiveBatch).unwrap_or_default()),

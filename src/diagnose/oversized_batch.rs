@@ -71,6 +71,15 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         if fewer < k / STEP_SLACK {
             continue;
         }
+        if big.planned || small.planned {
+            // A plan has no loss to compare: judged on its configuration alone, and only when
+            // the plan is the side that would be short of updates.
+            if big.planned && !small.planned {
+                let steps = [(small, s_small, s_small_src), (big, s_big, s_big_src)];
+                out.push(planned(reference, run, small, big, k, fewer, &steps));
+            }
+            continue;
+        }
         let (Some(data), Some(steps)) = (&pair.by_data, &pair.by_steps) else {
             continue;
         };
@@ -226,6 +235,71 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
         });
     }
     out
+}
+
+/// The finding for a plan whose effective batch is k× the run's it is judged against: what the
+/// configuration alone says (no loss yet), warning severity, the same fix as after the fact.
+fn planned(
+    reference: &Run,
+    run: &Run,
+    small: &Run,
+    big: &Run,
+    k: f64,
+    fewer: f64,
+    steps: &[(&Run, f64, String); 2],
+) -> Finding {
+    let mut evidence: Vec<Evidence> = [
+        config_evidence(small, Key::EffectiveBatch),
+        config_evidence(big, Key::EffectiveBatch),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (r, s, src) in steps {
+        evidence.push(Evidence {
+            name: format!("optimizer_steps[{}]", r.label),
+            value: *s,
+            source: src.clone(),
+        });
+    }
+    for key in [
+        Key::WorldSize,
+        Key::PerDeviceBatch,
+        Key::GradAccum,
+        Key::NumExamples,
+        Key::Epochs,
+        Key::LearningRate,
+    ] {
+        evidence.extend(config_evidence(small, key));
+        evidence.extend(config_evidence(big, key));
+    }
+    let world = |r: &Run| {
+        r.config
+            .num(Key::WorldSize)
+            .map_or_else(String::new, |w| format!(" on {}", super::processes(w)))
+    };
+    let summary = format!(
+        "Planned: {big_l}{w_big} would use {k_s} larger effective batch than {small_l}{w_small} ({b_big} vs {b_small} samples per optimizer step) and so make {f_s} fewer optimizer updates ({s_big} vs {s_small}) over the same data. A run short of updates like this lags at matched samples while keeping pace per step (the under-updating signature); nothing has been trained yet, so this is a prediction from the configuration.",
+        big_l = big.label,
+        small_l = small.label,
+        w_big = world(big),
+        w_small = world(small),
+        k_s = a_times(k),
+        b_big = num(big.config.num(Key::EffectiveBatch).unwrap_or_default()),
+        b_small = num(small.config.num(Key::EffectiveBatch).unwrap_or_default()),
+        f_s = times(fewer),
+        s_big = num(steps[1].1),
+        s_small = num(steps[0].1),
+    );
+    Finding {
+        id: "oversized-effective-batch",
+        severity: Severity::Warning,
+        runs: vec![reference.label.clone(), run.label.clone()],
+        subject: Some(big.label.clone()),
+        summary,
+        evidence,
+        fix: Some(fix(small, big, k)),
+    }
 }
 
 /// Relative effective batches of two runs whose batches are unknown, from their steps per

@@ -45,8 +45,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 runs: vec![run.label.clone()],
                 subject: Some(run.label.clone()),
                 summary: format!(
-                    "{} made only {} optimizer updates; fine-tuning usually needs at least {}.",
+                    "{}{}{} only {} optimizer updates; fine-tuning usually needs at least {}.",
+                    if run.planned { "Planned: " } else { "" },
                     run.label,
+                    if run.planned { " would make" } else { " made" },
                     num(steps),
                     num(MIN_STEPS)
                 ),
@@ -82,8 +84,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                     runs: vec![run.label.clone()],
                     subject: Some(run.label.clone()),
                     summary: format!(
-                        "{}'s warmup takes {} of its {} updates ({:.0}%).",
+                        "{}{}'s warmup {} {} of its {} updates ({:.0}%).",
+                        if run.planned { "Planned: " } else { "" },
                         run.label,
+                        if run.planned { "would take" } else { "takes" },
                         num(w.round()),
                         num(steps),
                         100.0 * w / steps

@@ -15,7 +15,9 @@
 //!   run and the `--set` that supplies the fact.
 
 use super::{Context, View};
-use crate::model::{Cause, Finding, Key, Run, Severity, Unchecked, Verdict};
+use crate::model::{
+    Cause, Finding, Key, Run, Severity, Unchecked, Verdict, format_count, format_number,
+};
 
 /// Root causes in order of precedence: the first a run has is its cause.
 const ROOT_ORDER: [&str; 9] = [
@@ -122,6 +124,40 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
                 ));
             }
         }
+    }
+    // A plan with nothing predicted against it passes, with the numbers it was judged on.
+    for pair in &ctx.aligned.pairs {
+        let (reference, run) = ctx.pair_runs(pair);
+        if !run.planned || troubled(&run.label) {
+            continue;
+        }
+        let (Some(b_ref), Some(b_run)) = (
+            reference.config.num(Key::EffectiveBatch),
+            run.config.num(Key::EffectiveBatch),
+        ) else {
+            for r in [reference, run] {
+                v.unchecked.extend(missing_batch(r));
+            }
+            continue;
+        };
+        let steps = |r: &Run| {
+            r.config
+                .num(Key::TotalSteps)
+                .map_or_else(|| "?".to_string(), format_count)
+        };
+        v.matches.push((
+            run.label.clone(),
+            format!(
+                "{} (planned): effective batch {} ({} for {}), {} optimizer updates ({} for {}); no problem predicted.",
+                run.label,
+                format_number(b_run),
+                format_number(b_ref),
+                reference.label,
+                steps(run),
+                steps(reference),
+                reference.label
+            ),
+        ));
     }
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);

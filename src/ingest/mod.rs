@@ -17,6 +17,7 @@ mod megatron;
 mod merge;
 mod mlflow;
 mod nanogpt;
+mod plan;
 mod records;
 mod resolve;
 mod run_args;
@@ -24,6 +25,7 @@ mod source;
 mod stdout;
 mod swift_jsonl;
 mod table;
+mod tail;
 mod tensorboard;
 mod torchtune;
 mod wandb;
@@ -34,8 +36,10 @@ use std::sync::Arc;
 
 use crate::model::{ConfigValue, Key, Run, SourceFile};
 
+pub use plan::read_plan;
 pub use records::{Rec, Records};
 pub use source::{IngestError, checkpoint_parent};
+pub use tail::{Polled, Tail};
 
 /// What the user asked to read: a path (or `-`) and the label to show it under.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +52,8 @@ pub struct RunSpec {
     pub overrides: Vec<(Key, ConfigValue)>,
     /// `--columns` mapping (key, column name) for tables.
     pub columns: Vec<(String, String)>,
+    /// A configuration that has not run (`--plan`), read by [`read_plan`].
+    pub planned: bool,
 }
 
 /// The formats losscmp reads; each has one module with `sniff` and `read`.
@@ -285,7 +291,7 @@ impl Parsed {
 }
 
 /// A file read as one format, kept for merging.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ReadFile {
     path: String,
     format: Format,
@@ -307,7 +313,6 @@ impl ReadFile {
 /// Reads one run: discovers its files, parses each, resolves its configuration and merges its
 /// series. Fails only when nothing usable was found.
 pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
-    let display = spec.path.display().to_string();
     let mut sources = Vec::new();
     let mut warnings = Vec::new();
     let mut files = Vec::new();
@@ -353,6 +358,18 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
         }
     }
 
+    assemble(spec, files, sources, warnings)
+}
+
+/// Builds a run from the files read: resolves its configuration and merges its series. Fails
+/// when no file gave a series.
+fn assemble(
+    spec: &RunSpec,
+    mut files: Vec<ReadFile>,
+    sources: Vec<SourceFile>,
+    mut warnings: Vec<String>,
+) -> Result<Run, IngestError> {
+    let display = spec.path.display().to_string();
     let config = resolve::resolve(&files, &spec.overrides, &mut warnings);
     let mut unplaced = 0;
     let series = merge::merge(&mut files, &config, &mut warnings, &mut unplaced);
@@ -390,6 +407,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
         config,
         series,
         warnings,
+        planned: false,
     })
 }
 
@@ -443,73 +461,119 @@ fn describe(p: &Parsed) -> String {
 /// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads. Each file is opened once
 /// ([`source::Input`]): a stream (stdin, a FIFO) is sniffed from its head and read on from there.
 fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFile>, IngestError> {
+    let (input, head) = source::Input::open(path)?;
+    read_opened(path, input, &head, columns)
+}
+
+/// Reads an opened input whose head was sniffed: see [`read_file`].
+fn read_opened(
+    path: &Path,
+    input: source::Input,
+    head: &[u8],
+    columns: &[(String, String)],
+) -> Result<Option<ReadFile>, IngestError> {
+    let display = path.display().to_string();
+    let Some(sniffed) = sniff(path, head, columns)? else {
+        return Ok(None);
+    };
+    let parsed = read_as(sniffed.format, input, path, columns)?;
+    if parsed.records.is_empty() && parsed.facts.is_empty() {
+        if sniffed.unsure {
+            return Ok(None);
+        }
+        return Err(IngestError::NothingUsable {
+            path: display,
+            format: sniffed.format.name(),
+        });
+    }
+    Ok(Some(ReadFile {
+        path: display,
+        format: sniffed.format,
+        parsed,
+    }))
+}
+
+/// What sniffing a head decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sniffed {
+    format: Format,
+    /// Only "not sure" (a text file that might be a stdout log): finding nothing in it means it
+    /// is not one, rather than an error.
+    unsure: bool,
+}
+
+/// Which format a file is, from its head (and name). Errors for what cannot be read at all: an
+/// empty file, a Git LFS pointer, binary data no reader knows.
+fn sniff(
+    path: &Path,
+    head: &[u8],
+    columns: &[(String, String)],
+) -> Result<Option<Sniffed>, IngestError> {
     let display = path.display().to_string();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (mut input, head) = source::Input::open(path)?;
+    let sure = |format| {
+        Ok(Some(Sniffed {
+            format,
+            unsure: false,
+        }))
+    };
     if head.is_empty() {
         return Err(IngestError::Empty { path: display });
     }
     if head.starts_with(b"version https://git-lfs.github.com/spec/") {
         return Err(IngestError::LfsPointer { path: display });
     }
-    if wandb::sniff(&head) {
-        let parsed = wandb::read(input.reader()?, &display)?;
-        return Ok(Some(ReadFile {
-            path: display,
-            format: Format::Wandb,
-            parsed,
-        }));
+    if wandb::sniff(head) {
+        return sure(Format::Wandb);
     }
-    if tensorboard::sniff(&head) {
-        let parsed = tensorboard::read(input.reader()?, &display)?;
-        return Ok(Some(ReadFile {
-            path: display,
-            format: Format::Tensorboard,
-            parsed,
-        }));
+    if tensorboard::sniff(head) {
+        return sure(Format::Tensorboard);
     }
-    if source::looks_binary(&head) {
+    if source::looks_binary(head) {
         return Err(IngestError::Binary { path: display });
     }
     // Valid UTF-8 borrowed as is (`from_utf8_lossy` walks it more slowly).
-    let head = match std::str::from_utf8(&head) {
+    let head = match std::str::from_utf8(head) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(&head),
+        Err(_) => String::from_utf8_lossy(head),
     };
     if table::sniff(&head, &name, columns) {
-        let text = input.text()?;
-        let mut parsed = table::read(&text, &display, columns)?;
-        damage_warning(&text, &mut parsed);
-        return Ok(Some(ReadFile {
-            path: display,
-            format: Format::Table,
-            parsed,
-        }));
+        return sure(Format::Table);
     }
-    let mut format = None;
     let mut unsure = None;
     for f in Format::ALL {
         match f.sniff(&head, &name) {
-            Some(true) => {
-                format = Some(f);
-                break;
-            }
+            Some(true) => return sure(f),
             None if unsure.is_none() => unsure = Some(f),
             _ => {}
         }
     }
-    let Some(format) = format.or(unsure) else {
-        return Ok(None);
-    };
-    let parsed = match format {
+    Ok(unsure.map(|format| Sniffed {
+        format,
+        unsure: format == Format::Stdout,
+    }))
+}
+
+/// Reads an input as `format`.
+fn read_as(
+    format: Format,
+    mut input: source::Input,
+    path: &Path,
+    columns: &[(String, String)],
+) -> Result<Parsed, IngestError> {
+    let display = path.display().to_string();
+    Ok(match format {
+        Format::Wandb => wandb::read(input.reader()?, &display)?,
+        Format::Tensorboard => tensorboard::read(input.reader()?, &display)?,
         Format::Stdout => stdout::read_input(input, &display)?,
         Format::HfState => hf_state::read_input(input, &display)?,
         other => {
             let text = input.text()?;
             let mut parsed = match other {
+                Format::Table => table::read(&text, &display, columns)?,
                 Format::LfJsonl => lf_jsonl::read(&text, &display)?,
                 Format::SwiftJsonl => swift_jsonl::read(&text, &display)?,
                 Format::Megatron => megatron::read(&text, &display)?,
@@ -519,32 +583,14 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
                 Format::RunArgs => run_args::read(&text, &display)?,
                 Format::Mlflow => mlflow::read_metric_file(&text, path),
                 Format::WandbSummary => wandb::read_summary(&text, &display)?,
-                Format::Stdout
-                | Format::HfState
-                | Format::Tensorboard
-                | Format::Table
-                | Format::Wandb => {
+                Format::Stdout | Format::HfState | Format::Tensorboard | Format::Wandb => {
                     unreachable!("handled above")
                 }
             };
             damage_warning(&text, &mut parsed);
             parsed
         }
-    };
-    if parsed.records.is_empty() && parsed.facts.is_empty() {
-        if format == Format::Stdout && unsure == Some(Format::Stdout) {
-            return Ok(None);
-        }
-        return Err(IngestError::NothingUsable {
-            path: display,
-            format: format.name(),
-        });
-    }
-    Ok(Some(ReadFile {
-        path: display,
-        format,
-        parsed,
-    }))
+    })
 }
 
 /// Warns about NUL bytes in a text document that was read whole (its reader skipped the lines

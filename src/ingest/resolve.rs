@@ -158,7 +158,8 @@ fn num(x: f64) -> ConfigValue {
     ConfigValue::Number(x)
 }
 
-fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
+/// Fills what can be derived from what `cfg` holds (also after a plan's assumptions are added).
+pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     use Key::*;
     let last_step = files
         .iter()

@@ -83,7 +83,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 
 /// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key
 /// or a JSON member, so a fix can say where to edit; the option alone when none does.
-fn locate(text: &str, option: &str) -> String {
+pub(super) fn locate(text: &str, option: &str) -> String {
     let leaf = option.rsplit('.').next().unwrap_or(option);
     let yaml = format!("{leaf}:");
     let json = format!("\"{leaf}\"");
@@ -133,28 +133,42 @@ pub fn options(
     out
 }
 
-fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+pub(super) fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
     let v: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.line(),
         message: format!("invalid JSON: {e}"),
     })?;
-    let Value::Object(map) = v else {
-        return Ok(Vec::new());
-    };
-    Ok(map
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let s = match &v {
-                Value::String(s) => s.clone(),
-                other => number(other)?.to_string(),
-            };
-            Some((k, s))
-        })
-        .collect())
+    let mut out = Vec::new();
+    if v.is_object() {
+        flatten_json("", &v, &mut out);
+    }
+    Ok(out)
 }
 
-fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+/// Members as `a.b.c` paths (DeepSpeed nests `optimizer.params.lr`), strings and numbers only.
+fn flatten_json(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_json(&key, v, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => {
+            if let Some(x) = number(other) {
+                out.push((prefix.to_string(), x.to_string()));
+            }
+        }
+    }
+}
+
+pub(super) fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.marker().line(),

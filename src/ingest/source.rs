@@ -481,6 +481,33 @@ impl Input {
         ))
     }
 
+    /// Bytes `from..to` of a plain file, as a stream with its head sniffed: what `--follow` has
+    /// seen complete of a growing file.
+    pub fn range(path: &Path, from: u64, to: u64) -> Result<(Input, Vec<u8>), IngestError> {
+        let display = path.display().to_string();
+        let io = |e| IngestError::Io {
+            path: display.clone(),
+            source: e,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        file.seek(SeekFrom::Start(from)).map_err(io)?;
+        let mut rest = file.take(to.saturating_sub(from));
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        (&mut rest)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let sniffed = head.clone();
+        Ok((
+            Input::Stream {
+                display,
+                head,
+                rest: Some(Box::new(rest)),
+            },
+            sniffed,
+        ))
+    }
+
     /// The path of a regular file, which a reader may open again (or seek in).
     pub fn path(&self) -> Option<&Path> {
         match self {

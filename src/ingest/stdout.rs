@@ -379,27 +379,69 @@ fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usiz
 }
 
 fn finish(mut st: State, too_long: usize) -> Parsed {
+    let out = std::mem::take(&mut st.out);
+    let header = std::mem::take(&mut st.header_facts);
+    complete(out, header, &st, too_long)
+}
+
+/// A stdout log read as it grows (`--follow`): the scanner's state is kept between reads, so a
+/// dict read later is placed by the bar and header read earlier, as in one read of the whole.
+pub struct Tail {
+    st: State,
+    too_long: usize,
+}
+
+impl Tail {
+    /// A log read from its first line.
+    pub fn new() -> Tail {
+        Tail {
+            st: State::new(1, None),
+            too_long: 0,
+        }
+    }
+
+    /// Reads the next part of the log: whole lines, continuing where the last part ended.
+    pub fn feed(&mut self, reader: impl Read, path: &str) -> Result<(), IngestError> {
+        let st = std::mem::replace(&mut self.st, State::new(1, None));
+        let (st, too_long) = scan(reader, st, path)?;
+        self.st = st;
+        self.too_long += too_long;
+        Ok(())
+    }
+
+    /// What the log holds so far, as [`read`] would give it.
+    pub fn parsed(&self) -> Parsed {
+        complete(
+            self.st.out.clone(),
+            self.st.header_facts.clone(),
+            &self.st,
+            self.too_long,
+        )
+    }
+}
+
+/// The records and facts of a scan, with its warnings and the steps placed.
+fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: usize) -> Parsed {
     if let Some((line, offset)) = st.nul {
         let damage = source::NulDamage {
             line: line as usize,
             offset: usize::try_from(offset).unwrap_or(usize::MAX),
             lines: st.nul_lines,
         };
-        st.out.warnings.push(damage.warning());
+        out.warnings.push(damage.warning());
     }
     if too_long > 0 {
-        st.out.warnings.push(format!(
+        out.warnings.push(format!(
             "{too_long} lines longer than {MAX_LINE} bytes were skipped"
         ));
     }
     if st.headers_seen > 1 {
-        st.out.warnings.push(format!(
+        out.warnings.push(format!(
             "{} training headers in one file (a resumed run or several runs); the last header's settings are used",
             st.headers_seen
         ));
     }
-    let mut out = st.out;
-    out.facts.append(&mut st.header_facts);
+    out.facts.append(&mut header_facts);
     place_steps(&mut out, &st.hints);
     out
 }

@@ -579,7 +579,7 @@ fn verdict(h: &mut String, report: &Report<'_>) {
             h,
             "<span class=\"badge\">{sev}</span><b>{}</b>: {} <span class=\"id\">{}</span>",
             escape(&cause.run),
-            super::term::headline(f.id),
+            report.headline(cause),
             f.id
         );
         let _ = writeln!(h, "<p>{}</p>", escape(&f.summary));

@@ -107,6 +107,7 @@ fn run(r: &Run) -> Value {
     json!({
         "label": r.label,
         "path": r.path,
+        "planned": r.planned,
         "sources": r.sources.iter().map(|s| json!({"path": s.path, "format": s.format, "note": s.note})).collect::<Vec<_>>(),
         "config": config,
         "metrics": metrics,

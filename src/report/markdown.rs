@@ -64,7 +64,7 @@ pub fn render(report: &Report<'_>) -> String {
             "- **{}** {}: {} (`{}`). {}",
             f.severity.name(),
             cell(&cause.run),
-            super::term::headline(f.id),
+            report.headline(cause),
             f.id,
             cell(&f.summary)
         );

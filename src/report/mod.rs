@@ -42,6 +42,19 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// A cause's headline in a few words ("short of optimizer updates"), marked "(planned)"
+    /// for a plan.
+    pub fn headline(&self, cause: &Cause) -> String {
+        let f = &self.findings[cause.finding];
+        let planned = self.runs.iter().any(|r| r.label == cause.run && r.planned);
+        let words = term::headline(f.id);
+        if planned {
+            format!("{words} (planned)")
+        } else {
+            words.to_string()
+        }
+    }
+
     /// The cause finding `i` is folded under, if a cause explains it.
     pub fn folded_into(&self, i: usize) -> Option<&Cause> {
         self.verdict.causes.iter().find(|c| c.explains.contains(&i))
@@ -76,9 +89,20 @@ impl Report<'_> {
 /// Markdown); then the terminal summary to stdout unless JSON or Markdown was sent there.
 /// Nothing is written over a file a run was read from ([`guard::check`] runs first).
 pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
+    emit_as(report, config, true)
+}
+
+/// Rewrites the output files of a comparison still in progress (`--follow`): the page, the
+/// plot, the exports and the JSON/Markdown files, atomically; not the warnings, the terminal
+/// summary, standard output, annotations or the dataset (appended once, at the end).
+pub fn emit_interim(report: &Report<'_>, config: &Config) -> Result<()> {
+    emit_as(report, config, false)
+}
+
+fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     guard::check(report.runs, config)?;
     let mut err = io::stderr().lock();
-    for w in report.warnings() {
+    for w in report.warnings().into_iter().filter(|_| last) {
         writeln!(err, "losscmp: warning: {}", text::printable(&w))?;
     }
     // What was written, for the terminal's last lines.
@@ -89,7 +113,12 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
     let charts = (config.out.is_some() || config.plot.is_some()).then(|| html::all_charts(report));
     if let Some(all) = &charts {
         let shown = if config.out.is_some() { all.len() } else { 2 };
-        for why in all.iter().take(shown).filter_map(charts::Chart::undrawable) {
+        for why in all
+            .iter()
+            .take(shown)
+            .filter_map(charts::Chart::undrawable)
+            .filter(|_| last)
+        {
             writeln!(err, "losscmp: warning: {}", text::printable(&why))?;
         }
     }
@@ -126,7 +155,7 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         write_atomic(path, ci::junit(report, config.fail_on).as_bytes())?;
         wrote("junit", path);
     }
-    if let Some(dir) = &config.dataset {
+    if let Some(dir) = config.dataset.as_ref().filter(|_| last) {
         let stamp = dataset::Stamp::now(config.dataset_date.as_deref());
         for file in dataset::append(report, dir, &stamp)? {
             writeln!(
@@ -137,7 +166,7 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
             wrote("dataset", &file);
         }
     }
-    if config.annotations {
+    if config.annotations && last {
         err.write_all(ci::annotations(report).as_bytes())?;
     }
     let mut stdout_taken = false;
@@ -154,6 +183,7 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
         ),
     ] {
         match (target, text) {
+            (Some(Output::Stdout), Some(_)) if !last => stdout_taken = true,
             (Some(Output::Stdout), Some(text)) => {
                 io::stdout().lock().write_all(text.as_bytes())?;
                 stdout_taken = true;
@@ -165,7 +195,7 @@ pub fn emit(report: &Report<'_>, config: &Config) -> Result<()> {
             _ => {}
         }
     }
-    if !stdout_taken {
+    if !stdout_taken && last {
         let text = term::render(
             report,
             &term::View {

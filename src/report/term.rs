@@ -81,7 +81,6 @@ pub fn headline(id: &str) -> &'static str {
 pub fn verdict_line(report: &Report<'_>) -> String {
     let v = report.verdict;
     if let Some(cause) = v.causes.first() {
-        let f = &report.findings[cause.finding];
         let change = cause.changes.first().map_or_else(String::new, |c| {
             format!(
                 " — {} {} → {}",
@@ -94,7 +93,7 @@ pub fn verdict_line(report: &Report<'_>) -> String {
             1 => String::new(),
             n => format!(" (+{} more)", n - 1),
         };
-        return format!("{}: {}{change}{more}", cause.run, headline(f.id));
+        return format!("{}: {}{change}{more}", cause.run, report.headline(cause));
     }
     if let Some((_, sentence)) = v.matches.first() {
         return sentence.clone();
@@ -188,7 +187,7 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
             "\n  {} {}: {}  [{}]",
             p.severity(f.severity),
             p.bold(&cause.run),
-            headline(f.id),
+            report.headline(cause),
             f.id
         );
         let _ = writeln!(out, "    {}", s(&f.summary));
@@ -284,7 +283,12 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
                 count(t.reference_steps.round())
             );
         }
-        if pair.by_data.is_none() && pair.by_steps.is_none() {
+        if report.runs[pair.run].planned {
+            let _ = writeln!(
+                out,
+                "  a plan: nothing trained yet; judged on its configuration"
+            );
+        } else if pair.by_data.is_none() && pair.by_steps.is_none() {
             let _ = writeln!(out, "  the loss curves do not overlap; nothing to compare");
         }
     }
@@ -398,7 +402,11 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         .values()
         .map(|series| format!("{} {}", s(&series.name), series.points.len()))
         .collect();
-    let _ = writeln!(out, "  points: {}", counts.join(", "));
+    if run.planned {
+        let _ = writeln!(out, "  planned: nothing trained yet, no points");
+    } else {
+        let _ = writeln!(out, "  points: {}", counts.join(", "));
+    }
     for src in &run.sources {
         if src.format != "skipped" {
             let _ = writeln!(

@@ -1,0 +1,165 @@
+//! `--follow`: the pipeline run again at every interval on runs that are still training.
+//!
+//! Each interval every run is polled ([`ingest::Tail`]: only what its files gained is read); when
+//! any grew, the runs are aligned and diagnosed again, the output files are rewritten atomically
+//! and a line goes to stderr with each live run's progress; another line when the verdict
+//! changes. It stops:
+//! - with `--fail-on`, as soon as a finding at that severity holds: the full summary, exit 1;
+//! - when every run that grew while followed has written its end-of-training summary
+//!   (`train_runtime`): the full summary, exit 0 (or 1 by `--fail-on`);
+//! - after `--idle` intervals in which no run grew: the full summary, exit 0.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+
+use crate::config::{Config, Follow};
+use crate::exit::ExitStatus;
+use crate::model::{Key, Run};
+use crate::{Judged, ingest, report};
+
+/// Follows the runs until one of the stops above.
+pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
+    let started = Instant::now();
+    let mut tails: Vec<ingest::Tail> = config
+        .runs
+        .iter()
+        .filter(|s| !s.planned)
+        .cloned()
+        .map(ingest::Tail::new)
+        .collect();
+    // Runs that gained data after the first read: the ones training.
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut quiet = 0;
+    let mut polls = 0u64;
+    let mut last: Option<Judged> = None;
+    let mut said: Option<String> = None;
+    let mut waiting_said: Option<String> = None;
+    loop {
+        let tick = Instant::now();
+        polls += 1;
+        let mut grew = false;
+        let mut runs: Vec<Run> = Vec::new();
+        let mut waiting: Vec<String> = Vec::new();
+        for t in &mut tails {
+            let p = t
+                .poll()
+                .with_context(|| format!("cannot read run {:?}", t.label()))?;
+            if p.grew {
+                grew = true;
+                if polls > 1 {
+                    live.insert(t.label().to_string());
+                }
+            }
+            match p.run {
+                Some(run) => runs.push(run),
+                None => waiting.push(format!(
+                    "{}: {}",
+                    t.label(),
+                    p.waiting.unwrap_or_else(|| "nothing read yet".into())
+                )),
+            }
+        }
+        if !waiting.is_empty() {
+            let line = format!("waiting for {}", waiting.join("; "));
+            if waiting_said.as_ref() != Some(&line) {
+                say(started, &line);
+                waiting_said = Some(line);
+            }
+        } else if grew || last.is_none() {
+            for spec in config.runs.iter().filter(|s| s.planned) {
+                let plan = ingest::read_plan(spec, &runs[config.baseline])
+                    .with_context(|| format!("cannot read plan {:?}", spec.label))?;
+                runs.push(plan);
+            }
+            let judged = Judged::of(runs, config, &mut crate::Stopwatch::new(false));
+            report::emit_interim(&judged.report(config), config)?;
+            let progress: Vec<String> = judged
+                .runs
+                .iter()
+                .filter(|r| live.contains(&r.label))
+                .map(progress)
+                .collect();
+            if !progress.is_empty() {
+                say(started, &progress.join("; "));
+            }
+            let verdict = report::term::verdict_line(&judged.report(config));
+            if said.as_ref() != Some(&verdict) {
+                say(started, &format!("verdict: {verdict}"));
+                said = Some(verdict);
+            }
+            let tripped = !judged.tripped(config).is_empty();
+            let ended = !live.is_empty()
+                && judged
+                    .runs
+                    .iter()
+                    .filter(|r| live.contains(&r.label))
+                    .all(|r| r.config.get(Key::TrainRuntime).is_some());
+            if tripped || ended {
+                if ended && !tripped {
+                    say(
+                        started,
+                        "training ended (its end-of-training summary was written)",
+                    );
+                }
+                judged.emit(config)?;
+                return Ok(judged.exit_status(config, true));
+            }
+            last = Some(judged);
+        }
+        quiet = if grew { 0 } else { quiet + 1 };
+        if quiet >= f.idle {
+            let Some(judged) = last else {
+                anyhow::bail!(
+                    "no run had metrics to compare after {} intervals without growth: {}",
+                    f.idle,
+                    waiting.join("; ")
+                );
+            };
+            say(
+                started,
+                &format!("no run grew for {} intervals; stopping", f.idle),
+            );
+            judged.emit(config)?;
+            return Ok(judged.exit_status(config, true));
+        }
+        std::thread::sleep(f.interval.saturating_sub(tick.elapsed()));
+    }
+}
+
+/// One line on stderr, stamped with the time since following started.
+fn say(started: Instant, line: &str) {
+    let s = started.elapsed().as_secs();
+    eprintln!(
+        "losscmp: follow +{}:{:02}:{:02}: {}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        report::text::printable(line)
+    );
+}
+
+/// "run8 at step 24 of 48 (50%), loss 0.41".
+fn progress(run: &Run) -> String {
+    let Some(p) = run.loss().and_then(|s| s.last_finite()) else {
+        return format!("{}: no loss yet", run.label);
+    };
+    let of = run
+        .config
+        .num(Key::TotalSteps)
+        .map(|t| {
+            format!(
+                " of {} ({:.0}%)",
+                crate::model::format_count(t),
+                100.0 * p.step / t
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} at step {}{of}, loss {}",
+        run.label,
+        crate::model::format_count(p.step),
+        crate::model::format_number(p.value)
+    )
+}

@@ -1,0 +1,503 @@
+//! `--plan FILE`: a training configuration that has not run, read as a [`Run`] with a predicted
+//! configuration and no series, so that the batch checks can judge it before launch.
+//!
+//! FILE is one of:
+//! - run arguments: LLaMA-Factory or axolotl YAML, HF `training_args.json` (read as for a run);
+//! - a DeepSpeed JSON (`train_micro_batch_size_per_gpu`, `gradient_accumulation_steps`,
+//!   `train_batch_size`, `optimizer.params.lr`);
+//! - a torchtune recipe YAML (`batch_size`, `gradient_accumulation_steps`, `epochs`,
+//!   `optimizer.lr`; recognised by its `_component_` keys);
+//! - a launch script or command line: `torchrun --nproc_per_node 8 …`, `NPROC_PER_NODE=8
+//!   FORCE_TORCHRUN=1 llamafactory-cli train x.yaml`, `accelerate launch --num_processes 8 …`,
+//!   `deepspeed --num_gpus 8 …`, `python -m torch.distributed.run …`. The world size is read from
+//!   the launcher, HF options given inline (`--gradient_accumulation_steps 8`) are read, and the
+//!   config files it names (`x.yaml`, `--deepspeed ds.json`) are read beside it.
+//!
+//! What the plan does not state comes from the baseline, marked "assumed": the number of
+//! examples (the same data), the epochs, the trainer; the world size is assumed 1 when nothing
+//! names it, with a warning naming the `--set` that gives it. The planned optimizer steps are
+//! predicted with the HF Trainer's rule, ⌈N ÷ (b × w)⌉ batches per process and epoch, divided by
+//! the accumulation (rounded the way that reproduces the baseline's own steps per epoch).
+
+use std::path::{Path, PathBuf};
+
+use super::{Fact, Format, Parsed, ReadFile, RunSpec, resolve, run_args};
+use crate::ingest::IngestError;
+use crate::model::{ConfigValue, Key, Provenance, Run, SourceFile};
+
+/// DeepSpeed's configuration keys.
+const DEEPSPEED: [(&str, Key); 4] = [
+    ("train_micro_batch_size_per_gpu", Key::PerDeviceBatch),
+    ("gradient_accumulation_steps", Key::GradAccum),
+    ("train_batch_size", Key::EffectiveBatch),
+    ("optimizer.params.lr", Key::LearningRate),
+];
+
+/// torchtune recipe keys.
+const TORCHTUNE: [(&str, Key); 5] = [
+    ("batch_size", Key::PerDeviceBatch),
+    ("gradient_accumulation_steps", Key::GradAccum),
+    ("epochs", Key::Epochs),
+    ("optimizer.lr", Key::LearningRate),
+    ("lr_scheduler.num_warmup_steps", Key::WarmupSteps),
+];
+
+/// HF `TrainingArguments` given on a command line (`--name value` or `--name=value`).
+const INLINE: [(&str, Key); 9] = [
+    ("per_device_train_batch_size", Key::PerDeviceBatch),
+    ("gradient_accumulation_steps", Key::GradAccum),
+    ("learning_rate", Key::LearningRate),
+    ("num_train_epochs", Key::Epochs),
+    ("max_steps", Key::TotalSteps),
+    ("warmup_ratio", Key::WarmupRatio),
+    ("warmup_steps", Key::WarmupSteps),
+    ("lr_scheduler_type", Key::Scheduler),
+    ("optim", Key::Optimizer),
+];
+
+/// Reads a plan and predicts what it will do from the baseline.
+pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
+    let path = &spec.path;
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    read_plan_file(path, &mut files, &mut warnings, 0)?;
+    let mut cfg = resolve::resolve(&files, &spec.overrides, &mut warnings);
+    let sources = files
+        .iter()
+        .map(|f| SourceFile {
+            path: f.path.clone(),
+            format: "plan".into(),
+            note: format!("{} planned settings", f.parsed.facts.len()),
+        })
+        .collect();
+    let from_baseline = |key: Key| -> Option<(ConfigValue, Provenance)> {
+        let v = baseline.config.get(key)?;
+        Some((
+            v.value.clone(),
+            Provenance::Assumed(format!(
+                "as in the baseline {} ({}): the plan does not say",
+                baseline.label, v.source
+            )),
+        ))
+    };
+    if cfg.get(Key::WorldSize).is_none() && cfg.get(Key::EffectiveBatch).is_none() {
+        warnings.push(format!(
+            "{}: no world size in the plan; assumed 1 process (give the launch command, or --set {}:world_size=N)",
+            path.display(),
+            spec.label
+        ));
+        cfg.set_if_absent(
+            Key::WorldSize,
+            ConfigValue::Number(1.0),
+            Provenance::Assumed(format!(
+                "1 process: the plan names no launcher or world size (--set {}:world_size=N)",
+                spec.label
+            )),
+        );
+    }
+    for key in [Key::NumExamples, Key::Trainer, Key::Optimizer] {
+        if cfg.get(key).is_none() {
+            if let Some((v, p)) = from_baseline(key) {
+                cfg.set_if_absent(key, v, p);
+            }
+        }
+    }
+    if cfg.get(Key::Epochs).is_none() && cfg.get(Key::TotalSteps).is_none() {
+        if let Some((v, p)) = from_baseline(Key::Epochs) {
+            cfg.set_if_absent(Key::Epochs, v, p);
+        }
+    }
+    resolve::derive(&mut cfg, &files);
+    predict_steps(&mut cfg, baseline);
+    Ok(Run {
+        label: spec.label.clone(),
+        path: path.display().to_string(),
+        sources,
+        config: cfg,
+        series: Default::default(),
+        warnings,
+        planned: true,
+    })
+}
+
+/// Predicts the optimizer steps per epoch and in all, when the plan does not fix `max_steps`.
+fn predict_steps(cfg: &mut crate::model::RunConfig, baseline: &Run) {
+    use Key::*;
+    if cfg.get(NumExamples).is_none() {
+        return;
+    }
+    // Batches per process and epoch, then updates: HF's DistributedSampler pads every process to
+    // ⌈N ÷ w⌉ examples, the dataloader makes ⌈· ÷ b⌉ batches; the Trainer divides by GA.
+    let per_epoch = |c: &crate::model::RunConfig, ceil: bool| -> Option<(f64, String)> {
+        let n = c.num(NumExamples)?;
+        if let (Some(w), Some(b), Some(g)) =
+            (c.num(WorldSize), c.num(PerDeviceBatch), c.num(GradAccum))
+        {
+            let batches = (n / (b * w)).ceil();
+            let s = if ceil {
+                (batches / g).ceil()
+            } else {
+                (batches / g).floor()
+            };
+            let how = format!(
+                "⌈num_examples {n} ÷ (per_device_batch {b} × world_size {w})⌉ = {batches} batches per process, ÷ grad_accum {g} rounded {}",
+                if ceil { "up" } else { "down" }
+            );
+            return Some((s.max(1.0), how));
+        }
+        let e = c.num(EffectiveBatch)?;
+        Some((
+            (n / e).ceil().max(1.0),
+            format!("⌈num_examples {n} ÷ effective_batch {e}⌉"),
+        ))
+    };
+    // The rounding that reproduces the baseline's own steps per epoch (transformers changed it
+    // in 4.46); down, the older rule, when the baseline cannot tell.
+    let base_spe = baseline.config.num(StepsPerEpoch);
+    let ceil = base_spe.is_some_and(|spe| {
+        per_epoch(&baseline.config, true).is_some_and(|(s, _)| s == spe)
+            && per_epoch(&baseline.config, false).is_none_or(|(s, _)| s != spe)
+    });
+    let check = match (base_spe, per_epoch(&baseline.config, ceil)) {
+        (Some(spe), Some((s, _))) if s == spe => format!(
+            "; the same rule gives the baseline {}'s {spe}",
+            baseline.label
+        ),
+        _ => String::new(),
+    };
+    if cfg.get(StepsPerEpoch).is_none() {
+        if let Some((spe, how)) = per_epoch(cfg, ceil) {
+            cfg.set_if_absent(
+                StepsPerEpoch,
+                ConfigValue::Number(spe),
+                Provenance::Derived(format!("predicted: {how}{check}")),
+            );
+        }
+    }
+    if cfg.get(TotalSteps).is_none() {
+        if let (Some(spe), Some(e)) = (cfg.num(StepsPerEpoch), cfg.num(Epochs)) {
+            cfg.set_if_absent(
+                TotalSteps,
+                ConfigValue::Number((spe * e).ceil()),
+                Provenance::Derived(format!("predicted: ⌈steps_per_epoch {spe} × epochs {e}⌉")),
+            );
+        }
+    }
+    if cfg.get(WarmupSteps).is_none() {
+        if let (Some(r), Some(t)) = (cfg.num(WarmupRatio), cfg.num(TotalSteps)) {
+            cfg.set_if_absent(
+                WarmupSteps,
+                ConfigValue::Number((r * t).ceil()),
+                Provenance::Derived(format!("predicted: ⌈warmup_ratio {r} × total_steps {t}⌉")),
+            );
+        }
+    }
+}
+
+/// Reads one plan file (and, for a launch script, the files it names) into `files`.
+fn read_plan_file(
+    path: &Path,
+    files: &mut Vec<ReadFile>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<(), IngestError> {
+    let display = path.display().to_string();
+    let text = super::source::read_to_string(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let json = text.trim_start().starts_with('{');
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    let parsed = if json
+        && DEEPSPEED[..1]
+            .iter()
+            .chain(&DEEPSPEED[2..3])
+            .any(|(k, _)| text.contains(k))
+    {
+        let pairs = run_args::json_pairs(&text, &display)?;
+        let mut p = mapped(&pairs, &DEEPSPEED, &text);
+        p.text_fact(
+            Key::Trainer,
+            "deepspeed",
+            "train_micro_batch_size_per_gpu",
+            1,
+        );
+        p
+    } else if yaml && text.contains("_component_") {
+        let pairs = run_args::yaml_pairs(&text, &display)?;
+        let mut p = mapped(&pairs, &TORCHTUNE, &text);
+        p.text_fact(Key::Trainer, "torchtune", "_component_", 1);
+        p
+    } else if json || yaml {
+        run_args::read(&text, &display)?
+    } else {
+        let launch = launch_command(&text);
+        if launch.facts.is_empty() && launch.configs.is_empty() {
+            return Err(IngestError::NothingUsable {
+                path: display,
+                format: "plan (a run config or launch command)",
+            });
+        }
+        let p = Parsed {
+            facts: launch.facts,
+            ..Default::default()
+        };
+        if depth == 0 {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            for c in launch.configs {
+                let found = [dir.join(&c), PathBuf::from(&c)]
+                    .into_iter()
+                    .find(|p| p.is_file());
+                match found {
+                    Some(f) => read_plan_file(&f, files, warnings, depth + 1)?,
+                    None => warnings.push(format!(
+                        "{display}: names {c}, which is not there (looked beside it and in the current directory); its settings are not read"
+                    )),
+                }
+            }
+        }
+        p
+    };
+    // A launch script comes first: what it states (the world size) outranks nothing, but its
+    // config files are read after it.
+    let file = ReadFile {
+        path: display,
+        format: Format::RunArgs,
+        parsed,
+    };
+    if depth == 0 {
+        files.insert(0, file);
+    } else {
+        files.push(file);
+    }
+    Ok(())
+}
+
+/// Facts from `(option, value)` pairs through a table of option names.
+fn mapped(pairs: &[(String, String)], table: &[(&str, Key)], text: &str) -> Parsed {
+    let mut out = Parsed::default();
+    for (option, value) in pairs {
+        let Some(&(_, key)) = table.iter().find(|(o, _)| o == option) else {
+            continue;
+        };
+        if let Some(x) = super::lenient::parse_number(value) {
+            if x > 0.0 {
+                out.fact(key, x, run_args::locate(text, option), 1);
+            }
+        }
+    }
+    out
+}
+
+/// What a launch command states.
+#[derive(Debug, Default, PartialEq)]
+struct Launch {
+    facts: Vec<Fact>,
+    /// Config files it names, as written.
+    configs: Vec<String>,
+}
+
+/// Reads a launch script or command line: the world size from the launcher (`torchrun
+/// --nproc_per_node N [--nnodes M]`, `accelerate launch --num_processes N`, `deepspeed
+/// --num_gpus N [--num_nodes M]`, `NPROC_PER_NODE=N [NNODES=M]`, `CUDA_VISIBLE_DEVICES=0,1,…`
+/// before `llamafactory-cli`), inline HF options, and the config files named.
+fn launch_command(text: &str) -> Launch {
+    let mut out = Launch::default();
+    // Backslash-continued lines are one command; comments are dropped.
+    let mut logical: Vec<(usize, String)> = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or(raw);
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (body, cont) = match line.trim_end().strip_suffix('\\') {
+            Some(b) => (b, true),
+            None => (line, false),
+        };
+        let entry = pending.get_or_insert_with(|| (i + 1, String::new()));
+        entry.1.push(' ');
+        entry.1.push_str(body);
+        if !cont {
+            logical.extend(pending.take());
+        }
+    }
+    logical.extend(pending);
+    for (lineno, cmd) in logical {
+        let tokens: Vec<String> = cmd
+            .split_whitespace()
+            .map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string())
+            .collect();
+        let launcher = tokens.iter().any(|t| {
+            let t = t.rsplit('/').next().unwrap_or(t);
+            matches!(
+                t,
+                "torchrun"
+                    | "accelerate"
+                    | "deepspeed"
+                    | "llamafactory-cli"
+                    | "lmf"
+                    | "axolotl"
+                    | "tune"
+            ) || t == "torch.distributed.run"
+                || t == "torch.distributed.launch"
+        });
+        if !launcher {
+            continue;
+        }
+        let value = |names: &[&str]| -> Option<(f64, String)> {
+            for (i, t) in tokens.iter().enumerate() {
+                for n in names {
+                    let v = if let Some(v) = t.strip_prefix(&format!("{n}=")) {
+                        Some(v.to_string())
+                    } else if t == n {
+                        tokens.get(i + 1).cloned()
+                    } else {
+                        None
+                    };
+                    if let Some(x) = v.and_then(|v| super::lenient::parse_number(&v)) {
+                        if x.is_finite() && x > 0.0 {
+                            return Some((x, format!("line {lineno} ({n} {x})")));
+                        }
+                    }
+                }
+            }
+            None
+        };
+        let per_node = value(&[
+            "--nproc_per_node",
+            "--nproc-per-node",
+            "--num_gpus",
+            "--num-gpus",
+            "NPROC_PER_NODE",
+        ]);
+        let nodes = value(&["--nnodes", "--num_nodes", "--num-nodes", "NNODES"]);
+        let total = value(&["--num_processes", "--num-processes"]);
+        let visible = tokens.iter().find_map(|t| {
+            let v = t.strip_prefix("CUDA_VISIBLE_DEVICES=")?;
+            let n = v.split(',').filter(|d| !d.trim().is_empty()).count();
+            (n > 0).then(|| {
+                (
+                    n as f64,
+                    format!("line {lineno} (CUDA_VISIBLE_DEVICES={v})"),
+                )
+            })
+        });
+        let world = match (total, per_node, visible) {
+            (Some(t), _, _) => Some(t),
+            (None, Some((p, at)), _) => Some(match &nodes {
+                Some((m, at_m)) => (p * m, format!("{at} × {at_m}")),
+                None => (p, at),
+            }),
+            (None, None, Some(v)) => Some(v),
+            _ => None,
+        };
+        if let Some((w, at)) = world {
+            out.facts.push(Fact {
+                key: Key::WorldSize,
+                value: ConfigValue::Number(w),
+                locator: at,
+                rank: 0,
+            });
+        }
+        for &(option, key) in &INLINE {
+            let flag = format!("--{option}");
+            let Some((x, _)) = value(&[flag.as_str()]) else {
+                if matches!(key, Key::Scheduler | Key::Optimizer) {
+                    if let Some(v) = tokens
+                        .iter()
+                        .position(|t| *t == flag)
+                        .and_then(|i| tokens.get(i + 1))
+                    {
+                        out.facts.push(Fact {
+                            key,
+                            value: ConfigValue::Text(v.clone()),
+                            locator: format!("line {lineno} ({flag})"),
+                            rank: 1,
+                        });
+                    }
+                }
+                continue;
+            };
+            out.facts.push(Fact {
+                key,
+                value: ConfigValue::Number(x),
+                locator: format!("line {lineno} ({flag})"),
+                rank: 1,
+            });
+        }
+        for (i, t) in tokens.iter().enumerate() {
+            let lower = t.to_ascii_lowercase();
+            let config = [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|e| lower.ends_with(e));
+            // accelerate's own config file holds its launch settings, not the training's.
+            let accelerate_cfg = i > 0 && tokens[i - 1] == "--config_file";
+            if config && !accelerate_cfg && !out.configs.contains(t) {
+                out.configs.push(t.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(text: &str) -> Option<f64> {
+        launch_command(text)
+            .facts
+            .iter()
+            .find(|f| f.key == Key::WorldSize)
+            .and_then(|f| f.value.as_f64())
+    }
+
+    #[test]
+    fn launchers_give_the_world_size() {
+        assert_eq!(world("torchrun --nproc_per_node 8 train.py"), Some(8.0));
+        assert_eq!(
+            world("torchrun --nnodes=2 --nproc-per-node=4 train.py"),
+            Some(8.0)
+        );
+        assert_eq!(
+            world("NPROC_PER_NODE=8 FORCE_TORCHRUN=1 llamafactory-cli train x.yaml"),
+            Some(8.0)
+        );
+        assert_eq!(
+            world("accelerate launch --num_processes 4 train.py"),
+            Some(4.0)
+        );
+        assert_eq!(
+            world("deepspeed --num_gpus 8 train.py --deepspeed ds.json"),
+            Some(8.0)
+        );
+        assert_eq!(
+            world("CUDA_VISIBLE_DEVICES=0,1,2,3 llamafactory-cli train x.yaml"),
+            Some(4.0)
+        );
+        assert_eq!(world("llamafactory-cli train x.yaml"), None);
+        assert_eq!(world("echo --nproc_per_node 8"), None, "not a launcher");
+    }
+
+    #[test]
+    fn scripts_name_configs_and_inline_options() {
+        let l = launch_command(
+            "#!/bin/sh\n# --nproc_per_node 2 in a comment\ntorchrun --nproc_per_node 8 \\\n  train.py --deepspeed ds_z2.json \\\n  --gradient_accumulation_steps=8 --learning_rate 2e-4\n",
+        );
+        assert_eq!(l.configs, vec!["ds_z2.json".to_string()]);
+        let get = |k: Key| {
+            l.facts
+                .iter()
+                .find(|f| f.key == k)
+                .map(|f| (f.value.as_f64(), f.locator.clone()))
+        };
+        assert_eq!(get(Key::WorldSize).map(|g| g.0), Some(Some(8.0)));
+        assert_eq!(
+            get(Key::GradAccum),
+            Some((Some(8.0), "line 3 (--gradient_accumulation_steps)".into()))
+        );
+        assert_eq!(get(Key::LearningRate).map(|g| g.0), Some(Some(2e-4)));
+    }
+}

@@ -1,0 +1,525 @@
+//! `--follow`: a run read again and again as its trainer writes it, reading only what each file
+//! gained.
+//!
+//! - Line logs (stdout, LLaMA-Factory and ms-swift JSONL, nanoGPT, Megatron, torchtune) are
+//!   read from the byte where the last read stopped, up to the last complete line; a line being
+//!   written waits for the next read. A stdout log keeps its scanner's state between reads (the
+//!   training header and the last progress bar), so what is read later is placed as one read of
+//!   the whole would place it; the other line logs' lines stand alone and are renumbered.
+//! - Documents (trainer_state.json, results and run arguments, tables, TensorBoard and W&B files,
+//!   MLflow run folders) are read again when their size or modification time changes: the
+//!   trainers rewrite them whole (trainer_state.json at each checkpoint), or they are compact. A
+//!   document caught half-written is read again at the next interval; what was read before is
+//!   kept meanwhile.
+//! - A file that shrinks was replaced: it is read again from its start.
+//! - New files (a checkpoint, the results written at the end) are found by listing the run
+//!   again at each read.
+//!
+//! Memory grows with the points read, never with the text: nothing of a line is kept once it is
+//! read.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::{Format, IngestError, ReadFile, RunSpec, source, stdout};
+use crate::model::{Run, SourceFile};
+
+/// What one read of a followed run found.
+#[derive(Debug)]
+pub struct Polled {
+    /// The run as read so far; `None` while it has nothing to compare yet.
+    pub run: Option<Run>,
+    /// Whether any file gained data (or appeared) since the last read.
+    pub grew: bool,
+    /// Why there is no run yet ("no metrics yet"), when there is none.
+    pub waiting: Option<String>,
+}
+
+/// A run being followed.
+pub struct Tail {
+    spec: RunSpec,
+    files: Vec<Tailed>,
+    /// For an MLflow run folder (read again whole): the sizes and times last seen.
+    mlflow_seen: Option<Vec<(PathBuf, u64, Option<SystemTime>)>>,
+    mlflow_run: Option<Run>,
+}
+
+/// One file of a followed run.
+struct Tailed {
+    path: PathBuf,
+    /// Size and modification time when last read.
+    len: u64,
+    modified: Option<SystemTime>,
+    how: How,
+    /// What it gave so far; `None` when skipped.
+    read: Option<ReadFile>,
+    /// Why it was skipped.
+    skipped: Option<String>,
+}
+
+enum How {
+    /// Read for the first time at the next poll.
+    New,
+    /// A line log read up to `offset` (the end of its last complete line), `lines` lines.
+    Lines {
+        format: Format,
+        offset: u64,
+        lines: u32,
+    },
+    /// A stdout log read up to `offset`, its scanner's state kept.
+    Stdout {
+        offset: u64,
+        tail: Box<stdout::Tail>,
+    },
+    /// Read again whole when it changes.
+    Whole,
+}
+
+impl Tail {
+    /// Starts following a run; nothing is read until [`Tail::poll`].
+    pub fn new(spec: RunSpec) -> Tail {
+        Tail {
+            spec,
+            files: Vec::new(),
+            mlflow_seen: None,
+            mlflow_run: None,
+        }
+    }
+
+    /// The run's label.
+    pub fn label(&self) -> &str {
+        &self.spec.label
+    }
+
+    /// Reads what the run's files gained since the last poll and builds the run from all that
+    /// was read.
+    pub fn poll(&mut self) -> Result<Polled, IngestError> {
+        if super::mlflow::is_run_dir(&self.spec.path) {
+            return self.poll_mlflow();
+        }
+        let mut sources = Vec::new();
+        let mut warnings = Vec::new();
+        let candidates = match source::discover(&self.spec.path, &mut sources, &mut warnings) {
+            Ok(c) => c,
+            Err(IngestError::Missing { path }) => {
+                return Ok(Polled {
+                    run: None,
+                    grew: false,
+                    waiting: Some(format!("{path} does not exist yet")),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let single_file = candidates.len() == 1 && !self.spec.path.is_dir();
+        let mut grew = false;
+        for path in candidates {
+            let i = match self.files.iter().position(|f| f.path == path) {
+                Some(i) => i,
+                None => {
+                    self.files.push(Tailed {
+                        path: path.clone(),
+                        len: 0,
+                        modified: None,
+                        how: How::New,
+                        read: None,
+                        skipped: None,
+                    });
+                    self.files.len() - 1
+                }
+            };
+            match self.files[i].update(&self.spec.columns) {
+                Ok(g) => grew |= g,
+                Err(e) if single_file => return Err(e),
+                Err(e) => {
+                    let f = &mut self.files[i];
+                    f.skipped = Some(e.to_string());
+                }
+            }
+        }
+        for f in &self.files {
+            match (&f.read, &f.skipped) {
+                (Some(file), _) => {
+                    for w in &file.parsed.warnings {
+                        warnings.push(format!("{}: {w}", file.path));
+                    }
+                    sources.push(SourceFile {
+                        path: file.path.clone(),
+                        format: file.format.name().to_string(),
+                        note: super::describe(&file.parsed),
+                    });
+                }
+                (None, note) => sources.push(SourceFile {
+                    path: f.path.display().to_string(),
+                    format: "skipped".into(),
+                    note: note.clone().unwrap_or_else(|| {
+                        "not (yet) a training log or run configuration losscmp reads".into()
+                    }),
+                }),
+            }
+        }
+        let files: Vec<ReadFile> = self.files.iter().filter_map(|f| f.read.clone()).collect();
+        match super::assemble(&self.spec, files, sources, warnings) {
+            Ok(run) => Ok(Polled {
+                run: Some(run),
+                grew,
+                waiting: None,
+            }),
+            Err(e @ (IngestError::NoMetrics { .. } | IngestError::NoSteps { .. })) => Ok(Polled {
+                run: None,
+                grew,
+                waiting: Some(e.to_string()),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An MLflow run folder: read again whole when any of its files changed.
+    fn poll_mlflow(&mut self) -> Result<Polled, IngestError> {
+        let mut seen = Vec::new();
+        walk(&self.spec.path, &mut seen);
+        let grew = self.mlflow_seen.as_ref() != Some(&seen);
+        if grew {
+            self.mlflow_run = Some(super::read_run(&self.spec)?);
+            self.mlflow_seen = Some(seen);
+        }
+        Ok(Polled {
+            run: self.mlflow_run.clone(),
+            grew,
+            waiting: None,
+        })
+    }
+}
+
+/// Every file under `dir` with its size and modification time, sorted.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        match fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, out),
+            Ok(m) => out.push((p, m.len(), m.modified().ok())),
+            Err(_) => {}
+        }
+    }
+}
+
+impl Tailed {
+    /// Reads what the file gained; whether it gained anything.
+    fn update(&mut self, columns: &[(String, String)]) -> Result<bool, IngestError> {
+        let display = self.path.display().to_string();
+        let meta = fs::metadata(&self.path).map_err(|e| IngestError::Io {
+            path: display.clone(),
+            source: e,
+        })?;
+        let (len, modified) = (meta.len(), meta.modified().ok());
+        let changed = len != self.len || modified != self.modified;
+        if !changed && !matches!(self.how, How::New) {
+            return Ok(false);
+        }
+        // A file that shrank was replaced: read from its start.
+        let shrank = match &self.how {
+            How::Lines { offset, .. } | How::Stdout { offset, .. } => len < *offset,
+            _ => false,
+        };
+        if shrank {
+            self.how = How::New;
+            self.read = None;
+        }
+        let grew = match &mut self.how {
+            How::New => {
+                if len == 0 || !meta.is_file() {
+                    // Being created: looked at again at the next read.
+                    return Ok(false);
+                }
+                self.first_read(len, columns)?
+            }
+            How::Whole => {
+                match super::read_file(&self.path, columns) {
+                    Ok(read) => {
+                        self.read = read;
+                        self.skipped = None;
+                    }
+                    // A document caught half-written: keep what was read, try again later
+                    // (its size and time are not recorded, so it is read again).
+                    Err(_) if self.read.is_some() => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                true
+            }
+            How::Lines {
+                format,
+                offset,
+                lines,
+            } => {
+                let Some(cut) =
+                    last_line_end(&self.path, *offset, len).map_err(|e| IngestError::Io {
+                        path: display.clone(),
+                        source: e,
+                    })?
+                else {
+                    return Ok(false);
+                };
+                let (input, _) = source::Input::range(&self.path, *offset, cut)?;
+                let mut more = super::read_as(*format, input, &self.path, columns)?;
+                shift(&mut more, *lines);
+                *lines = lines.saturating_add(count_lines(&self.path, *offset, cut)?);
+                *offset = cut;
+                if let Some(read) = &mut self.read {
+                    read.parsed.records.append(more.records);
+                    read.parsed.facts.extend(more.facts);
+                    read.parsed.warnings.extend(more.warnings);
+                } else if !more.records.is_empty() || !more.facts.is_empty() {
+                    self.read = Some(ReadFile {
+                        path: display.clone(),
+                        format: *format,
+                        parsed: more,
+                    });
+                }
+                true
+            }
+            How::Stdout { offset, tail } => {
+                let Some(cut) =
+                    last_line_end(&self.path, *offset, len).map_err(|e| IngestError::Io {
+                        path: display.clone(),
+                        source: e,
+                    })?
+                else {
+                    return Ok(false);
+                };
+                let (mut input, _) = source::Input::range(&self.path, *offset, cut)?;
+                tail.feed(input.reader()?, &display)?;
+                *offset = cut;
+                let parsed = tail.parsed();
+                self.read =
+                    (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
+                        path: display.clone(),
+                        format: Format::Stdout,
+                        parsed,
+                    });
+                true
+            }
+        };
+        self.len = len;
+        self.modified = modified;
+        Ok(grew)
+    }
+
+    /// The first read: sniffs the file and reads what is complete of it.
+    fn first_read(&mut self, len: u64, columns: &[(String, String)]) -> Result<bool, IngestError> {
+        let display = self.path.display().to_string();
+        let io = |e| IngestError::Io {
+            path: display.clone(),
+            source: e,
+        };
+        let gz = {
+            let mut magic = [0u8; 2];
+            let mut f = File::open(&self.path).map_err(io)?;
+            f.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b]
+        };
+        let (_, head) = source::Input::open(&self.path)?;
+        let Some(sniffed) = super::sniff(&self.path, &head, columns)? else {
+            // Not (yet) a log: sniffed again when it grows.
+            self.len = len;
+            self.modified = fs::metadata(&self.path)
+                .ok()
+                .and_then(|m| m.modified().ok());
+            self.how = How::New;
+            self.read = None;
+            self.skipped = None;
+            return Ok(false);
+        };
+        let lines = matches!(
+            sniffed.format,
+            Format::LfJsonl
+                | Format::SwiftJsonl
+                | Format::Nanogpt
+                | Format::Megatron
+                | Format::Torchtune
+        );
+        if gz || !(lines || sniffed.format == Format::Stdout) {
+            self.how = How::Whole;
+            self.read = super::read_file(&self.path, columns)?;
+            return Ok(self.read.is_some());
+        }
+        let Some(cut) = last_line_end(&self.path, 0, len).map_err(io)? else {
+            // Not one whole line yet.
+            return Ok(false);
+        };
+        if sniffed.format == Format::Stdout {
+            let mut tail = Box::new(stdout::Tail::new());
+            let (mut input, _) = source::Input::range(&self.path, 0, cut)?;
+            tail.feed(input.reader()?, &display)?;
+            let parsed = tail.parsed();
+            self.read =
+                (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
+                    path: display.clone(),
+                    format: Format::Stdout,
+                    parsed,
+                });
+            self.how = How::Stdout { offset: cut, tail };
+        } else {
+            let (input, _) = source::Input::range(&self.path, 0, cut)?;
+            let parsed = super::read_as(sniffed.format, input, &self.path, columns)?;
+            self.read =
+                (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
+                    path: display.clone(),
+                    format: sniffed.format,
+                    parsed,
+                });
+            self.how = How::Lines {
+                format: sniffed.format,
+                offset: cut,
+                lines: count_lines(&self.path, 0, cut)?,
+            };
+        }
+        self.skipped = None;
+        Ok(true)
+    }
+}
+
+/// Renumbers what a later part of a line log gave: its lines counted from 1 follow `before`
+/// lines.
+fn shift(parsed: &mut super::Parsed, before: u32) {
+    if before == 0 {
+        return;
+    }
+    parsed
+        .records
+        .edit(|_, rec| rec.line = rec.line.saturating_add(before));
+    for f in &mut parsed.facts {
+        f.locator = shift_lines(&f.locator, before);
+    }
+    for w in &mut parsed.warnings {
+        *w = shift_lines(w, before);
+    }
+}
+
+/// Every `line N` in `text` with N moved `by` lines on.
+fn shift_lines(text: &str, by: u32) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("line ") {
+        let (before, after) = rest.split_at(at + "line ".len());
+        out.push_str(before);
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..digits].parse::<u32>() {
+            Ok(n) => out.push_str(&n.saturating_add(by).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The position just past the last `\n` in bytes `from..to` of a file, if any.
+fn last_line_end(path: &Path, from: u64, to: u64) -> io::Result<Option<u64>> {
+    const BLOCK: u64 = 64 << 10;
+    let mut file = File::open(path)?;
+    let mut end = to;
+    let mut buf = Vec::new();
+    while end > from {
+        let start = end.saturating_sub(BLOCK).max(from);
+        file.seek(SeekFrom::Start(start))?;
+        buf.clear();
+        (&mut file).take(end - start).read_to_end(&mut buf)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf) {
+            return Ok(Some(start + i as u64 + 1));
+        }
+        end = start;
+    }
+    Ok(None)
+}
+
+/// How many `\n` bytes `from..to` of a file holds.
+fn count_lines(path: &Path, from: u64, to: u64) -> Result<u32, IngestError> {
+    let io = |e| IngestError::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut rest = file.take(to - from);
+    let mut buf = vec![0u8; 64 << 10];
+    let mut n = 0usize;
+    loop {
+        let k = rest.read(&mut buf).map_err(io)?;
+        if k == 0 {
+            break;
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..k]).count();
+    }
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_in_text_move_on() {
+        assert_eq!(
+            shift_lines("3 lines were not JSON (first at line 2); skipped", 10),
+            "3 lines were not JSON (first at line 12); skipped"
+        );
+        assert_eq!(
+            shift_lines("line 4 (world size)", 6),
+            "line 10 (world size)"
+        );
+        assert_eq!(shift_lines("no number: line x", 6), "no number: line x");
+    }
+
+    #[test]
+    fn a_growing_jsonl_log_reads_as_the_whole_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("trainer_log.jsonl");
+        let rows: Vec<String> = (1..=6)
+            .map(|s| {
+                format!(
+                    "{{\"current_steps\": {s}, \"total_steps\": 6, \"loss\": {}, \"lr\": 0.001, \"epoch\": {}}}",
+                    1.0 / f64::from(s),
+                    f64::from(s) / 6.0
+                )
+            })
+            .collect();
+        let spec = RunSpec {
+            label: "live".into(),
+            path: dir.path().to_path_buf(),
+            overrides: Vec::new(),
+            columns: Vec::new(),
+            planned: false,
+        };
+        let mut tail = Tail::new(spec.clone());
+        // Two rows and half of the third: the half waits.
+        let half = &rows[2][..10];
+        fs::write(&path, format!("{}\n{}\n{half}", rows[0], rows[1])).expect("write");
+        let first = tail.poll().expect("poll");
+        let run = first.run.expect("a run");
+        assert_eq!(run.loss().expect("loss").points.len(), 2);
+        assert!(tail.poll().expect("poll").grew.eq(&false), "nothing new");
+        let mut all = format!("{}\n{}\n", rows[0], rows[1]);
+        for r in &rows[2..] {
+            all.push_str(r);
+            all.push('\n');
+        }
+        fs::write(&path, &all).expect("write");
+        let later = tail.poll().expect("poll");
+        assert!(later.grew);
+        let followed = later.run.expect("a run");
+        let whole = super::super::read_run(&spec).expect("read");
+        assert_eq!(followed.series, whole.series);
+        let lines: Vec<u32> = followed
+            .loss()
+            .expect("loss")
+            .points
+            .iter()
+            .map(|p| p.line)
+            .collect();
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6]);
+    }
+}

@@ -1,0 +1,233 @@
+//! Issue 17, `--follow`: runs watched while they train. The live run is the real 8-process
+//! LLaMA-Factory run (fixtures/gen/lf2_8proc_ga8) replayed into a fresh directory at ten times
+//! its real pace, line by line as the trainer wrote it (its config first, then train.log and
+//! trainer_log.jsonl row by row at their logged times, the results at the end).
+
+mod common;
+
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::predicate::str::contains;
+use common::{fixture, losscmp};
+
+const BASE: &str = "fixtures/gen/lf2_1gpu_ga8";
+
+/// Seconds of `"elapsed_time": "0:00:45"`.
+fn elapsed(row: &str) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(row).expect("a JSON row");
+    let t = v["elapsed_time"].as_str().expect("elapsed_time");
+    t.split(':')
+        .map(|p| p.parse::<f64>().expect("a number"))
+        .fold(0.0, |acc, x| acc * 60.0 + x)
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open for append");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+/// Replays `src` into `dst` at `speedup` times its real pace; `rows` counts the JSONL rows
+/// written. With `finish`, writes the results files at the end, as the trainer does.
+fn replay(
+    src: PathBuf,
+    dst: PathBuf,
+    speedup: f64,
+    finish: bool,
+    rows: Arc<AtomicUsize>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        fs::copy(src.join("config.yaml"), dst.join("config.yaml")).expect("config");
+        let log = fs::read_to_string(src.join("train.log")).expect("train.log");
+        let log: Vec<&str> = log.split_inclusive('\n').collect();
+        let dicts: Vec<usize> = log
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains("{'"))
+            .map(|(i, _)| i)
+            .collect();
+        let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
+        let jsonl: Vec<&str> = jsonl.lines().collect();
+        let start = Instant::now();
+        let mut written = dicts[0];
+        append(&dst.join("train.log"), &log[..written].concat());
+        for (i, row) in jsonl.iter().enumerate() {
+            let at = Duration::from_secs_f64(elapsed(row) / speedup);
+            if let Some(wait) = at.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            // The stdout dicts in proportion to the JSONL rows.
+            let upto = (dicts.len() * (i + 1)).div_ceil(jsonl.len());
+            let end = if upto >= dicts.len() {
+                log.len()
+            } else {
+                dicts[upto]
+            };
+            if i + 1 < jsonl.len() || finish {
+                append(
+                    &dst.join("train.log"),
+                    &log[written..end.max(written)].concat(),
+                );
+                written = end.max(written);
+            }
+            append(&dst.join("trainer_log.jsonl"), &format!("{row}\n"));
+            rows.fetch_add(1, Ordering::SeqCst);
+        }
+        if finish {
+            for f in [
+                "trainer_state.json",
+                "train_results.json",
+                "all_results.json",
+            ] {
+                fs::copy(src.join(f), dst.join(f)).expect("results");
+            }
+        }
+    })
+}
+
+#[test]
+fn the_8_process_run_is_stopped_with_exit_1_before_its_replay_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let rows = Arc::new(AtomicUsize::new(0));
+    let total = fs::read_to_string(fixture("gen/lf2_8proc_ga8/trainer_log.jsonl"))
+        .expect("jsonl")
+        .lines()
+        .count();
+    let writer = replay(
+        fixture("gen/lf2_8proc_ga8"),
+        live.clone(),
+        10.0,
+        true,
+        Arc::clone(&rows),
+    );
+    let json = dir.path().join("live.json");
+    let out = losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("live={}", live.display()))
+        .args([
+            "--follow",
+            "--interval",
+            "0.2",
+            "--fail-on",
+            "error",
+            "--json",
+        ])
+        .arg(&json)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(contains("verdict: live: short of optimizer updates"))
+        .stderr(contains("--fail-on error: "))
+        .stderr(contains("oversized-effective-batch (lf2_1gpu_ga8 vs live)"))
+        .stdout(contains("gradient_accumulation_steps 8 → 1"));
+    let at_exit = rows.load(Ordering::SeqCst);
+    writer.join().expect("writer");
+    assert!(
+        at_exit < total,
+        "stopped after {at_exit} of {total} rows: {}",
+        String::from_utf8_lossy(&out.get_output().stderr)
+    );
+    // The JSON written at the stop holds the verdict and what was read by then.
+    let doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).expect("json written")).expect("json");
+    assert_eq!(
+        doc["verdict"]["causes"][0]["id"],
+        "oversized-effective-batch"
+    );
+    let samples = doc["runs"][1]["metrics"]["loss"]["final_samples"]
+        .as_f64()
+        .expect("samples");
+    assert!(
+        samples < 6144.0,
+        "caught before the end: {samples} of 6,144 samples"
+    );
+}
+
+#[test]
+fn finished_runs_stop_after_the_idle_intervals_with_the_full_summary() {
+    losscmp()
+        .args([BASE, "fixtures/gen/lf2_8proc_ga8", "--follow"])
+        .args(["--interval", "0.05", "--idle", "3"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success()
+        .stderr(contains("no run grew for 3 intervals; stopping"))
+        .stdout(contains("lf2_8proc_ga8: short of optimizer updates"));
+}
+
+#[test]
+fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let rows = Arc::new(AtomicUsize::new(0));
+    let writer = replay(
+        fixture("gen/lf2_8proc_ga8"),
+        live.clone(),
+        20.0,
+        true,
+        Arc::clone(&rows),
+    );
+    let out = dir.path().join("report.html");
+    losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("live={}", live.display()))
+        .args(["--follow", "--interval", "0.2", "--idle", "200", "--out"])
+        .arg(&out)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stderr(contains("training ended"))
+        .stderr(contains("live at step 48 of 48 (100%)"));
+    writer.join().expect("writer");
+    let html = fs::read_to_string(&out).expect("report written");
+    assert!(html.contains("live"), "the page names the live run");
+}
+
+#[test]
+fn a_run_that_does_not_exist_yet_is_waited_for() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("later");
+    let rows = Arc::new(AtomicUsize::new(0));
+    let spawn = {
+        let live = live.clone();
+        let rows = Arc::clone(&rows);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            fs::create_dir(&live).expect("mkdir");
+            replay(fixture("gen/lf2_8proc_ga8"), live, 40.0, true, rows)
+                .join()
+                .expect("writer");
+        })
+    };
+    losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("later={}", live.display()))
+        .args(["--follow", "--interval", "0.1", "--idle", "100"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stderr(contains("waiting for later: "))
+        .stderr(contains("does not exist yet"))
+        .stderr(contains("training ended"));
+    spawn.join().expect("spawner");
+}
+
+#[test]
+fn follow_refuses_standard_input() {
+    losscmp()
+        .args(["-", "--follow"])
+        .assert()
+        .code(2)
+        .stderr(contains("standard input (-) cannot be followed"));
+}

@@ -1,0 +1,253 @@
+//! Issue 17, `--plan`: a configuration judged against the baseline before anything is trained.
+//! The baseline is the real 1-GPU LLaMA-Factory run; the plans are its own config.yaml (as the
+//! seed's user reused it) at other world sizes, launch scripts and DeepSpeed configs around it.
+
+mod common;
+
+use std::fs;
+
+use common::predicate::str::contains;
+use common::{json_of, losscmp};
+use serde_json::Value;
+
+const BASE: &str = "fixtures/lf_1gpu_ga8";
+const YAML: &str = "fixtures/lf_1gpu_ga8/config.yaml";
+
+/// A proposed change: (option, from, to, file to edit).
+type Change = (String, Value, Value, Value);
+
+/// The verdict's causes as (run, finding id, changes).
+fn causes(doc: &Value) -> Vec<(String, String, Vec<Change>)> {
+    doc["verdict"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|c| {
+            let changes = c["changes"]
+                .as_object()
+                .expect("changes")
+                .iter()
+                .map(|(option, ch)| {
+                    (
+                        option.clone(),
+                        ch["from"].clone(),
+                        ch["to"].clone(),
+                        ch["file"].clone(),
+                    )
+                })
+                .collect();
+            (
+                c["run"].as_str().expect("run").to_string(),
+                c["id"].as_str().expect("id").to_string(),
+                changes,
+            )
+        })
+        .collect()
+}
+
+fn run_named<'a>(doc: &'a Value, label: &str) -> &'a Value {
+    doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["label"] == label)
+        .expect("the run")
+}
+
+#[test]
+fn the_shipped_config_at_world_size_8_is_flagged_with_ga_8_to_1_before_training() {
+    let doc = json_of(&[
+        BASE,
+        "--plan",
+        YAML,
+        "--label",
+        &format!("new={YAML}"),
+        "--set",
+        "new:world_size=8",
+    ]);
+    let new = run_named(&doc, "new");
+    assert_eq!(new["planned"], true);
+    assert_eq!(new["config"]["effective_batch"]["value"], 128.0);
+    assert_eq!(new["config"]["total_steps"]["value"], 48.0);
+    let src = new["config"]["total_steps"]["source"]
+        .as_str()
+        .expect("source");
+    assert_eq!(src, "derived: predicted: ⌈steps_per_epoch 16 × epochs 3⌉");
+    let src = new["config"]["steps_per_epoch"]["source"]
+        .as_str()
+        .expect("source");
+    assert!(src.starts_with("derived: predicted: ⌈num_examples 2048 ÷ (per_device_batch 2 × world_size 8)⌉ = 128 batches per process, ÷ grad_accum 8 rounded"), "{src}");
+    assert!(
+        src.ends_with("the same rule gives the baseline lf_1gpu_ga8's 128"),
+        "{src}"
+    );
+    let src = new["config"]["num_examples"]["source"]
+        .as_str()
+        .expect("source");
+    assert!(
+        src.starts_with("assumed: as in the baseline lf_1gpu_ga8"),
+        "{src}"
+    );
+    let c = causes(&doc);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].0, "new");
+    assert_eq!(c[0].1, "oversized-effective-batch");
+    assert_eq!(c[0].2.len(), 1, "one change: {:?}", c[0].2);
+    let (option, from, to, file) = &c[0].2[0];
+    assert_eq!(option, "gradient_accumulation_steps");
+    assert_eq!((from, to), (&Value::from(8.0), &Value::from(1.0)));
+    let file = file.as_str().expect("the file to edit");
+    assert!(
+        file.contains("config.yaml") && file.contains("line 32"),
+        "{file}"
+    );
+    let cause = &doc["verdict"]["causes"][0];
+    let finding = &doc["findings"][cause["finding"].as_u64().expect("index") as usize];
+    let summary = finding["summary"].as_str().expect("summary");
+    assert!(summary.starts_with("Planned: new on 8 processes would use an 8× larger effective batch than lf_1gpu_ga8 on 1 process (128 vs 16"), "{summary}");
+    assert!(summary.contains("(48 vs 384)"), "{summary}");
+    assert_eq!(finding["severity"], "warning");
+}
+
+#[test]
+fn fail_on_warning_refuses_the_launch_and_the_terminal_says_the_fix() {
+    losscmp()
+        .args([BASE, "--plan", YAML, "--set"])
+        .arg("config:world_size=8")
+        .args(["--label", &format!("config={YAML}"), "--fail-on", "warning"])
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "config: short of optimizer updates (planned)  [oversized-effective-batch]",
+        ))
+        .stdout(contains("change: gradient_accumulation_steps: 8 → 1"))
+        .stderr(contains("--fail-on warning: "));
+}
+
+#[test]
+fn the_same_config_on_the_same_world_size_passes() {
+    let out = losscmp()
+        .args([BASE, "--plan", YAML, "--label", &format!("same={YAML}")])
+        .args([
+            "--set",
+            "same:world_size=1",
+            "--fail-on",
+            "warning",
+            "--json",
+            "-",
+        ])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    assert!(causes(&doc).is_empty());
+    let matches = doc["verdict"]["matches"].to_string();
+    assert!(
+        matches.contains("same (planned): effective batch 16 (16 for lf_1gpu_ga8), 384 optimizer updates (384 for lf_1gpu_ga8); no problem predicted."),
+        "{matches}"
+    );
+}
+
+#[test]
+fn a_plan_that_restores_the_batch_at_world_8_passes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = fs::read_to_string(YAML).expect("yaml").replace(
+        "gradient_accumulation_steps: 8",
+        "gradient_accumulation_steps: 1",
+    );
+    let plan = dir.path().join("ga1.yaml");
+    fs::write(&plan, yaml).expect("write");
+    let doc = json_of(&[
+        BASE,
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--set",
+        "ga1:world_size=8",
+        "--fail-on",
+        "warning",
+    ]);
+    assert!(causes(&doc).is_empty(), "{}", doc["verdict"]);
+    assert_eq!(
+        run_named(&doc, "ga1")["config"]["effective_batch"]["value"],
+        16.0
+    );
+}
+
+#[test]
+fn a_launch_script_gives_the_world_size_and_its_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::copy(YAML, dir.path().join("sft.yaml")).expect("copy");
+    let script = dir.path().join("launch.sh");
+    fs::write(
+        &script,
+        "#!/bin/sh\nset -e\nNPROC_PER_NODE=8 FORCE_TORCHRUN=1 llamafactory-cli train sft.yaml\n",
+    )
+    .expect("write");
+    let doc = json_of(&[BASE, "--plan", script.to_str().expect("utf-8")]);
+    let plan = run_named(&doc, "launch");
+    let world = &plan["config"]["world_size"];
+    assert_eq!(world["value"], 8.0);
+    assert!(
+        world["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("launch.sh: line 3 (NPROC_PER_NODE 8)"),
+        "{world}"
+    );
+    let c = causes(&doc);
+    assert_eq!(c[0].1, "oversized-effective-batch");
+    let file = c[0].2[0].3.as_str().expect("file");
+    assert!(
+        file.contains("sft.yaml") && file.contains("line 32"),
+        "{file}"
+    );
+}
+
+#[test]
+fn torchrun_with_a_deepspeed_config_uses_deepspeeds_option_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(
+        dir.path().join("ds.json"),
+        "{\n  \"train_micro_batch_size_per_gpu\": 2,\n  \"gradient_accumulation_steps\": 8,\n  \"zero_optimization\": {\"stage\": 2}\n}\n",
+    )
+    .expect("write");
+    let script = dir.path().join("run.sh");
+    fs::write(
+        &script,
+        "torchrun --nnodes 2 --nproc_per_node 4 train.py \\\n  --deepspeed ds.json --learning_rate 2e-3 --num_train_epochs 3\n",
+    )
+    .expect("write");
+    let doc = json_of(&[BASE, "--plan", script.to_str().expect("utf-8")]);
+    let plan = run_named(&doc, "run");
+    assert_eq!(plan["config"]["world_size"]["value"], 8.0);
+    assert_eq!(plan["config"]["effective_batch"]["value"], 128.0);
+    let c = causes(&doc);
+    assert_eq!(c.len(), 1, "{c:?}");
+    let (option, from, to, file) = &c[0].2[0];
+    assert_eq!(option, "gradient_accumulation_steps");
+    assert_eq!((from, to), (&Value::from(8.0), &Value::from(1.0)));
+    assert!(file.as_str().expect("file").contains("ds.json"), "{file}");
+}
+
+#[test]
+fn no_world_size_is_assumed_1_and_says_how_to_give_it() {
+    losscmp()
+        .args([BASE, "--plan", YAML, "--label", &format!("p={YAML}")])
+        .assert()
+        .success()
+        .stderr(contains("no world size in the plan; assumed 1 process"))
+        .stderr(contains("--set p:world_size=N"));
+}
+
+#[test]
+fn a_missing_plan_is_a_clear_error() {
+    losscmp()
+        .args([BASE, "--plan", "no/such/plan.yaml"])
+        .assert()
+        .code(2)
+        .stderr(contains("no/such/plan.yaml"));
+    losscmp()
+        .args(["--plan", YAML, "--label", &format!("x={YAML}")])
+        .assert()
+        .code(2)
+        .stderr(contains("no run to read"));
+}

@@ -251,3 +251,52 @@ fn a_missing_plan_is_a_clear_error() {
         .code(2)
         .stderr(contains("no run to read"));
 }
+
+#[test]
+fn axolotl_and_torchtune_plans_are_judged_in_their_own_option_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(
+        dir.path().join("sft.yml"),
+        "base_model: ./tiny\nmicro_batch_size: 2\ngradient_accumulation_steps: 8\nnum_epochs: 3\nlearning_rate: 0.002\nsequence_len: 64\n",
+    )
+    .expect("write");
+    let axolotl = dir.path().join("axolotl.sh");
+    fs::write(
+        &axolotl,
+        "accelerate launch --num_processes 8 -m axolotl.cli.train sft.yml\n",
+    )
+    .expect("write");
+    fs::write(
+        dir.path().join("tt.yaml"),
+        "batch_size: 2\ngradient_accumulation_steps: 8\nepochs: 3\noptimizer:\n  _component_: torch.optim.AdamW\n  lr: 2e-3\n",
+    )
+    .expect("write");
+    let torchtune = dir.path().join("tune.sh");
+    fs::write(
+        &torchtune,
+        "tune run --nproc_per_node 8 lora_finetune_distributed --config tt.yaml\n",
+    )
+    .expect("write");
+    let doc = json_of(&[
+        BASE,
+        "--plan",
+        axolotl.to_str().expect("utf-8"),
+        "--plan",
+        torchtune.to_str().expect("utf-8"),
+    ]);
+    for (label, file, trainer) in [
+        ("axolotl", "sft.yml", "axolotl"),
+        ("tune", "tt.yaml", "torchtune"),
+    ] {
+        let plan = run_named(&doc, label);
+        assert_eq!(plan["config"]["effective_batch"]["value"], 128.0, "{label}");
+        assert_eq!(plan["config"]["trainer"]["value"], trainer, "{label}");
+        let c = causes(&doc);
+        let cause = c.iter().find(|c| c.0 == label).expect("a cause");
+        assert_eq!(cause.1, "oversized-effective-batch");
+        let (option, from, to, at) = &cause.2[0];
+        assert_eq!(option, "gradient_accumulation_steps", "{label}");
+        assert_eq!((from, to), (&Value::from(8.0), &Value::from(1.0)));
+        assert!(at.as_str().expect("file").contains(file), "{at}");
+    }
+}

@@ -212,32 +212,37 @@ impl Tailed {
     /// Reads what the file gained; whether it gained anything.
     fn update(&mut self, columns: &[(String, String)]) -> Result<bool, IngestError> {
         let display = self.path.display().to_string();
-        let meta = fs::metadata(&self.path).map_err(|e| IngestError::Io {
+        let io = |e| IngestError::Io {
             path: display.clone(),
             source: e,
-        })?;
+        };
+        let meta = fs::metadata(&self.path).map_err(io)?;
         let (len, modified) = (meta.len(), meta.modified().ok());
         let changed = len != self.len || modified != self.modified;
         if !changed && !matches!(self.how, How::New) {
             return Ok(false);
         }
         // A file that shrank was replaced: read from its start.
-        let shrank = match &self.how {
-            How::Lines { offset, .. } | How::Stdout { offset, .. } => len < *offset,
-            _ => false,
-        };
-        if shrank {
-            self.how = How::New;
-            self.read = None;
+        if let How::Lines { offset, .. } | How::Stdout { offset, .. } = &self.how {
+            if len < *offset {
+                self.how = How::New;
+                self.read = None;
+            }
+        }
+        if matches!(self.how, How::New) {
+            if len == 0 || !meta.is_file() {
+                // Being created: looked at again at the next read.
+                return Ok(false);
+            }
+            if !self.decide(columns)? {
+                // Not (yet) a log: sniffed again when it changes.
+                self.len = len;
+                self.modified = modified;
+                return Ok(false);
+            }
         }
         let grew = match &mut self.how {
-            How::New => {
-                if len == 0 || !meta.is_file() {
-                    // Being created: looked at again at the next read.
-                    return Ok(false);
-                }
-                self.first_read(len, columns)?
-            }
+            How::New => false,
             How::Whole => {
                 match super::read_file(&self.path, columns) {
                     Ok(read) => {
@@ -251,56 +256,52 @@ impl Tailed {
                 }
                 true
             }
-            How::Lines {
-                format,
-                offset,
-                lines,
-            } => {
-                let Some(cut) =
-                    last_line_end(&self.path, *offset, len).map_err(|e| IngestError::Io {
-                        path: display.clone(),
-                        source: e,
-                    })?
-                else {
+            How::Lines { offset, .. } | How::Stdout { offset, .. } => {
+                let from = *offset;
+                let Some(cut) = last_line_end(&self.path, from, len).map_err(io)? else {
+                    // Not one more whole line yet.
                     return Ok(false);
                 };
-                let (input, _) = source::Input::range(&self.path, *offset, cut)?;
-                let mut more = super::read_as(*format, input, &self.path, columns)?;
-                shift(&mut more, *lines);
-                *lines = lines.saturating_add(count_lines(&self.path, *offset, cut)?);
-                *offset = cut;
-                if let Some(read) = &mut self.read {
-                    read.parsed.records.append(more.records);
-                    read.parsed.facts.extend(more.facts);
-                    read.parsed.warnings.extend(more.warnings);
-                } else if !more.records.is_empty() || !more.facts.is_empty() {
-                    self.read = Some(ReadFile {
-                        path: display.clone(),
-                        format: *format,
-                        parsed: more,
-                    });
+                let (input, _) = source::Input::range(&self.path, from, cut)?;
+                let parsed = match &mut self.how {
+                    How::Stdout { offset, tail } => {
+                        let mut input = input;
+                        tail.feed(input.reader()?, &display)?;
+                        *offset = cut;
+                        Some((Format::Stdout, tail.parsed()))
+                    }
+                    How::Lines {
+                        format,
+                        offset,
+                        lines,
+                    } => {
+                        let mut more = super::read_as(*format, input, &self.path, columns)?;
+                        shift(&mut more, *lines);
+                        *lines = lines.saturating_add(count_lines(&self.path, from, cut)?);
+                        *offset = cut;
+                        match &mut self.read {
+                            Some(read) => {
+                                read.parsed.records.append(more.records);
+                                read.parsed.facts.extend(more.facts);
+                                read.parsed.warnings.extend(more.warnings);
+                                None
+                            }
+                            None => Some((*format, more)),
+                        }
+                    }
+                    How::New | How::Whole => None,
+                };
+                if let Some((format, parsed)) = parsed {
+                    self.read =
+                        (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| {
+                            ReadFile {
+                                path: display.clone(),
+                                format,
+                                parsed,
+                            }
+                        });
                 }
-                true
-            }
-            How::Stdout { offset, tail } => {
-                let Some(cut) =
-                    last_line_end(&self.path, *offset, len).map_err(|e| IngestError::Io {
-                        path: display.clone(),
-                        source: e,
-                    })?
-                else {
-                    return Ok(false);
-                };
-                let (mut input, _) = source::Input::range(&self.path, *offset, cut)?;
-                tail.feed(input.reader()?, &display)?;
-                *offset = cut;
-                let parsed = tail.parsed();
-                self.read =
-                    (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
-                        path: display.clone(),
-                        format: Format::Stdout,
-                        parsed,
-                    });
+                self.skipped = None;
                 true
             }
         };
@@ -309,75 +310,41 @@ impl Tailed {
         Ok(grew)
     }
 
-    /// The first read: sniffs the file and reads what is complete of it.
-    fn first_read(&mut self, len: u64, columns: &[(String, String)]) -> Result<bool, IngestError> {
-        let display = self.path.display().to_string();
-        let io = |e| IngestError::Io {
-            path: display.clone(),
-            source: e,
-        };
-        let gz = {
-            let mut magic = [0u8; 2];
-            let mut f = File::open(&self.path).map_err(io)?;
-            f.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b]
-        };
+    /// Sniffs a file seen for the first time and decides how it is followed: line logs from
+    /// their start, anything else (and compressed files) read whole. False when it is not (yet)
+    /// a format losscmp reads.
+    fn decide(&mut self, columns: &[(String, String)]) -> Result<bool, IngestError> {
         let (_, head) = source::Input::open(&self.path)?;
         let Some(sniffed) = super::sniff(&self.path, &head, columns)? else {
-            // Not (yet) a log: sniffed again when it grows.
-            self.len = len;
-            self.modified = fs::metadata(&self.path)
-                .ok()
-                .and_then(|m| m.modified().ok());
-            self.how = How::New;
             self.read = None;
             self.skipped = None;
             return Ok(false);
         };
-        let lines = matches!(
-            sniffed.format,
-            Format::LfJsonl
-                | Format::SwiftJsonl
-                | Format::Nanogpt
-                | Format::Megatron
-                | Format::Torchtune
-        );
-        if gz || !(lines || sniffed.format == Format::Stdout) {
-            self.how = How::Whole;
-            self.read = super::read_file(&self.path, columns)?;
-            return Ok(self.read.is_some());
-        }
-        let Some(cut) = last_line_end(&self.path, 0, len).map_err(io)? else {
-            // Not one whole line yet.
-            return Ok(false);
+        let gz = head.len() >= 2 && {
+            // `open` decompresses the head; the file's own first bytes tell gzip.
+            let mut magic = [0u8; 2];
+            File::open(&self.path)
+                .and_then(|mut f| f.read_exact(&mut magic))
+                .is_ok()
+                && magic == [0x1f, 0x8b]
         };
-        if sniffed.format == Format::Stdout {
-            let mut tail = Box::new(stdout::Tail::new());
-            let (mut input, _) = source::Input::range(&self.path, 0, cut)?;
-            tail.feed(input.reader()?, &display)?;
-            let parsed = tail.parsed();
-            self.read =
-                (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
-                    path: display.clone(),
-                    format: Format::Stdout,
-                    parsed,
-                });
-            self.how = How::Stdout { offset: cut, tail };
-        } else {
-            let (input, _) = source::Input::range(&self.path, 0, cut)?;
-            let parsed = super::read_as(sniffed.format, input, &self.path, columns)?;
-            self.read =
-                (!parsed.records.is_empty() || !parsed.facts.is_empty()).then(|| ReadFile {
-                    path: display.clone(),
-                    format: sniffed.format,
-                    parsed,
-                });
-            self.how = How::Lines {
+        self.how = match sniffed.format {
+            _ if gz => How::Whole,
+            Format::Stdout => How::Stdout {
+                offset: 0,
+                tail: Box::new(stdout::Tail::new()),
+            },
+            Format::LfJsonl
+            | Format::SwiftJsonl
+            | Format::Nanogpt
+            | Format::Megatron
+            | Format::Torchtune => How::Lines {
                 format: sniffed.format,
-                offset: cut,
-                lines: count_lines(&self.path, 0, cut)?,
-            };
-        }
-        self.skipped = None;
+                offset: 0,
+                lines: 0,
+            },
+            _ => How::Whole,
+        };
         Ok(true)
     }
 }
@@ -521,5 +488,37 @@ mod tests {
             .map(|p| p.line)
             .collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_growing_stdout_log_reads_as_the_whole_does() {
+        // The real 8-process log, written in uneven pieces (some cut inside a line, some inside
+        // a progress bar's carriage-return updates), read after each.
+        let log = fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/gen/lf2_8proc_ga8/train.log"
+        ))
+        .expect("fixture");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        let spec = RunSpec {
+            label: "live".into(),
+            path: path.clone(),
+            overrides: Vec::new(),
+            columns: Vec::new(),
+            planned: false,
+        };
+        let mut tail = Tail::new(spec.clone());
+        let mut written = 0;
+        for piece in [7_000, 13, 40_000, 1, 2_500, 9_999, 120_000] {
+            written = (written + piece).min(log.len());
+            fs::write(&path, &log[..written]).expect("write");
+            tail.poll().expect("poll");
+        }
+        fs::write(&path, &log).expect("write");
+        let followed = tail.poll().expect("poll").run.expect("a run");
+        let whole = super::super::read_run(&spec).expect("read");
+        assert_eq!(followed.series, whole.series);
+        assert_eq!(followed.config, whole.config);
     }
 }

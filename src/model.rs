@@ -423,8 +423,9 @@ pub struct Summary {
 pub struct SourceFile {
     /// The path as given or found.
     pub path: String,
-    /// The format it was read as (`hf_trainer_state`, `stdout`, ...) or `skipped`.
-    pub format: String,
+    /// The format it was read as (`hf_trainer_state`, `stdout`, ...); `None` when it was
+    /// skipped (the note says why).
+    pub format: Option<&'static str>,
     /// What it contributed, or why it was skipped.
     pub note: String,
 }

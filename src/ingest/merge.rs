@@ -65,7 +65,8 @@ pub fn merge(
     order.sort_by(|&a, &b| {
         files[a]
             .format
-            .cmp(&files[b].format)
+            .priority()
+            .cmp(&files[b].format.priority())
             .then(files[a].path.cmp(&files[b].path))
     });
     for &fi in &order {

@@ -7,34 +7,22 @@
 //! `merge` builds one series per metric from all files, one point per step, with samples seen.
 //! After this stage nothing knows which format a value came from except through its provenance.
 
-mod deepspeed;
 mod flat_json;
-mod hf_results;
-mod hf_state;
+pub mod formats;
 mod lenient;
-mod lf_jsonl;
-mod megatron;
 mod merge;
-mod mlflow;
-mod nanogpt;
 mod plan;
 mod records;
 mod resolve;
-mod run_args;
 mod source;
-mod stdout;
-mod swift_jsonl;
-mod table;
 mod tail;
-mod tensorboard;
-mod torchtune;
-mod wandb;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::model::{ConfigValue, Key, Run, SourceFile};
+use formats::FormatRef;
 
 pub use plan::read_plan;
 pub use records::{Rec, Records};
@@ -54,98 +42,6 @@ pub struct RunSpec {
     pub columns: Vec<(String, String)>,
     /// A configuration that has not run (`--plan`), read by [`read_plan`].
     pub planned: bool,
-}
-
-/// The formats losscmp reads; each has one module with `sniff` and `read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Format {
-    /// ms-swift `logging.jsonl`.
-    SwiftJsonl,
-    /// HF Trainer `trainer_state.json`.
-    HfState,
-    /// LLaMA-Factory `trainer_log.jsonl`.
-    LfJsonl,
-    /// Megatron-LM / Megatron-DeepSpeed iteration lines and arguments block.
-    Megatron,
-    /// nanoGPT and build-nanogpt stdout, build-nanogpt `log.txt`.
-    Nanogpt,
-    /// torchtune metric logs.
-    Torchtune,
-    /// An MLflow file store's metric files (a run directory, or one metric file).
-    Mlflow,
-    /// TensorBoard event files (binary; recognised by their first record's CRC).
-    Tensorboard,
-    /// CSV/TSV tables: W&B exports, step-and-loss tables, anything mapped with `--columns`.
-    Table,
-    /// W&B's `run-<id>.wandb` transaction log (binary; recognised by its header).
-    Wandb,
-    /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
-    Stdout,
-    /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
-    HfResults,
-    /// W&B's `wandb-summary.json`: final values, like results files.
-    WandbSummary,
-    /// Run arguments: LLaMA-Factory YAML, `training_args.json`.
-    RunArgs,
-}
-
-impl Format {
-    /// Formats in sniffing order, and in merge priority for metric series (earliest wins).
-    const ALL: [Format; 11] = [
-        Format::SwiftJsonl,
-        Format::HfState,
-        Format::LfJsonl,
-        Format::Megatron,
-        Format::Nanogpt,
-        Format::Torchtune,
-        Format::Mlflow,
-        Format::WandbSummary,
-        Format::Stdout,
-        Format::HfResults,
-        Format::RunArgs,
-    ];
-
-    /// The stable name shown in output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::HfState => "hf_trainer_state",
-            Format::LfJsonl => "llamafactory_jsonl",
-            Format::SwiftJsonl => "ms_swift_jsonl",
-            Format::Megatron => "megatron",
-            Format::Nanogpt => "nanogpt",
-            Format::Torchtune => "torchtune",
-            Format::Mlflow => "mlflow",
-            Format::Tensorboard => "tensorboard",
-            Format::Table => "table",
-            Format::Wandb => "wandb",
-            Format::WandbSummary => "wandb_summary",
-            Format::Stdout => "stdout",
-            Format::HfResults => "hf_results",
-            Format::RunArgs => "run_args",
-        }
-    }
-
-    fn sniff(self, head: &str, name: &str) -> Option<bool> {
-        match self {
-            Format::HfState => hf_state::sniff(head),
-            Format::LfJsonl => lf_jsonl::sniff(head),
-            Format::SwiftJsonl => swift_jsonl::sniff(head),
-            Format::Megatron => megatron::sniff(head),
-            Format::Nanogpt => nanogpt::sniff(head),
-            Format::Torchtune => torchtune::sniff(head),
-            Format::Mlflow => mlflow::sniff(head),
-            // Binary: recognised before the text formats, in `read_file`.
-            Format::Tensorboard => Some(false),
-            // Needs the --columns mapping: sniffed in `read_file`.
-            Format::Table => Some(false),
-            // Binary: recognised in `read_file`.
-            Format::Wandb => Some(false),
-            Format::WandbSummary => wandb::sniff_summary(head),
-            Format::Stdout => stdout::sniff(head, name),
-            Format::HfResults => hf_results::sniff(head),
-            Format::RunArgs => run_args::sniff(head, name),
-        }
-    }
 }
 
 /// One metric record as a format read it: a train log, an eval log, a final value.
@@ -291,22 +187,27 @@ impl Parsed {
 }
 
 /// A file read as one format, kept for merging.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct ReadFile {
     path: String,
-    format: Format,
+    format: FormatRef,
     parsed: Parsed,
+}
+
+impl std::fmt::Debug for ReadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadFile")
+            .field("path", &self.path)
+            .field("format", &self.format.name())
+            .field("parsed", &self.parsed)
+            .finish()
+    }
 }
 
 impl ReadFile {
     /// What its records' `line` counts.
     fn locator(&self) -> crate::model::Locator {
-        use crate::model::Locator;
-        match self.format {
-            Format::HfState => Locator::LogHistoryEntry,
-            Format::Tensorboard | Format::Wandb => Locator::Record,
-            _ => Locator::Line,
-        }
+        self.format.locator()
     }
 }
 
@@ -317,12 +218,12 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     let mut warnings = Vec::new();
     let mut files = Vec::new();
 
-    if mlflow::is_run_dir(&spec.path) {
-        for (path, parsed) in mlflow::read_run_dir(&spec.path)? {
+    if formats::mlflow::is_run_dir(&spec.path) {
+        for (path, parsed) in formats::mlflow::read_run_dir(&spec.path)? {
             let format = if path.ends_with("params") {
-                Format::RunArgs
+                formats::RUN_ARGS
             } else {
-                Format::Mlflow
+                formats::MLFLOW
             };
             let file = ReadFile {
                 path: path.display().to_string(),
@@ -343,7 +244,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
             Ok(Some(file)) => keep(file, &mut sources, &mut warnings, &mut files),
             Ok(None) => sources.push(SourceFile {
                 path: candidate.display().to_string(),
-                format: "skipped".into(),
+                format: None,
                 note: "not a training log or run configuration losscmp reads".into(),
             }),
             Err(e) if single_file => return Err(e),
@@ -351,7 +252,7 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
                 warnings.push(e.to_string());
                 sources.push(SourceFile {
                     path: candidate.display().to_string(),
-                    format: "skipped".into(),
+                    format: None,
                     note: e.to_string(),
                 });
             }
@@ -424,7 +325,7 @@ fn keep(
     }
     sources.push(SourceFile {
         path: file.path.clone(),
-        format: file.format.name().to_string(),
+        format: Some(file.format.name()),
         note: describe(&file.parsed),
     });
     files.push(file);
@@ -494,16 +395,17 @@ fn read_opened(
 }
 
 /// What sniffing a head decided.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct Sniffed {
-    format: Format,
+    format: FormatRef,
     /// Only "not sure" (a text file that might be a stdout log): finding nothing in it means it
     /// is not one, rather than an error.
     unsure: bool,
 }
 
-/// Which format a file is, from its head (and name). Errors for what cannot be read at all: an
-/// empty file, a Git LFS pointer, binary data no reader knows.
+/// Which format a file is, from its head (and name): the binary formats on the raw bytes, then
+/// the text formats in registry order, the first "yes" else the first "not sure". Errors for
+/// what cannot be read at all: an empty file, a Git LFS pointer, binary data no reader knows.
 fn sniff(
     path: &Path,
     head: &[u8],
@@ -514,82 +416,67 @@ fn sniff(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sure = |format| {
-        Ok(Some(Sniffed {
-            format,
-            unsure: false,
-        }))
-    };
     if head.is_empty() {
         return Err(IngestError::Empty { path: display });
     }
     if head.starts_with(b"version https://git-lfs.github.com/spec/") {
         return Err(IngestError::LfsPointer { path: display });
     }
-    if wandb::sniff(head) {
-        return sure(Format::Wandb);
-    }
-    if tensorboard::sniff(head) {
-        return sure(Format::Tensorboard);
+    let sure = |format| Ok(Some(Sniffed { format, unsure: false }));
+    let on = |text: &str, binary: bool| {
+        let h = formats::Head {
+            bytes: head,
+            text,
+            name: &name,
+            columns,
+        };
+        let mut unsure = None;
+        for f in formats::REGISTRY.iter().filter(|f| f.binary() == binary) {
+            match f.sniff(&h) {
+                formats::Sniff::Yes => return (Some(*f), None),
+                formats::Sniff::Unsure if unsure.is_none() => unsure = Some(*f),
+                _ => {}
+            }
+        }
+        (None, unsure)
+    };
+    if let (Some(f), _) = on("", true) {
+        return sure(f);
     }
     if source::looks_binary(head) {
         return Err(IngestError::Binary { path: display });
     }
     // Valid UTF-8 borrowed as is (`from_utf8_lossy` walks it more slowly).
-    let head = match std::str::from_utf8(head) {
+    let text = match std::str::from_utf8(head) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(head),
     };
-    if table::sniff(&head, &name, columns) {
-        return sure(Format::Table);
-    }
-    let mut unsure = None;
-    for f in Format::ALL {
-        match f.sniff(&head, &name) {
-            Some(true) => return sure(f),
-            None if unsure.is_none() => unsure = Some(f),
-            _ => {}
-        }
-    }
-    Ok(unsure.map(|format| Sniffed {
-        format,
-        unsure: format == Format::Stdout,
-    }))
+    Ok(match on(&text, false) {
+        (Some(f), _) => Some(Sniffed {
+            format: f,
+            unsure: false,
+        }),
+        (None, Some(f)) => Some(Sniffed {
+            format: f,
+            unsure: std::ptr::addr_eq(f, formats::STDOUT),
+        }),
+        (None, None) => None,
+    })
 }
 
 /// Reads an input as `format`.
 fn read_as(
-    format: Format,
-    mut input: source::Input,
+    format: FormatRef,
+    input: source::Input,
     path: &Path,
     columns: &[(String, String)],
 ) -> Result<Parsed, IngestError> {
     let display = path.display().to_string();
-    Ok(match format {
-        Format::Wandb => wandb::read(input.reader()?, &display)?,
-        Format::Tensorboard => tensorboard::read(input.reader()?, &display)?,
-        Format::Stdout => stdout::read_input(input, &display)?,
-        Format::HfState => hf_state::read_input(input, &display)?,
-        other => {
-            let text = input.text()?;
-            let mut parsed = match other {
-                Format::Table => table::read(&text, &display, columns)?,
-                Format::LfJsonl => lf_jsonl::read(&text, &display)?,
-                Format::SwiftJsonl => swift_jsonl::read(&text, &display)?,
-                Format::Megatron => megatron::read(&text, &display)?,
-                Format::Nanogpt => nanogpt::read(&text, &display)?,
-                Format::Torchtune => torchtune::read(&text, &display)?,
-                Format::HfResults => hf_results::read(&text, &display)?,
-                Format::RunArgs => run_args::read(&text, &display)?,
-                Format::Mlflow => mlflow::read_metric_file(&text, path),
-                Format::WandbSummary => wandb::read_summary(&text, &display)?,
-                Format::Stdout | Format::HfState | Format::Tensorboard | Format::Wandb => {
-                    unreachable!("handled above")
-                }
-            };
-            damage_warning(&text, &mut parsed);
-            parsed
-        }
+    format.read(formats::Source {
+        input,
+        path,
+        display: &display,
+        columns,
     })
 }
 

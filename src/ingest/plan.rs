@@ -21,7 +21,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Fact, Format, Parsed, ReadFile, RunSpec, resolve, run_args};
+use super::formats::{self, run_args};
+use super::{Fact, Parsed, ReadFile, RunSpec, resolve};
 use crate::ingest::IngestError;
 use crate::model::{ConfigValue, Key, Provenance, Run, SourceFile};
 
@@ -66,7 +67,7 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         .iter()
         .map(|f| SourceFile {
             path: f.path.clone(),
-            format: "plan".into(),
+            format: Some("plan"),
             note: format!("{} planned settings", f.parsed.facts.len()),
         })
         .collect();
@@ -263,7 +264,7 @@ fn read_plan_file(
     // config files are read after it.
     let file = ReadFile {
         path: display,
-        format: Format::RunArgs,
+        format: formats::RUN_ARGS,
         parsed,
     };
     if depth == 0 {

@@ -48,7 +48,7 @@ pub fn resolve(
             continue;
         }
         // The run's own arguments say where a fix edits the option, whichever value wins.
-        if file.format == super::Format::RunArgs && fact.rank == 1 {
+        if file.format.role() == super::formats::Role::Arguments && fact.rank == 1 {
             cfg.set_in
                 .entry(fact.key)
                 .or_insert_with(|| provenance.clone());
@@ -83,18 +83,10 @@ pub fn resolve(
 /// The trainer that wrote the run, from the files it left (when no file of arguments named
 /// it): its option names are the ones a fix uses.
 fn trainer(cfg: &mut RunConfig, files: &[ReadFile]) {
-    use super::Format::*;
     if cfg.get(Key::Trainer).is_some() {
         return;
     }
-    let by_format = |f: &ReadFile| match f.format {
-        Megatron => Some("megatron"),
-        Nanogpt => Some("nanogpt"),
-        SwiftJsonl => Some("ms-swift"),
-        Torchtune => Some("torchtune"),
-        LfJsonl => Some("llamafactory"),
-        _ => None,
-    };
+    let by_format = |f: &ReadFile| f.format.trainer();
     let named = files
         .iter()
         .find_map(|f| Some((by_format(f)?, f)))
@@ -173,7 +165,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         // 2-decimal ones (older files, stdout) are too coarse and are not used.
         // The record with the largest step (the last of equals): (file, line, step, epoch).
         let mut last: Option<(&ReadFile, u32, f64, f64)> = None;
-        for f in files.iter().filter(|f| f.format != super::Format::Stdout) {
+        for f in files.iter().filter(|f| f.format.exact_epochs()) {
             for r in f.parsed.records.iter() {
                 if let (Some(s), Some(e)) = (r.step, r.epoch) {
                     if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {

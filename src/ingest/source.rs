@@ -153,7 +153,7 @@ pub fn discover(
         if top_state {
             sources.push(SourceFile {
                 path: newest.display().to_string(),
-                format: "skipped".into(),
+                format: None,
                 note: format!(
                     "checkpoint state (step {step}); the top-level trainer_state.json is at least as complete"
                 ),

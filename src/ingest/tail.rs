@@ -23,7 +23,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{Format, IngestError, ReadFile, RunSpec, source, stdout};
+use super::formats::{self, FormatRef, Growth, stdout};
+use super::{IngestError, ReadFile, RunSpec, source};
 use crate::model::{Run, SourceFile};
 
 /// What one read of a followed run found.
@@ -64,7 +65,7 @@ enum How {
     New,
     /// A line log read up to `offset` (the end of its last complete line), `lines` lines.
     Lines {
-        format: Format,
+        format: FormatRef,
         offset: u64,
         lines: u32,
     },
@@ -96,7 +97,7 @@ impl Tail {
     /// Reads what the run's files gained since the last poll and builds the run from all that
     /// was read.
     pub fn poll(&mut self) -> Result<Polled, IngestError> {
-        if super::mlflow::is_run_dir(&self.spec.path) {
+        if formats::mlflow::is_run_dir(&self.spec.path) {
             return self.poll_mlflow();
         }
         let mut sources = Vec::new();
@@ -146,13 +147,13 @@ impl Tail {
                     }
                     sources.push(SourceFile {
                         path: file.path.clone(),
-                        format: file.format.name().to_string(),
+                        format: Some(file.format.name()),
                         note: super::describe(&file.parsed),
                     });
                 }
                 (None, note) => sources.push(SourceFile {
                     path: f.path.display().to_string(),
-                    format: "skipped".into(),
+                    format: None,
                     note: note.clone().unwrap_or_else(|| {
                         "not (yet) a training log or run configuration losscmp reads".into()
                     }),
@@ -268,7 +269,7 @@ impl Tailed {
                         let mut input = input;
                         tail.feed(input.reader()?, &display)?;
                         *offset = cut;
-                        Some((Format::Stdout, tail.parsed()))
+                        Some((formats::STDOUT, tail.parsed()))
                     }
                     How::Lines {
                         format,
@@ -328,22 +329,18 @@ impl Tailed {
                 .is_ok()
                 && magic == [0x1f, 0x8b]
         };
-        self.how = match sniffed.format {
+        self.how = match sniffed.format.growth() {
             _ if gz => How::Whole,
-            Format::Stdout => How::Stdout {
+            Growth::Stream => How::Stdout {
                 offset: 0,
                 tail: Box::new(stdout::Tail::new()),
             },
-            Format::LfJsonl
-            | Format::SwiftJsonl
-            | Format::Nanogpt
-            | Format::Megatron
-            | Format::Torchtune => How::Lines {
+            Growth::Lines => How::Lines {
                 format: sniffed.format,
                 offset: 0,
                 lines: 0,
             },
-            _ => How::Whole,
+            Growth::Rewritten => How::Whole,
         };
         Ok(true)
     }

@@ -108,7 +108,7 @@ fn run(r: &Run) -> Value {
         "label": r.label,
         "path": r.path,
         "planned": r.planned,
-        "sources": r.sources.iter().map(|s| json!({"path": s.path, "format": s.format, "note": s.note})).collect::<Vec<_>>(),
+        "sources": r.sources.iter().map(|s| json!({"path": s.path, "format": s.format.unwrap_or("skipped"), "note": s.note})).collect::<Vec<_>>(),
         "config": config,
         "metrics": metrics,
     })

@@ -408,13 +408,13 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         let _ = writeln!(out, "  points: {}", counts.join(", "));
     }
     for src in &run.sources {
-        if src.format != "skipped" {
+        if let Some(format) = src.format {
             let _ = writeln!(
                 out,
                 "  {} {} ({}): {}",
                 p.dim("read"),
                 s(&src.path),
-                src.format,
+                format,
                 s(&src.note)
             );
         }

@@ -9,9 +9,10 @@
 //! renamed as HF's trackers spell them back to its log keys (`train/loss` → `loss`, `eval/loss`
 //! → `eval_loss`, `train/epoch` → the epoch).
 
-use super::lenient::{Entry, parse_number, sanitize_json, tracker_name};
-use super::source::IngestError;
-use super::{Names, Parsed, Record, Skipped};
+use crate::ingest::lenient::{Entry, parse_number, sanitize_json, tracker_name};
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record, Skipped};
+use super::{Format, Head, Sniff, Source};
 
 /// What a column becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,6 +287,25 @@ fn split(line: &str, delim: char) -> Vec<String> {
     }
     out.push(field);
     out
+}
+
+/// CSV/TSV tables: W&B exports, step-and-loss tables, anything mapped with `--columns`.
+pub struct Table;
+
+impl Format for Table {
+    fn name(&self) -> &'static str {
+        "table"
+    }
+    fn priority(&self) -> u8 {
+        8
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        if sniff(head.text, head.name, head.columns) { Sniff::Yes } else { Sniff::No }
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        let columns = src.columns;
+        src.text(|text, path| read(text, path, columns))
+    }
 }
 
 #[cfg(test)]

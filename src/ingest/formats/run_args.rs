@@ -7,10 +7,11 @@
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::Parsed;
-use super::lenient::{number, parse_number, sanitize_json};
-use super::source::IngestError;
+use crate::ingest::Parsed;
+use crate::ingest::lenient::{number, parse_number, sanitize_json};
+use crate::ingest::source::IngestError;
 use crate::model::Key;
+use super::{Format, Head, Role, Sniff, Source};
 
 /// Option names (as trainers spell them) and the key each one sets.
 const OPTIONS: [(&str, Key); 18] = [
@@ -83,7 +84,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 
 /// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key
 /// or a JSON member, so a fix can say where to edit; the option alone when none does.
-pub(super) fn locate(text: &str, option: &str) -> String {
+pub(in crate::ingest) fn locate(text: &str, option: &str) -> String {
     let leaf = option.rsplit('.').next().unwrap_or(option);
     let yaml = format!("{leaf}:");
     let json = format!("\"{leaf}\"");
@@ -133,7 +134,7 @@ pub fn options(
     out
 }
 
-pub(super) fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+pub(in crate::ingest) fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
     let v: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.line(),
@@ -168,7 +169,7 @@ fn flatten_json(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-pub(super) fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+pub(in crate::ingest) fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.marker().line(),
@@ -197,6 +198,27 @@ fn flatten(prefix: &str, y: &Yaml, out: &mut Vec<(String, String)>) {
         Yaml::Real(s) | Yaml::String(s) => out.push((prefix.to_string(), s.clone())),
         Yaml::Integer(i) => out.push((prefix.to_string(), i.to_string())),
         _ => {}
+    }
+}
+
+/// Run arguments: LLaMA-Factory and axolotl YAML, `training_args.json`, W&B's config.yaml.
+pub struct RunArgs;
+
+impl Format for RunArgs {
+    fn name(&self) -> &'static str {
+        "run_args"
+    }
+    fn priority(&self) -> u8 {
+        13
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text, head.name))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn role(&self) -> Role {
+        Role::Arguments
     }
 }
 

@@ -3,9 +3,10 @@
 //! (sometimes `Step 1  |` with two spaces). The file holds no batch, accumulation or world size:
 //! give them with `--set` to compare by samples.
 
-use super::lenient::parse_number;
-use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use crate::ingest::lenient::parse_number;
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record};
+use super::{Format, Growth, Head, Sniff, Source};
 
 /// Yes when a line of the head is a torchtune metric line.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -50,6 +51,30 @@ fn parse(line: &str) -> Option<(f64, Vec<(&str, f64)>)> {
         .iter()
         .any(|(k, _)| *k == "loss")
         .then_some((step, fields))
+}
+
+/// torchtune metric logs.
+pub struct Torchtune;
+
+impl Format for Torchtune {
+    fn name(&self) -> &'static str {
+        "torchtune"
+    }
+    fn priority(&self) -> u8 {
+        5
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Lines
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        Some("torchtune")
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
 //! progress-only. The file is appended to, so resumed runs repeat steps.
 
-use super::flat_json;
-use super::lenient::{Entry, Val, parse_duration, sanitize_json};
-use super::source::IngestError;
-use super::{Names, Parsed, Record, Skipped};
+use crate::ingest::flat_json;
+use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
+use super::{Format, Growth, Head, Sniff, Source};
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [
@@ -105,6 +106,30 @@ fn take_row(
     }
     if !rec.metrics.is_empty() || rec.tokens.is_some() {
         out.records.push(rec);
+    }
+}
+
+/// LLaMA-Factory `trainer_log.jsonl`.
+pub struct LfJsonl;
+
+impl Format for LfJsonl {
+    fn name(&self) -> &'static str {
+        "llamafactory_jsonl"
+    }
+    fn priority(&self) -> u8 {
+        2
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Lines
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        Some("llamafactory")
     }
 }
 

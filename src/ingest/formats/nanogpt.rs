@@ -8,10 +8,11 @@
 //! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
 //! nanoGPT does not print: the token axis is the one to compare on.
 
-use super::lenient::parse_number;
-use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use crate::ingest::lenient::parse_number;
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
+use super::{Format, Growth, Head, Sniff, Source};
 
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -180,6 +181,30 @@ fn log_txt_line(line: &str) -> Option<Parsed1> {
     };
     let x = parse_number(it.next()?)?;
     it.next().is_none().then_some((step, vec![(name, x)]))
+}
+
+/// nanoGPT and build-nanogpt stdout, build-nanogpt `log.txt`.
+pub struct Nanogpt;
+
+impl Format for Nanogpt {
+    fn name(&self) -> &'static str {
+        "nanogpt"
+    }
+    fn priority(&self) -> u8 {
+        4
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Lines
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        Some("nanogpt")
+    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,14 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use std::io::{self, Read};
 
-use super::flat_json;
-use super::lenient::{Entry, Val, sanitize_json};
-use super::source;
-use super::source::IngestError;
-use super::{Names, Parsed, Record};
+use crate::ingest::flat_json;
+use crate::ingest::lenient::{Entry, Val, sanitize_json};
+use crate::ingest::source;
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
+use super::{Format, Head, Sniff, Source};
+use crate::model::Locator;
 
 /// Keys of the summary entry; they describe the whole run, not a step.
 const SUMMARY_KEYS: [&str; 5] = [
@@ -123,7 +125,7 @@ pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, Ing
     else {
         let text = input.text()?;
         let mut parsed = read(&text, display)?;
-        super::damage_warning(&text, &mut parsed);
+        crate::ingest::damage_warning(&text, &mut parsed);
         return Ok(parsed);
     };
     let streamed = read_flat_stream(source::open(path)?).map_err(|e| IngestError::Io {
@@ -504,6 +506,27 @@ fn object_end(bytes: &[u8], open: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// HF Trainer `trainer_state.json`.
+pub struct HfState;
+
+impl Format for HfState {
+    fn name(&self) -> &'static str {
+        "hf_trainer_state"
+    }
+    fn priority(&self) -> u8 {
+        1
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        read_input(src.input, src.display)
+    }
+    fn locator(&self) -> Locator {
+        Locator::LogHistoryEntry
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::lenient::parse_number;
-use super::source::IngestError;
-use super::{Names, Parsed, Record, Skipped, run_args};
+use crate::ingest::lenient::parse_number;
+use crate::ingest::source::IngestError;
+use super::run_args;
+use crate::ingest::{Names, Parsed, Record, Skipped};
+use super::{Format, Head, Sniff, Source};
 
 /// Yes when every line of the head is `<unix ms> <value> <step>` (a metric file on its own).
 pub fn sniff(head: &str) -> Option<bool> {
@@ -146,6 +148,25 @@ fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names)
     }
     skipped.warn(&mut out, "lines are not `<unix ms> <value> <step>`");
     out
+}
+
+/// An MLflow file store's metric file (a run directory is read by discovery, file by file).
+pub struct MlflowMetric;
+
+impl Format for MlflowMetric {
+    fn name(&self) -> &'static str {
+        "mlflow"
+    }
+    fn priority(&self) -> u8 {
+        6
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        let path = src.path;
+        src.text(|text, _| Ok(read_metric_file(text, path)))
+    }
 }
 
 #[cfg(test)]

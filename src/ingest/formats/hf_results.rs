@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
-use super::lenient::{number, sanitize_json};
-use super::source::IngestError;
-use super::{Parsed, Record};
+use crate::ingest::lenient::{number, sanitize_json};
+use crate::ingest::source::IngestError;
+use crate::ingest::{Parsed, Record};
 use crate::model::Key;
+use super::{Format, Head, Sniff, Source};
 
 /// Yes when the head is a flat JSON object with a run-summary key.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -68,6 +69,24 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         out.records.push(rec);
     }
     Ok(out)
+}
+
+/// HF `all_results.json` / `train_results.json` / `eval_results.json`.
+pub struct HfResults;
+
+impl Format for HfResults {
+    fn name(&self) -> &'static str {
+        "hf_results"
+    }
+    fn priority(&self) -> u8 {
+        11
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
 }
 
 #[cfg(test)]

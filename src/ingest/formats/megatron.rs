@@ -9,10 +9,11 @@
 //! right through batch-size ramp-up). The batch math uses `data_parallel_size`, not the world
 //! size: under tensor or pipeline parallelism most ranks do not add samples.
 
-use super::lenient::parse_number;
-use super::source::IngestError;
-use super::{Fact, Names, Parsed, Record};
+use crate::ingest::lenient::parse_number;
+use crate::ingest::source::IngestError;
+use crate::ingest::{Fact, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
+use super::{Format, Growth, Head, Sniff, Source};
 
 /// Labels of the iteration line's fields and the metric each becomes (HF spelling).
 const METRICS: [(&str, &str); 6] = [
@@ -176,6 +177,30 @@ fn leading(s: &str) -> Option<f64> {
     let t = s.trim_start();
     let end = t.find([' ', '|', '/', ',']).unwrap_or(t.len());
     parse_number(&t[..end])
+}
+
+/// Megatron-LM / Megatron-DeepSpeed iteration lines and arguments block.
+pub struct Megatron;
+
+impl Format for Megatron {
+    fn name(&self) -> &'static str {
+        "megatron"
+    }
+    fn priority(&self) -> u8 {
+        3
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Lines
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        Some("megatron")
+    }
 }
 
 #[cfg(test)]

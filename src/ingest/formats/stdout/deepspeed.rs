@@ -9,7 +9,12 @@
 //! `train_batch_size` is micro batch × accumulation × data-parallel ranks: the effective batch
 //! DeepSpeed used, which overrides what the trainer's own arguments said.
 
-use super::lenient::parse_number;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::Path;
+
+use super::*;
+use crate::ingest::lenient::parse_number;
 use crate::model::Key;
 
 /// Configuration names DeepSpeed prints and the key each sets.
@@ -70,6 +75,108 @@ pub fn step_line(line: &str) -> Option<(f64, Vec<(&'static str, f64)>)> {
 fn field(s: &str, label: &str) -> Option<f64> {
     let at = s.find(label)? + label.len();
     parse_number(s[at..].split([',', '/', ' ']).next()?)
+}
+
+/// DeepSpeed's step and timer lines in the part of a file from `split` on, numbered from the cut,
+/// for a first part that showed DeepSpeed: the second part's own scan could not know whether the
+/// log has any, and looking for them in every block of every log would cost a search of the
+/// whole part. Only logs that showed DeepSpeed pay for this second read.
+pub(super) fn deepspeed_rescan(
+    path: &Path,
+    split: u64,
+    bar: Option<Bar>,
+    display: &str,
+) -> Result<State, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(split)).map_err(io)?;
+    let needles = Needles::new();
+    let mut st = State {
+        training: true,
+        ds_seen: true,
+        ..State::new(1, bar)
+    };
+    for_each_block(&mut file, |b, _| {
+        let first = st.line;
+        deepspeed_lines(&needles, &mut st, b, 0, first);
+        st.line = st.line.saturating_add(count_lines(b));
+    })
+    .map_err(io)?;
+    Ok(st)
+}
+
+/// DeepSpeed's configuration values and, once a DeepSpeed step line has been seen, every step and
+/// timer line of the block, as records of their own. DeepSpeed prints its configuration when its
+/// engine starts, before training: the configuration is looked for until found or until training
+/// starts (the training header or the first metric; not the first progress bar, since dataset
+/// preprocessing shows bars before the engine starts), and step lines only in logs that showed
+/// DeepSpeed's configuration. A log without DeepSpeed then costs nothing once training has
+/// started. (The second half of a file read in two looks for none of them: see
+/// [`deepspeed_rescan`].)
+pub(super) fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_line: u32) {
+    let preamble = !st.training;
+    let line_at = |hit: usize| {
+        let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
+        (start, line_end(b, hit))
+    };
+    for (k, (name, key)) in deepspeed::CONFIG.iter().enumerate() {
+        if st.ds_config_seen[k] || !preamble {
+            continue;
+        }
+        for hit in n.ds_config[k].find_iter(&b[from..]) {
+            let (start, end) = line_at(from + hit);
+            let line = String::from_utf8_lossy(&b[start..end]);
+            let at = from + hit - start;
+            let Some(x) = line
+                .is_char_boundary(at)
+                .then(|| deepspeed::config_value(&line, at, name))
+                .flatten()
+            else {
+                continue;
+            };
+            let lineno = first_line.saturating_add(count_lines(&b[..start]));
+            st.ds_config_seen[k] = true;
+            // Rank 0: what DeepSpeed printed it used outranks the trainer's arguments.
+            st.out
+                .fact(*key, x, format!("line {lineno} (DeepSpeed {name})"), 0);
+            break;
+        }
+    }
+    let possible = st.ds_config_seen.contains(&true);
+    let found = st.ds_seen || possible && n.ds_step.find(&b[from..]).is_some();
+    if !found {
+        return;
+    }
+    st.ds_seen = true;
+    let mut hits: Vec<usize> = n.ds_step.find_iter(&b[from..]).collect();
+    hits.extend(n.ds_timer.find_iter(&b[from..]));
+    hits.sort_unstable();
+    let (mut counted, mut lineno) = (0, first_line);
+    for hit in hits {
+        let (start, end) = line_at(from + hit);
+        lineno = lineno.saturating_add(count_lines(&b[counted.min(start)..start]));
+        counted = start;
+        let line = String::from_utf8_lossy(&b[start..end]);
+        let Some((step, metrics)) = deepspeed::step_line(&line) else {
+            continue;
+        };
+        if metrics.is_empty() {
+            continue;
+        }
+        st.out.records.push(Record {
+            step: Some(step),
+            metrics: metrics
+                .into_iter()
+                .map(|(k, x)| (st.names.get(k), x))
+                .collect(),
+            line: lineno,
+            ..Record::default()
+        });
+        st.hints.push(None);
+    }
 }
 
 #[cfg(test)]

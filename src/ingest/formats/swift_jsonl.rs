@@ -5,10 +5,11 @@
 //! summary row (`train_runtime`, …) and a last row holding the run's whole `log_history` and
 //! dataset statistics end the file. The summary gives throughput; the last row is not a log.
 
-use super::lenient::{Entry, Val, parse_duration, sanitize_json};
-use super::source::IngestError;
-use super::{Names, Parsed, Record, Skipped};
+use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
+use crate::ingest::source::IngestError;
+use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
+use super::{Format, Growth, Head, Sniff, Source};
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [
@@ -103,6 +104,30 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     }
     skipped.warn(&mut out, "lines are not log rows");
     Ok(out)
+}
+
+/// ms-swift `logging.jsonl`.
+pub struct SwiftJsonl;
+
+impl Format for SwiftJsonl {
+    fn name(&self) -> &'static str {
+        "ms_swift_jsonl"
+    }
+    fn priority(&self) -> u8 {
+        0
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Lines
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        Some("ms-swift")
+    }
 }
 
 #[cfg(test)]

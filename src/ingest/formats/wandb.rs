@@ -15,9 +15,12 @@ use std::io::Read;
 
 use prost::Message;
 
-use super::lenient::{parse_number, tracker_name};
-use super::source::IngestError;
-use super::{Names, Parsed, Record, run_args};
+use crate::ingest::lenient::{parse_number, tracker_name};
+use crate::ingest::source::IngestError;
+use super::run_args;
+use crate::ingest::{Names, Parsed, Record};
+use super::{Format, Head, Sniff, Source};
+use crate::model::Locator;
 
 /// The file header.
 const HEADER: [u8; 7] = [b':', b'W', b'&', b'B', 0xe1, 0xbe, 0];
@@ -86,8 +89,8 @@ pub fn sniff_summary(head: &str) -> Option<bool> {
 
 /// Reads a `wandb-summary.json`: the last value of every metric, as one point at the last step.
 pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
-    let clean = super::lenient::sanitize_json(text);
-    let entry: super::lenient::Entry =
+    let clean = crate::ingest::lenient::sanitize_json(text);
+    let entry: crate::ingest::lenient::Entry =
         serde_json::from_str(&clean).map_err(|e| IngestError::Syntax {
             path: path.into(),
             line: e.line(),
@@ -269,6 +272,48 @@ fn frames(bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<String>) {
         ));
     }
     (out, problems)
+}
+
+/// W&B's `run-<id>.wandb` transaction log.
+pub struct WandbRun;
+
+impl Format for WandbRun {
+    fn name(&self) -> &'static str {
+        "wandb"
+    }
+    fn priority(&self) -> u8 {
+        9
+    }
+    fn binary(&self) -> bool {
+        true
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        if sniff(head.bytes) { Sniff::Yes } else { Sniff::No }
+    }
+    fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
+        read(src.input.reader()?, src.display)
+    }
+    fn locator(&self) -> Locator {
+        Locator::Record
+    }
+}
+
+/// W&B's `wandb-summary.json`: final values, like results files.
+pub struct WandbSummary;
+
+impl Format for WandbSummary {
+    fn name(&self) -> &'static str {
+        "wandb_summary"
+    }
+    fn priority(&self) -> u8 {
+        12
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff_summary(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(read_summary)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,186 @@
+//! The HF Trainer's lines: the `***** Running training *****` header block, LLaMA-Factory's
+//! `world size: N`, the transformers version, and the metric dicts (the end-of-training summary
+//! among them).
+
+use super::*;
+
+/// Header lines of the HF Trainer's `***** Running training *****` block and the key each sets.
+pub(super) const HEADER: [(&str, Key); 8] = [
+    ("Num examples =", Key::NumExamples),
+    ("Num Epochs =", Key::Epochs),
+    ("Num update steps per epoch =", Key::StepsPerEpoch),
+    ("Instantaneous batch size per device =", Key::PerDeviceBatch),
+    ("Instantaneous batch size per GPU =", Key::PerDeviceBatch),
+    (
+        "Total train batch size (w. parallel, distributed & accumulation) =",
+        Key::EffectiveBatch,
+    ),
+    ("Gradient Accumulation steps =", Key::GradAccum),
+    ("Total optimization steps =", Key::TotalSteps),
+];
+
+/// Keys of the end-of-training dict; they describe the run, not a step.
+pub(super) const SUMMARY_KEYS: [&str; 4] = [
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "train_loss",
+];
+
+pub(super) const WORLD: &str = "world size: ";
+
+pub(super) const VERSION: &str = "\"transformers_version\": \"";
+
+pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
+    if raw.is_empty() || memchr::memchr(0, raw).is_some() {
+        return;
+    }
+    let bytes = &*without_ansi(raw);
+    if let Some(at) = f.dict.find(bytes) {
+        // Valid UTF-8 is borrowed as is; `from_utf8_lossy` walks it more slowly.
+        let text = match std::str::from_utf8(&bytes[at..]) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&bytes[at..]),
+        };
+        on_dict(st, &text, lineno);
+        return;
+    }
+    if f.bar.rfind(bytes).is_some() {
+        if let Some(bar) = parse_bar(bytes) {
+            st.bar = Some(bar);
+        }
+        // The progress bar starts after the training header's last line.
+        if st.block == Block::TrainHeader {
+            st.block = Block::None;
+        }
+        return;
+    }
+    if f.header.find(bytes).is_some() {
+        st.block = Block::TrainHeader;
+        st.training = true;
+        st.headers_seen += 1;
+        st.header_facts.clear();
+        return;
+    }
+    if f.eval_header.find(bytes).is_some() || f.predict_header.find(bytes).is_some() {
+        st.block = Block::Other;
+        return;
+    }
+    if st.block == Block::TrainHeader {
+        let text = String::from_utf8_lossy(bytes);
+        for (needle, key) in HEADER {
+            if let Some(at) = text.find(needle) {
+                if let Some(x) = parse_number(&text[at + needle.len()..]) {
+                    let label = needle.trim_end_matches(" =");
+                    st.header_facts.push(Fact {
+                        key,
+                        value: ConfigValue::Number(x),
+                        locator: format!("line {lineno} ({label})"),
+                        rank: 0,
+                    });
+                }
+                return;
+            }
+        }
+        if let Some(at) = text.find("DataParallel so batch size has been adjusted to:") {
+            let per_device = st
+                .header_facts
+                .iter()
+                .find(|f| f.key == Key::PerDeviceBatch)
+                .and_then(|f| f.value.as_f64());
+            if let (Some(adj), Some(pd)) = (parse_number(&text[at + 49..]), per_device) {
+                st.header_facts.push(Fact {
+                    key: Key::WorldSize,
+                    value: ConfigValue::Number(adj / pd),
+                    locator: format!("line {lineno} (DataParallel over {} GPUs)", adj / pd),
+                    rank: 0,
+                });
+            }
+        }
+        return;
+    }
+    if !st.world_seen {
+        if let Some(at) = f.world.find(bytes) {
+            let rest = String::from_utf8_lossy(&bytes[at + WORLD.len()..]);
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<f64>() {
+                st.world_seen = true;
+                st.out
+                    .fact(Key::WorldSize, n, format!("line {lineno} (world size)"), 0);
+            }
+            return;
+        }
+    }
+    if !st.version_seen {
+        if let Some(at) = f.version.find(bytes) {
+            let rest = String::from_utf8_lossy(&bytes[at + VERSION.len()..]);
+            if let Some(v) = rest.split('"').next() {
+                st.version_seen = true;
+                st.out.text_fact(
+                    Key::TransformersVersion,
+                    v,
+                    format!("line {lineno} (transformers_version)"),
+                    1,
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
+    // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
+    let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
+    st.metrics.clear();
+    let names = &mut st.names;
+    let metrics = &mut st.metrics;
+    let parsed = for_each_py_pair(text, |k, v| {
+        summary |= k.starts_with("train_") && SUMMARY_KEYS.contains(&k);
+        let PyValue::Number(x) = v else {
+            return;
+        };
+        match k {
+            "epoch" => {
+                epoch.get_or_insert(x);
+            }
+            "step" => {
+                step.get_or_insert(x);
+            }
+            "num_input_tokens_seen" => tokens = (x > 0.0).then_some(x),
+            _ => metrics.push((names.get(k), x)),
+        }
+    });
+    if parsed.is_none() {
+        return;
+    }
+    st.block = Block::None;
+    if summary {
+        // The end-of-training dict, once per run: read again as pairs.
+        if let Some((pairs, _)) = parse_py_dict(text) {
+            let num = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .and_then(|(_, v)| match v {
+                        PyValue::Number(x) => Some(*x),
+                        PyValue::Other(_) => None,
+                    })
+            };
+            st.out
+                .throughput(num, |field| format!("line {lineno} ({field})"));
+        }
+        return;
+    }
+    if st.metrics.is_empty() {
+        return;
+    }
+    let rec = Record {
+        line: lineno,
+        epoch,
+        step,
+        tokens,
+        ..Record::default()
+    };
+    st.out.records.push_with(&rec, st.metrics.drain(..));
+    st.training = true;
+    st.hints.push(st.bar);
+}

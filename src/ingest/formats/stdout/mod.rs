@@ -1,0 +1,501 @@
+//! Captured stdout/stderr of the HF Trainer and the tools built on it (LLaMA-Factory, TRL,
+//! axolotl, llmtuner): Python-dict metric lines (`{'loss': 0.35, ...}`, or transformers 5.x's
+//! `{'loss': '0.5216', ...}`), the `***** Running training *****` header, LLaMA-Factory's
+//! `world size: N`, tqdm bars separated by carriage returns, ANSI colours, CRLF.
+//!
+//! The file is streamed in fixed-size chunks: memory is bounded by the longest line kept
+//! ([`MAX_LINE`]), whatever the file size. A metric dict carries no step; it is recovered as
+//! `round(epoch × steps per epoch)` from the header, else from the tqdm counter of the training
+//! bar, else left to the merge (which says how it placed the points).
+
+use std::io::Read;
+
+mod deepspeed;
+mod header;
+mod scan;
+mod split;
+mod tqdm;
+
+use deepspeed::*;
+use header::*;
+use scan::*;
+use split::*;
+use tqdm::*;
+
+use crate::ingest::lenient::{PyValue, for_each_py_pair, parse_number, parse_py_dict};
+use crate::ingest::source::{self, IngestError};
+use crate::ingest::{Fact, Name, Names, Parsed, Record};
+use crate::model::{ConfigValue, Key};
+use super::{Format, Growth, Head, Sniff, Source};
+
+/// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
+/// and skipped without being held in memory.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Yes when the head shows a metric dict or the training header; not sure for other text files
+/// named like logs (the metrics may start later); no otherwise.
+pub fn sniff(head: &str, name: &str) -> Option<bool> {
+    if head.contains("{'loss'")
+        || head.contains("{'eval_loss'")
+        || head.contains("***** Running training *****")
+    {
+        return Some(true);
+    }
+    let base = name.strip_suffix(".gz").unwrap_or(name);
+    let texty = [".log", ".txt", ".out", ".err"]
+        .iter()
+        .any(|e| base.ends_with(e))
+        || !base.contains('.');
+    let t = head.trim_start();
+    if texty && !t.starts_with('{') && !t.starts_with('[') {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+#[derive(PartialEq)]
+enum Block {
+    None,
+    TrainHeader,
+    Other,
+}
+
+struct State {
+    out: Parsed,
+    header_facts: Vec<Fact>,
+    headers_seen: usize,
+    block: Block,
+    /// The training bar's last counter (step) and total.
+    bar: Option<Bar>,
+    /// tqdm hint for each record, by index.
+    hints: Vec<Option<Bar>>,
+    /// Training has started (a training header or a metric was seen): the preamble's one-off
+    /// lines (world size, transformers version, DeepSpeed's configuration) are no longer
+    /// looked for.
+    training: bool,
+    world_seen: bool,
+    version_seen: bool,
+    ds_config_seen: [bool; 3],
+    ds_seen: bool,
+    /// The line number (counting `\n`) at the scanner's position.
+    line: u32,
+    names: Names,
+    /// Bytes before the block being scanned (from the start of the file).
+    offset: u64,
+    /// NUL bytes seen: the line and byte offset of the first, and how many lines held any.
+    nul: Option<(u32, u64)>,
+    nul_lines: usize,
+    /// The metrics of the dict being read.
+    metrics: Vec<(Name, f64)>,
+}
+
+impl State {
+    fn new(line: u32, bar: Option<Bar>) -> Self {
+        State {
+            out: Parsed::default(),
+            header_facts: Vec::new(),
+            headers_seen: 0,
+            block: Block::None,
+            bar,
+            hints: Vec::new(),
+            training: false,
+            world_seen: false,
+            version_seen: false,
+            ds_config_seen: [false; 3],
+            ds_seen: false,
+            line,
+            names: Names::default(),
+            offset: 0,
+            nul: None,
+            nul_lines: 0,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Appends what the scan of the next part of the same file found. That part numbered its
+    /// lines from 1 (it could not know how many came before it): they are renumbered after this
+    /// part's.
+    fn join(&mut self, mut next: State) {
+        let before = self.line.saturating_sub(1);
+        next.out
+            .records
+            .edit(|_, rec| rec.line = rec.line.saturating_add(before));
+        for f in next.out.facts.iter_mut().chain(&mut next.header_facts) {
+            f.locator = shift_line_locator(&f.locator, before);
+        }
+        // Values taken where first found: the first half's, when it found them (world size,
+        // transformers version, DeepSpeed's configuration).
+        let once = [
+            Key::WorldSize,
+            Key::TransformersVersion,
+            Key::EffectiveBatch,
+            Key::PerDeviceBatch,
+            Key::GradAccum,
+        ];
+        let found: Vec<Key> = once
+            .into_iter()
+            .filter(|&k| self.out.facts.iter().any(|f| f.key == k))
+            .collect();
+        self.out.facts.extend(
+            next.out
+                .facts
+                .into_iter()
+                .filter(|f| !found.contains(&f.key)),
+        );
+        self.out.records.append(next.out.records);
+        self.out.warnings.extend(next.out.warnings);
+        self.hints.extend(next.hints);
+        if next.headers_seen > 0 {
+            self.header_facts = next.header_facts;
+        }
+        self.headers_seen += next.headers_seen;
+        if self.nul.is_none() {
+            self.nul = next.nul.map(|(l, o)| (l.saturating_add(before), o));
+        }
+        self.nul_lines += next.nul_lines;
+    }
+}
+
+/// Streams a stdout log.
+pub fn read(reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
+    let (st, too_long) = scan(reader, State::new(1, None), path)?;
+    Ok(finish(st, too_long))
+}
+
+/// Scans a stream from `st` on; returns the state and how many overlong lines were skipped.
+fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usize), IngestError> {
+    let needles = Needles::new();
+    let too_long = for_each_block(&mut reader, |block, skip_first| {
+        scan_block(&needles, &mut st, block, skip_first);
+        st.offset += block.len() as u64;
+    })
+    .map_err(|e| IngestError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    Ok((st, too_long))
+}
+
+fn finish(mut st: State, too_long: usize) -> Parsed {
+    let out = std::mem::take(&mut st.out);
+    let header = std::mem::take(&mut st.header_facts);
+    complete(out, header, &st, too_long)
+}
+
+/// A stdout log read as it grows (`--follow`): the scanner's state is kept between reads, so a
+/// dict read later is placed by the bar and header read earlier, as in one read of the whole.
+pub struct Tail {
+    st: State,
+    too_long: usize,
+}
+
+impl Tail {
+    /// A log read from its first line.
+    pub fn new() -> Tail {
+        Tail {
+            st: State::new(1, None),
+            too_long: 0,
+        }
+    }
+
+    /// Reads the next part of the log: whole lines, continuing where the last part ended.
+    pub fn feed(&mut self, reader: impl Read, path: &str) -> Result<(), IngestError> {
+        let st = std::mem::replace(&mut self.st, State::new(1, None));
+        let (st, too_long) = scan(reader, st, path)?;
+        self.st = st;
+        self.too_long += too_long;
+        Ok(())
+    }
+
+    /// What the log holds so far, as [`read`] would give it.
+    pub fn parsed(&self) -> Parsed {
+        complete(
+            self.st.out.clone(),
+            self.st.header_facts.clone(),
+            &self.st,
+            self.too_long,
+        )
+    }
+}
+
+/// The records and facts of a scan, with its warnings and the steps placed.
+fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: usize) -> Parsed {
+    if let Some((line, offset)) = st.nul {
+        let damage = source::NulDamage {
+            line: line as usize,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            lines: st.nul_lines,
+        };
+        out.warnings.push(damage.warning());
+    }
+    if too_long > 0 {
+        out.warnings.push(format!(
+            "{too_long} lines longer than {MAX_LINE} bytes were skipped"
+        ));
+    }
+    if st.headers_seen > 1 {
+        out.warnings.push(format!(
+            "{} training headers in one file (a resumed run or several runs); the last header's settings are used",
+            st.headers_seen
+        ));
+    }
+    out.facts.append(&mut header_facts);
+    place_steps(&mut out, &st.hints);
+    out
+}
+
+/// Gives each dict record a step from its epoch (with the header's steps per epoch) or the
+/// training bar's counter.
+fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
+    let fact = |k: Key| {
+        out.facts
+            .iter()
+            .rev()
+            .find(|f| f.key == k)
+            .and_then(|f| f.value.as_f64())
+    };
+    let total = fact(Key::TotalSteps);
+    let spe = fact(Key::StepsPerEpoch)
+        .or_else(|| Some(total? / fact(Key::Epochs)?))
+        .filter(|s| s.is_finite() && *s > 0.0);
+    out.records.edit(|i, rec| {
+        if rec.step.is_some() {
+            return;
+        }
+        // The training bar's counter, when it belongs to the training bar (not an eval bar).
+        let bar = hints
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|(_, m)| total.is_none_or(|t| t == *m))
+            .map(|(n, _)| n);
+        match (spe, rec.epoch, bar) {
+            (Some(spe), Some(epoch), bar) => {
+                let estimate = epoch * spe;
+                // Printed epochs are rounded: 2 decimals in older transformers, 4 significant
+                // digits in 5.x. When that leaves more than a step of doubt (long epochs), the
+                // bar's counter inside the doubt is the exact step.
+                let doubt = EPOCH_ROUNDING.max(epoch * EPOCH_REL_ROUNDING) * spe;
+                match bar {
+                    Some(n) if doubt >= 1.0 && (n - estimate).abs() <= doubt + 1.0 => {
+                        rec.step = Some(n);
+                        rec.step_origin = Some(
+                            "training progress bar counter (within the rounding of the logged epoch)",
+                        );
+                    }
+                    _ => {
+                        rec.step = Some(estimate.round());
+                        rec.step_origin = Some("epoch × steps per epoch (training header)");
+                    }
+                }
+            }
+            (_, _, Some(n)) => {
+                rec.step = Some(n);
+                rec.step_origin = Some("training progress bar counter");
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Absolute rounding of epochs printed with 2 decimals (older transformers).
+const EPOCH_ROUNDING: f64 = 0.005;
+/// Relative rounding of epochs printed with 4 significant digits (transformers 5).
+const EPOCH_REL_ROUNDING: f64 = 5e-4;
+
+/// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
+pub struct Stdout;
+
+impl Format for Stdout {
+    fn name(&self) -> &'static str {
+        "stdout"
+    }
+    fn priority(&self) -> u8 {
+        10
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from(sniff(head.text, head.name))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        read_input(src.input, src.display)
+    }
+    fn growth(&self) -> Growth {
+        Growth::Stream
+    }
+    fn exact_epochs(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Trickle;
+
+    const LOG: &str = "[INFO|2026-11-28 05:33:17] llamafactory.hparams.parser:523 >> Process rank: 0, world size: 8, device: cpu:0\n\
+[INFO|trainer.py:1469] 2026-11-28 >> ***** Running training *****\n\
+[INFO|trainer.py:1470] 2026-11-28 >>   Num examples = 2,048\n\
+[INFO|trainer.py:1471] 2026-11-28 >>   Num Epochs = 3\n\
+[INFO|trainer.py:1473] 2026-11-28 >>   Instantaneous batch size per device = 2\n\
+[INFO|trainer.py:1476] 2026-11-28 >>   Total train batch size (w. parallel, distributed & accumulation) = 128\n\
+[INFO|trainer.py:1477] 2026-11-28 >>   Gradient Accumulation steps = 8\n\
+[INFO|trainer.py:1478] 2026-11-28 >>   Total optimization steps = 48\n\
+{'loss': '7.995', 'grad_norm': '3.106', 'learning_rate': '0.0006667', 'epoch': '0.125'}\n\
+ 10%|\u{2588}         | 5/48 [00:01<00:14,  2.98it/s]\r 12%|\u{2588}        | 6/48 [00:02<00:13,  3.05it/s]\r\n\
+\u{1b}[32m{'loss': '7.306', 'grad_norm': nan, 'learning_rate': '0.00199', 'epoch': '0.375'}\u{1b}[0m\r\n\
+***** Running Evaluation *****\n  Num examples = 128\n\
+[A{'eval_loss': '1.247', 'eval_runtime': '0.157', 'epoch': '0.375'}\n\
+{'train_runtime': '16.22', 'train_samples_per_second': '378.7', 'train_loss': '2.5', 'epoch': '3'}\n";
+
+    #[test]
+    fn reads_header_dicts_and_places_steps() {
+        let p = read(LOG.as_bytes(), "train.log").expect("reads");
+        let fact = |k| p.facts.iter().find(|f| f.key == k).expect("fact");
+        assert_eq!(fact(Key::NumExamples).value.as_f64(), Some(2048.0));
+        assert_eq!(
+            fact(Key::EffectiveBatch).locator,
+            "line 6 (Total train batch size (w. parallel, distributed & accumulation))"
+        );
+        assert_eq!(fact(Key::WorldSize).value.as_f64(), Some(8.0));
+        assert_eq!(p.records.len(), 3);
+        assert_eq!(p.records.to_vec()[0].step, Some(2.0));
+        assert_eq!(p.records.to_vec()[1].step, Some(6.0));
+        assert_eq!(p.records.to_vec()[1].line, 11);
+        assert!(p.records.to_vec()[1].metrics[1].1.is_nan());
+        assert_eq!(
+            p.records.to_vec()[2].metrics[0],
+            ("eval_loss".into(), 1.247)
+        );
+        assert_eq!(fact(Key::TrainSamplesPerSecond).value.as_f64(), Some(378.7));
+        assert!(
+            !p.facts
+                .iter()
+                .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
+        );
+    }
+
+    #[test]
+    fn block_boundaries_do_not_change_what_is_read() {
+        let whole = read(LOG.as_bytes(), "train.log").expect("reads");
+        for step in [1, 2, 3, 7, 64] {
+            let p = read(Trickle(LOG.as_bytes(), step), "train.log").expect("reads");
+            // Debug text, not `==`: the log holds a NaN.
+            assert_eq!(
+                format!("{p:?}"),
+                format!("{whole:?}"),
+                "reads of {step} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn two_halves_read_as_the_whole_does() {
+        let mut log = LOG.replace(
+            "Total optimization steps = 48",
+            "Total optimization steps = 4000",
+        );
+        for step in 1..=4000 {
+            log.push_str(&format!(" 1%|#  | {step}/4000 [00:01<00:14,  3it/s]\r"));
+            if step % 10 == 0 {
+                let epoch = f64::from(step) / 4000.0 * 3.0;
+                log.push_str(&format!(
+                    "\n{{'loss': '{}', 'epoch': '{epoch}'}}\n",
+                    1.0 / f64::from(step)
+                ));
+            }
+            if step == 3500 {
+                // A resumed run's header, in the second half: its facts' lines are counted
+                // from the cut and renumbered.
+                log.push_str("\n***** Running training *****\n  Num examples = 4,096\n  Total optimization steps = 4000\n");
+            }
+        }
+        log.push_str(
+            "\n{'train_runtime': 16.2, 'train_samples_per_second': 378.7, 'train_loss': 0.3}\n",
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        assert!(
+            split_point(&path, 0).expect("reads").is_some(),
+            "the test must split"
+        );
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        assert_eq!(whole.records.len(), 403);
+        let runtime = whole
+            .facts
+            .iter()
+            .rev()
+            .find(|f| f.key == Key::TrainRuntime);
+        assert!(
+            runtime.is_some_and(|f| f.locator == "line 821 (train_runtime)"),
+            "{runtime:?}"
+        );
+        assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
+    }
+
+    #[test]
+    fn deepspeed_lines_in_the_second_half_are_found() {
+        let mut log = String::from(
+            "[INFO] [config.py:962:print_user_config]   json = {\n    \"train_batch_size\": 16,\n}\n\
+             ***** Running training *****\n  Num update steps per epoch = 1000\n  Total optimization steps = 1000\n",
+        );
+        for step in 1..=1000 {
+            log.push_str(&format!(" 1%|#  | {step}/1000 [00:01<00:14,  3it/s]\r"));
+            if step % 10 == 0 {
+                log.push_str(&format!(
+                    "\n[INFO] [logging.py:96:log_dist] [Rank 0] step={step}, skipped=0, lr=[0.0003], mom=[(0.9, 0.999)]\n\
+                     {{'loss': '{}', 'epoch': '{}'}}\n",
+                    1.0 / f64::from(step),
+                    f64::from(step) / 1000.0
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        assert_eq!(whole.records.len(), 200);
+        // The second half's DeepSpeed records come after its dicts; the same records otherwise.
+        let by_line = |p: &Parsed| {
+            let mut r = p.records.to_vec();
+            r.sort_by_key(|r| r.line);
+            format!("{r:?}")
+        };
+        assert_eq!(by_line(&halves), by_line(&whole));
+        assert_eq!(halves.facts, whole.facts);
+    }
+
+    #[test]
+    fn long_epochs_take_the_step_from_the_bar() {
+        // 1,000,000 steps per epoch: '0.5' (4 significant digits) cannot tell step 500,010 from
+        // 500,000; the bar can.
+        let log = "***** Running training *****\n  Num update steps per epoch = 1,000,000\n  Total optimization steps = 3,000,000\n\
+ 17%|#  | 500000/3000000 [00:01<00:14,  3it/s]\n{'loss': '1.0', 'epoch': '0.5'}\n\
+ 17%|#  | 500010/3000000 [00:01<00:14,  3it/s]\n{'loss': '0.9', 'epoch': '0.5'}\n";
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        let steps: Vec<_> = p.records.iter().map(|r| r.step).collect();
+        assert_eq!(steps, vec![Some(500_000.0), Some(500_010.0)]);
+    }
+
+    #[test]
+    fn long_lines_are_skipped_with_bounded_memory() {
+        let mut text = vec![b'x'; MAX_LINE * 3];
+        text.extend_from_slice(b"\n{'loss': 1.0, 'epoch': 0.5}\n");
+        let p = read(&text[..], "train.log").expect("reads");
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records.to_vec()[0].line, 2);
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn bars_and_ansi() {
+        assert_eq!(
+            parse_bar(" 3%|\u{2588}   | 100/3815 [00:52<27:37,  2.24it/s]".as_bytes()),
+            Some((100.0, 3815.0))
+        );
+        assert_eq!(strip_ansi(b"\x1b[38;20mhi\x1b[0m"), b"hi");
+    }
+}

@@ -1,0 +1,119 @@
+//! The two-halves split: a large plain log is read by two threads, cut at a metric dict past
+//! the middle with the training bar's counter just before it, and the halves joined.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use memchr::memmem;
+
+use super::*;
+
+/// Files at least this large are read by two threads, one half each.
+pub(super) const SPLIT_MIN: u64 = 64 << 20;
+
+/// Reads a stdout log: a large plain file in two halves on two threads, anything else (gzip,
+/// stdin, a FIFO, small files) streamed.
+pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
+    match input.path() {
+        Some(path) => read_path_split_from(path, display, SPLIT_MIN),
+        None => read(input.reader()?, display),
+    }
+}
+
+pub(super) fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    let cut = if rayon::current_num_threads() < 2 {
+        None
+    } else {
+        split_point(path, min).map_err(io)?
+    };
+    match cut {
+        Some((split, bar)) => {
+            let (first, second) = rayon::join(
+                || -> Result<_, IngestError> {
+                    let file = File::open(path).map_err(io)?;
+                    scan(file.take(split), State::new(1, None), display)
+                },
+                || -> Result<_, IngestError> {
+                    let mut file = File::open(path).map_err(io)?;
+                    file.seek(SeekFrom::Start(split)).map_err(io)?;
+                    // Lines numbered from the cut; `join` adds the first half's. The cut is
+                    // past the preamble (it is at a metric dict).
+                    let st = State {
+                        training: true,
+                        offset: split,
+                        ..State::new(1, bar)
+                    };
+                    scan(file, st, display)
+                },
+            );
+            let (mut st, too_long) = first?;
+            let (mut next, more) = second?;
+            if st.ds_seen || st.ds_config_seen.contains(&true) {
+                let ds = deepspeed_rescan(path, split, bar, display)?;
+                next.out.records.append(ds.out.records);
+                next.hints.extend(ds.hints);
+            }
+            st.join(next);
+            Ok(finish(st, too_long + more))
+        }
+        None => read(source::open(path)?, display),
+    }
+}
+
+/// Where a large plain file can be cut so that both halves read as the whole does: the start of
+/// a metric dict line past the middle (a dict ends any header block), with the training bar's
+/// counter just before it. None for small, compressed or unseekable input, or when no such line
+/// is near the middle.
+pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Option<Bar>)>> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() || meta.len() < min.max(2) {
+        return Ok(None);
+    }
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic)?;
+    if magic == [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    // A window before the middle (for the last bar) and one after (for the cut).
+    let window = (meta.len() / 2).min(4 << 20);
+    let from = meta.len() / 2 - window;
+    file.seek(SeekFrom::Start(from))?;
+    let mut buf = Vec::new();
+    (&mut file).take(2 * window).read_to_end(&mut buf)?;
+    let window = usize::try_from(window).unwrap_or(usize::MAX).min(buf.len());
+    let Some(cut) = memmem::find(&buf[window..], b"\n{'").map(|p| window + p + 1) else {
+        return Ok(None);
+    };
+    let before = &buf[..cut];
+    let bar = memmem::rfind(before, b"%|").and_then(|p| {
+        let start = memchr::memrchr2(b'\n', b'\r', &before[..p]).map_or(0, |q| q + 1);
+        parse_bar(&without_ansi(&before[start..line_end(before, p)]))
+    });
+    // A dict between that bar and the cut would have been given the same bar: fine. No bar in
+    // the window at all is rare enough to read the file in one piece.
+    if bar.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((from + cut as u64, bar)))
+}
+
+/// `line N (what)` with N moved `by` lines on: every locator this reader writes has that form.
+pub(super) fn shift_line_locator(locator: &str, by: u32) -> String {
+    let Some(rest) = locator.strip_prefix("line ") else {
+        return locator.to_string();
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    match rest[..digits].parse::<u32>() {
+        Ok(n) => format!("line {}{}", n.saturating_add(by), &rest[digits..]),
+        Err(_) => locator.to_string(),
+    }
+}

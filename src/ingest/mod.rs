@@ -422,7 +422,12 @@ fn sniff(
     if head.starts_with(b"version https://git-lfs.github.com/spec/") {
         return Err(IngestError::LfsPointer { path: display });
     }
-    let sure = |format| Ok(Some(Sniffed { format, unsure: false }));
+    let sure = |format| {
+        Ok(Some(Sniffed {
+            format,
+            unsure: false,
+        }))
+    };
     let on = |text: &str, binary: bool| {
         let h = formats::Head {
             bytes: head,

@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::{number, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Parsed, Record};
 use crate::model::Key;
-use super::{Format, Head, Sniff, Source};
 
 /// Yes when the head is a flat JSON object with a run-summary key.
 pub fn sniff(head: &str) -> Option<bool> {

@@ -11,13 +11,13 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use std::io::{self, Read};
 
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, sanitize_json};
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
-use super::{Format, Head, Sniff, Source};
 use crate::model::Locator;
 
 /// Keys of the summary entry; they describe the whole run, not a step.

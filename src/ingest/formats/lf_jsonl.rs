@@ -3,12 +3,12 @@
 //! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
 //! progress-only. The file is appended to, so resumed runs repeat steps.
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [

@@ -9,11 +9,11 @@
 //! right through batch-size ramp-up). The batch math uses `data_parallel_size`, not the world
 //! size: under tensor or pipeline parallelism most ranks do not add samples.
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Fact, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// Labels of the iteration line's fields and the metric each becomes (HF spelling).
 const METRICS: [(&str, &str); 6] = [

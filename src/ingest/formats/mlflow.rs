@@ -11,11 +11,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::run_args;
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
-use super::run_args;
 use crate::ingest::{Names, Parsed, Record, Skipped};
-use super::{Format, Head, Sniff, Source};
 
 /// Yes when every line of the head is `<unix ms> <value> <step>` (a metric file on its own).
 pub fn sniff(head: &str) -> Option<bool> {

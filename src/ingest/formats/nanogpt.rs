@@ -8,11 +8,11 @@
 //! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
 //! nanoGPT does not print: the token axis is the one to compare on.
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {

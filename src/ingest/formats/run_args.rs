@@ -7,11 +7,11 @@
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use super::{Format, Head, Role, Sniff, Source};
 use crate::ingest::Parsed;
 use crate::ingest::lenient::{number, parse_number, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::model::Key;
-use super::{Format, Head, Role, Sniff, Source};
 
 /// Option names (as trainers spell them) and the key each one sets.
 const OPTIONS: [(&str, Key); 18] = [
@@ -134,7 +134,10 @@ pub fn options(
     out
 }
 
-pub(in crate::ingest) fn json_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+pub(in crate::ingest) fn json_pairs(
+    text: &str,
+    path: &str,
+) -> Result<Vec<(String, String)>, IngestError> {
     let v: Value = serde_json::from_str(&sanitize_json(text)).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.line(),
@@ -169,7 +172,10 @@ fn flatten_json(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-pub(in crate::ingest) fn yaml_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, IngestError> {
+pub(in crate::ingest) fn yaml_pairs(
+    text: &str,
+    path: &str,
+) -> Result<Vec<(String, String)>, IngestError> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| IngestError::Syntax {
         path: path.into(),
         line: e.marker().line(),

@@ -5,11 +5,11 @@
 //! summary row (`train_runtime`, …) and a last row holding the run's whole `log_history` and
 //! dataset statistics end the file. The summary gives throughput; the last row is not a log.
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::Key;
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [

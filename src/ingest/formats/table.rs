@@ -9,10 +9,10 @@
 //! renamed as HF's trackers spell them back to its log keys (`train/loss` → `loss`, `eval/loss`
 //! → `eval_loss`, `train/epoch` → the epoch).
 
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::{Entry, parse_number, sanitize_json, tracker_name};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
-use super::{Format, Head, Sniff, Source};
 
 /// What a column becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,7 +300,11 @@ impl Format for Table {
         8
     }
     fn sniff(&self, head: &Head<'_>) -> Sniff {
-        if sniff(head.text, head.name, head.columns) { Sniff::Yes } else { Sniff::No }
+        if sniff(head.text, head.name, head.columns) {
+            Sniff::Yes
+        } else {
+            Sniff::No
+        }
     }
     fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
         let columns = src.columns;

@@ -13,11 +13,11 @@ use std::io::{self, Read};
 
 use prost::Message;
 
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::tracker_name;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
-use super::{Format, Head, Sniff, Source};
 use crate::model::Locator;
 
 /// `tensorflow.Event`, the fields losscmp reads.
@@ -261,7 +261,11 @@ impl Format for Tensorboard {
         true
     }
     fn sniff(&self, head: &Head<'_>) -> Sniff {
-        if sniff(head.bytes) { Sniff::Yes } else { Sniff::No }
+        if sniff(head.bytes) {
+            Sniff::Yes
+        } else {
+            Sniff::No
+        }
     }
     fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
         read(src.input.reader()?, src.display)

@@ -3,10 +3,10 @@
 //! (sometimes `Step 1  |` with two spaces). The file holds no batch, accumulation or world size:
 //! give them with `--set` to compare by samples.
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// Yes when a line of the head is a torchtune metric line.
 pub fn sniff(head: &str) -> Option<bool> {

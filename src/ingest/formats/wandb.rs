@@ -15,11 +15,11 @@ use std::io::Read;
 
 use prost::Message;
 
+use super::run_args;
+use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::{parse_number, tracker_name};
 use crate::ingest::source::IngestError;
-use super::run_args;
 use crate::ingest::{Names, Parsed, Record};
-use super::{Format, Head, Sniff, Source};
 use crate::model::Locator;
 
 /// The file header.
@@ -288,7 +288,11 @@ impl Format for WandbRun {
         true
     }
     fn sniff(&self, head: &Head<'_>) -> Sniff {
-        if sniff(head.bytes) { Sniff::Yes } else { Sniff::No }
+        if sniff(head.bytes) {
+            Sniff::Yes
+        } else {
+            Sniff::No
+        }
     }
     fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
         read(src.input.reader()?, src.display)

@@ -47,7 +47,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if f.bar.rfind(bytes).is_some() {
         if let Some(bar) = parse_bar(bytes) {
-            st.bar = Some(bar);
+            seen_bar(st, bar, lineno);
         }
         // The progress bar starts after the training header's last line.
         if st.block == Block::TrainHeader {

@@ -10,23 +10,25 @@
 
 use std::io::Read;
 
+mod banner;
 mod deepspeed;
 mod header;
 mod scan;
 mod split;
 mod tqdm;
 
+use banner::*;
 use deepspeed::*;
 use header::*;
 use scan::*;
 use split::*;
 use tqdm::*;
 
+use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::{PyValue, for_each_py_pair, parse_number, parse_py_dict};
 use crate::ingest::source::{self, IngestError};
 use crate::ingest::{Fact, Name, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
-use super::{Format, Growth, Head, Sniff, Source};
 
 /// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
 /// and skipped without being held in memory.
@@ -68,6 +70,9 @@ struct State {
     block: Block,
     /// The training bar's last counter (step) and total.
     bar: Option<Bar>,
+    /// The largest total of a bar without a description, and its line: the training bar's
+    /// total (the total steps) when nothing else states it.
+    largest_bar: Option<(f64, u32)>,
     /// tqdm hint for each record, by index.
     hints: Vec<Option<Bar>>,
     /// Training has started (a training header or a metric was seen): the preamble's one-off
@@ -98,6 +103,7 @@ impl State {
             headers_seen: 0,
             block: Block::None,
             bar,
+            largest_bar: None,
             hints: Vec::new(),
             training: false,
             world_seen: false,
@@ -241,6 +247,24 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
         ));
     }
     out.facts.append(&mut header_facts);
+    if let Some((total, line)) = st.largest_bar {
+        let stated = out.facts.iter().any(|f| f.key == Key::TotalSteps);
+        let train_dicts = out
+            .records
+            .iter()
+            .filter(|r| r.metrics.iter().any(|(n, _)| &**n == "loss"))
+            .count();
+        if !stated && train_dicts > 0 && total >= train_dicts as f64 {
+            out.fact(
+                Key::TotalSteps,
+                total,
+                format!(
+                    "line {line} (progress bar total; assumed the training bar's, the largest bar without a description)"
+                ),
+                2,
+            );
+        }
+    }
     place_steps(&mut out, &st.hints);
     out
 }
@@ -256,9 +280,15 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
             .and_then(|f| f.value.as_f64())
     };
     let total = fact(Key::TotalSteps);
-    let spe = fact(Key::StepsPerEpoch)
+    let stated = fact(Key::StepsPerEpoch);
+    let spe = stated
         .or_else(|| Some(total? / fact(Key::Epochs)?))
         .filter(|s| s.is_finite() && *s > 0.0);
+    let origin = if stated.is_some() {
+        "epoch × steps per epoch (training header)"
+    } else {
+        "epoch × steps per epoch (the log's total steps ÷ its epochs)"
+    };
     out.records.edit(|i, rec| {
         if rec.step.is_some() {
             return;
@@ -286,7 +316,7 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
                     }
                     _ => {
                         rec.step = Some(estimate.round());
-                        rec.step_origin = Some("epoch × steps per epoch (training header)");
+                        rec.step_origin = Some(origin);
                     }
                 }
             }

@@ -73,6 +73,9 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
             on_line(n, st, &b[start..line_end(b, hit)], lineno);
         }
     }
+    if !st.training && st.line <= PREAMBLE_LINES {
+        preamble(n, st, b, at);
+    }
     deepspeed_lines(n, st, b, at, first_line);
     while at < b.len() {
         if st.block == Block::TrainHeader {
@@ -95,6 +98,26 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
     if at < b.len() {
         last_bar(n, st, &b[at..]);
         st.line = st.line.saturating_add(count_lines(&b[at..]));
+    }
+}
+
+/// Every line of the preamble in this block, for the banners: up to the first metric dict (a
+/// dict with an `'epoch'`; a configuration printed as a dict is not one) or training header
+/// (training starts there), or [`PREAMBLE_LINES`].
+fn preamble(n: &Needles, st: &mut State, b: &[u8], mut at: usize) {
+    let mut line = st.line;
+    while at < b.len() && line <= PREAMBLE_LINES {
+        let end = line_end(b, at);
+        let raw = &b[at..end];
+        let metrics = n.dict.find(raw).is_some() && memmem::find(raw, b"'epoch'").is_some();
+        if metrics || n.header.find(raw).is_some() {
+            return;
+        }
+        on_preamble_line(st, raw, line);
+        if b.get(end) == Some(&b'\n') {
+            line = line.saturating_add(1);
+        }
+        at = end + 1;
     }
 }
 

@@ -21,7 +21,11 @@ pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, Ing
     }
 }
 
-pub(super) fn read_path_split_from(path: &Path, display: &str, min: u64) -> Result<Parsed, IngestError> {
+pub(super) fn read_path_split_from(
+    path: &Path,
+    display: &str,
+    min: u64,
+) -> Result<Parsed, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
         source: e,

@@ -8,15 +8,38 @@ use super::*;
 /// A tqdm bar's counter and total (`100/3815`).
 pub(super) type Bar = (f64, f64);
 
-/// Takes the training bar's counter from the last tqdm update in `region`, if any.
+/// Takes the training bar's counter from the last tqdm update in `region`, if any. While no
+/// header has stated the total steps, every bar of the region is looked at for the largest
+/// total (a header-less log's only step count may be its training bar's total).
 pub(super) fn last_bar(n: &Needles, st: &mut State, region: &[u8]) {
     let Some(p) = n.bar.rfind(region) else {
         return;
     };
+    if st.headers_seen == 0 && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps) {
+        for q in memmem::find_iter(&region[..p], b"%|") {
+            let start = memchr::memrchr2(b'\n', b'\r', &region[..q]).map_or(0, |s| s + 1);
+            if let Some(bar) = parse_bar(&without_ansi(&region[start..line_end(region, q)])) {
+                if st.largest_bar.is_none_or(|(t, _)| bar.1 > t) {
+                    let lineno = st.line.saturating_add(count_lines(&region[..start]));
+                    st.largest_bar = Some((bar.1, lineno));
+                }
+            }
+        }
+    }
     let start = memchr::memrchr2(b'\n', b'\r', &region[..p]).map_or(0, |q| q + 1);
     let line = &region[start..line_end(region, p)];
     if let Some(bar) = parse_bar(&without_ansi(line)) {
-        st.bar = Some(bar);
+        let lineno = st.line.saturating_add(count_lines(&region[..start]));
+        seen_bar(st, bar, lineno);
+    }
+}
+
+/// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for
+/// the dicts after it, and the largest total is kept for the run's total steps.
+pub(super) fn seen_bar(st: &mut State, bar: Bar, lineno: u32) {
+    st.bar = Some(bar);
+    if st.largest_bar.is_none_or(|(t, _)| bar.1 > t) {
+        st.largest_bar = Some((bar.1, lineno));
     }
 }
 
@@ -28,9 +51,25 @@ pub(super) fn without_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-/// Parses a tqdm bar `  3%|███▏  | 100/3815 [00:52<27:37,  2.24it/s]` into (100, 3815).
+/// Parses a tqdm bar `  3%|███▏  | 100/3815 [00:52<27:37,  2.24it/s]` into (100, 3815). A bar
+/// with a description (`Map: 100%|…`, `Running tokenizer on dataset: …`) is another task's,
+/// not the training bar (the HF Trainer's has none): `None`.
 pub(super) fn parse_bar(bytes: &[u8]) -> Option<Bar> {
     let bar_end = memchr::memrchr_iter(b'|', bytes).find(|&i| bytes.get(i + 1) == Some(&b' '))?;
+    if let Some(pct) = memmem::find(bytes, b"%|") {
+        let before = bytes[..pct].trim_ascii_end();
+        let digits = before
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if before[..before.len() - digits]
+            .iter()
+            .any(u8::is_ascii_alphabetic)
+        {
+            return None;
+        }
+    }
     let after = &bytes[bar_end + 2..];
     let counts = &after[..memmem::find(after, b" [").unwrap_or(after.len())];
     let slash = memchr::memchr(b'/', counts)?;

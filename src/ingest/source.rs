@@ -132,6 +132,7 @@ pub fn discover(
                     match name.as_str() {
                         "runs" => "TensorBoard events (the HF Trainer's logging_dir)",
                         "wandb" => "W&B's newest run",
+                        "lightning_logs" => "PyTorch Lightning's newest version_N",
                         _ => "its log",
                     }
                 ));
@@ -187,6 +188,26 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
     };
     let found = match name {
         "log" | "logs" => logs(dir)?,
+        "lightning_logs" => {
+            // PyTorch Lightning's loggers write `version_<N>/`: the highest N is the newest.
+            let newest = read_dir_sorted(dir)?
+                .into_iter()
+                .filter(|p| p.is_dir())
+                .filter_map(|p| {
+                    let n = p
+                        .file_name()?
+                        .to_string_lossy()
+                        .strip_prefix("version_")?
+                        .parse::<u64>()
+                        .ok()?;
+                    Some((n, p))
+                })
+                .max();
+            match newest {
+                Some((_, v)) => logs(&v)?,
+                None => Vec::new(),
+            }
+        }
         "runs" => {
             let mut out = Vec::new();
             for sub in read_dir_sorted(dir)?.into_iter().filter(|p| p.is_dir()) {

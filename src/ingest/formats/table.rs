@@ -233,9 +233,14 @@ fn mapping(cols: &[String]) -> Result<(Vec<Option<Target>>, Option<String>), Str
             }
         }
     } else {
+        let lightning = is_lightning(cols);
         for (i, c) in cols.iter().enumerate() {
             if i != step && !c.starts_with('_') {
-                targets[i] = Some(renamed(c));
+                targets[i] = Some(if lightning {
+                    lightning_name(c)
+                } else {
+                    renamed(c)
+                });
             }
         }
     }
@@ -249,6 +254,40 @@ fn mapping(cols: &[String]) -> Result<(Vec<Option<Target>>, Option<String>), Str
         );
     }
     Ok((targets, note))
+}
+
+/// PyTorch Lightning's CSVLogger `metrics.csv`: `epoch` and `step` columns, and metrics logged
+/// both per step and per epoch (`train_loss_step`, `train_loss_epoch`) or for validation
+/// (`val_loss`).
+fn is_lightning(cols: &[String]) -> bool {
+    let has = |n: &str| cols.iter().any(|c| c == n);
+    has("epoch")
+        && has("step")
+        && cols
+            .iter()
+            .any(|c| c.ends_with("_step") || c.ends_with("_epoch") || c.starts_with("val_"))
+}
+
+/// A Lightning column as HF's log key: the per-step value of a metric is the metric
+/// (`train_loss_step` → `loss`), validation metrics are eval metrics (`val_loss` →
+/// `eval_loss`), `lr-AdamW` (LearningRateMonitor) is the learning rate; epoch means
+/// (`train_loss_epoch`) stay their own series, never merged into the per-step ones.
+fn lightning_name(column: &str) -> Target {
+    if column == "epoch" {
+        return Target::Epoch;
+    }
+    if column.starts_with("lr-") || column == "lr" {
+        return Target::Metric("learning_rate".into());
+    }
+    let base = column.strip_suffix("_step").unwrap_or(column);
+    let name = if let Some(m) = base.strip_prefix("val_") {
+        format!("eval_{m}")
+    } else if let Some(m) = base.strip_prefix("train_") {
+        m.to_string()
+    } else {
+        base.to_string()
+    };
+    Target::Metric(name)
 }
 
 /// A tracker's column name as HF's log key.

@@ -11,6 +11,7 @@
 //! | Megatron-LM | — (derived: global ÷ (micro × data-parallel size)) | `--micro-batch-size` | `--global-batch-size` | `--lr` | — (`--train-iters`) |
 //! | ms-swift | `--gradient_accumulation_steps` | `--per_device_train_batch_size` | — | `--learning_rate` | `--num_train_epochs` |
 //! | torchtune recipe | `gradient_accumulation_steps` | `batch_size` | — | `optimizer.lr` | `epochs` |
+//! | OLMo (`TrainConfig`) | — (derived: global ÷ (micro × world)) | `device_train_microbatch_size` | `global_train_batch_size` | `optimizer.learning_rate` | — (`max_duration`) |
 //! | nanoGPT (`train.py` config) | `gradient_accumulation_steps` (divided by the world size under DDP) | `batch_size` | — | `learning_rate` | — (`max_iters`) |
 //!
 //! Sources: each trainer's argument parser or config loader (transformers `TrainingArguments`,
@@ -31,6 +32,7 @@ pub enum Trainer {
     MsSwift,
     Torchtune,
     NanoGpt,
+    Olmo,
 }
 
 impl Trainer {
@@ -43,6 +45,7 @@ impl Trainer {
             Some("ms-swift") => Trainer::MsSwift,
             Some("torchtune") => Trainer::Torchtune,
             Some("nanogpt") => Trainer::NanoGpt,
+            Some("olmo") => Trainer::Olmo,
             _ => Trainer::Hf,
         }
     }
@@ -69,6 +72,11 @@ impl Trainer {
             (Torchtune, Key::PerDeviceBatch) => "batch_size",
             (Torchtune, Key::LearningRate) => "optimizer.lr",
             (Torchtune, Key::Epochs) => "epochs",
+            (Olmo, Key::GradAccum) => return None,
+            (Olmo, Key::PerDeviceBatch) => "device_train_microbatch_size",
+            (Olmo, Key::EffectiveBatch) => "global_train_batch_size",
+            (Olmo, Key::LearningRate) => "optimizer.learning_rate",
+            (Olmo, Key::Epochs) => return None,
             (NanoGpt, Key::PerDeviceBatch) => "batch_size",
             (NanoGpt, Key::Epochs) => return None,
             (_, Key::GradAccum) => "gradient_accumulation_steps",

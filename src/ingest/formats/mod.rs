@@ -15,6 +15,7 @@ mod lf_jsonl;
 mod megatron;
 pub(super) mod mlflow;
 mod nanogpt;
+mod olmo;
 pub(super) mod run_args;
 pub(super) mod stdout;
 mod swift_jsonl;
@@ -149,7 +150,7 @@ pub type FormatRef = &'static dyn Format;
 
 /// Every format, in sniffing order (binary formats are tried first, then the text formats in
 /// this order; the first "yes" wins, else the first "not sure").
-pub static REGISTRY: [FormatRef; 14] = [
+pub static REGISTRY: [FormatRef; 15] = [
     &wandb::WandbRun,
     &tensorboard::Tensorboard,
     &table::Table,
@@ -161,6 +162,7 @@ pub static REGISTRY: [FormatRef; 14] = [
     &torchtune::Torchtune,
     &mlflow::MlflowMetric,
     &wandb::WandbSummary,
+    &olmo::Olmo,
     &stdout::Stdout,
     &hf_results::HfResults,
     &run_args::RunArgs,

@@ -190,16 +190,20 @@ mod tests {
 
     #[test]
     fn reads_step_blocks_and_the_train_config() {
-        let log = "2025-12-12 11:03:40\thost:0\ttrain:98\tINFO\tTrainConfig(run_name='x', optimizer=OptimizerConfig(name='adamw', learning_rate=0.0003, weight_decay=0.1), max_duration=15000, global_train_batch_size=512, device_train_batch_size=64, device_train_microbatch_size=8, device_train_grad_accum=8)\n\
-2025-12-12 11:05:02\thost:0\tolmo.train:979\tINFO\t[step=1/15000,epoch=0]\n\
-    optim/total_grad_norm=0.2370\n\
-    train/CrossEntropyLoss=2.998\n\
-    train/Perplexity=20.04\n\
-    throughput/total_tokens=2,097,152\n\
-2025-12-12 11:05:05\thost:0\tolmo.train:979\tINFO\t[step=2/15000,epoch=0]\n\
-    train/CrossEntropyLoss=2.919\n\
-    throughput/total_tokens=4,194,304\n\
-Traceback (most recent call last):\n";
+        let log = [
+            "2025-12-12 11:03:40\thost:0\ttrain:98\tINFO\tTrainConfig(run_name='x', optimizer=OptimizerConfig(name='adamw', learning_rate=0.0003, weight_decay=0.1), max_duration=15000, global_train_batch_size=512, device_train_batch_size=64, device_train_microbatch_size=8, device_train_grad_accum=8)",
+            "2025-12-12 11:05:02\thost:0\tolmo.train:979\tINFO\t[step=1/15000,epoch=0]",
+            "    optim/total_grad_norm=0.2370",
+            "    train/CrossEntropyLoss=2.998",
+            "    train/Perplexity=20.04",
+            "    throughput/total_tokens=2,097,152",
+            "2025-12-12 11:05:05\thost:0\tolmo.train:979\tINFO\t[step=2/15000,epoch=0]",
+            "    train/CrossEntropyLoss=2.919",
+            "    throughput/total_tokens=4,194,304",
+            "Traceback (most recent call last):",
+        ]
+        .join("\n");
+        let log = log.as_str();
         let p = read(log, "training.log").expect("reads");
         let recs = p.records.to_vec();
         assert_eq!(recs.len(), 2);

@@ -26,7 +26,7 @@ const METRICS: [(&str, &str); 6] = [
 ];
 
 /// Arguments-block names, the key each sets and the label shown with it.
-const ARGUMENTS: [(&str, Key, &str); 5] = [
+const ARGUMENTS: [(&str, Key, &str); 6] = [
     (
         "global_batch_size",
         Key::EffectiveBatch,
@@ -44,7 +44,11 @@ const ARGUMENTS: [(&str, Key, &str); 5] = [
     ),
     ("train_iters", Key::TotalSteps, "train_iters argument"),
     ("lr", Key::LearningRate, "lr argument (peak learning rate)"),
+    ("log_interval", Key::LoggingSteps, "log_interval argument"),
 ];
+
+/// Megatron's start-up line stating the gradient accumulation (micro-batches per step).
+const MICRO_BATCHES: &str = "setting number of micro-batches to constant ";
 
 /// Yes when the head holds an iteration line or Megatron's arguments block.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -60,6 +64,8 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut names = Names::default();
     let mut in_arguments = false;
     let mut batch: Option<(f64, usize)> = None;
+    // Each logged global batch: (value, iterations logged with it, first line).
+    let mut batches: Vec<(f64, usize, usize)> = Vec::new();
     let mut ramp: Vec<String> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let lineno = i + 1;
@@ -77,6 +83,17 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                         out.fact(*key, x, format!("line {lineno} ({label})"), 1);
                     }
                 }
+            }
+            continue;
+        }
+        if let Some(at) = line.find(MICRO_BATCHES) {
+            if let Some(x) = leading(&line[at + MICRO_BATCHES.len()..]) {
+                out.fact(
+                    Key::GradAccum,
+                    x,
+                    format!("line {lineno} (number of micro-batches)"),
+                    0,
+                );
             }
             continue;
         }
@@ -127,6 +144,10 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             }
         }
         if let Some(gbs) = field(line, "global batch size:") {
+            match batches.iter_mut().find(|b| b.0 == gbs) {
+                Some(b) => b.1 += 1,
+                None => batches.push((gbs, 1, lineno)),
+            }
             match batch {
                 Some((b, _)) if b == gbs => {}
                 Some((b, _)) => {
@@ -138,19 +159,27 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         }
         out.records.push(rec);
     }
-    if let Some((gbs, lineno)) = batch {
+    // The run's batch is the one most iterations were logged with (after a ramp-up, the final
+    // one; after a drop for an evaluation, the one before it); on a tie, the later.
+    let logged = batches.iter().map(|b| b.1).sum::<usize>();
+    if let Some(&(gbs, n, lineno)) = batches.iter().max_by_key(|b| b.1) {
+        let share = if batches.len() > 1 {
+            format!(", {n} of {logged} logged iterations")
+        } else {
+            String::new()
+        };
         out.facts.push(Fact {
             key: Key::EffectiveBatch,
             value: ConfigValue::Number(gbs),
-            locator: format!("line {lineno} (global batch size)"),
+            locator: format!("line {lineno} (global batch size{share})"),
             rank: 0,
         });
-    }
-    if !ramp.is_empty() {
-        out.warnings.push(format!(
-            "the global batch size changed during training ({}); samples seen come from the logged consumed samples, the batch shown is the last",
-            ramp.join(", ")
-        ));
+        if !ramp.is_empty() {
+            out.warnings.push(format!(
+                "the global batch size changed during training ({}); samples seen come from the logged consumed samples, the run's batch is taken as {gbs}, the one of most logged iterations ({n} of {logged})",
+                ramp.join(", ")
+            ));
+        }
     }
     Ok(out)
 }
@@ -250,7 +279,7 @@ mod tests {
         assert_eq!(
             fact(Key::EffectiveBatch, 0),
             Some(32.0),
-            "the batch in effect at the end"
+            "on a tie of iterations, the later batch"
         );
         assert_eq!(fact(Key::TotalSteps, 0), Some(100.0));
         assert!(

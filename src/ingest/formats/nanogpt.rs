@@ -17,7 +17,9 @@ use crate::model::Key;
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {
     let nanogpt = head.contains("tokens per iteration will be:")
-        || head.lines().any(|l| iter_line(l).is_some());
+        || head
+            .lines()
+            .any(|l| iter_line(l).is_some() || eval_line(l).is_some());
     let build = head.contains("total desired batch size:")
         || head.lines().any(|l| pipe_line(l).is_some())
         || log_txt_head(head);
@@ -124,7 +126,7 @@ fn iter_line(line: &str) -> Option<Parsed1> {
     let (n, rest) = rest.split_once(':')?;
     let step = n.trim().parse::<f64>().ok()?;
     let loss = rest.trim_start().strip_prefix("loss ")?;
-    let loss = parse_number(loss.split(',').next()?)?;
+    let loss = value(loss.split(',').next()?)?;
     Some((step, vec![("loss", loss)]))
 }
 
@@ -137,12 +139,18 @@ fn eval_line(line: &str) -> Option<Parsed1> {
     for part in rest.split(',') {
         let part = part.trim();
         if let Some(x) = part.strip_prefix("train loss ") {
-            metrics.push(("eval_train_loss", parse_number(x)?));
+            metrics.push(("eval_train_loss", value(x)?));
         } else if let Some(x) = part.strip_prefix("val loss ") {
-            metrics.push(("eval_loss", parse_number(x)?));
+            metrics.push(("eval_loss", value(x)?));
         }
     }
     (!metrics.is_empty()).then_some((step, metrics))
+}
+
+/// A logged number with an optional unit after it (`6.1551 BPC`, as forks print bits per
+/// character).
+fn value(s: &str) -> Option<f64> {
+    parse_number(s.split_whitespace().next()?)
 }
 
 /// build-nanogpt: `step 0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: …`.

@@ -14,7 +14,7 @@ use crate::ingest::source::IngestError;
 use crate::model::Key;
 
 /// Option names (as trainers spell them) and the key each one sets.
-const OPTIONS: [(&str, Key); 18] = [
+const OPTIONS: [(&str, Key); 20] = [
     ("per_device_train_batch_size", Key::PerDeviceBatch),
     ("train.batch_size", Key::PerDeviceBatch),
     ("gradient_accumulation_steps", Key::GradAccum),
@@ -34,14 +34,22 @@ const OPTIONS: [(&str, Key); 18] = [
     // axolotl's names.
     ("micro_batch_size", Key::PerDeviceBatch),
     ("num_epochs", Key::Epochs),
+    // nanoGPT's names (its `train.py` globals, as W&B's config.yaml holds them).
+    ("max_iters", Key::TotalSteps),
+    ("log_interval", Key::LoggingSteps),
 ];
 
+/// nanoGPT's `batch_size` is the per-process micro batch; other tools' `batch_size` may be the
+/// global one, so it is read only from a nanoGPT configuration (one naming these globals).
+const NANOGPT_KEYS: [&str; 3] = ["max_iters", "block_size", "eval_interval"];
+
 /// Keys that name the trainer a file of arguments belongs to.
-const TRAINER_KEYS: [(&str, &str); 4] = [
+const TRAINER_KEYS: [(&str, &str); 5] = [
     ("micro_batch_size", "axolotl"),
     ("finetuning_type", "llamafactory"),
     ("stage", "llamafactory"),
     ("train.finetuning_type", "llamafactory"),
+    ("eval_interval", "nanogpt"),
 ];
 
 /// Yes when the head is YAML or JSON naming at least two training options; not sure for other
@@ -73,9 +81,22 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     };
     let pairs: Vec<(String, String)> = pairs;
     let mut out = options(pairs.iter().cloned(), |option| locate(text, option));
+    let bare = |k: &str| k.strip_suffix(".value").unwrap_or(k).to_string();
+    let nanogpt = NANOGPT_KEYS
+        .iter()
+        .all(|n| pairs.iter().any(|(k, _)| bare(k) == *n));
+    if nanogpt {
+        if let Some(x) = pairs
+            .iter()
+            .find(|(k, _)| bare(k) == "batch_size")
+            .and_then(|(_, v)| parse_number(v))
+        {
+            out.fact(Key::PerDeviceBatch, x, locate(text, "batch_size"), 1);
+        }
+    }
     if let Some((option, trainer)) = TRAINER_KEYS
         .iter()
-        .find(|(o, _)| pairs.iter().any(|(k, _)| k == o))
+        .find(|(o, _)| pairs.iter().any(|(k, _)| bare(k) == *o))
     {
         out.text_fact(Key::Trainer, trainer, locate(text, option), 1);
     }

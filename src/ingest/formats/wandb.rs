@@ -98,9 +98,15 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
         })?;
     let mut out = Parsed::default();
     let mut names = Names::default();
-    let step = entry
-        .num("train/global_step")
-        .or_else(|| entry.num("_step"));
+    // `_step` counts W&B's log calls, not optimizer steps: the step is the trainer's own key.
+    let step = ["train/global_step", "global_step", "iter", "step"]
+        .iter()
+        .find_map(|k| entry.num(k));
+    // nanoGPT logs `{iter, train/loss, val/loss, lr, mfu}` at each evaluation: its train/loss is
+    // an estimate on the training split, not the training curve.
+    let nanogpt = ["iter", "train/loss", "val/loss", "mfu"]
+        .iter()
+        .all(|k| entry.fields.iter().any(|(f, _)| f == k));
     let mut rec = Record {
         step,
         time: entry.num("_runtime"),
@@ -110,7 +116,19 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
     };
     for (k, v) in &entry.fields {
         let Some(x) = v.num() else { continue };
-        if k.starts_with('_') || k == "train/global_step" {
+        if k.starts_with('_')
+            || ["train/global_step", "global_step", "iter", "step"].contains(&&**k)
+        {
+            continue;
+        }
+        if nanogpt {
+            let name = match &**k {
+                "train/loss" => "eval_train_loss",
+                "val/loss" => "eval_loss",
+                "lr" => "learning_rate",
+                other => other,
+            };
+            rec.metrics.push((names.get(name), x));
             continue;
         }
         match tracker_name(k) {

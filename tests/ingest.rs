@@ -219,7 +219,9 @@ fn bad_inputs_fail_with_the_file_named_and_exit_2() {
         .arg(empty.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("looked at: no files"));
+        .stderr(predicate::str::contains(
+            "no training metrics found; found: no files",
+        ));
 }
 
 #[test]
@@ -319,4 +321,66 @@ fn public_logs_with_their_traps() {
         &json_of(&["fixtures/public/34_lf-jsonl-every-step-twice-concurrent-writers"])["runs"][0];
     assert_eq!(run["metrics"]["loss"]["points"], 10);
     assert_eq!(run["metrics"]["loss"]["dropped_duplicates"], 10);
+}
+
+#[test]
+fn a_run_with_final_values_only_is_still_a_run() {
+    // axolotl's stdout holding only the end-of-training summary, beside its YAML (hand-made:
+    // fixtures/README.md).
+    let doc = json_of(&["fixtures/handmade/axolotl_summary_only"]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["config"]["train_runtime"]["value"], 612.4);
+    assert_eq!(run["config"]["per_device_batch"]["value"], 2.0);
+    assert_eq!(run["config"]["trainer"]["value"], "axolotl");
+    assert!(run["metrics"].as_object().expect("metrics").is_empty());
+    assert!(
+        doc["warnings"].to_string().contains("no curve was logged"),
+        "{}",
+        doc["warnings"]
+    );
+    // Compared with a run that has curves: what can be compared is, and it says so.
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/handmade/axolotl_summary_only",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "axolotl_summary_only logged no curve (final values only)",
+        ));
+}
+
+#[test]
+fn a_folder_of_lfs_pointers_says_to_pull_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pointer = std::fs::read("fixtures/bad/lfs_pointer_trainer_log.jsonl").expect("fixture");
+    for name in ["trainer_state.json", "trainer_log.jsonl"] {
+        std::fs::write(dir.path().join(name), &pointer).expect("write");
+    }
+    losscmp()
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "2 of its files are Git LFS pointers, not the logs themselves; run `git lfs pull`",
+        ));
+}
+
+#[test]
+fn no_metrics_says_what_was_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        "fixtures/lf_1gpu_ga8/config.yaml",
+        dir.path().join("config.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("notes.txt"), "nothing to see\n").expect("write");
+    losscmp()
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no training metrics found; found: config.yaml (run_args: 0 records, 8 config values), notes.txt (skipped)",
+        ));
 }

@@ -281,13 +281,37 @@ fn assemble(
             label: spec.label.clone(),
         });
     }
-    if series.is_empty() {
+    let lfs = sources
+        .iter()
+        .filter(|s| s.format.is_none() && s.note.contains("a Git LFS pointer"))
+        .count();
+    if series.is_empty() && lfs > 0 {
+        return Err(IngestError::LfsFolder {
+            path: display,
+            count: lfs,
+        });
+    }
+    if series.is_empty() && config.get(Key::TrainRuntime).is_some() {
+        // Final values only (an end-of-training summary beside the configuration): still a run,
+        // compared on what it has.
+        warnings.push(
+            "no curve was logged: only the end-of-training summary and the configuration were found; loss comparisons are skipped, configuration and throughput checks still run".into(),
+        );
+    } else if series.is_empty() {
         let looked = if sources.is_empty() {
             "no files".to_string()
         } else {
             sources
                 .iter()
-                .map(|s| s.path.as_str())
+                .map(|s| {
+                    let name = Path::new(&s.path)
+                        .file_name()
+                        .map_or_else(|| s.path.clone(), |n| n.to_string_lossy().into_owned());
+                    match s.format {
+                        Some(f) => format!("{name} ({f}: {})", s.note),
+                        None => format!("{name} (skipped)"),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -296,7 +320,7 @@ fn assemble(
             looked,
         });
     }
-    if !series.contains_key("loss") {
+    if !series.is_empty() && !series.contains_key("loss") {
         warnings.push(
             "no training loss in any file (was logging_steps larger than the run?); loss comparisons are skipped".into(),
         );

@@ -32,6 +32,10 @@ pub enum IngestError {
         "{path}: a Git LFS pointer, not the log itself; run `git lfs pull` in its repository first"
     )]
     LfsPointer { path: String },
+    #[error(
+        "{path}: {count} of its files are Git LFS pointers, not the logs themselves; run `git lfs pull` in its repository first"
+    )]
+    LfsFolder { path: String, count: usize },
     #[error("{path}: {size} bytes is more than the {limit} bytes losscmp reads as one document")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("{path}:{line}: {message}")]
@@ -51,7 +55,7 @@ pub enum IngestError {
         label: String,
     },
     #[error(
-        "{path}: no training metrics found (looked at: {looked}); pass a trainer_state.json, trainer_log.jsonl or captured stdout log"
+        "{path}: no training metrics found; found: {looked}; a run needs a trainer_state.json, trainer_log.jsonl, captured stdout log or another log losscmp reads (docs/formats.md)"
     )]
     NoMetrics { path: String, looked: String },
 }

@@ -283,7 +283,14 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
                 count(t.reference_steps.round())
             );
         }
-        if report.runs[pair.run].planned {
+        let run = &report.runs[pair.run];
+        if !run.planned && run.series.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {} logged no curve (final values only): compared on its configuration and throughput",
+                s(&run.label)
+            );
+        } else if run.planned {
             let _ = writeln!(
                 out,
                 "  a plan: nothing trained yet; judged on its configuration"
@@ -404,6 +411,11 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         .collect();
     if run.planned {
         let _ = writeln!(out, "  planned: nothing trained yet, no points");
+    } else if run.series.is_empty() {
+        let _ = writeln!(
+            out,
+            "  points: none (no curve was logged; final values only)"
+        );
     } else {
         let _ = writeln!(out, "  points: {}", counts.join(", "));
     }

@@ -39,6 +39,7 @@ pub const MAX_LINE: usize = 1 << 20;
 pub fn sniff(head: &str, name: &str) -> Option<bool> {
     if head.contains("{'loss'")
         || head.contains("{'eval_loss'")
+        || head.contains("{'train_runtime'")
         || head.contains("***** Running training *****")
     {
         return Some(true);
@@ -48,12 +49,13 @@ pub fn sniff(head: &str, name: &str) -> Option<bool> {
         .iter()
         .any(|e| base.ends_with(e))
         || !base.contains('.');
+    // JSON opens with `{"` or `[{`, `["`, `[[`; a log line may open with `[2025-01-10 …]` or
+    // `[INFO|…`.
     let t = head.trim_start();
-    if texty && !t.starts_with('{') && !t.starts_with('[') {
-        None
-    } else {
-        Some(false)
-    }
+    let json = t.starts_with('{')
+        || t.strip_prefix('[')
+            .is_some_and(|r| r.trim_start().starts_with(['{', '"', '[', ']']));
+    if texty && !json { None } else { Some(false) }
 }
 
 #[derive(PartialEq)]

@@ -384,3 +384,25 @@ fn no_metrics_says_what_was_found() {
             "no training metrics found; found: config.yaml (run_args: 0 records, 8 config values), notes.txt (skipped)",
         ));
 }
+
+#[test]
+fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
+    // A real 2021 HF Trainer output (fixtures/real/13): the header says 8 per device × GA 1 but a
+    // total batch of 4; after training the script prints fill-mask results as dicts.
+    let case = "fixtures/real/13_hf-2021-readme-log-contradictory-batch-fillmask-after";
+    let doc = json_of(&[case]);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("the batch facts contradict each other: effective_batch 4")
+            && warnings.contains("line 50")
+            && warnings.contains("line 49")
+            && warnings.contains("line 51"),
+        "{warnings}"
+    );
+    let metrics = doc["runs"][0]["metrics"].as_object().expect("metrics");
+    assert!(
+        !metrics.contains_key("score") && !metrics.contains_key("token"),
+        "{metrics:?}"
+    );
+    assert!(!warnings.contains("logged more than once"), "{warnings}");
+}

@@ -353,6 +353,28 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
 
 fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
     use Key::*;
+    // Without the world size, the effective batch must still be a whole multiple of the
+    // per-device batch × accumulation: the header saying 8 per device × 1 but a total of 4
+    // contradicts itself.
+    if let (Some(eff), None, Some(b), Some(g)) = (
+        cfg.get(EffectiveBatch),
+        cfg.num(WorldSize),
+        cfg.get(PerDeviceBatch),
+        cfg.get(GradAccum),
+    ) {
+        if let (Some(e), Some(bv), Some(gv)) =
+            (eff.value.as_f64(), b.value.as_f64(), g.value.as_f64())
+        {
+            let w = e / (bv * gv);
+            let whole = w >= 1.0 && (w - w.round()).abs() < INTEGER_TOLERANCE;
+            if !whole && !matches!(eff.source, Provenance::Derived(_)) {
+                warnings.push(format!(
+                    "the batch facts contradict each other: effective_batch {e} ({}) is not a whole multiple of per_device_batch {bv} ({}) × grad_accum {gv} ({}); the effective batch is used as stated, check which is right (a deprecated --per_gpu_train_batch_size, DataParallel)",
+                    eff.source, b.source, g.source
+                ));
+            }
+        }
+    }
     if let (Some(eff), Some(w), Some(b), Some(g)) = (
         cfg.get(EffectiveBatch),
         cfg.num(WorldSize),
@@ -361,9 +383,16 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
     ) {
         if let Some(e) = eff.value.as_f64() {
             if (w * b * g - e).abs() > 0.5 && !matches!(eff.source, Provenance::Derived(_)) {
+                let at = |k: Key| {
+                    cfg.get(k)
+                        .map_or_else(String::new, |v| format!(" ({})", v.source))
+                };
                 warnings.push(format!(
-                    "effective_batch {e} ({}) is not world_size {w} × per_device_batch {b} × grad_accum {g} = {}; check world_size (DataParallel, tensor/pipeline parallelism)",
+                    "effective_batch {e} ({}) is not world_size {w}{} × per_device_batch {b}{} × grad_accum {g}{} = {}; check world_size (DataParallel, tensor/pipeline parallelism)",
                     eff.source,
+                    at(WorldSize),
+                    at(PerDeviceBatch),
+                    at(GradAccum),
                     w * b * g
                 ));
             }

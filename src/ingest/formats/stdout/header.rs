@@ -127,6 +127,14 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
 }
 
+/// A metric name the HF Trainer and the tools built on it log.
+fn trainer_metric(name: &str) -> bool {
+    matches!(name, "loss" | "learning_rate" | "grad_norm" | "train_loss")
+        || name.starts_with("eval_")
+        || name.starts_with("rewards/")
+        || name.starts_with("train/")
+}
+
 pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
     let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
@@ -171,6 +179,13 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
         return;
     }
     if st.metrics.is_empty() {
+        return;
+    }
+    // The Trainer's logs always carry the epoch; a dict with neither epoch nor step and no metric
+    // the trainers log is something else the script printed (a fill-mask result, a generation
+    // sample, another task's scores): not a training metric.
+    if epoch.is_none() && step.is_none() && !st.metrics.iter().any(|(n, _)| trainer_metric(n)) {
+        st.metrics.clear();
         return;
     }
     let rec = Record {

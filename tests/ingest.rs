@@ -406,3 +406,39 @@ fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
     );
     assert!(!warnings.contains("logged more than once"), "{warnings}");
 }
+
+#[test]
+fn steps_per_epoch_prefer_the_planned_total_and_carry_the_rounding_of_an_epoch() {
+    // A crashed LLaMA-Factory run: its last row is at step 39, epoch 0.1 (rounded to 2 decimals
+    // by LLaMA-Factory), of 1,218 planned steps over 3 epochs (406 per epoch).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rows: String = [13, 26, 39]
+        .iter()
+        .map(|s| {
+            format!(
+                "{{\"current_steps\": {s}, \"total_steps\": 1218, \"loss\": 1.5, \"epoch\": {}}}\n",
+                (f64::from(*s) / 406.0 * 100.0).round() / 100.0
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("trainer_log.jsonl"), rows).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
+    assert_eq!(spe["value"], 390.0, "{spe}");
+    assert!(
+        spe["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("the epoch is rounded, so between 260 and 780"),
+        "{spe}"
+    );
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "num_train_epochs: 3\nlearning_rate: 1.0e-4\nper_device_train_batch_size: 2\n",
+    )
+    .expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
+    assert_eq!(spe["value"], 406.0, "{spe}");
+    assert_eq!(spe["source"], "derived: total_steps 1218 ÷ epochs 3");
+}

@@ -146,6 +146,17 @@ fn near_integer(x: f64) -> Option<f64> {
     (r >= 1.0 && (x - r).abs() <= INTEGER_TOLERANCE * r).then_some(r)
 }
 
+/// Half a unit of the last decimal `x` is written with, when it has at most 4 decimals (written
+/// rounded, as LLaMA-Factory's `round(epoch, 2)` and transformers 5's 4 digits do); `None` for
+/// full-precision numbers and whole ones.
+fn rounding(x: f64) -> Option<f64> {
+    let text = format!("{x}");
+    let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+    (1..=4)
+        .contains(&decimals)
+        .then(|| 0.5 * 10f64.powi(-(decimals as i32)))
+}
+
 fn num(x: f64) -> ConfigValue {
     ConfigValue::Number(x)
 }
@@ -160,6 +171,19 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
 
+    // The planned total over the epochs, when both are stated and divide evenly: exact, where a
+    // logged epoch may be rounded (a crashed run's last epoch 0.1 at step 39 says 390, the run's
+    // true 406).
+    if let (None, Some(t), Some(e)) = (cfg.get(StepsPerEpoch), cfg.num(TotalSteps), cfg.num(Epochs))
+    {
+        if let Some(spe) = near_integer(t / e).filter(|s| (s * e - t).abs() < 1e-6) {
+            cfg.set_if_absent(
+                StepsPerEpoch,
+                num(spe),
+                Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
+            );
+        }
+    }
     if cfg.get(StepsPerEpoch).is_none() {
         // Full-precision epochs (HF state, LLaMA-Factory jsonl) give steps per epoch directly;
         // 2-decimal ones (older files, stdout) are too coarse and are not used.
@@ -176,11 +200,19 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         }
         if let Some((f, line, s, e)) = last {
             if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
+                // The epoch as written may be rounded: with d decimals it is ± half a unit of
+                // the last one, and steps per epoch somewhere in s ÷ (e ± that).
+                let bound = rounding(e)
+                    .map(|h| ((s / (e + h)).ceil(), (s / (e - h)).floor()))
+                    .filter(|(lo, hi)| hi > lo)
+                    .map_or_else(String::new, |(lo, hi)| {
+                        format!("; the epoch is rounded, so between {lo} and {hi}")
+                    });
                 cfg.set_if_absent(
                     StepsPerEpoch,
                     num(spe),
                     Provenance::Derived(format!(
-                        "step {s} ÷ epoch {e} ({} {})",
+                        "step {s} ÷ epoch {e} ({} {}){bound}",
                         f.path,
                         f.locator().describe(line)
                     )),

@@ -65,7 +65,9 @@ pub fn sniff(head: &str, name: &str, columns: &[(String, String)]) -> bool {
     let Some(header) = head.lines().next() else {
         return false;
     };
-    let cols = split(header, delimiter(header));
+    let Some(cols) = records(head, delimiter(header)).headers().ok().map(fields) else {
+        return false;
+    };
     if !columns.is_empty() {
         return columns
             .iter()
@@ -89,12 +91,20 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
     if text.trim_start().starts_with('{') && !columns.is_empty() {
         return Ok(read_jsonl(text, columns));
     }
-    let mut lines = text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
+    let Some(header) = text.lines().next() else {
         return Ok(Parsed::default());
     };
-    let delim = delimiter(header);
-    let cols = split(header, delim);
+    let mut reader = records(text, delimiter(header));
+    let cols = match reader.headers() {
+        Ok(h) => fields(h),
+        Err(e) => {
+            return Err(IngestError::Syntax {
+                path: path.into(),
+                line: 1,
+                message: format!("invalid CSV header: {e}"),
+            });
+        }
+    };
     let mut out = Parsed::default();
     let targets: Vec<Option<Target>> = if columns.is_empty() {
         let (targets, note) = mapping(&cols).map_err(|message| IngestError::Syntax {
@@ -119,16 +129,28 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
     };
     let mut names = Names::default();
     let mut skipped = Skipped::default();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
+    let mut row = csv::StringRecord::new();
+    loop {
+        // The line the next row starts on (1-based; the csv crate counts the header's).
+        let before = reader.position().line() as usize + 1;
+        match reader.read_record(&mut row) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => {
+                // An unreadable row (invalid UTF-8, a quote never closed): skipped and counted.
+                skipped.line(before);
+                continue;
+            }
+        }
+        let lineno = row.position().map_or(before, |p| p.line() as usize + 1);
+        if row.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let lineno = i + 1;
         let mut rec = Record {
             line: u32::try_from(lineno).unwrap_or(u32::MAX),
             ..Record::default()
         };
-        for (value, target) in split(line, delim).iter().zip(&targets) {
+        for (value, target) in row.iter().zip(&targets) {
             let (Some(target), Some(x)) = (target, parse_number(value)) else {
                 continue;
             };
@@ -307,25 +329,19 @@ fn delimiter(header: &str) -> char {
     }
 }
 
-/// Splits a CSV line, honouring double quotes (`""` inside quotes is a quote).
-fn split(line: &str, delim: char) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            c if c == delim && !quoted => out.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    out.push(field);
-    out
+/// A CSV/TSV reader over `text` (the csv crate: quoted fields may hold the delimiter, quotes
+/// and newlines; rows may be short or long).
+fn records(text: &str, delim: char) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delim as u8)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes())
+}
+
+/// A record's fields as strings.
+fn fields(r: &csv::StringRecord) -> Vec<String> {
+    r.iter().map(str::to_string).collect()
 }
 
 /// CSV/TSV tables: W&B exports, step-and-loss tables, anything mapped with `--columns`.
@@ -405,10 +421,36 @@ mod tests {
     }
 
     #[test]
+    fn quoted_fields_hold_commas_quotes_and_newlines() {
+        // A pandas export with a free-text column: the note of step 2 spans two lines.
+        let csv = "step,note,loss\r\n1,\"warmup, \"\"slow\"\"\",2.5\r\n2,\"resumed\nfrom ckpt\",2.0\r\n3,,1.5\r\n";
+        let p = read(csv, "log.csv", &[]).expect("reads");
+        let got: Vec<(Option<f64>, u32, f64)> = p
+            .records
+            .to_vec()
+            .iter()
+            .map(|r| (r.step, r.line, r.metrics[0].1))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(1.0), 2, 2.5),
+                (Some(2.0), 3, 2.0),
+                (Some(3.0), 5, 1.5)
+            ]
+        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
     fn plain_tables_need_a_step_and_a_loss() {
         assert!(sniff("step,loss,lr\n1,2.0,0.1\n", "log.csv", &[]));
         assert!(!sniff("step,accuracy\n1,0.5\n", "log.csv", &[]));
         assert!(!sniff("step,loss\n1,2.0\n", "log.txt", &[]));
-        assert_eq!(split("a,\"b,c\",\"d\"\"e\"", ','), vec!["a", "b,c", "d\"e"]);
+        let mut r = records("a,\"b,c\",\"d\"\"e\"\n", ',');
+        assert_eq!(
+            fields(r.headers().expect("header")),
+            vec!["a", "b,c", "d\"e"]
+        );
     }
 }

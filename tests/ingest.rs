@@ -158,7 +158,9 @@ fn a_resumed_run_keeps_one_point_per_step_and_says_so() {
         .stderr(predicate::str::contains(
             "steps 194–206 were logged more than once",
         ))
-        .stderr(predicate::str::contains("dropped 7 earlier points"))
+        .stderr(predicate::str::contains(
+            "dropped the earlier points (7 of loss)",
+        ))
         .stdout(predicate::str::contains("\"dropped_duplicates\": 7"));
 }
 
@@ -441,4 +443,27 @@ fn steps_per_epoch_prefer_the_planned_total_and_carry_the_rounding_of_an_epoch()
     let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
     assert_eq!(spe["value"], 406.0, "{spe}");
     assert_eq!(spe["source"], "derived: total_steps 1218 ÷ epochs 3");
+}
+
+#[test]
+fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
+    let run = "fixtures/handmade/custom_dicts_resumed_ranks_truncated";
+    let out = losscmp()
+        .args([run, "--set", "custom_dicts_resumed_ranks_truncated:total_steps=30"])
+        .args(["--set", "custom_dicts_resumed_ranks_truncated:epochs=1.5", "--json", "-"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "1 metric dict lines could not be read (cut short, as a killed run's last line is, or mangled) (first at line 8)",
+        ))
+        .stderr(predicate::str::contains(
+            "steps 10–20 were logged more than once",
+        ));
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    // The restart's values win at the steps both segments logged; the rank copy is one point.
+    assert_eq!(loss["points"], 3);
+    assert_eq!(loss["final"], 1.0);
+    assert_eq!(loss["final_step"], 30.0);
+    assert_eq!(loss["dropped_duplicates"], 3);
 }

@@ -177,6 +177,8 @@ pub fn merge(
         }
         per_metric.sort_by(|a, b| a.0.cmp(&b.0));
         let mut dropped_steps: Vec<f64> = Vec::new();
+        // The metric that lost the most points, and how many: the warning's count.
+        let mut most: Option<(Name, usize)> = None;
         for (name, origin, mut points, increasing) in per_metric {
             let dropped = if increasing {
                 Vec::new()
@@ -184,6 +186,13 @@ pub fn merge(
                 dedupe_keep_last(&mut points)
             };
             let count = dropped.len();
+            if count > 0
+                && most.as_ref().is_none_or(|(n, c)| {
+                    count > *c || (count == *c && &*name == "loss" && &**n != "loss")
+                })
+            {
+                most = Some((Arc::clone(&name), count));
+            }
             dropped_steps.extend(dropped);
             by_metric
                 .entry(name)
@@ -193,8 +202,9 @@ pub fn merge(
         if !dropped_steps.is_empty() {
             dropped_steps.sort_by(f64::total_cmp);
             dropped_steps.dedup();
+            let (name, points) = most.unwrap_or_else(|| ("loss".into(), 0));
             warnings.push(format!(
-                "{}: steps {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest of each, dropped {} earlier points",
+                "{}: steps {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest at each of those {} steps, dropped the earlier points ({points} of {name})",
                 file.path,
                 dropped_steps[0],
                 dropped_steps[dropped_steps.len() - 1],

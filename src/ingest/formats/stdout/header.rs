@@ -158,6 +158,10 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
         }
     });
     if parsed.is_none() {
+        // A dict cut short (the last line of a killed run) or mangled: counted for a warning.
+        if text.starts_with("{'") {
+            st.bad_dicts.line(lineno as usize);
+        }
         return;
     }
     st.block = Block::None;

@@ -93,6 +93,8 @@ struct State {
     /// NUL bytes seen: the line and byte offset of the first, and how many lines held any.
     nul: Option<(u32, u64)>,
     nul_lines: usize,
+    /// Dict lines that could not be read.
+    bad_dicts: crate::ingest::Skipped,
     /// The metrics of the dict being read.
     metrics: Vec<(Name, f64)>,
 }
@@ -118,6 +120,7 @@ impl State {
             nul: None,
             nul_lines: 0,
             metrics: Vec::new(),
+            bad_dicts: crate::ingest::Skipped::default(),
         }
     }
 
@@ -162,6 +165,10 @@ impl State {
             self.nul = next.nul.map(|(l, o)| (l.saturating_add(before), o));
         }
         self.nul_lines += next.nul_lines;
+        self.bad_dicts.count += next.bad_dicts.count;
+        if self.bad_dicts.first.is_none() {
+            self.bad_dicts.first = next.bad_dicts.first.map(|l| l + before as usize);
+        }
     }
 }
 
@@ -242,6 +249,10 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
             "{too_long} lines longer than {MAX_LINE} bytes were skipped"
         ));
     }
+    st.bad_dicts.warn(
+        &mut out,
+        "metric dict lines could not be read (cut short, as a killed run's last line is, or mangled)",
+    );
     if st.headers_seen > 1 {
         out.warnings.push(format!(
             "{} training headers in one file (a resumed run or several runs); the last header's settings are used",

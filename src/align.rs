@@ -88,7 +88,7 @@ impl Axis {
             Axis::Samples => p.samples.get(),
             Axis::Tokens => p.tokens.get(),
             Axis::Epoch => p.epoch.get(),
-            Axis::Step => Some(p.step),
+            Axis::Step => Some(p.step).filter(|s| s.is_finite()),
             Axis::Time => p.time.get(),
         }
     }
@@ -365,7 +365,9 @@ fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
     let on_axis = |p: &Point| axis.of(p).unwrap_or(f64::NAN);
     let to_axis = |step: f64| -> Option<f64> {
         let (first, last) = (points.first()?.step, points.last()?.step);
-        if step < first || step > last || step.is_nan() {
+        // A series kept on the epoch axis has no steps to place a marker by.
+        if !(first.is_finite() && last.is_finite()) || step < first || step > last || step.is_nan()
+        {
             return None;
         }
         let i = points.partition_point(|p| p.step < step);

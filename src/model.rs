@@ -303,6 +303,16 @@ pub struct Point {
 }
 
 impl Point {
+    /// Where the point is, in words: "step 40", or "epoch 1.5" for a point with no step (a log
+    /// whose steps nothing gives, kept on the epoch axis).
+    pub fn position(&self) -> String {
+        match (self.step.is_finite(), self.epoch.get()) {
+            (true, _) => format!("step {}", format_number(self.step)),
+            (false, Some(e)) => format!("epoch {}", format_number(e)),
+            (false, None) => "an unknown step".into(),
+        }
+    }
+
     /// A point at `step` with no other coordinate known yet.
     pub fn at_step(step: f64, value: f64, line: u32) -> Self {
         Point {

@@ -35,10 +35,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             runs: vec![run.label.clone()],
             subject: Some(run.label.clone()),
             summary: format!(
-                "{}'s training loss is exactly 0.0 at {} logged steps after training began (first at step {}{}): the loss is no longer computed, the run is broken.",
+                "{}'s training loss is exactly 0.0 at {} logged steps after training began (first at {}{}): the loss is no longer computed, the run is broken.",
                 run.label,
                 zeros.len(),
-                crate::model::format_number(first.step),
+                first.position(),
                 if with_nan > 0 { format!(", {with_nan} of them with a NaN grad norm") } else { String::new() }
             ),
             evidence: vec![logged(run, "loss", &loss.points[start]), logged(run, "loss", first)],

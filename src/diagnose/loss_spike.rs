@@ -52,10 +52,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             runs: vec![run.label.clone()],
             subject: Some(run.label.clone()),
             summary: format!(
-                "{} has {} loss spikes; the largest at step {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
+                "{} has {} loss spikes; the largest at {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
                 run.label,
                 spikes.len(),
-                num(worst.step),
+                worst.position(),
                 num(worst.value)
             ),
             evidence: vec![logged(run, "loss", worst)],

@@ -202,11 +202,7 @@ fn logged(run: &Run, metric: &str, p: &crate::model::Point) -> Evidence {
         format!("{}: {}", s.source, s.locator.describe(p.line))
     });
     Evidence {
-        name: format!(
-            "{metric}[{}]@step {}",
-            run.label,
-            crate::model::format_number(p.step)
-        ),
+        name: format!("{metric}[{}]@{}", run.label, p.position()),
         value: p.value,
         source,
     }
@@ -224,7 +220,7 @@ fn optimizer_steps(run: &Run) -> Option<(f64, String)> {
         return Some((v.value.as_f64()?, v.source.to_string()));
     }
     let s = run.loss()?;
-    let p = s.points.last()?;
+    let p = s.points.last().filter(|p| p.step.is_finite())?;
     Some((
         p.step,
         format!(

@@ -29,11 +29,11 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 runs: vec![run.label.clone()],
                 subject: Some(run.label.clone()),
                 summary: format!(
-                    "{} logged {} non-finite {metric} values out of {}, the first at step {} ({}: {}).",
+                    "{} logged {} non-finite {metric} values out of {}, the first at {} ({}: {}).",
                     run.label,
                     bad.len(),
                     series.points.len(),
-                    crate::model::format_number(first.step),
+                    first.position(),
                     series.source,
                     series.locator.describe(first.line)
                 ),

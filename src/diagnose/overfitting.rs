@@ -68,12 +68,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             runs: vec![run.label.clone()],
             subject: Some(run.label.clone()),
             summary: format!(
-                "{}'s eval loss rose from its best {} (step {}) to {} (step {}) while its train loss fell from {} to {}: it overfits.",
+                "{}'s eval loss rose from its best {} ({}) to {} ({}) while its train loss fell from {} to {}: it overfits.",
                 run.label,
                 num(best.value),
-                num(best.step),
+                best.position(),
                 num(last.value),
-                num(last.step),
+                last.position(),
                 num(tb.value),
                 num(tl.value)
             ),

@@ -187,6 +187,22 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
 /// The batch check cannot run without the effective batch: which facts are missing, and the
 /// `--set` that supplies the one most likely known to the user.
 fn missing_batch(run: &Run) -> Option<Unchecked> {
+    // A run kept on the epoch axis (its steps unknown) cannot be compared at matched steps,
+    // whatever its batch: the logging interval places its points.
+    let steps_unknown = run
+        .loss()
+        .is_some_and(|s| !s.points.iter().any(|p| p.step.is_finite()));
+    if steps_unknown && run.config.num(Key::TotalSteps).is_none() {
+        return Some(Unchecked {
+            check: "oversized-effective-batch",
+            run: run.label.clone(),
+            missing: vec![Key::LoggingSteps],
+            set: format!(
+                "--set {0}:logging_steps=N (or --set {0}:total_steps=N)",
+                run.label
+            ),
+        });
+    }
     if run.config.num(Key::EffectiveBatch).is_some() {
         return None;
     }

@@ -19,6 +19,7 @@ type Holder = (usize, &'static str, Vec<Point>, usize);
 /// Builds the run's series. Each file's records are consumed (freed chunk by chunk) as they are
 /// turned into points, so a large log is not held twice.
 pub fn merge(
+    label: &str,
     files: &mut [ReadFile],
     cfg: &RunConfig,
     warnings: &mut Vec<String>,
@@ -80,6 +81,13 @@ pub fn merge(
             ));
         }
         let mut unplaced = 0;
+        // Dicts with epochs and no step, and nothing to place them by (no steps per epoch, no
+        // logging interval): kept on the epoch axis, their steps unknown (NaN).
+        let epoch_only = spe.is_none()
+            && logging.is_none()
+            && records.iter().all(|r| r.step.is_none())
+            && records.iter().any(|r| r.epoch.is_some());
+        let mut on_epochs = 0usize;
         // Training dicts placed by their number (see below).
         let mut dicts = 0usize;
         // A few metrics per file: a linear search, by pointer first (names are shared).
@@ -130,6 +138,10 @@ pub fn merge(
                                 "dict number × logging_steps (run configuration)",
                             )
                         }
+                        _ if epoch_only && rec.epoch.is_some() => {
+                            on_epochs += 1;
+                            (f64::NAN, EPOCH_ONLY)
+                        }
                         _ => {
                             unplaced += 1;
                             continue;
@@ -151,7 +163,14 @@ pub fn merge(
                             per_metric.len() - 1
                         });
                     let (_, _, points, increasing) = &mut per_metric[slot];
-                    if points.last().is_some_and(|p| p.step >= step) {
+                    let behind = |p: &Point| {
+                        if step.is_nan() {
+                            p.epoch.get() >= rec.epoch
+                        } else {
+                            p.step >= step
+                        }
+                    };
+                    if points.last().is_some_and(behind) {
                         *increasing = false;
                     }
                     let mut p = Point {
@@ -168,6 +187,12 @@ pub fn merge(
                 }
             }
         }
+        if on_epochs > 0 {
+            warnings.push(format!(
+                "{}: {on_epochs} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); kept on the epoch axis, steps unknown — add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json",
+                file.path
+            ));
+        }
         if unplaced > 0 {
             *unplaced_total += unplaced;
             warnings.push(format!(
@@ -182,6 +207,8 @@ pub fn merge(
         for (name, origin, mut points, increasing) in per_metric {
             let dropped = if increasing {
                 Vec::new()
+            } else if origin == EPOCH_ONLY {
+                dedupe_keep_last_by(&mut points, |p| p.epoch.get().unwrap_or(f64::NAN))
             } else {
                 dedupe_keep_last(&mut points)
             };
@@ -203,8 +230,9 @@ pub fn merge(
             dropped_steps.sort_by(f64::total_cmp);
             dropped_steps.dedup();
             let (name, points) = most.unwrap_or_else(|| ("loss".into(), 0));
+            let unit = if epoch_only { "epoch" } else { "step" };
             warnings.push(format!(
-                "{}: steps {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest at each of those {} steps, dropped the earlier points ({points} of {name})",
+                "{}: {unit}s {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest at each of those {} {unit}s, dropped the earlier points ({points} of {name})",
                 file.path,
                 dropped_steps[0],
                 dropped_steps[dropped_steps.len() - 1],
@@ -289,18 +317,28 @@ fn side_channel(
 /// had earlier occurrences dropped. A stable sort keeps equal steps in file order (and is linear
 /// on the already sorted points of most logs).
 fn dedupe_keep_last(points: &mut Vec<Point>) -> Vec<f64> {
-    points.sort_by(|a, b| a.step.total_cmp(&b.step));
+    dedupe_keep_last_by(points, |p| p.step)
+}
+
+/// How the steps of a series kept on the epoch axis are known: they are not.
+pub const EPOCH_ONLY: &str =
+    "unknown: no step logged and nothing gives one; the points are on the epoch axis";
+
+/// [`dedupe_keep_last`] by another coordinate (the epoch, for a series without steps); returns
+/// the dropped points' keys.
+fn dedupe_keep_last_by(points: &mut Vec<Point>, key: impl Fn(&Point) -> f64) -> Vec<f64> {
+    points.sort_by(|a, b| key(a).total_cmp(&key(b)));
     let mut dropped = Vec::new();
     let mut kept = 0;
     for i in 0..points.len() {
         let last_of_step = points
             .get(i + 1)
-            .is_none_or(|next| next.step.total_cmp(&points[i].step).is_ne());
+            .is_none_or(|next| key(next).total_cmp(&key(&points[i])).is_ne());
         if last_of_step {
             points.swap(kept, i);
             kept += 1;
         } else {
-            dropped.push(points[i].step);
+            dropped.push(key(&points[i]));
         }
     }
     points.truncate(kept);

@@ -273,7 +273,13 @@ fn assemble(
     let display = spec.path.display().to_string();
     let config = resolve::resolve(&files, &spec.overrides, &mut warnings);
     let mut unplaced = 0;
-    let series = merge::merge(&mut files, &config, &mut warnings, &mut unplaced);
+    let series = merge::merge(
+        &spec.label,
+        &mut files,
+        &config,
+        &mut warnings,
+        &mut unplaced,
+    );
     if series.is_empty() && unplaced > 0 {
         return Err(IngestError::NoSteps {
             path: display,

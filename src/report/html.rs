@@ -403,6 +403,15 @@ fn workbench_data(report: &Report<'_>) -> String {
         Some(v) => j.push_str(&num(v)),
         None => j.push_str("null"),
     };
+    // The x a point is thinned by: its step, or for a series kept on the epoch axis (no steps),
+    // its epoch, else its order.
+    let x_of = |p: &Point, k: usize| {
+        if p.step.is_finite() {
+            p.step
+        } else {
+            p.epoch.get().unwrap_or(k as f64)
+        }
+    };
     for (i, run) in report.runs.iter().enumerate() {
         if i > 0 {
             j.push(',');
@@ -421,7 +430,7 @@ fn workbench_data(report: &Report<'_>) -> String {
             let finite: Vec<&Point> = s.points.iter().filter(|p| p.value.is_finite()).collect();
             let keep = super::downsample::lttb_indices(
                 finite.len(),
-                |k| (finite[k].step, finite[k].value),
+                |k| (x_of(finite[k], k), finite[k].value),
                 EMBEDDED_POINTS,
             );
             if !first {
@@ -431,7 +440,7 @@ fn workbench_data(report: &Report<'_>) -> String {
             let _ = write!(j, "\"{metric}\":{{");
             let columns: [(&str, &Coordinate); 6] = [
                 ("value", &|p| Some(p.value)),
-                ("step", &|p| Some(p.step)),
+                ("step", &|p| Some(p.step).filter(|s| s.is_finite())),
                 ("samples", &|p| p.samples.get()),
                 ("epoch", &|p| p.epoch.get()),
                 ("tokens", &|p| p.tokens.get()),

@@ -394,8 +394,8 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         if let Some(s) = run.series.get(name) {
             if let Some(last) = s.last_finite() {
                 let at = match last.samples.get() {
-                    Some(x) => format!("step {}, {} samples", num(last.step), num(x)),
-                    None => format!("step {}", num(last.step)),
+                    Some(x) => format!("{}, {} samples", last.position(), num(x)),
+                    None => last.position(),
                 };
                 let min = s
                     .min_finite()

@@ -60,14 +60,16 @@ fn check(dir: &Path, exp: &Value) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-#[test]
-fn real_public_logs_read_as_their_trainers_wrote_them() {
+/// One test per case directory (libtest-mimic: the cases are found at run time, so adding a
+/// case is adding files), plus one that checks known_gaps.txt names only cases that exist.
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
     let root = common::fixture("real");
     let gaps_text = std::fs::read_to_string(root.join("known_gaps.txt")).expect("known_gaps.txt");
-    let gaps: Vec<&str> = gaps_text
+    let gaps: Vec<String> = gaps_text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
         .collect();
     let mut cases: Vec<_> = std::fs::read_dir(&root)
         .expect("fixtures/real")
@@ -75,29 +77,45 @@ fn real_public_logs_read_as_their_trainers_wrote_them() {
         .filter(|p| p.join("expected.json").is_file())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 20, "{} cases", cases.len());
-    let mut problems = Vec::new();
-    let mut right = 0;
-    for dir in &cases {
-        let name = dir
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let exp: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
-        )
-        .expect("valid expected.json");
-        let listed = gaps.contains(&name.as_str());
-        match (check(dir, &exp), listed) {
-            (None, false) => right += 1,
-            (None, true) => problems.push(format!(
-                "{name} now reads right: remove it from known_gaps.txt"
-            )),
-            (Some(why), false) => problems.push(format!("{name}: {why}")),
-            (Some(_), true) => {}
-        }
+    let names: Vec<String> = cases
+        .iter()
+        .map(|d| d.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    let mut tests = Vec::new();
+    {
+        let (gaps, names) = (gaps.clone(), names.clone());
+        tests.push(libtest_mimic::Trial::test(
+            "at_least_20_cases_and_the_gap_list_names_real_ones",
+            move || {
+                if names.len() < 20 {
+                    return Err(
+                        format!("{} cases; the issue asks for at least 20", names.len()).into(),
+                    );
+                }
+                let unknown: Vec<&String> = gaps.iter().filter(|g| !names.contains(g)).collect();
+                if unknown.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("known_gaps.txt names cases that do not exist: {unknown:?}").into())
+                }
+            },
+        ));
     }
-    eprintln!("{right} of {} real logs read right", cases.len());
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for (dir, name) in cases.into_iter().zip(names) {
+        let listed = gaps.contains(&name);
+        tests.push(libtest_mimic::Trial::test(name.clone(), move || {
+            let exp: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| format!("expected.json: {e}"))?;
+            match (check(&dir, &exp), listed) {
+                (None, false) | (Some(_), true) => Ok(()),
+                (None, true) => {
+                    Err(format!("{name} now reads right: remove it from known_gaps.txt").into())
+                }
+                (Some(why), false) => Err(why.into()),
+            }
+        }));
+    }
+    libtest_mimic::run(&args, tests).exit_code()
 }

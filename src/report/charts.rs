@@ -8,6 +8,8 @@ use std::sync::Once;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::downsample::lttb;
@@ -282,12 +284,35 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .chain(chart.hline);
     let yscale = scale::for_values(ys, 6);
-    let mut ctx = ChartBuilder::on(root)
+    // The legend has its own column right of the plotting area, so it never covers a curve.
+    let labelled: Vec<&Line> = chart.lines.iter().filter(|l| !l.label.is_empty()).collect();
+    let (plot_area, legend_area) = if labelled.is_empty() {
+        (root.clone(), None)
+    } else {
+        let (w, _) = root.dim_in_pixel();
+        let longest = labelled
+            .iter()
+            .map(|l| l.label.chars().count())
+            .max()
+            .unwrap_or(0);
+        // About 6.6 px per character at size 11, the line sample and the gaps; at most a third.
+        let want = (longest as f64 * 6.6 + 42.0) * k;
+        let legend_w = (want.round() as u32).min(w / 3);
+        let (left, right) = root.split_horizontally(w.saturating_sub(legend_w));
+        (left, Some(right))
+    };
+    // Ticks from `scale` alone: plotters draws the mesh and labels at exactly those positions.
+    let xticks: Vec<f64> = xscale.ticks.iter().map(|t| t.0).collect();
+    let yticks: Vec<f64> = yscale.ticks.iter().map(|t| t.0).collect();
+    let mut ctx = ChartBuilder::on(&plot_area)
         .margin(px(12.0))
         .caption(&chart.title, ("sans-serif", pt(17.0)).into_font())
         .x_label_area_size(px(42.0))
         .y_label_area_size(px(62.0))
-        .build_cartesian_2d(xscale.min..xscale.max, yscale.min..yscale.max)
+        .build_cartesian_2d(
+            Ticked::new(xscale.min, xscale.max, xticks),
+            Ticked::new(yscale.min, yscale.max, yticks),
+        )
         .map_err(err)?;
     let xfmt = |v: &f64| tick_label(&xscale, *v);
     let yfmt = |v: &f64| tick_label(&yscale, *v);
@@ -304,7 +329,6 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         .light_line_style(TRANSPARENT)
         .draw()
         .map_err(err)?;
-    let has_legend = chart.lines.iter().any(|l| !l.label.is_empty());
     if let Some(h) = chart.hline.and_then(|h| yscale.pos(h)) {
         ctx.draw_series(DashedLineSeries::new(
             vec![(xscale.min, h), (xscale.max, h)],
@@ -314,11 +338,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         ))
         .map_err(err)?;
     }
-    // Marker labels that would be printed over another label of the same row, or under the
-    // legend (upper right), are dropped; their dashed lines stay.
-    let plot_w = f64::from(root.dim_in_pixel().0).max(1.0);
+    // Marker labels that would be printed over another label of the same row, or past the
+    // plotting area's right edge, are dropped; their dashed lines stay.
+    let plot_w = f64::from(plot_area.dim_in_pixel().0).max(1.0);
     let span = (xscale.max - xscale.min).max(f64::MIN_POSITIVE);
-    let legend_from = xscale.min + span * (1.0 - 200.0 * k / plot_w);
     let mut last_label_end: Vec<(usize, f64)> = Vec::new();
     for r in &chart.rules {
         let style = color(r.color).mix(0.55).stroke_width(px(1.0));
@@ -338,12 +361,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         } else {
             r.color % 4 + 1
         };
-        // About 5.5 px per character at size 10, in x units.
-        let width = r.label.chars().count() as f64 * 5.5 * k / plot_w * span;
+        // About 6.3 px per character at size 10 (DejaVu Sans), in x units.
+        let width = r.label.chars().count() as f64 * 6.3 * k / plot_w * span;
         let end = r.x + width;
         let collides = last_label_end.iter().any(|&(rw, e)| rw == row && r.x < e);
-        let under_legend = end > legend_from && row <= 2 && has_legend;
-        if collides || under_legend {
+        let off_the_edge = end > xscale.max + span * 0.02;
+        if collides || off_the_edge {
             continue;
         }
         last_label_end.push((row, end));
@@ -368,41 +391,84 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         } else {
             c.stroke_width(px(2.0))
         };
-        let drawn = if line.dots {
+        if line.dots {
             ctx.draw_series(pts.into_iter().map(|p| Circle::new(p, px(5.0), c.filled())))
-                .map_err(err)?
+                .map_err(err)?;
         } else {
-            ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?
-        };
-        if !line.label.is_empty() {
-            drawn.label(line.label.clone()).legend(move |(x, y)| {
-                PathElement::new(
-                    vec![(x, y), (x + px(18.0) as i32, y)],
-                    c.stroke_width(px(2.0)),
-                )
-            });
+            ctx.draw_series(LineSeries::new(pts, style)).map_err(err)?;
         }
     }
-    if chart.lines.iter().any(|l| !l.label.is_empty()) {
-        ctx.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", pt(12.0)))
-            .draw()
+    if let Some(area) = legend_area {
+        // One row per labelled line: its sample (a dot for a dots series) and its label.
+        let top = px(44.0) as i32;
+        let row_h = px(18.0) as i32;
+        let x0 = px(6.0) as i32;
+        for (n, line) in labelled.iter().enumerate() {
+            let y = top + n as i32 * row_h;
+            let c = color(line.color);
+            let sample = if line.faint { c.mix(0.35) } else { c.to_rgba() };
+            if line.dots {
+                area.draw(&Circle::new((x0 + px(9.0) as i32, y), px(4.0), c.filled()))
+                    .map_err(err)?;
+            } else {
+                area.draw(&PathElement::new(
+                    vec![(x0, y), (x0 + px(18.0) as i32, y)],
+                    sample.stroke_width(px(2.0)),
+                ))
+                .map_err(err)?;
+            }
+            area.draw(&Text::new(
+                line.label.clone(),
+                (x0 + px(24.0) as i32, y - px(6.0) as i32),
+                ("sans-serif", pt(11.0)).into_font(),
+            ))
             .map_err(err)?;
+        }
     }
     Ok(())
 }
 
-/// The label at a tick position plotters chose: the scale's own label when it is one of the
-/// scale's ticks, else the value in the same compact form.
-fn tick_label(s: &Scale, v: f64) -> String {
-    let tol = (s.max - s.min).abs() * 1e-9;
-    if let Some(t) = s.ticks.iter().find(|t| (t.0 - v).abs() <= tol) {
-        return t.1.clone();
+/// A linear axis whose ticks are exactly the scale's: plotters draws the mesh and asks for
+/// labels at these positions only, so one tick generator (`scale`) decides them.
+struct Ticked {
+    range: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(lo: f64, hi: f64, ticks: Vec<f64>) -> Ticked {
+        Ticked {
+            range: (lo..hi).into(),
+            ticks,
+        }
     }
-    scale::compact(if s.log { 10f64.powf(v) } else { v })
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.range.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.range()
+    }
+}
+
+/// The label of a tick: the scale's own (plotters is given the scale's tick positions as its
+/// key points, so every label it asks for is one of them); the value in the same compact form
+/// otherwise.
+fn tick_label(s: &Scale, v: f64) -> String {
+    match s.ticks.iter().find(|t| t.0 == v) {
+        Some(t) => t.1.clone(),
+        None => scale::compact(if s.log { 10f64.powf(v) } else { v }),
+    }
 }
 
 #[cfg(test)]

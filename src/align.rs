@@ -222,7 +222,7 @@ pub fn ema(xs: &[f64], ys: &[f64], w: f64, unit: f64) -> Vec<f64> {
     let mut last_x: Option<f64> = None;
     for (&x, &y) in xs.iter().zip(ys) {
         let decay = match last_x {
-            Some(lx) if unit > 0.0 => w.powf((x - lx) / unit),
+            Some(lx) if unit > 0.0 => w.powf((x - lx).max(0.0) / unit),
             Some(_) => w,
             None => 0.0,
         };
@@ -289,124 +289,6 @@ pub struct Pair {
     pub target: Option<Target>,
 }
 
-/// A vertical marker on a chart: the end of warmup or of an epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Marker {
-    /// Position on the chart's axis.
-    pub x: f64,
-    /// What it marks (`warmup end`, `epoch 1`).
-    pub label: String,
-}
-
-/// What a report draws for one run: curves on the report axis (and the loss on steps), the
-/// ratio of its loss to the reference's, and schedule markers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RunPlots {
-    /// Training loss on the report axis.
-    pub loss: Curve,
-    /// Training loss on optimizer steps.
-    pub loss_steps: Curve,
-    /// Training loss on the data axis (samples seen, else epoch): the headline pair with
-    /// `loss_steps`, whatever the report axis.
-    pub loss_data: Curve,
-    /// Eval loss on the report axis.
-    pub eval_loss: Curve,
-    /// Learning rate on the report axis.
-    pub learning_rate: Curve,
-    /// Grad norm on the report axis.
-    pub grad_norm: Curve,
-    /// (x, run loss ÷ reference loss) at the run's logged points within the reference's range;
-    /// empty for the reference itself.
-    pub ratio: Vec<(f64, f64)>,
-    /// Warmup end and epoch ends on the report axis, and on steps.
-    pub markers: Vec<Marker>,
-    pub markers_steps: Vec<Marker>,
-}
-
-/// Draws at most this many epoch markers per run; more would hide the curves.
-const MAX_EPOCH_MARKERS: usize = 10;
-
-/// Run `i`'s curves for the charts (the ratio to the reference is filled in by the caller).
-fn plots(runs: &[Run], i: usize, axis: Axis, data_axis: Axis, smooth: Option<f64>) -> RunPlots {
-    let run = &runs[i];
-    let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
-    RunPlots {
-        loss_steps: on("loss", Axis::Step),
-        loss_data: on("loss", data_axis),
-        eval_loss: on("eval_loss", axis),
-        learning_rate: on("learning_rate", axis),
-        grad_norm: on("grad_norm", axis),
-        markers: markers(run, axis),
-        markers_steps: markers(run, Axis::Step),
-        loss: on("loss", axis),
-        ratio: Vec::new(),
-    }
-}
-
-/// A run's loss divided by the reference's at the same x, where the reference is positive.
-fn ratio(loss: &Curve, base: &Curve) -> Vec<(f64, f64)> {
-    loss.xs
-        .iter()
-        .zip(&loss.ys)
-        .filter_map(|(&x, &y)| Some((x, y / base.at(x).filter(|b| *b > 0.0)?)))
-        .collect()
-}
-
-/// Warmup end and epoch ends of a run, placed on an axis through the run's own points (so the
-/// same conversion from steps as its curves).
-fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
-    use crate::model::Key;
-    let Some(series) = run.loss() else {
-        return Vec::new();
-    };
-    // Linear between the two points around the step (points are sorted by step), without
-    // copying a long series into columns.
-    let points = &series.points;
-    let on_axis = |p: &Point| axis.of(p).unwrap_or(f64::NAN);
-    let to_axis = |step: f64| -> Option<f64> {
-        let (first, last) = (points.first()?.step, points.last()?.step);
-        // A series kept on the epoch axis has no steps to place a marker by.
-        if !(first.is_finite() && last.is_finite()) || step < first || step > last || step.is_nan()
-        {
-            return None;
-        }
-        let i = points.partition_point(|p| p.step < step);
-        let x = if points[i].step == step {
-            on_axis(&points[i])
-        } else {
-            let (a, b) = (&points[i - 1], &points[i]);
-            on_axis(a) + (on_axis(b) - on_axis(a)) * (step - a.step) / (b.step - a.step)
-        };
-        Some(x).filter(|x| x.is_finite())
-    };
-    let mut out = Vec::new();
-    let total = run.config.num(Key::TotalSteps);
-    let warmup = run
-        .config
-        .num(Key::WarmupSteps)
-        .or_else(|| Some(run.config.num(Key::WarmupRatio)? * total?));
-    if let Some(x) = warmup.filter(|w| *w > 0.0).and_then(|w| to_axis(w.ceil())) {
-        out.push(Marker {
-            x,
-            label: "warmup end".into(),
-        });
-    }
-    if let Some(spe) = run.config.num(Key::StepsPerEpoch) {
-        let epochs = total.map_or(0.0, |t| (t / spe).floor()) as usize;
-        if epochs <= MAX_EPOCH_MARKERS {
-            for e in 1..epochs {
-                if let Some(x) = to_axis(e as f64 * spe) {
-                    out.push(Marker {
-                        x,
-                        label: format!("epoch {e}"),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
 /// All runs on a common axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aligned {
@@ -420,49 +302,6 @@ pub struct Aligned {
     pub warnings: Vec<String>,
     /// Smoothing weight in use.
     pub smooth: Option<f64>,
-    /// What a report draws, per run.
-    pub plots: Vec<RunPlots>,
-    /// Per run, per metric: each point's smoothed value on the report axis (NaN where the point
-    /// is not finite or has no coordinate), index-aligned with the series' points. Empty when
-    /// smoothing is off: each value is its own smoothed value.
-    pub smoothed: Vec<std::collections::BTreeMap<String, Vec<f64>>>,
-}
-
-fn smoothed_values(
-    runs: &[Run],
-    run: &Run,
-    axis: Axis,
-    w: Option<f64>,
-) -> std::collections::BTreeMap<String, Vec<f64>> {
-    let Some(w) = w else {
-        return std::collections::BTreeMap::new();
-    };
-    let unit = smoothing_unit(runs, axis);
-    run.series
-        .iter()
-        .map(|(name, s)| {
-            let (mut num, mut den, mut last_x) = (0.0, 0.0, None::<f64>);
-            let vals = s
-                .points
-                .iter()
-                .map(|p| match (axis.of(p), p.value.is_finite()) {
-                    (Some(x), true) => {
-                        let decay = match last_x {
-                            Some(lx) if unit > 0.0 => w.powf((x - lx).max(0.0) / unit),
-                            Some(_) => w,
-                            None => 0.0,
-                        };
-                        num = num * decay + p.value;
-                        den = den * decay + 1.0;
-                        last_x = Some(x);
-                        num / den
-                    }
-                    _ => f64::NAN,
-                })
-                .collect();
-            (name.clone(), vals)
-        })
-        .collect()
 }
 
 /// Aligns runs against `runs[reference]`.
@@ -477,28 +316,11 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());
-    // Per-run plots first, in parallel; the reference's own curves on the report axis and on
-    // steps are then shared by every pair instead of being built again.
-    let mut plots: Vec<RunPlots> = (0..runs.len())
-        .into_par_iter()
-        .map(|i| plots(runs, i, axis, data_axis, opts.smooth))
-        .collect();
-    let base = &plots[reference].loss;
-    let ratios: Vec<Vec<(f64, f64)>> = plots
-        .par_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if i == reference {
-                Vec::new()
-            } else {
-                ratio(&p.loss, base)
-            }
-        })
-        .collect();
-    // Comparisons use the values as logged (`overlap` reads `ys`, never the smoothed values):
-    // `--smooth` changes what is drawn, never a finding.
-    let ref_data = &plots[reference].loss_data;
-    let ref_steps = &plots[reference].loss_steps;
+    // The reference's curves on the data axis and on steps, shared by every pair. Comparisons
+    // use the values as logged (`overlap` reads `ys`, never smoothed values): `--smooth` changes
+    // what is drawn, never a finding.
+    let ref_data = curve(&runs[reference], data_axis, None, runs);
+    let ref_steps = curve(&runs[reference], Axis::Step, None, runs);
     let pairs = if runs.len() < 2 {
         Vec::new()
     } else {
@@ -512,28 +334,19 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
                 Pair {
                     reference,
                     run: i,
-                    by_data: overlap_on(ref_data, data_axis),
-                    by_steps: overlap_on(ref_steps, Axis::Step),
+                    by_data: overlap_on(&ref_data, data_axis),
+                    by_steps: overlap_on(&ref_steps, Axis::Step),
                     target: target(&ref_target, &runs[i], data_axis, runs),
                 }
             })
             .collect()
     };
-    for (p, r) in plots.iter_mut().zip(ratios) {
-        p.ratio = r;
-    }
-    let smoothed = runs
-        .par_iter()
-        .map(|r| smoothed_values(runs, r, axis, opts.smooth))
-        .collect();
     Aligned {
         axis,
         data_axis,
         pairs,
         warnings,
         smooth: opts.smooth,
-        plots,
-        smoothed,
     }
 }
 
@@ -552,7 +365,7 @@ fn pick_axis(runs: &[Run], chain: &[Axis]) -> Axis {
 
 /// The smoothing unit: 1/100 of the widest x range among all runs, so every run is smoothed on
 /// the same scale.
-fn smoothing_unit(runs: &[Run], axis: Axis) -> f64 {
+pub fn smoothing_unit(runs: &[Run], axis: Axis) -> f64 {
     runs.iter()
         .filter_map(|r| r.loss())
         .filter_map(|s| s.points.iter().rev().find_map(|p| axis.of(p)))

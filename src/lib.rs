@@ -78,6 +78,7 @@ fn read_runs(config: &Config, done: impl Fn() + Sync) -> Result<Vec<model::Run>>
 struct Judged {
     runs: Vec<model::Run>,
     aligned: align::Aligned,
+    view: report::view::View,
     sweep: Option<diagnose::sweep::Sweep>,
     findings: Vec<model::Finding>,
     verdict: model::Verdict,
@@ -107,9 +108,11 @@ impl Judged {
         let mut findings = diagnose::diagnose(&ctx);
         let verdict = diagnose::verdict(&ctx, &mut findings);
         clock.lap("diagnose");
+        let view = report::view::View::build(&runs, &aligned, config.baseline);
         Judged {
             runs,
             aligned,
+            view,
             sweep,
             findings,
             verdict,
@@ -120,6 +123,7 @@ impl Judged {
         report::Report {
             runs: &self.runs,
             aligned: &self.aligned,
+            view: &self.view,
             findings: &self.findings,
             verdict: &self.verdict,
             sweep: self.sweep.as_ref(),

@@ -125,9 +125,11 @@ fn render_all(runs: &[Run]) {
     };
     let mut findings = diagnose(&ctx);
     let verdict = losscmp::diagnose::verdict(&ctx, &mut findings);
+    let view = losscmp::report::view::View::build(runs, &aligned, 0);
     let report = Report {
         runs,
         aligned: &aligned,
+        view: &view,
         findings: &findings,
         verdict: &verdict,
         sweep: None,

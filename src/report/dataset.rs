@@ -117,32 +117,27 @@ fn runs_table(
     let baseline = &report.runs[report.baseline].label;
     let mut cols: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
     let num = |f: &dyn Fn(&Run) -> Option<f64>| report.runs.iter().map(f).collect::<Vec<_>>();
-    let last = |name: &'static str| {
-        move |r: &Run| {
-            r.series
-                .get(name)
-                .and_then(|s| s.last_finite())
-                .map(|p| p.value)
-        }
+    // Per run, from the view's summaries (the numbers every other output shows).
+    let per_run = |f: &dyn Fn(&crate::model::Summary) -> Option<f64>, metric: &str| {
+        (0..report.runs.len())
+            .map(|i| report.view.summary(i, metric).and_then(f))
+            .collect::<Vec<_>>()
     };
-    cols.push(("final_loss", num(&last("loss"))));
-    cols.push((
-        "min_loss",
-        num(&|r: &Run| r.series.get("loss").and_then(|s| s.min_finite())),
-    ));
+    let final_of = |s: &crate::model::Summary| s.final_point.map(|p| p.value);
+    cols.push(("final_loss", per_run(&final_of, "loss")));
+    cols.push(("min_loss", per_run(&|s| s.min, "loss")));
     cols.push((
         "final_step",
-        num(&|r: &Run| r.loss().and_then(|s| s.last_finite()).map(|p| p.step)),
+        per_run(
+            &|s| s.final_point.map(|p| p.step).filter(|x| x.is_finite()),
+            "loss",
+        ),
     ));
     cols.push((
         "final_samples",
-        num(&|r: &Run| {
-            r.loss()
-                .and_then(|s| s.last_finite())
-                .and_then(|p| p.samples.get())
-        }),
+        per_run(&|s| s.final_point.and_then(|p| p.samples.get()), "loss"),
     ));
-    cols.push(("final_eval_loss", num(&last("eval_loss"))));
+    cols.push(("final_eval_loss", per_run(&final_of, "eval_loss")));
     for (name, key) in [
         ("effective_batch", Key::EffectiveBatch),
         ("world_size", Key::WorldSize),

@@ -36,7 +36,7 @@ pub fn table(report: &Report<'_>) -> Result<DataFrame> {
     );
     for (i, r) in report.runs.iter().enumerate() {
         for (name, s) in &r.series {
-            let sm = report.aligned.smoothed.get(i).and_then(|m| m.get(name));
+            let sm = report.view.smoothed.get(i).and_then(|m| m.get(name));
             for (k, p) in s.points.iter().enumerate() {
                 run.push(r.label.as_str());
                 metric.push(name.as_str());

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 use super::Report;
 use super::charts::{self, Chart, Line, MAX_DRAWN_POINTS, Rule};
 use super::downsample::{lttb, lttb_columns};
-use crate::align::{Curve, Marker};
+use super::view::Marker;
+use crate::align::Curve;
 use crate::model::{Finding, Key, Run, format_number as num};
 
 const WIDTH: u32 = 620;
@@ -134,7 +135,7 @@ pub fn main_chart(report: &Report<'_>) -> Chart {
     let markers: Vec<Vec<Marker>> = (0..report.runs.len())
         .map(|i| {
             if axis == report.aligned.axis {
-                report.aligned.plots[i].markers.clone()
+                report.view.plots[i].markers.clone()
             } else {
                 Vec::new()
             }
@@ -144,7 +145,7 @@ pub fn main_chart(report: &Report<'_>) -> Chart {
         format!("Training loss vs {}", axis.label()),
         axis.label(),
         "loss",
-        lines(report, |i| &report.aligned.plots[i].loss_data),
+        lines(report, |i| &report.view.plots[i].loss_data),
         rules(report, |i| &markers[i]),
     )
 }
@@ -228,7 +229,7 @@ fn sized(title: String, x: &str, y: &str, lines: Vec<Line>, rules: Vec<Rule>) ->
 
 /// Every chart of the page, in order; empty ones are left out.
 pub fn all_charts(report: &Report<'_>) -> Vec<Chart> {
-    let p = &report.aligned.plots;
+    let p = &report.view.plots;
     let axis = report.aligned.axis;
     let x = axis.label();
     let baseline = &report.runs[report.baseline].label;
@@ -765,7 +766,11 @@ fn fix_for<'a>(
 fn runs_table(h: &mut String, report: &Report<'_>) {
     let _ = writeln!(
         h,
-        "<h2>Runs</h2>\n<div class=\"wide\"><table>\n<tr><th>run</th><th>world size</th><th>per-device batch</th><th>grad accum</th><th>effective batch</th><th>learning rate</th><th>optimizer steps</th><th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>"
+        "<h2>Runs</h2>\n<div class=\"wide\"><table>\n<tr><th>run</th>{}<th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>",
+        super::view::TABLE_KEYS
+            .iter()
+            .map(|&k| format!("<th>{}</th>", super::view::title(k)))
+            .collect::<String>()
     );
     for (i, run) in report.runs.iter().enumerate() {
         let _ = write!(
@@ -780,20 +785,12 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
                 ""
             }
         );
-        for key in [
-            Key::WorldSize,
-            Key::PerDeviceBatch,
-            Key::GradAccum,
-            Key::EffectiveBatch,
-            Key::LearningRate,
-            Key::TotalSteps,
-        ] {
+        for key in super::view::TABLE_KEYS {
             h.push_str(&cell(report, run, key));
         }
         let last = |m: &str| {
-            run.series
-                .get(m)
-                .and_then(|s| s.last_finite().map(|p| (s, *p)))
+            let s = run.series.get(m)?;
+            Some((s, report.view.summary(i, m)?.final_point?))
         };
         match last("loss") {
             Some((s, p)) => {

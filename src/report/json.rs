@@ -11,22 +11,15 @@ use crate::model::{ConfigChange, ConfigValue, Finding, Key, Run};
 /// The schema version; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The config keys always present (value `null` when unknown).
-const REQUIRED_KEYS: [Key; 8] = [
-    Key::WorldSize,
-    Key::PerDeviceBatch,
-    Key::GradAccum,
-    Key::EffectiveBatch,
-    Key::LearningRate,
-    Key::NumExamples,
-    Key::Epochs,
-    Key::TotalSteps,
-];
-
 /// Renders the report as pretty-printed JSON with a trailing newline.
 pub fn render(report: &Report<'_>) -> String {
     // Each run's summary scans its series: built in parallel.
-    let runs: Vec<Value> = report.runs.par_iter().map(run).collect();
+    let runs: Vec<Value> = report
+        .runs
+        .par_iter()
+        .enumerate()
+        .map(|(i, r)| run(r, &report.view.summaries[i]))
+        .collect();
     let comparisons: Vec<Value> = report
         .aligned
         .pairs
@@ -69,7 +62,7 @@ fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
-fn run(r: &Run) -> Value {
+fn run(r: &Run, summaries: &std::collections::BTreeMap<String, crate::model::Summary>) -> Value {
     let mut config = Map::new();
     for key in Key::ALL {
         let entry = match r.config.get(key) {
@@ -77,14 +70,18 @@ fn run(r: &Run) -> Value {
                 "value": match &v.value { ConfigValue::Number(x) => num(*x), ConfigValue::Text(s) => Value::String(s.clone()) },
                 "source": v.source.to_string(),
             }),
-            None if REQUIRED_KEYS.contains(&key) => json!({"value": null, "source": "unknown"}),
+            None if super::view::CORE_KEYS.contains(&key) => {
+                json!({"value": null, "source": "unknown"})
+            }
             None => continue,
         };
         config.insert(key.name().to_string(), entry);
     }
     let mut metrics = Map::new();
     for (name, s) in &r.series {
-        let sum = s.summary();
+        let Some(sum) = summaries.get(name).cloned() else {
+            continue;
+        };
         let fin = sum.final_point;
         metrics.insert(
             name.clone(),

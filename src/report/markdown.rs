@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
+use super::view::{TABLE_KEYS, title};
 use crate::model::{Key, format_number as num};
 
 fn cell(s: &str) -> String {
@@ -20,33 +21,32 @@ pub fn render(report: &Report<'_>) -> String {
         report.runs.len(),
         cell(&report.runs[report.baseline].label)
     );
+    let titles: Vec<&str> = TABLE_KEYS.iter().map(|&k| title(k)).collect();
     let _ = writeln!(
         m,
-        "| run | world | per-device | grad accum | effective batch | lr | steps | final loss | final eval loss |"
+        "| run | {} | final loss | final eval loss |",
+        titles.join(" | ")
     );
-    let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for run in report.runs {
+    let _ = writeln!(m, "|---|{}---:|---:|", "---:|".repeat(TABLE_KEYS.len()));
+    for (i, run) in report.runs.iter().enumerate() {
         let v = |k: Key| {
             run.config
                 .get(k)
                 .map_or_else(|| "?".to_string(), |v| cell(&v.value.to_string()))
         };
         let last = |name: &str| {
-            run.series
-                .get(name)
-                .and_then(|s| s.last_finite())
+            report
+                .view
+                .summary(i, name)
+                .and_then(|s| s.final_point)
                 .map_or_else(|| "—".into(), |p| num(p.value))
         };
+        let values: Vec<String> = TABLE_KEYS.iter().map(|&k| v(k)).collect();
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             cell(&run.label),
-            v(Key::WorldSize),
-            v(Key::PerDeviceBatch),
-            v(Key::GradAccum),
-            v(Key::EffectiveBatch),
-            v(Key::LearningRate),
-            v(Key::TotalSteps),
+            values.join(" | "),
             last("loss"),
             last("eval_loss")
         );

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod scale;
 pub mod term;
 pub mod text;
+pub mod view;
 
 use std::fs;
 use std::io::{self, Write};
@@ -29,8 +30,10 @@ use crate::model::{Cause, Finding, Run, Verdict};
 pub struct Report<'a> {
     /// The runs, in command-line order.
     pub runs: &'a [Run],
-    /// Curves and comparisons.
+    /// Comparisons.
     pub aligned: &'a Aligned,
+    /// What is drawn and summarised, built once for every output.
+    pub view: &'a view::View,
     /// Findings, most severe first.
     pub findings: &'a [Finding],
     /// The answer: per run its root cause and changes, matches, unchecked facts.

@@ -145,6 +145,7 @@ pub fn render(report: &Report<'_>, view: &View<'_>) -> String {
                     &mut block,
                     &p,
                     run,
+                    &report.view.summaries[i],
                     i == report.baseline && report.runs.len() > 1,
                 );
                 block
@@ -329,7 +330,13 @@ fn finding(out: &mut String, p: &Paint, f: &Finding) {
     }
 }
 
-fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
+fn run_block(
+    out: &mut String,
+    p: &Paint,
+    run: &Run,
+    summaries: &std::collections::BTreeMap<String, crate::model::Summary>,
+    is_baseline: bool,
+) {
     let tag = if is_baseline { "  (baseline)" } else { "" };
     let _ = writeln!(out, "{}  {}{tag}", p.bold(&run.label), p.dim(&run.path));
     let c = &run.config;
@@ -357,17 +364,7 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
     let _ = writeln!(out, "  optimizer steps {steps}");
     for key in Key::ALL {
         let value = c.get(key);
-        let shown = matches!(
-            key,
-            Key::WorldSize
-                | Key::PerDeviceBatch
-                | Key::GradAccum
-                | Key::EffectiveBatch
-                | Key::LearningRate
-                | Key::NumExamples
-                | Key::Epochs
-                | Key::TotalSteps
-        );
+        let shown = super::view::CORE_KEYS.contains(&key);
         match value {
             Some(v) => {
                 let _ = writeln!(
@@ -391,14 +388,14 @@ fn run_block(out: &mut String, p: &Paint, run: &Run, is_baseline: bool) {
         }
     }
     for name in ["loss", "eval_loss"] {
-        if let Some(s) = run.series.get(name) {
-            if let Some(last) = s.last_finite() {
+        if let Some(sum) = summaries.get(name) {
+            if let Some(last) = &sum.final_point {
                 let at = match last.samples.get() {
                     Some(x) => format!("{}, {} samples", last.position(), num(x)),
                     None => last.position(),
                 };
-                let min = s
-                    .min_finite()
+                let min = sum
+                    .min
                     .map_or_else(String::new, |m| format!("; min {}", num(m)));
                 let _ = writeln!(out, "  final {name} {} at {at}{min}", num(last.value));
             }

@@ -1,6 +1,7 @@
 //! Drawing, and only drawing: a [`Chart`] (lines, markers, axis titles) becomes an SVG string or
-//! a PNG file through plotters. Axis ranges and ticks come from `scale`, long curves are thinned
-//! by `downsample`; nothing here computes a statistic. Text is laid out with a font embedded in
+//! a PNG file through plotters. Axis ranges and ticks come from `scale`; lines arrive thinned (at
+//! most [`MAX_DRAWN_POINTS`], by `downsample` when the chart is built); nothing here computes a
+//! statistic. Text is laid out with a font embedded in
 //! the binary (DejaVu Sans), so PNGs render the same on machines without fonts.
 
 use std::path::Path;
@@ -12,7 +13,6 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::downsample::lttb;
 use super::scale::{self, Scale};
 
 /// Points per line drawn; longer curves are reduced with LTTB.
@@ -381,8 +381,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, k: f64
         .map_err(err)?;
     }
     for line in &chart.lines {
-        let pts: Vec<(f64, f64)> = lttb(&line.points, MAX_DRAWN_POINTS)
-            .into_iter()
+        // Lines come thinned by whoever built the chart (the view's curves through
+        // `downsample`, once); drawing never thins again.
+        let pts: Vec<(f64, f64)> = line
+            .points
+            .iter()
+            .copied()
             .filter_map(|(x, y)| Some((x, yscale.pos(y)?)))
             .collect();
         let c = color(line.color);

@@ -107,6 +107,7 @@ fn the_shipped_config_at_world_size_8_is_flagged_with_ga_8_to_1_before_training(
     assert!(summary.starts_with("Planned: new on 8 processes would use an 8× larger effective batch than lf_1gpu_ga8 on 1 process (128 vs 16"), "{summary}");
     assert!(summary.contains("(48 vs 384)"), "{summary}");
     assert_eq!(finding["severity"], "warning");
+    assert_eq!(finding["planned"], true);
 }
 
 #[test]

@@ -184,6 +184,7 @@ fn finding(report: &Report<'_>, i: usize, f: &Finding) -> Value {
         "severity": f.severity.name(),
         "runs": f.runs,
         "subject": f.subject,
+        "planned": f.subject.as_ref().is_some_and(|s| report.runs.iter().any(|r| &r.label == s && r.planned)),
         "explained_by": report.folded_into(i).map(|c| c.finding),
         "summary": f.summary,
         "evidence": f.evidence.iter().map(|e| json!({"name": e.name, "value": num(e.value), "source": e.source})).collect::<Vec<_>>(),

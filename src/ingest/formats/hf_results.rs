@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Format, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::{number, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Parsed, Record};
@@ -72,22 +72,14 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 }
 
 /// HF `all_results.json` / `train_results.json` / `eval_results.json`.
-pub struct HfResults;
-
-impl Format for HfResults {
-    fn name(&self) -> &'static str {
-        "hf_results"
-    }
-    fn priority(&self) -> u8 {
-        11
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "hf_results",
+    priority: 11,
+    sniff,
+    read,
+    growth: Growth::Rewritten,
+    trainer: None,
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! (`str(timedelta)`), optional `total_tokens`/`throughput`. Nulls and rows without metrics are
 //! progress-only. The file is appended to, so resumed runs repeat steps.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
@@ -110,28 +110,14 @@ fn take_row(
 }
 
 /// LLaMA-Factory `trainer_log.jsonl`.
-pub struct LfJsonl;
-
-impl Format for LfJsonl {
-    fn name(&self) -> &'static str {
-        "llamafactory_jsonl"
-    }
-    fn priority(&self) -> u8 {
-        2
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("llamafactory")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "llamafactory_jsonl",
+    priority: 2,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("llamafactory"),
+};
 
 #[cfg(test)]
 mod tests {

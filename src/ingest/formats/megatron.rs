@@ -9,7 +9,7 @@
 //! right through batch-size ramp-up). The batch math uses `data_parallel_size`, not the world
 //! size: under tensor or pipeline parallelism most ranks do not add samples.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Fact, Names, Parsed, Record};
@@ -209,28 +209,14 @@ fn leading(s: &str) -> Option<f64> {
 }
 
 /// Megatron-LM / Megatron-DeepSpeed iteration lines and arguments block.
-pub struct Megatron;
-
-impl Format for Megatron {
-    fn name(&self) -> &'static str {
-        "megatron"
-    }
-    fn priority(&self) -> u8 {
-        3
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("megatron")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "megatron",
+    priority: 3,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("megatron"),
+};
 
 #[cfg(test)]
 mod tests {

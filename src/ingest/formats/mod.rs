@@ -145,6 +145,38 @@ pub trait Format: Sync {
     }
 }
 
+/// A text format read whole by a function of its text, recognised by a function of its head:
+/// the shape most formats have, declared as a value (`pub static FORMAT: TextFormat = …`).
+pub struct TextFormat {
+    pub name: &'static str,
+    pub priority: u8,
+    pub sniff: fn(&str) -> Option<bool>,
+    pub read: fn(&str, &str) -> Result<Parsed, IngestError>,
+    pub growth: Growth,
+    pub trainer: Option<&'static str>,
+}
+
+impl Format for TextFormat {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn priority(&self) -> u8 {
+        self.priority
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        Sniff::from((self.sniff)(head.text))
+    }
+    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
+        src.text(self.read)
+    }
+    fn growth(&self) -> Growth {
+        self.growth
+    }
+    fn trainer(&self) -> Option<&'static str> {
+        self.trainer
+    }
+}
+
 /// A format, as files and the stages after reading hold it.
 pub type FormatRef = &'static dyn Format;
 
@@ -154,17 +186,17 @@ pub static REGISTRY: [FormatRef; 15] = [
     &wandb::WandbRun,
     &tensorboard::Tensorboard,
     &table::Table,
-    &swift_jsonl::SwiftJsonl,
+    &swift_jsonl::FORMAT,
     &hf_state::HfState,
-    &lf_jsonl::LfJsonl,
-    &megatron::Megatron,
-    &nanogpt::Nanogpt,
-    &torchtune::Torchtune,
+    &lf_jsonl::FORMAT,
+    &megatron::FORMAT,
+    &nanogpt::FORMAT,
+    &torchtune::FORMAT,
     &mlflow::MlflowMetric,
     &wandb::WandbSummary,
-    &olmo::Olmo,
+    &olmo::FORMAT,
     &stdout::Stdout,
-    &hf_results::HfResults,
+    &hf_results::FORMAT,
     &run_args::RunArgs,
 ];
 

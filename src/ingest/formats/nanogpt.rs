@@ -8,7 +8,7 @@
 //! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
 //! nanoGPT does not print: the token axis is the one to compare on.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
@@ -192,28 +192,14 @@ fn log_txt_line(line: &str) -> Option<Parsed1> {
 }
 
 /// nanoGPT and build-nanogpt stdout, build-nanogpt `log.txt`.
-pub struct Nanogpt;
-
-impl Format for Nanogpt {
-    fn name(&self) -> &'static str {
-        "nanogpt"
-    }
-    fn priority(&self) -> u8 {
-        4
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("nanogpt")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "nanogpt",
+    priority: 4,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("nanogpt"),
+};
 
 #[cfg(test)]
 mod tests {

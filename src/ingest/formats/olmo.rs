@@ -11,7 +11,7 @@
 //! losscmp's per-device batch; the world size is left to be derived (global ÷ (micro × GA)).
 //! `train/Perplexity` is exp of the loss, kept as its own series.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
@@ -161,28 +161,14 @@ fn metric_name(key: &str) -> Option<String> {
 }
 
 /// OLMo's console log.
-pub struct Olmo;
-
-impl Format for Olmo {
-    fn name(&self) -> &'static str {
-        "olmo"
-    }
-    fn priority(&self) -> u8 {
-        14
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("olmo")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "olmo",
+    priority: 14,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("olmo"),
+};
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! summary row (`train_runtime`, …) and a last row holding the run's whole `log_history` and
 //! dataset statistics end the file. The summary gives throughput; the last row is not a log.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
@@ -107,28 +107,14 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
 }
 
 /// ms-swift `logging.jsonl`.
-pub struct SwiftJsonl;
-
-impl Format for SwiftJsonl {
-    fn name(&self) -> &'static str {
-        "ms_swift_jsonl"
-    }
-    fn priority(&self) -> u8 {
-        0
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("ms-swift")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "ms_swift_jsonl",
+    priority: 0,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("ms-swift"),
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! (sometimes `Step 1  |` with two spaces). The file holds no batch, accumulation or world size:
 //! give them with `--set` to compare by samples.
 
-use super::{Format, Growth, Head, Sniff, Source};
+use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
@@ -54,28 +54,14 @@ fn parse(line: &str) -> Option<(f64, Vec<(&str, f64)>)> {
 }
 
 /// torchtune metric logs.
-pub struct Torchtune;
-
-impl Format for Torchtune {
-    fn name(&self) -> &'static str {
-        "torchtune"
-    }
-    fn priority(&self) -> u8 {
-        5
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read)
-    }
-    fn growth(&self) -> Growth {
-        Growth::Lines
-    }
-    fn trainer(&self) -> Option<&'static str> {
-        Some("torchtune")
-    }
-}
+pub static FORMAT: TextFormat = TextFormat {
+    name: "torchtune",
+    priority: 5,
+    sniff,
+    read,
+    growth: Growth::Lines,
+    trainer: Some("torchtune"),
+};
 
 #[cfg(test)]
 mod tests {

@@ -614,3 +614,98 @@ mod tests {
         }
     }
 }
+
+/// The x-axes a comparison can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    /// Samples seen.
+    Samples,
+    /// Tokens seen.
+    Tokens,
+    /// Epochs.
+    Epoch,
+    /// Optimizer steps.
+    Step,
+    /// Seconds since training started.
+    Time,
+}
+
+impl Axis {
+    /// The stable name (`samples`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples",
+            Axis::Tokens => "tokens",
+            Axis::Epoch => "epoch",
+            Axis::Step => "step",
+            Axis::Time => "time",
+        }
+    }
+
+    /// The unit of a position on the axis, for "samples 4,608–6,144".
+    pub fn unit(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples",
+            Axis::Tokens => "tokens",
+            Axis::Epoch => "epochs",
+            Axis::Step => "steps",
+            Axis::Time => "seconds",
+        }
+    }
+
+    /// Words after an amount on the axis in a sentence: "6,144 samples seen", "3 epochs".
+    pub fn amount(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples seen",
+            Axis::Tokens => "tokens seen",
+            Axis::Epoch => "epochs",
+            Axis::Step => "steps",
+            Axis::Time => "seconds",
+        }
+    }
+
+    /// An amount on the axis in words: whole samples and tokens, epochs to three significant
+    /// digits (never "0 epoch" for a fraction of one).
+    pub fn amount_of(self, x: f64) -> String {
+        match self {
+            Axis::Epoch | Axis::Time => {
+                let s = format!("{:.3}", x);
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
+            _ => crate::model::format_count(x.round()),
+        }
+    }
+
+    /// Words for an axis label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Axis::Samples => "samples seen",
+            Axis::Tokens => "tokens seen",
+            Axis::Epoch => "epoch",
+            Axis::Step => "optimizer step",
+            Axis::Time => "seconds",
+        }
+    }
+
+    /// The point's coordinate on this axis.
+    pub fn of(self, p: &Point) -> Option<f64> {
+        match self {
+            Axis::Samples => p.samples.get(),
+            Axis::Tokens => p.tokens.get(),
+            Axis::Epoch => p.epoch.get(),
+            Axis::Step => Some(p.step).filter(|s| s.is_finite()),
+            Axis::Time => p.time.get(),
+        }
+    }
+
+    /// What to try, in order, when this axis cannot be built for every run.
+    pub fn chain(self) -> &'static [Axis] {
+        match self {
+            Axis::Samples => &[Axis::Samples, Axis::Epoch, Axis::Step],
+            Axis::Tokens => &[Axis::Tokens, Axis::Samples, Axis::Epoch, Axis::Step],
+            Axis::Epoch => &[Axis::Epoch, Axis::Step],
+            Axis::Step => &[Axis::Step],
+            Axis::Time => &[Axis::Time, Axis::Samples, Axis::Epoch, Axis::Step],
+        }
+    }
+}

@@ -5,6 +5,9 @@
                       preamble and training header, then per optimizer step three tqdm updates
                       separated by carriage returns, a transformers-5 metric dict every
                       logging_steps, an eval dict every eval_steps, and interleaved rank warnings
+  stdout_dense.log    the shape many real logs have (issue 15): about --dense-mb MB, a metric dict
+                      every 2 steps with transformers-5 string values, an eval block every 5,000
+                      steps, otherwise as stdout.log
   trainer_state.json  an HF trainer state with --state-entries log_history entries (pretty-printed,
                       sorted keys, as the Trainer writes it)
   runs100/run_NNN/    --runs run directories, each a trainer_state.json, trainer_log.jsonl and
@@ -12,7 +15,7 @@
   runs20x1m/run_NN/   --html-runs run directories of --html-points logged steps each (a
                       trainer_log.jsonl and a LLaMA-Factory config.yaml), for the report's speed
 
---only writes one of them (stdout, state, runs100, runs20x1m).
+--only writes one of them (stdout, stdout_dense, state, runs100, runs20x1m).
 
 Deterministic (seeded); re-running with the same arguments writes the same bytes.
 """
@@ -45,9 +48,9 @@ def preamble():
     return "\n".join(keep)
 
 
-def write_stdout(path, target_mb, rng):
-    logging_steps, eval_steps = 10, 500
-    bytes_per_step = 194.0  # measured on the generated text: three bar updates, dicts, warnings
+def write_stdout(path, target_mb, rng, logging_steps=10, eval_steps=500):
+    # Bytes per step, measured on the generated text: three bar updates, dicts, warnings.
+    bytes_per_step = 194.0 + 115.0 * (1 / logging_steps - 0.1)
     total = max(1000, int(target_mb * 1e6 / bytes_per_step))
     spe = total // 3
     stamp = "2026-11-28 05:33:21,368"
@@ -136,13 +139,18 @@ def main():
     ap.add_argument("--run-steps", type=int, default=4000)
     ap.add_argument("--html-runs", type=int, default=20)
     ap.add_argument("--html-points", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["stdout", "state", "runs100", "runs20x1m"])
+    ap.add_argument("--dense-mb", type=float, default=300.0)
+    ap.add_argument("--only", choices=["stdout", "stdout_dense", "state", "runs100", "runs20x1m"])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = random.Random(42)
     if a.only in (None, "runs20x1m"):
         write_many_points(os.path.join(a.out, "runs20x1m"), a.html_runs, a.html_points)
         print(f"runs20x1m: {a.html_runs} runs of {a.html_points} points")
+    if a.only in (None, "stdout_dense"):
+        dense = os.path.join(a.out, "stdout_dense.log")
+        steps = write_stdout(dense, a.dense_mb, random.Random(45), logging_steps=2, eval_steps=5000)
+        print(f"stdout_dense.log: {steps} steps, {os.path.getsize(dense) / 1e6:.0f} MB")
     if a.only not in (None, "stdout", "state", "runs100"):
         return
     if a.only in (None, "stdout"):

@@ -45,13 +45,14 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "losscmp"))
     ap.add_argument("--python-repeat", type=int, default=1, help="the reference is slow; its median is over this many runs")
-    ap.add_argument("--only", choices=["stdout", "state", "runs100", "report"])
+    ap.add_argument("--only", choices=["stdout", "stdout_dense", "state", "runs100", "report"])
     a = ap.parse_args()
     py = [sys.executable, os.path.join(HERE, "reference.py")]
     runs = os.path.join(a.data, "runs100")
     run_dirs = [os.path.join(runs, d) for d in sorted(os.listdir(runs))]
     cases = [
         ("stdout", "stdout.log", [os.path.join(a.data, "stdout.log")], ["wc", "-l", os.path.join(a.data, "stdout.log")]),
+        ("stdout_dense", "stdout_dense.log", [os.path.join(a.data, "stdout_dense.log")], ["wc", "-l", os.path.join(a.data, "stdout_dense.log")]),
         ("state", "trainer_state.json", [os.path.join(a.data, "trainer_state.json")], ["wc", "-l", os.path.join(a.data, "trainer_state.json")]),
         ("runs100", "runs100 (100 runs)", run_dirs, ["sh", "-c", f"cat {runs}/*/* > /dev/null"]),
     ]

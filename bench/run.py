@@ -49,7 +49,7 @@ def main():
     a = ap.parse_args()
     py = [sys.executable, os.path.join(HERE, "reference.py")]
     runs = os.path.join(a.data, "runs100")
-    run_dirs = [os.path.join(runs, d) for d in sorted(os.listdir(runs))]
+    run_dirs = [os.path.join(runs, d) for d in sorted(os.listdir(runs))] if os.path.isdir(runs) else []
     cases = [
         ("stdout", "stdout.log", [os.path.join(a.data, "stdout.log")], ["wc", "-l", os.path.join(a.data, "stdout.log")]),
         ("stdout_dense", "stdout_dense.log", [os.path.join(a.data, "stdout_dense.log")], ["wc", "-l", os.path.join(a.data, "stdout_dense.log")]),

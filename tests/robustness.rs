@@ -314,3 +314,32 @@ fn a_crashed_log_with_a_nul_tail_keeps_what_was_written() {
             "NUL bytes from line {line} (byte {cut}) on"
         )));
 }
+
+#[test]
+fn an_output_that_is_a_device_or_fifo_is_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    // `--json /dev/null` used to rename a temporary file over the device (as root, /dev/null
+    // became a regular file). A FIFO stands in for the device here: it must stay a FIFO, and
+    // its reader gets the document.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("out.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(&fifo).expect("read the fifo"))
+    };
+    common::losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--json"])
+        .arg(&fifo)
+        .assert()
+        .success();
+    // Checked before joining: a reader of a FIFO that was replaced would wait forever.
+    let kind = std::fs::symlink_metadata(&fifo).expect("meta").file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced by a {kind:?}");
+    let text = reader.join().expect("reader");
+    assert!(text.contains("\"schema_version\""), "{text}");
+}

@@ -250,7 +250,24 @@ fn output_permissions(path: &Path) -> Option<fs::Permissions> {
 }
 
 /// Moves a finished temporary file over `path`.
-fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+/// Whether `path` is an existing file that is not a regular one (`/dev/null`, a FIFO, a
+/// terminal): such a target is written in place, never replaced by a rename (which would put a
+/// regular file where the device was).
+fn special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+fn persist(mut tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    if special(path) {
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        io::Seek::rewind(tmp.as_file_mut())
+            .and_then(|_| io::copy(tmp.as_file_mut(), &mut out))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        return Ok(());
+    }
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -271,6 +288,13 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut fs::File) -> io::Result<()>,
 ) -> Result<()> {
+    if special(path) {
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        return write(&mut out).with_context(|| format!("cannot write {}", path.display()));
+    }
     let mut tmp = temp_beside(path, ".tmp")?;
     write(tmp.as_file_mut()).with_context(|| format!("cannot write {}", path.display()))?;
     persist(tmp, path)

@@ -485,16 +485,28 @@ impl Input {
             use std::io::BufRead;
             reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
         };
-        let mut rest: Box<dyn Read + Send> = if gz {
+        let rest: Box<dyn Read + Send> = if gz {
             Box::new(MultiGzDecoder::new(reader))
         } else {
             Box::new(reader)
         };
+        Input::stream(display, rest)
+    }
+
+    /// A stream whose first [`SNIFF_BYTES`] are read now for sniffing and handed back in front
+    /// of the rest.
+    fn stream(
+        display: String,
+        mut rest: Box<dyn Read + Send>,
+    ) -> Result<(Input, Vec<u8>), IngestError> {
         let mut head = Vec::with_capacity(SNIFF_BYTES);
         (&mut rest)
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut head)
-            .map_err(io)?;
+            .map_err(|e| IngestError::Io {
+                path: display.clone(),
+                source: e,
+            })?;
         let sniffed = head.clone();
         Ok((
             Input::Stream {
@@ -516,21 +528,7 @@ impl Input {
         };
         let mut file = File::open(path).map_err(io)?;
         file.seek(SeekFrom::Start(from)).map_err(io)?;
-        let mut rest = file.take(to.saturating_sub(from));
-        let mut head = Vec::with_capacity(SNIFF_BYTES);
-        (&mut rest)
-            .take(SNIFF_BYTES as u64)
-            .read_to_end(&mut head)
-            .map_err(io)?;
-        let sniffed = head.clone();
-        Ok((
-            Input::Stream {
-                display,
-                head,
-                rest: Some(Box::new(rest)),
-            },
-            sniffed,
-        ))
+        Input::stream(display, Box::new(file.take(to.saturating_sub(from))))
     }
 
     /// The path of a regular file, which a reader may open again (or seek in).

@@ -45,13 +45,18 @@ pub struct Curve {
 impl Curve {
     /// Builds a curve of a series' finite points on an axis; points without a coordinate are
     /// left out, as are repeated x.
-    pub fn new(points: &[Point], axis: Axis) -> Curve {
+    pub fn new<P: std::borrow::Borrow<Point>>(
+        points: impl IntoIterator<Item = P, IntoIter: ExactSizeIterator>,
+        axis: Axis,
+    ) -> Curve {
+        let points = points.into_iter();
         let mut c = Curve {
             xs: Vec::with_capacity(points.len()),
             ys: Vec::with_capacity(points.len()),
             smoothed: Vec::new(),
         };
         for p in points {
+            let p = p.borrow();
             let (Some(x), true) = (axis.of(p), p.value.is_finite()) else {
                 continue;
             };

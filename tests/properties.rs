@@ -262,7 +262,7 @@ fn synthetic(label: &str, mut pts: Vec<(f64, f64)>, batch: Option<f64>) -> Run {
             metric.to_string(),
             Series {
                 name: metric.into(),
-                points: points.clone(),
+                points: points.clone().into(),
                 source: format!("{label}/log"),
                 locator: Locator::Line,
                 step_origin: "logged".into(),

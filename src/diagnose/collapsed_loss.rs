@@ -23,8 +23,9 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 .and_then(|g| g.points.iter().find(|p| p.step == step))
                 .is_some_and(|p| p.value.is_nan())
         };
-        let zeros: Vec<_> = loss.points[start..]
-            .iter()
+        let zeros: Vec<_> = loss
+            .points
+            .iter_from(start)
             .filter(|p| p.value == 0.0)
             .collect();
         let Some(first) = zeros.first() else { continue };
@@ -41,7 +42,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 first.position(),
                 if with_nan > 0 { format!(", {with_nan} of them with a NaN grad norm") } else { String::new() }
             ),
-            evidence: vec![logged(run, "loss", &loss.points[start]), logged(run, "loss", first)],
+            evidence: vec![logged(run, "loss", loss.points.get(start).unwrap_or(*first)), logged(run, "loss", first)],
             fix: Some(crate::model::Fix {
                 summary: "Look for fp16/bf16 underflow or overflow (try fp32 or bf16, lower learning rate) and for batches whose labels are all masked (-100).".into(),
                 changes: vec![],

@@ -35,8 +35,9 @@ fn log_interval(run: &Run) -> f64 {
     let Some(loss) = run.loss() else { return 0.0 };
     let mut gaps: Vec<f64> = loss
         .points
-        .windows(2)
-        .map(|w| w[1].step - w[0].step)
+        .iter()
+        .zip(loss.points.iter().skip(1))
+        .map(|(a, b)| b.step - a.step)
         .collect();
     gaps.sort_by(f64::total_cmp);
     gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)

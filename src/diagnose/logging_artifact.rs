@@ -32,7 +32,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             let v = r.config.text(Key::TransformersVersion)?;
             in_buggy_range(v).then(|| (r, v.to_string()))
         });
-        let first = |r: &crate::model::Run| r.loss()?.first_positive().copied();
+        let first = |r: &crate::model::Run| r.loss()?.first_positive();
         let ratio_match = match (first(a), first(b)) {
             (Some(pa), Some(pb)) => {
                 let r = pb.value / pa.value;

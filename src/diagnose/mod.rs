@@ -197,7 +197,8 @@ fn derived(name: impl Into<String>, value: f64, how: impl Into<String>) -> Evide
 }
 
 /// A logged point as evidence: which series, file and line.
-fn logged(run: &Run, metric: &str, p: &crate::model::Point) -> Evidence {
+fn logged(run: &Run, metric: &str, p: impl std::borrow::Borrow<crate::model::Point>) -> Evidence {
+    let p = p.borrow();
     let source = run.series.get(metric).map_or_else(String::new, |s| {
         format!("{}: {}", s.source, s.locator.describe(p.line))
     });
@@ -369,9 +370,15 @@ mod tests {
             "{found:?}"
         );
         let mut far = run("far", 16.0, 384, 2, by_updates);
-        for p in &mut far.series.get_mut("loss").expect("loss").points {
-            p.samples = p.samples.get().map(|s| s + 1e6).into();
-        }
+        let loss = far.series.get_mut("loss").expect("loss");
+        loss.points = loss
+            .points
+            .iter()
+            .map(|mut p| {
+                p.samples = p.samples.get().map(|s| s + 1e6).into();
+                p
+            })
+            .collect();
         let found = diagnose(&[base, far]);
         assert!(!has(&found, "loss-regression"), "{found:?}");
     }

@@ -31,7 +31,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             }
         }
         let artifact = raised_for(earlier, "loss-logging-artifact", a, b);
-        let first = |r: &crate::model::Run| r.loss()?.first_positive().copied();
+        let first = |r: &crate::model::Run| r.loss()?.first_positive();
         if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
             let r = pb.value / pa.value;
             if r.max(1.0 / r) > START_RATIO {

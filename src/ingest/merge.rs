@@ -6,18 +6,25 @@
 //! tokens and time where they can be computed.
 
 use std::collections::{BTreeMap, HashMap};
-
 use std::sync::Arc;
 
 use super::{Name, ReadFile};
-use crate::model::{Key, Point, RunConfig, Series};
+use crate::model::{Column, Coordinate, Frame, Key, Points, RunConfig, Series};
 
-/// One file's points of one metric: file index, how steps were known, points (with the axes the
-/// file logged), duplicates dropped.
-type Holder = (usize, &'static str, Vec<Point>, usize);
+/// One file's values of one metric: file index, how steps were known, the rows (of the run's
+/// frame) and values in step order, and how many duplicates were dropped.
+struct Holder {
+    file: usize,
+    origin: &'static str,
+    rows: Vec<u32>,
+    values: Vec<f64>,
+    dropped: usize,
+}
 
-/// Builds the run's series. Each file's records are consumed (freed chunk by chunk) as they are
-/// turned into points, so a large log is not held twice.
+/// Builds the run's series. Each file's rows are placed (steps, epochs, samples seen) in place,
+/// joined into the run's frame, and its metric columns become the series' points: nothing is
+/// copied into another shape, and a file's columns are moved, not rebuilt, when its steps only
+/// increase.
 pub fn merge(
     label: &str,
     files: &mut [ReadFile],
@@ -33,34 +40,13 @@ pub fn merge(
         .filter_map(|r| r.step)
         .fold(0.0, f64::max);
 
-    let times = side_channel(files, |r| r.time);
-    let tokens = side_channel(files, |r| r.tokens);
-    let counted = side_channel(files, |r| r.samples);
-    let epochs = side_channel(files, |r| r.epoch);
+    let times = side_channel(files, Coordinate::Time);
+    let tokens = side_channel(files, Coordinate::Tokens);
+    let counted = side_channel(files, Coordinate::Samples);
+    let epochs = side_channel(files, Coordinate::Epoch);
     let batch = cfg.num(Key::EffectiveBatch);
     let examples = cfg.num(Key::NumExamples);
-    // Every axis a point can be placed on, from its record, else from another record of the same
-    // step, else derived: done as each point is made (a second pass over a million points costs
-    // as much again in memory traffic).
-    let fill = |p: &mut Point| {
-        if p.epoch.get().is_none() {
-            p.epoch = lookup(&epochs, p.step)
-                .or_else(|| Some(p.step / spe?))
-                .into();
-        }
-        if p.samples.get().is_none() {
-            p.samples = lookup(&counted, p.step)
-                .or_else(|| samples_at(batch, examples, p.step, p.epoch.get()))
-                .into();
-        }
-        if p.tokens.get().is_none() {
-            p.tokens = lookup(&tokens, p.step).into();
-        }
-        if p.time.get().is_none() {
-            p.time = lookup(&times, p.step).into();
-        }
-    };
-    // metric -> [(file index, step origin, points)]
+
     let mut by_metric: BTreeMap<Name, Vec<Holder>> = BTreeMap::new();
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by(|&a, &b| {
@@ -70,121 +56,101 @@ pub fn merge(
             .cmp(&files[b].format.priority())
             .then(files[a].path.cmp(&files[b].path))
     });
+    // The run's rows: every file's, one after another.
+    let mut run = Frame::default();
     for &fi in &order {
-        let records = std::mem::take(&mut files[fi].parsed.records);
+        let mut frame = std::mem::take(&mut files[fi].parsed.records);
         let file = &files[fi];
-        if records.nonfinite() > 0 {
+        if frame.nonfinite() > 0 {
             warnings.push(format!(
                 "{}: {} records have a non-finite step, epoch, time, token or sample count (NaN or ±inf); those coordinates were dropped",
                 file.path,
-                records.nonfinite()
+                frame.nonfinite()
             ));
         }
-        let mut unplaced = 0;
+        let columns = frame.take_columns();
+        let n = frame.len();
         // Dicts with epochs and no step, and nothing to place them by (no steps per epoch, no
         // logging interval): kept on the epoch axis, their steps unknown (NaN).
         let epoch_only = spe.is_none()
             && logging.is_none()
-            && records.iter().all(|r| r.step.is_none())
-            && records.iter().any(|r| r.epoch.is_some());
-        let mut on_epochs = 0usize;
-        // Training dicts placed by their number (see below).
-        let mut dicts = 0usize;
-        // A few metrics per file: a linear search, by pointer first (names are shared).
-        // Name, how its steps were known, its points, and whether their steps only increased
-        // (then they need no sort).
-        let mut per_metric: Vec<(Name, &'static str, Vec<Point>, bool)> = Vec::new();
-        // How many points each metric will hold, so that each vector is allocated once (one
-        // grown by doubling leaves its outgrown copies resident: a third more peak memory).
-        let mut counts: Vec<(&Name, usize)> = Vec::new();
-        for rec in records.iter() {
-            for (name, _) in rec.metrics {
-                match counts
-                    .iter_mut()
-                    .find(|(n, _)| Arc::ptr_eq(n, name) || n == &name)
-                {
-                    Some((_, c)) => *c += 1,
-                    None => counts.push((name, 1)),
+            && frame.iter().all(|r| r.step.is_none())
+            && frame.iter().any(|r| r.epoch.is_some());
+        // Rows placed by their number (below) need to know which hold a training metric.
+        let numbered = logging.is_some()
+            && frame
+                .iter()
+                .any(|r| r.step.is_none() && (spe.is_none() || r.epoch.is_none()));
+        let mut training = Vec::new();
+        if numbered {
+            training = vec![false; n];
+            for col in columns.iter().filter(|c| !c.name.starts_with("eval_")) {
+                for &r in &col.rows {
+                    training[r as usize] = true;
                 }
             }
         }
-        let counts: Vec<(Name, usize)> = counts
-            .into_iter()
-            .map(|(n, c)| (Arc::clone(n), c))
-            .collect();
-        for chunk in records.into_chunks() {
-            for rec in chunk.iter() {
-                let (step, origin) = match (rec.step, rec.step_origin) {
-                    (Some(s), origin) => (s, origin.unwrap_or("logged")),
-                    (None, Some(origin))
-                        if origin.starts_with("end of training") && last_step > 0.0 =>
-                    {
-                        (last_step, origin)
-                    }
-                    (None, _) => match (rec.epoch, spe, logging) {
-                        (Some(e), Some(spe), _) => (
-                            (e * spe).round(),
-                            "epoch × steps per epoch (run configuration)",
-                        ),
-                        // Dicts without steps (stdout holding only the dicts): the n-th
-                        // training dict was logged at step n × logging_steps; an eval dict
-                        // shares the step of the training dict before it.
-                        (_, _, Some(every)) => {
-                            if rec.metrics.iter().any(|(n, _)| !n.starts_with("eval_")) {
-                                dicts += 1;
-                            }
-                            (
-                                dicts.max(1) as f64 * every,
-                                "dict number × logging_steps (run configuration)",
-                            )
-                        }
-                        _ if epoch_only && rec.epoch.is_some() => {
-                            on_epochs += 1;
-                            (f64::NAN, EPOCH_ONLY)
-                        }
-                        _ => {
-                            unplaced += 1;
-                            continue;
-                        }
-                    },
-                };
-                for (name, value) in rec.metrics {
-                    let slot = per_metric
-                        .iter()
-                        .position(|(n, ..)| Arc::ptr_eq(n, name))
-                        .or_else(|| per_metric.iter().position(|(n, ..)| n == name))
-                        .unwrap_or_else(|| {
-                            let expected = counts
-                                .iter()
-                                .find(|(n, _)| Arc::ptr_eq(n, name) || n == name)
-                                .map_or(0, |(_, c)| *c);
-                            let points = Vec::with_capacity(expected);
-                            per_metric.push((Arc::clone(name), origin, points, true));
-                            per_metric.len() - 1
-                        });
-                    let (_, _, points, increasing) = &mut per_metric[slot];
-                    let behind = |p: &Point| {
-                        if step.is_nan() {
-                            p.epoch.get() >= rec.epoch
-                        } else {
-                            p.step >= step
-                        }
-                    };
-                    if points.last().is_some_and(behind) {
-                        *increasing = false;
-                    }
-                    let mut p = Point {
-                        step,
-                        epoch: rec.epoch.into(),
-                        samples: rec.samples.into(),
-                        tokens: rec.tokens.into(),
-                        time: rec.time.into(),
-                        value: *value,
-                        line: rec.line,
-                    };
-                    fill(&mut p);
-                    points.push(p);
+        let mut unplaced = 0;
+        let mut skip: Vec<bool> = Vec::new();
+        let mut on_epochs = 0usize;
+        let mut dicts = 0usize;
+        for i in 0..n {
+            let row = frame.row(i);
+            let (step, origin) = match (row.step, row.step_origin) {
+                (Some(s), origin) => (s, origin.unwrap_or("logged")),
+                (None, Some(origin))
+                    if origin.starts_with("end of training") && last_step > 0.0 =>
+                {
+                    (last_step, origin)
                 }
+                (None, _) => match (row.epoch, spe, logging) {
+                    (Some(e), Some(spe), _) => (
+                        (e * spe).round(),
+                        "epoch × steps per epoch (run configuration)",
+                    ),
+                    // Dicts without steps (stdout holding only the dicts): the n-th training
+                    // dict was logged at step n × logging_steps; an eval dict shares the step
+                    // of the training dict before it.
+                    (_, _, Some(every)) => {
+                        if training.get(i).copied().unwrap_or(false) {
+                            dicts += 1;
+                        }
+                        (
+                            dicts.max(1) as f64 * every,
+                            "dict number × logging_steps (run configuration)",
+                        )
+                    }
+                    _ if epoch_only && row.epoch.is_some() => {
+                        on_epochs += 1;
+                        (f64::NAN, EPOCH_ONLY)
+                    }
+                    _ => {
+                        unplaced += 1;
+                        if skip.is_empty() {
+                            skip = vec![false; n];
+                        }
+                        skip[i] = true;
+                        continue;
+                    }
+                },
+            };
+            frame.set_step(i, step, Some(origin));
+            // Every axis a row can be placed on, from the row, else from another row of the
+            // same step, else derived.
+            let mut epoch = row.epoch;
+            if epoch.is_none() {
+                epoch = lookup(&epochs, step).or_else(|| Some(step / spe?));
+                frame.set(Coordinate::Epoch, i, known(epoch));
+            }
+            if row.samples.is_none() {
+                let s = lookup(&counted, step).or_else(|| samples_at(batch, examples, step, epoch));
+                frame.set(Coordinate::Samples, i, known(s));
+            }
+            if row.tokens.is_none() {
+                frame.set(Coordinate::Tokens, i, known(lookup(&tokens, step)));
+            }
+            if row.time.is_none() {
+                frame.set(Coordinate::Time, i, known(lookup(&times, step)));
             }
         }
         if on_epochs > 0 {
@@ -200,31 +166,26 @@ pub fn merge(
                 file.path
             ));
         }
-        per_metric.sort_by(|a, b| a.0.cmp(&b.0));
+        // The file's rows join the run's (moved, for the first file).
+        let offset = if run.is_empty() {
+            run = frame;
+            0
+        } else {
+            run.append_rows(&frame)
+        };
+        let shift = u32::try_from(offset).unwrap_or(u32::MAX);
+        let mut columns = columns;
+        columns.sort_by(|a, b| a.name.cmp(&b.name));
         let mut dropped_steps: Vec<f64> = Vec::new();
         // The metric that lost the most points, and how many: the warning's count.
         let mut most: Option<(Name, usize)> = None;
-        for (name, origin, mut points, increasing) in per_metric {
-            let dropped = if increasing {
-                Vec::new()
-            } else if origin == EPOCH_ONLY {
-                dedupe_keep_last_by(&mut points, |p| p.epoch.get().unwrap_or(f64::NAN))
-            } else {
-                dedupe_keep_last(&mut points)
+        for col in columns {
+            let Some(holder) =
+                place_column(col, &skip, shift, &run, fi, &mut dropped_steps, &mut most)
+            else {
+                continue;
             };
-            let count = dropped.len();
-            if count > 0
-                && most.as_ref().is_none_or(|(n, c)| {
-                    count > *c || (count == *c && &*name == "loss" && &**n != "loss")
-                })
-            {
-                most = Some((Arc::clone(&name), count));
-            }
-            dropped_steps.extend(dropped);
-            by_metric
-                .entry(name)
-                .or_default()
-                .push((fi, origin, points, count));
+            by_metric.entry(holder.0).or_default().push(holder.1);
         }
         if !dropped_steps.is_empty() {
             dropped_steps.sort_by(f64::total_cmp);
@@ -233,7 +194,7 @@ pub fn merge(
             let unit = if epoch_only { "epoch" } else { "step" };
             warnings.push(format!(
                 "{}: {unit}s {}–{} were logged more than once (a resumed run, two writers or two loggers); kept the latest at each of those {} {unit}s, dropped the earlier points ({points} of {name})",
-                file.path,
+                files[fi].path,
                 dropped_steps[0],
                 dropped_steps[dropped_steps.len() - 1],
                 dropped_steps.len()
@@ -241,24 +202,39 @@ pub fn merge(
         }
     }
 
+    run.shrink_to_fit();
+    let run = Arc::new(run);
+    let step_of = |r: u32| run.get(Coordinate::Step, r as usize);
     let mut out = BTreeMap::new();
     for (name, mut holders) in by_metric {
-        let (wi, origin, mut points, dropped) = holders.remove(0);
+        let Holder {
+            file: wi,
+            origin,
+            mut rows,
+            mut values,
+            dropped,
+        } = holders.remove(0);
         let mut extended = 0;
         let mut also_in = Vec::new();
-        for (fi, _, other, _) in holders {
-            also_in.push(files[fi].path.clone());
-            let last = points.last().map_or(f64::NEG_INFINITY, |p| p.step);
-            let before = points.len();
-            points.extend(other.into_iter().filter(|p| p.step > last));
-            extended += points.len() - before;
+        for other in holders {
+            also_in.push(files[other.file].path.clone());
+            let last = rows.last().map_or(f64::NEG_INFINITY, |&r| step_of(r));
+            let before = rows.len();
+            for (r, v) in other.rows.into_iter().zip(other.values) {
+                if step_of(r) > last {
+                    rows.push(r);
+                    values.push(v);
+                }
+            }
+            extended += rows.len() - before;
         }
-        points.shrink_to_fit();
+        rows.shrink_to_fit();
+        values.shrink_to_fit();
         out.insert(
             name.to_string(),
             Series {
                 name: name.to_string(),
-                points,
+                points: Points::new(Arc::clone(&run), rows, values),
                 source: files[wi].path.clone(),
                 locator: files[wi].locator(),
                 step_origin: origin.to_string(),
@@ -269,6 +245,80 @@ pub fn merge(
         );
     }
     out
+}
+
+/// A metric column of file `file` as a holder: the rows the merge placed (moved `shift` into
+/// the run's frame), in step order (epoch order on the epoch axis), a step logged twice keeping
+/// its last value. Notes the dropped steps and the metric that lost most; `None` when no value
+/// of the column was placed.
+fn place_column(
+    col: Column,
+    skip: &[bool],
+    shift: u32,
+    run: &Frame,
+    file: usize,
+    dropped_steps: &mut Vec<f64>,
+    most: &mut Option<(Name, usize)>,
+) -> Option<(Name, Holder)> {
+    let Column {
+        name,
+        mut rows,
+        mut values,
+    } = col;
+    if !skip.is_empty() {
+        let mut k = 0;
+        for j in 0..rows.len() {
+            if !skip[rows[j] as usize] {
+                rows[k] = rows[j];
+                values[k] = values[j];
+                k += 1;
+            }
+        }
+        rows.truncate(k);
+        values.truncate(k);
+    }
+    let first = *rows.first()?;
+    for r in &mut rows {
+        *r += shift;
+    }
+    let origin = run.origin_of((first + shift) as usize).unwrap_or("logged");
+    let key = |r: u32| {
+        if origin == EPOCH_ONLY {
+            run.get(Coordinate::Epoch, r as usize)
+        } else {
+            run.get(Coordinate::Step, r as usize)
+        }
+    };
+    let increasing = rows.windows(2).all(|w| key(w[0]) < key(w[1]));
+    let dropped = if increasing {
+        Vec::new()
+    } else {
+        dedupe_keep_last(&mut rows, &mut values, key)
+    };
+    let count = dropped.len();
+    if count > 0
+        && most
+            .as_ref()
+            .is_none_or(|(n, c)| count > *c || (count == *c && &*name == "loss" && &**n != "loss"))
+    {
+        *most = Some((Arc::clone(&name), count));
+    }
+    dropped_steps.extend(dropped);
+    Some((
+        name,
+        Holder {
+            file,
+            origin,
+            rows,
+            values,
+            dropped: count,
+        },
+    ))
+}
+
+/// A coordinate as a frame stores it: NaN for unknown.
+fn known(x: Option<f64>) -> f64 {
+    x.unwrap_or(f64::NAN)
 }
 
 /// Samples seen at a step: step × effective batch, else epoch × examples.
@@ -291,73 +341,88 @@ fn lookup(map: &HashMap<u64, f64>, step: f64) -> Option<f64> {
     map.get(&step.to_bits()).copied()
 }
 
-/// Values (time, tokens, samples, epoch) any file logged for a step, to fill the points of
-/// records that lack them; empty (and not built) when no metric record lacks the value.
-fn side_channel(
-    files: &[ReadFile],
-    pick: impl Fn(&super::Rec<'_>) -> Option<f64>,
-) -> HashMap<u64, f64> {
+/// Values (time, tokens, samples, epoch) any file logged for a step, to fill the rows that lack
+/// them; empty (and not built) when no row lacks the value or no file logs it.
+fn side_channel(files: &[ReadFile], c: Coordinate) -> HashMap<u64, f64> {
     let mut map = HashMap::new();
-    let needed = files
-        .iter()
-        .flat_map(|f| f.parsed.records.iter())
-        .any(|r| !r.metrics.is_empty() && pick(&r).is_none());
-    if !needed {
+    let rows = || files.iter().map(|f| &f.parsed.records);
+    if !rows().any(|f| f.lacks(c)) || !rows().any(|f| (0..f.len()).any(|i| !f.get(c, i).is_nan())) {
         return map;
     }
-    for rec in files.iter().flat_map(|f| f.parsed.records.iter()) {
-        if let (Some(step), Some(v)) = (rec.step, pick(&rec)) {
-            map.insert(step.to_bits(), v);
+    for f in rows() {
+        for i in 0..f.len() {
+            let (step, v) = (f.get(Coordinate::Step, i), f.get(c, i));
+            if !step.is_nan() && !v.is_nan() {
+                map.insert(step.to_bits(), v);
+            }
         }
     }
     map
-}
-
-/// Sorts by step and keeps the last occurrence of each step (file order); returns the steps that
-/// had earlier occurrences dropped. A stable sort keeps equal steps in file order (and is linear
-/// on the already sorted points of most logs).
-fn dedupe_keep_last(points: &mut Vec<Point>) -> Vec<f64> {
-    dedupe_keep_last_by(points, |p| p.step)
 }
 
 /// How the steps of a series kept on the epoch axis are known: they are not.
 pub const EPOCH_ONLY: &str =
     "unknown: no step logged and nothing gives one; the points are on the epoch axis";
 
-/// [`dedupe_keep_last`] by another coordinate (the epoch, for a series without steps); returns
-/// the dropped points' keys.
-fn dedupe_keep_last_by(points: &mut Vec<Point>, key: impl Fn(&Point) -> f64) -> Vec<f64> {
-    points.sort_by(|a, b| key(a).total_cmp(&key(b)));
+/// Sorts a column's rows and values by `key` and keeps the last occurrence of each key (file
+/// order); returns the keys that had earlier occurrences dropped. A stable sort keeps equal keys
+/// in file order (and is linear on the already sorted rows of most logs).
+fn dedupe_keep_last(
+    rows: &mut Vec<u32>,
+    values: &mut Vec<f64>,
+    key: impl Fn(u32) -> f64,
+) -> Vec<f64> {
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_by(|&a, &b| key(rows[a as usize]).total_cmp(&key(rows[b as usize])));
     let mut dropped = Vec::new();
-    let mut kept = 0;
-    for i in 0..points.len() {
-        let last_of_step = points
-            .get(i + 1)
-            .is_none_or(|next| key(next).total_cmp(&key(&points[i])).is_ne());
-        if last_of_step {
-            points.swap(kept, i);
-            kept += 1;
+    let mut kept_rows = Vec::with_capacity(rows.len());
+    let mut kept_values = Vec::with_capacity(rows.len());
+    for (k, &i) in order.iter().enumerate() {
+        let here = key(rows[i as usize]);
+        let last_of_key = order
+            .get(k + 1)
+            .is_none_or(|&next| key(rows[next as usize]).total_cmp(&here).is_ne());
+        if last_of_key {
+            kept_rows.push(rows[i as usize]);
+            kept_values.push(values[i as usize]);
         } else {
-            dropped.push(key(&points[i]));
+            dropped.push(here);
         }
     }
-    points.truncate(kept);
+    *rows = kept_rows;
+    *values = kept_values;
     dropped
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Row;
 
     #[test]
     fn dedupe_keeps_the_last_occurrence_of_each_step() {
         // A resumed run: steps 3 and 4 logged again after step 5.
-        let mut points: Vec<Point> = [(1., 1.), (3., 3.), (4., 4.), (5., 5.), (3., 30.), (4., 40.)]
-            .into_iter()
-            .map(|(s, v)| Point::at_step(s, v, 0))
+        let mut frame = Frame::default();
+        let logged = [(1., 1.), (3., 3.), (4., 4.), (5., 5.), (3., 30.), (4., 40.)];
+        for (s, _) in logged {
+            frame.push_row(
+                Row {
+                    step: Some(s),
+                    ..Row::default()
+                },
+                [],
+            );
+        }
+        let mut rows: Vec<u32> = (0..6).collect();
+        let mut values: Vec<f64> = logged.iter().map(|l| l.1).collect();
+        let dropped = dedupe_keep_last(&mut rows, &mut values, |r| {
+            frame.get(Coordinate::Step, r as usize)
+        });
+        let kept: Vec<(f64, f64)> = rows
+            .iter()
+            .zip(&values)
+            .map(|(&r, &v)| (frame.get(Coordinate::Step, r as usize), v))
             .collect();
-        let dropped = dedupe_keep_last(&mut points);
-        let kept: Vec<(f64, f64)> = points.iter().map(|p| (p.step, p.value)).collect();
         assert_eq!(kept, vec![(1., 1.), (3., 30.), (4., 40.), (5., 5.)]);
         assert_eq!(dropped, vec![3., 4.]);
     }

@@ -25,7 +25,7 @@ use crate::model::{ConfigValue, Key, Run, SourceFile};
 use formats::FormatRef;
 
 pub use plan::read_plan;
-pub use records::{Rec, Records};
+pub use records::Records;
 pub use source::{IngestError, checkpoint_parent};
 pub use tail::{Polled, Tail};
 
@@ -67,7 +67,7 @@ pub struct Record {
 
 /// A metric name, shared by every record of a file that logs it (a million-entry log holds a
 /// handful of distinct names).
-pub type Name = Arc<str>;
+pub use crate::model::Name;
 
 /// Hands out one shared [`Name`] per distinct metric name.
 #[derive(Debug, Default)]
@@ -362,11 +362,7 @@ fn keep(
 }
 
 fn describe(p: &Parsed) -> String {
-    let mut names: Vec<&str> = p
-        .records
-        .iter()
-        .flat_map(|r| r.metrics.iter().map(|(n, _)| &**n))
-        .collect();
+    let mut names: Vec<&str> = p.records.columns().iter().map(|c| &*c.name).collect();
     names.sort_unstable();
     names.dedup();
     let shown: Vec<&str> = names.iter().copied().take(6).collect();

@@ -166,8 +166,12 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     use Key::*;
     let last_step = files
         .iter()
-        .flat_map(|f| f.parsed.records.iter())
-        .filter(|r| r.metrics.iter().any(|(n, _)| &**n == "loss"))
+        .filter_map(|f| {
+            let frame = &f.parsed.records;
+            let loss = frame.column("loss")?;
+            Some(loss.rows.iter().map(move |&r| frame.row(r as usize)))
+        })
+        .flatten()
         .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
 
@@ -340,14 +344,13 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         // The largest logged learning rate (the last of equals): (file, line, value).
         let mut peak: Option<(&ReadFile, u32, f64)> = None;
         for f in files {
-            for r in f.parsed.records.iter() {
-                for (n, v) in r.metrics {
-                    if &**n == "learning_rate"
-                        && v.is_finite()
-                        && peak.is_none_or(|p| v.total_cmp(&p.2).is_ge())
-                    {
-                        peak = Some((f, r.line, *v));
-                    }
+            let frame = &f.parsed.records;
+            let Some(lr) = frame.column("learning_rate") else {
+                continue;
+            };
+            for (&r, &v) in lr.rows.iter().zip(&lr.values) {
+                if v.is_finite() && peak.is_none_or(|p| v.total_cmp(&p.2).is_ge()) {
+                    peak = Some((f, frame.row(r as usize).line, v));
                 }
             }
         }

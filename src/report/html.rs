@@ -428,10 +428,10 @@ fn workbench_data(report: &Report<'_>) -> String {
             let Some(s) = run.series.get(metric) else {
                 continue;
             };
-            let finite: Vec<&Point> = s.points.iter().filter(|p| p.value.is_finite()).collect();
+            let finite: Vec<Point> = s.points.iter().filter(|p| p.value.is_finite()).collect();
             let keep = super::downsample::lttb_indices(
                 finite.len(),
-                |k| (x_of(finite[k], k), finite[k].value),
+                |k| (x_of(&finite[k], k), finite[k].value),
                 EMBEDDED_POINTS,
             );
             if !first {
@@ -450,7 +450,7 @@ fn workbench_data(report: &Report<'_>) -> String {
             let mut first_col = true;
             for (name, get) in columns {
                 // A coordinate no point has is left out, not written as a column of nulls.
-                if keep.iter().all(|&k| get(finite[k]).is_none()) {
+                if keep.iter().all(|&k| get(&finite[k]).is_none()) {
                     continue;
                 }
                 if !first_col {
@@ -462,7 +462,7 @@ fn workbench_data(report: &Report<'_>) -> String {
                     if n > 0 {
                         j.push(',');
                     }
-                    number(&mut j, get(finite[k]));
+                    number(&mut j, get(&finite[k]));
                 }
                 j.push(']');
             }

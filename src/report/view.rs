@@ -194,11 +194,12 @@ fn markers(run: &Run, axis: Axis) -> Vec<Marker> {
             return None;
         }
         let i = points.partition_point(|p| p.step < step);
-        let x = if points[i].step == step {
-            on_axis(&points[i])
+        let b = points.get(i)?;
+        let x = if b.step == step {
+            on_axis(&b)
         } else {
-            let (a, b) = (&points[i - 1], &points[i]);
-            on_axis(a) + (on_axis(b) - on_axis(a)) * (step - a.step) / (b.step - a.step)
+            let a = points.get(i.checked_sub(1)?)?;
+            on_axis(&a) + (on_axis(&b) - on_axis(&a)) * (step - a.step) / (b.step - a.step)
         };
         Some(x).filter(|x| x.is_finite())
     };

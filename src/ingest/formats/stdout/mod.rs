@@ -69,6 +69,9 @@ struct State {
     out: Parsed,
     header_facts: Vec<Fact>,
     headers_seen: usize,
+    /// A training header came before the part of the file this state reads (the second half
+    /// of a split file, when the file's head holds one): as if `headers_seen` were not 0.
+    headed: bool,
     block: Block,
     /// The training bar's last counter (step) and total.
     bar: Option<Bar>,
@@ -105,6 +108,7 @@ impl State {
             out: Parsed::default(),
             header_facts: Vec::new(),
             headers_seen: 0,
+            headed: false,
             block: Block::None,
             bar,
             largest_bar: None,
@@ -262,11 +266,7 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
     out.facts.append(&mut header_facts);
     if let Some((total, line)) = st.largest_bar {
         let stated = out.facts.iter().any(|f| f.key == Key::TotalSteps);
-        let train_dicts = out
-            .records
-            .iter()
-            .filter(|r| r.metrics.iter().any(|(n, _)| &**n == "loss"))
-            .count();
+        let train_dicts = out.records.column("loss").map_or(0, |c| c.rows.len());
         if !stated && train_dicts > 0 && total >= train_dicts as f64 {
             out.fact(
                 Key::TotalSteps,

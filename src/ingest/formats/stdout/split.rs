@@ -37,6 +37,7 @@ pub(super) fn read_path_split_from(
     };
     match cut {
         Some((split, bar)) => {
+            let headed = head_has_header(path, split).map_err(io)?;
             let (first, second) = rayon::join(
                 || -> Result<_, IngestError> {
                     let file = File::open(path).map_err(io)?;
@@ -49,6 +50,7 @@ pub(super) fn read_path_split_from(
                     // past the preamble (it is at a metric dict).
                     let st = State {
                         training: true,
+                        headed,
                         offset: split,
                         ..State::new(1, bar)
                     };
@@ -108,6 +110,17 @@ pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Opti
         return Ok(None);
     }
     Ok(Some((from + cut as u64, bar)))
+}
+
+/// Whether the first MiB of the file (before `cut`) holds a training header: the second half
+/// then reads as a part after a header does (it looks only at the last bar before each dict for
+/// the run's total steps, as the first half does once it has passed the header).
+fn head_has_header(path: &Path, cut: u64) -> io::Result<bool> {
+    let mut head = Vec::new();
+    File::open(path)?
+        .take(cut.min(1 << 20))
+        .read_to_end(&mut head)?;
+    Ok(memmem::find(&head, b"***** Running training *****").is_some())
 }
 
 /// `line N (what)` with N moved `by` lines on: every locator this reader writes has that form.

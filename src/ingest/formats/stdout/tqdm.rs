@@ -15,7 +15,8 @@ pub(super) fn last_bar(n: &Needles, st: &mut State, region: &[u8]) {
     let Some(p) = n.bar.rfind(region) else {
         return;
     };
-    if st.headers_seen == 0 && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps) {
+    if st.headers_seen == 0 && !st.headed && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps)
+    {
         for q in memmem::find_iter(&region[..p], b"%|") {
             let start = memchr::memrchr2(b'\n', b'\r', &region[..q]).map_or(0, |s| s + 1);
             if let Some(bar) = parse_bar(&without_ansi(&region[start..line_end(region, q)])) {

@@ -5,6 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod frame;
+
+pub use frame::{Column, Coordinate, Frame, Name, Points, Row};
+
 /// Where a value came from: a file and a field or line, a derivation, an assumption or a flag.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Provenance {
@@ -263,6 +267,12 @@ impl Coord {
     /// Not known.
     pub const UNKNOWN: Coord = Coord(f64::NAN);
 
+    /// A coordinate as a frame stores it: finite, or NaN for unknown.
+    #[inline]
+    pub(crate) fn from_raw(x: f64) -> Coord {
+        Coord(if x.is_finite() { x } else { f64::NAN })
+    }
+
     /// The value, when known.
     #[inline]
     pub fn get(self) -> Option<f64> {
@@ -283,7 +293,8 @@ impl fmt::Debug for Coord {
     }
 }
 
-/// One logged value of one metric, placed on every axis that could be computed.
+/// One logged value of one metric, placed on every axis that could be computed: a view of one
+/// row of a [`Frame`] and one value of a metric's column (see [`frame`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// Optimizer step.
@@ -355,7 +366,7 @@ pub struct Series {
     /// The metric name as logged (`loss`, `eval_loss`, `grad_norm`, ...).
     pub name: String,
     /// The points, sorted by step.
-    pub points: Vec<Point>,
+    pub points: Points,
     /// The file whose points won the merge.
     pub source: String,
     /// What the points' `line` counts in `source`.
@@ -372,12 +383,12 @@ pub struct Series {
 
 impl Series {
     /// The last point with a finite value.
-    pub fn last_finite(&self) -> Option<&Point> {
+    pub fn last_finite(&self) -> Option<Point> {
         self.points.iter().rev().find(|p| p.value.is_finite())
     }
 
     /// The first point with a finite, positive value (where training starts).
-    pub fn first_positive(&self) -> Option<&Point> {
+    pub fn first_positive(&self) -> Option<Point> {
         self.points
             .iter()
             .find(|p| p.value.is_finite() && p.value > 0.0)
@@ -389,12 +400,12 @@ impl Series {
     pub fn summary(&self) -> Summary {
         let mut s = Summary {
             points: self.points.len(),
-            last: self.points.last().copied(),
+            last: self.points.last(),
             ..Summary::default()
         };
         for p in &self.points {
             if p.value.is_finite() {
-                s.final_point = Some(*p);
+                s.final_point = Some(p);
                 s.min = Some(s.min.map_or(p.value, |m| m.min(p.value)));
             } else {
                 s.nonfinite += 1;
@@ -406,8 +417,9 @@ impl Series {
     /// The smallest finite value.
     pub fn min_finite(&self) -> Option<f64> {
         self.points
+            .values()
             .iter()
-            .map(|p| p.value)
+            .copied()
             .filter(|v| v.is_finite())
             .reduce(f64::min)
     }
@@ -688,7 +700,8 @@ impl Axis {
     }
 
     /// The point's coordinate on this axis.
-    pub fn of(self, p: &Point) -> Option<f64> {
+    pub fn of(self, p: impl std::borrow::Borrow<Point>) -> Option<f64> {
+        let p = p.borrow();
         match self {
             Axis::Samples => p.samples.get(),
             Axis::Tokens => p.tokens.get(),

@@ -29,7 +29,7 @@ pub use oversized_batch::ratio_words;
 pub use verdict::verdict;
 
 use crate::align::{Aligned, Axis, Overlap, Pair};
-use crate::model::{Evidence, Finding, Key, Run, Severity};
+use crate::model::{Evidence, Finding, Key, Provenance, Run, Severity};
 
 /// Settings of the diagnose stage.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,7 +183,7 @@ fn config_evidence(run: &Run, key: Key) -> Option<Evidence> {
     Some(Evidence {
         name: format!("{}[{}]", key.name(), run.label),
         value: v.value.as_f64()?,
-        source: v.source.to_string(),
+        source: v.source.clone(),
     })
 }
 
@@ -192,16 +192,17 @@ fn derived(name: impl Into<String>, value: f64, how: impl Into<String>) -> Evide
     Evidence {
         name: name.into(),
         value,
-        source: format!("derived: {}", how.into()),
+        source: Provenance::Derived(how.into()),
     }
 }
 
 /// A logged point as evidence: which series, file and line.
 fn logged(run: &Run, metric: &str, p: impl std::borrow::Borrow<crate::model::Point>) -> Evidence {
     let p = p.borrow();
-    let source = run.series.get(metric).map_or_else(String::new, |s| {
-        format!("{}: {}", s.source, s.locator.describe(p.line))
-    });
+    let source = run.series.get(metric).map_or_else(
+        || Provenance::Derived(format!("{metric} of {}", run.label)),
+        |s| s.origin(p),
+    );
     Evidence {
         name: format!("{metric}[{}]@{}", run.label, p.position()),
         value: p.value,
@@ -210,25 +211,21 @@ fn logged(run: &Run, metric: &str, p: impl std::borrow::Borrow<crate::model::Poi
 }
 
 /// Optimizer steps a run was configured for (not just logged: a crashed run logs fewer).
-fn planned_steps(run: &Run) -> Option<(f64, String)> {
+fn planned_steps(run: &Run) -> Option<(f64, Provenance)> {
     let v = run.config.get(Key::TotalSteps)?;
-    Some((v.value.as_f64()?, v.source.to_string()))
+    Some((v.value.as_f64()?, v.source.clone()))
 }
 
 /// Optimizer steps of a run: the configured total, else the last logged loss step.
-fn optimizer_steps(run: &Run) -> Option<(f64, String)> {
+fn optimizer_steps(run: &Run) -> Option<(f64, Provenance)> {
     if let Some(v) = run.config.get(Key::TotalSteps) {
-        return Some((v.value.as_f64()?, v.source.to_string()));
+        return Some((v.value.as_f64()?, v.source.clone()));
     }
     let s = run.loss()?;
     let p = s.points.last().filter(|p| p.step.is_finite())?;
     Some((
         p.step,
-        format!(
-            "derived: last logged loss step ({}: {})",
-            s.source,
-            s.locator.describe(p.line)
-        ),
+        Provenance::Derived(format!("last logged loss step ({})", s.origin(&p))),
     ))
 }
 

@@ -29,13 +29,12 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 runs: vec![run.label.clone()],
                 subject: Some(run.label.clone()),
                 summary: format!(
-                    "{} logged {} non-finite {metric} values out of {}, the first at {} ({}: {}).",
+                    "{} logged {} non-finite {metric} values out of {}, the first at {} ({}).",
                     run.label,
                     bad.len(),
                     series.points.len(),
                     first.position(),
-                    series.source,
-                    series.locator.describe(first.line)
+                    series.origin(&first)
                 ),
                 evidence: vec![logged(run, metric, first)],
                 fix: Some(crate::model::Fix {

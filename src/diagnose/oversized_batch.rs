@@ -24,7 +24,7 @@
 
 use super::{Context, View, a_times, config_evidence, derived, optimizer_steps, raised_for, times};
 use crate::model::{
-    ConfigChange, Evidence, Finding, Fix, Key, Run, Severity, format_count as count,
+    ConfigChange, Evidence, Finding, Fix, Key, Provenance, Run, Severity, format_count as count,
     format_number as num,
 };
 
@@ -107,11 +107,11 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             evidence.push(Evidence {
                 name: "effective_batch_ratio".into(),
                 value: k,
-                source: format!(
-                    "assumed: both runs see the same examples per epoch, so the batch ratio is the inverse ratio of steps per epoch ({} vs {}, last logged loss step ÷ its epoch)",
+                source: Provenance::Assumed(format!(
+                    "both runs see the same examples per epoch, so the batch ratio is the inverse ratio of steps per epoch ({} vs {}, last logged loss step ÷ its epoch)",
                     num(b_big),
                     num(b_small)
-                ),
+                )),
             });
         }
         evidence.push(Evidence {
@@ -246,7 +246,7 @@ fn planned(
     big: &Run,
     k: f64,
     fewer: f64,
-    steps: &[(&Run, f64, String); 2],
+    steps: &[(&Run, f64, Provenance); 2],
 ) -> Finding {
     let mut evidence: Vec<Evidence> = [
         config_evidence(small, Key::EffectiveBatch),

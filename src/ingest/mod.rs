@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::{ConfigValue, Key, Run, SourceFile};
+use crate::model::{At, ConfigValue, Key, Run, SourceFile};
 use formats::FormatRef;
 
 pub use plan::read_plan;
@@ -133,8 +133,8 @@ pub struct Fact {
     pub key: Key,
     /// The value.
     pub value: ConfigValue,
-    /// Where in the file (`line 12`, `max_steps`).
-    pub locator: String,
+    /// Where in the file (line 12, field `max_steps`).
+    pub locator: At,
     /// Trust: 0 = what the trainer printed it used, 1 = the arguments it was given, 2 = state
     /// written after the fact. The lowest rank wins.
     pub rank: u8,
@@ -152,7 +152,7 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    fn fact(&mut self, key: Key, value: f64, locator: impl Into<String>, rank: u8) {
+    fn fact(&mut self, key: Key, value: f64, locator: impl Into<At>, rank: u8) {
         if value.is_finite() {
             self.facts.push(Fact {
                 key,
@@ -165,7 +165,7 @@ impl Parsed {
 
     /// The end-of-training throughput (`train_runtime`, `train_samples_per_second`) read by
     /// `value`, each located by `at(field)`; state written after the fact (rank 2).
-    fn throughput(&mut self, value: impl Fn(&str) -> Option<f64>, at: impl Fn(&str) -> String) {
+    fn throughput(&mut self, value: impl Fn(&str) -> Option<f64>, at: impl Fn(&'static str) -> At) {
         for (field, key) in [
             ("train_runtime", Key::TrainRuntime),
             ("train_samples_per_second", Key::TrainSamplesPerSecond),
@@ -176,7 +176,7 @@ impl Parsed {
         }
     }
 
-    fn text_fact(&mut self, key: Key, value: &str, locator: impl Into<String>, rank: u8) {
+    fn text_fact(&mut self, key: Key, value: &str, locator: impl Into<At>, rank: u8) {
         self.facts.push(Fact {
             key,
             value: ConfigValue::Text(value.to_string()),

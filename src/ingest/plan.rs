@@ -19,6 +19,7 @@
 //! predicted with the HF Trainer's rule, ⌈N ÷ (b × w)⌉ batches per process and epoch, divided by
 //! the accumulation (rounded the way that reproduces the baseline's own steps per epoch).
 
+use crate::model::At;
 use std::path::{Path, PathBuf};
 
 use super::formats::{self, run_args};
@@ -347,7 +348,7 @@ fn launch_command(text: &str) -> Launch {
         if !launcher {
             continue;
         }
-        let value = |names: &[&str]| -> Option<(f64, String)> {
+        let value = |names: &[&str]| -> Option<(f64, At)> {
             for (i, t) in tokens.iter().enumerate() {
                 for n in names {
                     let v = if let Some(v) = t.strip_prefix(&format!("{n}=")) {
@@ -359,7 +360,7 @@ fn launch_command(text: &str) -> Launch {
                     };
                     if let Some(x) = v.and_then(|v| super::lenient::parse_number(&v)) {
                         if x.is_finite() && x > 0.0 {
-                            return Some((x, format!("line {lineno} ({n} {x})")));
+                            return Some((x, At::line(lineno, format!("{n} {x}"))));
                         }
                     }
                 }
@@ -381,14 +382,17 @@ fn launch_command(text: &str) -> Launch {
             (n > 0).then(|| {
                 (
                     n as f64,
-                    format!("line {lineno} (CUDA_VISIBLE_DEVICES={v})"),
+                    At::line(lineno, format!("CUDA_VISIBLE_DEVICES={v}")),
                 )
             })
         });
         let world = match (total, per_node, visible) {
             (Some(t), _, _) => Some(t),
             (None, Some((p, at)), _) => Some(match &nodes {
-                Some((m, at_m)) => (p * m, format!("{at} × {at_m}")),
+                Some((m, at_m)) => (
+                    p * m,
+                    At::line(lineno, format!("{} × {}", at.what(), at_m.what())),
+                ),
                 None => (p, at),
             }),
             (None, None, Some(v)) => Some(v),
@@ -414,7 +418,7 @@ fn launch_command(text: &str) -> Launch {
                         out.facts.push(Fact {
                             key,
                             value: ConfigValue::Text(v.clone()),
-                            locator: format!("line {lineno} ({flag})"),
+                            locator: At::line(lineno, flag.to_string()),
                             rank: 1,
                         });
                     }
@@ -424,7 +428,7 @@ fn launch_command(text: &str) -> Launch {
             out.facts.push(Fact {
                 key,
                 value: ConfigValue::Number(x),
-                locator: format!("line {lineno} ({flag})"),
+                locator: At::line(lineno, flag.to_string()),
                 rank: 1,
             });
         }
@@ -497,7 +501,7 @@ mod tests {
         assert_eq!(get(Key::WorldSize).map(|g| g.0), Some(Some(8.0)));
         assert_eq!(
             get(Key::GradAccum),
-            Some((Some(8.0), "line 3 (--gradient_accumulation_steps)".into()))
+            Some((Some(8.0), At::line(3, "--gradient_accumulation_steps")))
         );
         assert_eq!(get(Key::LearningRate).map(|g| g.0), Some(Some(2e-4)));
     }

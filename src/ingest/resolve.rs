@@ -35,10 +35,7 @@ pub fn resolve(
         .collect();
     facts.sort_by_key(|(_, fact)| fact.rank);
     for (file, fact) in &facts {
-        let provenance = Provenance::File {
-            path: file.path.clone(),
-            locator: fact.locator.clone(),
-        };
+        let provenance = Provenance::file(file.path.clone(), fact.locator.clone());
         if let Some(why) = fact.value.as_f64().and_then(|x| invalid(fact.key, x)) {
             warnings.push(format!(
                 "{}: {provenance} says {}, {why}; ignored",
@@ -96,7 +93,7 @@ fn trainer(cfg: &mut RunConfig, files: &[ReadFile]) {
                 f.parsed
                     .facts
                     .iter()
-                    .any(|x| x.locator.contains("(DeepSpeed "))
+                    .any(|x| x.locator.what().starts_with("DeepSpeed "))
                     .then_some(("deepspeed", f))
             })
         });
@@ -218,7 +215,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     Provenance::Derived(format!(
                         "step {s} ÷ epoch {e} ({} {}){bound}",
                         f.path,
-                        f.locator().describe(line)
+                        f.locator().at(line)
                     )),
                 );
             }
@@ -361,7 +358,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                 Provenance::Derived(format!(
                     "peak of the logged learning_rate ({} {})",
                     f.path,
-                    f.locator().describe(line)
+                    f.locator().at(line)
                 )),
             );
         }
@@ -377,10 +374,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             cfg.set_if_absent(
                 TokensSeen,
                 num(t),
-                Provenance::File {
-                    path: f.path.clone(),
-                    locator: format!("{} (tokens seen)", f.locator().describe(r.line)),
-                },
+                Provenance::file(f.path.clone(), f.locator().at(r.line).with("tokens seen")),
             );
         }
     }

@@ -356,7 +356,7 @@ fn shift(parsed: &mut super::Parsed, before: u32) {
         .records
         .edit(|_, rec| rec.line = rec.line.saturating_add(before));
     for f in &mut parsed.facts {
-        f.locator = shift_lines(&f.locator, before);
+        f.locator = std::mem::replace(&mut f.locator, crate::model::At::Whole).shifted(before);
     }
     for w in &mut parsed.warnings {
         *w = shift_lines(w, before);

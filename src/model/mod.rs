@@ -6,33 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod frame;
+pub mod origin;
 
 pub use frame::{Column, Coordinate, Frame, Name, Points, Row};
-
-/// Where a value came from: a file and a field or line, a derivation, an assumption or a flag.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Provenance {
-    /// Read from a file: `path` and a locator such as `line 412` or `log_history[3].loss`.
-    File { path: String, locator: String },
-    /// Computed from other values; the text says how.
-    Derived(String),
-    /// Not in any log; assumed, and the text says why.
-    Assumed(String),
-    /// Given on the command line with `--set`.
-    Override(String),
-}
-
-impl fmt::Display for Provenance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Provenance::File { path, locator } if locator.is_empty() => write!(f, "{path}"),
-            Provenance::File { path, locator } => write!(f, "{path}: {locator}"),
-            Provenance::Derived(how) => write!(f, "derived: {how}"),
-            Provenance::Assumed(why) => write!(f, "assumed: {why}"),
-            Provenance::Override(flag) => write!(f, "override: {flag}"),
-        }
-    }
-}
+pub use origin::{At, Locator, Provenance};
 
 /// A value with the place it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -338,28 +315,6 @@ impl Point {
     }
 }
 
-/// What a point's `line` counts in its source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Locator {
-    /// A 1-based line number (text logs, JSONL).
-    Line,
-    /// A 1-based entry of `log_history` (JSON documents).
-    LogHistoryEntry,
-    /// A 1-based record of a TFRecord file (TensorBoard events).
-    Record,
-}
-
-impl Locator {
-    /// Where point `n` is, in words a user can look up: `line 12` or `log_history[11]`.
-    pub fn describe(self, n: u32) -> String {
-        match self {
-            Locator::Line => format!("line {n}"),
-            Locator::LogHistoryEntry => format!("log_history[{}]", n.saturating_sub(1)),
-            Locator::Record => format!("record {n}"),
-        }
-    }
-}
-
 /// All points of one metric of one run, in step order, one per step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -382,6 +337,11 @@ pub struct Series {
 }
 
 impl Series {
+    /// Where point `p` of this series was logged.
+    pub fn origin(&self, p: &Point) -> Provenance {
+        Provenance::file(self.source.clone(), self.locator.at(p.line))
+    }
+
     /// The last point with a finite value.
     pub fn last_finite(&self) -> Option<Point> {
         self.points.iter().rev().find(|p| p.value.is_finite())
@@ -506,7 +466,7 @@ pub struct Evidence {
     /// The number.
     pub value: f64,
     /// Where it came from or how it was computed.
-    pub source: String,
+    pub source: Provenance,
 }
 
 /// One concrete configuration change: the trainer's own option name, from and to.

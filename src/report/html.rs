@@ -692,7 +692,7 @@ fn evidence(h: &mut String, f: &Finding) {
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&e.name),
             num(e.value),
-            escape(&e.source)
+            escape(&e.source.to_string())
         );
     }
     let _ = writeln!(h, "</table></details>");
@@ -794,7 +794,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
         };
         match last("loss") {
             Some((s, p)) => {
-                let at = format!("{}: {}", s.source, s.locator.describe(p.line));
+                let at = s.origin(&p).to_string();
                 let _ = write!(
                     h,
                     "<td>{}</td><td title=\"{}\">{}</td>",
@@ -807,7 +807,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
         }
         match last("eval_loss") {
             Some((s, p)) => {
-                let at = format!("{}: {}", s.source, s.locator.describe(p.line));
+                let at = s.origin(&p).to_string();
                 let _ = write!(h, "<td title=\"{}\">{}</td>", escape(&at), num(p.value));
             }
             None => h.push_str("<td>—</td>"),

@@ -187,7 +187,7 @@ fn finding(report: &Report<'_>, i: usize, f: &Finding) -> Value {
         "planned": f.subject.as_ref().is_some_and(|s| report.runs.iter().any(|r| &r.label == s && r.planned)),
         "explained_by": report.folded_into(i).map(|c| c.finding),
         "summary": f.summary,
-        "evidence": f.evidence.iter().map(|e| json!({"name": e.name, "value": num(e.value), "source": e.source})).collect::<Vec<_>>(),
+        "evidence": f.evidence.iter().map(|e| json!({"name": e.name, "value": num(e.value), "source": e.source.to_string()})).collect::<Vec<_>>(),
         "fix": f.fix.as_ref().map(|fix| {
             let mut changes = Map::new();
             for c in &fix.changes {

@@ -2,6 +2,7 @@
 //! end of a run. They give the runtime and throughput (for the effective batch and scaling
 //! checks) and final eval metrics that may be nowhere else.
 
+use crate::model::At;
 use serde_json::Value;
 
 use super::{Growth, TextFormat};
@@ -44,7 +45,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         });
     };
     let mut out = Parsed::default();
-    out.throughput(|field| map.get(field).and_then(number), str::to_string);
+    out.throughput(|field| map.get(field).and_then(number), At::from);
     if let Some(x) = map
         .get("num_input_tokens_seen")
         .and_then(number)

@@ -4,6 +4,7 @@
 //! Python writes `NaN`/`Infinity`; a crashed writer leaves truncated JSON, from which every
 //! complete entry is salvaged.
 
+use crate::model::At;
 use std::fmt;
 
 use serde::Deserialize;
@@ -78,7 +79,7 @@ impl History {
         if summary {
             self.out.throughput(
                 |field| entry.num(field),
-                |field| format!("log_history[{i}].{field}"),
+                |field| At::EntryField(i as u32 + 1, field.into()),
             );
             return;
         }
@@ -153,7 +154,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 
 /// Where the flat reader is in the document.
 #[derive(Clone, Copy, PartialEq, Default)]
-enum At {
+enum Pos {
     /// Before the top-level `{`.
     #[default]
     Start,
@@ -175,7 +176,7 @@ struct Flat {
     h: History,
     tops: Vec<(String, Option<f64>)>,
     seen_history: bool,
-    at: At,
+    at: Pos,
 }
 
 /// What [`Flat::advance`] came to.
@@ -195,45 +196,45 @@ impl Flat {
         loop {
             let i = flat_json::ws(b, pos);
             let step = match self.at {
-                At::Start => match b.get(i) {
-                    Some(b'{') => Some((At::Key { first: true }, i + 1)),
+                Pos::Start => match b.get(i) {
+                    Some(b'{') => Some((Pos::Key { first: true }, i + 1)),
                     Some(_) => return Advance::GiveUp,
                     None => None,
                 },
-                At::Key { first } => match b.get(i) {
-                    Some(b'}') if first => Some((At::End, i + 1)),
+                Pos::Key { first } => match b.get(i) {
+                    Some(b'}') if first => Some((Pos::End, i + 1)),
                     Some(_) => key_value(t, i, &mut self.tops, &mut self.seen_history),
                     None => None,
                 },
-                At::History { first } => match b.get(i) {
-                    Some(b']') if first => Some((At::AfterValue, i + 1)),
+                Pos::History { first } => match b.get(i) {
+                    Some(b']') if first => Some((Pos::AfterValue, i + 1)),
                     Some(_) => flat_json::object(t, i).map(|(entry, next)| {
                         self.h.push(&entry);
-                        (At::AfterEntry, next)
+                        (Pos::AfterEntry, next)
                     }),
                     None => None,
                 },
-                At::AfterEntry => match b.get(i) {
-                    Some(b',') => Some((At::History { first: false }, i + 1)),
-                    Some(b']') => Some((At::AfterValue, i + 1)),
+                Pos::AfterEntry => match b.get(i) {
+                    Some(b',') => Some((Pos::History { first: false }, i + 1)),
+                    Some(b']') => Some((Pos::AfterValue, i + 1)),
                     Some(_) => return Advance::GiveUp,
                     None => None,
                 },
-                At::AfterValue => match b.get(i) {
-                    Some(b',') => Some((At::Key { first: false }, i + 1)),
-                    Some(b'}') => Some((At::End, i + 1)),
+                Pos::AfterValue => match b.get(i) {
+                    Some(b',') => Some((Pos::Key { first: false }, i + 1)),
+                    Some(b'}') => Some((Pos::End, i + 1)),
                     Some(_) => return Advance::GiveUp,
                     None => None,
                 },
-                At::End if i < b.len() => return Advance::GiveUp,
-                At::End => None,
+                Pos::End if i < b.len() => return Advance::GiveUp,
+                Pos::End => None,
             };
             match step {
                 Some((at, next)) => {
                     self.at = at;
                     pos = next;
                 }
-                None if eof && self.at == At::End => return Advance::Done,
+                None if eof && self.at == Pos::End => return Advance::Done,
                 None if eof => return Advance::GiveUp,
                 None => return Advance::More(pos),
             }
@@ -305,7 +306,7 @@ fn key_value(
     i: usize,
     tops: &mut Vec<(String, Option<f64>)>,
     seen_history: &mut bool,
-) -> Option<(At, usize)> {
+) -> Option<(Pos, usize)> {
     let b = t.as_bytes();
     let (key, next) = flat_json::string(t, i)?;
     let j = flat_json::ws(b, next);
@@ -319,13 +320,13 @@ fn key_value(
         }
         if b[j..].starts_with(b"null") {
             *seen_history = true;
-            return Some((At::AfterValue, j + 4));
+            return Some((Pos::AfterValue, j + 4));
         }
         if b.get(j) != Some(&b'[') {
             return None;
         }
         *seen_history = true;
-        return Some((At::History { first: true }, j + 1));
+        return Some((Pos::History { first: true }, j + 1));
     }
     if TOP_LEVEL.contains(&key) {
         if tops.iter().any(|(k, _)| k == key) {
@@ -338,10 +339,10 @@ fn key_value(
             return None;
         }
         tops.push((key.to_string(), v.num()));
-        return Some((At::AfterValue, next));
+        return Some((Pos::AfterValue, next));
     }
     let next = flat_json::skip_value(t, j)?;
-    (next < b.len()).then_some((At::AfterValue, next))
+    (next < b.len()).then_some((Pos::AfterValue, next))
 }
 
 /// The top-level fields read, in the order [`top_level_facts`] takes them.

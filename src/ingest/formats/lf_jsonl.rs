@@ -8,6 +8,7 @@ use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
+use crate::model::At;
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
@@ -77,12 +78,7 @@ fn take_row(
     };
     if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
         if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
-            out.fact(
-                Key::TotalSteps,
-                total,
-                format!("line {lineno} total_steps"),
-                2,
-            );
+            out.fact(Key::TotalSteps, total, At::line(lineno, "total_steps"), 2);
         }
     }
     let mut rec = Record {

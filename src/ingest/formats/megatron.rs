@@ -13,6 +13,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Fact, Names, Parsed, Record};
+use crate::model::At;
 use crate::model::{ConfigValue, Key};
 
 /// Labels of the iteration line's fields and the metric each becomes (HF spelling).
@@ -80,7 +81,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             } else if let Some((name, value)) = argument(line) {
                 if let Some((_, key, label)) = ARGUMENTS.iter().find(|(n, ..)| *n == name) {
                     if let Some(x) = parse_number(value) {
-                        out.fact(*key, x, format!("line {lineno} ({label})"), 1);
+                        out.fact(*key, x, At::line(lineno, label.to_string()), 1);
                     }
                 }
             }
@@ -91,7 +92,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 out.fact(
                     Key::GradAccum,
                     x,
-                    format!("line {lineno} (number of micro-batches)"),
+                    At::line(lineno, "number of micro-batches"),
                     0,
                 );
             }
@@ -138,7 +139,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 out.fact(
                     Key::TotalSteps,
                     total,
-                    format!("line {lineno} (iteration N/total)"),
+                    At::line(lineno, "iteration N/total"),
                     0,
                 );
             }
@@ -171,7 +172,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         out.facts.push(Fact {
             key: Key::EffectiveBatch,
             value: ConfigValue::Number(gbs),
-            locator: format!("line {lineno} (global batch size{share})"),
+            locator: At::line(lineno, format!("global batch size{share}")),
             rank: 0,
         });
         if !ramp.is_empty() {

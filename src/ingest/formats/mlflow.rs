@@ -8,6 +8,7 @@
 //! is a line of that file), the params as the run's arguments. The `epoch` metric gives the
 //! other metrics their epochs.
 
+use crate::model::At;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -75,7 +76,10 @@ pub fn read_run_dir(dir: &Path) -> Result<Vec<(PathBuf, Parsed)>, IngestError> {
         for file in &files {
             pairs.push((relative(&params, file), read(file)?.trim().to_string()));
         }
-        out.push((params.clone(), run_args::options(pairs, str::to_string)));
+        out.push((
+            params.clone(),
+            run_args::options(pairs, |option| At::field(option.to_string())),
+        ));
     }
     Ok(out)
 }

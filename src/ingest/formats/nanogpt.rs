@@ -12,6 +12,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
+use crate::model::At;
 use crate::model::Key;
 
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
@@ -49,7 +50,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         // config file itself after `Overriding config with config/x.py:`.
         if !training {
             if let Some((key, x, name)) = config_line(line) {
-                out.fact(key, x, format!("line {lineno} ({name})"), 1);
+                out.fact(key, x, At::line(lineno, name.to_string()), 1);
                 continue;
             }
         }
@@ -87,7 +88,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 .iter()
                 .filter_map(|r| r.tokens)
                 .fold(0.0, f64::max),
-            format!("derived: last step × tokens per iteration (line {lineno})"),
+            At::line(lineno, "tokens seen: the last step × tokens per iteration"),
             2,
         );
     }

@@ -15,6 +15,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
+use crate::model::At;
 use crate::model::Key;
 
 /// `TrainConfig` fields and the key each sets.
@@ -58,7 +59,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 out.fact(
                     Key::TotalSteps,
                     t,
-                    format!("line {lineno} (step {step}/{t})"),
+                    At::line(lineno, format!("step {step}/{t}")),
                     0,
                 );
                 total_seen = true;
@@ -77,23 +78,13 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 // scheduler's.
                 if let Some(x) = value_after(line, field) {
                     let name = field.trim_end_matches('=');
-                    out.fact(key, x, format!("line {lineno} ({name})"), 1);
+                    out.fact(key, x, At::line(lineno, name.to_string()), 1);
                 }
             }
             if let Some(x) = value_after(line, "max_duration=") {
-                out.fact(
-                    Key::TotalSteps,
-                    x,
-                    format!("line {lineno} (max_duration)"),
-                    1,
-                );
+                out.fact(Key::TotalSteps, x, At::line(lineno, "max_duration"), 1);
             }
-            out.text_fact(
-                Key::Trainer,
-                "olmo",
-                format!("line {lineno} (TrainConfig)"),
-                1,
-            );
+            out.text_fact(Key::Trainer, "olmo", At::line(lineno, "TrainConfig"), 1);
             continue;
         }
         let Some(rec) = current.as_mut() else {

@@ -4,6 +4,7 @@
 //! `TrainingArguments` (`training_args.json`, or a script's own args file). These say what the run was asked to do;
 //! the stdout header, when present, says what it did and outranks them.
 
+use crate::model::At;
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -105,7 +106,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 
 /// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key
 /// or a JSON member, so a fix can say where to edit; the option alone when none does.
-pub(in crate::ingest) fn locate(text: &str, option: &str) -> String {
+pub(in crate::ingest) fn locate(text: &str, option: &str) -> At {
     let leaf = option.rsplit('.').next().unwrap_or(option);
     let yaml = format!("{leaf}:");
     let json = format!("\"{leaf}\"");
@@ -115,15 +116,15 @@ pub(in crate::ingest) fn locate(text: &str, option: &str) -> String {
             l.starts_with(&yaml) || l.starts_with(&json)
         })
         .map_or_else(
-            || option.to_string(),
-            |i| format!("line {} ({option})", i + 1),
+            || At::field(option.to_string()),
+            |i| At::line(u32::try_from(i + 1).unwrap_or(u32::MAX), option.to_string()),
         )
 }
 
 /// Facts from option names and values, each located by `locate(option)`.
 pub fn options(
     pairs: impl IntoIterator<Item = (String, String)>,
-    locate: impl Fn(&str) -> String,
+    locate: impl Fn(&str) -> At,
 ) -> Parsed {
     let mut out = Parsed::default();
     for (option, value) in pairs {
@@ -264,7 +265,7 @@ mod tests {
             .find(|f| f.key == Key::GradAccum)
             .expect("GA");
         assert_eq!(
-            (ga.value.as_f64(), ga.locator.as_str()),
+            (ga.value.as_f64(), ga.locator.to_string().as_str()),
             (Some(8.0), "line 7 (gradient_accumulation_steps)")
         );
     }

@@ -9,6 +9,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
+use crate::model::At;
 use crate::model::Key;
 
 /// Keys that describe progress, not a metric.
@@ -49,10 +50,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             continue;
         };
         if row.num("train_runtime").is_some() {
-            out.throughput(
-                |field| row.num(field),
-                |field| format!("line {lineno} ({field})"),
-            );
+            out.throughput(|field| row.num(field), |field| At::line(lineno, field));
             continue;
         }
         let progress = match row.get("global_step/max_steps") {
@@ -73,7 +71,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             out.fact(
                 Key::TotalSteps,
                 total,
-                format!("line {lineno} (global_step/max_steps)"),
+                At::line(lineno, "global_step/max_steps"),
                 2,
             );
         }

@@ -9,6 +9,7 @@
 //! events before it kept. Tags are renamed back to HF's log keys (`train/loss` → `loss`,
 //! `eval/loss` → `eval_loss`, `train/epoch` → the points' epoch); other tags keep their name.
 
+use crate::model::At;
 use std::io::{self, Read};
 
 use prost::Message;
@@ -183,7 +184,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
                     "train/train_samples_per_second" => Key::TrainSamplesPerSecond,
                     _ => continue,
                 };
-                out.fact(key, x, format!("record {index} ({})", v.tag), 2);
+                out.fact(key, x, At::Record(index as u32, v.tag.clone().into()), 2);
                 continue;
             }
             match tracker_name(&v.tag) {

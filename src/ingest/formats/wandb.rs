@@ -11,6 +11,7 @@
 //! `eval_loss`, `train/epoch` → the epoch). A record failing its CRC is skipped and counted; a file
 //! cut inside a record keeps everything before it.
 
+use crate::model::At;
 use std::io::Read;
 
 use prost::Message;
@@ -182,7 +183,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
             }
         }
     }
-    let facts = run_args::options(config, |option| format!("config {option}"));
+    let facts = run_args::options(config, |option| At::field(format!("config {option}")));
     out.facts.extend(facts.facts);
     Ok(out)
 }

@@ -10,6 +10,7 @@
 //!   after any leading emoji or box drawing, matched whole and case-insensitively.
 
 use super::*;
+use crate::model::At;
 
 /// How many preamble lines are looked at, at most (a preamble is a few hundred lines; a log
 /// with no dict at all is not read line by line to its end).
@@ -65,7 +66,7 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
             continue;
         }
         st.out
-            .fact(key, x, format!("line {lineno} ({shown})"), rank);
+            .fact(key, x, At::line(lineno, shown.to_string()), rank);
     }
 }
 

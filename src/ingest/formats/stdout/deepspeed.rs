@@ -9,6 +9,7 @@
 //! `train_batch_size` is micro batch × accumulation × data-parallel ranks: the effective batch
 //! DeepSpeed used, which overrides what the trainer's own arguments said.
 
+use crate::model::At;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
@@ -141,7 +142,7 @@ pub(super) fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize
             st.ds_config_seen[k] = true;
             // Rank 0: what DeepSpeed printed it used outranks the trainer's arguments.
             st.out
-                .fact(*key, x, format!("line {lineno} (DeepSpeed {name})"), 0);
+                .fact(*key, x, At::line(lineno, format!("DeepSpeed {name}")), 0);
             break;
         }
     }

@@ -3,6 +3,7 @@
 //! among them).
 
 use super::*;
+use crate::model::At;
 
 /// Header lines of the HF Trainer's `***** Running training *****` block and the key each sets.
 pub(super) const HEADER: [(&str, Key); 8] = [
@@ -75,7 +76,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
                     st.header_facts.push(Fact {
                         key,
                         value: ConfigValue::Number(x),
-                        locator: format!("line {lineno} ({label})"),
+                        locator: At::line(lineno, label.to_string()),
                         rank: 0,
                     });
                 }
@@ -92,7 +93,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
                 st.header_facts.push(Fact {
                     key: Key::WorldSize,
                     value: ConfigValue::Number(adj / pd),
-                    locator: format!("line {lineno} (DataParallel over {} GPUs)", adj / pd),
+                    locator: At::line(lineno, format!("DataParallel over {} GPUs", adj / pd)),
                     rank: 0,
                 });
             }
@@ -106,7 +107,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
             if let Ok(n) = digits.parse::<f64>() {
                 st.world_seen = true;
                 st.out
-                    .fact(Key::WorldSize, n, format!("line {lineno} (world size)"), 0);
+                    .fact(Key::WorldSize, n, At::line(lineno, "world size"), 0);
             }
             return;
         }
@@ -119,7 +120,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
                 st.out.text_fact(
                     Key::TransformersVersion,
                     v,
-                    format!("line {lineno} (transformers_version)"),
+                    At::line(lineno, "transformers_version"),
                     1,
                 );
             }
@@ -177,8 +178,7 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
                         PyValue::Other(_) => None,
                     })
             };
-            st.out
-                .throughput(num, |field| format!("line {lineno} ({field})"));
+            st.out.throughput(num, |field| At::line(lineno, field));
         }
         return;
     }

@@ -8,6 +8,7 @@
 //! `round(epoch × steps per epoch)` from the header, else from the tqdm counter of the training
 //! bar, else left to the merge (which says how it placed the points).
 
+use crate::model::At;
 use std::io::Read;
 
 mod banner;
@@ -137,7 +138,7 @@ impl State {
             .records
             .edit(|_, rec| rec.line = rec.line.saturating_add(before));
         for f in next.out.facts.iter_mut().chain(&mut next.header_facts) {
-            f.locator = shift_line_locator(&f.locator, before);
+            f.locator = std::mem::replace(&mut f.locator, At::Whole).shifted(before);
         }
         // Values taken where first found: the first half's, when it found them (world size,
         // transformers version, DeepSpeed's configuration).
@@ -271,8 +272,9 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
             out.fact(
                 Key::TotalSteps,
                 total,
-                format!(
-                    "line {line} (progress bar total; assumed the training bar's, the largest bar without a description)"
+                At::line(
+                    line,
+                    "progress bar total; assumed the training bar's, the largest bar without a description",
                 ),
                 2,
             );
@@ -397,7 +399,7 @@ mod tests {
         let fact = |k| p.facts.iter().find(|f| f.key == k).expect("fact");
         assert_eq!(fact(Key::NumExamples).value.as_f64(), Some(2048.0));
         assert_eq!(
-            fact(Key::EffectiveBatch).locator,
+            fact(Key::EffectiveBatch).locator.to_string(),
             "line 6 (Total train batch size (w. parallel, distributed & accumulation))"
         );
         assert_eq!(fact(Key::WorldSize).value.as_f64(), Some(8.0));
@@ -472,7 +474,7 @@ mod tests {
             .rev()
             .find(|f| f.key == Key::TrainRuntime);
         assert!(
-            runtime.is_some_and(|f| f.locator == "line 821 (train_runtime)"),
+            runtime.is_some_and(|f| f.locator.to_string() == "line 821 (train_runtime)"),
             "{runtime:?}"
         );
         assert_eq!(format!("{halves:?}"), format!("{whole:?}"));

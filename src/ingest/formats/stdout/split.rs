@@ -122,15 +122,3 @@ fn head_has_header(path: &Path, cut: u64) -> io::Result<bool> {
         .read_to_end(&mut head)?;
     Ok(memmem::find(&head, b"***** Running training *****").is_some())
 }
-
-/// `line N (what)` with N moved `by` lines on: every locator this reader writes has that form.
-pub(super) fn shift_line_locator(locator: &str, by: u32) -> String {
-    let Some(rest) = locator.strip_prefix("line ") else {
-        return locator.to_string();
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    match rest[..digits].parse::<u32>() {
-        Ok(n) => format!("line {}{}", n.saturating_add(by), &rest[digits..]),
-        Err(_) => locator.to_string(),
-    }
-}

@@ -8,6 +8,7 @@ use losscmp::config::Config;
 use losscmp::exit::ExitStatus;
 
 fn main() -> ExitCode {
+    return_large_blocks();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -32,4 +33,16 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(status.code())
+}
+
+/// Every block of 1 MiB or more is mapped on its own and unmapped when freed. glibc's default
+/// raises that threshold as large blocks are freed (up to 32 MiB), after which the reading
+/// stage's columns and buffers, once freed, stay in its heap: the peak then holds both them
+/// and the next stages' curves. Measured on the 304 MB dense log: 140 → 107 MB at the peak.
+fn return_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }

@@ -458,7 +458,7 @@ mod tests {
     #[test]
     fn curves_skip_nan_and_repeated_x() {
         let c = Curve::new(
-            &pts(&[1.0, 2.0, 2.0, 3.0], &[1.0, f64::NAN, 0.5, 0.25]),
+            pts(&[1.0, 2.0, 2.0, 3.0], &[1.0, f64::NAN, 0.5, 0.25]),
             Axis::Step,
         );
         assert_eq!(c.xs, vec![1.0, 2.0, 3.0]);
@@ -467,13 +467,13 @@ mod tests {
 
     #[test]
     fn overlap_of_equal_curves_is_ratio_one_and_none_without_overlap() {
-        let a = Curve::new(&pts(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Axis::Step);
+        let a = Curve::new(pts(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Axis::Step);
         let o = overlap(&a, &a, Axis::Step).expect("overlap");
         assert!((o.ratio_last - 1.0).abs() < 1e-12);
         assert_eq!(o.mean_abs_gap, 0.0);
-        let b = Curve::new(&pts(&[5.0, 6.0], &[1.0, 1.0]), Axis::Step);
+        let b = Curve::new(pts(&[5.0, 6.0], &[1.0, 1.0]), Axis::Step);
         assert!(overlap(&a, &b, Axis::Step).is_none());
-        let one = Curve::new(&pts(&[2.0], &[1.0]), Axis::Step);
+        let one = Curve::new(pts(&[2.0], &[1.0]), Axis::Step);
         assert!(
             overlap(&a, &one, Axis::Step).is_none(),
             "a single point has no width"
@@ -482,7 +482,7 @@ mod tests {
 
     #[test]
     fn first_below_interpolates() {
-        let c = Curve::new(&pts(&[0.0, 10.0], &[1.0, 0.0]), Axis::Step);
+        let c = Curve::new(pts(&[0.0, 10.0], &[1.0, 0.0]), Axis::Step);
         assert_eq!(c.first_below(&c.ys, 0.5), Some(5.0));
         assert_eq!(c.first_below(&c.ys, -1.0), None);
     }

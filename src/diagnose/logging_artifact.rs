@@ -56,8 +56,8 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             why.push(format!("{} was trained with transformers {v}, a release whose logged loss scales with gradient accumulation", r.label));
         }
         if let Some((pa, pb, r)) = ratio_match {
-            evidence.push(logged(a, "loss", &pa));
-            evidence.push(logged(b, "loss", &pb));
+            evidence.push(logged(a, "loss", pa));
+            evidence.push(logged(b, "loss", pb));
             why.push(format!(
                 "the first logged losses differ by {r:.2}×, about the grad-accumulation ratio {ga_ratio:.2}× ({ga_b} vs {ga_a})"
             ));

@@ -34,7 +34,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                     bad.len(),
                     series.points.len(),
                     first.position(),
-                    series.origin(&first)
+                    series.origin(first)
                 ),
                 evidence: vec![logged(run, metric, first)],
                 fix: Some(crate::model::Fix {

@@ -40,8 +40,8 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                     num(pa.value),
                     num(pb.value)
                 ));
-                evidence.push(logged(a, "loss", &pa));
-                evidence.push(logged(b, "loss", &pb));
+                evidence.push(logged(a, "loss", pa));
+                evidence.push(logged(b, "loss", pb));
             }
         }
         if what.is_empty() {

@@ -184,7 +184,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
                     "train/train_samples_per_second" => Key::TrainSamplesPerSecond,
                     _ => continue,
                 };
-                out.fact(key, x, At::Record(index as u32, v.tag.clone().into()), 2);
+                out.fact(key, x, At::Record(index, v.tag.clone().into()), 2);
                 continue;
             }
             match tracker_name(&v.tag) {

@@ -6,6 +6,7 @@
 //! these themselves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -125,13 +126,14 @@ pub struct Marker {
 /// ratio of its loss to the reference's, and schedule markers.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunPlots {
-    /// Training loss on the report axis.
-    pub loss: Curve,
+    /// Training loss on the report axis (the same curve as `loss_data` or `loss_steps` when the
+    /// report axis is one of theirs: built once, shared).
+    pub loss: Arc<Curve>,
     /// Training loss on optimizer steps.
-    pub loss_steps: Curve,
+    pub loss_steps: Arc<Curve>,
     /// Training loss on the data axis (samples seen, else epoch): the headline pair with
     /// `loss_steps`, whatever the report axis.
-    pub loss_data: Curve,
+    pub loss_data: Arc<Curve>,
     /// Eval loss on the report axis.
     pub eval_loss: Curve,
     /// Learning rate on the report axis.
@@ -153,15 +155,26 @@ const MAX_EPOCH_MARKERS: usize = 10;
 fn plots(runs: &[Run], i: usize, axis: Axis, data_axis: Axis, smooth: Option<f64>) -> RunPlots {
     let run = &runs[i];
     let on = |m: &str, a: Axis| metric_curve(run, m, a, smooth, runs);
+    let loss_steps = Arc::new(on("loss", Axis::Step));
+    let loss_data = if data_axis == Axis::Step {
+        Arc::clone(&loss_steps)
+    } else {
+        Arc::new(on("loss", data_axis))
+    };
+    let loss = match axis {
+        a if a == data_axis => Arc::clone(&loss_data),
+        Axis::Step => Arc::clone(&loss_steps),
+        a => Arc::new(on("loss", a)),
+    };
     RunPlots {
-        loss_steps: on("loss", Axis::Step),
-        loss_data: on("loss", data_axis),
+        loss_steps,
+        loss_data,
         eval_loss: on("eval_loss", axis),
         learning_rate: on("learning_rate", axis),
         grad_norm: on("grad_norm", axis),
         markers: markers(run, axis),
         markers_steps: markers(run, Axis::Step),
-        loss: on("loss", axis),
+        loss,
         ratio: Vec::new(),
     }
 }

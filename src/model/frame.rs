@@ -364,7 +364,8 @@ impl Frame {
         std::mem::take(&mut self.columns)
     }
 
-    /// Frees what the rows' vectors hold beyond their length.
+    /// Frees what the rows' vectors hold beyond their length, and drops the rows' step origins
+    /// (the merge has read them: `origin_of` answers `None` afterwards).
     pub fn shrink_to_fit(&mut self) {
         for col in [
             &mut self.step,

@@ -233,7 +233,7 @@ fn a_truncated_state_is_used_with_a_warning() {
         .arg("-v")
         .assert()
         .success()
-        .stderr(predicate::str::contains("truncated or invalid JSON at line 127"))
+        .stderr(predicate::str::contains("truncated JSON: the text ends at line 127, inside a log_history entry from line 125"))
         .stderr(predicate::str::contains("read the 16 complete log_history entries"))
         .stdout(predicate::str::contains("eval_loss 1, eval_runtime 1, eval_samples_per_second 1, eval_steps_per_second 1, grad_norm 15, learning_rate 15, loss 15"));
 }

@@ -1,10 +1,11 @@
-//! A fast path for the flat JSON objects training logs are made of: `log_history` entries and
-//! `trainer_log.jsonl` rows hold keys without escapes and scalar values. Such an object is read
-//! here straight from the bytes into an [`Entry`] (numbers by the standard library's correctly
-//! rounded parser, as serde_json's `float_roundtrip` does; Python's `NaN`/`Infinity` as the text
-//! [`sanitize_json`](super::lenient::sanitize_json) would have quoted). Anything else (an escape,
-//! a nested value, a syntax error) returns `None`, and the caller reads that text with serde as
-//! before: the fast path never decides what a malformed file means.
+//! A reader for the JSON objects training logs are made of: `log_history` entries and
+//! `trainer_log.jsonl` rows are objects of scalar values. Such an object is read here straight
+//! from the bytes into an [`Entry`]: keys and strings with their escapes decoded, numbers by the
+//! standard library's correctly rounded parser (as serde_json's `float_roundtrip` does), Python's
+//! `NaN`/`Infinity` as the text [`sanitize_json`](super::lenient::sanitize_json) would have
+//! quoted, nested values skipped (read as [`Val::Other`], as serde's `Entry` reads them). What is
+//! not JSON (a syntax error, a value cut short) returns `None`: the caller decides what that
+//! means.
 
 use std::borrow::Cow;
 
@@ -18,21 +19,75 @@ pub fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The string opening at `i` (a `"`), if it holds no escape: its text and the position after it.
-pub fn string(text: &str, i: usize) -> Option<(&str, usize)> {
+/// The string opening at `i` (a `"`): its text, escapes decoded, and the position after it.
+pub fn string(text: &str, i: usize) -> Option<(Cow<'_, str>, usize)> {
     let b = text.as_bytes();
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let end = i + 1 + memchr::memchr2(b'"', b'\\', &b[i + 1..])?;
-    if b[end] != b'"' {
-        return None;
-    }
-    Some((&text[i + 1..end], end + 1))
+    let (end, escaped) = string_span(b, i)?;
+    let raw = &text[i + 1..end - 1];
+    let s = if escaped {
+        Cow::Owned(unescape(raw)?)
+    } else {
+        Cow::Borrowed(raw)
+    };
+    Some((s, end))
 }
 
-/// The scalar value at `i` and the position after it; `None` for a nested value.
-pub fn scalar(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
+/// The text of a JSON string holding escapes, decoded; `None` for an escape JSON does not have
+/// (a lone surrogate among them, which serde refuses too).
+fn unescape(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(k) = rest.find('\\') {
+        out.push_str(&rest[..k]);
+        let b = rest.as_bytes();
+        let (c, used) = match *b.get(k + 1)? {
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let hi = hex4(rest.get(k + 2..k + 6)?)?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    if rest.get(k + 6..k + 8)? != "\\u" {
+                        return None;
+                    }
+                    let lo = hex4(rest.get(k + 8..k + 12)?)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    (char::from_u32(c)?, 12)
+                } else {
+                    (char::from_u32(hi)?, 6)
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        rest = &rest[k + used..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The four hex digits of a `\u` escape.
+fn hex4(s: &str) -> Option<u32> {
+    if !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// The value at `i` and the position after it; a nested one is skipped and reads as
+/// [`Val::Other`].
+pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
     let b = text.as_bytes();
     let literal = |word: &str| {
         b[i..]
@@ -42,7 +97,7 @@ pub fn scalar(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
     match *b.get(i)? {
         b'"' => {
             let (s, next) = string(text, i)?;
-            Some((Val::Text(Cow::Borrowed(s)), next))
+            Some((Val::Text(s), next))
         }
         b'N' => Some((Val::Text(Cow::Borrowed("NaN")), literal("NaN")?)),
         b'I' => Some((Val::Text(Cow::Borrowed("Infinity")), literal("Infinity")?)),
@@ -60,11 +115,12 @@ pub fn scalar(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
         b't' => Some((Val::Other, literal("true")?)),
         b'f' => Some((Val::Other, literal("false")?)),
         b'n' => Some((Val::Other, literal("null")?)),
+        b'{' | b'[' => Some((Val::Other, skip_value(text, i)?)),
         _ => None,
     }
 }
 
-/// The flat object opening at `i` (a `{`) and the position after its `}`.
+/// The object opening at `i` (a `{`) and the position after its `}`.
 pub fn object(text: &str, i: usize) -> Option<(Entry<'_>, usize)> {
     let b = text.as_bytes();
     if b.get(i) != Some(&b'{') {
@@ -87,8 +143,8 @@ pub fn object(text: &str, i: usize) -> Option<(Entry<'_>, usize)> {
         if b.get(i) != Some(&b':') {
             return None;
         }
-        let (value, next) = scalar(text, ws(b, i + 1))?;
-        fields.push((Cow::Borrowed(key), value));
+        let (value, next) = value(text, ws(b, i + 1))?;
+        fields.push((key, value));
         i = ws(b, next);
         match b.get(i)? {
             b',' => i = ws(b, i + 1),
@@ -141,19 +197,26 @@ pub fn skip_value(text: &str, i: usize) -> Option<usize> {
             None
         }
         b'"' => string_end(b, i),
-        _ => scalar(text, i).map(|(_, next)| next),
+        _ => value(text, i).map(|(_, next)| next),
     }
 }
 
 /// The position after the string opening at `i`, escapes allowed.
 fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    string_span(b, i).map(|(end, _)| end)
+}
+
+/// The position after the string opening at `i`, and whether it holds an escape.
+fn string_span(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
-        j += memchr::memchr2(b'"', b'\\', &b[j..])?;
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
         if b[j] == b'\\' {
+            escaped = true;
             j += 2;
         } else {
-            return Some(j + 1);
+            return Some((j + 1, escaped));
         }
     }
 }
@@ -186,17 +249,34 @@ mod tests {
     }
 
     #[test]
-    fn anything_else_is_left_to_serde() {
+    fn escapes_and_nested_values_read_as_serde_reads_them() {
         for text in [
             r#"{"a\"b": 1}"#,
-            r#"{"a": "x\ny"}"#,
-            r#"{"a": [1, 2]}"#,
-            r#"{"a": {"b": 1}}"#,
+            r#"{"a": "x\ny\t\\\/\b\f\r"}"#,
+            r#"{"a": "\u00e9\u20ac\ud83d\ude00", "\u006c\u006fss": 0.5}"#,
+            r#"{"a": [1, 2], "b": 3}"#,
+            r#"{"a": {"b": [1, {"c": "}]"}]}, "d": "e"}"#,
+            r#"{"naïve": "ünï", "x": "\"quoted\""}"#,
+        ] {
+            let (e, end) = object(text, 0).expect("read");
+            assert_eq!(end, text.len(), "{text}");
+            assert_eq!(format!("{:?}", e.fields), by_serde(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_json_is_not_read() {
+        for text in [
             r#"{"a": 1,}"#,
             r#"{"a" 1}"#,
             r#"{"a": 1"#,
             r#"{"a": nul}"#,
             r#"{"a": 1e}"#,
+            r#"{"a": "\x"}"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": "\u12"}"#,
+            r#"{"a": "cut\"#,
+            r#"{"a": [1, 2}"#,
         ] {
             assert!(object(text, 0).is_none(), "{text}");
         }

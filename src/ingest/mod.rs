@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::{At, ConfigValue, Key, Run, SourceFile};
+use crate::model::{At, ConfigValue, Key, Row, Run, SourceFile};
 use formats::FormatRef;
 
 pub use plan::read_plan;
@@ -44,25 +44,15 @@ pub struct RunSpec {
     pub planned: bool,
 }
 
-/// One metric record as a format read it: a train log, an eval log, a final value.
+/// One metric record as a format read it (a train log, an eval log, a final value): its row of
+/// coordinates and its metrics, pushed onto the file's [`Frame`](crate::model::Frame) as soon as
+/// it is whole.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Record {
-    /// The optimizer step, when the format logs it or the parser could recover it.
-    pub step: Option<f64>,
-    /// How `step` was known, when it was not logged.
-    pub step_origin: Option<&'static str>,
-    /// The epoch, when logged.
-    pub epoch: Option<f64>,
-    /// Seconds since training started, when logged.
-    pub time: Option<f64>,
-    /// Tokens seen so far, when counted.
-    pub tokens: Option<f64>,
-    /// Samples seen so far, when the trainer counts them (Megatron's consumed samples).
-    pub samples: Option<f64>,
+    /// The step, epoch, samples, tokens, time and line.
+    pub row: Row,
     /// Metric names (normalised to HF's spelling) and values.
     pub metrics: Vec<(Name, f64)>,
-    /// 1-based line or entry index in the file.
-    pub line: u32,
 }
 
 /// A metric name, shared by every record of a file that logs it (a million-entry log holds a

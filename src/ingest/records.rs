@@ -2,38 +2,26 @@
 //! [`Frame`] (the coordinates) and values of the frame's metric columns. Nothing keeps records:
 //! each is pushed as it is read.
 
-use super::{Name, Record};
+use super::Record;
 use crate::model::{Frame, Row};
 
 /// A file's metric records, as a reader builds them: a frame.
 pub type Records = Frame;
 
 impl Record {
-    /// The record's coordinates and line.
-    pub fn row(&self) -> Row {
-        Row {
-            step: self.step,
-            step_origin: self.step_origin,
-            epoch: self.epoch,
-            time: self.time,
-            tokens: self.tokens,
-            samples: self.samples,
-            line: self.line,
+    /// A record at `row`, its metrics still to come.
+    pub fn new(row: Row) -> Record {
+        Record {
+            row,
+            metrics: Vec::new(),
         }
     }
 }
 
 impl Frame {
     /// Appends a record.
-    pub fn push(&mut self, mut rec: Record) {
-        let metrics = std::mem::take(&mut rec.metrics);
-        self.push_row(rec.row(), metrics);
-    }
-
-    /// Appends the record `rec` describes (its own `metrics` ignored) with `metrics`: a reader
-    /// that collects metrics in a buffer of its own hands them over without a vector per record.
-    pub fn push_with(&mut self, rec: &Record, metrics: impl IntoIterator<Item = (Name, f64)>) {
-        self.push_row(rec.row(), metrics);
+    pub fn push(&mut self, rec: Record) {
+        self.push_row(rec.row, rec.metrics);
     }
 
     /// The rows in order (coordinates and line; the metrics are in the columns).
@@ -45,16 +33,7 @@ impl Frame {
     pub fn to_vec(&self) -> Vec<Record> {
         self.to_rows()
             .into_iter()
-            .map(|(r, metrics)| Record {
-                step: r.step,
-                step_origin: r.step_origin,
-                epoch: r.epoch,
-                time: r.time,
-                tokens: r.tokens,
-                samples: r.samples,
-                metrics,
-                line: r.line,
-            })
+            .map(|(row, metrics)| Record { row, metrics })
             .collect()
     }
 }

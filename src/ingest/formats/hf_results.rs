@@ -3,6 +3,7 @@
 //! checks) and final eval metrics that may be nowhere else.
 
 use crate::model::At;
+use crate::model::Row;
 use serde_json::Value;
 
 use super::{Growth, TextFormat};
@@ -53,11 +54,11 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
-    let mut rec = Record {
+    let mut rec = Record::new(Row {
         epoch: map.get("epoch").and_then(number),
         line: 1,
-        ..Record::default()
-    };
+        ..Row::default()
+    });
     for (k, v) in &map {
         if k.starts_with("eval_") && !k.ends_with("_runtime") && !k.ends_with("_per_second") {
             if let Some(x) = number(v) {
@@ -66,7 +67,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         }
     }
     if !rec.metrics.is_empty() {
-        rec.step_origin = Some("end of training (results file)");
+        rec.row.step_origin = Some("end of training (results file)");
         out.records.push(rec);
     }
     Ok(out)
@@ -98,6 +99,6 @@ mod tests {
             p.records.to_vec()[0].metrics,
             vec![("eval_loss".into(), 0.55)]
         );
-        assert_eq!(p.records.to_vec()[0].step, None);
+        assert_eq!(p.records.to_vec()[0].row.step, None);
     }
 }

@@ -4,6 +4,7 @@
 //! Python writes `NaN`/`Infinity`; a crashed writer leaves JSON cut short or zero-filled, from
 //! which every complete entry is kept. One reader, streaming: the file's text is never held whole.
 
+use crate::model::Row;
 use std::io::{self, Read};
 
 use super::{Format, Head, Sniff, Source};
@@ -470,17 +471,17 @@ fn finish(h: History) -> Parsed {
 }
 
 fn entry_record(entry: &Entry<'_>, step: f64, index: usize, names: &mut Names) -> Record {
-    let mut rec = Record {
+    let mut rec = Record::new(Row {
         step: Some(step),
         line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-        ..Record::default()
-    };
+        ..Row::default()
+    });
     for (k, v) in &entry.fields {
         let Some(x) = v.num() else { continue };
         match &**k {
             "step" => {}
-            "epoch" => rec.epoch = Some(x),
-            "num_input_tokens_seen" => rec.tokens = (x > 0.0).then_some(x),
+            "epoch" => rec.row.epoch = Some(x),
+            "num_input_tokens_seen" => rec.row.tokens = (x > 0.0).then_some(x),
             _ => rec.metrics.push((names.get(k), x)),
         }
     }
@@ -548,7 +549,7 @@ mod tests {
         let p = read(STATE, "s.json").expect("parses");
         assert_eq!(p.records.len(), 2);
         let records = p.records.to_vec();
-        assert_eq!(records[0].step, Some(2.0));
+        assert_eq!(records[0].row.step, Some(2.0));
         let gn = records[0]
             .metrics
             .iter()

@@ -10,6 +10,7 @@ use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::At;
 use crate::model::Key;
+use crate::model::Row;
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [
@@ -81,17 +82,17 @@ fn take_row(
             out.fact(Key::TotalSteps, total, At::line(lineno, "total_steps"), 2);
         }
     }
-    let mut rec = Record {
+    let mut rec = Record::new(Row {
         step: Some(step),
         line: u32::try_from(lineno).unwrap_or(u32::MAX),
-        ..Record::default()
-    };
-    rec.epoch = row.num("epoch");
-    rec.time = row.get("elapsed_time").and_then(|v| match v {
+        ..Row::default()
+    });
+    rec.row.epoch = row.num("epoch");
+    rec.row.time = row.get("elapsed_time").and_then(|v| match v {
         Val::Text(s) => parse_duration(s),
         other => other.num(),
     });
-    rec.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
+    rec.row.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
     for (k, v) in &row.fields {
         if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
             continue;
@@ -100,7 +101,7 @@ fn take_row(
         let name = if k == "lr" { "learning_rate" } else { k };
         rec.metrics.push((names.get(name), x));
     }
-    if !rec.metrics.is_empty() || rec.tokens.is_some() {
+    if !rec.metrics.is_empty() || rec.row.tokens.is_some() {
         out.records.push(rec);
     }
 }
@@ -132,7 +133,7 @@ mod tests {
         let p = read(text, "t.jsonl").expect("reads");
         assert_eq!(p.records.len(), 1);
         let r = &p.records.to_vec()[0];
-        assert_eq!(r.time, Some(1.0));
+        assert_eq!(r.row.time, Some(1.0));
         assert!(r.metrics.contains(&("learning_rate".into(), 0.0006)));
         assert!(p.warnings[0].contains("line 3"));
         assert_eq!(p.facts[0].value.as_f64(), Some(48.0));

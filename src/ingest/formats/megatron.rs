@@ -14,6 +14,7 @@ use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Fact, Names, Parsed, Record};
 use crate::model::At;
+use crate::model::Row;
 use crate::model::{ConfigValue, Key};
 
 /// Labels of the iteration line's fields and the metric each becomes (HF spelling).
@@ -102,10 +103,12 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             let rest = &line[at + "validation loss at iteration".len()..];
             if let (Some(step), Some(loss)) = (leading(rest), field(line, "lm loss value:")) {
                 out.records.push(Record {
-                    step: Some(step),
+                    row: Row {
+                        step: Some(step),
+                        line: line_number(lineno),
+                        ..Row::default()
+                    },
                     metrics: vec![(names.get("eval_loss"), loss)],
-                    line: line_number(lineno),
-                    ..Record::default()
                 });
             }
             continue;
@@ -115,19 +118,19 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         };
         let rest = &line[at + "iteration".len()..];
         let Some(step) = leading(rest) else { continue };
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             step: Some(step),
             samples: field(line, "consumed samples:"),
             tokens: field(line, "consumed tokens:"),
             line: line_number(lineno),
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         for (label, name) in METRICS {
             if let Some(x) = field(line, label) {
                 rec.metrics.push((names.get(name), x));
             }
         }
-        if rec.metrics.is_empty() && rec.samples.is_none() {
+        if rec.metrics.is_empty() && rec.row.samples.is_none() {
             continue;
         }
         let logged_total = out
@@ -241,7 +244,7 @@ mod tests {
         assert_eq!(p.records.len(), 3);
         let r = &p.records.to_vec()[0];
         assert_eq!(
-            (r.step, r.samples, r.tokens),
+            (r.row.step, r.row.samples, r.row.tokens),
             (Some(1.0), Some(16.0), Some(32768.0))
         );
         assert_eq!(r.metrics[0], ("loss".into(), 10.94388));

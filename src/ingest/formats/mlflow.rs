@@ -9,6 +9,7 @@
 //! other metrics their epochs.
 
 use crate::model::At;
+use crate::model::Row;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -137,14 +138,14 @@ fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names)
             continue;
         };
         let step = it.next().and_then(parse_number).unwrap_or(0.0);
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             step: Some(step),
             time: start_ms.map(|s| (ts - s) / 1000.0),
             line: (i + 1) as u32,
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         if name == "epoch" {
-            rec.epoch = Some(value);
+            rec.row.epoch = Some(value);
         } else {
             rec.metrics.push((metric.clone(), value));
         }
@@ -187,8 +188,8 @@ mod tests {
             &mut names,
         );
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records.to_vec()[1].step, Some(1.0));
-        assert_eq!(p.records.to_vec()[0].time, Some(2.0));
+        assert_eq!(p.records.to_vec()[1].row.step, Some(1.0));
+        assert_eq!(p.records.to_vec()[0].row.time, Some(2.0));
         assert_eq!(p.records.to_vec()[1].metrics[0], ("loss".into(), 297.6));
         assert!(p.warnings[0].contains("first at line 3"));
     }

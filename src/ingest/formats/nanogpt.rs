@@ -14,6 +14,7 @@ use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::At;
 use crate::model::Key;
+use crate::model::Row;
 
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -70,13 +71,15 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         };
         training = true;
         out.records.push(Record {
-            step: Some(step),
+            row: Row {
+                step: Some(step),
+                line: lineno as u32,
+                ..Row::default()
+            },
             metrics: metrics
                 .into_iter()
                 .map(|(n, x)| (names.get(n), x))
                 .collect(),
-            line: lineno as u32,
-            ..Record::default()
         });
     }
     if let Some((n, lineno)) = per_iter {
@@ -238,7 +241,7 @@ iter 0: loss 4.2709, time 10268.08ms, mfu -100.00%\niter 5: loss nan, time 1431.
             p.records.to_vec()[0].metrics[1],
             ("eval_loss".into(), 4.2475)
         );
-        assert_eq!(p.records.to_vec()[2].tokens, Some(5.0 * 491_520.0));
+        assert_eq!(p.records.to_vec()[2].row.tokens, Some(5.0 * 491_520.0));
         assert!(p.records.to_vec()[2].metrics[0].1.is_nan());
     }
 
@@ -255,6 +258,6 @@ iter 0: loss 4.2709, time 10268.08ms, mfu -100.00%\niter 5: loss nan, time 1431.
         let out = "total desired batch size: 524288\nstep    0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: 17830.71ms | tokens/sec: 29403.65\n";
         let p = read(out, "out.txt").expect("reads");
         assert_eq!(p.records.to_vec()[0].metrics.len(), 3);
-        assert_eq!(p.records.to_vec()[0].tokens, Some(0.0));
+        assert_eq!(p.records.to_vec()[0].row.tokens, Some(0.0));
     }
 }

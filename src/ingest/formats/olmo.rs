@@ -17,6 +17,7 @@ use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::At;
 use crate::model::Key;
+use crate::model::Row;
 
 /// `TrainConfig` fields and the key each sets.
 const CONFIG: [(&str, Key); 4] = [
@@ -64,11 +65,11 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 );
                 total_seen = true;
             }
-            current = Some(Record {
+            current = Some(Record::new(Row {
                 step: Some(step),
                 line: lineno,
-                ..Record::default()
-            });
+                ..Row::default()
+            }));
             continue;
         }
         if !config_seen && line.contains("TrainConfig(") {
@@ -106,7 +107,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             continue;
         };
         match key {
-            "throughput/total_tokens" => rec.tokens = Some(x),
+            "throughput/total_tokens" => rec.row.tokens = Some(x),
             _ => {
                 if let Some(name) = metric_name(key) {
                     rec.metrics.push((names.get(&name), x));
@@ -184,8 +185,8 @@ mod tests {
         let p = read(log, "training.log").expect("reads");
         let recs = p.records.to_vec();
         assert_eq!(recs.len(), 2);
-        assert_eq!(recs[0].step, Some(1.0));
-        assert_eq!(recs[0].tokens, Some(2_097_152.0));
+        assert_eq!(recs[0].row.step, Some(1.0));
+        assert_eq!(recs[0].row.tokens, Some(2_097_152.0));
         let loss: Vec<f64> = recs
             .iter()
             .flat_map(|r| {

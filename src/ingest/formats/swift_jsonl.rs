@@ -11,6 +11,7 @@ use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
 use crate::model::At;
 use crate::model::Key;
+use crate::model::Row;
 
 /// Keys that describe progress, not a metric.
 const PROGRESS_KEYS: [&str; 6] = [
@@ -75,7 +76,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 2,
             );
         }
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             step: Some(step),
             epoch: row.num("epoch"),
             time: match row.get("elapsed_time") {
@@ -84,8 +85,8 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 None => None,
             },
             line: lineno as u32,
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         // Eval rows repeat the train row's step and its memory and speed: keep their eval_ keys.
         let eval = row.fields.iter().any(|(k, _)| k.starts_with("eval_"));
         for (k, v) in &row.fields {
@@ -138,8 +139,8 @@ mod tests {
         assert_eq!(sniff(log), Some(true));
         let p = read(log, "logging.jsonl").expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records.to_vec()[0].step, Some(1.0));
-        assert_eq!(p.records.to_vec()[0].time, Some(102.0));
+        assert_eq!(p.records.to_vec()[0].row.step, Some(1.0));
+        assert_eq!(p.records.to_vec()[0].row.time, Some(102.0));
         assert!(
             p.records.to_vec()[0]
                 .metrics

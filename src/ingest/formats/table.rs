@@ -13,6 +13,7 @@ use super::{Format, Head, Sniff, Source};
 use crate::ingest::lenient::{Entry, parse_number, sanitize_json, tracker_name};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record, Skipped};
+use crate::model::Row;
 
 /// What a column becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +30,11 @@ impl Target {
     /// Puts `x` where this column goes in `rec`.
     fn set(&self, rec: &mut Record, x: f64, names: &mut Names) {
         match self {
-            Target::Step => rec.step = Some(x),
-            Target::Epoch => rec.epoch = Some(x),
-            Target::Samples => rec.samples = Some(x),
-            Target::Tokens => rec.tokens = Some(x),
-            Target::Time => rec.time = Some(x),
+            Target::Step => rec.row.step = Some(x),
+            Target::Epoch => rec.row.epoch = Some(x),
+            Target::Samples => rec.row.samples = Some(x),
+            Target::Tokens => rec.row.tokens = Some(x),
+            Target::Time => rec.row.time = Some(x),
             Target::Metric(name) => rec.metrics.push((names.get(name), x)),
         }
     }
@@ -146,17 +147,17 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
         if row.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             line: u32::try_from(lineno).unwrap_or(u32::MAX),
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         for (value, target) in row.iter().zip(&targets) {
             let (Some(target), Some(x)) = (target, parse_number(value)) else {
                 continue;
             };
             target.set(&mut rec, x, &mut names);
         }
-        if rec.step.is_none() {
+        if rec.row.step.is_none() {
             skipped.line(lineno);
             continue;
         }
@@ -185,17 +186,17 @@ fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
         let row = serde_json::from_str::<Entry>(&clean)
             .ok()
             .filter(|r| r.object);
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         for (target, key) in &targets {
             let Some(x) = row.as_ref().and_then(|r| r.num(key)) else {
                 continue;
             };
             target.set(&mut rec, x, &mut names);
         }
-        if rec.step.is_none() {
+        if rec.row.step.is_none() {
             skipped.line(i + 1);
         } else if !rec.metrics.is_empty() {
             out.records.push(rec);
@@ -400,7 +401,7 @@ mod tests {
         assert!(!sniff(tsv, "metrics.tsv", &[]), "no step column of its own");
         let p = read(tsv, "metrics.tsv", &map).expect("reads");
         assert_eq!(p.records.len(), 2);
-        assert_eq!(p.records.to_vec()[1].samples, Some(64.0));
+        assert_eq!(p.records.to_vec()[1].row.samples, Some(64.0));
         assert_eq!(p.records.to_vec()[1].metrics, vec![("loss".into(), 3.0)]);
         assert!(p.warnings[0].contains("--columns lr=missing: no such column"));
     }
@@ -429,7 +430,7 @@ mod tests {
             .records
             .to_vec()
             .iter()
-            .map(|r| (r.step, r.line, r.metrics[0].1))
+            .map(|r| (r.row.step, r.row.line, r.metrics[0].1))
             .collect();
         assert_eq!(
             got,

@@ -10,6 +10,7 @@
 //! `eval/loss` → `eval_loss`, `train/epoch` → the points' epoch); other tags keep their name.
 
 use crate::model::At;
+use crate::model::Row;
 use std::io::{self, Read};
 
 use prost::Message;
@@ -170,12 +171,12 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
         let Some(summary) = event.summary else {
             continue;
         };
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             step: Some(event.step as f64),
             time: Some(event.wall_time - start),
             line: index,
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         for v in &summary.value {
             let Some(x) = scalar(v) else { continue };
             if SUMMARY_TAGS.contains(&v.tag.as_str()) {
@@ -188,11 +189,11 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
                 continue;
             }
             match tracker_name(&v.tag) {
-                None => rec.epoch = Some(x),
+                None => rec.row.epoch = Some(x),
                 Some(name) => rec.metrics.push((names.get(&name), x)),
             }
         }
-        if !rec.metrics.is_empty() || rec.epoch.is_some() {
+        if !rec.metrics.is_empty() || rec.row.epoch.is_some() {
             out.records.push(rec);
         }
     }
@@ -336,9 +337,9 @@ mod tests {
         let p = read(&bytes[..], "events.out.tfevents.1").expect("reads");
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.records.to_vec()[0].metrics[0], ("loss".into(), 1.5));
-        assert_eq!(p.records.to_vec()[0].time, Some(3.0));
+        assert_eq!(p.records.to_vec()[0].row.time, Some(3.0));
         assert_eq!(p.records.to_vec()[1].metrics[0], ("eval_loss".into(), 0.5));
-        assert_eq!(p.records.to_vec()[1].line, 4);
+        assert_eq!(p.records.to_vec()[1].row.line, 4);
         assert!(
             p.warnings[0].contains("ends inside record 5"),
             "{:?}",

@@ -7,6 +7,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
+use crate::model::Row;
 
 /// Yes when a line of the head is a torchtune metric line.
 pub fn sniff(head: &str) -> Option<bool> {
@@ -21,11 +22,11 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let Some((step, fields)) = parse(line) else {
             continue;
         };
-        let mut rec = Record {
+        let mut rec = Record::new(Row {
             step: Some(step),
             line: (i + 1) as u32,
-            ..Record::default()
-        };
+            ..Row::default()
+        });
         for (k, x) in fields {
             let name = if k == "lr" { "learning_rate" } else { k };
             rec.metrics.push((names.get(name), x));
@@ -77,6 +78,6 @@ mod tests {
             p.records.to_vec()[0].metrics[1],
             ("learning_rate".into(), 2e-5)
         );
-        assert_eq!(p.records.to_vec()[1].line, 3);
+        assert_eq!(p.records.to_vec()[1].row.line, 3);
     }
 }

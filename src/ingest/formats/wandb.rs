@@ -12,6 +12,7 @@
 //! cut inside a record keeps everything before it.
 
 use crate::model::At;
+use crate::model::Row;
 use std::io::Read;
 
 use prost::Message;
@@ -108,13 +109,13 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
     let nanogpt = ["iter", "train/loss", "val/loss", "mfu"]
         .iter()
         .all(|k| entry.fields.iter().any(|(f, _)| f == k));
-    let mut rec = Record {
+    let mut rec = Record::new(Row {
         step,
         time: entry.num("_runtime"),
         line: 1,
         step_origin: step.is_none().then_some("end of training (W&B summary)"),
-        ..Record::default()
-    };
+        ..Row::default()
+    });
     for (k, v) in &entry.fields {
         let Some(x) = v.num() else { continue };
         if k.starts_with('_')
@@ -133,7 +134,7 @@ pub fn read_summary(text: &str, path: &str) -> Result<Parsed, IngestError> {
             continue;
         }
         match tracker_name(k) {
-            None => rec.epoch = Some(x),
+            None => rec.row.epoch = Some(x),
             Some(name) => rec.metrics.push((names.get(&name), x)),
         }
     }
@@ -197,12 +198,12 @@ fn history(h: &Items, n: u32, names: &mut Names) -> Option<Record> {
             .and_then(|i| parse_number(&i.value_json))
     };
     let step = value("train/global_step").or_else(|| value("_step"))?;
-    let mut rec = Record {
+    let mut rec = Record::new(Row {
         step: Some(step),
         time: value("_runtime"),
         line: n,
-        ..Record::default()
-    };
+        ..Row::default()
+    });
     for item in &h.item {
         let name = item.name();
         if name.starts_with('_') || name == "train/global_step" {
@@ -212,11 +213,11 @@ fn history(h: &Items, n: u32, names: &mut Names) -> Option<Record> {
             continue;
         };
         match tracker_name(&name) {
-            None => rec.epoch = Some(x),
+            None => rec.row.epoch = Some(x),
             Some(metric) => rec.metrics.push((names.get(&metric), x)),
         }
     }
-    (!rec.metrics.is_empty() || rec.epoch.is_some()).then_some(rec)
+    (!rec.metrics.is_empty() || rec.row.epoch.is_some()).then_some(rec)
 }
 
 /// The logical records of the LevelDB-framed body, and what was wrong with the rest.
@@ -382,7 +383,7 @@ mod tests {
         let p = read_summary(text, "wandb-summary.json").expect("reads");
         let r = &p.records.to_vec()[0];
         assert_eq!(
-            (r.step, r.epoch, r.time),
+            (r.row.step, r.row.epoch, r.row.time),
             (Some(384.0), Some(3.0), Some(18.2))
         );
         assert_eq!(
@@ -405,7 +406,7 @@ mod tests {
         let p = read(&bytes[..], "run-x.wandb").expect("reads");
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.records.to_vec()[0].metrics[0], ("loss".into(), 2.5));
-        assert_eq!(p.records.to_vec()[0].time, Some(1.5));
+        assert_eq!(p.records.to_vec()[0].row.time, Some(1.5));
         assert!(p.records.to_vec()[1].metrics[0].1.is_nan());
         assert!(
             p.warnings[0].contains("1 records failed their CRC"),

@@ -10,6 +10,7 @@
 //! DeepSpeed used, which overrides what the trainer's own arguments said.
 
 use crate::model::At;
+use crate::model::Row;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
@@ -168,13 +169,15 @@ pub(super) fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize
             continue;
         }
         st.out.records.push(Record {
-            step: Some(step),
+            row: Row {
+                step: Some(step),
+                line: lineno,
+                ..Row::default()
+            },
             metrics: metrics
                 .into_iter()
                 .map(|(k, x)| (st.names.get(k), x))
                 .collect(),
-            line: lineno,
-            ..Record::default()
         });
         st.hints.push(None);
     }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::At;
+use crate::model::Row;
 
 /// Header lines of the HF Trainer's `***** Running training *****` block and the key each sets.
 pub(super) const HEADER: [(&str, Key); 8] = [
@@ -192,14 +193,14 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
         st.metrics.clear();
         return;
     }
-    let rec = Record {
+    let row = Row {
         line: lineno,
         epoch,
         step,
         tokens,
-        ..Record::default()
+        ..Row::default()
     };
-    st.out.records.push_with(&rec, st.metrics.drain(..));
+    st.out.records.push_row(row, st.metrics.drain(..));
     st.training = true;
     st.hints.push(st.bar);
 }

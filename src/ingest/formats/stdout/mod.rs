@@ -404,9 +404,9 @@ mod tests {
         );
         assert_eq!(fact(Key::WorldSize).value.as_f64(), Some(8.0));
         assert_eq!(p.records.len(), 3);
-        assert_eq!(p.records.to_vec()[0].step, Some(2.0));
-        assert_eq!(p.records.to_vec()[1].step, Some(6.0));
-        assert_eq!(p.records.to_vec()[1].line, 11);
+        assert_eq!(p.records.to_vec()[0].row.step, Some(2.0));
+        assert_eq!(p.records.to_vec()[1].row.step, Some(6.0));
+        assert_eq!(p.records.to_vec()[1].row.line, 11);
         assert!(p.records.to_vec()[1].metrics[1].1.is_nan());
         assert_eq!(
             p.records.to_vec()[2].metrics[0],
@@ -506,7 +506,7 @@ mod tests {
         // The second half's DeepSpeed records come after its dicts; the same records otherwise.
         let by_line = |p: &Parsed| {
             let mut r = p.records.to_vec();
-            r.sort_by_key(|r| r.line);
+            r.sort_by_key(|r| r.row.line);
             format!("{r:?}")
         };
         assert_eq!(by_line(&halves), by_line(&whole));
@@ -531,7 +531,7 @@ mod tests {
         text.extend_from_slice(b"\n{'loss': 1.0, 'epoch': 0.5}\n");
         let p = read(&text[..], "train.log").expect("reads");
         assert_eq!(p.records.len(), 1);
-        assert_eq!(p.records.to_vec()[0].line, 2);
+        assert_eq!(p.records.to_vec()[0].row.line, 2);
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     }
 

@@ -82,11 +82,14 @@ impl At {
         }
     }
 
-    /// The same place `by` lines on (a part of a file read from its middle); other places as
-    /// they are.
+    /// The same place `by` lines (entries, records) on: a part of a file read from its middle,
+    /// numbered from its start. A field or the whole file is where it is.
     pub fn shifted(self, by: u32) -> At {
         match self {
             At::Line(n, what) => At::Line(n.saturating_add(by), what),
+            At::Entry(n, what) => At::Entry(n.saturating_add(by), what),
+            At::EntryField(n, what) => At::EntryField(n.saturating_add(by), what),
+            At::Record(n, what) => At::Record(n.saturating_add(by), what),
             other => other,
         }
     }

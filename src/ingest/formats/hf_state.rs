@@ -5,7 +5,9 @@
 //! which every complete entry is kept. One reader, streaming: the file's text is never held whole.
 
 use crate::model::Row;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use super::{Format, Head, Sniff, Source};
 use crate::ingest::flat_json;
@@ -74,6 +76,15 @@ impl History {
 /// is not JSON stops the reading there: the entries before it are kept, with a warning that says
 /// where and why (a crashed writer leaves a file cut short, or zero-filled).
 pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    if let Some(path) = input.path().filter(|_| rayon::current_num_threads() >= 2) {
+        if let Some(cut) = split_point(path, SPLIT_MIN).map_err(io)? {
+            return read_halves(path, cut, display);
+        }
+    }
     read_stream(input.reader()?, display)
 }
 
@@ -215,56 +226,198 @@ impl Flat {
 const BLOCK: usize = 1 << 20;
 
 /// Reads `reader` in blocks (invalid UTF-8 read as U+FFFD, as a lossy read of the whole would).
-fn read_stream(mut reader: impl Read, display: &str) -> Result<Parsed, IngestError> {
+fn read_stream(reader: impl Read, display: &str) -> Result<Parsed, IngestError> {
     let mut flat = Flat::default();
-    // Text not yet parsed, and bytes read after it that do not yet form whole characters.
-    let (mut text, mut pending) = (String::new(), Vec::new());
-    let mut block = vec![0u8; BLOCK];
-    let (mut pos, mut eof) = (0, false);
-    // Lines in the text parsed and dropped: where a problem is, is said by line.
-    let mut lines = 0;
-    loop {
-        match flat.advance(&text, pos, eof) {
-            Advance::Done => return Ok(finish(flat.finish())),
-            Advance::Stop { at, cut } => {
-                let b = text.as_bytes();
-                let problem = Problem {
-                    line: lines + newlines(&b[..at]) + 1,
-                    end: cut.then(|| lines + newlines(b) + 1),
-                    nul: b.get(at) == Some(&0),
-                };
-                return flat.stopped(problem, display);
-            }
-            Advance::More(p) => pos = p,
+    let outcome = Stream::new(reader, true).run(&mut flat, display)?;
+    flat.conclude(outcome, display)
+}
+
+/// A document streamed into a [`Flat`], block by block.
+struct Stream<R> {
+    reader: R,
+    /// Whether the reader's end is the document's (not a part's).
+    last: bool,
+    /// Text not yet parsed from `pos` on, and bytes read after it that do not yet form whole
+    /// characters.
+    text: String,
+    pos: usize,
+    pending: Vec<u8>,
+    block: Vec<u8>,
+    eof: bool,
+    /// Lines in the text parsed and dropped: where a problem is, is said by line.
+    lines: usize,
+}
+
+/// Where a [`Stream::run`] ended.
+enum Outcome {
+    /// The document is read.
+    Done,
+    /// At a problem: where, by line.
+    Stop(Problem),
+    /// At the end of a part that is not the last.
+    Paused,
+}
+
+impl<R: Read> Stream<R> {
+    fn new(reader: R, last: bool) -> Self {
+        Stream {
+            reader,
+            last,
+            text: String::new(),
+            pos: 0,
+            pending: Vec::new(),
+            block: vec![0u8; BLOCK],
+            eof: false,
+            lines: 0,
         }
-        // More text: keep the unparsed part, add what the next block holds.
-        lines += newlines(&text.as_bytes()[..pos]);
-        text.drain(..pos);
-        pos = 0;
-        let n = loop {
-            match reader.read(&mut block) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(IngestError::Io {
-                        path: display.into(),
-                        source: e,
-                    });
-                }
-                Ok(n) => break n,
-            }
-        };
-        if n == 0 {
-            // A character cut by the end of the file.
-            if !pending.is_empty() {
-                text.push(char::REPLACEMENT_CHARACTER);
-                pending.clear();
-            }
-            eof = true;
-            continue;
-        }
-        pending.extend_from_slice(&block[..n]);
-        push_lossy(&mut text, &mut pending);
     }
+
+    /// Feeds the reader's text to `flat` until the document is read, a problem stops it, or
+    /// the part ends.
+    fn run(&mut self, flat: &mut Flat, display: &str) -> Result<Outcome, IngestError> {
+        loop {
+            match flat.advance(&self.text, self.pos, self.eof) {
+                Advance::Done => return Ok(Outcome::Done),
+                Advance::Stop { at, cut } => {
+                    let b = self.text.as_bytes();
+                    return Ok(Outcome::Stop(Problem {
+                        line: self.lines + newlines(&b[..at]) + 1,
+                        end: cut.then(|| self.lines + newlines(b) + 1),
+                        nul: b.get(at) == Some(&0),
+                    }));
+                }
+                Advance::More(p) => self.pos = p,
+            }
+            // More text: keep the unparsed part, add what the next block holds.
+            self.lines += newlines(&self.text.as_bytes()[..self.pos]);
+            self.text.drain(..self.pos);
+            self.pos = 0;
+            let n = loop {
+                match self.reader.read(&mut self.block) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(IngestError::Io {
+                            path: display.into(),
+                            source: e,
+                        });
+                    }
+                    Ok(n) => break n,
+                }
+            };
+            if n == 0 {
+                if !self.last {
+                    return Ok(Outcome::Paused);
+                }
+                // A character cut by the end of the file.
+                if !self.pending.is_empty() {
+                    self.text.push(char::REPLACEMENT_CHARACTER);
+                    self.pending.clear();
+                }
+                self.eof = true;
+                continue;
+            }
+            self.pending.extend_from_slice(&self.block[..n]);
+            push_lossy(&mut self.text, &mut self.pending);
+        }
+    }
+
+    /// Whether the part read ends just before a `log_history` entry: what is left is
+    /// whitespace after an entry's comma.
+    fn before_entry(&self, flat: &Flat) -> bool {
+        flat.at == (Pos::History { first: false })
+            && self.pending.is_empty()
+            && flat_json::ws(self.text.as_bytes(), self.pos) == self.text.len()
+    }
+
+    /// The lines read so far, the text held included.
+    fn lines_read(&self) -> usize {
+        self.lines + newlines(self.text.as_bytes())
+    }
+}
+
+/// Files at least this large are read by two threads, one half each.
+const SPLIT_MIN: u64 = 64 << 20;
+
+/// Where a large plain file can be cut so that both halves read as the whole does: the `{` of a
+/// `log_history` entry after another's `},` past the middle. Only a candidate: the first half,
+/// read up to it, says whether it is one ([`Stream::before_entry`]). None for small or
+/// compressed files, or when no such place is near the middle.
+fn split_point(path: &Path, min: u64) -> io::Result<Option<u64>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() || meta.len() < min.max(2) {
+        return Ok(None);
+    }
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic)?;
+    if magic == [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    let middle = meta.len() / 2;
+    file.seek(SeekFrom::Start(middle))?;
+    let mut window = Vec::new();
+    (&mut file).take(1 << 20).read_to_end(&mut window)?;
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&window[from..], b"},") {
+        let brace = flat_json::ws(&window, from + p + 2);
+        if window.get(brace) == Some(&b'{') {
+            return Ok(Some(middle + brace as u64));
+        }
+        from += p + 2;
+    }
+    Ok(None)
+}
+
+/// Reads a large file in two halves on two threads, cut at `cut`; when the first half does not
+/// end just before an entry there, it reads on to the end and the second half is dropped.
+fn read_halves(path: &Path, cut: u64, display: &str) -> Result<Parsed, IngestError> {
+    let io = |e| IngestError::Io {
+        path: display.into(),
+        source: e,
+    };
+    let (first, second) = rayon::join(
+        || -> Result<_, IngestError> {
+            let mut flat = Flat::default();
+            let mut stream = Stream::new(File::open(path).map_err(io)?.take(cut), false);
+            let outcome = stream.run(&mut flat, display)?;
+            Ok((flat, stream, outcome))
+        },
+        || -> Result<_, IngestError> {
+            let mut file = File::open(path).map_err(io)?;
+            file.seek(SeekFrom::Start(cut)).map_err(io)?;
+            let mut flat = Flat {
+                at: Pos::History { first: false },
+                seen_history: true,
+                ..Flat::default()
+            };
+            let outcome = Stream::new(file, true).run(&mut flat, display)?;
+            Ok((flat, outcome))
+        },
+    );
+    let (mut flat, mut stream, outcome) = first?;
+    if !matches!(outcome, Outcome::Paused) || !stream.before_entry(&flat) {
+        // Not a place where the halves join (or the first half stopped at a problem): the
+        // first half's reader reads on.
+        stream.reader.set_limit(u64::MAX);
+        stream.last = true;
+        let outcome = match outcome {
+            Outcome::Paused => stream.run(&mut flat, display)?,
+            done => done,
+        };
+        return flat.conclude(outcome, display);
+    }
+    let (next, outcome) = second?;
+    let lines = stream.lines_read();
+    let outcome = match outcome {
+        Outcome::Stop(p) => Outcome::Stop(Problem {
+            line: p.line + lines,
+            end: p.end.map(|e| e + lines),
+            nul: p.nul,
+        }),
+        other => other,
+    };
+    flat.join(next);
+    flat.conclude(outcome, display)
 }
 
 /// Moves the whole characters at the front of `pending` to `text`, each invalid sequence as one
@@ -346,6 +499,37 @@ struct Problem {
 }
 
 impl Flat {
+    /// The document read: its records, facts and warnings.
+    fn conclude(self, outcome: Outcome, path: &str) -> Result<Parsed, IngestError> {
+        match outcome {
+            Outcome::Stop(problem) => self.stopped(problem, path),
+            Outcome::Done | Outcome::Paused => Ok(finish(self.finish())),
+        }
+    }
+
+    /// Takes in what the second half read: its entries after these, numbered on from them; its
+    /// top-level fields after these (the last one read counts).
+    fn join(&mut self, next: Flat) {
+        let before = u32::try_from(self.h.entries).unwrap_or(u32::MAX);
+        let mut out = next.h.out;
+        out.records.shift_lines(before);
+        for f in &mut out.facts {
+            f.locator = std::mem::replace(&mut f.locator, At::Whole).shifted(before);
+        }
+        self.h.out.records.append(out.records);
+        self.h.out.facts.extend(out.facts);
+        self.h.out.warnings.extend(out.warnings);
+        self.h.entries += next.h.entries;
+        self.h.no_step += next.h.no_step;
+        for (key, x) in next.tops {
+            match self.tops.iter_mut().find(|(k, _)| *k == key) {
+                Some(top) => top.1 = x,
+                None => self.tops.push((key, x)),
+            }
+        }
+        self.at = next.at;
+    }
+
     /// The entries before a problem, with a warning saying where and why; an error when there are
     /// none.
     fn stopped(self, p: Problem, path: &str) -> Result<Parsed, IngestError> {
@@ -640,6 +824,50 @@ mod tests {
                 by_serde(text),
                 "{text}"
             );
+        }
+    }
+
+    /// Two halves read as one pass does, wherever the cut is: at each entry (where they join),
+    /// inside a string that looks like an entry's start, inside an entry (where the first half
+    /// reads on); with the file cut short, or not JSON, in the second half.
+    #[test]
+    fn two_halves_read_as_one_pass_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/lf_8proc_ga8/trainer_state.json"
+        ))
+        .expect("fixture");
+        let tricky = text.replacen(
+            "\"loss\":",
+            "\"note\": \"}, {\\\"step\\\": 99, \\\"loss\\\": 9}\", \"loss\":",
+            1,
+        );
+        let short = text[..text.len() * 3 / 4].to_string();
+        let bad = {
+            let at = text.len() * 3 / 4 + text[text.len() * 3 / 4..].find('{').expect("entry");
+            format!("{}{{\"step\": nope}},{}", &text[..at], &text[at..])
+        };
+        for (name, doc) in [
+            ("plain", &text),
+            ("tricky", &tricky),
+            ("short", &short),
+            ("bad", &bad),
+        ] {
+            let path = dir.path().join(format!("{name}.json"));
+            std::fs::write(&path, doc).expect("write");
+            let whole = format!("{:?}", read_stream(doc.as_bytes(), "s.json"));
+            let mut joined = 0;
+            let cuts =
+                (1..doc.len()).filter(|&i| i % 13 == 0 || matches!(doc.as_bytes()[i], b'{' | b'"'));
+            for cut in cuts {
+                let halves = format!("{:?}", read_halves(&path, cut as u64, "s.json"));
+                assert_eq!(halves, whole, "{name}, cut at {cut}");
+                joined += usize::from(doc[..cut].trim_end().ends_with(','));
+            }
+            assert!(joined > 10, "{name}: {joined} cuts between entries");
+            let cut = split_point(&path, 0).expect("reads").expect("a cut");
+            assert_eq!(doc.as_bytes()[cut as usize], b'{', "{name}");
         }
     }
 

@@ -966,7 +966,7 @@ mod tests {
         let accented = text.replacen('{', "{\"note\": \"naïve ünïcode\",", 1);
         let mut invalid = text.clone().into_bytes();
         invalid.splice(1..1, b"\"n\xffote\xe2\x82\": 1,".iter().copied());
-        let short = text[..text.len() / 2].as_bytes();
+        let short = &text.as_bytes()[..text.len() / 2];
         for bytes in [text.as_bytes(), accented.as_bytes(), &invalid, short] {
             let whole = format!("{:?}", read_stream(bytes, "s.json"));
             assert!(whole.starts_with("Ok"), "{whole}");

@@ -7,7 +7,7 @@
 //! Interpolation is linear between logged points and never extrapolates past a run's first or
 //! last point. Non-finite values are left out of curves (the diagnose stage reports them).
 
-use crate::model::{Point, Run};
+use crate::model::{Point, Points, Run};
 use rayon::prelude::*;
 
 pub use crate::model::Axis;
@@ -65,6 +65,25 @@ impl Curve {
             }
             c.xs.push(x);
             c.ys.push(p.value);
+        }
+        c
+    }
+
+    /// [`Curve::new`] over a series' points, reading only the axis' coordinate column and the
+    /// values (no point is made).
+    pub fn of(points: &Points, axis: Axis) -> Curve {
+        let mut c = Curve {
+            xs: Vec::with_capacity(points.len()),
+            ys: Vec::with_capacity(points.len()),
+            smoothed: Vec::new(),
+        };
+        for (x, &y) in points.coordinates(axis.coordinate()).zip(points.values()) {
+            // Unknown (NaN) or not finite: no coordinate, as `Axis::of` has it.
+            if !x.is_finite() || !y.is_finite() || c.xs.last().is_some_and(|&last| x <= last) {
+                continue;
+            }
+            c.xs.push(x);
+            c.ys.push(y);
         }
         c
     }
@@ -127,14 +146,22 @@ pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
 
 /// An exponential moving average over x distance, debiased: each point's weight decays as
 /// `w^(Δx / unit)`, and the result is normalised by the sum of weights, so the first value is
-/// kept and irregular logging intervals do not distort it.
+/// kept and irregular logging intervals do not distort it. A run logs at a fixed interval, so
+/// the decay of the last interval is kept and `powf` computed only when the interval changes.
 pub fn ema(xs: &[f64], ys: &[f64], w: f64, unit: f64) -> Vec<f64> {
     let mut out = Vec::with_capacity(ys.len());
     let (mut num, mut den) = (0.0, 0.0);
     let mut last_x: Option<f64> = None;
+    let mut last_decay = (f64::NAN, 0.0);
     for (&x, &y) in xs.iter().zip(ys) {
         let decay = match last_x {
-            Some(lx) if unit > 0.0 => w.powf((x - lx).max(0.0) / unit),
+            Some(lx) if unit > 0.0 => {
+                let e = (x - lx).max(0.0) / unit;
+                if e.to_bits() != last_decay.0.to_bits() {
+                    last_decay = (e, w.powf(e));
+                }
+                last_decay.1
+            }
             Some(_) => w,
             None => 0.0,
         };
@@ -296,7 +323,7 @@ pub fn metric_curve(run: &Run, metric: &str, axis: Axis, w: Option<f64>, all: &[
     let Some(series) = run.series.get(metric) else {
         return Curve::default();
     };
-    let mut c = Curve::new(&series.points, axis);
+    let mut c = Curve::of(&series.points, axis);
     if let Some(w) = w {
         c.smoothed = ema(&c.xs, &c.ys, w, smoothing_unit(all, axis));
     }
@@ -463,6 +490,46 @@ mod tests {
         );
         assert_eq!(c.xs, vec![1.0, 2.0, 3.0]);
         assert_eq!(c.ys, vec![1.0, 0.5, 0.25]);
+    }
+
+    /// The columnar curve is the point-by-point one, on every axis, whatever is unknown.
+    #[test]
+    fn a_curve_read_from_the_columns_is_the_curve_of_the_points() {
+        let mut points = pts(
+            &[1.0, 2.0, 2.0, 3.0, 4.0, 5.0, f64::NAN, 7.0, 8.0],
+            &[
+                1.0,
+                f64::NAN,
+                0.5,
+                0.25,
+                f64::INFINITY,
+                0.2,
+                0.1,
+                0.05,
+                0.04,
+            ],
+        );
+        points[3].epoch = Some(0.3).into();
+        points[5].epoch = Some(0.2).into();
+        points[7].epoch = Some(0.7).into();
+        points[4].time = Some(4.0).into();
+        points[8].time = Some(f64::INFINITY).into();
+        points[7].samples = None.into();
+        let points = Points::from(points);
+        for axis in [
+            Axis::Step,
+            Axis::Epoch,
+            Axis::Samples,
+            Axis::Tokens,
+            Axis::Time,
+        ] {
+            assert_eq!(
+                Curve::of(&points, axis),
+                Curve::new(&points, axis),
+                "{axis:?}"
+            );
+        }
+        assert_eq!(Curve::of(&points, Axis::Epoch).xs, vec![0.3, 0.7]);
     }
 
     #[test]

@@ -352,8 +352,8 @@ fn round_sig(x: f64, digits: i32) -> f64 {
 /// B_simple from grad norms of two runs at batches b1 < b2, matched at equal smoothed loss.
 fn noise_scale(r1: &Run, b1: f64, r2: &Run, b2: f64) -> Option<(f64, usize)> {
     let prep = |r: &Run| -> Option<(Vec<f64>, Vec<f64>)> {
-        let loss = Curve::new(&r.loss()?.points, Axis::Step);
-        let gn = Curve::new(&r.series.get("grad_norm")?.points, Axis::Step);
+        let loss = Curve::of(&r.loss()?.points, Axis::Step);
+        let gn = Curve::of(&r.series.get("grad_norm")?.points, Axis::Step);
         if loss.xs.len() < 3 || gn.xs.len() < 3 {
             return None;
         }

@@ -16,7 +16,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let Some(loss) = run.loss() else { continue };
-        let c = Curve::new(&loss.points, Axis::Step);
+        let c = Curve::of(&loss.points, Axis::Step);
         if c.xs.len() < 3 {
             continue;
         }

@@ -463,6 +463,12 @@ impl Points {
         Some(self.frame.point(self.rows[i] as usize, value))
     }
 
+    /// Each point's coordinate `c` (NaN: unknown), read from that column alone.
+    pub fn coordinates(&self, c: Coordinate) -> impl ExactSizeIterator<Item = f64> + '_ {
+        let col = self.frame.coordinate(c);
+        self.rows.iter().map(move |&r| at(col, r as usize))
+    }
+
     /// The first point.
     pub fn first(&self) -> Option<Point> {
         self.get(0)

@@ -363,14 +363,17 @@ impl Series {
             last: self.points.last(),
             ..Summary::default()
         };
-        for p in &self.points {
-            if p.value.is_finite() {
-                s.final_point = Some(p);
-                s.min = Some(s.min.map_or(p.value, |m| m.min(p.value)));
+        // Over the values alone: a point is made only for the final one.
+        let mut final_index = None;
+        for (i, &v) in self.points.values().iter().enumerate() {
+            if v.is_finite() {
+                final_index = Some(i);
+                s.min = Some(s.min.map_or(v, |m| m.min(v)));
             } else {
                 s.nonfinite += 1;
             }
         }
+        s.final_point = final_index.and_then(|i| self.points.get(i));
         s
     }
 
@@ -656,6 +659,17 @@ impl Axis {
             Axis::Epoch => "epoch",
             Axis::Step => "optimizer step",
             Axis::Time => "seconds",
+        }
+    }
+
+    /// The frame column that holds this axis' coordinate.
+    pub fn coordinate(self) -> Coordinate {
+        match self {
+            Axis::Samples => Coordinate::Samples,
+            Axis::Tokens => Coordinate::Tokens,
+            Axis::Epoch => Coordinate::Epoch,
+            Axis::Step => Coordinate::Step,
+            Axis::Time => Coordinate::Time,
         }
     }
 

@@ -223,7 +223,7 @@ impl Flat {
 }
 
 /// Bytes read per block.
-const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 256 << 10;
 
 /// Reads `reader` in blocks (invalid UTF-8 read as U+FFFD, as a lossy read of the whole would).
 fn read_stream(reader: impl Read, display: &str) -> Result<Parsed, IngestError> {

@@ -363,6 +363,22 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     )))
 }
 
+/// A file a reader may cut in parts: a regular, uncompressed file of at least `min` bytes (and
+/// two), opened, with its length. None for anything else (a pipe, stdin, gzip, a small file).
+pub fn splittable(path: &Path, min: u64) -> io::Result<Option<(File, u64)>> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() || meta.len() < min.max(2) {
+        return Ok(None);
+    }
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic)?;
+    Ok((magic != [0x1f, 0x8b]).then_some((file, meta.len())))
+}
+
 /// The file, opened, when it is a regular file that is not gzip-compressed; `None` for anything
 /// else (compressed, a pipe), which [`open`] handles.
 fn plain_file(path: &Path) -> Result<Option<File>, IngestError> {

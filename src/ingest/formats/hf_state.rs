@@ -343,17 +343,10 @@ const SPLIT_MIN: u64 = 64 << 20;
 /// read up to it, says whether it is one ([`Stream::before_entry`]). None for small or
 /// compressed files, or when no such place is near the middle.
 fn split_point(path: &Path, min: u64) -> io::Result<Option<u64>> {
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() || meta.len() < min.max(2) {
+    let Some((mut file, len)) = source::splittable(path, min)? else {
         return Ok(None);
-    }
-    let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
-    file.read_exact(&mut magic)?;
-    if magic == [0x1f, 0x8b] {
-        return Ok(None);
-    }
-    let middle = meta.len() / 2;
+    };
+    let middle = len / 2;
     file.seek(SeekFrom::Start(middle))?;
     let mut window = Vec::new();
     (&mut file).take(1 << 20).read_to_end(&mut window)?;

@@ -76,22 +76,12 @@ pub(super) fn read_path_split_from(
 /// counter just before it. None for small, compressed or unseekable input, or when no such line
 /// is near the middle.
 pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Option<Bar>)>> {
-    if path.as_os_str() == "-" {
+    let Some((mut file, len)) = source::splittable(path, min)? else {
         return Ok(None);
-    }
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() || meta.len() < min.max(2) {
-        return Ok(None);
-    }
-    let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
-    file.read_exact(&mut magic)?;
-    if magic == [0x1f, 0x8b] {
-        return Ok(None);
-    }
+    };
     // A window before the middle (for the last bar) and one after (for the cut).
-    let window = (meta.len() / 2).min(4 << 20);
-    let from = meta.len() / 2 - window;
+    let window = (len / 2).min(4 << 20);
+    let from = len / 2 - window;
     file.seek(SeekFrom::Start(from))?;
     let mut buf = Vec::new();
     (&mut file).take(2 * window).read_to_end(&mut buf)?;

@@ -122,20 +122,32 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
 
 /// The object opening at `i` (a `{`) and the position after its `}`.
 pub fn object(text: &str, i: usize) -> Option<(Entry<'_>, usize)> {
+    let mut fields = Vec::with_capacity(8);
+    let end = object_with(text, i, |k, v| fields.push((k, v)))?;
+    Some((
+        Entry {
+            fields,
+            object: true,
+        },
+        end,
+    ))
+}
+
+/// [`object`] handing each field to `field` as it is read, with no vector built (a caller that
+/// reads a million entries keeps what it needs). Fields are handed over before the object is
+/// known to be whole: on `None`, the caller drops what it was given.
+pub fn object_with<'t>(
+    text: &'t str,
+    i: usize,
+    mut field: impl FnMut(Cow<'t, str>, Val<'t>),
+) -> Option<usize> {
     let b = text.as_bytes();
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    let mut fields = Vec::with_capacity(8);
     let mut i = ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return Some((
-            Entry {
-                fields,
-                object: true,
-            },
-            i + 1,
-        ));
+        return Some(i + 1);
     }
     loop {
         let (key, next) = string(text, i)?;
@@ -144,19 +156,11 @@ pub fn object(text: &str, i: usize) -> Option<(Entry<'_>, usize)> {
             return None;
         }
         let (value, next) = value(text, ws(b, i + 1))?;
-        fields.push((key, value));
+        field(key, value);
         i = ws(b, next);
         match b.get(i)? {
             b',' => i = ws(b, i + 1),
-            b'}' => {
-                return Some((
-                    Entry {
-                        fields,
-                        object: true,
-                    },
-                    i + 1,
-                ));
-            }
+            b'}' => return Some(i + 1),
             _ => return None,
         }
     }

@@ -14,7 +14,7 @@ use crate::ingest::flat_json;
 use crate::ingest::lenient::Entry;
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
-use crate::ingest::{Names, Parsed, Record};
+use crate::ingest::{Name, Names, Parsed, Record};
 use crate::model::{At, Key, Locator};
 
 /// Keys of the summary entry; they describe the whole run, not a step.
@@ -42,9 +42,65 @@ struct History {
     names: Names,
     entries: usize,
     no_step: usize,
+    /// The metrics of the entry being read ([`History::push_object`]).
+    metrics: Vec<(Name, f64)>,
 }
 
 impl History {
+    /// Reads the object at `i` of `t` as entry number `self.entries`, straight into the frame
+    /// (no [`Entry`] is built): what [`History::push`] does with the entry read whole. The
+    /// position after it, or `None` (nothing taken in) when it is not a whole JSON object.
+    fn push_object(&mut self, t: &str, i: usize) -> Option<usize> {
+        let (mut summary, mut step, mut epoch, mut tokens) = (false, None, None, None);
+        let mut step_seen = false;
+        self.metrics.clear();
+        let (names, metrics) = (&mut self.names, &mut self.metrics);
+        let next = flat_json::object_with(t, i, |k, v| {
+            if (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&&*k) {
+                summary = true;
+            }
+            let x = v.num();
+            match &*k {
+                // The first `step` counts, as `Entry::num` finds it.
+                "step" if !step_seen => {
+                    step_seen = true;
+                    step = x;
+                }
+                "step" => {}
+                "epoch" => epoch = x.or(epoch),
+                "num_input_tokens_seen" => {
+                    tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(tokens)
+                }
+                _ => {
+                    if let Some(x) = x {
+                        metrics.push((names.get(&k), x));
+                    }
+                }
+            }
+        })?;
+        if summary {
+            // Once per run: read again whole, as the summary it is.
+            let (entry, _) = flat_json::object(t, i)?;
+            self.push(&entry);
+            return Some(next);
+        }
+        let index = self.entries;
+        self.entries += 1;
+        let Some(step) = step else {
+            self.no_step += 1;
+            return Some(next);
+        };
+        let row = Row {
+            step: Some(step),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            epoch,
+            tokens,
+            ..Row::default()
+        };
+        self.out.records.push_row(row, self.metrics.drain(..));
+        Some(next)
+    }
+
     /// Takes in entry number `self.entries`.
     fn push(&mut self, entry: &Entry<'_>) {
         let i = self.entries;
@@ -169,11 +225,8 @@ impl Flat {
                 },
                 Pos::History { first } => match b.get(i) {
                     Some(b']') if first => Some((Pos::AfterValue, i + 1)),
-                    Some(_) => match flat_json::object(t, i) {
-                        Some((entry, next)) => {
-                            self.h.push(&entry);
-                            Some((Pos::AfterEntry, next))
-                        }
+                    Some(_) => match self.h.push_object(t, i) {
+                        Some(next) => Some((Pos::AfterEntry, next)),
                         // Not an object: an entry that is skipped, counted as one.
                         None if b[i] != b'{' => flat_json::skip_value(t, i).map(|next| {
                             self.h.push(&Entry::default());

@@ -11,10 +11,10 @@ use std::path::Path;
 
 use super::{Format, Head, Sniff, Source};
 use crate::ingest::flat_json;
-use crate::ingest::lenient::Entry;
+use crate::ingest::lenient::{Entry, Val};
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
-use crate::ingest::{Name, Names, Parsed, Record};
+use crate::ingest::{Name, Names, Parsed};
 use crate::model::{At, Key, Locator};
 
 /// Keys of the summary entry; they describe the whole run, not a step.
@@ -46,85 +46,101 @@ struct History {
     metrics: Vec<(Name, f64)>,
 }
 
+/// What an entry's fields come to, taken one by one: whether it is the summary, its step
+/// (the first `step` field, as `Entry::num` finds it), epoch and tokens; its metrics go to
+/// [`History::metrics`].
+#[derive(Default)]
+struct Fields {
+    summary: bool,
+    step: Option<f64>,
+    step_seen: bool,
+    epoch: Option<f64>,
+    tokens: Option<f64>,
+}
+
+impl Fields {
+    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(Name, f64)>) {
+        // Keys are compared with the summary's only when they could be one of them.
+        if (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&k) {
+            self.summary = true;
+        }
+        let x = v.num();
+        match k {
+            "step" if !self.step_seen => {
+                self.step_seen = true;
+                self.step = x;
+            }
+            "step" => {}
+            "epoch" => self.epoch = x.or(self.epoch),
+            "num_input_tokens_seen" => {
+                self.tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(self.tokens)
+            }
+            _ => {
+                if let Some(x) = x {
+                    metrics.push((names.get(k), x));
+                }
+            }
+        }
+    }
+}
+
 impl History {
     /// Reads the object at `i` of `t` as entry number `self.entries`, straight into the frame
-    /// (no [`Entry`] is built): what [`History::push`] does with the entry read whole. The
-    /// position after it, or `None` (nothing taken in) when it is not a whole JSON object.
+    /// (no [`Entry`] is built). The position after it, or `None` (nothing taken in) when it is
+    /// not a whole JSON object.
     fn push_object(&mut self, t: &str, i: usize) -> Option<usize> {
-        let (mut summary, mut step, mut epoch, mut tokens) = (false, None, None, None);
-        let mut step_seen = false;
+        let mut f = Fields::default();
         self.metrics.clear();
         let (names, metrics) = (&mut self.names, &mut self.metrics);
-        let next = flat_json::object_with(t, i, |k, v| {
-            if (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&&*k) {
-                summary = true;
-            }
-            let x = v.num();
-            match &*k {
-                // The first `step` counts, as `Entry::num` finds it.
-                "step" if !step_seen => {
-                    step_seen = true;
-                    step = x;
-                }
-                "step" => {}
-                "epoch" => epoch = x.or(epoch),
-                "num_input_tokens_seen" => {
-                    tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(tokens)
-                }
-                _ => {
-                    if let Some(x) = x {
-                        metrics.push((names.get(&k), x));
-                    }
-                }
-            }
-        })?;
-        if summary {
+        let next = flat_json::object_with(t, i, |k, v| f.take(&k, &v, names, metrics))?;
+        if f.summary {
             // Once per run: read again whole, as the summary it is.
             let (entry, _) = flat_json::object(t, i)?;
             self.push(&entry);
-            return Some(next);
+        } else {
+            self.push_fields(f);
         }
-        let index = self.entries;
-        self.entries += 1;
-        let Some(step) = step else {
-            self.no_step += 1;
-            return Some(next);
-        };
-        let row = Row {
-            step: Some(step),
-            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            epoch,
-            tokens,
-            ..Row::default()
-        };
-        self.out.records.push_row(row, self.metrics.drain(..));
         Some(next)
     }
 
-    /// Takes in entry number `self.entries`.
+    /// Takes in entry number `self.entries`, read whole.
     fn push(&mut self, entry: &Entry<'_>) {
-        let i = self.entries;
-        self.entries += 1;
-        // Once per run: keys are compared only when they could be one of these.
-        let summary = entry.fields.iter().any(|(k, _)| {
-            (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&&**k)
-        });
-        if summary {
+        let mut f = Fields::default();
+        self.metrics.clear();
+        for (k, v) in &entry.fields {
+            f.take(k, v, &mut self.names, &mut self.metrics);
+        }
+        if f.summary {
+            let i = self.entries;
+            self.entries += 1;
             self.out.throughput(
                 |field| entry.num(field),
                 |field| At::EntryField(i as u32 + 1, field.into()),
             );
-            return;
+        } else if !entry.object {
+            self.entries += 1;
+        } else {
+            self.push_fields(f);
         }
-        if !entry.object {
-            return;
-        }
-        let Some(step) = entry.num("step") else {
+    }
+
+    /// Takes in entry number `self.entries`, an object that is not the summary, from its fields
+    /// (its metrics in [`History::metrics`]).
+    fn push_fields(&mut self, f: Fields) {
+        let index = self.entries;
+        self.entries += 1;
+        let Some(step) = f.step else {
             self.no_step += 1;
             return;
         };
-        let rec = entry_record(entry, step, i, &mut self.names);
-        self.out.records.push(rec);
+        let row = Row {
+            step: Some(step),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            epoch: f.epoch,
+            tokens: f.tokens,
+            ..Row::default()
+        };
+        self.out.records.push_row(row, self.metrics.drain(..));
     }
 }
 
@@ -698,24 +714,6 @@ fn finish(h: History) -> Parsed {
         ));
     }
     out
-}
-
-fn entry_record(entry: &Entry<'_>, step: f64, index: usize, names: &mut Names) -> Record {
-    let mut rec = Record::new(Row {
-        step: Some(step),
-        line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-        ..Row::default()
-    });
-    for (k, v) in &entry.fields {
-        let Some(x) = v.num() else { continue };
-        match &**k {
-            "step" => {}
-            "epoch" => rec.row.epoch = Some(x),
-            "num_input_tokens_seen" => rec.row.tokens = (x > 0.0).then_some(x),
-            _ => rec.metrics.push((names.get(k), x)),
-        }
-    }
-    rec
 }
 
 /// Facts from the top-level fields, given in [`TOP_LEVEL`]'s order.

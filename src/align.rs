@@ -77,15 +77,29 @@ impl Curve {
             ys: Vec::with_capacity(points.len()),
             smoothed: Vec::new(),
         };
-        for (x, &y) in points.coordinates(axis.coordinate()).zip(points.values()) {
-            // Unknown (NaN) or not finite: no coordinate, as `Axis::of` has it.
-            if !x.is_finite() || !y.is_finite() || c.xs.last().is_some_and(|&last| x <= last) {
-                continue;
-            }
+        for (x, y) in Curve::pairs(points, axis) {
             c.xs.push(x);
             c.ys.push(y);
         }
         c
+    }
+
+    /// The (x, y) pairs [`Curve::of`] holds, read as they are needed: a check that looks at
+    /// each point once builds no curve.
+    pub fn pairs(points: &Points, axis: Axis) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let mut last = f64::NEG_INFINITY;
+        points
+            .coordinates(axis.coordinate())
+            .zip(points.values().iter().copied())
+            .filter(move |&(x, y)| {
+                // Unknown (NaN) or not finite: no coordinate, as `Axis::of` has it; repeated or
+                // decreasing x: left out.
+                let keep = x.is_finite() && y.is_finite() && x > last;
+                if keep {
+                    last = x;
+                }
+                keep
+            })
     }
 
     /// The smoothed values, index-aligned with `xs`: the values themselves when smoothing is off.
@@ -146,31 +160,56 @@ pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
 
 /// An exponential moving average over x distance, debiased: each point's weight decays as
 /// `w^(Δx / unit)`, and the result is normalised by the sum of weights, so the first value is
-/// kept and irregular logging intervals do not distort it. A run logs at a fixed interval, so
-/// the decay of the last interval is kept and `powf` computed only when the interval changes.
+/// kept and irregular logging intervals do not distort it.
 pub fn ema(xs: &[f64], ys: &[f64], w: f64, unit: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(ys.len());
-    let (mut num, mut den) = (0.0, 0.0);
-    let mut last_x: Option<f64> = None;
-    let mut last_decay = (f64::NAN, 0.0);
-    for (&x, &y) in xs.iter().zip(ys) {
-        let decay = match last_x {
-            Some(lx) if unit > 0.0 => {
-                let e = (x - lx).max(0.0) / unit;
-                if e.to_bits() != last_decay.0.to_bits() {
-                    last_decay = (e, w.powf(e));
+    let mut e = Ema::new(w, unit);
+    xs.iter().zip(ys).map(|(&x, &y)| e.push(x, y)).collect()
+}
+
+/// [`ema`] one point at a time. A run logs at a fixed interval, so the decay of the last
+/// interval is kept and `powf` computed only when the interval changes.
+#[derive(Debug, Clone)]
+pub struct Ema {
+    w: f64,
+    unit: f64,
+    num: f64,
+    den: f64,
+    last_x: Option<f64>,
+    /// The last interval (in units) and its decay.
+    last_decay: (f64, f64),
+}
+
+impl Ema {
+    /// An average with weight `w` per `unit` of x.
+    pub fn new(w: f64, unit: f64) -> Self {
+        Ema {
+            w,
+            unit,
+            num: 0.0,
+            den: 0.0,
+            last_x: None,
+            last_decay: (f64::NAN, 0.0),
+        }
+    }
+
+    /// Adds the point (x, y) and returns the average up to it.
+    pub fn push(&mut self, x: f64, y: f64) -> f64 {
+        let decay = match self.last_x {
+            Some(lx) if self.unit > 0.0 => {
+                let e = (x - lx).max(0.0) / self.unit;
+                if e.to_bits() != self.last_decay.0.to_bits() {
+                    self.last_decay = (e, self.w.powf(e));
                 }
-                last_decay.1
+                self.last_decay.1
             }
-            Some(_) => w,
+            Some(_) => self.w,
             None => 0.0,
         };
-        num = num * decay + y;
-        den = den * decay + 1.0;
-        out.push(num / den);
-        last_x = Some(x);
+        self.num = self.num * decay + y;
+        self.den = self.den * decay + 1.0;
+        self.last_x = Some(x);
+        self.num / self.den
     }
-    out
 }
 
 /// Loss of a run against the reference over their common range on one axis.

@@ -14,7 +14,8 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let Some(loss) = run.loss() else { continue };
-        let Some(start) = loss.points.iter().position(|p| p.value > 0.0) else {
+        let values = loss.points.values();
+        let Some(start) = values.iter().position(|&v| v > 0.0) else {
             continue;
         };
         let grad_nan = |step: f64| {
@@ -23,10 +24,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 .and_then(|g| g.points.iter().find(|p| p.step == step))
                 .is_some_and(|p| p.value.is_nan())
         };
-        let zeros: Vec<_> = loss
-            .points
-            .iter_from(start)
-            .filter(|p| p.value == 0.0)
+        // Points are made only for the zeros.
+        let zeros: Vec<_> = (start..values.len())
+            .filter(|&i| values[i] == 0.0)
+            .filter_map(|i| loss.points.get(i))
             .collect();
         let Some(first) = zeros.first() else { continue };
         let with_nan = zeros.iter().filter(|p| grad_nan(p.step)).count();

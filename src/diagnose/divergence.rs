@@ -3,7 +3,7 @@
 //! [`ABS_RISE`] above it. Severity error.
 
 use super::{Context, derived};
-use crate::align::{Axis, Curve, ema};
+use crate::align::{Axis, Curve, Ema};
 use crate::model::{Finding, Fix, Severity, format_number as num};
 
 /// How far above its best the final smoothed loss must be.
@@ -16,18 +16,27 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let Some(loss) = run.loss() else { continue };
-        let c = Curve::of(&loss.points, Axis::Step);
-        if c.xs.len() < 3 {
+        // Two passes over the points, no curve built: the range (for the EMA's unit), then the
+        // smoothed values' minimum and last.
+        let (mut n, mut first, mut end) = (0usize, f64::NAN, f64::NAN);
+        for (x, _) in Curve::pairs(&loss.points, Axis::Step) {
+            if n == 0 {
+                first = x;
+            }
+            (n, end) = (n + 1, x);
+        }
+        if n < 3 {
             continue;
         }
-        let s = ema(&c.xs, &c.ys, 0.6, (c.xs[c.xs.len() - 1] - c.xs[0]) / 100.0);
-        let (imin, min) = s
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((0, f64::NAN));
-        let last = s[s.len() - 1];
+        let mut ema = Ema::new(0.6, (end - first) / 100.0);
+        let (mut min, mut at_min, mut last) = (f64::NAN, f64::NAN, f64::NAN);
+        for (i, (x, y)) in Curve::pairs(&loss.points, Axis::Step).enumerate() {
+            last = ema.push(x, y);
+            // The first of equal minima, in the total order of f64.
+            if i == 0 || last.total_cmp(&min).is_lt() {
+                (min, at_min) = (last, x);
+            }
+        }
         if !(last >= FACTOR * min && last - min >= ABS_RISE) {
             continue;
         }
@@ -40,7 +49,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 "{}'s training loss rose from its best {} (step {}) to {} at the end (smoothed): the run diverged.",
                 run.label,
                 num(min),
-                num(c.xs[imin]),
+                num(at_min),
                 num(last)
             ),
             evidence: vec![

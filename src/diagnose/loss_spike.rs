@@ -18,32 +18,36 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let Some(loss) = run.loss() else { continue };
-        let pts: Vec<_> = loss.points.iter().filter(|p| p.value.is_finite()).collect();
-        let skip = (pts.len() / 10).max(WINDOW);
-        let mut spikes = Vec::new();
-        for i in skip..pts.len() {
-            let v = pts[i].value;
-            // The median is at least the window's smallest value: most points are not above
-            // twice that, and need no median.
-            let least = pts[i - WINDOW..i]
-                .iter()
-                .map(|p| p.value)
-                .fold(f64::INFINITY, f64::min);
-            if v <= FACTOR * least {
+        // Over the values alone, the last WINDOW finite ones in a ring (the minimum and the
+        // median do not depend on their order); a point is made only for the worst spike.
+        let values = loss.points.values();
+        let skip = (values.iter().filter(|v| v.is_finite()).count() / 10).max(WINDOW);
+        let mut window = [0.0; WINDOW];
+        let (mut seen, mut spikes) = (0usize, 0usize);
+        let mut worst: Option<(usize, f64)> = None;
+        for (i, &v) in values.iter().enumerate() {
+            if !v.is_finite() {
                 continue;
             }
-            // On the stack: a long run has a million windows.
-            let mut w = [0.0; WINDOW];
-            for (slot, p) in w.iter_mut().zip(&pts[i - WINDOW..i]) {
-                *slot = p.value;
+            // The median is at least the window's smallest value: most points are not above
+            // twice that, and need no median.
+            if seen >= skip && v > FACTOR * window.iter().copied().fold(f64::INFINITY, f64::min) {
+                let mut w = window;
+                w.sort_unstable_by(f64::total_cmp);
+                let median = (w[WINDOW / 2 - 1] + w[WINDOW / 2]) / 2.0;
+                let ratio = v / median;
+                if v > FACTOR * median && v - median > ABS_RISE {
+                    spikes += 1;
+                    // The last of equal ratios.
+                    if worst.is_none_or(|(_, r)| ratio.total_cmp(&r).is_ge()) {
+                        worst = Some((i, ratio));
+                    }
+                }
             }
-            w.sort_unstable_by(f64::total_cmp);
-            let median = (w[WINDOW / 2 - 1] + w[WINDOW / 2]) / 2.0;
-            if v > FACTOR * median && v - median > ABS_RISE {
-                spikes.push((pts[i], v / median));
-            }
+            window[seen % WINDOW] = v;
+            seen += 1;
         }
-        let Some(&(worst, ratio)) = spikes.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        let Some((worst, ratio)) = worst.and_then(|(i, r)| Some((loss.points.get(i)?, r))) else {
             continue;
         };
         out.push(Finding {
@@ -54,7 +58,7 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             summary: format!(
                 "{} has {} loss spikes; the largest at {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
                 run.label,
-                spikes.len(),
+                spikes,
                 worst.position(),
                 num(worst.value)
             ),
@@ -63,4 +67,33 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synthetic::{findings, run};
+
+    #[test]
+    fn counts_each_spike_over_the_finite_window_and_names_the_largest() {
+        // A NaN inside the window is passed over (the window is the 10 finite values before),
+        // and a spike just after another is still one: the median of 10 is not moved by two.
+        let r = run("s", 16.0, 200, 2, |s| match s {
+            150.0 => 5.0,
+            160.0 => f64::NAN,
+            170.0 | 172.0 => 3.0,
+            _ => 1.0,
+        });
+        let found: Vec<_> = findings(&[r])
+            .into_iter()
+            .filter(|f| f.id == "loss-spike")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .summary
+                .starts_with("s has 3 loss spikes; the largest at step 150: 5 (5.0×"),
+            "{}",
+            found[0].summary
+        );
+    }
 }

@@ -17,12 +17,15 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
             let Some(series) = run.series.get(metric) else {
                 continue;
             };
-            let bad: Vec<_> = series
-                .points
+            let values = series.points.values();
+            let bad = values.iter().filter(|v| !v.is_finite()).count();
+            let Some(first) = values
                 .iter()
-                .filter(|p| !p.value.is_finite())
-                .collect();
-            let Some(first) = bad.first() else { continue };
+                .position(|v| !v.is_finite())
+                .and_then(|i| series.points.get(i))
+            else {
+                continue;
+            };
             out.push(Finding {
                 id: "nonfinite-loss",
                 severity,
@@ -31,10 +34,10 @@ pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
                 summary: format!(
                     "{} logged {} non-finite {metric} values out of {}, the first at {} ({}).",
                     run.label,
-                    bad.len(),
+                    bad,
                     series.points.len(),
                     first.position(),
-                    series.origin(first)
+                    series.origin(&first)
                 ),
                 evidence: vec![logged(run, metric, first)],
                 fix: Some(crate::model::Fix {

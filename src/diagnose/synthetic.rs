@@ -75,6 +75,14 @@ pub fn set_series(r: &mut Run, name: &str, every: u32, steps: u32, f: impl Fn(f6
 
 /// Aligns and diagnoses `runs` against the first; returns the finding ids and severities.
 pub fn diagnose(runs: &[Run]) -> Vec<(&'static str, crate::model::Severity)> {
+    findings(runs)
+        .into_iter()
+        .map(|f| (f.id, f.severity))
+        .collect()
+}
+
+/// Aligns and diagnoses `runs` against the first; returns the findings.
+pub fn findings(runs: &[Run]) -> Vec<crate::model::Finding> {
     let aligned: Aligned = align(
         runs,
         0,
@@ -91,9 +99,6 @@ pub fn diagnose(runs: &[Run]) -> Vec<(&'static str, crate::model::Severity)> {
         sweep: None,
     };
     super::diagnose(&ctx)
-        .into_iter()
-        .map(|f| (f.id, f.severity))
-        .collect()
 }
 
 /// Whether `id` is among the findings.

@@ -297,11 +297,11 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     // The reference's curves on the data axis and on steps, shared by every pair. Comparisons
     // use the values as logged (`overlap` reads `ys`, never smoothed values): `--smooth` changes
     // what is drawn, never a finding.
-    let ref_data = curve(&runs[reference], data_axis, None, runs);
-    let ref_steps = curve(&runs[reference], Axis::Step, None, runs);
     let pairs = if runs.len() < 2 {
         Vec::new()
     } else {
+        let ref_data = curve(&runs[reference], data_axis, None, runs);
+        let ref_steps = curve(&runs[reference], Axis::Step, None, runs);
         let ref_target = TargetCurves::of(&runs[reference], data_axis, runs);
         (0..runs.len())
             .into_par_iter()

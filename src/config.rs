@@ -76,6 +76,16 @@ pub struct Follow {
 }
 
 impl Config {
+    /// Whether an output draws charts (the page or the plot).
+    pub fn draws_charts(&self) -> bool {
+        self.out.is_some() || self.plot.is_some()
+    }
+
+    /// Whether an output exports every point (CSV, Parquet, the dataset).
+    pub fn exports_points(&self) -> bool {
+        self.csv.is_some() || self.parquet.is_some() || self.dataset.is_some()
+    }
+
     /// Validates the command line.
     pub fn from_cli(cli: Cli) -> Result<Config> {
         let mut runs: Vec<RunSpec> = Vec::new();

@@ -108,7 +108,11 @@ impl Judged {
         let mut findings = diagnose::diagnose(&ctx);
         let verdict = diagnose::verdict(&ctx, &mut findings);
         clock.lap("diagnose");
-        let view = report::view::View::build(&runs, &aligned, config.baseline);
+        let needs = report::view::Needs {
+            charts: config.draws_charts(),
+            points: config.exports_points(),
+        };
+        let view = report::view::View::build(&runs, &aligned, config.baseline, needs);
         Judged {
             runs,
             aligned,

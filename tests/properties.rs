@@ -125,7 +125,8 @@ fn render_all(runs: &[Run]) {
     };
     let mut findings = diagnose(&ctx);
     let verdict = losscmp::diagnose::verdict(&ctx, &mut findings);
-    let view = losscmp::report::view::View::build(runs, &aligned, 0);
+    let view =
+        losscmp::report::view::View::build(runs, &aligned, 0, losscmp::report::view::Needs::ALL);
     let report = Report {
         runs,
         aligned: &aligned,

@@ -113,7 +113,7 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     let mut wrote = |what: &str, path: &Path| written.push(format!("{what}: {}", path.display()));
     // The charts are built once for the page and the plot (each line thinned once), and a chart
     // that cannot be drawn is warned about once.
-    let charts = (config.out.is_some() || config.plot.is_some()).then(|| html::all_charts(report));
+    let charts = config.draws_charts().then(|| html::all_charts(report));
     if let Some(all) = &charts {
         let shown = if config.out.is_some() { all.len() } else { 2 };
         for why in all

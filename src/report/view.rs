@@ -53,24 +53,47 @@ pub fn title(key: Key) -> &'static str {
 /// Everything the outputs render beyond the runs, the findings and the verdict.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
-    /// What each run draws, by run index.
+    /// What each run draws, by run index; empty when no output draws charts.
     pub plots: Vec<RunPlots>,
     /// Per run, per metric: each point's smoothed value on the report axis (NaN where the point
     /// is not finite or has no coordinate), index-aligned with the series' points. Empty when
-    /// smoothing is off: each value is its own smoothed value.
+    /// smoothing is off (each value is its own smoothed value) or no output exports points.
     pub smoothed: Vec<BTreeMap<String, Vec<f64>>>,
     /// Per run, per metric: the series' summary.
     pub summaries: Vec<BTreeMap<String, Summary>>,
 }
 
+/// The parts of the view the requested outputs render; the others are not built (a run's
+/// curves are most of the view's cost on a long run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The page or the plot: each run's curves, ratios and markers.
+    pub charts: bool,
+    /// The point exports (CSV, Parquet, the dataset): each point's smoothed value.
+    pub points: bool,
+}
+
+impl Needs {
+    /// Every part.
+    pub const ALL: Needs = Needs {
+        charts: true,
+        points: true,
+    };
+}
+
 impl View {
-    /// Builds the view of `runs` as aligned against `runs[reference]`.
-    pub fn build(runs: &[Run], aligned: &Aligned, reference: usize) -> View {
+    /// Builds the parts `needs` names of the view of `runs` as aligned against
+    /// `runs[reference]`.
+    pub fn build(runs: &[Run], aligned: &Aligned, reference: usize, needs: Needs) -> View {
         let (axis, data_axis, smooth) = (aligned.axis, aligned.data_axis, aligned.smooth);
-        let mut plots: Vec<RunPlots> = (0..runs.len())
-            .into_par_iter()
-            .map(|i| plots(runs, i, axis, data_axis, smooth))
-            .collect();
+        let mut plots: Vec<RunPlots> = if needs.charts {
+            (0..runs.len())
+                .into_par_iter()
+                .map(|i| plots(runs, i, axis, data_axis, smooth))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if let Some(base) = plots.get(reference).map(|p| p.loss.clone()) {
             let ratios: Vec<Vec<(f64, f64)>> = plots
                 .par_iter()
@@ -89,7 +112,7 @@ impl View {
         }
         let smoothed = runs
             .par_iter()
-            .map(|r| smoothed_values(runs, r, axis, smooth))
+            .map(|r| smoothed_values(runs, r, axis, smooth.filter(|_| needs.points)))
             .collect();
         let summaries = runs
             .par_iter()

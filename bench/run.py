@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs losscmp, the Python reference and the floors (wc -l, cat) on the generated inputs in one
-go and prints medians, ratios and losscmp's peak memory.
+go and prints medians, ratios and losscmp's peak memory; for the trainer state also `json.load` of
+the file alone (issue 15's yardstick for it).
 
 usage: python3 bench/run.py [--data bench/data] [--repeat 5] [--bin target/release/losscmp]
                             [--python-repeat 1] [--only stdout|state|runs100|report]
@@ -31,6 +32,15 @@ def timed(cmd, repeat):
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
     rss_mb = int(out.stderr.strip().splitlines()[-1]) / 1024
     return statistics.median(times), rss_mb
+
+
+def json_load(path, repeat):
+    """Median time of Python's `json.load` of `path` alone, timed inside the interpreter (its
+    start-up left out), over `repeat` runs."""
+    code = "import json, sys, time\nt = time.perf_counter()\nwith open(sys.argv[1]) as f:\n    json.load(f)\nprint(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True).stdout)
+             for _ in range(repeat)]
+    return statistics.median(times)
 
 
 def size_mb(path):
@@ -65,6 +75,9 @@ def main():
         l_s, rss = timed([a.bin] + args + ["--json", "-"], a.repeat)
         p_s, _ = timed(py + ([runs] if len(args) > 1 else args), a.python_repeat)
         print(f"{name:<22} {mb:>7.0f} {f_s:>8.3f} {l_s:>10.3f} {p_s:>9.2f} {l_s / f_s:>7.1f} {p_s / l_s:>10.1f} {rss:>8.0f}")
+        if key == "state":
+            j_s = json_load(args[0], a.python_repeat)
+            print(f"{'':<22} json.load of the file alone {j_s:.3f} s: {j_s / l_s:.1f}× the whole losscmp job")
     if a.only in (None, "report"):
         report_case(a)
 

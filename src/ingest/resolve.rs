@@ -4,7 +4,7 @@
 //! provenance; conflicts between files are reported.
 
 use super::ReadFile;
-use crate::model::{ConfigValue, Key, Provenance, RunConfig, Sourced};
+use crate::model::{ConfigValue, Coordinate, Key, Provenance, RunConfig, Sourced};
 
 /// How close to a whole number a derived batch size must be to be taken as that number; the
 /// samples/s route loses precision to 3-decimal rounding and partial last batches.
@@ -166,10 +166,13 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         .filter_map(|f| {
             let frame = &f.parsed.records;
             let loss = frame.column("loss")?;
-            Some(loss.rows.iter().map(move |&r| frame.row(r as usize)))
+            Some(
+                loss.rows
+                    .iter()
+                    .filter_map(move |&r| frame.known(Coordinate::Step, r as usize)),
+            )
         })
         .flatten()
-        .filter_map(|r| r.step)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
 
     // The planned total over the epochs, when both are stated and divide evenly: exact, where a
@@ -191,11 +194,15 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         // The record with the largest step (the last of equals): (file, line, step, epoch).
         let mut last: Option<(&ReadFile, u32, f64, f64)> = None;
         for f in files.iter().filter(|f| f.format.exact_epochs()) {
-            for r in f.parsed.records.iter() {
-                if let (Some(s), Some(e)) = (r.step, r.epoch) {
-                    if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {
-                        last = Some((f, r.line, s, e));
-                    }
+            let frame = &f.parsed.records;
+            for i in 0..frame.len() {
+                let (s, e) = (
+                    frame.get(Coordinate::Step, i),
+                    frame.get(Coordinate::Epoch, i),
+                );
+                // Unknown (NaN) fails both tests.
+                if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {
+                    last = Some((f, frame.line(i), s, e));
                 }
             }
         }
@@ -347,7 +354,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             };
             for (&r, &v) in lr.rows.iter().zip(&lr.values) {
                 if v.is_finite() && peak.is_none_or(|p| v.total_cmp(&p.2).is_ge()) {
-                    peak = Some((f, frame.row(r as usize).line, v));
+                    peak = Some((f, frame.line(r as usize), v));
                 }
             }
         }
@@ -364,17 +371,16 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         }
     }
     if cfg.get(TokensSeen).is_none() {
-        let last = files
-            .iter()
-            .flat_map(|f| f.parsed.records.iter().map(move |r| (f, r)))
-            .rev()
-            .find(|(_, r)| r.tokens.is_some());
-        if let Some((f, r)) = last {
-            let t = r.tokens.unwrap_or_default();
+        let last = files.iter().rev().find_map(|f| {
+            let frame = &f.parsed.records;
+            let i = frame.last_known(Coordinate::Tokens)?;
+            Some((f, frame.get(Coordinate::Tokens, i), frame.line(i)))
+        });
+        if let Some((f, t, line)) = last {
             cfg.set_if_absent(
                 TokensSeen,
                 num(t),
-                Provenance::file(f.path.clone(), f.locator().at(r.line).with("tokens seen")),
+                Provenance::file(f.path.clone(), f.locator().at(line).with("tokens seen")),
             );
         }
     }

@@ -253,6 +253,24 @@ impl Frame {
         at(self.coordinate(c), i)
     }
 
+    /// One coordinate of row `i`, when known.
+    #[inline]
+    pub fn known(&self, c: Coordinate, i: usize) -> Option<f64> {
+        Some(self.get(c, i)).filter(|x| !x.is_nan())
+    }
+
+    /// Row `i`'s 1-based line (or entry) in its file.
+    #[inline]
+    pub fn line(&self, i: usize) -> u32 {
+        self.line.get(i).copied().unwrap_or(0)
+    }
+
+    /// The last row with a known `c`, found from the end of its column (stored only up to its
+    /// last known value).
+    pub fn last_known(&self, c: Coordinate) -> Option<usize> {
+        self.coordinate(c).iter().rposition(|x| !x.is_nan())
+    }
+
     fn coordinate(&self, c: Coordinate) -> &[f64] {
         match c {
             Coordinate::Step => &self.step,
@@ -688,6 +706,35 @@ mod tests {
         a.append(b);
         assert_eq!(a.to_rows(), whole.to_rows());
         assert_eq!(a.columns().len(), 3);
+    }
+
+    #[test]
+    fn column_reads_without_a_row() {
+        let mut f = Frame::default();
+        for (i, tokens) in [Some(5.0), None, Some(9.0), None].into_iter().enumerate() {
+            f.push_row(
+                Row {
+                    step: Some(i as f64),
+                    tokens,
+                    line: 20 + i as u32,
+                    ..Row::default()
+                },
+                [],
+            );
+        }
+        assert_eq!(f.last_known(Coordinate::Tokens), Some(2));
+        assert_eq!(f.last_known(Coordinate::Time), None);
+        assert_eq!(f.known(Coordinate::Tokens, 1), None);
+        assert_eq!(f.known(Coordinate::Tokens, 3), None);
+        assert_eq!(f.known(Coordinate::Step, 3), Some(3.0));
+        assert_eq!((f.line(3), f.line(4)), (23, 0));
+        for i in 0..f.len() {
+            let row = f.row(i);
+            assert_eq!(
+                (row.tokens, row.line),
+                (f.known(Coordinate::Tokens, i), f.line(i))
+            );
+        }
     }
 
     #[test]

@@ -346,7 +346,7 @@ fn lookup(map: &HashMap<u64, f64>, step: f64) -> Option<f64> {
 fn side_channel(files: &[ReadFile], c: Coordinate) -> HashMap<u64, f64> {
     let mut map = HashMap::new();
     let rows = || files.iter().map(|f| &f.parsed.records);
-    if !rows().any(|f| f.lacks(c)) || !rows().any(|f| (0..f.len()).any(|i| !f.get(c, i).is_nan())) {
+    if !rows().any(|f| f.lacks(c)) || !rows().any(|f| f.last_known(c).is_some()) {
         return map;
     }
     for f in rows() {

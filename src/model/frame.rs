@@ -222,15 +222,14 @@ impl Frame {
 
     /// Row `i`'s coordinates and line.
     pub fn row(&self, i: usize) -> Row {
-        let known = |x: f64| (!x.is_nan()).then_some(x);
         Row {
-            step: known(at(&self.step, i)),
+            step: self.known(Coordinate::Step, i),
             step_origin: self.origin_of(i),
-            epoch: known(at(&self.epoch, i)),
-            time: known(at(&self.time, i)),
-            tokens: known(at(&self.tokens, i)),
-            samples: known(at(&self.samples, i)),
-            line: self.line.get(i).copied().unwrap_or(0),
+            epoch: self.known(Coordinate::Epoch, i),
+            time: self.known(Coordinate::Time, i),
+            tokens: self.known(Coordinate::Tokens, i),
+            samples: self.known(Coordinate::Samples, i),
+            line: self.line(i),
         }
     }
 
@@ -408,7 +407,7 @@ impl Frame {
             tokens: Coord::from_raw(at(&self.tokens, row)),
             time: Coord::from_raw(at(&self.time, row)),
             value,
-            line: self.line.get(row).copied().unwrap_or(0),
+            line: self.line(row),
         }
     }
 
@@ -528,15 +527,6 @@ impl Points {
             }
         }
         lo
-    }
-
-    /// The points from `i` on.
-    pub fn iter_from(&self, i: usize) -> Iter<'_> {
-        Iter {
-            points: self,
-            front: i.min(self.len()),
-            back: self.len(),
-        }
     }
 }
 

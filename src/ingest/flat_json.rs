@@ -109,7 +109,10 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
                 .iter()
                 .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                 .unwrap_or(b.len() - i);
-            let x = text[i..i + len].parse::<f64>().ok()?;
+            let x = match crate::ingest::lenient::decimal(&b[i..i + len]) {
+                Some(x) => x,
+                None => text[i..i + len].parse::<f64>().ok()?,
+            };
             Some((Val::Num(x), i + len))
         }
         b't' => Some((Val::Other, literal("true")?)),

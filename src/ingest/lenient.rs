@@ -252,6 +252,9 @@ pub fn number(v: &serde_json::Value) -> Option<f64> {
 /// `NaN`/`Infinity`, thousands separators, a trailing `%`.
 pub fn parse_number(s: &str) -> Option<f64> {
     // Most values are bare numbers: parsed before any trimming.
+    if let Some(x) = decimal(s.as_bytes()) {
+        return Some(x);
+    }
     if let Ok(x) = s.parse::<f64>() {
         return Some(x);
     }
@@ -269,6 +272,82 @@ pub fn parse_number(s: &str) -> Option<f64> {
         return s.replace(',', "").parse().ok();
     }
     None
+}
+
+/// The powers of ten a double holds exactly.
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A plain decimal (`-0.5216`, `199165`, `1.25e-05`) whose digits fit in 53 bits and whose power
+/// of ten is at most 22: the digits as an integer, multiplied or divided by the power once.
+/// Both operands are exact, so the one rounding gives the double nearest the decimal — the
+/// value `str::parse` gives (Clinger's fast path, which the standard parser also takes after
+/// its general scan). `None` for anything else (more digits, a larger exponent, words, spaces):
+/// the caller parses it with `str::parse`.
+pub fn decimal(b: &[u8]) -> Option<f64> {
+    let (negative, mut i) = match b.first()? {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut fraction = 0i32;
+    let mut point = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                digits += 1;
+                fraction += i32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    // 19 digits cannot overflow a u64; 2^53 is the largest integer every smaller one of which
+    // a double holds.
+    if digits == 0 || digits > 19 || mantissa > 1 << 53 {
+        return None;
+    }
+    let mut exponent = -fraction;
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let sign = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                -1
+            }
+            Some(b'+') => {
+                i += 1;
+                1
+            }
+            _ => 1,
+        };
+        let from = i;
+        let mut e = 0i32;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            if i - from == 3 {
+                return None;
+            }
+            e = e * 10 + i32::from(c - b'0');
+            i += 1;
+        }
+        if i == from {
+            return None;
+        }
+        exponent += sign * e;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let power = *EXACT_POW10.get(exponent.unsigned_abs() as usize)?;
+    let x = mantissa as f64;
+    let x = if exponent < 0 { x / power } else { x * power };
+    Some(if negative { -x } else { x })
 }
 
 /// One value of a Python dict literal.
@@ -443,6 +522,83 @@ mod tests {
         assert_eq!(number(&v["b"]), Some(f64::NEG_INFINITY));
         assert_eq!(v["c"], "NaN stays");
         assert_eq!(number(&v["d"][0]), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn decimals_agree_with_the_standard_parser_on_made_up_text() {
+        use proptest::prelude::*;
+        let chars: Vec<char> = "0123456789012345678901234567890123456789.-+eE"
+            .chars()
+            .collect();
+        let text = prop::collection::vec(prop::sample::select(chars), 0..26);
+        let config = proptest::test_runner::Config {
+            cases: 4096,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest::test_runner::TestRunner::new(config)
+            .run(&text, |t| {
+                let t: String = t.into_iter().collect();
+                if let Some(x) = decimal(t.as_bytes()) {
+                    let std = t.parse::<f64>();
+                    prop_assert!(std.is_ok(), "{t} parsed, the standard parser refuses it");
+                    prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
+                }
+                Ok(())
+            })
+            .expect("the fast path agrees");
+    }
+
+    #[test]
+    fn decimals_parse_as_the_standard_parser_does() {
+        let cases = [
+            "0",
+            "-0",
+            "+5",
+            "5.",
+            ".5",
+            "0.5216",
+            "-3.274",
+            "199165",
+            "1250000",
+            "1.25e-05",
+            "1.25E+05",
+            "2e22",
+            "2e23",
+            "9007199254740992",
+            "9007199254740993",
+            "0.1",
+            "0.3",
+            "1234567890123456789",
+            "12345678901234567890",
+            "1e",
+            "1e-",
+            "-",
+            ".",
+            "",
+            "1.2.3",
+            "1e1234",
+            "nan",
+            "inf",
+            "1,000",
+            " 1",
+            "1 ",
+            "0.000000000000000000001",
+            "123456.7890123456",
+            "4.9406564584124654e-324",
+            "1.7976931348623157e308",
+        ];
+        for c in cases {
+            if let Some(x) = decimal(c.as_bytes()) {
+                let std = c.parse::<f64>().expect(c);
+                assert_eq!(x.to_bits(), std.to_bits(), "{c}");
+            }
+        }
+        assert_eq!(decimal(b"0.5216"), Some(0.5216));
+        assert_eq!(decimal(b"1.25e-05"), Some(1.25e-05));
+        assert_eq!(decimal(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(decimal(b"1,000"), None);
+        assert_eq!(decimal(b"12345678901234567890"), None);
     }
 
     #[test]

@@ -349,18 +349,25 @@ fn looks_like_log_name(name: &str) -> bool {
 
 /// Opens a regular file for streaming, decompressing gzip transparently.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
+    let raw = open_blocks(path)?;
+    Ok(Box::new(BufReader::with_capacity(256 * 1024, raw)))
+}
+
+/// [`open`] for a reader that asks for large blocks itself: a plain file unbuffered (a buffer
+/// would copy every byte once more), gzip decompressed.
+pub fn open_blocks(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     // A regular file is told from gzip by its first two bytes, not by filling the buffer.
     if let Some(file) = plain_file(path)? {
-        return Ok(Box::new(BufReader::with_capacity(256 * 1024, file)));
+        return Ok(Box::new(file));
     }
     let file = File::open(path).map_err(|e| IngestError::Io {
         path: path.display().to_string(),
         source: e,
     })?;
-    Ok(Box::new(BufReader::with_capacity(
+    Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
         256 * 1024,
-        MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file)),
-    )))
+        file,
+    ))))
 }
 
 /// A file a reader may cut in parts: a regular, uncompressed file of at least `min` bytes (and
@@ -577,6 +584,14 @@ impl Input {
                 })?;
                 Ok(Box::new(io::Cursor::new(std::mem::take(head)).chain(rest)))
             }
+        }
+    }
+
+    /// [`Input::reader`] for a reader that asks for large blocks itself ([`open_blocks`]).
+    pub fn blocks(&mut self) -> Result<Box<dyn Read + Send>, IngestError> {
+        match self {
+            Input::File(p) => open_blocks(p),
+            Input::Stream { .. } => self.reader(),
         }
     }
 

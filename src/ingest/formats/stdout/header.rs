@@ -47,7 +47,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         on_dict(st, &text, lineno);
         return;
     }
-    if f.bar.rfind(bytes).is_some() {
+    if last_percent_bar(bytes).is_some() {
         if let Some(bar) = parse_bar(bytes) {
             seen_bar(st, bar, lineno);
         }

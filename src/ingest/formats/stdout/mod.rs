@@ -26,7 +26,7 @@ use split::*;
 use tqdm::*;
 
 use super::{Format, Growth, Head, Sniff, Source};
-use crate::ingest::lenient::{PyValue, for_each_py_pair, parse_number, parse_py_dict};
+use crate::ingest::lenient::{PyValue, decimal, for_each_py_pair, parse_number, parse_py_dict};
 use crate::ingest::source::{self, IngestError};
 use crate::ingest::{Fact, Name, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};

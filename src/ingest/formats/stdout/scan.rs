@@ -17,8 +17,6 @@ pub(super) const READ: usize = 128 << 10;
 /// two hits (mostly tqdm updates) is skipped without being split into lines. `world size: ` and
 /// `transformers_version` are each searched for until first found.
 pub(super) struct Needles {
-    /// A tqdm bar's `%|`, searched backwards for the last bar before a dict.
-    pub(super) bar: memmem::FinderRev<'static>,
     pub(super) dict: memmem::Finder<'static>,
     pub(super) header: memmem::Finder<'static>,
     pub(super) eval_header: memmem::Finder<'static>,
@@ -35,7 +33,6 @@ pub(super) struct Needles {
 impl Needles {
     pub(super) fn new() -> Self {
         Needles {
-            bar: memmem::FinderRev::new("%|"),
             dict: memmem::Finder::new("{'"),
             header: memmem::Finder::new("***** Running training *****"),
             eval_header: memmem::Finder::new("***** Running Evaluation *****"),
@@ -89,15 +86,13 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
         };
         let hit = at + hit;
         let start = memchr::memrchr2(b'\n', b'\r', &b[at..hit]).map_or(at, |p| at + p + 1);
-        last_bar(n, st, &b[at..start]);
-        st.line = st.line.saturating_add(count_lines(&b[at..start]));
+        pass(st, &b[at..start]);
         let end = line_end(b, hit);
         on_line(n, st, &b[start..end], st.line);
         at = next_line(st, b, end);
     }
     if at < b.len() {
-        last_bar(n, st, &b[at..]);
-        st.line = st.line.saturating_add(count_lines(&b[at..]));
+        pass(st, &b[at..]);
     }
 }
 

@@ -17,7 +17,7 @@ pub(super) const SPLIT_MIN: u64 = 64 << 20;
 pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
     match input.path() {
         Some(path) => read_path_split_from(path, display, SPLIT_MIN),
-        None => read(input.reader()?, display),
+        None => read(input.blocks()?, display),
     }
 }
 
@@ -67,7 +67,7 @@ pub(super) fn read_path_split_from(
             st.join(next);
             Ok(finish(st, too_long + more))
         }
-        None => read(source::open(path)?, display),
+        None => read(source::open_blocks(path)?, display),
     }
 }
 
@@ -90,7 +90,7 @@ pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Opti
         return Ok(None);
     };
     let before = &buf[..cut];
-    let bar = memmem::rfind(before, b"%|").and_then(|p| {
+    let bar = last_percent_bar(before).and_then(|p| {
         let start = memchr::memrchr2(b'\n', b'\r', &before[..p]).map_or(0, |q| q + 1);
         parse_bar(&without_ansi(&before[start..line_end(before, p)]))
     });

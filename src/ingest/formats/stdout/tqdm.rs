@@ -8,11 +8,13 @@ use super::*;
 /// A tqdm bar's counter and total (`100/3815`).
 pub(super) type Bar = (f64, f64);
 
-/// Takes the training bar's counter from the last tqdm update in `region`, if any. While no
+/// Steps over `region` (lines with no needle, mostly tqdm updates): takes the training bar's
+/// counter from its last tqdm update, if any, and counts its lines, each byte once. While no
 /// header has stated the total steps, every bar of the region is looked at for the largest
 /// total (a header-less log's only step count may be its training bar's total).
-pub(super) fn last_bar(n: &Needles, st: &mut State, region: &[u8]) {
-    let Some(p) = n.bar.rfind(region) else {
+pub(super) fn pass(st: &mut State, region: &[u8]) {
+    let Some(p) = last_percent_bar(region) else {
+        st.line = st.line.saturating_add(count_lines(region));
         return;
     };
     if st.headers_seen == 0 && !st.headed && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps)
@@ -29,10 +31,11 @@ pub(super) fn last_bar(n: &Needles, st: &mut State, region: &[u8]) {
     }
     let start = memchr::memrchr2(b'\n', b'\r', &region[..p]).map_or(0, |q| q + 1);
     let line = &region[start..line_end(region, p)];
+    st.line = st.line.saturating_add(count_lines(&region[..start]));
     if let Some(bar) = parse_bar(&without_ansi(line)) {
-        let lineno = st.line.saturating_add(count_lines(&region[..start]));
-        seen_bar(st, bar, lineno);
+        seen_bar(st, bar, st.line);
     }
+    st.line = st.line.saturating_add(count_lines(&region[start..]));
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for
@@ -57,7 +60,7 @@ pub(super) fn without_ansi(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// not the training bar (the HF Trainer's has none): `None`.
 pub(super) fn parse_bar(bytes: &[u8]) -> Option<Bar> {
     let bar_end = memchr::memrchr_iter(b'|', bytes).find(|&i| bytes.get(i + 1) == Some(&b' '))?;
-    if let Some(pct) = memmem::find(bytes, b"%|") {
+    if let Some(pct) = percent_bar(bytes) {
         let before = bytes[..pct].trim_ascii_end();
         let digits = before
             .iter()
@@ -72,10 +75,24 @@ pub(super) fn parse_bar(bytes: &[u8]) -> Option<Bar> {
         }
     }
     let after = &bytes[bar_end + 2..];
-    let counts = &after[..memmem::find(after, b" [").unwrap_or(after.len())];
+    let open = memchr::memchr_iter(b'[', after).find(|&i| i > 0 && after[i - 1] == b' ');
+    let counts = &after[..open.map_or(after.len(), |i| i - 1)];
     let slash = memchr::memchr(b'/', counts)?;
-    let num = |b: &[u8]| std::str::from_utf8(b).ok()?.trim().parse().ok();
+    let num = |b: &[u8]| match decimal(b.trim_ascii()) {
+        Some(x) => Some(x),
+        None => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+    };
     Some((num(&counts[..slash])?, num(&counts[slash + 1..])?))
+}
+
+/// Where the first `%|` (a tqdm bar's percentage, then the bar) starts.
+pub(super) fn percent_bar(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'|', bytes).find_map(|i| (i > 0 && bytes[i - 1] == b'%').then(|| i - 1))
+}
+
+/// Where the last `%|` starts.
+pub(super) fn last_percent_bar(bytes: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(b'|', bytes).find_map(|i| (i > 0 && bytes[i - 1] == b'%').then(|| i - 1))
 }
 
 pub(super) fn strip_ansi(bytes: &[u8]) -> Vec<u8> {

@@ -34,10 +34,23 @@ pub(super) const WORLD: &str = "world size: ";
 pub(super) const VERSION: &str = "\"transformers_version\": \"";
 
 pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
-    if raw.is_empty() || memchr::memchr(0, raw).is_some() {
+    // One search for both bytes that matter before the line is read: a NUL (a damaged line,
+    // skipped) and an ESC (ANSI colours, stripped).
+    let plain = match memchr::memchr2(0, 0x1b, raw) {
+        None => true,
+        Some(_) if memchr::memchr(0, raw).is_some() => return,
+        Some(_) => false,
+    };
+    if raw.is_empty() {
         return;
     }
-    let bytes = &*without_ansi(raw);
+    let stripped;
+    let bytes = if plain {
+        raw
+    } else {
+        stripped = strip_ansi(raw);
+        &stripped
+    };
     if let Some(at) = f.dict.find(bytes) {
         // Valid UTF-8 is borrowed as is; `from_utf8_lossy` walks it more slowly.
         let text = match std::str::from_utf8(&bytes[at..]) {

@@ -74,25 +74,38 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
         preamble(n, st, b, at);
     }
     deepspeed_lines(n, st, b, at, first_line);
+    // One search finds the needles and the newlines: lines are counted as the scan passes
+    // them, not by a second pass over the lines between two needles. `region`: where the lines
+    // not yet looked at for a bar start.
+    let mut region = at;
     while at < b.len() {
         if st.block == Block::TrainHeader {
             let end = line_end(b, at);
             on_line(n, st, &b[at..end], st.line);
             at = next_line(st, b, end);
+            region = at;
             continue;
         }
-        let Some(hit) = memchr::memchr2(b'{', b'*', &b[at..]) else {
+        let Some(hit) = memchr::memchr3(b'{', b'*', b'\n', &b[at..]) else {
             break;
         };
         let hit = at + hit;
-        let start = memchr::memrchr2(b'\n', b'\r', &b[at..hit]).map_or(at, |p| at + p + 1);
-        pass(st, &b[at..start]);
+        if b[hit] == b'\n' {
+            st.line = st.line.saturating_add(1);
+            at = hit + 1;
+            continue;
+        }
+        let start =
+            memchr::memrchr2(b'\n', b'\r', &b[region..hit]).map_or(region, |p| region + p + 1);
+        pass(st, &b[region..start]);
         let end = line_end(b, hit);
         on_line(n, st, &b[start..end], st.line);
         at = next_line(st, b, end);
+        region = at;
     }
-    if at < b.len() {
-        pass(st, &b[at..]);
+    if region < b.len() {
+        st.line = st.line.saturating_add(count_lines(&b[at.min(b.len())..]));
+        pass(st, &b[region..]);
     }
 }
 

@@ -8,34 +8,32 @@ use super::*;
 /// A tqdm bar's counter and total (`100/3815`).
 pub(super) type Bar = (f64, f64);
 
-/// Steps over `region` (lines with no needle, mostly tqdm updates): takes the training bar's
-/// counter from its last tqdm update, if any, and counts its lines, each byte once. While no
+/// Takes the training bar's counter from the last tqdm update in `region` (lines with no
+/// needle, mostly tqdm updates), if any. The region's lines are counted: `st.line` is the line
+/// at its end, and a bar's line is found by counting back from there (a few bytes). While no
 /// header has stated the total steps, every bar of the region is looked at for the largest
 /// total (a header-less log's only step count may be its training bar's total).
 pub(super) fn pass(st: &mut State, region: &[u8]) {
     let Some(p) = last_percent_bar(region) else {
-        st.line = st.line.saturating_add(count_lines(region));
         return;
     };
+    let line_of = |st: &State, start: usize| st.line.saturating_sub(count_lines(&region[start..]));
     if st.headers_seen == 0 && !st.headed && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps)
     {
         for q in memmem::find_iter(&region[..p], b"%|") {
             let start = memchr::memrchr2(b'\n', b'\r', &region[..q]).map_or(0, |s| s + 1);
             if let Some(bar) = parse_bar(&without_ansi(&region[start..line_end(region, q)])) {
                 if st.largest_bar.is_none_or(|(t, _)| bar.1 > t) {
-                    let lineno = st.line.saturating_add(count_lines(&region[..start]));
-                    st.largest_bar = Some((bar.1, lineno));
+                    st.largest_bar = Some((bar.1, line_of(st, start)));
                 }
             }
         }
     }
     let start = memchr::memrchr2(b'\n', b'\r', &region[..p]).map_or(0, |q| q + 1);
     let line = &region[start..line_end(region, p)];
-    st.line = st.line.saturating_add(count_lines(&region[..start]));
     if let Some(bar) = parse_bar(&without_ansi(line)) {
-        seen_bar(st, bar, st.line);
+        seen_bar(st, bar, line_of(st, start));
     }
-    st.line = st.line.saturating_add(count_lines(&region[start..]));
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for

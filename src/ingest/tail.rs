@@ -352,9 +352,7 @@ fn shift(parsed: &mut super::Parsed, before: u32) {
     if before == 0 {
         return;
     }
-    parsed
-        .records
-        .edit(|_, rec| rec.line = rec.line.saturating_add(before));
+    parsed.records.shift_lines(before);
     for f in &mut parsed.facts {
         f.locator = std::mem::replace(&mut f.locator, crate::model::At::Whole).shifted(before);
     }

@@ -318,6 +318,26 @@ impl Frame {
         }
     }
 
+    /// Gives each row without a step the one `f` finds from the row's index and epoch, with how
+    /// it was found. A non-finite step is dropped and counted, as a pushed one is.
+    pub fn fill_steps(
+        &mut self,
+        mut f: impl FnMut(usize, Option<f64>) -> Option<(f64, &'static str)>,
+    ) {
+        for i in 0..self.len {
+            if !at(&self.step, i).is_nan() {
+                continue;
+            }
+            if let Some((step, origin)) = f(i, self.known(Coordinate::Epoch, i)) {
+                let mut bad = false;
+                let step = coord(Some(step), &mut bad);
+                self.nonfinite += usize::from(bad);
+                put(&mut self.step, i, step);
+                self.set_origin(i, Some(origin));
+            }
+        }
+    }
+
     /// Moves every row's line `by` on (a part of a file read from its middle).
     pub fn shift_lines(&mut self, by: u32) {
         for l in &mut self.line {

@@ -134,9 +134,7 @@ impl State {
     /// part's.
     fn join(&mut self, mut next: State) {
         let before = self.line.saturating_sub(1);
-        next.out
-            .records
-            .edit(|_, rec| rec.line = rec.line.saturating_add(before));
+        next.out.records.shift_lines(before);
         for f in next.out.facts.iter_mut().chain(&mut next.header_facts) {
             f.locator = std::mem::replace(&mut f.locator, At::Whole).shifted(before);
         }
@@ -304,10 +302,7 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
     } else {
         "epoch × steps per epoch (the log's total steps ÷ its epochs)"
     };
-    out.records.edit(|i, rec| {
-        if rec.step.is_some() {
-            return;
-        }
+    out.records.fill_steps(|i, epoch| {
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
         let bar = hints
             .get(i)
@@ -315,7 +310,7 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
             .flatten()
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
-        match (spe, rec.epoch, bar) {
+        match (spe, epoch, bar) {
             (Some(spe), Some(epoch), bar) => {
                 let estimate = epoch * spe;
                 // Printed epochs are rounded: 2 decimals in older transformers, 4 significant
@@ -323,23 +318,15 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
                 // bar's counter inside the doubt is the exact step.
                 let doubt = EPOCH_ROUNDING.max(epoch * EPOCH_REL_ROUNDING) * spe;
                 match bar {
-                    Some(n) if doubt >= 1.0 && (n - estimate).abs() <= doubt + 1.0 => {
-                        rec.step = Some(n);
-                        rec.step_origin = Some(
-                            "training progress bar counter (within the rounding of the logged epoch)",
-                        );
-                    }
-                    _ => {
-                        rec.step = Some(estimate.round());
-                        rec.step_origin = Some(origin);
-                    }
+                    Some(n) if doubt >= 1.0 && (n - estimate).abs() <= doubt + 1.0 => Some((
+                        n,
+                        "training progress bar counter (within the rounding of the logged epoch)",
+                    )),
+                    _ => Some((estimate.round(), origin)),
                 }
             }
-            (_, _, Some(n)) => {
-                rec.step = Some(n);
-                rec.step_origin = Some("training progress bar counter");
-            }
-            _ => {}
+            (_, _, Some(n)) => Some((n, "training progress bar counter")),
+            _ => None,
         }
     });
 }

@@ -134,7 +134,10 @@ pub fn merge(
                     }
                 },
             };
-            frame.set_step(i, step, Some(origin));
+            // A row that came with its step and how it was known keeps both as they are.
+            if row.step.is_none() || row.step_origin.is_none() {
+                frame.set_step(i, step, Some(origin));
+            }
             // Every axis a row can be placed on, from the row, else from another row of the
             // same step, else derived.
             let mut epoch = row.epoch;

@@ -287,34 +287,32 @@ const EXACT_POW10: [f64; 23] = [
 /// its general scan). `None` for anything else (more digits, a larger exponent, words, spaces):
 /// the caller parses it with `str::parse`.
 pub fn decimal(b: &[u8]) -> Option<f64> {
-    let (negative, mut i) = match b.first()? {
+    let (negative, from) = match b.first()? {
         b'-' => (true, 1),
         b'+' => (false, 1),
         _ => (false, 0),
     };
-    let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut fraction = 0i32;
-    let mut point = false;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-                digits += 1;
-                fraction += i32::from(point);
-            }
-            b'.' if !point => point = true,
-            _ => break,
-        }
-        i += 1;
+    let mut mantissa = 0u64;
+    let mut i = digits(b, from, &mut mantissa);
+    let mut count = i - from;
+    let mut exponent = 0i32;
+    if b.get(i) == Some(&b'.') {
+        let after = digits(b, i + 1, &mut mantissa);
+        let fraction = after - i - 1;
+        count += fraction;
+        exponent = -i32::try_from(fraction).ok()?;
+        i = after;
     }
     // 19 digits cannot overflow a u64; 2^53 is the largest integer every smaller one of which
     // a double holds.
-    if digits == 0 || digits > 19 || mantissa > 1 << 53 {
+    if count == 0 || count > 19 || mantissa > 1 << 53 {
         return None;
     }
-    let mut exponent = -fraction;
-    if let Some(b'e' | b'E') = b.get(i) {
+    if i < b.len() {
+        // `e` or `E`, a sign, and at most three digits ending the text.
+        if b[i] | 0x20 != b'e' {
+            return None;
+        }
         i += 1;
         let sign = match b.get(i) {
             Some(b'-') => {
@@ -327,27 +325,31 @@ pub fn decimal(b: &[u8]) -> Option<f64> {
             }
             _ => 1,
         };
-        let from = i;
-        let mut e = 0i32;
-        while let Some(&c @ b'0'..=b'9') = b.get(i) {
-            if i - from == 3 {
-                return None;
-            }
-            e = e * 10 + i32::from(c - b'0');
-            i += 1;
-        }
-        if i == from {
+        let mut e = 0u64;
+        let end = digits(b, i, &mut e);
+        if end == i || end - i > 3 || end != b.len() {
             return None;
         }
-        exponent += sign * e;
-    }
-    if i != b.len() {
-        return None;
+        exponent += sign * i32::try_from(e).ok()?;
     }
     let power = *EXACT_POW10.get(exponent.unsigned_abs() as usize)?;
     let x = mantissa as f64;
     let x = if exponent < 0 { x / power } else { x * power };
     Some(if negative { -x } else { x })
+}
+
+/// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.
+#[inline]
+fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
 }
 
 /// One value of a Python dict literal.

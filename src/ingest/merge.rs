@@ -408,7 +408,7 @@ mod tests {
         let mut frame = Frame::default();
         let logged = [(1., 1.), (3., 3.), (4., 4.), (5., 5.), (3., 30.), (4., 40.)];
         for (s, _) in logged {
-            frame.push_row(
+            frame.push_row::<Name>(
                 Row {
                     step: Some(s),
                     ..Row::default()

@@ -17,7 +17,7 @@ mod resolve;
 mod source;
 mod tail;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -59,14 +59,15 @@ pub struct Record {
 /// handful of distinct names).
 pub use crate::model::Name;
 
-/// Hands out one shared [`Name`] per distinct metric name.
+/// Hands out one shared [`Name`] per distinct metric name, and a number for it: a reader that
+/// keeps a record's metrics as numbers until it pushes them clones no `Name` per value.
 #[derive(Debug, Default)]
 pub struct Names {
-    /// The first few names, compared in turn: a log has a handful, and comparing them is
-    /// cheaper than hashing each key of a million lines.
-    few: Vec<Name>,
-    /// Names past the first few (W&B runs log hundreds).
-    many: HashSet<Name>,
+    /// Every name, by number; the first few are compared in turn: a log has a handful, and
+    /// comparing them is cheaper than hashing each key of a million lines.
+    all: Vec<Name>,
+    /// The numbers of the names past the first few (W&B runs log hundreds).
+    many: HashMap<Name, u32>,
 }
 
 /// How many names are kept in the list compared in turn.
@@ -75,19 +76,31 @@ const FEW_NAMES: usize = 16;
 impl Names {
     /// The shared copy of `name`.
     pub fn get(&mut self, name: &str) -> Name {
-        if let Some(n) = self.few.iter().find(|n| ***n == *name) {
-            return Arc::clone(n);
+        let i = self.number(name);
+        Arc::clone(&self.all[i as usize])
+    }
+
+    /// The number of `name`, given it when new; [`Names::name`] gives the name back.
+    pub fn number(&mut self, name: &str) -> u32 {
+        let few = &self.all[..self.all.len().min(FEW_NAMES)];
+        if let Some(i) = few.iter().position(|n| **n == *name) {
+            return i as u32;
         }
-        if let Some(n) = self.many.get(name) {
-            return Arc::clone(n);
+        if let Some(&i) = self.many.get(name) {
+            return i;
         }
+        let i = u32::try_from(self.all.len()).unwrap_or(u32::MAX);
         let n: Name = name.into();
-        if self.few.len() < FEW_NAMES {
-            self.few.push(Arc::clone(&n));
-        } else {
-            self.many.insert(Arc::clone(&n));
+        if self.all.len() >= FEW_NAMES {
+            self.many.insert(Arc::clone(&n), i);
         }
-        n
+        self.all.push(n);
+        i
+    }
+
+    /// The name numbered `i` by [`Names::number`].
+    pub fn name(&self, i: u32) -> &Name {
+        &self.all[i as usize]
     }
 }
 

@@ -130,7 +130,11 @@ impl Frame {
     }
 
     /// Appends a row and its metrics.
-    pub fn push_row(&mut self, row: Row, metrics: impl IntoIterator<Item = (Name, f64)>) {
+    pub fn push_row<N: std::borrow::Borrow<Name>>(
+        &mut self,
+        row: Row,
+        metrics: impl IntoIterator<Item = (N, f64)>,
+    ) {
         let i = self.len;
         let Ok(r) = u32::try_from(i) else {
             return;
@@ -139,7 +143,7 @@ impl Frame {
         self.line.push(row.line);
         self.len += 1;
         for (name, value) in metrics {
-            let c = self.column_index(&name);
+            let c = self.column_index(name.borrow());
             let col = &mut self.columns[c];
             col.rows.push(r);
             col.values.push(value);
@@ -557,7 +561,7 @@ impl FromIterator<Point> for Points {
         let mut values = Vec::new();
         for p in iter {
             let known = |c: Coord| c.get();
-            frame.push_row(
+            frame.push_row::<Name>(
                 Row {
                     step: Some(p.step).filter(|s| !s.is_nan()),
                     step_origin: None,
@@ -722,7 +726,7 @@ mod tests {
     fn column_reads_without_a_row() {
         let mut f = Frame::default();
         for (i, tokens) in [Some(5.0), None, Some(9.0), None].into_iter().enumerate() {
-            f.push_row(
+            f.push_row::<Name>(
                 Row {
                     step: Some(i as f64),
                     tokens,
@@ -751,7 +755,7 @@ mod tests {
     fn points_view_rows_of_a_shared_frame() {
         let mut f = Frame::default();
         for i in 0..4u32 {
-            f.push_row(
+            f.push_row::<Name>(
                 Row {
                     step: Some(f64::from(i)),
                     samples: Some(f64::from(i) * 8.0),

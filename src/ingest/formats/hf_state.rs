@@ -14,7 +14,7 @@ use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val};
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
-use crate::ingest::{Name, Names, Parsed};
+use crate::ingest::{Names, Parsed};
 use crate::model::{At, Key, Locator};
 
 /// Keys of the summary entry; they describe the whole run, not a step.
@@ -42,8 +42,9 @@ struct History {
     names: Names,
     entries: usize,
     no_step: usize,
-    /// The metrics of the entry being read ([`History::push_object`]).
-    metrics: Vec<(Name, f64)>,
+    /// The metrics of the entry being read ([`History::push_object`]), by name number
+    /// ([`Names::number`]).
+    metrics: Vec<(u32, f64)>,
 }
 
 /// What an entry's fields come to, taken one by one: whether it is the summary, its step
@@ -59,7 +60,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(Name, f64)>) {
+    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(u32, f64)>) {
         // Keys are compared with the summary's only when they could be one of them.
         if (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&k) {
             self.summary = true;
@@ -77,7 +78,7 @@ impl Fields {
             }
             _ => {
                 if let Some(x) = x {
-                    metrics.push((names.get(k), x));
+                    metrics.push((names.number(k), x));
                 }
             }
         }
@@ -140,7 +141,9 @@ impl History {
             tokens: f.tokens,
             ..Row::default()
         };
-        self.out.records.push_row(row, self.metrics.drain(..));
+        let names = &self.names;
+        let metrics = self.metrics.drain(..).map(|(n, x)| (names.name(n), x));
+        self.out.records.push_row(row, metrics);
     }
 }
 

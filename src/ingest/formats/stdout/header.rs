@@ -169,7 +169,7 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
                 step.get_or_insert(x);
             }
             "num_input_tokens_seen" => tokens = (x > 0.0).then_some(x),
-            _ => metrics.push((names.get(k), x)),
+            _ => metrics.push((names.number(k), x)),
         }
     });
     if parsed.is_none() {
@@ -202,7 +202,13 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
     // The Trainer's logs always carry the epoch; a dict with neither epoch nor step and no metric
     // the trainers log is something else the script printed (a fill-mask result, a generation
     // sample, another task's scores): not a training metric.
-    if epoch.is_none() && step.is_none() && !st.metrics.iter().any(|(n, _)| trainer_metric(n)) {
+    if epoch.is_none()
+        && step.is_none()
+        && !st
+            .metrics
+            .iter()
+            .any(|&(n, _)| trainer_metric(st.names.name(n)))
+    {
         st.metrics.clear();
         return;
     }
@@ -213,7 +219,9 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
         tokens,
         ..Row::default()
     };
-    st.out.records.push_row(row, st.metrics.drain(..));
+    let names = &st.names;
+    let metrics = st.metrics.drain(..).map(|(n, x)| (names.name(n), x));
+    st.out.records.push_row(row, metrics);
     st.training = true;
     st.hints.push(st.bar);
 }

@@ -28,7 +28,7 @@ use tqdm::*;
 use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::{PyValue, decimal, for_each_py_pair, parse_number, parse_py_dict};
 use crate::ingest::source::{self, IngestError};
-use crate::ingest::{Fact, Name, Names, Parsed, Record};
+use crate::ingest::{Fact, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
 
 /// The longest line looked at; longer ones (a runaway progress line, a binary blob) are counted
@@ -99,8 +99,8 @@ struct State {
     nul_lines: usize,
     /// Dict lines that could not be read.
     bad_dicts: crate::ingest::Skipped,
-    /// The metrics of the dict being read.
-    metrics: Vec<(Name, f64)>,
+    /// The metrics of the dict being read, by name number ([`Names::number`]).
+    metrics: Vec<(u32, f64)>,
 }
 
 impl State {

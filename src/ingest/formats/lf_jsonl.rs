@@ -7,7 +7,7 @@ use super::{Growth, TextFormat};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
 use crate::ingest::source::IngestError;
-use crate::ingest::{Names, Parsed, Record, Skipped};
+use crate::ingest::{Names, Parsed, Skipped};
 use crate::model::At;
 use crate::model::Key;
 use crate::model::Row;
@@ -36,8 +36,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
 /// [`read`], with or without the fast path for flat rows (the tests compare the two).
 fn read_with(text: &str, fast: bool) -> Parsed {
     let mut out = Parsed::default();
-    let mut names = Names::default();
-    let mut skipped = Skipped::default();
+    let mut rows = Rows::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -47,62 +46,74 @@ fn read_with(text: &str, fast: bool) -> Parsed {
         // Flat rows are read straight from the bytes; anything else through serde.
         let flat = fast.then(|| flat_json::object(line, 0)).flatten();
         match flat.filter(|(_, end)| *end == line.len()) {
-            Some((row, _)) => take_row(&row, lineno, &mut out, &mut names, &mut skipped),
+            Some((row, _)) => rows.take(&row, lineno, &mut out),
             None => {
                 let clean = sanitize_json(line);
                 match serde_json::from_str::<Entry>(&clean) {
-                    Ok(row) => take_row(&row, lineno, &mut out, &mut names, &mut skipped),
-                    Err(_) => skipped.line(lineno),
+                    Ok(row) => rows.take(&row, lineno, &mut out),
+                    Err(_) => rows.skipped.line(lineno),
                 }
             }
         }
     }
-    skipped.warn(&mut out, "lines are not log rows");
+    rows.skipped.warn(&mut out, "lines are not log rows");
     out
 }
 
-/// Turns row `lineno` into a record (or counts it as skipped).
-fn take_row(
-    row: &Entry<'_>,
-    lineno: usize,
-    out: &mut Parsed,
-    names: &mut Names,
-    skipped: &mut Skipped,
-) {
-    if !row.object {
-        skipped.line(lineno);
-        return;
-    }
-    let Some(step) = row.num("current_steps") else {
-        skipped.line(lineno);
-        return;
-    };
-    if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
-        if !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
-            out.fact(Key::TotalSteps, total, At::line(lineno, "total_steps"), 2);
+/// What reading the rows keeps from one to the next.
+#[derive(Default)]
+struct Rows {
+    names: Names,
+    skipped: Skipped,
+    /// Whether a row's `total_steps` has been taken.
+    total_seen: bool,
+    /// The metrics of the row being read, by name number ([`Names::number`]).
+    metrics: Vec<(u32, f64)>,
+}
+
+impl Rows {
+    /// Turns row `lineno` into a record (or counts it as skipped).
+    fn take(&mut self, row: &Entry<'_>, lineno: usize, out: &mut Parsed) {
+        if !row.object {
+            self.skipped.line(lineno);
+            return;
         }
-    }
-    let mut rec = Record::new(Row {
-        step: Some(step),
-        line: u32::try_from(lineno).unwrap_or(u32::MAX),
-        ..Row::default()
-    });
-    rec.row.epoch = row.num("epoch");
-    rec.row.time = row.get("elapsed_time").and_then(|v| match v {
-        Val::Text(s) => parse_duration(s),
-        other => other.num(),
-    });
-    rec.row.tokens = row.num("total_tokens").filter(|&t| t > 0.0);
-    for (k, v) in &row.fields {
-        if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
-            continue;
+        let Some(step) = row.num("current_steps") else {
+            self.skipped.line(lineno);
+            return;
+        };
+        if !self.total_seen {
+            if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
+                self.total_seen = true;
+                out.fact(Key::TotalSteps, total, At::line(lineno, "total_steps"), 2);
+            }
         }
-        let Some(x) = v.num() else { continue };
-        let name = if k == "lr" { "learning_rate" } else { k };
-        rec.metrics.push((names.get(name), x));
-    }
-    if !rec.metrics.is_empty() || rec.row.tokens.is_some() {
-        out.records.push(rec);
+        let time = row.get("elapsed_time").and_then(|v| match v {
+            Val::Text(s) => parse_duration(s),
+            other => other.num(),
+        });
+        let record = Row {
+            step: Some(step),
+            line: u32::try_from(lineno).unwrap_or(u32::MAX),
+            epoch: row.num("epoch"),
+            time,
+            tokens: row.num("total_tokens").filter(|&t| t > 0.0),
+            ..Row::default()
+        };
+        self.metrics.clear();
+        for (k, v) in &row.fields {
+            if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
+                continue;
+            }
+            let Some(x) = v.num() else { continue };
+            let name = if k == "lr" { "learning_rate" } else { k };
+            self.metrics.push((self.names.number(name), x));
+        }
+        if !self.metrics.is_empty() || record.tokens.is_some() {
+            let names = &self.names;
+            let metrics = self.metrics.drain(..).map(|(n, x)| (names.name(n), x));
+            out.records.push_row(record, metrics);
+        }
     }
 }
 

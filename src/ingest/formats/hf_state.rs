@@ -388,8 +388,7 @@ impl<R: Read> Stream<R> {
                 self.eof = true;
                 continue;
             }
-            self.pending.extend_from_slice(&self.block[..n]);
-            push_lossy(&mut self.text, &mut self.pending);
+            push_lossy(&mut self.text, &mut self.pending, &self.block[..n]);
         }
     }
 
@@ -485,47 +484,52 @@ fn read_halves(path: &Path, cut: u64, display: &str) -> Result<Parsed, IngestErr
     flat.conclude(outcome, display)
 }
 
-/// Moves the whole characters at the front of `pending` to `text`, each invalid sequence as one
-/// U+FFFD; what may be the start of a character cut by the block's end stays in `pending`.
-fn push_lossy(text: &mut String, pending: &mut Vec<u8>) {
-    let mut start = 0;
-    loop {
-        let (valid, bad) = match std::str::from_utf8(&pending[start..]) {
-            Ok(v) => (v.len(), None),
-            Err(e) => (e.valid_up_to(), e.error_len()),
-        };
-        if let Ok(v) = std::str::from_utf8(&pending[start..start + valid]) {
-            text.push_str(v);
-        }
-        start += valid;
-        match bad {
-            Some(n) => {
-                text.push(char::REPLACEMENT_CHARACTER);
-                start += n;
-            }
-            None => break,
-        }
+/// Moves the whole characters of `pending` and then `new` to `text`, each invalid sequence as
+/// one U+FFFD; what may be the start of a character cut by the block's end stays in `pending`.
+/// With nothing pending (the usual case) `new` is read where it is, not copied to `pending`
+/// first.
+fn push_lossy(text: &mut String, pending: &mut Vec<u8>, new: &[u8]) {
+    if pending.is_empty() {
+        let rest = push_valid(text, new);
+        pending.extend_from_slice(&new[rest..]);
+    } else {
+        pending.extend_from_slice(new);
+        let rest = push_valid(text, pending);
+        pending.drain(..rest);
     }
-    pending.drain(..start);
 }
 
-/// The number of line breaks in `b`, eight bytes at a time: in each word, the bytes equal to
-/// `\n` are found exactly (a zero byte of `x ^ 0x0a…` is one whose low seven bits do not carry
-/// into its high bit and whose high bit is clear) and summed by one multiply.
-fn newlines(b: &[u8]) -> usize {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut words = b.chunks_exact(8);
-    let mut n = 0;
-    for w in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(w);
-        let x = u64::from_ne_bytes(bytes) ^ NL;
-        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
-        n += ((zero >> 7).wrapping_mul(ONES) >> 56) as usize;
+/// Pushes the whole characters at the front of `bytes` to `text` (each invalid sequence as one
+/// U+FFFD) and returns where what may be a character cut short starts.
+fn push_valid(text: &mut String, bytes: &[u8]) -> usize {
+    let mut start = 0;
+    loop {
+        match std::str::from_utf8(&bytes[start..]) {
+            Ok(v) => {
+                text.push_str(v);
+                return bytes.len();
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                if let Ok(v) = std::str::from_utf8(&bytes[start..start + valid]) {
+                    text.push_str(v);
+                }
+                start += valid;
+                match e.error_len() {
+                    Some(n) => {
+                        text.push(char::REPLACEMENT_CHARACTER);
+                        start += n;
+                    }
+                    None => return start,
+                }
+            }
+        }
     }
-    n + words.remainder().iter().filter(|&&c| c == b'\n').count()
+}
+
+/// The number of line breaks in `b`.
+fn newlines(b: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', b).count()
 }
 
 /// Whether the text ends inside what the reader expects at `i` (rather than holding something

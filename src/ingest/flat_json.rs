@@ -105,14 +105,19 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
             Some((Val::Text(Cow::Borrowed("-Infinity")), literal("-Infinity")?))
         }
         b'-' | b'0'..=b'9' => {
+            let number = |c: &u8| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+            // A plain decimal read in one pass when the span of number bytes ends with it;
+            // anything else as the whole span, by the standard parser.
+            if let Some((x, len)) = crate::ingest::lenient::decimal_prefix(&b[i..]) {
+                if !b.get(i + len).is_some_and(number) {
+                    return Some((Val::Num(x), i + len));
+                }
+            }
             let len = b[i..]
                 .iter()
-                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .position(|c| !number(c))
                 .unwrap_or(b.len() - i);
-            let x = match crate::ingest::lenient::decimal(&b[i..i + len]) {
-                Some(x) => x,
-                None => text[i..i + len].parse::<f64>().ok()?,
-            };
+            let x = text[i..i + len].parse::<f64>().ok()?;
             Some((Val::Num(x), i + len))
         }
         b't' => Some((Val::Other, literal("true")?)),
@@ -238,6 +243,36 @@ mod tests {
         let clean = sanitize_json(text);
         let e: Entry = serde_json::from_str(&clean).expect("serde reads it");
         format!("{:?}", e.fields)
+    }
+
+    #[test]
+    fn numbers_read_as_the_standard_parser_reads_their_span() {
+        let numbers = [
+            "0",
+            "-0",
+            "7.990520200274015",
+            "0.0019999987662997036",
+            "1.25e-05",
+            "2E+3",
+            "1e1234",
+            "12345678901234567890",
+            "5",
+            "-3.5e",
+            "1.5.3",
+            "1e5e5",
+            "9007199254740993",
+        ];
+        for n in numbers {
+            for after in ["", ",", "}", " ", "\n"] {
+                let text = format!("{n}{after}");
+                let std = n.parse::<f64>().ok().map(|x| (x.to_bits(), n.len()));
+                let read = value(&text, 0).and_then(|(v, end)| match v {
+                    Val::Num(x) => Some((x.to_bits(), end)),
+                    _ => None,
+                });
+                assert_eq!(read, std, "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -287,6 +287,14 @@ const EXACT_POW10: [f64; 23] = [
 /// its general scan). `None` for anything else (more digits, a larger exponent, words, spaces):
 /// the caller parses it with `str::parse`.
 pub fn decimal(b: &[u8]) -> Option<f64> {
+    decimal_prefix(b)
+        .filter(|&(_, len)| len == b.len())
+        .map(|(x, _)| x)
+}
+
+/// [`decimal`] of the number `b` starts with, and how many bytes it takes; `None` when the
+/// number there is not one `decimal` reads (the caller then parses the whole span).
+pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     let (negative, from) = match b.first()? {
         b'-' => (true, 1),
         b'+' => (false, 1),
@@ -308,11 +316,8 @@ pub fn decimal(b: &[u8]) -> Option<f64> {
     if count == 0 || count > 19 || mantissa > 1 << 53 {
         return None;
     }
-    if i < b.len() {
-        // `e` or `E`, a sign, and at most three digits ending the text.
-        if b[i] | 0x20 != b'e' {
-            return None;
-        }
+    if b.get(i).is_some_and(|&c| c | 0x20 == b'e') {
+        // `e` or `E`, a sign, and one to three digits.
         i += 1;
         let sign = match b.get(i) {
             Some(b'-') => {
@@ -327,15 +332,16 @@ pub fn decimal(b: &[u8]) -> Option<f64> {
         };
         let mut e = 0u64;
         let end = digits(b, i, &mut e);
-        if end == i || end - i > 3 || end != b.len() {
+        if end == i || end - i > 3 {
             return None;
         }
         exponent += sign * i32::try_from(e).ok()?;
+        i = end;
     }
     let power = *EXACT_POW10.get(exponent.unsigned_abs() as usize)?;
     let x = mantissa as f64;
     let x = if exponent < 0 { x / power } else { x * power };
-    Some(if negative { -x } else { x })
+    Some((if negative { -x } else { x }, i))
 }
 
 /// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.

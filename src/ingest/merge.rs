@@ -36,8 +36,7 @@ pub fn merge(
     let logging = cfg.num(Key::LoggingSteps);
     let last_step = files
         .iter()
-        .flat_map(|f| f.parsed.records.iter())
-        .filter_map(|r| r.step)
+        .filter_map(|f| f.parsed.records.max(Coordinate::Step))
         .fold(0.0, f64::max);
 
     let times = side_channel(files, Coordinate::Time);
@@ -95,15 +94,18 @@ pub fn merge(
         let mut on_epochs = 0usize;
         let mut dicts = 0usize;
         for i in 0..n {
-            let row = frame.row(i);
-            let (step, origin) = match (row.step, row.step_origin) {
+            // The row's coordinates, each read where it is needed (no row is built per row).
+            let logged = frame.known(Coordinate::Step, i);
+            let logged_origin = frame.origin_of(i);
+            let row_epoch = frame.known(Coordinate::Epoch, i);
+            let (step, origin) = match (logged, logged_origin) {
                 (Some(s), origin) => (s, origin.unwrap_or("logged")),
                 (None, Some(origin))
                     if origin.starts_with("end of training") && last_step > 0.0 =>
                 {
                     (last_step, origin)
                 }
-                (None, _) => match (row.epoch, spe, logging) {
+                (None, _) => match (row_epoch, spe, logging) {
                     (Some(e), Some(spe), _) => (
                         (e * spe).round(),
                         "epoch × steps per epoch (run configuration)",
@@ -120,7 +122,7 @@ pub fn merge(
                             "dict number × logging_steps (run configuration)",
                         )
                     }
-                    _ if epoch_only && row.epoch.is_some() => {
+                    _ if epoch_only && row_epoch.is_some() => {
                         on_epochs += 1;
                         (f64::NAN, EPOCH_ONLY)
                     }
@@ -135,25 +137,24 @@ pub fn merge(
                 },
             };
             // A row that came with its step and how it was known keeps both as they are.
-            if row.step.is_none() || row.step_origin.is_none() {
+            if logged.is_none() || logged_origin.is_none() {
                 frame.set_step(i, step, Some(origin));
             }
             // Every axis a row can be placed on, from the row, else from another row of the
-            // same step, else derived.
-            let mut epoch = row.epoch;
+            // same step, else derived. (A side channel no file fills has nothing to give.)
+            let mut epoch = row_epoch;
             if epoch.is_none() {
                 epoch = lookup(&epochs, step).or_else(|| Some(step / spe?));
                 frame.set(Coordinate::Epoch, i, known(epoch));
             }
-            if row.samples.is_none() {
+            if frame.known(Coordinate::Samples, i).is_none() {
                 let s = lookup(&counted, step).or_else(|| samples_at(batch, examples, step, epoch));
                 frame.set(Coordinate::Samples, i, known(s));
             }
-            if row.tokens.is_none() {
-                frame.set(Coordinate::Tokens, i, known(lookup(&tokens, step)));
-            }
-            if row.time.is_none() {
-                frame.set(Coordinate::Time, i, known(lookup(&times, step)));
+            for (c, channel) in [(Coordinate::Tokens, &tokens), (Coordinate::Time, &times)] {
+                if !channel.is_empty() && frame.known(c, i).is_none() {
+                    frame.set(c, i, known(lookup(channel, step)));
+                }
             }
         }
         if on_epochs > 0 {

@@ -296,6 +296,15 @@ impl Frame {
         put(col, i, v);
     }
 
+    /// The largest known `c` of any row.
+    pub fn max(&self, c: Coordinate) -> Option<f64> {
+        self.coordinate(c)
+            .iter()
+            .copied()
+            .filter(|x| !x.is_nan())
+            .reduce(f64::max)
+    }
+
     /// Whether some row has no value of `c`.
     pub fn lacks(&self, c: Coordinate) -> bool {
         let col = self.coordinate(c);

@@ -65,7 +65,7 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
         }
         if let Some(hit) = finder.find(&b[at..]) {
             let hit = at + hit;
-            let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
+            let start = line_start(b, 0, hit);
             let lineno = first_line.saturating_add(count_lines(&b[..start]));
             on_line(n, st, &b[start..line_end(b, hit)], lineno);
         }
@@ -95,8 +95,7 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
             at = hit + 1;
             continue;
         }
-        let start =
-            memchr::memrchr2(b'\n', b'\r', &b[region..hit]).map_or(region, |p| region + p + 1);
+        let start = line_start(b, region, hit);
         pass(st, &b[region..start]);
         let end = line_end(b, hit);
         on_line(n, st, &b[start..end], st.line);
@@ -129,6 +128,18 @@ fn preamble(n: &Needles, st: &mut State, b: &[u8], mut at: usize) {
     }
 }
 
+/// Where the line holding byte `at` starts: after the last `\n` or `\r` before it, and not
+/// before `from`.
+pub(super) fn line_start(b: &[u8], from: usize, at: usize) -> usize {
+    // What is looked for sits near the start of its line (a dict, a bar's percentage): a byte
+    // loop back over a few bytes finds most starts before a vector search's set-up pays.
+    let near = at.saturating_sub(64).max(from);
+    match b[near..at].iter().rposition(|&c| c == b'\n' || c == b'\r') {
+        Some(p) => near + p + 1,
+        None => memchr::memrchr2(b'\n', b'\r', &b[from..near]).map_or(from, |p| from + p + 1),
+    }
+}
+
 /// Where the line holding `at` ends: its terminator, or the end of the block.
 pub(super) fn line_end(b: &[u8], at: usize) -> usize {
     memchr::memchr2(b'\n', b'\r', &b[at..]).map_or(b.len(), |p| at + p)
@@ -143,7 +154,14 @@ pub(super) fn next_line(st: &mut State, b: &[u8], end: usize) -> usize {
 }
 
 pub(super) fn count_lines(b: &[u8]) -> u32 {
-    u32::try_from(memchr::memchr_iter(b'\n', b).count()).unwrap_or(u32::MAX)
+    // Most counts are of a bar's last update (tens of bytes): a byte loop there, before the
+    // vector count's set-up pays.
+    let n = if b.len() < 256 {
+        b.iter().filter(|&&c| c == b'\n').count()
+    } else {
+        memchr::memchr_iter(b'\n', b).count()
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Counts the lines of a block that hold NUL bytes (a crashed writer's zero-filled tail, or a

@@ -21,7 +21,7 @@ pub(super) fn pass(st: &mut State, region: &[u8]) {
     if st.headers_seen == 0 && !st.headed && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps)
     {
         for q in memmem::find_iter(&region[..p], b"%|") {
-            let start = memchr::memrchr2(b'\n', b'\r', &region[..q]).map_or(0, |s| s + 1);
+            let start = line_start(region, 0, q);
             if let Some(bar) = parse_bar(&without_ansi(&region[start..line_end(region, q)])) {
                 if st.largest_bar.is_none_or(|(t, _)| bar.1 > t) {
                     st.largest_bar = Some((bar.1, line_of(st, start)));
@@ -29,7 +29,7 @@ pub(super) fn pass(st: &mut State, region: &[u8]) {
             }
         }
     }
-    let start = memchr::memrchr2(b'\n', b'\r', &region[..p]).map_or(0, |q| q + 1);
+    let start = line_start(region, 0, p);
     let line = &region[start..line_end(region, p)];
     if let Some(bar) = parse_bar(&without_ansi(line)) {
         seen_bar(st, bar, line_of(st, start));

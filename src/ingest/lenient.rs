@@ -398,7 +398,7 @@ pub fn for_each_py_pair<'a>(
         }
         let quote = bytes[i];
         let key_start = i + 1;
-        let key_end = key_start + find_near(quote, &bytes[key_start..])?;
+        let key_end = key_start + memchr::memchr(quote, &bytes[key_start..])?;
         let key = &s[key_start..key_end];
         i = skip_ws(bytes, key_end + 1);
         if bytes.get(i) != Some(&b':') {
@@ -408,7 +408,7 @@ pub fn for_each_py_pair<'a>(
         let (raw, next) = match bytes.get(i)? {
             q @ (b'\'' | b'"') => {
                 let start = i + 1;
-                let end = start + find_near(*q, &bytes[start..])?;
+                let end = start + memchr::memchr(*q, &bytes[start..])?;
                 (&s[start..end], end + 1)
             }
             b'{' | b'[' | b'(' => {
@@ -416,7 +416,7 @@ pub fn for_each_py_pair<'a>(
                 (&s[i..=end], end + 1)
             }
             _ => {
-                let len = bytes[i..].iter().position(|&c| c == b',' || c == b'}')?;
+                let len = memchr::memchr2(b',', b'}', &bytes[i..])?;
                 (s[i..i + len].trim(), i + len)
             }
         };
@@ -431,18 +431,6 @@ pub fn for_each_py_pair<'a>(
             Some(b'}') => return Some(i + 1),
             _ => return None,
         }
-    }
-}
-
-/// Where `needle` first is in `bytes`, which is expected to hold it within a few bytes (a dict's
-/// key or value): a byte loop there, before `memchr`'s set-up pays.
-fn find_near(needle: u8, bytes: &[u8]) -> Option<usize> {
-    const NEAR: usize = 32;
-    let near = &bytes[..bytes.len().min(NEAR)];
-    match near.iter().position(|&c| c == needle) {
-        Some(p) => Some(p),
-        None if bytes.len() > NEAR => memchr::memchr(needle, &bytes[NEAR..]).map(|p| NEAR + p),
-        None => None,
     }
 }
 

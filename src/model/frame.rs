@@ -345,8 +345,7 @@ impl Frame {
                 let mut bad = false;
                 let step = coord(Some(step), &mut bad);
                 self.nonfinite += usize::from(bad);
-                put(&mut self.step, i, step);
-                self.set_origin(i, Some(origin));
+                self.set_step(i, step, Some(origin));
             }
         }
     }

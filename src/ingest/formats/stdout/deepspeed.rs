@@ -121,7 +121,7 @@ pub(super) fn deepspeed_rescan(
 pub(super) fn deepspeed_lines(n: &Needles, st: &mut State, b: &[u8], from: usize, first_line: u32) {
     let preamble = !st.training;
     let line_at = |hit: usize| {
-        let start = memchr::memrchr2(b'\n', b'\r', &b[..hit]).map_or(0, |p| p + 1);
+        let start = line_start(b, 0, hit);
         (start, line_end(b, hit))
     };
     for (k, (name, key)) in deepspeed::CONFIG.iter().enumerate() {

@@ -102,8 +102,8 @@ pub(super) fn scan_block(n: &Needles, st: &mut State, b: &[u8], skip_first: bool
         at = next_line(st, b, end);
         region = at;
     }
+    // The scan stopped where no newline is left: the lines up to the block's end are counted.
     if region < b.len() {
-        st.line = st.line.saturating_add(count_lines(&b[at.min(b.len())..]));
         pass(st, &b[region..]);
     }
 }

@@ -91,7 +91,7 @@ pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Opti
     };
     let before = &buf[..cut];
     let bar = last_percent_bar(before).and_then(|p| {
-        let start = memchr::memrchr2(b'\n', b'\r', &before[..p]).map_or(0, |q| q + 1);
+        let start = line_start(before, 0, p);
         parse_bar(&without_ansi(&before[start..line_end(before, p)]))
     });
     // A dict between that bar and the cut would have been given the same bar: fine. No bar in

@@ -280,20 +280,21 @@ const EXACT_POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// A plain decimal (`-0.5216`, `199165`, `1.25e-05`) whose digits fit in 53 bits and whose power
-/// of ten is at most 22: the digits as an integer, multiplied or divided by the power once.
-/// Both operands are exact, so the one rounding gives the double nearest the decimal — the
-/// value `str::parse` gives (Clinger's fast path, which the standard parser also takes after
-/// its general scan). `None` for anything else (more digits, a larger exponent, words, spaces):
-/// the caller parses it with `str::parse`.
+/// A plain decimal (`-0.5216`, `199165`, `1.25e-05`, `7.961062200267734`) as the double
+/// `str::parse` gives. One whose digits fit in 53 bits and whose power of ten is at most 22 is
+/// the digits as an integer, multiplied or divided by the power once: both operands are exact,
+/// so the one rounding gives the nearest double (Clinger's fast path, which the standard parser
+/// also takes after its general scan). Longer ones are read by [`full`]. `None` for anything
+/// that is not digits with perhaps a sign, a point and an exponent (words, spaces, separators):
+/// the caller parses it its own way.
 pub fn decimal(b: &[u8]) -> Option<f64> {
     decimal_prefix(b)
         .filter(|&(_, len)| len == b.len())
         .map(|(x, _)| x)
 }
 
-/// [`decimal`] of the number `b` starts with, and how many bytes it takes; `None` when the
-/// number there is not one `decimal` reads (the caller then parses the whole span).
+/// [`decimal`] of the number `b` starts with, and how many bytes it takes; `None` when `b` does
+/// not start with one (the caller then parses the whole span).
 pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     let (negative, from) = match b.first()? {
         b'-' => (true, 1),
@@ -311,10 +312,14 @@ pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
         exponent = -i32::try_from(fraction).ok()?;
         i = after;
     }
-    // 19 digits cannot overflow a u64; 2^53 is the largest integer every smaller one of which
-    // a double holds.
-    if count == 0 || count > 19 || mantissa > 1 << 53 {
+    if count == 0 {
         return None;
+    }
+    // 19 digits cannot overflow a u64; 2^53 is the largest integer every smaller one of which
+    // a double holds. Longer ones (most of what Python prints has 16 or 17 digits) go to the
+    // full algorithm, which rounds as the standard parser does.
+    if count > 19 || mantissa > 1 << 53 {
+        return full(b);
     }
     if b.get(i).is_some_and(|&c| c | 0x20 == b'e') {
         // `e` or `E`, a sign, and one to three digits.
@@ -333,15 +338,24 @@ pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
         let mut e = 0u64;
         let end = digits(b, i, &mut e);
         if end == i || end - i > 3 {
-            return None;
+            return full(b);
         }
         exponent += sign * i32::try_from(e).ok()?;
         i = end;
     }
-    let power = *EXACT_POW10.get(exponent.unsigned_abs() as usize)?;
+    let Some(&power) = EXACT_POW10.get(exponent.unsigned_abs() as usize) else {
+        return full(b);
+    };
     let x = mantissa as f64;
     let x = if exponent < 0 { x / power } else { x * power };
     Some((if negative { -x } else { x }, i))
+}
+
+/// The number `b` starts with (digits seen: no `inf` or `nan` reaches here), by the
+/// Eisel-Lemire algorithm with its exact fallback, and how many bytes it takes.
+#[cold]
+fn full(b: &[u8]) -> Option<(f64, usize)> {
+    fast_float2::parse_partial::<f64, _>(b).ok()
 }
 
 /// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.
@@ -470,6 +484,11 @@ fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// Parses Python's `str(timedelta)` (`0:32:48`, `1 day, 0:03:02`, `0:00:01.5`) and ms-swift's
 /// `1m 42s` into seconds.
 pub fn parse_duration(s: &str) -> Option<f64> {
+    clock(s.as_bytes()).or_else(|| duration_by_parts(s))
+}
+
+/// [`parse_duration`] part by part: days, then `:`-separated fields or units.
+fn duration_by_parts(s: &str) -> Option<f64> {
     let s = s.trim();
     let (days, rest) = match s.split_once(" day") {
         Some((d, rest)) => {
@@ -503,9 +522,70 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     any.then_some(days * 86400.0 + total)
 }
 
+/// `H:MM:SS` with plain digits, seconds perhaps with a fraction (`0:00:01.5`), as
+/// [`parse_duration`] reads it — the same sums in the same order — in one pass; `None` for
+/// anything else.
+fn clock(b: &[u8]) -> Option<f64> {
+    let (mut h, mut m) = (0u64, 0u64);
+    let i = digits(b, 0, &mut h);
+    if i == 0 || i > 15 || b.get(i) != Some(&b':') {
+        return None;
+    }
+    let j = digits(b, i + 1, &mut m);
+    if j == i + 1 || j > i + 3 || b.get(j) != Some(&b':') {
+        return None;
+    }
+    let seconds = decimal(b.get(j + 1..)?)?;
+    if !b[j + 1].is_ascii_digit() {
+        return None;
+    }
+    Some((h as f64 * 60.0 + m as f64) * 60.0 + seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clocks_read_in_one_pass_as_part_by_part() {
+        for s in [
+            "0:00:01",
+            "0:32:48",
+            "12:05:59.25",
+            "123456:59:59.999999",
+            "0:00:01.",
+            "0:0:7",
+            "1:02:03e1",
+            "0:00:-1",
+            "0:00:+1",
+            " 0:00:01",
+            "0:00:01 ",
+            "0:000:01",
+            ":00:01",
+            "0::01",
+            "0:00:",
+            "0:00",
+            "1 day, 0:03:02",
+            "1m 42s",
+            "0:00:1.5.5",
+        ] {
+            let fast = clock(s.as_bytes());
+            if let Some(x) = fast {
+                assert_eq!(
+                    Some(x.to_bits()),
+                    duration_by_parts(s).map(f64::to_bits),
+                    "{s}"
+                );
+            }
+            assert_eq!(
+                parse_duration(s).map(f64::to_bits),
+                duration_by_parts(s).map(f64::to_bits),
+                "{s}"
+            );
+        }
+        assert_eq!(clock(b"0:32:48"), Some(1968.0));
+        assert_eq!(clock(b"1 day, 0:03:02"), None);
+    }
 
     #[test]
     fn entries_borrow_keys_and_skip_nested_values() {
@@ -552,9 +632,45 @@ mod tests {
                     prop_assert!(std.is_ok(), "{t} parsed, the standard parser refuses it");
                     prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
                 }
+                if let Some((x, len)) = decimal_prefix(t.as_bytes()) {
+                    let std = t[..len].parse::<f64>();
+                    prop_assert!(
+                        std.is_ok(),
+                        "{t}: prefix {len} read, the standard parser refuses it"
+                    );
+                    prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
+                }
                 Ok(())
             })
             .expect("the fast path agrees");
+    }
+
+    /// Doubles as Python and Rust print them (shortest round trip, 16-17 digits, exponents from
+    /// -300 to 300), plain and in E-notation: read exactly as the standard parser reads them.
+    #[test]
+    fn printed_doubles_read_as_the_standard_parser_reads_them() {
+        use proptest::prelude::*;
+        let config = proptest::test_runner::Config {
+            cases: 4096,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        let doubles = (any::<u64>(), -300i32..300).prop_map(|(bits, e)| {
+            let unit = f64::from_bits(bits >> 12 | 0x3ff0_0000_0000_0000) - 1.0;
+            unit * 10f64.powi(e)
+        });
+        proptest::test_runner::TestRunner::new(config)
+            .run(&doubles, |x| {
+                for t in [format!("{x}"), format!("{x:e}"), format!("{:.17}", x)] {
+                    let std = t.parse::<f64>().expect("printed");
+                    let read = decimal(t.as_bytes());
+                    prop_assert_eq!(read.map(f64::to_bits), Some(std.to_bits()), "{}", t);
+                    let (y, len) = decimal_prefix(format!("{t},").as_bytes()).expect("prefix");
+                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                }
+                Ok(())
+            })
+            .expect("printed doubles agree");
     }
 
     #[test]
@@ -606,7 +722,10 @@ mod tests {
         assert_eq!(decimal(b"1.25e-05"), Some(1.25e-05));
         assert_eq!(decimal(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
         assert_eq!(decimal(b"1,000"), None);
-        assert_eq!(decimal(b"12345678901234567890"), None);
+        assert_eq!(
+            decimal(b"12345678901234567890"),
+            Some(12345678901234567890.0)
+        );
     }
 
     #[test]

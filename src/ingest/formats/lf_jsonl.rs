@@ -12,16 +12,6 @@ use crate::model::At;
 use crate::model::Key;
 use crate::model::Row;
 
-/// Keys that describe progress, not a metric.
-const PROGRESS_KEYS: [&str; 6] = [
-    "current_steps",
-    "total_steps",
-    "epoch",
-    "percentage",
-    "elapsed_time",
-    "remaining_time",
-];
-
 /// Yes when the first non-empty line is a JSON object with `current_steps`.
 pub fn sniff(head: &str) -> Option<bool> {
     let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
@@ -37,27 +27,46 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
 fn read_with(text: &str, fast: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut rows = Rows::default();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
+    let mut start = 0;
+    let mut lineno = 0;
+    // Lines as `str::lines` splits them (its `\r` trimmed below with the rest).
+    while start < text.len() {
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |k| start + k);
+        let line = trim(&text[start..end]);
+        start = end + 1;
+        lineno += 1;
         if line.is_empty() {
             continue;
         }
-        let lineno = i + 1;
         // Flat rows are read straight from the bytes; anything else through serde.
-        let flat = fast.then(|| flat_json::object(line, 0)).flatten();
-        match flat.filter(|(_, end)| *end == line.len()) {
-            Some((row, _)) => rows.take(&row, lineno, &mut out),
-            None => {
-                let clean = sanitize_json(line);
-                match serde_json::from_str::<Entry>(&clean) {
-                    Ok(row) => rows.take(&row, lineno, &mut out),
-                    Err(_) => rows.skipped.line(lineno),
-                }
+        if fast {
+            let mut f = Fields::default();
+            rows.metrics.clear();
+            let (names, metrics) = (&mut rows.names, &mut rows.metrics);
+            let whole = flat_json::object_with(line, 0, |k, v| f.take(&k, &v, names, metrics));
+            if whole == Some(line.len()) {
+                rows.push(f, lineno, &mut out);
+                continue;
             }
+        }
+        let clean = sanitize_json(line);
+        match serde_json::from_str::<Entry>(&clean) {
+            Ok(row) => rows.take(&row, lineno, &mut out),
+            Err(_) => rows.skipped.line(lineno),
         }
     }
     rows.skipped.warn(&mut out, "lines are not log rows");
     out
+}
+
+/// `s` without its leading and trailing whitespace; a row that starts and ends with a visible
+/// ASCII byte (`{` … `}`) is returned as it is.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// What reading the rows keeps from one to the next.
@@ -71,44 +80,77 @@ struct Rows {
     metrics: Vec<(u32, f64)>,
 }
 
+/// What a row's fields come to, taken one by one: of a key given twice the first counts (as
+/// `Entry::get` finds it); every numeric field that is not progress is a metric, in order.
+#[derive(Default)]
+struct Fields {
+    step: Option<Option<f64>>,
+    total: Option<Option<f64>>,
+    time: Option<Option<f64>>,
+    epoch: Option<Option<f64>>,
+    tokens: Option<Option<f64>>,
+}
+
+impl Fields {
+    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(u32, f64)>) {
+        match k {
+            "current_steps" => _ = self.step.get_or_insert_with(|| v.num()),
+            "total_steps" => _ = self.total.get_or_insert_with(|| v.num()),
+            "epoch" => _ = self.epoch.get_or_insert_with(|| v.num()),
+            "total_tokens" => _ = self.tokens.get_or_insert_with(|| v.num()),
+            "elapsed_time" => {
+                _ = self.time.get_or_insert_with(|| match v {
+                    Val::Text(s) => parse_duration(s),
+                    other => other.num(),
+                })
+            }
+            "percentage" | "remaining_time" => {}
+            _ => {
+                if let Some(x) = v.num() {
+                    let name = if k == "lr" { "learning_rate" } else { k };
+                    metrics.push((names.number(name), x));
+                }
+            }
+        }
+    }
+}
+
 impl Rows {
-    /// Turns row `lineno` into a record (or counts it as skipped).
+    /// Turns row `lineno`, read whole, into a record (or counts it as skipped).
     fn take(&mut self, row: &Entry<'_>, lineno: usize, out: &mut Parsed) {
         if !row.object {
             self.skipped.line(lineno);
             return;
         }
-        let Some(step) = row.num("current_steps") else {
+        let mut f = Fields::default();
+        self.metrics.clear();
+        for (k, v) in &row.fields {
+            f.take(k, v, &mut self.names, &mut self.metrics);
+        }
+        self.push(f, lineno, out);
+    }
+
+    /// Turns row `lineno` into a record from its fields (its metrics in [`Rows::metrics`]), or
+    /// counts it as skipped when it has no step.
+    fn push(&mut self, f: Fields, lineno: usize, out: &mut Parsed) {
+        let Some(step) = f.step.flatten() else {
             self.skipped.line(lineno);
             return;
         };
         if !self.total_seen {
-            if let Some(total) = row.num("total_steps").filter(|&t| t > 0.0) {
+            if let Some(total) = f.total.flatten().filter(|&t| t > 0.0) {
                 self.total_seen = true;
                 out.fact(Key::TotalSteps, total, At::line(lineno, "total_steps"), 2);
             }
         }
-        let time = row.get("elapsed_time").and_then(|v| match v {
-            Val::Text(s) => parse_duration(s),
-            other => other.num(),
-        });
         let record = Row {
             step: Some(step),
             line: u32::try_from(lineno).unwrap_or(u32::MAX),
-            epoch: row.num("epoch"),
-            time,
-            tokens: row.num("total_tokens").filter(|&t| t > 0.0),
+            epoch: f.epoch.flatten(),
+            time: f.time.flatten(),
+            tokens: f.tokens.flatten().filter(|&t| t > 0.0),
             ..Row::default()
         };
-        self.metrics.clear();
-        for (k, v) in &row.fields {
-            if PROGRESS_KEYS.contains(&&**k) || k == "total_tokens" {
-                continue;
-            }
-            let Some(x) = v.num() else { continue };
-            let name = if k == "lr" { "learning_rate" } else { k };
-            self.metrics.push((self.names.number(name), x));
-        }
         if !self.metrics.is_empty() || record.tokens.is_some() {
             let names = &self.names;
             let metrics = self.metrics.drain(..).map(|(n, x)| (names.name(n), x));

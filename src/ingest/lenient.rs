@@ -296,6 +296,18 @@ pub fn decimal(b: &[u8]) -> Option<f64> {
 /// [`decimal`] of the number `b` starts with, and how many bytes it takes; `None` when `b` does
 /// not start with one (the caller then parses the whole span).
 pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
+    number_prefix::<false>(b)
+}
+
+/// [`decimal_prefix`] for numbers Python's `json` wrote: most have a 16- or 17-digit fraction,
+/// read eight digits at a time. (Printed metrics are short; their reading is left as it was:
+/// the check costs them more than it saves.)
+pub fn json_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
+    number_prefix::<true>(b)
+}
+
+#[inline(always)]
+fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
     let (negative, from) = match b.first()? {
         b'-' => (true, 1),
         b'+' => (false, 1),
@@ -306,7 +318,11 @@ pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     let mut count = i - from;
     let mut exponent = 0i32;
     if b.get(i) == Some(&b'.') {
-        let after = digits(b, i + 1, &mut mantissa);
+        let after = if LONG_FRACTIONS {
+            fraction_digits(b, i + 1, &mut mantissa)
+        } else {
+            digits(b, i + 1, &mut mantissa)
+        };
         let fraction = after - i - 1;
         count += fraction;
         exponent = -i32::try_from(fraction).ok()?;
@@ -358,6 +374,23 @@ fn full(b: &[u8]) -> Option<(f64, usize)> {
     fast_float2::parse_partial::<f64, _>(b).ok()
 }
 
+/// [`digits`] for a fraction, eight at a time while eight digits follow. Whether they may is
+/// told by the eighth byte first, so a short fraction costs one compare.
+#[inline]
+fn fraction_digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(eight) = b.get(i..i + 8).filter(|e| e[7].is_ascii_digit()) {
+        let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        if !eight_digits(word) {
+            break;
+        }
+        *m = m
+            .wrapping_mul(100_000_000)
+            .wrapping_add(u64::from(eight_digits_value(word)));
+        i += 8;
+    }
+    digits(b, i, m)
+}
+
 /// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.
 #[inline]
 fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
@@ -370,6 +403,28 @@ fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
         i += 1;
     }
     i
+}
+
+/// Whether all eight bytes of `word` (read little-endian) are ASCII digits: each byte's high
+/// nibble is 3, and adding 6 does not carry it to 4 (which `:` to `?` would).
+#[inline]
+fn eight_digits(word: u64) -> bool {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let carried = (word.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4;
+    (word & HIGH) | carried == 0x3333_3333_3333_3333
+}
+
+/// The number eight ASCII digits (first digit in the lowest byte) spell, by three multiplies:
+/// pairs of digits into 16-bit lanes, then pairs of pairs, then the two halves.
+#[inline]
+fn eight_digits_value(word: u64) -> u32 {
+    const LOW_BYTES: u64 = 0x0000_00FF_0000_00FF;
+    let d = word - 0x3030_3030_3030_3030;
+    // Each 16-bit lane's low byte: ten times its first digit plus its second.
+    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8);
+    let high = (pairs & LOW_BYTES).wrapping_mul(100 + (1_000_000 << 32));
+    let low = ((pairs >> 16) & LOW_BYTES).wrapping_mul(1 + (10_000 << 32));
+    (high.wrapping_add(low) >> 32) as u32
 }
 
 /// One value of a Python dict literal.
@@ -632,7 +687,8 @@ mod tests {
                     prop_assert!(std.is_ok(), "{t} parsed, the standard parser refuses it");
                     prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
                 }
-                if let Some((x, len)) = decimal_prefix(t.as_bytes()) {
+                let read = decimal_prefix(t.as_bytes());
+                if let Some((x, len)) = read {
                     let std = t[..len].parse::<f64>();
                     prop_assert!(
                         std.is_ok(),
@@ -640,6 +696,13 @@ mod tests {
                     );
                     prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
                 }
+                let json = json_decimal_prefix(t.as_bytes());
+                prop_assert_eq!(
+                    json.map(|(x, len)| (x.to_bits(), len)),
+                    read.map(|(x, len)| (x.to_bits(), len)),
+                    "{}",
+                    t
+                );
                 Ok(())
             })
             .expect("the fast path agrees");
@@ -665,12 +728,45 @@ mod tests {
                     let std = t.parse::<f64>().expect("printed");
                     let read = decimal(t.as_bytes());
                     prop_assert_eq!(read.map(f64::to_bits), Some(std.to_bits()), "{}", t);
-                    let (y, len) = decimal_prefix(format!("{t},").as_bytes()).expect("prefix");
-                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                    for prefix in [decimal_prefix, json_decimal_prefix] {
+                        let (y, len) = prefix(format!("{t},").as_bytes()).expect("prefix");
+                        prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                    }
                 }
                 Ok(())
             })
             .expect("printed doubles agree");
+    }
+
+    #[test]
+    fn eight_digits_at_once_read_as_one_at_a_time() {
+        use proptest::prelude::*;
+        let config = proptest::test_runner::Config {
+            cases: 4096,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        // Bytes near the digits (`/`, `:`, `0`-`9`), and any byte.
+        let byte = prop_oneof![b'.'..=b'@', any::<u8>(), b'0'..=b'9'];
+        proptest::test_runner::TestRunner::new(config)
+            .run(&proptest::collection::vec(byte, 8), |bytes| {
+                let word = u64::from_le_bytes(bytes[..].try_into().expect("eight"));
+                let all = bytes.iter().all(u8::is_ascii_digit);
+                prop_assert_eq!(eight_digits(word), all, "{:?}", bytes);
+                if all {
+                    let one_by_one = bytes
+                        .iter()
+                        .fold(0u32, |m, &c| m * 10 + u32::from(c - b'0'));
+                    prop_assert_eq!(eight_digits_value(word), one_by_one);
+                }
+                Ok(())
+            })
+            .expect("eight digits at once");
+        for s in ["00000000", "99999999", "12345678", "10000001"] {
+            let word = u64::from_le_bytes(s.as_bytes().try_into().expect("eight"));
+            assert!(eight_digits(word), "{s}");
+            assert_eq!(eight_digits_value(word), s.parse::<u32>().expect("digits"));
+        }
     }
 
     #[test]

@@ -136,8 +136,9 @@ pub fn merge(
                     }
                 },
             };
-            // A row that came with its step and how it was known keeps both as they are.
-            if logged.is_none() || logged_origin.is_none() {
+            // A row that came with its step keeps it, and how it was known: none said is
+            // "logged", as `place_column` reads it.
+            if logged.is_none() {
                 frame.set_step(i, step, Some(origin));
             }
             // Every axis a row can be placed on, from the row, else from another row of the

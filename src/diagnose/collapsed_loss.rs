@@ -7,7 +7,7 @@ use super::{Context, logged};
 use crate::model::{Finding, Severity};
 
 /// Checks every run.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         if run.series.keys().any(|k| k.contains("reward") || k == "kl") {

@@ -54,7 +54,7 @@ fn starts_near_zero(run: &Run) -> bool {
 }
 
 /// Checks every pair with different effective batches.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     // Three or more batches: one fit over all of them instead of a finding per pair.
     if let Some(sweep) = ctx.sweep {
         return vec![sweep_finding(sweep)];

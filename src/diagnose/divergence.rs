@@ -12,7 +12,7 @@ pub const FACTOR: f64 = 1.5;
 pub const ABS_RISE: f64 = 0.1;
 
 /// Checks every run.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let Some(loss) = run.loss() else { continue };

@@ -16,7 +16,7 @@ use crate::model::{Finding, Key, Severity};
 const RATIO_MATCH: f64 = 0.25;
 
 /// Checks every pair.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);

@@ -27,7 +27,7 @@ fn final_loss(run: &Run, axis: crate::align::Axis) -> Option<(f64, f64)> {
 }
 
 /// Checks every pair against the baseline.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let data_axis = ctx.aligned.data_axis;
     let axis = data_axis.amount();

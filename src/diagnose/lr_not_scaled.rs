@@ -14,7 +14,7 @@ const MIN_RATIO: f64 = 2.0;
 const SAME_LR: f64 = 0.01;
 
 /// Checks every pair.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);

@@ -26,6 +26,8 @@ mod too_few_steps;
 mod verdict;
 
 pub use oversized_batch::ratio_words;
+
+use rayon::prelude::*;
 pub use verdict::verdict;
 
 use crate::align::{Aligned, Axis, Overlap, Pair};
@@ -145,31 +147,48 @@ fn raised_for(earlier: &[Finding], id: &str, a: &Run, b: &Run) -> bool {
         .any(|f| f.id == id && f.runs.contains(&a.label) && f.runs.contains(&b.label))
 }
 
-type Check = fn(&Context<'_>, &[Finding]) -> Vec<Finding>;
+/// A check: most read only the runs; a few also read what the checks before them found (the
+/// batch check defers to the logging-artefact check).
+#[derive(Clone, Copy)]
+enum Check {
+    Alone(fn(&Context<'_>) -> Vec<Finding>),
+    After(fn(&Context<'_>, &[Finding]) -> Vec<Finding>),
+}
 
-/// Every check in reporting order. Each sees the findings of the checks before it, so a later
-/// check can defer to an earlier one (the batch check defers to the logging-artefact check).
+/// Every check in reporting order.
 const CHECKS: [Check; 13] = [
-    logging_artifact::check,
-    oversized_batch::check,
-    lr_not_scaled::check,
-    too_few_steps::check,
-    not_comparable::check,
-    loss_regression::check,
-    nonfinite::check,
-    collapsed_loss::check,
-    divergence::check,
-    loss_spike::check,
-    overfitting::check,
-    scaling_efficiency::check,
-    critical_batch::check,
+    Check::Alone(logging_artifact::check),
+    Check::After(oversized_batch::check),
+    Check::Alone(lr_not_scaled::check),
+    Check::Alone(too_few_steps::check),
+    Check::After(not_comparable::check),
+    Check::Alone(loss_regression::check),
+    Check::Alone(nonfinite::check),
+    Check::Alone(collapsed_loss::check),
+    Check::Alone(divergence::check),
+    Check::Alone(loss_spike::check),
+    Check::Alone(overfitting::check),
+    Check::Alone(scaling_efficiency::check),
+    Check::Alone(critical_batch::check),
 ];
 
-/// Runs every check; most severe first.
+/// Runs every check; most severe first. The checks that read only the runs run at once, on
+/// every core (several read each run's whole curve); then, in order, those that read what the
+/// checks before them found.
 pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
+    let alone: Vec<Option<Vec<Finding>>> = CHECKS
+        .par_iter()
+        .map(|check| match check {
+            Check::Alone(f) => Some(f(ctx)),
+            Check::After(_) => None,
+        })
+        .collect();
     let mut findings: Vec<Finding> = Vec::new();
-    for check in CHECKS {
-        let new = check(ctx, &findings);
+    for (check, found) in CHECKS.iter().zip(alone) {
+        let new = found.unwrap_or_else(|| match check {
+            Check::After(f) => f(ctx, &findings),
+            Check::Alone(f) => f(ctx),
+        });
         findings.extend(new);
     }
     // Stable: keeps check order within a severity.

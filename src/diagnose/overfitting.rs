@@ -14,7 +14,7 @@ pub const RISE: f64 = 0.10;
 pub const ABS_RISE: f64 = 0.01;
 
 /// Checks every run.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let (Some(eval), Some(train)) = (run.series.get("eval_loss"), run.loss()) else {

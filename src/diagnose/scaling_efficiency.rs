@@ -12,7 +12,7 @@ use crate::model::{Finding, Key, Run, Severity, format_number as num};
 pub const LOW_EFFICIENCY: f64 = 0.5;
 
 /// Checks every pair.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);

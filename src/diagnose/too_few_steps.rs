@@ -14,7 +14,7 @@ pub const MIN_STEPS: f64 = 100.0;
 pub const MAX_WARMUP_SHARE: f64 = 0.2;
 
 /// Checks every run.
-pub fn check(ctx: &Context<'_>, _: &[Finding]) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
         let Some((steps, src)) = planned_steps(run) else {

@@ -26,6 +26,7 @@
 //!   the largest.
 
 use crate::model::{Key, Run};
+use rayon::prelude::*;
 
 /// Target losses per sweep.
 pub const TARGETS: usize = 4;
@@ -154,9 +155,21 @@ pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64, bool)> {
 /// Fits a sweep of runs, or `None` when fewer than [`MIN_BATCHES`] distinct batches reach
 /// common targets.
 pub fn analyse(runs: &[Run]) -> Option<Sweep> {
-    // (run, batch, smoothed curve) for runs with a known batch and a loss from near step 0.
-    let cands: Vec<(&Run, f64, Vec<f64>, Vec<f64>)> = runs
+    // Fewer batch sizes than a sweep needs among the runs that state one: no sweep, and no
+    // curve smoothed to find that out.
+    let mut stated: Vec<f64> = runs
         .iter()
+        .filter_map(|r| r.config.num(Key::EffectiveBatch))
+        .collect();
+    stated.sort_by(f64::total_cmp);
+    stated.dedup();
+    if stated.len() < MIN_BATCHES {
+        return None;
+    }
+    // (run, batch, smoothed curve) for runs with a known batch and a loss from near step 0,
+    // smoothed on every core.
+    let cands: Vec<(&Run, f64, Vec<f64>, Vec<f64>)> = runs
+        .par_iter()
         .filter_map(|r| {
             let b = r.config.num(Key::EffectiveBatch)?;
             let (xs, ys) = smoothed_loss(r)?;

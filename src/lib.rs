@@ -95,24 +95,31 @@ impl Judged {
             },
         );
         clock.lap("align");
-        let sweep = diagnose::sweep::analyse(&runs);
-        let ctx = diagnose::Context {
-            runs: &runs,
-            aligned: &aligned,
-            reference: config.baseline,
-            opts: diagnose::DiagnoseOptions {
-                tolerance: config.tolerance,
-            },
-            sweep: sweep.as_ref(),
-        };
-        let mut findings = diagnose::diagnose(&ctx);
-        let verdict = diagnose::verdict(&ctx, &mut findings);
-        clock.lap("diagnose");
         let needs = report::view::Needs {
             charts: config.draws_charts(),
             points: config.exports_points(),
         };
-        let view = report::view::View::build(&runs, &aligned, config.baseline, needs);
+        // The checks and what the outputs draw read the same runs and nothing of each other:
+        // both at once (a long run's curves are read whole by each).
+        let ((sweep, findings, verdict), view) = rayon::join(
+            || {
+                let sweep = diagnose::sweep::analyse(&runs);
+                let ctx = diagnose::Context {
+                    runs: &runs,
+                    aligned: &aligned,
+                    reference: config.baseline,
+                    opts: diagnose::DiagnoseOptions {
+                        tolerance: config.tolerance,
+                    },
+                    sweep: sweep.as_ref(),
+                };
+                let mut findings = diagnose::diagnose(&ctx);
+                let verdict = diagnose::verdict(&ctx, &mut findings);
+                (sweep, findings, verdict)
+            },
+            || report::view::View::build(&runs, &aligned, config.baseline, needs),
+        );
+        clock.lap("diagnose");
         Judged {
             runs,
             aligned,

@@ -118,7 +118,7 @@ impl View {
             .par_iter()
             .map(|r| {
                 r.series
-                    .iter()
+                    .par_iter()
                     .map(|(name, s)| (name.clone(), s.summary()))
                     .collect()
             })

@@ -5,7 +5,7 @@
 //! occurrence (the latest segment of a resumed run). Every point gets epoch, samples seen,
 //! tokens and time where they can be computed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Name, ReadFile};
@@ -39,10 +39,10 @@ pub fn merge(
         .filter_map(|f| f.parsed.records.max(Coordinate::Step))
         .fold(0.0, f64::max);
 
-    let times = side_channel(files, Coordinate::Time);
-    let tokens = side_channel(files, Coordinate::Tokens);
-    let counted = side_channel(files, Coordinate::Samples);
-    let epochs = side_channel(files, Coordinate::Epoch);
+    let times = Channel::of(files, Coordinate::Time);
+    let tokens = Channel::of(files, Coordinate::Tokens);
+    let counted = Channel::of(files, Coordinate::Samples);
+    let epochs = Channel::of(files, Coordinate::Epoch);
     let batch = cfg.num(Key::EffectiveBatch);
     let examples = cfg.num(Key::NumExamples);
 
@@ -145,16 +145,18 @@ pub fn merge(
             // same step, else derived. (A side channel no file fills has nothing to give.)
             let mut epoch = row_epoch;
             if epoch.is_none() {
-                epoch = lookup(&epochs, step).or_else(|| Some(step / spe?));
+                epoch = epochs.at(step).or_else(|| Some(step / spe?));
                 frame.set(Coordinate::Epoch, i, known(epoch));
             }
             if frame.known(Coordinate::Samples, i).is_none() {
-                let s = lookup(&counted, step).or_else(|| samples_at(batch, examples, step, epoch));
+                let s = counted
+                    .at(step)
+                    .or_else(|| samples_at(batch, examples, step, epoch));
                 frame.set(Coordinate::Samples, i, known(s));
             }
             for (c, channel) in [(Coordinate::Tokens, &tokens), (Coordinate::Time, &times)] {
                 if !channel.is_empty() && frame.known(c, i).is_none() {
-                    frame.set(c, i, known(lookup(channel, step)));
+                    frame.set(c, i, known(channel.at(step)));
                 }
             }
         }
@@ -339,30 +341,56 @@ fn samples_at(
     Some(epoch? * examples?)
 }
 
-fn lookup(map: &HashMap<u64, f64>, step: f64) -> Option<f64> {
-    if map.is_empty() {
-        return None;
-    }
-    map.get(&step.to_bits()).copied()
-}
-
 /// Values (time, tokens, samples, epoch) any file logged for a step, to fill the rows that lack
-/// them; empty (and not built) when no row lacks the value or no file logs it.
-fn side_channel(files: &[ReadFile], c: Coordinate) -> HashMap<u64, f64> {
-    let mut map = HashMap::new();
-    let rows = || files.iter().map(|f| &f.parsed.records);
-    if !rows().any(|f| f.lacks(c)) || !rows().any(|f| f.last_known(c).is_some()) {
-        return map;
+/// them: (step, value) in step order, the value logged last at a step kept (files in the order
+/// given, rows in file order). Empty (and not built) when no row lacks the value or no file
+/// logs it. A sorted vector, not a hash map: the rows come nearly in step order, so building it
+/// is a linear sort and a lookup a few compares, with nothing hashed.
+struct Channel(Vec<(f64, f64)>);
+
+impl Channel {
+    fn of(files: &[ReadFile], c: Coordinate) -> Channel {
+        Channel::from_frames(
+            &files.iter().map(|f| &f.parsed.records).collect::<Vec<_>>(),
+            c,
+        )
     }
-    for f in rows() {
-        for i in 0..f.len() {
-            let (step, v) = (f.get(Coordinate::Step, i), f.get(c, i));
-            if !step.is_nan() && !v.is_nan() {
-                map.insert(step.to_bits(), v);
+
+    fn from_frames(frames: &[&Frame], c: Coordinate) -> Channel {
+        let rows = || frames.iter().copied();
+        if !rows().any(|f| f.lacks(c)) || !rows().any(|f| f.last_known(c).is_some()) {
+            return Channel(Vec::new());
+        }
+        let mut pairs = Vec::new();
+        for f in rows() {
+            for i in 0..f.len() {
+                let (step, v) = (f.get(Coordinate::Step, i), f.get(c, i));
+                if !step.is_nan() && !v.is_nan() {
+                    pairs.push((step, v));
+                }
             }
         }
+        // Stable: of the pairs at one step, the one pushed last ends their run.
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut kept: Vec<(f64, f64)> = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match kept.last_mut() {
+                Some(last) if last.0.total_cmp(&p.0).is_eq() => *last = p,
+                _ => kept.push(p),
+            }
+        }
+        Channel(kept)
     }
-    map
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value at `step` (by its bits: -0 and 0 are two steps; NaN is none).
+    fn at(&self, step: f64) -> Option<f64> {
+        let k = self.0.binary_search_by(|p| p.0.total_cmp(&step)).ok()?;
+        Some(self.0[k].1)
+    }
 }
 
 /// How the steps of a series kept on the epoch axis are known: they are not.
@@ -403,6 +431,51 @@ fn dedupe_keep_last(
 mod tests {
     use super::*;
     use crate::model::Row;
+
+    #[test]
+    fn a_channel_gives_the_value_logged_last_at_a_step() {
+        let frame = |rows: &[(f64, Option<f64>)]| {
+            let mut f = Frame::default();
+            for &(step, time) in rows {
+                f.push_row::<Name>(
+                    Row {
+                        step: Some(step),
+                        time,
+                        ..Row::default()
+                    },
+                    [],
+                );
+            }
+            f
+        };
+        // A resumed run logs steps 2 and 3 again; a second file logs step 3 once more, and a
+        // row without a time.
+        let first = frame(&[
+            (1., Some(10.)),
+            (2., Some(20.)),
+            (3., Some(30.)),
+            (2., Some(21.)),
+            (3., Some(31.)),
+        ]);
+        let second = frame(&[
+            (3., Some(32.)),
+            (4., None),
+            (-0.0, Some(5.)),
+            (0.0, Some(6.)),
+        ]);
+        let channel = Channel::from_frames(&[&first, &second], Coordinate::Time);
+        assert_eq!(channel.at(1.), Some(10.));
+        assert_eq!(channel.at(2.), Some(21.));
+        assert_eq!(channel.at(3.), Some(32.));
+        assert_eq!(channel.at(4.), None);
+        assert_eq!(channel.at(-0.0), Some(5.));
+        assert_eq!(channel.at(0.0), Some(6.));
+        assert_eq!(channel.at(f64::NAN), None);
+        assert_eq!(channel.at(2.5), None);
+        // Nothing lacks a time: nothing built.
+        let whole = frame(&[(1., Some(1.))]);
+        assert!(Channel::from_frames(&[&whole], Coordinate::Time).is_empty());
+    }
 
     #[test]
     fn dedupe_keeps_the_last_occurrence_of_each_step() {

@@ -26,9 +26,9 @@ mod too_few_steps;
 mod verdict;
 
 pub use oversized_batch::ratio_words;
+pub use verdict::verdict;
 
 use rayon::prelude::*;
-pub use verdict::verdict;
 
 use crate::align::{Aligned, Axis, Overlap, Pair};
 use crate::model::{Evidence, Finding, Key, Provenance, Run, Severity};
@@ -185,10 +185,10 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
         .collect();
     let mut findings: Vec<Finding> = Vec::new();
     for (check, found) in CHECKS.iter().zip(alone) {
-        let new = found.unwrap_or_else(|| match check {
+        let new = match check {
+            Check::Alone(_) => found.unwrap_or_default(),
             Check::After(f) => f(ctx, &findings),
-            Check::Alone(f) => f(ctx),
-        });
+        };
         findings.extend(new);
     }
     // Stable: keeps check order within a severity.

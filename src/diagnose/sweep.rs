@@ -152,18 +152,26 @@ pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64, bool)> {
     Some((bc, s_min, e, edge))
 }
 
+/// The distinct batch sizes among `batches`, in order.
+fn distinct(batches: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut batches: Vec<f64> = batches.collect();
+    batches.sort_by(f64::total_cmp);
+    batches.dedup();
+    batches
+}
+
 /// Fits a sweep of runs, or `None` when fewer than [`MIN_BATCHES`] distinct batches reach
 /// common targets.
 pub fn analyse(runs: &[Run]) -> Option<Sweep> {
     // Fewer batch sizes than a sweep needs among the runs that state one: no sweep, and no
     // curve smoothed to find that out.
-    let mut stated: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| r.config.num(Key::EffectiveBatch))
-        .collect();
-    stated.sort_by(f64::total_cmp);
-    stated.dedup();
-    if stated.len() < MIN_BATCHES {
+    if distinct(
+        runs.iter()
+            .filter_map(|r| r.config.num(Key::EffectiveBatch)),
+    )
+    .len()
+        < MIN_BATCHES
+    {
         return None;
     }
     // (run, batch, smoothed curve) for runs with a known batch and a loss from near step 0,
@@ -178,9 +186,7 @@ pub fn analyse(runs: &[Run]) -> Option<Sweep> {
             (xs[0] <= 2.0 * interval.max(1.0)).then_some((r, b, xs, ys))
         })
         .collect();
-    let mut batches: Vec<f64> = cands.iter().map(|c| c.1).collect();
-    batches.sort_by(f64::total_cmp);
-    batches.dedup();
+    let batches = distinct(cands.iter().map(|c| c.1));
     if batches.len() < MIN_BATCHES {
         return None;
     }

@@ -306,6 +306,7 @@ pub fn json_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     number_prefix::<true>(b)
 }
 
+/// The one reading both share; `LONG_FRACTIONS` picks how a fraction's digits are read.
 #[inline(always)]
 fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
     let (negative, from) = match b.first()? {

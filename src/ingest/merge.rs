@@ -350,14 +350,11 @@ struct Channel(Vec<(f64, f64)>);
 
 impl Channel {
     fn of(files: &[ReadFile], c: Coordinate) -> Channel {
-        Channel::from_frames(
-            &files.iter().map(|f| &f.parsed.records).collect::<Vec<_>>(),
-            c,
-        )
+        Channel::from_frames(files.iter().map(|f| &f.parsed.records), c)
     }
 
-    fn from_frames(frames: &[&Frame], c: Coordinate) -> Channel {
-        let rows = || frames.iter().copied();
+    fn from_frames<'a>(frames: impl Iterator<Item = &'a Frame> + Clone, c: Coordinate) -> Channel {
+        let rows = || frames.clone();
         if !rows().any(|f| f.lacks(c)) || !rows().any(|f| f.last_known(c).is_some()) {
             return Channel(Vec::new());
         }
@@ -370,16 +367,17 @@ impl Channel {
                 }
             }
         }
-        // Stable: of the pairs at one step, the one pushed last ends their run.
+        // Stable: of the pairs at one step, the one pushed last ends their run, and its value
+        // is the one kept.
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut kept: Vec<(f64, f64)> = Vec::with_capacity(pairs.len());
-        for p in pairs {
-            match kept.last_mut() {
-                Some(last) if last.0.total_cmp(&p.0).is_eq() => *last = p,
-                _ => kept.push(p),
+        pairs.dedup_by(|later, kept| {
+            let same = later.0.total_cmp(&kept.0).is_eq();
+            if same {
+                kept.1 = later.1;
             }
-        }
-        Channel(kept)
+            same
+        });
+        Channel(pairs)
     }
 
     fn is_empty(&self) -> bool {
@@ -463,7 +461,7 @@ mod tests {
             (-0.0, Some(5.)),
             (0.0, Some(6.)),
         ]);
-        let channel = Channel::from_frames(&[&first, &second], Coordinate::Time);
+        let channel = Channel::from_frames([&first, &second].into_iter(), Coordinate::Time);
         assert_eq!(channel.at(1.), Some(10.));
         assert_eq!(channel.at(2.), Some(21.));
         assert_eq!(channel.at(3.), Some(32.));
@@ -474,7 +472,7 @@ mod tests {
         assert_eq!(channel.at(2.5), None);
         // Nothing lacks a time: nothing built.
         let whole = frame(&[(1., Some(1.))]);
-        assert!(Channel::from_frames(&[&whole], Coordinate::Time).is_empty());
+        assert!(Channel::from_frames(std::iter::once(&whole), Coordinate::Time).is_empty());
     }
 
     #[test]

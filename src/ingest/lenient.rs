@@ -332,10 +332,10 @@ fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
     if count == 0 {
         return None;
     }
-    // 19 digits cannot overflow a u64; 2^53 is the largest integer every smaller one of which
-    // a double holds. Longer ones (most of what Python prints has 16 or 17 digits) go to the
-    // full algorithm, which rounds as the standard parser does.
-    if count > 19 || mantissa > 1 << 53 {
+    // 19 digits cannot overflow a u64 (zeros before the first other digit add nothing: `0.00`
+    // of a learning rate); more go to the full algorithm, which rounds as the standard parser
+    // does.
+    if count > 19 && count - leading_zeros(&b[from..]) > 19 {
         return full(b);
     }
     if b.get(i).is_some_and(|&c| c | 0x20 == b'e') {
@@ -360,12 +360,51 @@ fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
         exponent += sign * i32::try_from(e).ok()?;
         i = end;
     }
-    let Some(&power) = EXACT_POW10.get(exponent.unsigned_abs() as usize) else {
-        return full(b);
+    // 2^53 is the largest integer every smaller one of which a double holds; wider digits
+    // (most of what Python prints has 16 or 17) are read in integers.
+    let x = if mantissa > 1 << 53 {
+        match wide(mantissa, exponent) {
+            Some(x) => x,
+            None => return full(b),
+        }
+    } else {
+        let Some(&power) = EXACT_POW10.get(exponent.unsigned_abs() as usize) else {
+            return full(b);
+        };
+        let x = mantissa as f64;
+        if exponent < 0 { x / power } else { x * power }
     };
-    let x = mantissa as f64;
-    let x = if exponent < 0 { x / power } else { x * power };
     Some((if negative { -x } else { x }, i))
+}
+
+/// How many `0` digits a number's digits start with, its point passed over.
+fn leading_zeros(b: &[u8]) -> usize {
+    b.iter()
+        .take_while(|&&c| c == b'0' || c == b'.')
+        .filter(|&&c| c == b'0')
+        .count()
+}
+
+/// `mantissa × 10^exponent` for a mantissa wider than 53 bits and a power of ten a u64 holds
+/// (|exponent| ≤ 19), rounded once to the nearest double (ties to even), as the standard
+/// parser rounds. A product fits in 128 bits and is converted whole. A quotient is taken of
+/// the mantissa shifted to the top of 128 bits, which leaves at least 64 quotient bits: the 53
+/// a double keeps, the rounding bit and ten more, the lowest of which is set when the division
+/// leaves a remainder, so the conversion sees the rest as "more than nothing". The shift is
+/// then undone by a power of two, exactly (the results stay far from the subnormals).
+/// `None` for a larger power of ten.
+fn wide(mantissa: u64, exponent: i32) -> Option<f64> {
+    let power = 10u64.checked_pow(exponent.unsigned_abs())?;
+    if exponent >= 0 {
+        return Some((u128::from(mantissa) * u128::from(power)) as f64);
+    }
+    let shift = 64 + mantissa.leading_zeros();
+    let n = u128::from(mantissa) << shift;
+    let d = u128::from(power);
+    let q = n / d | u128::from(n % d != 0);
+    // 2^-shift, with shift at most 74.
+    let scale = f64::from_bits(u64::from(1023 - shift) << 52);
+    Some(q as f64 * scale)
 }
 
 /// The number `b` starts with (digits seen: no `inf` or `nan` reaches here), by the
@@ -737,6 +776,68 @@ mod tests {
                 Ok(())
             })
             .expect("printed doubles agree");
+    }
+
+    /// Seventeen to nineteen digits (wider than a double's 53 bits) with a point anywhere or
+    /// an exponent, and leading zeros: read in integers, bit for bit as the standard parser.
+    #[test]
+    fn wide_digits_read_as_the_standard_parser_reads_them() {
+        use proptest::prelude::*;
+        let config = proptest::test_runner::Config {
+            cases: 8192,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        let wide = (
+            (1u64 << 53)..u64::MAX,
+            0usize..21,
+            0usize..4,
+            prop::option::of(-25i32..25),
+        );
+        proptest::test_runner::TestRunner::new(config)
+            .run(&wide, |(m, point, zeros, e)| {
+                let digits = m.to_string();
+                let point = point.min(digits.len());
+                let mut t = format!("0.{}{}", "0".repeat(zeros), digits);
+                if point > 0 {
+                    t = format!("{}.{}", &digits[..point], &digits[point..]);
+                }
+                if let Some(e) = e {
+                    t = format!("{t}e{e}");
+                }
+                let std = t.parse::<f64>().expect("digits");
+                for prefix in [decimal_prefix, json_decimal_prefix] {
+                    let (y, len) = prefix(format!("{t},").as_bytes()).expect("prefix");
+                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                }
+                Ok(())
+            })
+            .expect("wide digits agree");
+        // Ties and near-ties: 2^53 + 1 is halfway between two doubles; 2^54 + 2 likewise. The
+        // four fractions after them divide to a quotient that shows exactly halfway, and only
+        // the remainder says they lie above it (found by searching 19-digit fractions).
+        for t in [
+            "0.3797550684240878216",
+            "0.2233107216370650433",
+            "0.8431600592780733039",
+            "0.9937378467919561476",
+            "9007199254740993",
+            "9007199254740993.0",
+            "900719925474099.3e1",
+            "18014398509481986",
+            "18014398509481987",
+            "0.0019999987662997036",
+            "7.990520200274015",
+            "18446744073709551615",
+            "1844674407370955161.5",
+        ] {
+            let (y, _) = decimal_prefix(t.as_bytes()).expect("number");
+            assert_eq!(
+                y.to_bits(),
+                t.parse::<f64>().expect("number").to_bits(),
+                "{t}"
+            );
+        }
     }
 
     #[test]

@@ -401,7 +401,7 @@ fn wide(mantissa: u64, exponent: i32) -> Option<f64> {
     let shift = 64 + mantissa.leading_zeros();
     let n = u128::from(mantissa) << shift;
     let d = u128::from(power);
-    let q = n / d | u128::from(n % d != 0);
+    let q = (n / d) | u128::from(n % d != 0);
     // 2^-shift, with shift at most 74.
     let scale = f64::from_bits(u64::from(1023 - shift) << 52);
     Some(q as f64 * scale)

@@ -147,7 +147,64 @@ pub fn object(text: &str, i: usize) -> Option<(Entry<'_>, usize)> {
 pub fn object_with<'t>(
     text: &'t str,
     i: usize,
-    mut field: impl FnMut(Cow<'t, str>, Val<'t>),
+    field: impl FnMut(Cow<'t, str>, Val<'t>),
+) -> Option<usize> {
+    fields(text, i, |_, i| string(text, i), field)
+}
+
+/// The keys of the objects a reader read before, one per position in an object, each with
+/// its quotes and what the reader made of it (`K`: a field's role, a metric's number). Log
+/// rows repeat one shape: a key found again at its position is matched by its bytes, with no
+/// scan for its closing quote and no lookup of what it means.
+#[derive(Debug)]
+pub struct Shape<K> {
+    keys: Vec<(Box<[u8]>, K)>,
+}
+
+impl<K> Default for Shape<K> {
+    fn default() -> Self {
+        Shape { keys: Vec::new() }
+    }
+}
+
+/// [`object_with`] for a reader that knows its keys by a `K`: each key is handed over as what
+/// `kind` made of it — of this object's key, or of the same key at the same position of an
+/// earlier object, as `shape` remembers. `kind` sees every key new at its position, decoded.
+pub fn object_shaped<'t, K: Copy>(
+    text: &'t str,
+    i: usize,
+    shape: &mut Shape<K>,
+    mut kind: impl FnMut(&str) -> K,
+    field: impl FnMut(K, Val<'t>),
+) -> Option<usize> {
+    let b = text.as_bytes();
+    let key = |p: usize, i: usize| {
+        if let Some((raw, k)) = shape.keys.get(p) {
+            if b[i..].starts_with(raw) {
+                return Some((*k, i + raw.len()));
+            }
+        }
+        let (key, next) = string(text, i)?;
+        let k = kind(&key);
+        shape.keys.truncate(p);
+        // A key with escapes is not remembered (its bytes are not its text).
+        if let Cow::Borrowed(_) = key {
+            shape.keys.push((b[i..next].into(), k));
+        }
+        Some((k, next))
+    };
+    fields(text, i, key, field)
+}
+
+/// The one reading of an object's fields both share: the key at each position by `key`
+/// (given the position and where the key opens; it gives what it read and where it ends), the
+/// value read here, both handed to `field`.
+#[inline(always)]
+fn fields<'t, K>(
+    text: &'t str,
+    i: usize,
+    mut key: impl FnMut(usize, usize) -> Option<(K, usize)>,
+    mut field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
     let b = text.as_bytes();
     if b.get(i) != Some(&b'{') {
@@ -157,14 +214,16 @@ pub fn object_with<'t>(
     if b.get(i) == Some(&b'}') {
         return Some(i + 1);
     }
+    let mut position = 0;
     loop {
-        let (key, next) = string(text, i)?;
+        let (k, next) = key(position, i)?;
+        position += 1;
         i = ws(b, next);
         if b.get(i) != Some(&b':') {
             return None;
         }
         let (value, next) = value(text, ws(b, i + 1))?;
-        field(key, value);
+        field(k, value);
         i = ws(b, next);
         match b.get(i)? {
             b',' => i = ws(b, i + 1),
@@ -331,5 +390,63 @@ mod tests {
         assert_eq!(skip_value(r#""x\"y" z"#, 0), Some(6));
         assert_eq!(skip_value("[1, 2", 0), None);
         assert_eq!(skip_value("[1, 2}", 0), None);
+    }
+
+    /// Objects of keys drawn from a few, some sharing a prefix, one with an escape, in any
+    /// order and number: each key handed over by its remembered shape is the key the plain
+    /// reader reads there.
+    #[test]
+    fn shaped_objects_read_their_keys_as_the_plain_reader_does() {
+        use proptest::prelude::*;
+        let keys = [
+            r#""loss""#,
+            r#""loss_scale""#,
+            r#""los""#,
+            r#""lo\"ss""#,
+            r#""epoch""#,
+            r#""step""#,
+        ];
+        let object = prop::collection::vec((0..keys.len(), 0u8..3), 0..6);
+        let config = proptest::test_runner::Config {
+            cases: 1024,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest::test_runner::TestRunner::new(config)
+            .run(&prop::collection::vec(object, 1..8), |objects| {
+                let mut shape = Shape::default();
+                let mut seen: Vec<String> = Vec::new();
+                for fields in objects {
+                    let body: Vec<String> = fields
+                        .iter()
+                        .map(|&(k, v)| format!("{}:{}{v}", keys[k], " ".repeat(v as usize)))
+                        .collect();
+                    let text = format!("{{{}}}", body.join(", "));
+                    let mut plain = Vec::new();
+                    let end = object_with(&text, 0, |k, v| plain.push((k.into_owned(), v.num())));
+                    let mut shaped = Vec::new();
+                    let end2 = object_shaped(
+                        &text,
+                        0,
+                        &mut shape,
+                        |k| match seen.iter().position(|s| s == k) {
+                            Some(i) => i,
+                            None => {
+                                seen.push(k.to_string());
+                                seen.len() - 1
+                            }
+                        },
+                        |k, v| shaped.push((k, v.num())),
+                    );
+                    prop_assert_eq!(end, end2, "{}", text);
+                    let shaped: Vec<(String, Option<f64>)> = shaped
+                        .into_iter()
+                        .map(|(k, v)| (seen[k].clone(), v))
+                        .collect();
+                    prop_assert_eq!(&plain, &shaped, "{}", text);
+                }
+                Ok(())
+            })
+            .expect("shaped keys agree");
     }
 }

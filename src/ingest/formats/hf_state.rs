@@ -45,6 +45,8 @@ struct History {
     /// The metrics of the entry being read ([`History::push_object`]), by name number
     /// ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
+    /// The keys of the entries read, by position, with their roles.
+    shape: flat_json::Shape<Role>,
 }
 
 /// What an entry's fields come to, taken one by one: whether it is the summary, its step
@@ -59,26 +61,53 @@ struct Fields {
     tokens: Option<f64>,
 }
 
-impl Fields {
-    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(u32, f64)>) {
+/// What a key of an entry is: whether it names the summary, and which field it fills. Worked
+/// out once per key at its position ([`flat_json::Shape`]), not once per entry.
+#[derive(Clone, Copy)]
+struct Role {
+    summary: bool,
+    field: Field,
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Step,
+    Epoch,
+    Tokens,
+    /// A metric, by its name's number ([`Names::number`]).
+    Metric(u32),
+}
+
+impl Role {
+    fn of(k: &str, names: &mut Names) -> Role {
         // Keys are compared with the summary's only when they could be one of them.
-        if (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&k) {
-            self.summary = true;
-        }
+        let summary =
+            (k.starts_with("train_") || k.starts_with("total_")) && SUMMARY_KEYS.contains(&k);
+        let field = match k {
+            "step" => Field::Step,
+            "epoch" => Field::Epoch,
+            "num_input_tokens_seen" => Field::Tokens,
+            _ => Field::Metric(names.number(k)),
+        };
+        Role { summary, field }
+    }
+}
+
+impl Fields {
+    fn take(&mut self, role: Role, v: &Val<'_>, metrics: &mut Vec<(u32, f64)>) {
+        self.summary |= role.summary;
         let x = v.num();
-        match k {
-            "step" if !self.step_seen => {
+        match role.field {
+            Field::Step if !self.step_seen => {
                 self.step_seen = true;
                 self.step = x;
             }
-            "step" => {}
-            "epoch" => self.epoch = x.or(self.epoch),
-            "num_input_tokens_seen" => {
-                self.tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(self.tokens)
-            }
-            _ => {
+            Field::Step => {}
+            Field::Epoch => self.epoch = x.or(self.epoch),
+            Field::Tokens => self.tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(self.tokens),
+            Field::Metric(n) => {
                 if let Some(x) = x {
-                    metrics.push((names.number(k), x));
+                    metrics.push((n, x));
                 }
             }
         }
@@ -93,7 +122,13 @@ impl History {
         let mut f = Fields::default();
         self.metrics.clear();
         let (names, metrics) = (&mut self.names, &mut self.metrics);
-        let next = flat_json::object_with(t, i, |k, v| f.take(&k, &v, names, metrics))?;
+        let next = flat_json::object_shaped(
+            t,
+            i,
+            &mut self.shape,
+            |k| Role::of(k, names),
+            |role, v| f.take(role, &v, metrics),
+        )?;
         if f.summary {
             // Once per run: read again whole, as the summary it is.
             let (entry, _) = flat_json::object(t, i)?;
@@ -109,7 +144,7 @@ impl History {
         let mut f = Fields::default();
         self.metrics.clear();
         for (k, v) in &entry.fields {
-            f.take(k, v, &mut self.names, &mut self.metrics);
+            f.take(Role::of(k, &mut self.names), v, &mut self.metrics);
         }
         if f.summary {
             let i = self.entries;

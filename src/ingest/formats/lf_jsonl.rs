@@ -44,7 +44,13 @@ fn read_with(text: &str, fast: bool) -> Parsed {
             let mut f = Fields::default();
             rows.metrics.clear();
             let (names, metrics) = (&mut rows.names, &mut rows.metrics);
-            let whole = flat_json::object_with(line, 0, |k, v| f.take(&k, &v, names, metrics));
+            let whole = flat_json::object_shaped(
+                line,
+                0,
+                &mut rows.shape,
+                |k| Role::of(k, names),
+                |role, v| f.take(role, &v, metrics),
+            );
             if whole == Some(line.len()) {
                 rows.push(f, lineno, &mut out);
                 continue;
@@ -78,6 +84,8 @@ struct Rows {
     total_seen: bool,
     /// The metrics of the row being read, by name number ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
+    /// The keys of the rows read, by position, with their roles.
+    shape: flat_json::Shape<Role>,
 }
 
 /// What a row's fields come to, taken one by one: of a key given twice the first counts (as
@@ -91,24 +99,53 @@ struct Fields {
     tokens: Option<Option<f64>>,
 }
 
-impl Fields {
-    fn take(&mut self, k: &str, v: &Val<'_>, names: &mut Names, metrics: &mut Vec<(u32, f64)>) {
+/// Which field a row's key fills, worked out once per key at its position
+/// ([`flat_json::Shape`]), not once per row.
+#[derive(Clone, Copy)]
+enum Role {
+    Step,
+    Total,
+    Epoch,
+    Tokens,
+    Time,
+    /// Progress only (`percentage`, `remaining_time`).
+    Ignored,
+    /// A metric, by its name's number ([`Names::number`]; `lr` is `learning_rate`).
+    Metric(u32),
+}
+
+impl Role {
+    fn of(k: &str, names: &mut Names) -> Role {
         match k {
-            "current_steps" => _ = self.step.get_or_insert_with(|| v.num()),
-            "total_steps" => _ = self.total.get_or_insert_with(|| v.num()),
-            "epoch" => _ = self.epoch.get_or_insert_with(|| v.num()),
-            "total_tokens" => _ = self.tokens.get_or_insert_with(|| v.num()),
-            "elapsed_time" => {
+            "current_steps" => Role::Step,
+            "total_steps" => Role::Total,
+            "epoch" => Role::Epoch,
+            "total_tokens" => Role::Tokens,
+            "elapsed_time" => Role::Time,
+            "percentage" | "remaining_time" => Role::Ignored,
+            "lr" => Role::Metric(names.number("learning_rate")),
+            _ => Role::Metric(names.number(k)),
+        }
+    }
+}
+
+impl Fields {
+    fn take(&mut self, role: Role, v: &Val<'_>, metrics: &mut Vec<(u32, f64)>) {
+        match role {
+            Role::Step => _ = self.step.get_or_insert_with(|| v.num()),
+            Role::Total => _ = self.total.get_or_insert_with(|| v.num()),
+            Role::Epoch => _ = self.epoch.get_or_insert_with(|| v.num()),
+            Role::Tokens => _ = self.tokens.get_or_insert_with(|| v.num()),
+            Role::Time => {
                 _ = self.time.get_or_insert_with(|| match v {
                     Val::Text(s) => parse_duration(s),
                     other => other.num(),
                 })
             }
-            "percentage" | "remaining_time" => {}
-            _ => {
+            Role::Ignored => {}
+            Role::Metric(n) => {
                 if let Some(x) = v.num() {
-                    let name = if k == "lr" { "learning_rate" } else { k };
-                    metrics.push((names.number(name), x));
+                    metrics.push((n, x));
                 }
             }
         }
@@ -125,7 +162,7 @@ impl Rows {
         let mut f = Fields::default();
         self.metrics.clear();
         for (k, v) in &row.fields {
-            f.take(k, v, &mut self.names, &mut self.metrics);
+            f.take(Role::of(k, &mut self.names), v, &mut self.metrics);
         }
         self.push(f, lineno, out);
     }

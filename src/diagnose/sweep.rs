@@ -165,13 +165,11 @@ fn distinct(batches: impl Iterator<Item = f64>) -> Vec<f64> {
 pub fn analyse(runs: &[Run]) -> Option<Sweep> {
     // Fewer batch sizes than a sweep needs among the runs that state one: no sweep, and no
     // curve smoothed to find that out.
-    if distinct(
+    let stated = distinct(
         runs.iter()
             .filter_map(|r| r.config.num(Key::EffectiveBatch)),
-    )
-    .len()
-        < MIN_BATCHES
-    {
+    );
+    if stated.len() < MIN_BATCHES {
         return None;
     }
     // (run, batch, smoothed curve) for runs with a known batch and a loss from near step 0,

@@ -335,7 +335,7 @@ fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
     // 19 digits cannot overflow a u64 (zeros before the first other digit add nothing: `0.00`
     // of a learning rate); more go to the full algorithm, which rounds as the standard parser
     // does.
-    if count > 19 && count - leading_zeros(&b[from..]) > 19 {
+    if count > 19 && count - zero_digits_before(&b[from..]) > 19 {
         return full(b);
     }
     if b.get(i).is_some_and(|&c| c | 0x20 == b'e') {
@@ -378,7 +378,7 @@ fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
 }
 
 /// How many `0` digits a number's digits start with, its point passed over.
-fn leading_zeros(b: &[u8]) -> usize {
+fn zero_digits_before(b: &[u8]) -> usize {
     b.iter()
         .take_while(|&&c| c == b'0' || c == b'.')
         .filter(|&&c| c == b'0')
@@ -641,6 +641,15 @@ fn clock(b: &[u8]) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// A property-test runner for `cases` cases that writes no failure file.
+    fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+        proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn clocks_read_in_one_pass_as_part_by_part() {
         for s in [
@@ -714,12 +723,7 @@ mod tests {
             .chars()
             .collect();
         let text = prop::collection::vec(prop::sample::select(chars), 0..26);
-        let config = proptest::test_runner::Config {
-            cases: 4096,
-            failure_persistence: None,
-            ..Default::default()
-        };
-        proptest::test_runner::TestRunner::new(config)
+        runner(4096)
             .run(&text, |t| {
                 let t: String = t.into_iter().collect();
                 if let Some(x) = decimal(t.as_bytes()) {
@@ -753,16 +757,11 @@ mod tests {
     #[test]
     fn printed_doubles_read_as_the_standard_parser_reads_them() {
         use proptest::prelude::*;
-        let config = proptest::test_runner::Config {
-            cases: 4096,
-            failure_persistence: None,
-            ..Default::default()
-        };
         let doubles = (any::<u64>(), -300i32..300).prop_map(|(bits, e)| {
             let unit = f64::from_bits(bits >> 12 | 0x3ff0_0000_0000_0000) - 1.0;
             unit * 10f64.powi(e)
         });
-        proptest::test_runner::TestRunner::new(config)
+        runner(4096)
             .run(&doubles, |x| {
                 for t in [format!("{x}"), format!("{x:e}"), format!("{:.17}", x)] {
                     let std = t.parse::<f64>().expect("printed");
@@ -783,25 +782,21 @@ mod tests {
     #[test]
     fn wide_digits_read_as_the_standard_parser_reads_them() {
         use proptest::prelude::*;
-        let config = proptest::test_runner::Config {
-            cases: 8192,
-            failure_persistence: None,
-            ..Default::default()
-        };
         let wide = (
             (1u64 << 53)..u64::MAX,
             0usize..21,
             0usize..4,
             prop::option::of(-25i32..25),
         );
-        proptest::test_runner::TestRunner::new(config)
+        runner(8192)
             .run(&wide, |(m, point, zeros, e)| {
                 let digits = m.to_string();
                 let point = point.min(digits.len());
-                let mut t = format!("0.{}{}", "0".repeat(zeros), digits);
-                if point > 0 {
-                    t = format!("{}.{}", &digits[..point], &digits[point..]);
-                }
+                let mut t = if point > 0 {
+                    format!("{}.{}", &digits[..point], &digits[point..])
+                } else {
+                    format!("0.{}{}", "0".repeat(zeros), digits)
+                };
                 if let Some(e) = e {
                     t = format!("{t}e{e}");
                 }
@@ -843,14 +838,9 @@ mod tests {
     #[test]
     fn eight_digits_at_once_read_as_one_at_a_time() {
         use proptest::prelude::*;
-        let config = proptest::test_runner::Config {
-            cases: 4096,
-            failure_persistence: None,
-            ..Default::default()
-        };
         // Bytes near the digits (`/`, `:`, `0`-`9`), and any byte.
         let byte = prop_oneof![b'.'..=b'@', any::<u8>(), b'0'..=b'9'];
-        proptest::test_runner::TestRunner::new(config)
+        runner(4096)
             .run(&proptest::collection::vec(byte, 8), |bytes| {
                 let word = u64::from_le_bytes(bytes[..].try_into().expect("eight"));
                 let all = bytes.iter().all(u8::is_ascii_digit);

@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 use super::lenient::{Entry, Val};
+use super::shape::Shape;
 
 /// The position of the first byte at or after `i` that is not JSON whitespace.
 pub fn ws(b: &[u8], mut i: usize) -> usize {
@@ -152,21 +153,6 @@ pub fn object_with<'t>(
     fields(text, i, |_, i| string(text, i), field)
 }
 
-/// The keys of the objects a reader read before, one per position in an object, each with
-/// its quotes and what the reader made of it (`K`: a field's role, a metric's number). Log
-/// rows repeat one shape: a key found again at its position is matched by its bytes, with no
-/// scan for its closing quote and no lookup of what it means.
-#[derive(Debug)]
-pub struct Shape<K> {
-    keys: Vec<(Box<[u8]>, K)>,
-}
-
-impl<K> Default for Shape<K> {
-    fn default() -> Self {
-        Shape { keys: Vec::new() }
-    }
-}
-
 /// [`object_with`] for a reader that knows its keys by a `K`: each key is handed over as what
 /// `kind` made of it — of this object's key, or of the same key at the same position of an
 /// earlier object, as `shape` remembers. `kind` sees every key new at its position, decoded.
@@ -179,18 +165,14 @@ pub fn object_shaped<'t, K: Copy>(
 ) -> Option<usize> {
     let b = text.as_bytes();
     let key = |p: usize, i: usize| {
-        if let Some((raw, k)) = shape.keys.get(p) {
-            if b[i..].starts_with(raw) {
-                return Some((*k, i + raw.len()));
-            }
+        if let Some((k, len)) = shape.recall(p, &b[i..]) {
+            return Some((k, i + len));
         }
         let (key, next) = string(text, i)?;
         let k = kind(&key);
-        shape.keys.truncate(p);
         // A key with escapes is not remembered (its bytes are not its text).
-        if let Cow::Borrowed(_) = key {
-            shape.keys.push((b[i..next].into(), k));
-        }
+        let raw = matches!(key, Cow::Borrowed(_)).then(|| &b[i..next]);
+        shape.learn(p, raw, k);
         Some((k, next))
     };
     fields(text, i, key, field)

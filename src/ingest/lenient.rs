@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::shape::Shape;
+
 /// Rewrites the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` module writes into
 /// quoted strings, so a strict JSON parser accepts the document; `number` reads them back.
 pub fn sanitize_json(text: &str) -> Cow<'_, str> {
@@ -488,9 +490,59 @@ pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
 /// [`parse_py_dict`] without the vector: hands each pair to `pair` as it is read (a reader of a
 /// million dicts keeps what it needs in buffers of its own). Returns where the dict ends, or
 /// `None` when the text is not such a dict (`pair` may have seen some pairs by then).
-pub fn for_each_py_pair<'a>(
+pub fn for_each_py_pair<'a>(s: &'a str, pair: impl FnMut(&'a str, PyValue<'a>)) -> Option<usize> {
+    py_pairs(s, |_, i| py_key(s, i), pair)
+}
+
+/// [`for_each_py_pair`] for a reader that knows its keys by a `K`: each key is handed over as
+/// what `kind` made of it — of this dict's key, or of the same key at the same position of an
+/// earlier dict, as `shape` remembers (a log prints the same keys dict after dict).
+pub fn for_each_py_pair_shaped<'a, K: Copy>(
     s: &'a str,
-    mut pair: impl FnMut(&'a str, PyValue<'a>),
+    shape: &mut Shape<K>,
+    mut kind: impl FnMut(&str) -> K,
+    pair: impl FnMut(K, PyValue<'a>),
+) -> Option<usize> {
+    let b = s.as_bytes();
+    let key = |p: usize, i: usize| {
+        if let Some((k, len)) = shape.recall(p, &b[i..]) {
+            return Some((k, i + len));
+        }
+        let (key, next) = py_key(s, i)?;
+        let k = kind(key);
+        shape.learn(p, Some(&b[i..next]), k);
+        Some((k, next))
+    };
+    py_pairs(s, key, pair)
+}
+
+/// The key whose quote opens at `i`, and the position after its closing quote.
+fn py_key(s: &str, i: usize) -> Option<(&str, usize)> {
+    let quote = s.as_bytes()[i];
+    let start = i + 1;
+    let end = start + find_near(quote, &s.as_bytes()[start..])?;
+    Some((&s[start..end], end + 1))
+}
+
+/// Where `needle` first is in `hay`: keys and printed values are short, so the first bytes are
+/// looked at one by one before a vector search's set-up would pay.
+#[inline]
+fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
+    let near = hay.len().min(24);
+    match hay[..near].iter().position(|&c| c == needle) {
+        Some(p) => Some(p),
+        None => memchr::memchr(needle, &hay[near..]).map(|p| near + p),
+    }
+}
+
+/// The one reading of a dict's pairs both share: the key at each position by `key` (given the
+/// position and where the key's quote opens; it gives what it read and where it ends), the
+/// value read here, both handed to `pair`.
+#[inline(always)]
+fn py_pairs<'a, K>(
+    s: &'a str,
+    mut key: impl FnMut(usize, usize) -> Option<(K, usize)>,
+    mut pair: impl FnMut(K, PyValue<'a>),
 ) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut i = skip_ws(bytes, 0);
@@ -498,6 +550,7 @@ pub fn for_each_py_pair<'a>(
         return None;
     }
     i += 1;
+    let mut position = 0;
     loop {
         i = skip_ws(bytes, i);
         match bytes.get(i) {
@@ -505,11 +558,9 @@ pub fn for_each_py_pair<'a>(
             Some(b'\'') | Some(b'"') => {}
             _ => return None,
         }
-        let quote = bytes[i];
-        let key_start = i + 1;
-        let key_end = key_start + memchr::memchr(quote, &bytes[key_start..])?;
-        let key = &s[key_start..key_end];
-        i = skip_ws(bytes, key_end + 1);
+        let (k, key_end) = key(position, i)?;
+        position += 1;
+        i = skip_ws(bytes, key_end);
         if bytes.get(i) != Some(&b':') {
             return None;
         }
@@ -517,7 +568,7 @@ pub fn for_each_py_pair<'a>(
         let (raw, next) = match bytes.get(i)? {
             q @ (b'\'' | b'"') => {
                 let start = i + 1;
-                let end = start + memchr::memchr(*q, &bytes[start..])?;
+                let end = start + find_near(*q, &bytes[start..])?;
                 (&s[start..end], end + 1)
             }
             b'{' | b'[' | b'(' => {
@@ -533,7 +584,7 @@ pub fn for_each_py_pair<'a>(
             Some(x) => PyValue::Number(x),
             None => PyValue::Other(raw),
         };
-        pair(key, value);
+        pair(k, value);
         i = skip_ws(bytes, next);
         match bytes.get(i) {
             Some(b',') => i += 1,
@@ -648,6 +699,62 @@ mod tests {
             failure_persistence: None,
             ..Default::default()
         })
+    }
+
+    /// Dicts of keys sharing prefixes, quoted either way, in any order, with spaces or none,
+    /// one cut short: the shaped reading hands over what the plain one reads, dict after dict
+    /// with one shape (fails when a remembered key may match a longer one, or a key is handed
+    /// over as what another meant).
+    #[test]
+    fn shaped_dicts_read_as_plain_ones() {
+        use proptest::prelude::*;
+        let keys = [
+            "'loss'",
+            "'loss_scale'",
+            "'los'",
+            "\"loss\"",
+            "'epoch'",
+            "'step'",
+        ];
+        let values = ["'0.5'", "0.25", "nan", "'1e-05'", "[1, 2]", "'x'"];
+        let pair = (0..keys.len(), 0..values.len(), 0usize..2);
+        let dict = (prop::collection::vec(pair, 0..6), any::<bool>());
+        runner(1024)
+            .run(&prop::collection::vec(dict, 1..8), |dicts| {
+                let mut shape = Shape::default();
+                let mut seen: Vec<String> = Vec::new();
+                for (pairs, cut) in dicts {
+                    let body: Vec<String> = pairs
+                        .iter()
+                        .map(|&(k, v, sp)| format!("{}:{}{}", keys[k], " ".repeat(sp), values[v]))
+                        .collect();
+                    let mut text = format!("{{{}}}", body.join(", "));
+                    if cut {
+                        text.truncate(text.len() / 2);
+                    }
+                    let mut plain = Vec::new();
+                    let end = for_each_py_pair(&text, |k, v| plain.push((k.to_string(), v)));
+                    let mut shaped = Vec::new();
+                    let kind = |k: &str| match seen.iter().position(|s| s == k) {
+                        Some(i) => i,
+                        None => {
+                            seen.push(k.to_string());
+                            seen.len() - 1
+                        }
+                    };
+                    let end2 = for_each_py_pair_shaped(&text, &mut shape, kind, |k, v| {
+                        shaped.push((k, v))
+                    });
+                    prop_assert_eq!(end, end2, "{}", text);
+                    let shaped: Vec<(String, PyValue)> = shaped
+                        .into_iter()
+                        .map(|(k, v)| (seen[k].clone(), v))
+                        .collect();
+                    prop_assert_eq!(format!("{plain:?}"), format!("{shaped:?}"), "{}", text);
+                }
+                Ok(())
+            })
+            .expect("shaped dicts agree");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod merge;
 mod plan;
 mod records;
 mod resolve;
+mod shape;
 mod source;
 mod tail;
 

@@ -12,6 +12,7 @@ use std::path::Path;
 use super::{Format, Head, Sniff, Source};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val};
+use crate::ingest::shape::Shape;
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed};
@@ -46,7 +47,7 @@ struct History {
     /// ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
     /// The keys of the entries read, by position, with their roles.
-    shape: flat_json::Shape<Role>,
+    shape: Shape<Role>,
 }
 
 /// What an entry's fields come to, taken one by one: whether it is the summary, its step
@@ -62,7 +63,7 @@ struct Fields {
 }
 
 /// What a key of an entry is: whether it names the summary, and which field it fills. Worked
-/// out once per key at its position ([`flat_json::Shape`]), not once per entry.
+/// out once per key at its position ([`Shape`]), not once per entry.
 #[derive(Clone, Copy)]
 struct Role {
     summary: bool,

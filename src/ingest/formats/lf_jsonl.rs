@@ -6,6 +6,7 @@
 use super::{Growth, TextFormat};
 use crate::ingest::flat_json;
 use crate::ingest::lenient::{Entry, Val, parse_duration, sanitize_json};
+use crate::ingest::shape::Shape;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Skipped};
 use crate::model::At;
@@ -85,7 +86,7 @@ struct Rows {
     /// The metrics of the row being read, by name number ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
     /// The keys of the rows read, by position, with their roles.
-    shape: flat_json::Shape<Role>,
+    shape: Shape<Role>,
 }
 
 /// What a row's fields come to, taken one by one: of a key given twice the first counts (as
@@ -100,7 +101,7 @@ struct Fields {
 }
 
 /// Which field a row's key fills, worked out once per key at its position
-/// ([`flat_json::Shape`]), not once per row.
+/// ([`Shape`]), not once per row.
 #[derive(Clone, Copy)]
 enum Role {
     Step,

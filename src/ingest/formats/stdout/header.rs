@@ -150,26 +150,52 @@ fn trainer_metric(name: &str) -> bool {
         || name.starts_with("train/")
 }
 
+/// What a dict's key means to the reader, worked out once per key and position.
+#[derive(Clone, Copy)]
+pub(super) struct DictKey {
+    role: Role,
+    /// One of the end-of-training dict's keys ([`SUMMARY_KEYS`]).
+    summary: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Epoch,
+    Step,
+    Tokens,
+    /// A metric, by its name's number ([`Names::number`]).
+    Metric(u32),
+}
+
 pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
     let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
     st.metrics.clear();
     let names = &mut st.names;
     let metrics = &mut st.metrics;
-    let parsed = for_each_py_pair(text, |k, v| {
-        summary |= k.starts_with("train_") && SUMMARY_KEYS.contains(&k);
+    let kind = |k: &str| DictKey {
+        role: match k {
+            "epoch" => Role::Epoch,
+            "step" => Role::Step,
+            "num_input_tokens_seen" => Role::Tokens,
+            _ => Role::Metric(names.number(k)),
+        },
+        summary: k.starts_with("train_") && SUMMARY_KEYS.contains(&k),
+    };
+    let parsed = for_each_py_pair_shaped(text, &mut st.dict_shape, kind, |k, v| {
+        summary |= k.summary;
         let PyValue::Number(x) = v else {
             return;
         };
-        match k {
-            "epoch" => {
+        match k.role {
+            Role::Epoch => {
                 epoch.get_or_insert(x);
             }
-            "step" => {
+            Role::Step => {
                 step.get_or_insert(x);
             }
-            "num_input_tokens_seen" => tokens = (x > 0.0).then_some(x),
-            _ => metrics.push((names.number(k), x)),
+            Role::Tokens => tokens = (x > 0.0).then_some(x),
+            Role::Metric(n) => metrics.push((n, x)),
         }
     });
     if parsed.is_none() {

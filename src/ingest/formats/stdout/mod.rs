@@ -26,7 +26,10 @@ use split::*;
 use tqdm::*;
 
 use super::{Format, Growth, Head, Sniff, Source};
-use crate::ingest::lenient::{PyValue, decimal, for_each_py_pair, parse_number, parse_py_dict};
+use crate::ingest::lenient::{
+    PyValue, decimal, for_each_py_pair_shaped, parse_number, parse_py_dict,
+};
+use crate::ingest::shape::Shape;
 use crate::ingest::source::{self, IngestError};
 use crate::ingest::{Fact, Names, Parsed, Record};
 use crate::model::{ConfigValue, Key};
@@ -101,6 +104,8 @@ struct State {
     bad_dicts: crate::ingest::Skipped,
     /// The metrics of the dict being read, by name number ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
+    /// What each key of the dicts read before means, by position ([`DictKey`]).
+    dict_shape: Shape<DictKey>,
 }
 
 impl State {
@@ -125,6 +130,7 @@ impl State {
             nul: None,
             nul_lines: 0,
             metrics: Vec::new(),
+            dict_shape: Shape::default(),
             bad_dicts: crate::ingest::Skipped::default(),
         }
     }

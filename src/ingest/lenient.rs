@@ -304,6 +304,7 @@ pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
 /// [`decimal_prefix`] for numbers Python's `json` wrote: most have a 16- or 17-digit fraction,
 /// read eight digits at a time. (Printed metrics are short; their reading is left as it was:
 /// the check costs them more than it saves.)
+#[inline]
 pub fn json_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     number_prefix::<true>(b)
 }
@@ -418,7 +419,7 @@ fn full(b: &[u8]) -> Option<(f64, usize)> {
 
 /// [`digits`] for a fraction, eight at a time while eight digits follow. Whether they may is
 /// told by the eighth byte first, so a short fraction costs one compare.
-#[inline]
+#[inline(always)]
 fn fraction_digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
     while let Some(eight) = b.get(i..i + 8).filter(|e| e[7].is_ascii_digit()) {
         let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));

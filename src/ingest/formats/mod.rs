@@ -207,9 +207,61 @@ pub static MLFLOW: FormatRef = &mlflow::MlflowMetric;
 /// A captured stdout log.
 pub static STDOUT: FormatRef = &stdout::Stdout;
 
+/// The lines of `text`, as [`str::lines`] gives them, whose first non-whitespace bytes are
+/// `word`: found by searching for `word`, not by walking every line (a sniff looks at 64 KiB
+/// heads that are mostly some other format's lines).
+fn lines_starting<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = &'t str> + 't {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, word.as_bytes()).filter_map(move |hit| {
+        let start = memchr::memrchr(b'\n', &b[..hit]).map_or(0, |p| p + 1);
+        if !text[start..hit].trim_start().is_empty() {
+            return None;
+        }
+        let line = match memchr::memchr(b'\n', &b[hit..]) {
+            // `lines` drops the `\r` of a `\r\n`.
+            Some(p) => text[start..hit + p]
+                .strip_suffix('\r')
+                .unwrap_or(&text[start..hit + p]),
+            None => &text[start..],
+        };
+        Some(line)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts of lines with the word at their start, after spaces or a non-ASCII space, inside
+    /// them, twice, after `\r` and `\r\n`, the last one with no newline: the lines found are
+    /// those `str::lines` gives that start with the word.
+    #[test]
+    fn lines_starting_finds_what_walking_the_lines_finds() {
+        use proptest::prelude::*;
+        let parts = [
+            "iter ", "step ", "  ", "\u{a0}", "x", "\n", "\r\n", "\r", "é", "1:",
+        ];
+        let text = prop::collection::vec(0..parts.len(), 0..40);
+        let config = proptest::test_runner::Config {
+            cases: 2048,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest::test_runner::TestRunner::new(config)
+            .run(&text, |picks| {
+                let text: String = picks.iter().map(|&i| parts[i]).collect();
+                for word in ["iter ", "step "] {
+                    let walked: Vec<&str> = text
+                        .lines()
+                        .filter(|l| l.trim_start().starts_with(word))
+                        .collect();
+                    let found: Vec<&str> = lines_starting(&text, word).collect();
+                    prop_assert_eq!(&walked, &found, "{:?}", text);
+                }
+                Ok(())
+            })
+            .expect("the same lines");
+    }
 
     #[test]
     fn names_and_priorities_are_unique() {

@@ -8,7 +8,7 @@
 //! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
 //! nanoGPT does not print: the token axis is the one to compare on.
 
-use super::{Growth, TextFormat};
+use super::{Growth, TextFormat, lines_starting};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
@@ -19,11 +19,10 @@ use crate::model::Row;
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {
     let nanogpt = head.contains("tokens per iteration will be:")
-        || head
-            .lines()
-            .any(|l| iter_line(l).is_some() || eval_line(l).is_some());
+        || lines_starting(head, "iter ").any(|l| iter_line(l).is_some())
+        || lines_starting(head, "step ").any(|l| eval_line(l).is_some());
     let build = head.contains("total desired batch size:")
-        || head.lines().any(|l| pipe_line(l).is_some())
+        || lines_starting(head, "step ").any(|l| pipe_line(l).is_some())
         || log_txt_head(head);
     Some(nanogpt || build)
 }

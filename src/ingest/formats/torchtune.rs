@@ -3,7 +3,7 @@
 //! (sometimes `Step 1  |` with two spaces). The file holds no batch, accumulation or world size:
 //! give them with `--set` to compare by samples.
 
-use super::{Growth, TextFormat};
+use super::{Growth, TextFormat, lines_starting};
 use crate::ingest::lenient::parse_number;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
@@ -11,7 +11,7 @@ use crate::model::Row;
 
 /// Yes when a line of the head is a torchtune metric line.
 pub fn sniff(head: &str) -> Option<bool> {
-    Some(head.lines().any(|l| parse(l).is_some()))
+    Some(lines_starting(head, "Step ").any(|l| parse(l).is_some()))
 }
 
 /// Reads a torchtune log.

@@ -17,7 +17,8 @@ pub(super) fn pass(st: &mut State, region: &[u8]) {
     let Some(p) = last_percent_bar(region) else {
         return;
     };
-    let line_of = |st: &State, start: usize| st.line.saturating_sub(count_lines(&region[start..]));
+    // The line of the bar starting (or ending) at `at`: the newlines after it, counted back.
+    let line_of = |st: &State, at: usize| st.line.saturating_sub(count_lines(&region[at..]));
     if st.headers_seen == 0 && !st.headed && !st.out.facts.iter().any(|f| f.key == Key::TotalSteps)
     {
         for q in memmem::find_iter(&region[..p], b"%|") {
@@ -30,9 +31,10 @@ pub(super) fn pass(st: &mut State, region: &[u8]) {
         }
     }
     let start = line_start(region, 0, p);
-    let line = &region[start..line_end(region, p)];
-    if let Some(bar) = parse_bar(&without_ansi(line)) {
-        seen_bar(st, bar, line_of(st, start));
+    let end = line_end(region, p);
+    if let Some(bar) = parse_bar(&without_ansi(&region[start..end])) {
+        // The bar's own bytes hold no newline: only those after it are counted.
+        seen_bar(st, bar, line_of(st, end));
     }
 }
 
@@ -76,11 +78,29 @@ pub(super) fn parse_bar(bytes: &[u8]) -> Option<Bar> {
     let open = memchr::memchr_iter(b'[', after).find(|&i| i > 0 && after[i - 1] == b' ');
     let counts = &after[..open.map_or(after.len(), |i| i - 1)];
     let slash = memchr::memchr(b'/', counts)?;
-    let num = |b: &[u8]| match decimal(b.trim_ascii()) {
+    let num = |b: &[u8]| match counter(b.trim_ascii()).or_else(|| decimal(b.trim_ascii())) {
         Some(x) => Some(x),
         None => std::str::from_utf8(b).ok()?.trim().parse().ok(),
     };
     Some((num(&counts[..slash])?, num(&counts[slash + 1..])?))
+}
+
+/// A counter of one to fifteen digits (every bar's), read by a digit loop alone; anything else
+/// (`1.5k`, `2.3it`) is left to the decimal readers.
+fn counter(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || b.len() > 15 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    // Fifteen digits are below 2^53: the double is exact.
+    Some(n as f64)
 }
 
 /// Where the first `%|` (a tqdm bar's percentage, then the bar) starts.
@@ -109,4 +129,28 @@ pub(super) fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digit loop reads what the decimal reader reads, and leaves it what is not digits.
+    #[test]
+    fn counters_read_as_decimals() {
+        for s in [
+            "0",
+            "7",
+            "100",
+            "3815",
+            "1249992",
+            "000123",
+            "999999999999999",
+        ] {
+            assert_eq!(counter(s.as_bytes()), decimal(s.as_bytes()), "{s}");
+        }
+        for s in ["", "1.5", "2k", "-3", "1234567890123456", " 12"] {
+            assert_eq!(counter(s.as_bytes()), None, "{s}");
+        }
+    }
 }

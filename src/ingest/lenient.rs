@@ -536,6 +536,14 @@ fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
     }
 }
 
+/// A dict's value, cut out: a number when it reads as one ([`parse_number`]), else as it is.
+fn py_value(raw: &str) -> PyValue<'_> {
+    match parse_number(raw) {
+        Some(x) => PyValue::Number(x),
+        None => PyValue::Other(raw),
+    }
+}
+
 /// The one reading of a dict's pairs both share: the key at each position by `key` (given the
 /// position and where the key's quote opens; it gives what it read and where it ends), the
 /// value read here, both handed to `pair`.
@@ -566,24 +574,35 @@ fn py_pairs<'a, K>(
             return None;
         }
         i = skip_ws(bytes, i + 1);
-        let (raw, next) = match bytes.get(i)? {
+        // Most values are plain numbers, quoted (transformers 5) or not: read where they start,
+        // and taken when their closing quote (or the `,` or `}` after a bare one) follows at
+        // once. Anything else is cut out first and read as before.
+        let (value, next) = match bytes.get(i)? {
             q @ (b'\'' | b'"') => {
                 let start = i + 1;
-                let end = start + find_near(*q, &bytes[start..])?;
-                (&s[start..end], end + 1)
+                match decimal_prefix(&bytes[start..]) {
+                    Some((x, len)) if bytes.get(start + len) == Some(q) => {
+                        (PyValue::Number(x), start + len + 1)
+                    }
+                    _ => {
+                        let end = start + find_near(*q, &bytes[start..])?;
+                        (py_value(&s[start..end]), end + 1)
+                    }
+                }
             }
             b'{' | b'[' | b'(' => {
                 let end = matching_close(bytes, i)?;
-                (&s[i..=end], end + 1)
+                (py_value(&s[i..=end]), end + 1)
             }
-            _ => {
-                let len = memchr::memchr2(b',', b'}', &bytes[i..])?;
-                (s[i..i + len].trim(), i + len)
-            }
-        };
-        let value = match parse_number(raw) {
-            Some(x) => PyValue::Number(x),
-            None => PyValue::Other(raw),
+            _ => match decimal_prefix(&bytes[i..]) {
+                Some((x, len)) if matches!(bytes.get(i + len), Some(b',' | b'}')) => {
+                    (PyValue::Number(x), i + len)
+                }
+                _ => {
+                    let len = memchr::memchr2(b',', b'}', &bytes[i..])?;
+                    (py_value(s[i..i + len].trim()), i + len)
+                }
+            },
         };
         pair(k, value);
         i = skip_ws(bytes, next);
@@ -700,6 +719,43 @@ mod tests {
             failure_persistence: None,
             ..Default::default()
         })
+    }
+
+    /// A value read in place (a number followed at once by its closing quote, or a bare one by
+    /// `,` or `}`) reads as the value cut out first and given to `parse_number` does: values of
+    /// digits, points, exponents, signs, spaces, `%`, `_`, `nan` and text, quoted either way
+    /// or bare, some cut short (fails when the in-place reading takes a number the cut-out
+    /// value would not be, or another one).
+    #[test]
+    fn values_read_in_place_as_cut_out() {
+        use proptest::prelude::*;
+        let parts = [
+            "1", "05", ".", "e", "-", "+", " ", "%", "_", "nan", "x", "9",
+        ];
+        let value = prop::collection::vec(0..parts.len(), 0..8);
+        let quote = prop::sample::select(vec!["'", "\"", ""]);
+        runner(4096)
+            .run(&(value, quote, any::<bool>()), |(picks, q, more)| {
+                let v: String = picks.iter().map(|&i| parts[i]).collect();
+                let tail = if more { ", 'b': 1}" } else { "}" };
+                let text = format!("{{'a': {q}{v}{q}{tail}");
+                // The reading before values were read in place: cut out, then parsed.
+                let cut = if q.is_empty() {
+                    text[6..].find([',', '}']).map(|n| text[6..6 + n].trim())
+                } else {
+                    text[7..].find(q).map(|n| &text[7..7 + n])
+                };
+                let expected = cut.map(|raw| format!("{:?}", py_value(raw)));
+                let mut first = None;
+                for_each_py_pair(&text, |_, v| {
+                    first.get_or_insert(format!("{v:?}"));
+                });
+                if let (Some(e), Some(f)) = (&expected, &first) {
+                    prop_assert_eq!(e, f, "{}", text);
+                }
+                Ok(())
+            })
+            .expect("values read alike");
     }
 
     /// Dicts of keys sharing prefixes, quoted either way, in any order, with spaces or none,

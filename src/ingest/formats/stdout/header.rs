@@ -51,7 +51,13 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         stripped = strip_ansi(raw);
         &stripped
     };
-    if let Some(at) = f.dict.find(bytes) {
+    // A metric line starts with its dict (the scan found its `{`): no search for it then.
+    let dict = if bytes.starts_with(b"{'") {
+        Some(0)
+    } else {
+        f.dict.find(bytes)
+    };
+    if let Some(at) = dict {
         // Valid UTF-8 is borrowed as is; `from_utf8_lossy` walks it more slowly.
         let text = match std::str::from_utf8(&bytes[at..]) {
             Ok(t) => std::borrow::Cow::Borrowed(t),

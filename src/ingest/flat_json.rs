@@ -165,15 +165,13 @@ pub fn object_shaped<'t, K: Copy>(
 ) -> Option<usize> {
     let b = text.as_bytes();
     let key = |p: usize, i: usize| {
-        if let Some((k, len)) = shape.recall(p, &b[i..]) {
-            return Some((k, i + len));
-        }
-        let (key, next) = string(text, i)?;
-        let k = kind(&key);
-        // A key with escapes is not remembered (its bytes are not its text).
-        let raw = matches!(key, Cow::Borrowed(_)).then(|| &b[i..next]);
-        shape.learn(p, raw, k);
-        Some((k, next))
+        let read = || {
+            let (k, next) = string(text, i)?;
+            // A key with escapes is decoded (owned): its bytes are not its text.
+            let plain = matches!(k, Cow::Borrowed(_));
+            Some((k, next, plain))
+        };
+        shape.key(p, b, i, read, &mut kind)
     };
     fields(text, i, key, field)
 }

@@ -434,6 +434,18 @@ fn fraction_digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
     digits(b, i, m)
 }
 
+/// A plain integer of one to fifteen digits (a tqdm counter), by the digit loop alone; `None`
+/// for anything else, which the decimal readers take.
+#[inline]
+pub fn small_integer(b: &[u8]) -> Option<f64> {
+    if !(1..=15).contains(&b.len()) {
+        return None;
+    }
+    let mut n = 0u64;
+    // Fifteen digits are below 2^53: the double is exact.
+    (digits(b, 0, &mut n) == b.len()).then_some(n as f64)
+}
+
 /// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.
 #[inline]
 fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
@@ -504,15 +516,9 @@ pub fn for_each_py_pair_shaped<'a, K: Copy>(
     mut kind: impl FnMut(&str) -> K,
     pair: impl FnMut(K, PyValue<'a>),
 ) -> Option<usize> {
-    let b = s.as_bytes();
     let key = |p: usize, i: usize| {
-        if let Some((k, len)) = shape.recall(p, &b[i..]) {
-            return Some((k, i + len));
-        }
-        let (key, next) = py_key(s, i)?;
-        let k = kind(key);
-        shape.learn(p, Some(&b[i..next]), k);
-        Some((k, next))
+        let read = || py_key(s, i).map(|(k, next)| (k, next, true));
+        shape.key(p, s.as_bytes(), i, read, &mut kind)
     };
     py_pairs(s, key, pair)
 }
@@ -576,7 +582,7 @@ fn py_pairs<'a, K>(
         i = skip_ws(bytes, i + 1);
         // Most values are plain numbers, quoted (transformers 5) or not: read where they start,
         // and taken when their closing quote (or the `,` or `}` after a bare one) follows at
-        // once. Anything else is cut out first and read as before.
+        // once. Anything else is cut out first, then parsed.
         let (value, next) = match bytes.get(i)? {
             q @ (b'\'' | b'"') => {
                 let start = i + 1;
@@ -719,6 +725,26 @@ mod tests {
             failure_persistence: None,
             ..Default::default()
         })
+    }
+
+    /// The digit loop reads what the decimal reader reads, and leaves it what is not one to
+    /// fifteen digits.
+    #[test]
+    fn small_integers_read_as_decimals() {
+        for s in [
+            "0",
+            "7",
+            "100",
+            "3815",
+            "1249992",
+            "000123",
+            "999999999999999",
+        ] {
+            assert_eq!(small_integer(s.as_bytes()), decimal(s.as_bytes()), "{s}");
+        }
+        for s in ["", "1.5", "2k", "-3", "1234567890123456", " 12"] {
+            assert_eq!(small_integer(s.as_bytes()), None, "{s}");
+        }
     }
 
     /// A value read in place (a number followed at once by its closing quote, or a bare one by

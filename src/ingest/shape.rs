@@ -32,10 +32,32 @@ impl<K> Default for Shape<K> {
 }
 
 impl<K: Copy> Shape<K> {
+    /// The key at position `p` of a row, opening at `i` of `b` (at its quote), as what was
+    /// made of it, and where it ends: recalled when the same key was at `p` before, else read
+    /// by `read` (its text, where it ends, and whether its bytes are its text: a key with
+    /// escapes is not remembered), worked out by `kind` and remembered.
+    #[inline]
+    pub fn key<S: AsRef<str>>(
+        &mut self,
+        p: usize,
+        b: &[u8],
+        i: usize,
+        read: impl FnOnce() -> Option<(S, usize, bool)>,
+        kind: impl FnOnce(&str) -> K,
+    ) -> Option<(K, usize)> {
+        if let Some((k, len)) = self.recall(p, &b[i..]) {
+            return Some((k, i + len));
+        }
+        let (key, next, plain) = read()?;
+        let k = kind(key.as_ref());
+        self.learn(p, plain.then(|| &b[i..next]), k);
+        Some((k, next))
+    }
+
     /// What was made of the key at position `p`, when `rest` starts with its bytes (quotes
     /// included, so a longer key does not match), and how many bytes it takes.
     #[inline]
-    pub fn recall(&self, p: usize, rest: &[u8]) -> Option<(K, usize)> {
+    fn recall(&self, p: usize, rest: &[u8]) -> Option<(K, usize)> {
         let known = self.keys.get(p)?;
         let n = known.raw.len();
         if n <= WORD {
@@ -50,7 +72,7 @@ impl<K: Copy> Shape<K> {
     /// Remembers `raw` (a key, its quotes included) at position `p` as `k`, forgetting the keys
     /// after it (a key that changed changes the shape). `None`: a key whose bytes are not its
     /// text (it holds escapes) is not remembered, nor is any after it.
-    pub fn learn(&mut self, p: usize, raw: Option<&[u8]>, k: K) {
+    fn learn(&mut self, p: usize, raw: Option<&[u8]>, k: K) {
         self.keys.truncate(p);
         let Some(raw) = raw else {
             return;

@@ -18,13 +18,17 @@ use crate::model::Row;
 
 /// Yes when the head holds nanoGPT's or build-nanogpt's lines.
 pub fn sniff(head: &str) -> Option<bool> {
-    let nanogpt = head.contains("tokens per iteration will be:")
-        || lines_starting(head, "iter ").any(|l| iter_line(l).is_some())
-        || lines_starting(head, "step ").any(|l| eval_line(l).is_some());
-    let build = head.contains("total desired batch size:")
-        || lines_starting(head, "step ").any(|l| pipe_line(l).is_some())
-        || log_txt_head(head);
-    Some(nanogpt || build)
+    // nanoGPT's banner and iteration lines, build-nanogpt's banner; both print `step` lines
+    // (nanoGPT's evaluation, build-nanogpt's `|`-separated ones), looked at once.
+    let banner = head.contains("tokens per iteration will be:")
+        || head.contains("total desired batch size:");
+    Some(
+        banner
+            || lines_starting(head, "iter ").any(|l| iter_line(l).is_some())
+            || lines_starting(head, "step ")
+                .any(|l| eval_line(l).is_some() || pipe_line(l).is_some())
+            || log_txt_head(head),
+    )
 }
 
 /// Whether the head's first non-empty lines (up to 8) are all build-nanogpt `log.txt` lines.

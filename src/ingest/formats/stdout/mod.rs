@@ -27,7 +27,7 @@ use tqdm::*;
 
 use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::{
-    PyValue, decimal, for_each_py_pair_shaped, parse_number, parse_py_dict,
+    PyValue, decimal, for_each_py_pair_shaped, parse_number, parse_py_dict, small_integer,
 };
 use crate::ingest::shape::Shape;
 use crate::ingest::source::{self, IngestError};

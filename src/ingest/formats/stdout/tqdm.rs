@@ -78,29 +78,14 @@ pub(super) fn parse_bar(bytes: &[u8]) -> Option<Bar> {
     let open = memchr::memchr_iter(b'[', after).find(|&i| i > 0 && after[i - 1] == b' ');
     let counts = &after[..open.map_or(after.len(), |i| i - 1)];
     let slash = memchr::memchr(b'/', counts)?;
-    let num = |b: &[u8]| match counter(b.trim_ascii()).or_else(|| decimal(b.trim_ascii())) {
-        Some(x) => Some(x),
-        None => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+    let num = |b: &[u8]| {
+        let t = b.trim_ascii();
+        match small_integer(t).or_else(|| decimal(t)) {
+            Some(x) => Some(x),
+            None => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        }
     };
     Some((num(&counts[..slash])?, num(&counts[slash + 1..])?))
-}
-
-/// A counter of one to fifteen digits (every bar's), read by a digit loop alone; anything else
-/// (`1.5k`, `2.3it`) is left to the decimal readers.
-fn counter(b: &[u8]) -> Option<f64> {
-    if b.is_empty() || b.len() > 15 {
-        return None;
-    }
-    let mut n = 0u64;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n * 10 + u64::from(d);
-    }
-    // Fifteen digits are below 2^53: the double is exact.
-    Some(n as f64)
 }
 
 /// Where the first `%|` (a tqdm bar's percentage, then the bar) starts.
@@ -129,28 +114,4 @@ pub(super) fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The digit loop reads what the decimal reader reads, and leaves it what is not digits.
-    #[test]
-    fn counters_read_as_decimals() {
-        for s in [
-            "0",
-            "7",
-            "100",
-            "3815",
-            "1249992",
-            "000123",
-            "999999999999999",
-        ] {
-            assert_eq!(counter(s.as_bytes()), decimal(s.as_bytes()), "{s}");
-        }
-        for s in ["", "1.5", "2k", "-3", "1234567890123456", " 12"] {
-            assert_eq!(counter(s.as_bytes()), None, "{s}");
-        }
-    }
 }

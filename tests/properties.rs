@@ -141,7 +141,6 @@ fn render_all(runs: &[Run]) {
         &term::View {
             color: true,
             verbose: true,
-            written: &[],
         },
     );
     assert!(

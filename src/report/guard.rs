@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use crate::config::{Config, Output};
 use crate::model::Run;
 
-/// The identity of an existing file: device and inode where the platform has them, and the
+/// The identity of an existing file: device and inode where the platform has them, else the
 /// canonical path.
 #[derive(Debug, PartialEq, Eq)]
 struct Identity {
@@ -21,11 +21,14 @@ struct Identity {
 
 impl Identity {
     /// The identity of `path`, or `None` when nothing is there (a new file is never an input).
+    /// The canonical path is looked up only where there is no inode (it costs a system call
+    /// per directory of the path, for every input).
     fn of(path: &Path) -> Option<Identity> {
         let meta = std::fs::metadata(path).ok()?;
+        let inode = inode(&meta);
         Some(Identity {
-            inode: inode(&meta),
-            canonical: path.canonicalize().ok(),
+            inode,
+            canonical: inode.is_none().then(|| path.canonicalize().ok()).flatten(),
         })
     }
 

@@ -41,18 +41,24 @@ pub fn render(report: &Report<'_>) -> String {
         })
         .collect();
     let warnings: Vec<String> = report.warnings();
-    let doc = json!({
+    let mut doc = json!({
         "schema_version": SCHEMA_VERSION,
         "axis": report.aligned.axis.name(),
         "data_axis": report.aligned.data_axis.name(),
         "baseline": report.runs[report.baseline].label,
-        "runs": runs,
-        "comparisons": comparisons,
-        "verdict": verdict(report),
-        "sweep": report.sweep.map(sweep),
-        "findings": report.findings.iter().enumerate().map(|(i, f)| finding(report, i, f)).collect::<Vec<_>>(),
         "warnings": warnings,
     });
+    // Built values are moved in: `json!` would copy each (it serialises its arguments).
+    doc["runs"] = Value::Array(runs);
+    doc["comparisons"] = Value::Array(comparisons);
+    doc["verdict"] = verdict(report);
+    doc["sweep"] = report.sweep.map_or(Value::Null, sweep);
+    doc["findings"] = report
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| finding(report, i, f))
+        .collect();
     let mut s = serde_json::to_string_pretty(&doc).expect("a serde_json::Value always serialises");
     s.push('\n');
     super::text::json_escapes(s)
@@ -101,14 +107,19 @@ fn run(r: &Run, summaries: &std::collections::BTreeMap<String, crate::model::Sum
             }),
         );
     }
-    json!({
+    let mut out = json!({
         "label": r.label,
         "path": r.path,
         "planned": r.planned,
-        "sources": r.sources.iter().map(|s| json!({"path": s.path, "format": s.format.unwrap_or("skipped"), "note": s.note})).collect::<Vec<_>>(),
-        "config": config,
-        "metrics": metrics,
-    })
+    });
+    out["sources"] = r
+        .sources
+        .iter()
+        .map(|s| json!({"path": s.path, "format": s.format.unwrap_or("skipped"), "note": s.note}))
+        .collect();
+    out["config"] = Value::Object(config);
+    out["metrics"] = Value::Object(metrics);
+    out
 }
 
 fn overlap(o: &Overlap) -> Value {

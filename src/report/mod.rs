@@ -104,6 +104,37 @@ pub fn emit_interim(report: &Report<'_>, config: &Config) -> Result<()> {
 
 fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     guard::check(report.runs, config)?;
+    // Every text this call writes is rendered first, at once (none reads another): the charts
+    // (built once for the page and the plot, each line thinned once), the JSON and Markdown
+    // documents, and the summary (the files written are added to it at the end). A chart that
+    // cannot be drawn is warned about once.
+    let to_stdout = |o: &Option<Output>| matches!(o, Some(Output::Stdout));
+    let summary = last && !to_stdout(&config.json) && !to_stdout(&config.markdown);
+    let (charts, (json_text, (markdown_text, summary_text))) = rayon::join(
+        || config.draws_charts().then(|| html::all_charts(report)),
+        || {
+            rayon::join(
+                || rendered(&config.json, last).then(|| json::render(report)),
+                || {
+                    rayon::join(
+                        || rendered(&config.markdown, last).then(|| markdown::render(report)),
+                        || {
+                            summary.then(|| {
+                                term::render(
+                                    report,
+                                    &term::View {
+                                        color: config.color != anstream::ColorChoice::Never,
+                                        verbose: config.verbose,
+                                    },
+                                )
+                            })
+                        },
+                    )
+                },
+            )
+        },
+    );
+    // Standard error is locked only now: a render on another thread would wait for it.
     let mut err = io::stderr().lock();
     for w in report.warnings().into_iter().filter(|_| last) {
         writeln!(err, "losscmp: warning: {}", text::printable(&w))?;
@@ -111,9 +142,6 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     // What was written, for the terminal's last lines.
     let mut written: Vec<String> = Vec::new();
     let mut wrote = |what: &str, path: &Path| written.push(format!("{what}: {}", path.display()));
-    // The charts are built once for the page and the plot (each line thinned once), and a chart
-    // that cannot be drawn is warned about once.
-    let charts = config.draws_charts().then(|| html::all_charts(report));
     if let Some(all) = &charts {
         let shown = if config.out.is_some() { all.len() } else { 2 };
         for why in all
@@ -172,24 +200,13 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     if config.annotations && last {
         err.write_all(ci::annotations(report).as_bytes())?;
     }
-    let mut stdout_taken = false;
     for (what, target, text) in [
-        (
-            "json",
-            &config.json,
-            config.json.as_ref().map(|_| json::render(report)),
-        ),
-        (
-            "markdown",
-            &config.markdown,
-            config.markdown.as_ref().map(|_| markdown::render(report)),
-        ),
+        ("json", &config.json, json_text),
+        ("markdown", &config.markdown, markdown_text),
     ] {
         match (target, text) {
-            (Some(Output::Stdout), Some(_)) if !last => stdout_taken = true,
             (Some(Output::Stdout), Some(text)) => {
                 io::stdout().lock().write_all(text.as_bytes())?;
-                stdout_taken = true;
             }
             (Some(Output::File(path)), Some(text)) => {
                 write_atomic(path, text.as_bytes())?;
@@ -198,18 +215,21 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
             _ => {}
         }
     }
-    if !stdout_taken && last {
-        let text = term::render(
-            report,
-            &term::View {
-                color: config.color != anstream::ColorChoice::Never,
-                verbose: config.verbose,
-                written: &written,
-            },
-        );
+    if let Some(mut text) = summary_text {
+        text.push_str(&term::written(&written));
         anstream::AutoStream::new(io::stdout().lock(), config.color).write_all(text.as_bytes())?;
     }
     Ok(())
+}
+
+/// Whether a document for `target` is rendered: a file always, standard output only by the
+/// last call (an interim one leaves standard output to it).
+fn rendered(target: &Option<Output>, last: bool) -> bool {
+    match target {
+        Some(Output::File(_)) => true,
+        Some(Output::Stdout) => last,
+        None => false,
+    }
 }
 
 /// A temporary file in `path`'s directory (so the rename that replaces `path` stays on one file

@@ -50,14 +50,12 @@ impl Paint {
 }
 
 /// What the terminal shows: `verbose` adds each run's block (configuration with provenance,
-/// points, files read); `written` lists the files this invocation wrote, shown last.
-pub struct View<'a> {
+/// points, files read).
+pub struct View {
     /// Style the text (anstream drops the styles where colour is off).
     pub color: bool,
     /// Show each run's block.
     pub verbose: bool,
-    /// "report: report.html" lines.
-    pub written: &'a [String],
 }
 
 /// The short name of a run's trouble, by the id of its cause.
@@ -102,8 +100,8 @@ pub fn verdict_line(report: &Report<'_>) -> String {
 }
 
 /// Renders the summary: the verdict first, then the other findings, the compared numbers, the
-/// run blocks (with `-v`), and the files written.
-pub fn render(report: &Report<'_>, view: &View<'_>) -> String {
+/// run blocks (with `-v`); the files written follow it ([`written`]).
+pub fn render(report: &Report<'_>, view: &View) -> String {
     let p = Paint { on: view.color };
     let mut out = String::new();
     let baseline = &report.runs[report.baseline];
@@ -161,9 +159,15 @@ pub fn render(report: &Report<'_>, view: &View<'_>) -> String {
             p.dim("Each run's configuration, with the file and line of every value: -v")
         );
     }
-    if !view.written.is_empty() {
+    out
+}
+
+/// The files this invocation wrote ("report: report.html" lines), shown after the summary.
+pub fn written(lines: &[String]) -> String {
+    let mut out = String::new();
+    if !lines.is_empty() {
         out.push('\n');
-        for w in view.written {
+        for w in lines {
             let _ = writeln!(out, "{}", s(w));
         }
     }

@@ -45,7 +45,10 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
 /// safe to print (`--json -`). They can only occur inside strings, where the escape means the
 /// same character.
 pub fn json_escapes(json: String) -> String {
-    if !json.chars().any(unsafe_char) {
+    // Printable ASCII, newlines and tabs hold none (checked by the byte: most documents are
+    // ASCII); anything else is looked at character by character.
+    let plain = |b: &u8| matches!(b, b' '..=b'~' | b'\n' | b'\t');
+    if json.as_bytes().iter().all(plain) || !json.chars().any(unsafe_char) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -124,6 +127,14 @@ mod tests {
         let a: serde_json::Value = serde_json::from_str(&raw).expect("parses");
         let b: serde_json::Value = serde_json::from_str(&safe).expect("parses");
         assert_eq!(a, b);
+        // ASCII only: DEL and C0 controls are still found (the all-ASCII check passes over
+        // printable bytes, newlines and tabs alone).
+        assert_eq!(json_escapes("\"x\u{7f}\"".into()), "\"x\\u007f\"");
+        assert_eq!(
+            json_escapes("\"\u{1b}[2J\r\"".into()),
+            "\"\\u001b[2J\\u000d\""
+        );
+        assert_eq!(json_escapes("{\n\t\"a\": 1\n}".into()), "{\n\t\"a\": 1\n}");
     }
 
     #[test]

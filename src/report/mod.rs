@@ -110,30 +110,19 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     // cannot be drawn is warned about once.
     let to_stdout = |o: &Option<Output>| matches!(o, Some(Output::Stdout));
     let summary = last && !to_stdout(&config.json) && !to_stdout(&config.markdown);
-    let (charts, (json_text, (markdown_text, summary_text))) = rayon::join(
-        || config.draws_charts().then(|| html::all_charts(report)),
-        || {
-            rayon::join(
-                || rendered(&config.json, last).then(|| json::render(report)),
-                || {
-                    rayon::join(
-                        || rendered(&config.markdown, last).then(|| markdown::render(report)),
-                        || {
-                            summary.then(|| {
-                                term::render(
-                                    report,
-                                    &term::View {
-                                        color: config.color != anstream::ColorChoice::Never,
-                                        verbose: config.verbose,
-                                    },
-                                )
-                            })
-                        },
-                    )
-                },
-            )
-        },
-    );
+    let (mut charts, mut json_text, mut markdown_text, mut summary_text) = (None, None, None, None);
+    rayon::scope(|s| {
+        s.spawn(|_| charts = config.draws_charts().then(|| html::all_charts(report)));
+        s.spawn(|_| json_text = rendered(&config.json, last).then(|| json::render(report)));
+        s.spawn(|_| {
+            markdown_text = rendered(&config.markdown, last).then(|| markdown::render(report));
+        });
+        let view = term::View {
+            color: config.color != anstream::ColorChoice::Never,
+            verbose: config.verbose,
+        };
+        summary_text = summary.then(|| term::render(report, &view));
+    });
     // Standard error is locked only now: a render on another thread would wait for it.
     let mut err = io::stderr().lock();
     for w in report.warnings().into_iter().filter(|_| last) {

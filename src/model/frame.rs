@@ -15,6 +15,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::{Coord, Point};
 
 /// A metric name, shared by every row of a file that logs it (a million-entry log holds a
@@ -358,18 +360,35 @@ impl Frame {
     }
 
     /// Appends another part's rows and metrics after these, as if they had been pushed here.
-    pub fn append(&mut self, other: Frame) {
+    /// The rows and each metric column are copied at once (on the pool's threads): a large
+    /// part's copy is mostly the kernel's first touch of the pages it is copied into.
+    pub fn append(&mut self, mut other: Frame) {
         let offset = self.len;
         let Ok(shift) = u32::try_from(offset) else {
             return;
         };
-        self.append_rows(&other);
-        for col in other.columns {
-            let c = self.column_index(&col.name);
-            let mine = &mut self.columns[c];
-            mine.rows.extend(col.rows.iter().map(|r| r + shift));
-            mine.values.extend_from_slice(&col.values);
+        let theirs = std::mem::take(&mut other.columns);
+        let targets: Vec<usize> = theirs.iter().map(|c| self.column_index(&c.name)).collect();
+        let mut columns = std::mem::take(&mut self.columns);
+        let mut by_target: Vec<Option<Column>> = columns.iter().map(|_| None).collect();
+        for (col, t) in theirs.into_iter().zip(targets) {
+            by_target[t] = Some(col);
         }
+        rayon::join(
+            || self.append_rows(&other),
+            || {
+                columns
+                    .par_iter_mut()
+                    .zip(by_target)
+                    .for_each(|(mine, theirs)| {
+                        if let Some(col) = theirs {
+                            mine.rows.extend(col.rows.iter().map(|r| r + shift));
+                            mine.values.extend_from_slice(&col.values);
+                        }
+                    });
+            },
+        );
+        self.columns = columns;
     }
 
     /// Appends another frame's rows (not its metrics); returns the row the first of them got.

@@ -83,7 +83,7 @@ struct State {
     /// total (the total steps) when nothing else states it.
     largest_bar: Option<(f64, u32)>,
     /// tqdm hint for each record, by index.
-    hints: Vec<Option<Bar>>,
+    hints: Hints,
     /// Training has started (a training header or a metric was seen): the preamble's one-off
     /// lines (world size, transformers version, DeepSpeed's configuration) are no longer
     /// looked for.
@@ -118,7 +118,7 @@ impl State {
             block: Block::None,
             bar,
             largest_bar: None,
-            hints: Vec::new(),
+            hints: Hints::default(),
             training: false,
             world_seen: false,
             version_seen: false,
@@ -163,9 +163,12 @@ impl State {
                 .into_iter()
                 .filter(|f| !found.contains(&f.key)),
         );
-        self.out.records.append(next.out.records);
+        let (records, hints) = (&mut self.out.records, &mut self.hints);
+        rayon::join(
+            || records.append(next.out.records),
+            || hints.append(next.hints),
+        );
         self.out.warnings.extend(next.out.warnings);
-        self.hints.extend(next.hints);
         if next.headers_seen > 0 {
             self.header_facts = next.header_facts;
         }
@@ -290,7 +293,7 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
 
 /// Gives each dict record a step from its epoch (with the header's steps per epoch) or the
 /// training bar's counter.
-fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
+fn place_steps(out: &mut Parsed, hints: &Hints) {
     let fact = |k: Key| {
         out.facts
             .iter()
@@ -312,8 +315,6 @@ fn place_steps(out: &mut Parsed, hints: &[Option<Bar>]) {
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
         let bar = hints
             .get(i)
-            .copied()
-            .flatten()
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
         match (spe, epoch, bar) {
@@ -470,6 +471,39 @@ mod tests {
             runtime.is_some_and(|f| f.locator.to_string() == "line 821 (train_runtime)"),
             "{runtime:?}"
         );
+        assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
+    }
+
+    #[test]
+    fn a_cut_beyond_the_small_window_is_found_in_the_large_one() {
+        // Dicts only in the first third, then more than the small window of bar updates with
+        // no dict, then one dict and more bars: the cut is that dict, found by the large window.
+        let mut log = LOG.replace(
+            "Total optimization steps = 48",
+            "Total optimization steps = 9000",
+        );
+        let bar = |step: u32| format!(" 1%|#  | {step}/9000 [00:01<00:14,  3it/s]\r");
+        for step in 1..=9000 {
+            log.push_str(&bar(step));
+            if step % 10 == 0 && (step < 3000 || step == 8000) {
+                let epoch = f64::from(step) / 9000.0;
+                log.push_str(&format!(
+                    "\n{{'loss': '{}', 'epoch': '{epoch}'}}\n",
+                    1.0 / f64::from(step)
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        let len = log.len() as u64;
+        let (cut, bar_before) = split_point(&path, 0).expect("reads").expect("a cut");
+        assert!(cut > len / 2 + SMALL_WINDOW, "{cut} of {len}");
+        assert_eq!(&log.as_bytes()[cut as usize..][..8], b"{'loss':");
+        assert_eq!(bar_before, Some((8000.0, 9000.0)));
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        assert_eq!(whole.records.len(), 303);
         assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
     }
 

@@ -62,7 +62,7 @@ pub(super) fn read_path_split_from(
             if st.ds_seen || st.ds_config_seen.contains(&true) {
                 let ds = deepspeed_rescan(path, split, bar, display)?;
                 next.out.records.append(ds.out.records);
-                next.hints.extend(ds.hints);
+                next.hints.append(ds.hints);
             }
             st.join(next);
             Ok(finish(st, too_long + more))
@@ -79,12 +79,32 @@ pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Opti
     let Some((mut file, len)) = source::splittable(path, min)? else {
         return Ok(None);
     };
-    // A window before the middle (for the last bar) and one after (for the cut).
-    let window = (len / 2).min(4 << 20);
-    let from = len / 2 - window;
+    // A window either side of the middle: before it for the last bar, after it for the cut. A
+    // log with a dict every few hundred bytes has both within a few KiB, so a small window is
+    // read first (the cut and its bar are the same in any window that holds them both).
+    for window in [SMALL_WINDOW, LARGE_WINDOW] {
+        let window = (len / 2).min(window);
+        if let Some(cut) = cut_in(&mut file, len / 2 - window, window)? {
+            return Ok(Some(cut));
+        }
+        if window == len / 2 {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Bytes read either side of the middle, first and then when the first finds no cut.
+pub(super) const SMALL_WINDOW: u64 = 64 << 10;
+pub(super) const LARGE_WINDOW: u64 = 4 << 20;
+
+/// The cut in `window` bytes either side of `from + window`, and the bar before it: the first
+/// dict line after the middle and the last training bar before that line, its whole update in
+/// the window. None when the window holds no such pair.
+fn cut_in(file: &mut File, from: u64, window: u64) -> io::Result<Option<(u64, Option<Bar>)>> {
     file.seek(SeekFrom::Start(from))?;
     let mut buf = Vec::new();
-    (&mut file).take(2 * window).read_to_end(&mut buf)?;
+    (&mut *file).take(2 * window).read_to_end(&mut buf)?;
     let window = usize::try_from(window).unwrap_or(usize::MAX).min(buf.len());
     let Some(cut) = memmem::find(&buf[window..], b"\n{'").map(|p| window + p + 1) else {
         return Ok(None);
@@ -92,14 +112,15 @@ pub(super) fn split_point(path: &Path, min: u64) -> io::Result<Option<(u64, Opti
     let before = &buf[..cut];
     let bar = last_percent_bar(before).and_then(|p| {
         let start = line_start(before, 0, p);
+        // An update that starts before the window may be cut short: a larger window reads it.
+        if start == 0 && from > 0 {
+            return None;
+        }
         parse_bar(&without_ansi(&before[start..line_end(before, p)]))
     });
     // A dict between that bar and the cut would have been given the same bar: fine. No bar in
     // the window at all is rare enough to read the file in one piece.
-    if bar.is_none() {
-        return Ok(None);
-    }
-    Ok(Some((from + cut as u64, bar)))
+    Ok(bar.map(|bar| (from + cut as u64, Some(bar))))
 }
 
 /// Whether the first MiB of the file (before `cut`) holds a training header: the second half

@@ -115,3 +115,87 @@ pub(super) fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The training bar's counter as each record was read, for [`place_steps`]: the counters in
+/// one column (8 bytes a record) and the totals as runs (the record each starts at), `None`
+/// while no bar had been seen. A log's bar changes its total rarely (an eval bar, a resumed
+/// run), so this holds a third of what a bar per record would.
+#[derive(Debug, Default)]
+pub(super) struct Hints {
+    counters: Vec<f64>,
+    totals: Vec<(usize, Option<f64>)>,
+}
+
+impl Hints {
+    /// The bar before the next record.
+    pub(super) fn push(&mut self, bar: Option<Bar>) {
+        let total = bar.map(|(_, t)| t);
+        // Totals compared by their bits: a NaN total starts no new run each time.
+        if self
+            .totals
+            .last()
+            .is_none_or(|&(_, t)| t.map(f64::to_bits) != total.map(f64::to_bits))
+        {
+            self.totals.push((self.counters.len(), total));
+        }
+        self.counters.push(bar.map_or(f64::NAN, |(n, _)| n));
+    }
+
+    /// The bar before record `i`.
+    pub(super) fn get(&self, i: usize) -> Option<Bar> {
+        let counter = *self.counters.get(i)?;
+        let run = self.totals.partition_point(|&(from, _)| from <= i);
+        let total = self.totals.get(run.checked_sub(1)?)?.1?;
+        Some((counter, total))
+    }
+
+    /// Appends the next part's hints, after these.
+    pub(super) fn append(&mut self, next: Hints) {
+        let offset = self.counters.len();
+        for (from, total) in next.totals {
+            if self
+                .totals
+                .last()
+                .is_none_or(|&(_, t)| t.map(f64::to_bits) != total.map(f64::to_bits))
+            {
+                self.totals.push((offset + from, total));
+            }
+        }
+        self.counters.extend_from_slice(&next.counters);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_give_back_each_records_bar() {
+        let bars = [
+            None,
+            Some((1.0, 40.0)),
+            Some((2.0, 40.0)),
+            Some((3.0, 8.0)),
+            None,
+            Some((f64::NAN, 40.0)),
+            Some((5.0, 40.0)),
+        ];
+        let mut whole = Hints::default();
+        bars.iter().for_each(|&b| whole.push(b));
+        let got: Vec<_> = (0..bars.len() + 1).map(|i| whole.get(i)).collect();
+        let mut want: Vec<_> = bars.to_vec();
+        want.push(None);
+        // NaN != NaN: compared by their debug text.
+        assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        // Runs of one total: none, 40, 8, none, 40.
+        assert_eq!(whole.totals.len(), 5);
+        // Two parts appended read as one, at any cut.
+        for cut in 0..=bars.len() {
+            let (mut first, mut second) = (Hints::default(), Hints::default());
+            bars[..cut].iter().for_each(|&b| first.push(b));
+            bars[cut..].iter().for_each(|&b| second.push(b));
+            first.append(second);
+            assert_eq!(format!("{first:?}"), format!("{whole:?}"), "cut at {cut}");
+        }
+    }
+}

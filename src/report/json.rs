@@ -2,6 +2,7 @@
 //! non-finite numbers are written as `null` (JSON has no NaN), everything else as logged.
 
 use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::Report;
@@ -13,12 +14,13 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 /// Renders the report as pretty-printed JSON with a trailing newline.
 pub fn render(report: &Report<'_>) -> String {
-    // Each run's summary scans its series: built in parallel.
-    let runs: Vec<Value> = report
+    // Each run's part (its summaries scan its series, and it is most of the document) is built
+    // and written out in parallel, then placed as it is.
+    let runs: Vec<Box<RawValue>> = report
         .runs
         .par_iter()
         .enumerate()
-        .map(|(i, r)| run(r, &report.view.summaries[i]))
+        .map(|(i, r)| nested(&run(r, &report.view.summaries[i]), RUN_DEPTH))
         .collect();
     let comparisons: Vec<Value> = report
         .aligned
@@ -40,28 +42,60 @@ pub fn render(report: &Report<'_>) -> String {
             })
         })
         .collect();
-    let warnings: Vec<String> = report.warnings();
-    let mut doc = json!({
-        "schema_version": SCHEMA_VERSION,
-        "axis": report.aligned.axis.name(),
-        "data_axis": report.aligned.data_axis.name(),
-        "baseline": report.runs[report.baseline].label,
-        "warnings": warnings,
-    });
-    // Built values are moved in: `json!` would copy each (it serialises its arguments).
-    doc["runs"] = Value::Array(runs);
-    doc["comparisons"] = Value::Array(comparisons);
-    doc["verdict"] = verdict(report);
-    doc["sweep"] = report.sweep.map_or(Value::Null, sweep);
-    doc["findings"] = report
-        .findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| finding(report, i, f))
-        .collect();
-    let mut s = serde_json::to_string_pretty(&doc).expect("a serde_json::Value always serialises");
+    let doc = Document {
+        axis: report.aligned.axis.name(),
+        baseline: &report.runs[report.baseline].label,
+        comparisons,
+        data_axis: report.aligned.data_axis.name(),
+        findings: report
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| finding(report, i, f))
+            .collect(),
+        runs,
+        schema_version: SCHEMA_VERSION,
+        sweep: report.sweep.map_or(Value::Null, sweep),
+        verdict: verdict(report),
+        warnings: report.warnings(),
+    };
+    let mut s = serde_json::to_string_pretty(&doc).expect("the document always serialises");
     s.push('\n');
     super::text::json_escapes(s)
+}
+
+/// The document's top level, its keys in sorted order (as a `serde_json::Map` sorts them).
+#[derive(serde::Serialize)]
+struct Document<'a> {
+    axis: &'a str,
+    baseline: &'a str,
+    comparisons: Vec<Value>,
+    data_axis: &'a str,
+    findings: Vec<Value>,
+    runs: Vec<Box<RawValue>>,
+    schema_version: u32,
+    sweep: Value,
+    verdict: Value,
+    warnings: Vec<String>,
+}
+
+/// How deep a run's object sits in the document: in `runs`, in the top-level object.
+const RUN_DEPTH: usize = 2;
+
+/// `value` pretty-printed as it reads at `depth` in the document: its lines after the first
+/// indented by the pretty printer's two spaces a level (a JSON string holds no raw newline).
+fn nested(value: &Value, depth: usize) -> Box<RawValue> {
+    let alone = serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises");
+    let indent = "  ".repeat(depth);
+    let mut text = String::with_capacity(alone.len() + alone.len() / 8);
+    for (i, line) in alone.split('\n').enumerate() {
+        if i > 0 {
+            text.push('\n');
+            text.push_str(&indent);
+        }
+        text.push_str(line);
+    }
+    RawValue::from_string(text).expect("serde_json wrote valid JSON")
 }
 
 fn num(x: f64) -> Value {
@@ -207,4 +241,31 @@ fn finding(report: &Report<'_>, i: usize, f: &Finding) -> Value {
             json!({"summary": fix.summary, "changes": changes, "alternatives": fix.alternatives})
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_written_alone_reads_as_written_in_place() {
+        let part = json!({
+            "config": {"source": "a.log: line 3 (x)\nnot a line", "value": 1.5},
+            "empty": {}, "none": [], "list": [1, [2, {"deep": "x"}]], "text": "tab\tend",
+        });
+        #[derive(serde::Serialize)]
+        struct Doc {
+            a: u32,
+            runs: Vec<Box<RawValue>>,
+        }
+        let alone = Doc {
+            a: 1,
+            runs: vec![nested(&part, RUN_DEPTH), nested(&json!([]), RUN_DEPTH)],
+        };
+        let whole = json!({"a": 1, "runs": [part, []]});
+        assert_eq!(
+            serde_json::to_string_pretty(&alone).expect("serialises"),
+            serde_json::to_string_pretty(&whole).expect("serialises")
+        );
+    }
 }

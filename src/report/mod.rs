@@ -125,9 +125,14 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     });
     // Standard error is locked only now: a render on another thread would wait for it.
     let mut err = io::stderr().lock();
+    // Standard error is unbuffered: the warnings go in one write, not three per line.
+    let mut warned = String::new();
     for w in report.warnings().into_iter().filter(|_| last) {
-        writeln!(err, "losscmp: warning: {}", text::printable(&w))?;
+        warned.push_str("losscmp: warning: ");
+        warned.push_str(&text::printable(&w));
+        warned.push('\n');
     }
+    err.write_all(warned.as_bytes())?;
     // What was written, for the terminal's last lines.
     let mut written: Vec<String> = Vec::new();
     let mut wrote = |what: &str, path: &Path| written.push(format!("{what}: {}", path.display()));

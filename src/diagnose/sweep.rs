@@ -115,11 +115,18 @@ pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64, bool)> {
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), (b, _)| {
             (lo.min(*b), hi.max(*b))
         });
-    let sse = |bc: f64| {
-        let r: Vec<f64> = points
-            .iter()
-            .map(|(b, s)| s.ln() - (1.0 + bc / b).ln())
-            .collect();
+    // ln S of each point, taken once: the search below evaluates the sum of squares some 700
+    // times.
+    let ln_s: Vec<f64> = points.iter().map(|(_, s)| s.ln()).collect();
+    let mut r: Vec<f64> = Vec::with_capacity(points.len());
+    let mut sse = |bc: f64| {
+        r.clear();
+        r.extend(
+            points
+                .iter()
+                .zip(&ln_s)
+                .map(|((b, _), ln_s)| ln_s - (1.0 + bc / b).ln()),
+        );
         let ln_smin = r.iter().sum::<f64>() / r.len() as f64;
         let e = r.iter().map(|x| (x - ln_smin).powi(2)).sum::<f64>();
         (e, ln_smin.exp())
@@ -221,8 +228,9 @@ pub fn analyse(runs: &[Run]) -> Option<Sweep> {
         }
         best.push(winner);
     }
+    // Each target's fits (hundreds, for the bootstrap) on their own thread.
     let fits: Vec<Fit> = targets
-        .iter()
+        .par_iter()
         .filter_map(|&loss| {
             let reach: Vec<Reach> = best
                 .iter()

@@ -392,19 +392,18 @@ fn describe(p: &Parsed) -> String {
 /// Sniffs and reads one file. `Ok(None)`: not a format losscmp reads. Each file is opened once
 /// ([`source::Input`]): a stream (stdin, a FIFO) is sniffed from its head and read on from there.
 fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFile>, IngestError> {
-    let (input, head) = source::Input::open(path)?;
-    read_opened(path, input, &head, columns)
+    let input = source::Input::open(path)?;
+    read_opened(path, input, columns)
 }
 
 /// Reads an opened input whose head was sniffed: see [`read_file`].
 fn read_opened(
     path: &Path,
     input: source::Input,
-    head: &[u8],
     columns: &[(String, String)],
 ) -> Result<Option<ReadFile>, IngestError> {
     let display = path.display().to_string();
-    let Some(sniffed) = sniff(path, head, columns)? else {
+    let Some(sniffed) = sniff(path, input.head(), columns)? else {
         return Ok(None);
     };
     let parsed = read_as(sniffed.format, input, path, columns)?;

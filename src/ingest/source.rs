@@ -457,13 +457,20 @@ fn read_document(
     })
 }
 
-/// One input file as the readers see it, opened once. A regular file is opened again by path
-/// as often as a reader needs (a large log is read in two halves); anything else (stdin, a FIFO,
-/// a character device) can be read only once, so its sniffed head is kept and handed back in
-/// front of the rest of the stream.
+/// One input file as the readers see it, opened once. A plain regular file stays open after its
+/// head is sniffed, and a reader goes on from there (the head handed back first); a file is
+/// opened again by path as often as a reader needs (a large log read in two halves, a gzip
+/// file decompressed). Anything else (stdin, a FIFO, a character device) can be read only once,
+/// so its sniffed head is kept and handed back in front of the rest of the stream.
 pub enum Input {
     /// A regular file (gzip-compressed or not).
-    File(PathBuf),
+    File {
+        path: PathBuf,
+        /// The head read for sniffing: of a plain file, its first bytes as they are.
+        head: Vec<u8>,
+        /// A plain file, open just after its head, until a reader takes it.
+        rest: Option<File>,
+    },
     /// A stream: the (decompressed) head already read, then the rest, until taken.
     Stream {
         /// The name shown in messages.
@@ -475,8 +482,8 @@ pub enum Input {
 
 impl Input {
     /// Opens `path` (`-` for stdin) and reads its first [`SNIFF_BYTES`] bytes, decompressed,
-    /// for sniffing.
-    pub fn open(path: &Path) -> Result<(Input, Vec<u8>), IngestError> {
+    /// for sniffing ([`Input::head`]).
+    pub fn open(path: &Path) -> Result<Input, IngestError> {
         let display = path.display().to_string();
         let io = |e| IngestError::Io {
             path: display.clone(),
@@ -488,17 +495,30 @@ impl Input {
             let meta = fs::metadata(path).map_err(io)?;
             if meta.is_file() {
                 // Only the bytes sniffed are read (`open`'s buffer would read 256 KiB of every
-                // file); the readers open the file again.
+                // file). A plain file is kept open where the head ends; a compressed one is
+                // opened again by its reader.
                 let mut head = Vec::with_capacity(SNIFF_BYTES);
-                let reader: Box<dyn Read> = match plain_file(path)? {
-                    Some(file) => Box::new(file),
-                    None => open(path)?,
+                let rest = match plain_file(path)? {
+                    Some(mut file) => {
+                        (&mut file)
+                            .take(SNIFF_BYTES as u64)
+                            .read_to_end(&mut head)
+                            .map_err(io)?;
+                        Some(file)
+                    }
+                    None => {
+                        open(path)?
+                            .take(SNIFF_BYTES as u64)
+                            .read_to_end(&mut head)
+                            .map_err(io)?;
+                        None
+                    }
                 };
-                reader
-                    .take(SNIFF_BYTES as u64)
-                    .read_to_end(&mut head)
-                    .map_err(io)?;
-                return Ok((Input::File(path.to_path_buf()), head));
+                return Ok(Input::File {
+                    path: path.to_path_buf(),
+                    head,
+                    rest,
+                });
             }
             Box::new(File::open(path).map_err(io)?)
         };
@@ -518,10 +538,7 @@ impl Input {
 
     /// A stream whose first [`SNIFF_BYTES`] are read now for sniffing and handed back in front
     /// of the rest.
-    fn stream(
-        display: String,
-        mut rest: Box<dyn Read + Send>,
-    ) -> Result<(Input, Vec<u8>), IngestError> {
+    fn stream(display: String, mut rest: Box<dyn Read + Send>) -> Result<Input, IngestError> {
         let mut head = Vec::with_capacity(SNIFF_BYTES);
         (&mut rest)
             .take(SNIFF_BYTES as u64)
@@ -530,20 +547,16 @@ impl Input {
                 path: display.clone(),
                 source: e,
             })?;
-        let sniffed = head.clone();
-        Ok((
-            Input::Stream {
-                display,
-                head,
-                rest: Some(rest),
-            },
-            sniffed,
-        ))
+        Ok(Input::Stream {
+            display,
+            head,
+            rest: Some(rest),
+        })
     }
 
     /// Bytes `from..to` of a plain file, as a stream with its head sniffed: what `--follow` has
     /// seen complete of a growing file.
-    pub fn range(path: &Path, from: u64, to: u64) -> Result<(Input, Vec<u8>), IngestError> {
+    pub fn range(path: &Path, from: u64, to: u64) -> Result<Input, IngestError> {
         let display = path.display().to_string();
         let io = |e| IngestError::Io {
             path: display.clone(),
@@ -554,25 +567,44 @@ impl Input {
         Input::stream(display, Box::new(file.take(to.saturating_sub(from))))
     }
 
+    /// The first bytes (decompressed), for sniffing.
+    pub fn head(&self) -> &[u8] {
+        match self {
+            Input::File { head, .. } | Input::Stream { head, .. } => head,
+        }
+    }
+
     /// The path of a regular file, which a reader may open again (or seek in).
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Input::File(p) => Some(p),
+            Input::File { path, .. } => Some(path),
             Input::Stream { .. } => None,
         }
     }
 
     fn display(&self) -> String {
         match self {
-            Input::File(p) => p.display().to_string(),
+            Input::File { path, .. } => path.display().to_string(),
             Input::Stream { display, .. } => display.clone(),
+        }
+    }
+
+    /// A plain file's head and the open file after it, when not yet taken.
+    fn take_plain(&mut self) -> Option<(Vec<u8>, File)> {
+        match self {
+            Input::File { head, rest, .. } => Some((std::mem::take(head), rest.take()?)),
+            Input::Stream { .. } => None,
         }
     }
 
     /// The whole content as a stream, decompressed. A stream can be taken only once.
     pub fn reader(&mut self) -> Result<Box<dyn Read + Send>, IngestError> {
+        if let Some((head, rest)) = self.take_plain() {
+            let rest = BufReader::with_capacity(256 * 1024, rest);
+            return Ok(Box::new(io::Cursor::new(head).chain(rest)));
+        }
         match self {
-            Input::File(p) => open(p),
+            Input::File { path, .. } => open(path),
             Input::Stream {
                 display,
                 head,
@@ -589,8 +621,11 @@ impl Input {
 
     /// [`Input::reader`] for a reader that asks for large blocks itself ([`open_blocks`]).
     pub fn blocks(&mut self) -> Result<Box<dyn Read + Send>, IngestError> {
+        if let Some((head, rest)) = self.take_plain() {
+            return Ok(Box::new(io::Cursor::new(head).chain(rest)));
+        }
         match self {
-            Input::File(p) => open_blocks(p),
+            Input::File { path, .. } => open_blocks(path),
             Input::Stream { .. } => self.reader(),
         }
     }
@@ -598,10 +633,24 @@ impl Input {
     /// The whole content as text (lossy UTF-8), refusing documents over
     /// [`MAX_DOCUMENT_BYTES`].
     pub fn text(&mut self) -> Result<String, IngestError> {
-        if let Input::File(p) = self {
-            return read_to_string(p);
-        }
         let display = self.display();
+        if let Some((mut head, rest)) = self.take_plain() {
+            let size = rest.metadata().map(|m| m.len()).unwrap_or(0);
+            if size > MAX_DOCUMENT_BYTES {
+                return Err(IngestError::TooLarge {
+                    path: display,
+                    size,
+                    limit: MAX_DOCUMENT_BYTES,
+                });
+            }
+            // The rest read after the head, into one buffer of the file's size.
+            let size = usize::try_from(size).unwrap_or(0);
+            head.reserve(size.saturating_sub(head.len()).saturating_add(1));
+            return read_document(rest, head, display);
+        }
+        if let Input::File { path, .. } = self {
+            return read_to_string(path);
+        }
         read_document(self.reader()?, Vec::new(), display)
     }
 }

@@ -263,7 +263,7 @@ impl Tailed {
                     // Not one more whole line yet.
                     return Ok(false);
                 };
-                let (input, _) = source::Input::range(&self.path, from, cut)?;
+                let input = source::Input::range(&self.path, from, cut)?;
                 let parsed = match &mut self.how {
                     How::Stdout { offset, tail } => {
                         let mut input = input;
@@ -315,8 +315,9 @@ impl Tailed {
     /// their start, anything else (and compressed files) read whole. False when it is not (yet)
     /// a format losscmp reads.
     fn decide(&mut self, columns: &[(String, String)]) -> Result<bool, IngestError> {
-        let (_, head) = source::Input::open(&self.path)?;
-        let Some(sniffed) = super::sniff(&self.path, &head, columns)? else {
+        let input = source::Input::open(&self.path)?;
+        let head = input.head();
+        let Some(sniffed) = super::sniff(&self.path, head, columns)? else {
             self.read = None;
             self.skipped = None;
             return Ok(false);

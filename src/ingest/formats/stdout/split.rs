@@ -15,17 +15,31 @@ pub(super) const SPLIT_MIN: u64 = 64 << 20;
 /// Reads a stdout log: a large plain file in two halves on two threads, anything else (gzip,
 /// stdin, a FIFO, small files) streamed.
 pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
-    match input.path() {
-        Some(path) => read_path_split_from(path, display, SPLIT_MIN),
-        None => read(input.blocks()?, display),
+    if let Some(path) = input.path() {
+        if let Some(parsed) = read_halves(path, display, SPLIT_MIN)? {
+            return Ok(parsed);
+        }
     }
+    // Streamed from where sniffing left the file (its head handed back first).
+    read(input.blocks()?, display)
 }
 
+/// [`read_input`] of a file by path, in two halves when it is at least `min` bytes.
+#[cfg(test)]
 pub(super) fn read_path_split_from(
     path: &Path,
     display: &str,
     min: u64,
 ) -> Result<Parsed, IngestError> {
+    match read_halves(path, display, min)? {
+        Some(parsed) => Ok(parsed),
+        None => read(source::open_blocks(path)?, display),
+    }
+}
+
+/// The file read in two halves on two threads, or `None` when it cannot be cut (smaller than
+/// `min`, compressed, no cut near the middle, one thread).
+fn read_halves(path: &Path, display: &str, min: u64) -> Result<Option<Parsed>, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
         source: e,
@@ -65,9 +79,9 @@ pub(super) fn read_path_split_from(
                 next.hints.append(ds.hints);
             }
             st.join(next);
-            Ok(finish(st, too_long + more))
+            Ok(Some(finish(st, too_long + more)))
         }
-        None => read(source::open_blocks(path)?, display),
+        None => Ok(None),
     }
 }
 

@@ -70,6 +70,9 @@ def main():
     for key, name, args, floor in cases:
         if a.only not in (None, key):
             continue
+        if not args or not all(os.path.exists(x) for x in args):
+            print(f"{name:<22} not generated: python3 bench/generate.py --only {key}")
+            continue
         mb = size_mb(args[0]) if len(args) == 1 else size_mb(runs)
         f_s, _ = timed(floor, a.repeat)
         l_s, rss = timed([a.bin] + args + ["--json", "-"], a.repeat)
@@ -86,6 +89,9 @@ def report_case(a):
     """The HTML report on 20 runs of 1,000,000 points: the report stage's median time (from
     --timings) and the page's size."""
     root = os.path.join(a.data, "runs20x1m")
+    if not os.path.isdir(root):
+        print("report, 20 runs × 1M points: not generated: python3 bench/generate.py --only runs20x1m")
+        return
     runs = [os.path.join(root, d) for d in sorted(os.listdir(root))]
     out = os.path.join(a.data, "report20x1m.html")
     cmd = [a.bin] + runs + ["--out", out, "--timings", "--json", os.devnull]

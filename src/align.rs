@@ -300,21 +300,25 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     let pairs = if runs.len() < 2 {
         Vec::new()
     } else {
-        let ref_data = curve(&runs[reference], data_axis, None, runs);
-        let ref_steps = curve(&runs[reference], Axis::Step, None, runs);
-        let ref_target = TargetCurves::of(&runs[reference], data_axis, runs);
+        // Each run's loss on both axes, built once for its overlaps (as logged) and its target
+        // (smoothed), on smoothing units taken once over every run.
+        let units = (
+            smoothing_unit(runs, data_axis),
+            smoothing_unit(runs, Axis::Step),
+        );
+        let curves = |run: &Run| TargetCurves::of(run, data_axis, units);
+        let ref_curves = curves(&runs[reference]);
         (0..runs.len())
             .into_par_iter()
             .filter(|&i| i != reference)
             .map(|i| {
-                let overlap_on =
-                    |c0: &Curve, a: Axis| overlap(c0, &curve(&runs[i], a, None, runs), a);
+                let run_curves = curves(&runs[i]);
                 Pair {
                     reference,
                     run: i,
-                    by_data: overlap_on(&ref_data, data_axis),
-                    by_steps: overlap_on(&ref_steps, Axis::Step),
-                    target: target(&ref_target, &runs[i], data_axis, runs),
+                    by_data: overlap(&ref_curves.data, &run_curves.data, data_axis),
+                    by_steps: overlap(&ref_curves.steps, &run_curves.steps, Axis::Step),
+                    target: target(&ref_curves, &run_curves),
                 }
             })
             .collect()
@@ -424,31 +428,38 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     })
 }
 
-/// A run's loss curves smoothed for the target comparison, on the data axis and on steps.
+/// A run's loss curves on the data axis and on steps: the values as logged (what the overlaps
+/// compare) and smoothed for the target comparison.
 struct TargetCurves {
     data: Curve,
     steps: Curve,
 }
 
 impl TargetCurves {
-    fn of(run: &Run, data_axis: Axis, all: &[Run]) -> Self {
+    /// `units`: the smoothing units of the data axis and of steps ([`smoothing_unit`]).
+    fn of(run: &Run, data_axis: Axis, units: (f64, f64)) -> Self {
+        let on = |axis: Axis, unit: f64| {
+            let Some(series) = run.series.get("loss") else {
+                return Curve::default();
+            };
+            let mut c = Curve::of(&series.points, axis);
+            c.smoothed = ema(&c.xs, &c.ys, TARGET_SMOOTHING, unit);
+            c
+        };
         TargetCurves {
-            data: curve(run, data_axis, Some(TARGET_SMOOTHING), all),
-            steps: curve(run, Axis::Step, Some(TARGET_SMOOTHING), all),
+            data: on(data_axis, units.0),
+            steps: on(Axis::Step, units.1),
         }
     }
 }
 
-fn target(reference: &TargetCurves, run: &Run, data_axis: Axis, all: &[Run]) -> Option<Target> {
-    let TargetCurves {
-        data: ud,
-        steps: us,
-    } = TargetCurves::of(run, data_axis, all);
+fn target(reference: &TargetCurves, run: &TargetCurves) -> Option<Target> {
+    let (ud, us) = (&run.data, &run.steps);
     let (rd, rs) = (&reference.data, &reference.steps);
     let best = |c: &Curve| c.smoothed().iter().copied().reduce(f64::min);
     // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
     // reachable on all four curves.
-    let loss = [best(rd)?, best(&ud)?, best(rs)?, best(&us)?]
+    let loss = [best(rd)?, best(ud)?, best(rs)?, best(us)?]
         .into_iter()
         .fold(f64::MIN, f64::max)
         * TARGET_MARGIN;

@@ -346,7 +346,7 @@ fn samples_at(
 /// given, rows in file order). Empty (and not built) when no row lacks the value or no file
 /// logs it. A sorted vector, not a hash map: the rows come nearly in step order, so building it
 /// is a linear sort and a lookup a few compares, with nothing hashed.
-struct Channel(Vec<(f64, f64)>);
+struct Channel(Vec<(f64, f64)>, std::cell::Cell<usize>);
 
 impl Channel {
     fn of(files: &[ReadFile], c: Coordinate) -> Channel {
@@ -356,7 +356,7 @@ impl Channel {
     fn from_frames<'a>(frames: impl Iterator<Item = &'a Frame> + Clone, c: Coordinate) -> Channel {
         let rows = || frames.clone();
         if !rows().any(|f| f.lacks(c)) || !rows().any(|f| f.last_known(c).is_some()) {
-            return Channel(Vec::new());
+            return Channel(Vec::new(), Default::default());
         }
         let mut pairs = Vec::new();
         for f in rows() {
@@ -377,16 +377,22 @@ impl Channel {
             }
             same
         });
-        Channel(pairs)
+        Channel(pairs, Default::default())
     }
 
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// The value at `step` (by its bits: -0 and 0 are two steps; NaN is none).
+    /// The value at `step` (by its bits: -0 and 0 are two steps; NaN is none). Rows are looked
+    /// up mostly in step order: the pair after the last one found is tried first.
     fn at(&self, step: f64) -> Option<f64> {
-        let k = self.0.binary_search_by(|p| p.0.total_cmp(&step)).ok()?;
+        let next = self.1.get();
+        let k = match self.0.get(next) {
+            Some(p) if p.0.total_cmp(&step).is_eq() => next,
+            _ => self.0.binary_search_by(|p| p.0.total_cmp(&step)).ok()?,
+        };
+        self.1.set(k + 1);
         Some(self.0[k].1)
     }
 }
@@ -470,6 +476,11 @@ mod tests {
         assert_eq!(channel.at(0.0), Some(6.));
         assert_eq!(channel.at(f64::NAN), None);
         assert_eq!(channel.at(2.5), None);
+        // Looked up out of step order (the pair after the last found is only tried first).
+        assert_eq!(channel.at(3.), Some(32.));
+        assert_eq!(channel.at(1.), Some(10.));
+        assert_eq!(channel.at(1.), Some(10.));
+        assert_eq!(channel.at(-0.0), Some(5.));
         // Nothing lacks a time: nothing built.
         let whole = frame(&[(1., Some(1.))]);
         assert!(Channel::from_frames(std::iter::once(&whole), Coordinate::Time).is_empty());

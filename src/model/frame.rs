@@ -537,6 +537,13 @@ impl Points {
         self.rows.iter().map(move |&r| at(col, r as usize))
     }
 
+    /// Coordinate `c` of point `i` (NaN: unknown), read from that column alone: what a pass
+    /// over a long series reads instead of building each [`Point`].
+    #[inline]
+    pub fn coordinate(&self, c: Coordinate, i: usize) -> f64 {
+        at(self.frame.coordinate(c), self.rows[i] as usize)
+    }
+
     /// The first point.
     pub fn first(&self) -> Option<Point> {
         self.get(0)

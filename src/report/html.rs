@@ -346,8 +346,6 @@ type Coordinate = dyn Fn(&crate::model::Point) -> Option<f64>;
 /// the script element.
 fn workbench_data(report: &Report<'_>) -> String {
     use crate::align::Axis;
-    use crate::model::Point;
-    use std::fmt::Write as _;
     let has = |axis: Axis| {
         report.runs.iter().all(|r| {
             r.loss()
@@ -373,7 +371,7 @@ fn workbench_data(report: &Report<'_>) -> String {
             .runs
             .iter()
             .filter_map(|r| r.loss())
-            .flat_map(|s| s.points.iter().map(|p| p.value)),
+            .flat_map(|s| s.points.values().iter().copied()),
         6,
     )
     .log;
@@ -400,82 +398,104 @@ fn workbench_data(report: &Report<'_>) -> String {
         );
     }
     j.push_str("],\"runs\":[");
-    let number = |j: &mut String, v: Option<f64>| match v.filter(|v| v.is_finite()) {
-        Some(v) => j.push_str(&num(v)),
-        None => j.push_str("null"),
-    };
-    // The x a point is thinned by: its step, or for a series kept on the epoch axis (no steps),
-    // its epoch, else its order.
-    let x_of = |p: &Point, k: usize| {
-        if p.step.is_finite() {
-            p.step
-        } else {
-            p.epoch.get().unwrap_or(k as f64)
-        }
-    };
-    for (i, run) in report.runs.iter().enumerate() {
-        if i > 0 {
-            j.push(',');
-        }
-        let _ = write!(
-            j,
-            "{{\"label\":{},\"color\":\"{}\",\"metrics\":{{",
-            serde_json::to_string(&run.label).unwrap_or_default(),
-            charts::hex(i)
-        );
-        let mut first = true;
-        for metric in ["loss", "eval_loss", "learning_rate", "grad_norm"] {
-            let Some(s) = run.series.get(metric) else {
-                continue;
-            };
-            let finite: Vec<Point> = s.points.iter().filter(|p| p.value.is_finite()).collect();
-            let keep = super::downsample::lttb_indices(
-                finite.len(),
-                |k| (x_of(&finite[k], k), finite[k].value),
-                EMBEDDED_POINTS,
-            );
-            if !first {
-                j.push(',');
-            }
-            first = false;
-            let _ = write!(j, "\"{metric}\":{{");
-            let columns: [(&str, &Coordinate); 6] = [
-                ("value", &|p| Some(p.value)),
-                ("step", &|p| Some(p.step).filter(|s| s.is_finite())),
-                ("samples", &|p| p.samples.get()),
-                ("epoch", &|p| p.epoch.get()),
-                ("tokens", &|p| p.tokens.get()),
-                ("time", &|p| p.time.get()),
-            ];
-            let mut first_col = true;
-            for (name, get) in columns {
-                // A coordinate no point has is left out, not written as a column of nulls.
-                if keep.iter().all(|&k| get(&finite[k]).is_none()) {
-                    continue;
-                }
-                if !first_col {
-                    j.push(',');
-                }
-                first_col = false;
-                let _ = write!(j, "\"{name}\":[");
-                for (n, &k) in keep.iter().enumerate() {
-                    if n > 0 {
-                        j.push(',');
-                    }
-                    number(&mut j, get(&finite[k]));
-                }
-                j.push(']');
-            }
-            j.push('}');
-        }
-        j.push_str("}}");
-    }
+    // Each run's part on its own thread: a long run's pass over its points is most of the
+    // page's cost.
+    let parts: Vec<String> = report
+        .runs
+        .par_iter()
+        .enumerate()
+        .map(|(i, run)| workbench_run(i, run))
+        .collect();
+    j.push_str(&parts.join(","));
     j.push_str("]}");
     // `<`, `>` and `&` as JSON escapes: no text of a label can end the script element or read
     // as markup.
     j.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
+}
+
+/// One run's part of [`workbench_data`]: its label and colour, and per metric the points LTTB
+/// keeps of its finite values (thinned by step, or for a series kept on the epoch axis by
+/// epoch, else by order) with every coordinate. The points are read where they are, not
+/// copied: only the kept ones are made.
+fn workbench_run(i: usize, run: &Run) -> String {
+    use crate::model::{Coordinate as C, Point};
+    let mut j = String::with_capacity(16 * 1024);
+    let number = |j: &mut String, v: Option<f64>| match v.filter(|v| v.is_finite()) {
+        Some(v) => j.push_str(&num(v)),
+        None => j.push_str("null"),
+    };
+    let _ = write!(
+        j,
+        "{{\"label\":{},\"color\":\"{}\",\"metrics\":{{",
+        serde_json::to_string(&run.label).unwrap_or_default(),
+        charts::hex(i)
+    );
+    let mut first = true;
+    for metric in ["loss", "eval_loss", "learning_rate", "grad_norm"] {
+        let Some(s) = run.series.get(metric) else {
+            continue;
+        };
+        let (points, values) = (&s.points, s.points.values());
+        // The finite points' indices, when some are not (most series have none).
+        let finite: Option<Vec<usize>> = values.iter().any(|v| !v.is_finite()).then(|| {
+            (0..values.len())
+                .filter(|&k| values[k].is_finite())
+                .collect()
+        });
+        let index = |k: usize| finite.as_ref().map_or(k, |f| f[k]);
+        let len = finite.as_ref().map_or(values.len(), Vec::len);
+        let x_of = |k: usize| {
+            let at = index(k);
+            let step = points.coordinate(C::Step, at);
+            if step.is_finite() {
+                return step;
+            }
+            let epoch = points.coordinate(C::Epoch, at);
+            if epoch.is_finite() { epoch } else { k as f64 }
+        };
+        let keep: Vec<Point> =
+            super::downsample::lttb_indices(len, |k| (x_of(k), values[index(k)]), EMBEDDED_POINTS)
+                .into_iter()
+                .filter_map(|k| points.get(index(k)))
+                .collect();
+        if !first {
+            j.push(',');
+        }
+        first = false;
+        let _ = write!(j, "\"{metric}\":{{");
+        let columns: [(&str, &Coordinate); 6] = [
+            ("value", &|p| Some(p.value)),
+            ("step", &|p| Some(p.step).filter(|s| s.is_finite())),
+            ("samples", &|p| p.samples.get()),
+            ("epoch", &|p| p.epoch.get()),
+            ("tokens", &|p| p.tokens.get()),
+            ("time", &|p| p.time.get()),
+        ];
+        let mut first_col = true;
+        for (name, get) in columns {
+            // A coordinate no point has is left out, not written as a column of nulls.
+            if keep.iter().all(|p| get(p).is_none()) {
+                continue;
+            }
+            if !first_col {
+                j.push(',');
+            }
+            first_col = false;
+            let _ = write!(j, "\"{name}\":[");
+            for (n, p) in keep.iter().enumerate() {
+                if n > 0 {
+                    j.push(',');
+                }
+                number(&mut j, get(p));
+            }
+            j.push(']');
+        }
+        j.push('}');
+    }
+    j.push_str("}}");
+    j
 }
 
 const STYLE: &str = "

@@ -234,10 +234,88 @@ pub struct Overlap {
     pub ratio_all: f64,
     /// Mean absolute difference between the curves over the overlap (area ÷ width).
     pub mean_abs_gap: f64,
-    /// The run's own logged (raw) points in the last half of the overlap, each with the
-    /// reference interpolated at the same x: (x, run, reference). The input of the significance
-    /// test.
-    pub paired: Vec<(f64, f64, f64)>,
+    /// The run's own logged (raw) points in the last half of the overlap, each against the
+    /// reference interpolated at the same x, as log-ratios run ÷ reference: the input of the
+    /// significance test, summed once here.
+    pub run_over_reference: LogRatios,
+    /// The same points as reference ÷ run, for a check that reads the pair the other way.
+    pub reference_over_run: LogRatios,
+}
+
+/// Log-ratios d = ln(a ÷ b) of paired points, reduced to what the significance test reads
+/// (`diagnose::stats`): how many, their mean, and the sum of squared successive differences,
+/// Σ(dᵢ₊₁ − dᵢ)². Points where either value is not positive, or whose ratio overflows, are left
+/// out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRatios {
+    n: usize,
+    sum: f64,
+    successive: f64,
+    last: Option<f64>,
+}
+
+impl Default for LogRatios {
+    fn default() -> Self {
+        // Summed in order from -0.0, as `Iterator::sum` does.
+        LogRatios {
+            n: 0,
+            sum: -0.0,
+            successive: -0.0,
+            last: None,
+        }
+    }
+}
+
+impl LogRatios {
+    /// The log-ratios of `(a, b)` pairs, in order.
+    pub fn of(pairs: impl IntoIterator<Item = (f64, f64)>) -> LogRatios {
+        let mut d = LogRatios::default();
+        for (a, b) in pairs {
+            d.push(a, b);
+        }
+        d
+    }
+
+    /// Adds the pair `(a, b)`.
+    pub fn push(&mut self, a: f64, b: f64) {
+        if !(a > 0.0 && b > 0.0) {
+            return;
+        }
+        let d = (a / b).ln();
+        // A ratio that overflows (1e308 ÷ 1e-308) says nothing a test can weigh.
+        if !d.is_finite() {
+            return;
+        }
+        self.n += 1;
+        self.sum += d;
+        if let Some(prev) = self.last {
+            self.successive += (d - prev).powi(2);
+        }
+        self.last = Some(d);
+    }
+
+    /// Points used.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Mean of d (NaN without points).
+    pub fn mean(&self) -> f64 {
+        self.sum / self.n as f64
+    }
+
+    /// Σ(dᵢ₊₁ − dᵢ)² over the points in order.
+    pub fn successive(&self) -> f64 {
+        self.successive
+    }
+}
+
+impl Overlap {
+    /// The run's loss ÷ the reference's at the end of the overlap: the ratio of the two values
+    /// printed beside it.
+    pub fn ratio_at_end(&self) -> f64 {
+        self.run_at_end / self.reference_at_end
+    }
 }
 
 /// Where both runs first reach a common target loss.
@@ -405,13 +483,15 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     };
     let all: Vec<&(f64, f64, f64)> = pairs.iter().collect();
     let half_from = end - (end - start) * 0.5;
-    let paired = run
-        .xs
-        .iter()
-        .zip(&run.ys)
-        .filter(|(x, _)| **x >= half_from && **x <= end)
-        .filter_map(|(&x, &y)| Some((x, y, reference.raw_at(x)?)))
-        .collect();
+    let (mut run_over_reference, mut reference_over_run) = Default::default();
+    for (&x, &y) in run.xs.iter().zip(&run.ys) {
+        if x >= half_from && x <= end {
+            if let Some(r) = reference.raw_at(x) {
+                LogRatios::push(&mut run_over_reference, y, r);
+                LogRatios::push(&mut reference_over_run, r, y);
+            }
+        }
+    }
     Some(Overlap {
         axis,
         start,
@@ -424,7 +504,8 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         ratio_all: log_ratio(&all),
         mean_abs_gap: pairs.iter().map(|p| (p.1 - p.2).abs()).sum::<f64>()
             / pairs.len().max(1) as f64,
-        paired,
+        run_over_reference,
+        reference_over_run,
     })
 }
 
@@ -475,6 +556,36 @@ fn target(reference: &TargetCurves, run: &TargetCurves) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reduced log-ratios hold what a pass over the collected ratios gives, bit for bit:
+    /// the points left out (not positive, overflowing) skipped, the successive differences
+    /// taken between the points kept.
+    #[test]
+    fn log_ratios_reduce_as_the_collected_ratios_do() {
+        let pairs = [
+            (2.0, 1.0),
+            (0.0, 1.0),
+            (1.5, 1.1),
+            (1e308, 1e-308),
+            (0.9, -1.0),
+            (1.25, 0.7),
+            (f64::NAN, 1.0),
+            (3.0, 0.3),
+        ];
+        let d: Vec<f64> = pairs
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+            .map(|p| (p.0 / p.1).ln())
+            .filter(|d| d.is_finite())
+            .collect();
+        let r = LogRatios::of(pairs);
+        assert_eq!(r.n(), 4);
+        assert_eq!(r.mean(), d.iter().sum::<f64>() / d.len() as f64);
+        let successive: f64 = d.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+        assert_eq!(r.successive(), successive);
+        assert!(LogRatios::default().mean().is_nan());
+        assert_eq!(LogRatios::of([(1.0, 2.0)]).successive(), 0.0);
+    }
 
     #[test]
     fn interpolation_never_extrapolates() {

@@ -99,11 +99,11 @@ impl View {
     /// `o` as run ÷ reference (`run_first`) or reference ÷ run.
     pub fn of(o: &Overlap, run_first: bool) -> View {
         let flip = |r: f64| if run_first { r } else { 1.0 / r };
-        let paired: Vec<(f64, f64, f64)> = if run_first {
-            o.paired.clone()
+        let test = stats::worse(if run_first {
+            &o.run_over_reference
         } else {
-            o.paired.iter().map(|&(x, r, f)| (x, f, r)).collect()
-        };
+            &o.reference_over_run
+        });
         let (num, den) = if run_first {
             (o.run_at_end, o.reference_at_end)
         } else {
@@ -119,7 +119,7 @@ impl View {
             ratio_last: flip(o.ratio_last),
             ratio_all: flip(o.ratio_all),
             gap_last: if run_first { o.gap_last } else { -o.gap_last },
-            test: stats::worse(&paired),
+            test,
         }
     }
 
@@ -131,12 +131,7 @@ impl View {
 
     /// "samples 4,608–6,144" or "steps 36–48": the last quarter, in words.
     pub fn last_window(&self) -> String {
-        format!(
-            "{} {}–{}",
-            self.axis.unit(),
-            crate::model::format_count(self.last_from),
-            crate::model::format_count(self.end)
-        )
+        self.axis.window(self.last_from, self.end)
     }
 }
 

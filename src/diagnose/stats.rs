@@ -12,6 +12,8 @@
 //! C = Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) (the density integrated from t with 1 + t²/ν ≈ t²/ν).
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::align::LogRatios;
 use statrs::function::gamma::ln_gamma;
 
 /// A test result.
@@ -31,21 +33,14 @@ pub struct Test {
 /// Fewest points for a test: below this a p-value says nothing.
 pub const MIN_POINTS: usize = 4;
 
-/// Tests whether `run` is above `reference` over the paired points `(x, run, reference)`.
-pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
-    let d: Vec<f64> = paired
-        .iter()
-        .filter(|p| p.1 > 0.0 && p.2 > 0.0)
-        .map(|p| (p.1 / p.2).ln())
-        // A ratio that overflows (1e308 ÷ 1e-308) says nothing a test can weigh.
-        .filter(|d| d.is_finite())
-        .collect();
-    let n = d.len();
+/// Tests whether the numerator of the log-ratios `d` is above their denominator.
+pub fn worse(d: &LogRatios) -> Option<Test> {
+    let n = d.n();
     if n < MIN_POINTS {
         return None;
     }
-    let mean = d.iter().sum::<f64>() / n as f64;
-    let var = d.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / (2.0 * (n - 1) as f64);
+    let mean = d.mean();
+    let var = d.successive() / (2.0 * (n - 1) as f64);
     let (p_value, log10_p) = if var <= 0.0 {
         (if mean > 0.0 { 0.0 } else { 1.0 }, None)
     } else {
@@ -79,17 +74,22 @@ pub fn worse(paired: &[(f64, f64, f64)]) -> Option<Test> {
 mod tests {
     use super::*;
 
+    /// The test over points `(x, run, reference)`.
+    fn worse_of(points: &[(f64, f64, f64)]) -> Option<Test> {
+        worse(&LogRatios::of(points.iter().map(|p| (p.1, p.2))))
+    }
+
     #[test]
     fn clear_gap_is_significant_and_equal_runs_are_not() {
         let worse_pts: Vec<_> = (0..20)
             .map(|i| (i as f64, 2.0 + 0.01 * (i % 3) as f64, 1.0))
             .collect();
-        assert!(worse(&worse_pts).expect("test").p_value < 0.001);
+        assert!(worse_of(&worse_pts).expect("test").p_value < 0.001);
         let equal: Vec<_> = (0..20)
             .map(|i| (i as f64, 1.0 + 0.01 * ((i % 2) as f64 - 0.5), 1.0))
             .collect();
-        assert!(worse(&equal).expect("test").p_value > 0.05);
-        assert!(worse(&equal[..3]).is_none(), "too few points");
+        assert!(worse_of(&equal).expect("test").p_value > 0.05);
+        assert!(worse_of(&equal[..3]).is_none(), "too few points");
     }
 
     #[test]
@@ -98,14 +98,14 @@ mod tests {
         let pts: Vec<_> = (0..40)
             .map(|i| (i as f64, 500.0 * (1.0 + 0.01 * (i % 2) as f64), 1.0))
             .collect();
-        let t = worse(&pts).expect("test");
+        let t = worse_of(&pts).expect("test");
         let log10 = t.log10_p.expect("noise is not zero");
         assert!(log10 < -50.0 && log10.is_finite(), "{log10}");
         // Where both are representable they agree.
         let pts: Vec<_> = (0..12)
             .map(|i| (i as f64, 1.2 + 0.05 * ((i * 7) % 5) as f64, 1.0))
             .collect();
-        let t = worse(&pts).expect("test");
+        let t = worse_of(&pts).expect("test");
         assert!((t.p_value.log10() - t.log10_p.expect("log")).abs() < 1e-9);
     }
 
@@ -115,6 +115,6 @@ mod tests {
         let drift: Vec<_> = (0..12)
             .map(|i| (i as f64, 0.5, 0.01 / (1.0 + i as f64)))
             .collect();
-        assert!(worse(&drift).expect("test").p_value < 1e-6);
+        assert!(worse_of(&drift).expect("test").p_value < 1e-6);
     }
 }

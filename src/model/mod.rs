@@ -628,6 +628,16 @@ impl Axis {
         }
     }
 
+    /// A range of the axis in words: "samples 4,608–6,144", "steps 36–48".
+    pub fn window(self, from: f64, to: f64) -> String {
+        format!(
+            "{} {}–{}",
+            self.unit(),
+            crate::model::format_count(from),
+            crate::model::format_count(to)
+        )
+    }
+
     /// Words after an amount on the axis in a sentence: "6,144 samples seen", "3 epochs".
     pub fn amount(self) -> &'static str {
         match self {

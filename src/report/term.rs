@@ -259,7 +259,6 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             s(&a.label)
         );
         for o in [&pair.by_data, &pair.by_steps].into_iter().flatten() {
-            let v = crate::diagnose::View::of(o, true);
             let at = match o.axis {
                 crate::align::Axis::Step => format!("step {}", count(o.end)),
                 axis => format!("{} {}", axis.amount_of(o.end), axis.amount()),
@@ -269,8 +268,8 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
                 "  at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean gap {}",
                 num(o.run_at_end),
                 num(o.reference_at_end),
-                ratio_words(v.ratio_at_end()),
-                v.last_window(),
+                ratio_words(o.ratio_at_end()),
+                o.axis.window(o.last_from, o.end),
                 ratio_words(o.ratio_last),
                 num(o.mean_abs_gap)
             );

@@ -483,12 +483,13 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     };
     let all: Vec<&(f64, f64, f64)> = pairs.iter().collect();
     let half_from = end - (end - start) * 0.5;
-    let (mut run_over_reference, mut reference_over_run) = Default::default();
+    let mut run_over_reference = LogRatios::default();
+    let mut reference_over_run = LogRatios::default();
     for (&x, &y) in run.xs.iter().zip(&run.ys) {
         if x >= half_from && x <= end {
             if let Some(r) = reference.raw_at(x) {
-                LogRatios::push(&mut run_over_reference, y, r);
-                LogRatios::push(&mut reference_over_run, r, y);
+                run_over_reference.push(y, r);
+                reference_over_run.push(r, y);
             }
         }
     }

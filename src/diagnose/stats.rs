@@ -12,9 +12,9 @@
 //! C = Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) (the density integrated from t with 1 + t²/ν ≈ t²/ν).
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::function::gamma::ln_gamma;
 
 use crate::align::LogRatios;
-use statrs::function::gamma::ln_gamma;
 
 /// A test result.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -150,66 +150,125 @@ pub fn object_with<'t>(
     i: usize,
     field: impl FnMut(Cow<'t, str>, Val<'t>),
 ) -> Option<usize> {
-    fields(text, i, |_, i| string(text, i), field)
+    fields(text, i, &mut Plain(text), field)
 }
 
 /// [`object_with`] for a reader that knows its keys by a `K`: each key is handed over as what
 /// `kind` made of it — of this object's key, or of the same key at the same position of an
 /// earlier object, as `shape` remembers. `kind` sees every key new at its position, decoded.
+/// Where the text between two values is what it was at the same position of an object before
+/// (rows of one shape, printed alike), the next value is found by comparing it whole
+/// ([`Shape::glue`]).
 pub fn object_shaped<'t, K: Copy>(
     text: &'t str,
     i: usize,
     shape: &mut Shape<K>,
-    mut kind: impl FnMut(&str) -> K,
+    kind: impl FnMut(&str) -> K,
     field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
-    let b = text.as_bytes();
-    let key = |p: usize, i: usize| {
+    fields(text, i, &mut Shaped { text, shape, kind }, field)
+}
+
+/// How [`fields`] reads the keys of an object.
+trait Keys {
+    type K;
+    /// What the field at position `p` is, and where its value starts, when known from where
+    /// the token before it ends (`at`) without reading.
+    fn glue(&mut self, p: usize, at: usize) -> Option<(Self::K, usize)>;
+    /// The key at position `p`, opening at `i`: what it is and where it ends.
+    fn key(&mut self, p: usize, i: usize) -> Option<(Self::K, usize)>;
+    /// The field at position `p`, `k`, was read from `at` (where the token before it ends) to
+    /// `start` (where its value starts).
+    fn learn(&mut self, p: usize, at: usize, start: usize, k: &Self::K);
+}
+
+/// Keys read as their text, each time.
+struct Plain<'t>(&'t str);
+
+impl<'t> Keys for Plain<'t> {
+    type K = Cow<'t, str>;
+    fn glue(&mut self, _: usize, _: usize) -> Option<(Self::K, usize)> {
+        None
+    }
+    fn key(&mut self, _: usize, i: usize) -> Option<(Self::K, usize)> {
+        string(self.0, i)
+    }
+    fn learn(&mut self, _: usize, _: usize, _: usize, _: &Self::K) {}
+}
+
+/// Keys known by what `kind` made of them, as `shape` remembers them and the glue around them.
+struct Shaped<'t, 's, K, F> {
+    text: &'t str,
+    shape: &'s mut Shape<K>,
+    kind: F,
+}
+
+impl<K: Copy, F: FnMut(&str) -> K> Keys for Shaped<'_, '_, K, F> {
+    type K = K;
+    #[inline]
+    fn glue(&mut self, p: usize, at: usize) -> Option<(K, usize)> {
+        let (k, len) = self.shape.glue(p, &self.text.as_bytes()[at..])?;
+        Some((k, at + len))
+    }
+    #[inline]
+    fn key(&mut self, p: usize, i: usize) -> Option<(K, usize)> {
+        let text = self.text;
         let read = || {
             let (k, next) = string(text, i)?;
             // A key with escapes is decoded (owned): its bytes are not its text.
             let plain = matches!(k, Cow::Borrowed(_));
             Some((k, next, plain))
         };
-        shape.key(p, b, i, read, &mut kind)
-    };
-    fields(text, i, key, field)
+        self.shape.key(p, text.as_bytes(), i, read, &mut self.kind)
+    }
+    fn learn(&mut self, p: usize, at: usize, start: usize, k: &K) {
+        self.shape
+            .learn_glue(p, &self.text.as_bytes()[at..start], *k);
+    }
 }
 
-/// The one reading of an object's fields both share: the key at each position by `key`
-/// (given the position and where the key opens; it gives what it read and where it ends), the
-/// value read here, both handed to `field`.
+/// The one reading of an object's fields both share: at each position the key found by `keys`
+/// (at once from what lies between the values, when it knows that; else the separator and
+/// colon read here around the key it reads), the value read here, both handed to `field`.
 #[inline(always)]
-fn fields<'t, K>(
+fn fields<'t, C: Keys>(
     text: &'t str,
     i: usize,
-    mut key: impl FnMut(usize, usize) -> Option<(K, usize)>,
-    mut field: impl FnMut(K, Val<'t>),
+    keys: &mut C,
+    mut field: impl FnMut(C::K, Val<'t>),
 ) -> Option<usize> {
     let b = text.as_bytes();
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    let mut i = ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return Some(i + 1);
-    }
+    // Where the token before the next field ends: the `{`, then each value.
+    let mut at = i + 1;
     let mut position = 0;
     loop {
-        let (k, next) = key(position, i)?;
+        let (k, start) = match keys.glue(position, at) {
+            Some(known) => known,
+            None => {
+                let mut i = ws(b, at);
+                match b.get(i)? {
+                    b'}' => return Some(i + 1),
+                    b',' if position > 0 => i = ws(b, i + 1),
+                    _ if position > 0 => return None,
+                    _ => {}
+                }
+                let (k, next) = keys.key(position, i)?;
+                i = ws(b, next);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = ws(b, i + 1);
+                keys.learn(position, at, i, &k);
+                (k, i)
+            }
+        };
         position += 1;
-        i = ws(b, next);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        let (value, next) = value(text, ws(b, i + 1))?;
+        let (value, next) = value(text, start)?;
         field(k, value);
-        i = ws(b, next);
-        match b.get(i)? {
-            b',' => i = ws(b, i + 1),
-            b'}' => return Some(i + 1),
-            _ => return None,
-        }
+        at = next;
     }
 }
 
@@ -372,9 +431,56 @@ mod tests {
         assert_eq!(skip_value("[1, 2}", 0), None);
     }
 
+    /// Rows whose whitespace grows or shrinks past what was remembered between two values,
+    /// or whose key changes under the same whitespace: read as the plain reader reads them.
+    #[test]
+    fn a_remembered_glue_is_used_only_where_it_is_all_there_is() {
+        let rows = [
+            r#"{"a": 1, "b": 2}"#,
+            r#"{"a":  1, "b":   2}"#,
+            r#"{"a": 1 , "b": 2 }"#,
+            r#"{"a": 1,"b": 2}"#,
+            r#"{"a": 1, "bb": 2}"#,
+            "{\n  \"a\": 1,\n  \"b\": 2\n}",
+            "{\n    \"a\": 1,\n  \"b\": 2\n}",
+            "{\n  \"a\": 1,\n    \"b\": 2\n}",
+            r#"{"a": 1, "b": 2, "c": 3}"#,
+            r#"{"a": 1}"#,
+            r#"{"a": 1, "b": 2}"#,
+            r#"{"a":1, "b":2}"#,
+        ];
+        let mut shape = Shape::default();
+        let mut names: Vec<String> = Vec::new();
+        for _ in 0..2 {
+            for text in rows {
+                let mut plain = Vec::new();
+                let end = object_with(text, 0, |k, v| plain.push(format!("{k}={v:?}")));
+                let mut shaped = Vec::new();
+                let end2 = object_shaped(
+                    text,
+                    0,
+                    &mut shape,
+                    |k| {
+                        names.push(k.to_string());
+                        names.len() - 1
+                    },
+                    |k, v| shaped.push((k, format!("{v:?}"))),
+                );
+                let shaped: Vec<String> = shaped
+                    .into_iter()
+                    .map(|(k, v)| format!("{}={v}", names[k]))
+                    .collect();
+                assert_eq!((end, &plain), (end2, &shaped), "{text}");
+                assert_eq!(end, Some(text.len()), "{text}");
+            }
+        }
+    }
+
     /// Objects of keys drawn from a few, some sharing a prefix, one with an escape, in any
-    /// order and number: each key handed over by its remembered shape is the key the plain
-    /// reader reads there.
+    /// order and number, laid out with whitespace that changes from object to object (so what
+    /// lies between two values is sometimes as remembered, sometimes a prefix of it, sometimes
+    /// longer): each key handed over by its remembered shape is the key the plain reader reads
+    /// there, each value the same, and both end (or fail) at the same place.
     #[test]
     fn shaped_objects_read_their_keys_as_the_plain_reader_does() {
         use proptest::prelude::*;
@@ -386,7 +492,19 @@ mod tests {
             r#""epoch""#,
             r#""step""#,
         ];
-        let object = prop::collection::vec((0..keys.len(), 0u8..3), 0..6);
+        let gaps = ["", " ", "  ", "\n      ", "\n    "];
+        let values = [
+            "1",
+            "-2.5e-3",
+            "0.0019999987662997036",
+            "\"x\"",
+            "[1, {}]",
+            "NaN",
+            "1e",
+        ];
+        let gap = || 0..gaps.len();
+        let field = (0..keys.len(), gap(), gap(), gap(), 0..values.len(), gap());
+        let object = (prop::collection::vec(field, 0..6), gap());
         let config = proptest::test_runner::Config {
             cases: 1024,
             failure_persistence: None,
@@ -396,14 +514,21 @@ mod tests {
             .run(&prop::collection::vec(object, 1..8), |objects| {
                 let mut shape = Shape::default();
                 let mut seen: Vec<String> = Vec::new();
-                for fields in objects {
+                for (fields, close) in objects {
                     let body: Vec<String> = fields
                         .iter()
-                        .map(|&(k, v)| format!("{}:{}{v}", keys[k], " ".repeat(v as usize)))
+                        .map(|&(k, before, colon, after, v, trail)| {
+                            let (key, value) = (keys[k], values[v]);
+                            let [before, colon, after, trail] =
+                                [before, colon, after, trail].map(|g| gaps[g]);
+                            format!("{before}{key}{colon}:{after}{value}{trail}")
+                        })
                         .collect();
-                    let text = format!("{{{}}}", body.join(", "));
+                    let text = format!("{{{}{}}}", body.join(","), gaps[close]);
                     let mut plain = Vec::new();
-                    let end = object_with(&text, 0, |k, v| plain.push((k.into_owned(), v.num())));
+                    let end = object_with(&text, 0, |k, v| {
+                        plain.push((k.into_owned(), format!("{v:?}")))
+                    });
                     let mut shaped = Vec::new();
                     let end2 = object_shaped(
                         &text,
@@ -416,10 +541,10 @@ mod tests {
                                 seen.len() - 1
                             }
                         },
-                        |k, v| shaped.push((k, v.num())),
+                        |k, v| shaped.push((k, format!("{v:?}"))),
                     );
                     prop_assert_eq!(end, end2, "{}", text);
-                    let shaped: Vec<(String, Option<f64>)> = shaped
+                    let shaped: Vec<(String, String)> = shaped
                         .into_iter()
                         .map(|(k, v)| (seen[k].clone(), v))
                         .collect();

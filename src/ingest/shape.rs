@@ -1,25 +1,34 @@
 //! What a reader made of the keys of the rows it read before. Log rows repeat one shape (the
 //! same keys in the same order, row after row): a key found again at its position is matched
 //! by its bytes and handed over as what the reader made of it then, with no scan for its
-//! closing quote and no lookup of what it means. The JSON readers ([`super::flat_json`]) and
+//! closing quote and no lookup of what it means; the JSON readers also remember what lies
+//! between values (whitespace, comma, key, colon), so a row laid out as the one before is read
+//! with one comparison a field. The JSON readers ([`super::flat_json`]) and
 //! the Python dicts of stdout logs ([`super::lenient`]) share it.
 
 /// The keys of the rows read before, one per position, each with its quotes and what the
-/// reader made of it (`K`: a field's role, a metric's number).
+/// reader made of it (`K`: a field's role, a metric's number); and for a JSON reader, per
+/// position, the glue before each value.
 #[derive(Debug)]
 pub struct Shape<K> {
     keys: Vec<Known<K>>,
+    /// Per position, in step with `keys` (never longer): the bytes from the end of the token
+    /// before the field (its object's `{`, or the value before) to the first byte of its
+    /// value — whitespace, comma, the key, the colon — as the last row laid out alike had them.
+    /// A row laid out as the one before is read from value to value, one comparison a field.
+    glues: Vec<Known<K>>,
 }
 
-/// One remembered key. Most keys, quotes included, fit in 16 bytes: those are compared as one
-/// 128-bit word (the bytes that follow them masked off) instead of by `memcmp`.
+/// One remembered key or glue. Most keys, quotes included, fit in 16 bytes, and most glues in
+/// 32: those are compared as one or two 128-bit words (the bytes that follow masked off)
+/// instead of by `memcmp`.
 #[derive(Debug)]
 struct Known<K> {
     raw: Box<[u8]>,
-    /// The key's first 16 bytes (zeros past its end), read little-endian.
-    head: u128,
-    /// Ones over the key's bytes within `head`.
-    mask: u128,
+    /// The first two words (zeros past the end), each read little-endian.
+    head: [u128; 2],
+    /// Ones over the bytes within each of `head`'s words.
+    mask: [u128; 2],
     k: K,
 }
 
@@ -27,7 +36,10 @@ const WORD: usize = 16;
 
 impl<K> Default for Shape<K> {
     fn default() -> Self {
-        Shape { keys: Vec::new() }
+        Shape {
+            keys: Vec::new(),
+            glues: Vec::new(),
+        }
     }
 }
 
@@ -59,41 +71,87 @@ impl<K: Copy> Shape<K> {
     #[inline]
     fn recall(&self, p: usize, rest: &[u8]) -> Option<(K, usize)> {
         let known = self.keys.get(p)?;
-        let n = known.raw.len();
-        if n <= WORD {
-            if let Some(word) = rest.first_chunk::<WORD>() {
-                let word = u128::from_le_bytes(*word);
-                return ((word ^ known.head) & known.mask == 0).then_some((known.k, n));
-            }
+        known.matches(rest).then_some((known.k, known.raw.len()))
+    }
+
+    /// What was made of the field at position `p`, and how many bytes of `rest` (from the end
+    /// of the token before the field) lead to its value: when `rest` starts with the glue
+    /// remembered there and the value's first byte follows it (not more whitespace, which the
+    /// glue's own would then not be all of).
+    #[inline]
+    pub fn glue(&self, p: usize, rest: &[u8]) -> Option<(K, usize)> {
+        let glue = self.glues.get(p)?;
+        let n = glue.raw.len();
+        let after = *rest.get(n)?;
+        (glue.matches(rest) && !matches!(after, b' ' | b'\n' | b'\r' | b'\t'))
+            .then_some((glue.k, n))
+    }
+
+    /// Remembers `raw` as the glue before the value at position `p`, whose key was made `k`
+    /// (the glue holds that key): only while the key at `p` is remembered, and every glue
+    /// before it.
+    pub fn learn_glue(&mut self, p: usize, raw: &[u8], k: K) {
+        if p < self.keys.len() && p <= self.glues.len() {
+            self.glues.truncate(p);
+            self.glues.push(Known::new(raw, k));
         }
-        rest.starts_with(&known.raw).then_some((known.k, n))
     }
 
     /// Remembers `raw` (a key, its quotes included) at position `p` as `k`, forgetting the keys
-    /// after it (a key that changed changes the shape). `None`: a key whose bytes are not its
+    /// after it and the glues from `p` on (a key that changed changes the shape). `None`: a key whose bytes are not its
     /// text (it holds escapes) is not remembered, nor is any after it.
     fn learn(&mut self, p: usize, raw: Option<&[u8]>, k: K) {
         self.keys.truncate(p);
+        self.glues.truncate(p);
         let Some(raw) = raw else {
             return;
         };
         if self.keys.len() != p {
             return;
         }
-        let mut first = [0u8; WORD];
-        let n = raw.len().min(WORD);
-        first[..n].copy_from_slice(&raw[..n]);
-        let mask = if n == WORD {
-            u128::MAX
-        } else {
-            (1u128 << (8 * n)) - 1
-        };
-        self.keys.push(Known {
+        self.keys.push(Known::new(raw, k));
+    }
+}
+
+impl<K> Known<K> {
+    fn new(raw: &[u8], k: K) -> Self {
+        let mut head = [0u128; 2];
+        let mut mask = [0u128; 2];
+        for (w, chunk) in raw.chunks(WORD).take(2).enumerate() {
+            let mut first = [0u8; WORD];
+            first[..chunk.len()].copy_from_slice(chunk);
+            head[w] = u128::from_le_bytes(first);
+            mask[w] = if chunk.len() == WORD {
+                u128::MAX
+            } else {
+                (1u128 << (8 * chunk.len())) - 1
+            };
+        }
+        Known {
             raw: raw.into(),
-            head: u128::from_le_bytes(first),
+            head,
             mask,
             k,
-        });
+        }
+    }
+
+    /// Whether `rest` starts with the remembered bytes.
+    #[inline]
+    fn matches(&self, rest: &[u8]) -> bool {
+        let n = self.raw.len();
+        if n <= WORD {
+            if let Some(word) = rest.first_chunk::<WORD>() {
+                return (u128::from_le_bytes(*word) ^ self.head[0]) & self.mask[0] == 0;
+            }
+        } else if n <= 2 * WORD {
+            if let Some(two) = rest.first_chunk::<{ 2 * WORD }>() {
+                let (a, b) = two.split_at(WORD);
+                let a = u128::from_le_bytes(a.try_into().expect("a word"));
+                let b = u128::from_le_bytes(b.try_into().expect("a word"));
+                return (a ^ self.head[0]) | ((b ^ self.head[1]) & self.mask[1]) == 0;
+            }
+        }
+        rest.starts_with(&self.raw)
     }
 }
 

@@ -109,7 +109,7 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
             let number = |c: &u8| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
             // A plain decimal read in one pass when the span of number bytes ends with it;
             // anything else as the whole span, by the standard parser.
-            if let Some((x, len)) = crate::ingest::lenient::json_decimal_prefix(&b[i..]) {
+            if let Some((x, len)) = crate::ingest::lenient::decimal_prefix(&b[i..]) {
                 if !b.get(i + len).is_some_and(number) {
                     return Some((Val::Num(x), i + len));
                 }

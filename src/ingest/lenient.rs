@@ -297,36 +297,19 @@ pub fn decimal(b: &[u8]) -> Option<f64> {
 
 /// [`decimal`] of the number `b` starts with, and how many bytes it takes; `None` when `b` does
 /// not start with one (the caller then parses the whole span).
-pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
-    number_prefix::<false>(b)
-}
-
-/// [`decimal_prefix`] for numbers Python's `json` wrote: most have a 16- or 17-digit fraction,
-/// read eight digits at a time. (Printed metrics are short; their reading is left as it was:
-/// the check costs them more than it saves.)
 #[inline]
-pub fn json_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
-    number_prefix::<true>(b)
-}
-
-/// The one reading both share; `LONG_FRACTIONS` picks how a fraction's digits are read.
-#[inline(always)]
-fn number_prefix<const LONG_FRACTIONS: bool>(b: &[u8]) -> Option<(f64, usize)> {
+pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     let (negative, from) = match b.first()? {
         b'-' => (true, 1),
         b'+' => (false, 1),
         _ => (false, 0),
     };
     let mut mantissa = 0u64;
-    let mut i = digits(b, from, &mut mantissa);
+    let mut i = digit_run(b, from, &mut mantissa);
     let mut count = i - from;
     let mut exponent = 0i32;
     if b.get(i) == Some(&b'.') {
-        let after = if LONG_FRACTIONS {
-            fraction_digits(b, i + 1, &mut mantissa)
-        } else {
-            digits(b, i + 1, &mut mantissa)
-        };
+        let after = digit_run(b, i + 1, &mut mantissa);
         let fraction = after - i - 1;
         count += fraction;
         exponent = -i32::try_from(fraction).ok()?;
@@ -417,21 +400,60 @@ fn full(b: &[u8]) -> Option<(f64, usize)> {
     fast_float2::parse_partial::<f64, _>(b).ok()
 }
 
-/// [`digits`] for a fraction, eight at a time while eight digits follow. Whether they may is
-/// told by the eighth byte first, so a short fraction costs one compare.
+/// [`digits`] by words: the digits from `i` on, eight bytes looked at a time — how many of
+/// them lead is told by one test over the word, and those are taken in by three multiplies —
+/// where eight bytes are left; the last few byte by byte. A run's length is unpredictable
+/// (a 15-digit fraction here, a 3-digit one there): a word costs no branch per digit.
 #[inline(always)]
-fn fraction_digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
-    while let Some(eight) = b.get(i..i + 8).filter(|e| e[7].is_ascii_digit()) {
+fn digit_run(b: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(eight) = b.get(i..i + 8) {
         let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
-        if !eight_digits(word) {
-            break;
+        let n = leading_digits(word);
+        if n == 8 {
+            *m = m
+                .wrapping_mul(100_000_000)
+                .wrapping_add(u64::from(eight_digits_value(word)));
+            i += 8;
+            continue;
         }
-        *m = m
-            .wrapping_mul(100_000_000)
-            .wrapping_add(u64::from(eight_digits_value(word)));
-        i += 8;
+        if n > 0 {
+            // The n digits moved to the word's top bytes, `0`s below them: the same number.
+            let shifted = (word << (8 * (8 - n))) | (ZEROS >> (8 * n));
+            *m = m
+                .wrapping_mul(POW10_U64[n])
+                .wrapping_add(u64::from(eight_digits_value(shifted)));
+        }
+        return i + n;
     }
     digits(b, i, m)
+}
+
+/// Eight ASCII `0`s.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// 10^n for the digit counts a word holds.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the eight bytes of `word` (read little-endian), from the first, are ASCII
+/// digits. A byte is one when, xored with `0`, its high nibble is 0 and adding 6 does not
+/// carry out of its low one; a carry out of a byte that is not a digit only reaches the bytes
+/// after it, so the first byte that is not a digit is found right.
+#[inline(always)]
+fn leading_digits(word: u64) -> usize {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let x = word ^ ZEROS;
+    let not_digit = (x | x.wrapping_add(0x0606_0606_0606_0606)) & HIGH;
+    (not_digit.trailing_zeros() / 8) as usize
 }
 
 /// A plain integer of one to fifteen digits (a tqdm counter), by the digit loop alone; `None`
@@ -458,15 +480,6 @@ fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
         i += 1;
     }
     i
-}
-
-/// Whether all eight bytes of `word` (read little-endian) are ASCII digits: each byte's high
-/// nibble is 3, and adding 6 does not carry it to 4 (which `:` to `?` would).
-#[inline]
-fn eight_digits(word: u64) -> bool {
-    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    let carried = (word.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4;
-    (word & HIGH) | carried == 0x3333_3333_3333_3333
 }
 
 /// The number eight ASCII digits (first digit in the lowest byte) spell, by three multiplies:
@@ -930,13 +943,6 @@ mod tests {
                     );
                     prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
                 }
-                let json = json_decimal_prefix(t.as_bytes());
-                prop_assert_eq!(
-                    json.map(|(x, len)| (x.to_bits(), len)),
-                    read.map(|(x, len)| (x.to_bits(), len)),
-                    "{}",
-                    t
-                );
                 Ok(())
             })
             .expect("the fast path agrees");
@@ -957,10 +963,8 @@ mod tests {
                     let std = t.parse::<f64>().expect("printed");
                     let read = decimal(t.as_bytes());
                     prop_assert_eq!(read.map(f64::to_bits), Some(std.to_bits()), "{}", t);
-                    for prefix in [decimal_prefix, json_decimal_prefix] {
-                        let (y, len) = prefix(format!("{t},").as_bytes()).expect("prefix");
-                        prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
-                    }
+                    let (y, len) = decimal_prefix(format!("{t},").as_bytes()).expect("prefix");
+                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
                 }
                 Ok(())
             })
@@ -991,10 +995,8 @@ mod tests {
                     t = format!("{t}e{e}");
                 }
                 let std = t.parse::<f64>().expect("digits");
-                for prefix in [decimal_prefix, json_decimal_prefix] {
-                    let (y, len) = prefix(format!("{t},").as_bytes()).expect("prefix");
-                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
-                }
+                let (y, len) = decimal_prefix(format!("{t},").as_bytes()).expect("prefix");
+                prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
                 Ok(())
             })
             .expect("wide digits agree");
@@ -1026,28 +1028,45 @@ mod tests {
     }
 
     #[test]
-    fn eight_digits_at_once_read_as_one_at_a_time() {
+    fn a_word_of_digits_reads_as_one_digit_at_a_time() {
         use proptest::prelude::*;
         // Bytes near the digits (`/`, `:`, `0`-`9`), and any byte.
         let byte = prop_oneof![b'.'..=b'@', any::<u8>(), b'0'..=b'9'];
         runner(4096)
-            .run(&proptest::collection::vec(byte, 8), |bytes| {
-                let word = u64::from_le_bytes(bytes[..].try_into().expect("eight"));
-                let all = bytes.iter().all(u8::is_ascii_digit);
-                prop_assert_eq!(eight_digits(word), all, "{:?}", bytes);
-                if all {
-                    let one_by_one = bytes
+            .run(&proptest::collection::vec(byte, 8..12), |bytes| {
+                let word = u64::from_le_bytes(bytes[..8].try_into().expect("eight"));
+                let lead = bytes[..8].iter().take_while(|c| c.is_ascii_digit()).count();
+                prop_assert_eq!(leading_digits(word), lead, "{:?}", bytes);
+                if lead == 8 {
+                    let one_by_one = bytes[..8]
                         .iter()
                         .fold(0u32, |m, &c| m * 10 + u32::from(c - b'0'));
                     prop_assert_eq!(eight_digits_value(word), one_by_one);
                 }
+                // A run of digits from any start, by words and by bytes alike.
+                for start in 0..bytes.len() {
+                    let (mut by_words, mut by_bytes) = (7u64, 7u64);
+                    let end = digit_run(&bytes, start, &mut by_words);
+                    prop_assert_eq!(end, digits(&bytes, start, &mut by_bytes));
+                    prop_assert_eq!(by_words, by_bytes, "{:?} from {}", bytes, start);
+                }
                 Ok(())
             })
-            .expect("eight digits at once");
+            .expect("a word of digits");
         for s in ["00000000", "99999999", "12345678", "10000001"] {
             let word = u64::from_le_bytes(s.as_bytes().try_into().expect("eight"));
-            assert!(eight_digits(word), "{s}");
+            assert_eq!(leading_digits(word), 8, "{s}");
             assert_eq!(eight_digits_value(word), s.parse::<u32>().expect("digits"));
+        }
+        // Every byte after every number of digits: only the digits lead.
+        for n in 0..8 {
+            for c in 0..=255u8 {
+                let mut bytes = *b"12345678";
+                bytes[n] = c;
+                let word = u64::from_le_bytes(bytes);
+                let lead = if c.is_ascii_digit() { 8 } else { n };
+                assert_eq!(leading_digits(word), lead, "{bytes:?}");
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs losscmp, the Python reference and the floors (wc -l, cat) on the generated inputs in one
-go and prints medians, ratios and losscmp's peak memory; for the trainer state also `json.load` of
+go and prints medians, ratios and losscmp's peak memory (each floor and losscmp run in turn, so
+a ratio compares runs made in the same minutes); for the trainer state also `json.load` of
 the file alone (issue 15's yardstick for it).
 
 usage: python3 bench/run.py [--data bench/data] [--repeat 5] [--bin target/release/losscmp]
@@ -21,17 +22,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def once(cmd):
+    """Wall time of one run of `cmd`."""
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+
+
+def peak_mb(cmd):
+    """Peak RSS of one run of `cmd`, in MB."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    return int(out.stderr.strip().splitlines()[-1]) / 1024
+
+
 def timed(cmd, repeat):
     """Median wall time of `cmd` over `repeat` runs (after one warm-up), and the peak RSS in MB."""
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    times = []
+    once(cmd)
+    return statistics.median(once(cmd) for _ in range(repeat)), peak_mb(cmd)
+
+
+def side_by_side(floor, cmd, repeat):
+    """Medians of the floor's and `cmd`'s wall times over `repeat` runs each, taken in turn (a
+    floor run, then a losscmp run, and so on, after one warm-up of each), so both see the same
+    minutes of a machine whose speed and page cache move; and `cmd`'s peak RSS in MB."""
+    once(floor)
+    once(cmd)
+    f, c = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - t)
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
-    rss_mb = int(out.stderr.strip().splitlines()[-1]) / 1024
-    return statistics.median(times), rss_mb
+        f.append(once(floor))
+        c.append(once(cmd))
+    return statistics.median(f), statistics.median(c), peak_mb(cmd)
 
 
 def json_load(path, repeat):
@@ -74,8 +94,7 @@ def main():
             print(f"{name:<22} not generated: python3 bench/generate.py --only {key}")
             continue
         mb = size_mb(args[0]) if len(args) == 1 else size_mb(runs)
-        f_s, _ = timed(floor, a.repeat)
-        l_s, rss = timed([a.bin] + args + ["--json", "-"], a.repeat)
+        f_s, l_s, rss = side_by_side(floor, [a.bin] + args + ["--json", "-"], a.repeat)
         p_s, _ = timed(py + ([runs] if len(args) > 1 else args), a.python_repeat)
         print(f"{name:<22} {mb:>7.0f} {f_s:>8.3f} {l_s:>10.3f} {p_s:>9.2f} {l_s / f_s:>7.1f} {p_s / l_s:>10.1f} {rss:>8.0f}")
         if key == "state":

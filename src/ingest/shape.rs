@@ -98,8 +98,8 @@ impl<K: Copy> Shape<K> {
     }
 
     /// Remembers `raw` (a key, its quotes included) at position `p` as `k`, forgetting the keys
-    /// after it and the glues from `p` on (a key that changed changes the shape). `None`: a key whose bytes are not its
-    /// text (it holds escapes) is not remembered, nor is any after it.
+    /// after it and the glues from `p` on (a key that changed changes the shape). `None`: a key
+    /// whose bytes are not its text (it holds escapes) is not remembered, nor is any after it.
     fn learn(&mut self, p: usize, raw: Option<&[u8]>, k: K) {
         self.keys.truncate(p);
         self.glues.truncate(p);

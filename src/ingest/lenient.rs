@@ -462,21 +462,22 @@ fn digit_run(b: &[u8], mut i: usize, m: &mut u64) -> usize {
     while let Some(eight) = b.get(i..i + 8) {
         let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
         let n = leading_digits(word);
-        if n == 8 {
-            *m = m
-                .wrapping_mul(100_000_000)
-                .wrapping_add(u64::from(eight_digits_value(word)));
-            i += 8;
-            continue;
-        }
         if n > 0 {
-            // The n digits moved to the word's top bytes, `0`s below them: the same number.
-            let shifted = (word << (8 * (8 - n))) | (ZEROS >> (8 * n));
+            // Fewer than eight: the n digits moved to the word's top bytes, `0`s below them
+            // (the same number).
+            let lead = if n == 8 {
+                word
+            } else {
+                (word << (8 * (8 - n))) | (ZEROS >> (8 * n))
+            };
             *m = m
                 .wrapping_mul(POW10_U64[n])
-                .wrapping_add(u64::from(eight_digits_value(shifted)));
+                .wrapping_add(u64::from(eight_digits_value(lead)));
         }
-        return i + n;
+        i += n;
+        if n < 8 {
+            return i;
+        }
     }
     digits(b, i, m)
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::lenient::{Entry, Val};
-use super::shape::Shape;
+use super::shape::{Keys, Shape, Shaped};
 
 /// The position of the first byte at or after `i` that is not JSON whitespace.
 pub fn ws(b: &[u8], mut i: usize) -> usize {
@@ -166,20 +166,18 @@ pub fn object_shaped<'t, K: Copy>(
     kind: impl FnMut(&str) -> K,
     field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
-    fields(text, i, &mut Shaped { text, shape, kind }, field)
-}
-
-/// How [`fields`] reads the keys of an object.
-trait Keys {
-    type K;
-    /// What the field at position `p` is, and where its value starts, when known from where
-    /// the token before it ends (`at`) without reading.
-    fn glue(&mut self, p: usize, at: usize) -> Option<(Self::K, usize)>;
-    /// The key at position `p`, opening at `i`: what it is and where it ends.
-    fn key(&mut self, p: usize, i: usize) -> Option<(Self::K, usize)>;
-    /// The field at position `p`, `k`, was read from `at` (where the token before it ends) to
-    /// `start` (where its value starts).
-    fn learn(&mut self, p: usize, at: usize, start: usize, k: &Self::K);
+    let read = string;
+    fields(
+        text,
+        i,
+        &mut Shaped {
+            text,
+            shape,
+            kind,
+            read,
+        },
+        field,
+    )
 }
 
 /// Keys read as their text, each time.
@@ -194,37 +192,6 @@ impl<'t> Keys for Plain<'t> {
         string(self.0, i)
     }
     fn learn(&mut self, _: usize, _: usize, _: usize, _: &Self::K) {}
-}
-
-/// Keys known by what `kind` made of them, as `shape` remembers them and the glue around them.
-struct Shaped<'t, 's, K, F> {
-    text: &'t str,
-    shape: &'s mut Shape<K>,
-    kind: F,
-}
-
-impl<K: Copy, F: FnMut(&str) -> K> Keys for Shaped<'_, '_, K, F> {
-    type K = K;
-    #[inline]
-    fn glue(&mut self, p: usize, at: usize) -> Option<(K, usize)> {
-        let (k, len) = self.shape.glue(p, &self.text.as_bytes()[at..])?;
-        Some((k, at + len))
-    }
-    #[inline]
-    fn key(&mut self, p: usize, i: usize) -> Option<(K, usize)> {
-        let text = self.text;
-        let read = || {
-            let (k, next) = string(text, i)?;
-            // A key with escapes is decoded (owned): its bytes are not its text.
-            let plain = matches!(k, Cow::Borrowed(_));
-            Some((k, next, plain))
-        };
-        self.shape.key(p, text.as_bytes(), i, read, &mut self.kind)
-    }
-    fn learn(&mut self, p: usize, at: usize, start: usize, k: &K) {
-        self.shape
-            .learn_glue(p, &self.text.as_bytes()[at..start], *k);
-    }
 }
 
 /// The one reading of an object's fields both share: at each position the key found by `keys`

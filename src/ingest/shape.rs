@@ -1,14 +1,14 @@
 //! What a reader made of the keys of the rows it read before. Log rows repeat one shape (the
 //! same keys in the same order, row after row): a key found again at its position is matched
 //! by its bytes and handed over as what the reader made of it then, with no scan for its
-//! closing quote and no lookup of what it means; the JSON readers also remember what lies
-//! between values (whitespace, comma, key, colon), so a row laid out as the one before is read
-//! with one comparison a field. The JSON readers ([`super::flat_json`]) and
-//! the Python dicts of stdout logs ([`super::lenient`]) share it.
+//! closing quote and no lookup of what it means; they also remember what lies between values
+//! (whitespace, comma, key, colon), so a row laid out as the one before is read with one
+//! comparison a field. The JSON readers ([`super::flat_json`]) and the Python dicts of stdout
+//! logs ([`super::lenient`]) share it, each reading its keys through [`Keys`].
 
 /// The keys of the rows read before, one per position, each with its quotes and what the
-/// reader made of it (`K`: a field's role, a metric's number); and for a JSON reader, per
-/// position, the glue before each value.
+/// reader made of it (`K`: a field's role, a metric's number); and per position, the glue
+/// before each value.
 #[derive(Debug)]
 pub struct Shape<K> {
     keys: Vec<Known<K>>,
@@ -33,6 +33,59 @@ struct Known<K> {
 }
 
 const WORD: usize = 16;
+
+/// How a reader of rows of fields (a JSON object, a Python dict) finds each field's key: the
+/// one loop over a row's fields is each reader's own, its keys read through this.
+pub trait Keys {
+    /// What a key is made into.
+    type K;
+    /// What the field at position `p` is, and where its value starts, when known from where
+    /// the token before it ends (`at`) without reading.
+    fn glue(&mut self, p: usize, at: usize) -> Option<(Self::K, usize)>;
+    /// The key at position `p`, opening at `i`: what it is and where it ends.
+    fn key(&mut self, p: usize, i: usize) -> Option<(Self::K, usize)>;
+    /// The field at position `p`, `k`, was read from `at` (where the token before it ends) to
+    /// `start` (where its value starts).
+    fn learn(&mut self, p: usize, at: usize, start: usize, k: &Self::K);
+}
+
+/// Keys known by what `kind` made of them, as `shape` remembers them and the glue around them;
+/// a key new at its position is read by `read` (its text, escapes decoded, and where it ends).
+pub struct Shaped<'t, 's, K, F, R> {
+    pub text: &'t str,
+    pub shape: &'s mut Shape<K>,
+    pub kind: F,
+    pub read: R,
+}
+
+impl<'t, K, F, R> Keys for Shaped<'t, '_, K, F, R>
+where
+    K: Copy,
+    F: FnMut(&str) -> K,
+    R: Fn(&'t str, usize) -> Option<(std::borrow::Cow<'t, str>, usize)>,
+{
+    type K = K;
+    #[inline]
+    fn glue(&mut self, p: usize, at: usize) -> Option<(K, usize)> {
+        let (k, len) = self.shape.glue(p, &self.text.as_bytes()[at..])?;
+        Some((k, at + len))
+    }
+    #[inline]
+    fn key(&mut self, p: usize, i: usize) -> Option<(K, usize)> {
+        let (text, read) = (self.text, &self.read);
+        let read = || {
+            let (k, next) = read(text, i)?;
+            // A key with escapes is decoded (owned): its bytes are not its text.
+            let plain = matches!(k, std::borrow::Cow::Borrowed(_));
+            Some((k, next, plain))
+        };
+        self.shape.key(p, text.as_bytes(), i, read, &mut self.kind)
+    }
+    fn learn(&mut self, p: usize, at: usize, start: usize, k: &K) {
+        self.shape
+            .learn_glue(p, &self.text.as_bytes()[at..start], *k);
+    }
+}
 
 impl<K> Default for Shape<K> {
     fn default() -> Self {
@@ -76,15 +129,14 @@ impl<K: Copy> Shape<K> {
 
     /// What was made of the field at position `p`, and how many bytes of `rest` (from the end
     /// of the token before the field) lead to its value: when `rest` starts with the glue
-    /// remembered there and the value's first byte follows it (not more whitespace, which the
-    /// glue's own would then not be all of).
+    /// remembered there and the value's first byte follows it (not more whitespace, JSON's or
+    /// Python's, which the glue's own would then not be all of).
     #[inline]
     pub fn glue(&self, p: usize, rest: &[u8]) -> Option<(K, usize)> {
         let glue = self.glues.get(p)?;
         let n = glue.raw.len();
         let after = *rest.get(n)?;
-        (glue.matches(rest) && !matches!(after, b' ' | b'\n' | b'\r' | b'\t'))
-            .then_some((glue.k, n))
+        (glue.matches(rest) && !after.is_ascii_whitespace()).then_some((glue.k, n))
     }
 
     /// Remembers `raw` as the glue before the value at position `p`, whose key was made `k`

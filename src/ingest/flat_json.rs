@@ -166,12 +166,13 @@ pub fn object_shaped<'t, K: Copy>(
     kind: impl FnMut(&str) -> K,
     field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
-    let read = string;
+    let read = |i| string(text, i);
+    let bytes = text.as_bytes();
     fields(
         text,
         i,
         &mut Shaped {
-            text,
+            bytes,
             shape,
             kind,
             read,

@@ -554,8 +554,9 @@ fn eight_digits_value(word: u64) -> u32 {
 pub enum PyValue<'a> {
     /// A number, or a string that holds one.
     Number(f64),
-    /// Any other value, unparsed.
-    Other(&'a str),
+    /// Any other value, unparsed (bytes that are not UTF-8 replaced, as
+    /// [`String::from_utf8_lossy`] does).
+    Other(Cow<'a, str>),
 }
 
 /// Parses a flat Python dict literal such as `{'loss': 0.35, 'grad_norm': nan, 'epoch': '0.5'}`.
@@ -571,25 +572,31 @@ pub fn parse_py_dict(s: &str) -> Option<(Vec<(&str, PyValue<'_>)>, usize)> {
 /// million dicts keeps what it needs in buffers of its own). Returns where the dict ends, or
 /// `None` when the text is not such a dict (`pair` may have seen some pairs by then).
 pub fn for_each_py_pair<'a>(s: &'a str, pair: impl FnMut(&'a str, PyValue<'a>)) -> Option<usize> {
-    py_pairs(s, &mut PyKeys(s), pair)
+    py_pairs(s.as_bytes(), &mut PyKeys(s), pair)
 }
 
 /// [`for_each_py_pair`] for a reader that knows its keys by a `K`: each key is handed over as
 /// what `kind` made of it — of this dict's key, or of the same key at the same position of an
 /// earlier dict, as `shape` remembers (a log prints the same keys dict after dict). Where the
 /// text between two values is what it was at the same position of a dict before, the next
-/// value is found by comparing it whole ([`Shape::glue`]).
+/// value is found by comparing it whole ([`Shape::glue`]). The dict is bytes, as a log holds
+/// them: only a key new at its position and a value that is not a number are looked at as
+/// text (bytes that are not UTF-8 replaced, as [`String::from_utf8_lossy`] does), not the
+/// whole line.
 pub fn for_each_py_pair_shaped<'a, K: Copy>(
-    s: &'a str,
+    b: &'a [u8],
     shape: &mut Shape<K>,
     kind: impl FnMut(&str) -> K,
     pair: impl FnMut(K, PyValue<'a>),
 ) -> Option<usize> {
-    let read = |s: &'a str, i: usize| py_key(s, i).map(|(k, next)| (Cow::Borrowed(k), next));
+    let read = |i: usize| {
+        let (start, end) = py_key(b, i)?;
+        Some((String::from_utf8_lossy(&b[start..end]), end + 1))
+    };
     py_pairs(
-        s,
+        b,
         &mut Shaped {
-            text: s,
+            bytes: b,
             shape,
             kind,
             read,
@@ -607,20 +614,21 @@ impl<'a> Keys for PyKeys<'a> {
         None
     }
     fn key(&mut self, _: usize, i: usize) -> Option<(Self::K, usize)> {
-        py_key(self.0, i)
+        // The quotes are ASCII: the key between them is whole characters of the text.
+        let (start, end) = py_key(self.0.as_bytes(), i)?;
+        Some((&self.0[start..end], end + 1))
     }
     fn learn(&mut self, _: usize, _: usize, _: usize, _: &Self::K) {}
 }
 
-/// The key whose quote opens at `i`, and the position after its closing quote.
-fn py_key(s: &str, i: usize) -> Option<(&str, usize)> {
-    let quote = *s.as_bytes().get(i)?;
+/// The key whose quote opens at `i`: where its text starts and where its closing quote is.
+fn py_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let quote = *b.get(i)?;
     if !matches!(quote, b'\'' | b'"') {
         return None;
     }
     let start = i + 1;
-    let end = start + find_near(quote, &s.as_bytes()[start..])?;
-    Some((&s[start..end], end + 1))
+    Some((start, start + find_near(quote, &b[start..])?))
 }
 
 /// Where `needle` first is in `hay`: keys and printed values are short, so the first bytes are
@@ -635,10 +643,20 @@ fn find_near(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// A dict's value, cut out: a number when it reads as one ([`parse_number`]), else as it is.
-fn py_value(raw: &str) -> PyValue<'_> {
-    match parse_number(raw) {
+fn py_value(raw: Cow<'_, str>) -> PyValue<'_> {
+    match parse_number(&raw) {
         Some(x) => PyValue::Number(x),
         None => PyValue::Other(raw),
+    }
+}
+
+/// [`py_value`] of bytes cut out of a dict, `trim`med of whitespace or not.
+fn py_value_of(raw: &[u8], trim: bool) -> PyValue<'_> {
+    let text = String::from_utf8_lossy(raw);
+    match (trim, text) {
+        (false, text) => py_value(text),
+        (true, Cow::Borrowed(t)) => py_value(Cow::Borrowed(t.trim())),
+        (true, Cow::Owned(t)) => py_value(Cow::Owned(t.trim().to_string())),
     }
 }
 
@@ -647,11 +665,10 @@ fn py_value(raw: &str) -> PyValue<'_> {
 /// here around the key it reads), the value read here, both handed to `pair`.
 #[inline(always)]
 fn py_pairs<'a, C: Keys>(
-    s: &'a str,
+    bytes: &'a [u8],
     keys: &mut C,
     mut pair: impl FnMut(C::K, PyValue<'a>),
 ) -> Option<usize> {
-    let bytes = s.as_bytes();
     let i = skip_ws(bytes, 0);
     if bytes.get(i) != Some(&b'{') {
         return None;
@@ -687,7 +704,7 @@ fn py_pairs<'a, C: Keys>(
             }
         };
         position += 1;
-        let (value, next) = py_value_at(s, start)?;
+        let (value, next) = py_value_at(bytes, start)?;
         pair(k, value);
         at = next;
     }
@@ -698,8 +715,7 @@ fn py_pairs<'a, C: Keys>(
 /// their closing quote (or the `,` or `}` after a bare one) follows at once. Anything else is
 /// cut out first, then parsed.
 #[inline(always)]
-fn py_value_at(s: &str, i: usize) -> Option<(PyValue<'_>, usize)> {
-    let bytes = s.as_bytes();
+fn py_value_at(bytes: &[u8], i: usize) -> Option<(PyValue<'_>, usize)> {
     Some(match bytes.get(i)? {
         q @ (b'\'' | b'"') => {
             let start = i + 1;
@@ -709,13 +725,13 @@ fn py_value_at(s: &str, i: usize) -> Option<(PyValue<'_>, usize)> {
                 }
                 _ => {
                     let end = start + find_near(*q, &bytes[start..])?;
-                    (py_value(&s[start..end]), end + 1)
+                    (py_value_of(&bytes[start..end], false), end + 1)
                 }
             }
         }
         b'{' | b'[' | b'(' => {
             let end = matching_close(bytes, i)?;
-            (py_value(&s[i..=end]), end + 1)
+            (py_value_of(&bytes[i..=end], false), end + 1)
         }
         _ => match decimal_prefix(&bytes[i..]) {
             Some((x, len)) if matches!(bytes.get(i + len), Some(b',' | b'}')) => {
@@ -723,7 +739,7 @@ fn py_value_at(s: &str, i: usize) -> Option<(PyValue<'_>, usize)> {
             }
             _ => {
                 let len = memchr::memchr2(b',', b'}', &bytes[i..])?;
-                (py_value(s[i..i + len].trim()), i + len)
+                (py_value_of(&bytes[i..i + len], true), i + len)
             }
         },
     })
@@ -880,7 +896,7 @@ mod tests {
                 } else {
                     text[7..].find(q).map(|n| &text[7..7 + n])
                 };
-                let expected = cut.map(|raw| format!("{:?}", py_value(raw)));
+                let expected = cut.map(|raw| format!("{:?}", py_value(raw.into())));
                 let mut first = None;
                 for_each_py_pair(&text, |_, v| {
                     first.get_or_insert(format!("{v:?}"));
@@ -947,9 +963,10 @@ mod tests {
                             seen.len() - 1
                         }
                     };
-                    let end2 = for_each_py_pair_shaped(&text, &mut shape, kind, |k, v| {
-                        shaped.push((k, v))
-                    });
+                    let end2 =
+                        for_each_py_pair_shaped(text.as_bytes(), &mut shape, kind, |k, v| {
+                            shaped.push((k, v))
+                        });
                     prop_assert_eq!(end, end2, "{:?}", text);
                     let shaped: Vec<(String, PyValue)> = shaped
                         .into_iter()
@@ -991,8 +1008,9 @@ mod tests {
                     names.push(k.to_string());
                     names.len() - 1
                 };
-                let end2 =
-                    for_each_py_pair_shaped(text, &mut shape, kind, |k, v| shaped.push((k, v)));
+                let end2 = for_each_py_pair_shaped(text.as_bytes(), &mut shape, kind, |k, v| {
+                    shaped.push((k, v))
+                });
                 let shaped: Vec<String> = shaped
                     .into_iter()
                     .map(|(k, v)| format!("{}={v:?}", names[k]))
@@ -1000,6 +1018,43 @@ mod tests {
                 assert_eq!((end, &plain), (end2, &shaped), "{text:?}");
                 assert_eq!(end, Some(text.len()), "{text:?}");
             }
+        }
+    }
+
+    /// Dicts holding bytes that are not UTF-8 (in a key, a string value, a bare value, a
+    /// nested one), read from the bytes: what the plain reading makes of the line made text
+    /// by `from_utf8_lossy`, as the reader did before it read bytes.
+    #[test]
+    fn bytes_that_are_not_text_read_as_their_lossy_text() {
+        let dicts: [&[u8]; 6] = [
+            b"{'loss': '0.5', 'name': 'a\xffb', 'epoch': 1}",
+            b"{'lo\xe9ss': '0.5', 'epoch': 1}",
+            b"{'loss': 0.5\xc3, 'epoch': 1}",
+            b"{'loss': [1, '\xf0\x9f'], 'epoch': 1}",
+            b"{'loss': '0.5', 'epoch': 1}",
+            b"{'lo\xe9ss': '0.5', 'epoch': 1}",
+        ];
+        let mut shape = Shape::default();
+        let mut names: Vec<String> = Vec::new();
+        for bytes in dicts {
+            let text = String::from_utf8_lossy(bytes);
+            let mut plain = Vec::new();
+            let end = for_each_py_pair(&text, |k, v| plain.push(format!("{k}={v:?}")));
+            let mut shaped = Vec::new();
+            let kind = |k: &str| {
+                names.push(k.to_string());
+                names.len() - 1
+            };
+            let end2 = for_each_py_pair_shaped(bytes, &mut shape, kind, |k, v| {
+                shaped.push((k, format!("{v:?}")))
+            });
+            let shaped: Vec<String> = shaped
+                .into_iter()
+                .map(|(k, v)| format!("{}={v}", names[k]))
+                .collect();
+            assert_eq!(plain, shaped, "{text}");
+            assert_eq!(end.is_some(), end2.is_some(), "{text}");
+            assert!(plain.len() >= 2, "{text}");
         }
     }
 
@@ -1335,8 +1390,8 @@ mod tests {
             parse_py_dict("{'loss': '0.5216', 'name': 'x, y', 'nested': {'a': 1}, 'e': '3'}")
                 .expect("dict");
         assert_eq!(pairs[0].1, PyValue::Number(0.5216));
-        assert_eq!(pairs[1].1, PyValue::Other("x, y"));
-        assert_eq!(pairs[2].1, PyValue::Other("{'a': 1}"));
+        assert_eq!(pairs[1].1, PyValue::Other("x, y".into()));
+        assert_eq!(pairs[2].1, PyValue::Other("{'a': 1}".into()));
         assert_eq!(pairs[3].1, PyValue::Number(3.0));
         assert!(parse_py_dict("{'loss': 0.5").is_none());
         assert!(parse_py_dict("not a dict").is_none());

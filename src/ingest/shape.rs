@@ -50,9 +50,10 @@ pub trait Keys {
 }
 
 /// Keys known by what `kind` made of them, as `shape` remembers them and the glue around them;
-/// a key new at its position is read by `read` (its text, escapes decoded, and where it ends).
+/// a key new at its position is read by `read` (given where its quote opens: its text, escapes
+/// decoded, and where it ends).
 pub struct Shaped<'t, 's, K, F, R> {
-    pub text: &'t str,
+    pub bytes: &'t [u8],
     pub shape: &'s mut Shape<K>,
     pub kind: F,
     pub read: R,
@@ -62,28 +63,26 @@ impl<'t, K, F, R> Keys for Shaped<'t, '_, K, F, R>
 where
     K: Copy,
     F: FnMut(&str) -> K,
-    R: Fn(&'t str, usize) -> Option<(std::borrow::Cow<'t, str>, usize)>,
+    R: Fn(usize) -> Option<(std::borrow::Cow<'t, str>, usize)>,
 {
     type K = K;
     #[inline]
     fn glue(&mut self, p: usize, at: usize) -> Option<(K, usize)> {
-        let (k, len) = self.shape.glue(p, &self.text.as_bytes()[at..])?;
+        let (k, len) = self.shape.glue(p, &self.bytes[at..])?;
         Some((k, at + len))
     }
     #[inline]
     fn key(&mut self, p: usize, i: usize) -> Option<(K, usize)> {
-        let (text, read) = (self.text, &self.read);
         let read = || {
-            let (k, next) = read(text, i)?;
+            let (k, next) = (self.read)(i)?;
             // A key with escapes is decoded (owned): its bytes are not its text.
             let plain = matches!(k, std::borrow::Cow::Borrowed(_));
             Some((k, next, plain))
         };
-        self.shape.key(p, text.as_bytes(), i, read, &mut self.kind)
+        self.shape.key(p, self.bytes, i, read, &mut self.kind)
     }
     fn learn(&mut self, p: usize, at: usize, start: usize, k: &K) {
-        self.shape
-            .learn_glue(p, &self.text.as_bytes()[at..start], *k);
+        self.shape.learn_glue(p, &self.bytes[at..start], *k);
     }
 }
 

@@ -58,12 +58,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         f.dict.find(bytes)
     };
     if let Some(at) = dict {
-        // Valid UTF-8 is borrowed as is; `from_utf8_lossy` walks it more slowly.
-        let text = match std::str::from_utf8(&bytes[at..]) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(&bytes[at..]),
-        };
-        on_dict(st, &text, lineno);
+        on_dict(st, &bytes[at..], lineno);
         return;
     }
     if last_percent_bar(bytes).is_some() {
@@ -173,7 +168,7 @@ enum Role {
     Metric(u32),
 }
 
-pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
+pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
     let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
     st.metrics.clear();
@@ -206,7 +201,7 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
     });
     if parsed.is_none() {
         // A dict cut short (the last line of a killed run) or mangled: counted for a warning.
-        if text.starts_with("{'") {
+        if text.starts_with(b"{'") {
             st.bad_dicts.line(lineno as usize);
         }
         return;
@@ -214,7 +209,7 @@ pub(super) fn on_dict(st: &mut State, text: &str, lineno: u32) {
     st.block = Block::None;
     if summary {
         // The end-of-training dict, once per run: read again as pairs.
-        if let Some((pairs, _)) = parse_py_dict(text) {
+        if let Some((pairs, _)) = parse_py_dict(&String::from_utf8_lossy(text)) {
             let num = |k: &str| {
                 pairs
                     .iter()

@@ -285,8 +285,10 @@ fn place_column(
         values.truncate(k);
     }
     let first = *rows.first()?;
-    for r in &mut rows {
-        *r += shift;
+    if shift > 0 {
+        for r in &mut rows {
+            *r += shift;
+        }
     }
     let origin = run.origin_of((first + shift) as usize).unwrap_or("logged");
     let key = |r: u32| {
@@ -296,7 +298,14 @@ fn place_column(
             run.get(Coordinate::Step, r as usize)
         }
     };
-    let increasing = rows.windows(2).all(|w| key(w[0]) < key(w[1]));
+    // Each row's key looked up once, compared with the one before.
+    let mut before = f64::NEG_INFINITY;
+    let increasing = rows.iter().all(|&r| {
+        let k = key(r);
+        let up = k > before;
+        before = k;
+        up
+    });
     let dropped = if increasing {
         Vec::new()
     } else {

@@ -161,19 +161,23 @@ fn num(x: f64) -> ConfigValue {
 /// Fills what can be derived from what `cfg` holds (also after a plan's assumptions are added).
 pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     use Key::*;
-    let last_step = files
-        .iter()
-        .filter_map(|f| {
-            let frame = &f.parsed.records;
-            let loss = frame.column("loss")?;
-            Some(
-                loss.rows
-                    .iter()
-                    .filter_map(move |&r| frame.known(Coordinate::Step, r as usize)),
-            )
-        })
-        .flatten()
-        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+    // The largest step a loss was logged at: read only by the last way to the effective batch
+    // below, so only worked out there (a dense log has a million losses).
+    let last_step = || {
+        files
+            .iter()
+            .filter_map(|f| {
+                let frame = &f.parsed.records;
+                let loss = frame.column("loss")?;
+                Some(
+                    loss.rows
+                        .iter()
+                        .filter_map(move |&r| frame.known(Coordinate::Step, r as usize)),
+                )
+            })
+            .flatten()
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
+    };
 
     // The planned total over the epochs, when both are stated and divide evenly: exact, where a
     // logged epoch may be rounded (a crashed run's last epoch 0.1 at step 39 says 390, the run's
@@ -271,11 +275,10 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     )),
                 );
             }
-        } else if let (Some(sps), Some(rt), Some(t)) = (
-            cfg.num(TrainSamplesPerSecond),
-            cfg.num(TrainRuntime),
-            cfg.num(TotalSteps).or(last_step),
-        ) {
+        } else if let (Some(sps), Some(rt)) =
+            (cfg.num(TrainSamplesPerSecond), cfg.num(TrainRuntime))
+            && let Some(t) = cfg.num(TotalSteps).or_else(last_step)
+        {
             if let Some(b) = near_integer(sps * rt / t) {
                 cfg.set_if_absent(
                     EffectiveBatch,

@@ -311,10 +311,10 @@ fn place_steps(out: &mut Parsed, hints: &Hints) {
     } else {
         "epoch × steps per epoch (the log's total steps ÷ its epochs)"
     };
+    let mut bar_of = hints.in_order();
     out.records.fill_steps(|i, epoch| {
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
-        let bar = hints
-            .get(i)
+        let bar = bar_of(i)
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
         match (spe, epoch, bar) {

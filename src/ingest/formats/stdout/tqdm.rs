@@ -141,12 +141,26 @@ impl Hints {
         self.counters.push(bar.map_or(f64::NAN, |(n, _)| n));
     }
 
-    /// The bar before record `i`.
-    pub(super) fn get(&self, i: usize) -> Option<Bar> {
-        let counter = *self.counters.get(i)?;
-        let run = self.totals.partition_point(|&(from, _)| from <= i);
-        let total = self.totals.get(run.checked_sub(1)?)?.1?;
-        Some((counter, total))
+    /// The bar before each record asked for, records asked for mostly in order: the run of the
+    /// last record asked for is where the next one's is looked for first, not searched for
+    /// again (an eval bar between two dicts starts a run: a log with an eval every few thousand
+    /// steps has hundreds).
+    pub(super) fn in_order(&self) -> impl FnMut(usize) -> Option<Bar> + '_ {
+        let mut run = 0;
+        move |i| {
+            let counter = *self.counters.get(i)?;
+            if self.totals.get(run).is_some_and(|&(from, _)| from <= i) {
+                while self.totals.get(run + 1).is_some_and(|&(from, _)| from <= i) {
+                    run += 1;
+                }
+            } else {
+                run = self
+                    .totals
+                    .partition_point(|&(from, _)| from <= i)
+                    .checked_sub(1)?;
+            }
+            Some((counter, self.totals.get(run)?.1?))
+        }
     }
 
     /// Appends the next part's hints, after these.
@@ -182,11 +196,19 @@ mod tests {
         ];
         let mut whole = Hints::default();
         bars.iter().for_each(|&b| whole.push(b));
-        let got: Vec<_> = (0..bars.len() + 1).map(|i| whole.get(i)).collect();
         let mut want: Vec<_> = bars.to_vec();
         want.push(None);
-        // NaN != NaN: compared by their debug text.
+        // Asked for in order, backwards, and each by a reader of its own (which walks the runs
+        // from the first): NaN != NaN, so compared by their debug text.
+        let mut bar_of = whole.in_order();
+        let got: Vec<_> = (0..bars.len() + 1).map(&mut bar_of).collect();
         assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        let mut bar_of = whole.in_order();
+        let mut back: Vec<_> = (0..bars.len() + 1).rev().map(&mut bar_of).collect();
+        back.reverse();
+        assert_eq!(format!("{back:?}"), format!("{want:?}"));
+        let each: Vec<_> = (0..bars.len() + 1).map(|i| whole.in_order()(i)).collect();
+        assert_eq!(format!("{each:?}"), format!("{want:?}"));
         // Runs of one total: none, 40, 8, none, 40.
         assert_eq!(whole.totals.len(), 5);
         // Two parts appended read as one, at any cut.

@@ -203,21 +203,29 @@ impl Frame {
     fn set_origin(&mut self, i: usize, origin: Option<&'static str>) {
         let code = match origin {
             None => 0,
-            Some(o) => {
-                let k = match self
-                    .origins
-                    .iter()
-                    .position(|x| std::ptr::eq(*x, o) || *x == o)
-                {
-                    Some(k) => k,
-                    None => {
-                        self.origins.push(o);
-                        self.origins.len() - 1
-                    }
-                };
-                u8::try_from(k + 1).unwrap_or(u8::MAX)
+            Some(o) => self.origin_code(o),
+        };
+        self.put_origin(i, code);
+    }
+
+    /// The code row origins store `o` as (1 + its index in `origins`), given it when new.
+    fn origin_code(&mut self, o: &'static str) -> u8 {
+        let k = match self
+            .origins
+            .iter()
+            .position(|x| std::ptr::eq(*x, o) || *x == o)
+        {
+            Some(k) => k,
+            None => {
+                self.origins.push(o);
+                self.origins.len() - 1
             }
         };
+        u8::try_from(k + 1).unwrap_or(u8::MAX)
+    }
+
+    #[inline]
+    fn put_origin(&mut self, i: usize, code: u8) {
         if i < self.origin.len() {
             self.origin[i] = code;
         } else if code != 0 {
@@ -342,6 +350,8 @@ impl Frame {
         &mut self,
         mut f: impl FnMut(usize, Option<f64>) -> Option<(f64, &'static str)>,
     ) {
+        // The origin given last, and its code: a file's rows are placed one way, row after row.
+        let mut last: Option<(&'static str, u8)> = None;
         for i in 0..self.len {
             if !at(&self.step, i).is_nan() {
                 continue;
@@ -350,7 +360,16 @@ impl Frame {
                 let mut bad = false;
                 let step = coord(Some(step), &mut bad);
                 self.nonfinite += usize::from(bad);
-                self.set_step(i, step, Some(origin));
+                put(&mut self.step, i, step);
+                let code = match last {
+                    Some((o, code)) if std::ptr::eq(o, origin) => code,
+                    _ => {
+                        let code = self.origin_code(origin);
+                        last = Some((origin, code));
+                        code
+                    }
+                };
+                self.put_origin(i, code);
             }
         }
     }

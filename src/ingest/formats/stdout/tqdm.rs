@@ -31,11 +31,87 @@ pub(super) fn pass(st: &mut State, region: &[u8]) {
         }
     }
     let start = line_start(region, 0, p);
+    // Most updates are a plain bar, read in one pass to the end of their line; any other is
+    // cut out, stripped of colours and read by the general reading.
+    if let Some((bar, len)) = plain_bar(&region[start..]) {
+        seen_bar(st, bar, line_of(st, start + len));
+        return;
+    }
     let end = line_end(region, p);
     if let Some(bar) = parse_bar(&without_ansi(&region[start..end])) {
         // The bar's own bytes hold no newline: only those after it are counted.
         seen_bar(st, bar, line_of(st, end));
     }
+}
+
+/// The bar of a tqdm update the way the Trainer's training bar prints it, read in one pass:
+/// spaces, a percentage of one to three digits, `%|`, the bar (no `|` in it), `| `, the
+/// counter, `/`, the total (plain integers of up to fifteen digits), ` [`, and then no `|`
+/// nor ESC up to the end of the line (the first `\r` or `\n`, or the end of `b`). The bar and
+/// the line's length; `None` for anything else, which [`parse_bar`] reads (for these lines it
+/// reads the same: the tests compare the two).
+fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
+    let mut i = 0;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=3).contains(&digits) {
+        return None;
+    }
+    i += digits;
+    if b.get(i..i + 2) != Some(b"%|") {
+        return None;
+    }
+    i += 2;
+    // The bar: block characters (bytes past ASCII) and spaces, up to its closing `|`.
+    loop {
+        match *b.get(i)? {
+            b'|' => break,
+            0x1b | b'\n' | b'\r' => return None,
+            _ => i += 1,
+        }
+    }
+    if b.get(i + 1) != Some(&b' ') {
+        return None;
+    }
+    i += 2;
+    let mut counter = 0u64;
+    let end = integer(b, i, &mut counter)?;
+    if b.get(end) != Some(&b'/') {
+        return None;
+    }
+    let mut total = 0u64;
+    i = integer(b, end + 1, &mut total)?;
+    if b.get(i..i + 2) != Some(b" [") {
+        return None;
+    }
+    i += 2;
+    loop {
+        match b.get(i) {
+            None | Some(b'\n' | b'\r') => break,
+            Some(b'|' | 0x1b) => return None,
+            Some(_) => i += 1,
+        }
+    }
+    // Fifteen digits are below 2^53: both are exact.
+    Some(((counter as f64, total as f64), i))
+}
+
+/// The one to fifteen ASCII digits from `i` on, into `n`; where they end.
+fn integer(b: &[u8], i: usize, n: &mut u64) -> Option<usize> {
+    let count = b[i.min(b.len())..]
+        .iter()
+        .take(16)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if !(1..=15).contains(&count) {
+        return None;
+    }
+    for &c in &b[i..i + count] {
+        *n = *n * 10 + u64::from(c - b'0');
+    }
+    Some(i + count)
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for
@@ -182,6 +258,93 @@ impl Hints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines made of a bar's parts, whole, mutated or in any order: where the one-pass reading
+    /// takes a line as a plain bar, the general reading of the line to its first terminator
+    /// reads the same counter and total (fails when the one pass takes a line the general
+    /// reading reads otherwise: a description, a second bar, colours, a `|` after the counts).
+    #[test]
+    fn plain_bars_read_as_the_general_reading_reads_them() {
+        use proptest::prelude::*;
+        let whole = [
+            "  3%|          | 49616/1250000 [00:00<12:34,  3.00it/s]",
+            "100%|\u{2588}\u{2588}\u{2588}\u{2588}| 40/40 [00:52<00:00,  2.24it/s]",
+            " 50%|\u{2588}\u{2588}\u{258c}  | 20/40 [00:26<00:26, ?it/s]\r 55%",
+        ];
+        for line in whole {
+            let (bar, len) = plain_bar(line.as_bytes()).expect("a plain bar");
+            assert_eq!(Some(bar), parse_bar(&line.as_bytes()[..len]), "{line}");
+        }
+        let parts = [
+            " ",
+            "3",
+            "100",
+            "%",
+            "|",
+            "%|",
+            "| ",
+            "\u{2588}",
+            "\u{258f}",
+            "5",
+            "/",
+            "40",
+            " [",
+            "[",
+            "00:01<00:02",
+            ",",
+            "it/s]",
+            "\x1b[32m",
+            "Map: ",
+            "a",
+            "\r",
+            "\n",
+            "1e3",
+            "1234567890123456",
+            "+",
+        ];
+        let template = prop::sample::select(whole.to_vec());
+        let edits = prop::collection::vec((0usize..80, 0..parts.len(), any::<bool>()), 0..3);
+        let random = prop::collection::vec(0..parts.len(), 0..24);
+        proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases: 8192,
+            failure_persistence: None,
+            ..Default::default()
+        })
+        .run(
+            &(template, edits, random, any::<bool>()),
+            |(t, edits, picks, mix)| {
+                let mut line = if mix {
+                    picks
+                        .iter()
+                        .map(|&i| parts[i])
+                        .collect::<String>()
+                        .into_bytes()
+                } else {
+                    t.as_bytes().to_vec()
+                };
+                for (at, part, insert) in edits {
+                    let at = at.min(line.len());
+                    if !insert && at < line.len() {
+                        line.remove(at);
+                    }
+                    line.splice(at..at, parts[part].bytes());
+                }
+                if let Some((bar, len)) = plain_bar(&line) {
+                    let end = line.iter().position(|&c| c == b'\n' || c == b'\r');
+                    prop_assert_eq!(len, end.unwrap_or(line.len()));
+                    let general = parse_bar(&without_ansi(&line[..len]));
+                    prop_assert_eq!(
+                        general.map(|(n, t)| (n.to_bits(), t.to_bits())),
+                        Some((bar.0.to_bits(), bar.1.to_bits())),
+                        "{:?}",
+                        String::from_utf8_lossy(&line)
+                    );
+                }
+                Ok(())
+            },
+        )
+        .expect("plain bars read alike");
+    }
 
     #[test]
     fn hints_give_back_each_records_bar() {

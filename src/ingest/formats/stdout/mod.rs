@@ -173,6 +173,12 @@ impl State {
             self.header_facts = next.header_facts;
         }
         self.headers_seen += next.headers_seen;
+        // The largest bar total, first seen: this part's, unless the next part's is larger.
+        if let Some((total, line)) = next.largest_bar {
+            if self.largest_bar.is_none_or(|(t, _)| total > t) {
+                self.largest_bar = Some((total, line.saturating_add(before)));
+            }
+        }
         if self.nul.is_none() {
             self.nul = next.nul.map(|(l, o)| (l.saturating_add(before), o));
         }
@@ -471,6 +477,43 @@ mod tests {
             runtime.is_some_and(|f| f.locator.to_string() == "line 821 (train_runtime)"),
             "{runtime:?}"
         );
+        assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
+    }
+
+    /// A log with no header, its training bar's total first seen in the second half (a run
+    /// resumed with a longer schedule): the total steps the halves assume are the whole's.
+    #[test]
+    fn the_largest_bar_of_the_second_half_is_the_whole_logs() {
+        let mut log = String::new();
+        for step in 1..=3000 {
+            let total = if step < 2000 { 2000 } else { 4000 };
+            log.push_str(&format!(" 1%|#  | {step}/{total} [00:01<00:14,  3it/s]\r"));
+            if step % 10 == 0 {
+                log.push_str(&format!(
+                    "\n{{'loss': '{}', 'epoch': '{}'}}\n",
+                    1.0 / f64::from(step),
+                    f64::from(step) / 1000.0
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        std::fs::write(&path, &log).expect("writes");
+        let (cut, _) = split_point(&path, 0).expect("reads").expect("a cut");
+        assert!(log[..cut as usize].ends_with("\n") && !log[..cut as usize].contains("/4000 "));
+        let whole = read(log.as_bytes(), "train.log").expect("reads");
+        let halves = read_path_split_from(&path, "train.log", 0).expect("reads");
+        let total = |p: &Parsed| {
+            p.facts
+                .iter()
+                .find(|f| f.key == Key::TotalSteps)
+                .map(|f| (f.value.clone(), f.locator.to_string()))
+        };
+        assert_eq!(
+            total(&whole).map(|t| t.0),
+            Some(ConfigValue::Number(4000.0))
+        );
+        assert_eq!(total(&halves), total(&whole));
         assert_eq!(format!("{halves:?}"), format!("{whole:?}"));
     }
 

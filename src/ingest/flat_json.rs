@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::lenient::{Entry, Val};
-use super::shape::{Keys, Shape, Shaped};
+use super::shape::{Keys, Shape, Shaped, Syntax, fields};
 
 /// The position of the first byte at or after `i` that is not JSON whitespace.
 pub fn ws(b: &[u8], mut i: usize) -> usize {
@@ -150,7 +150,7 @@ pub fn object_with<'t>(
     i: usize,
     field: impl FnMut(Cow<'t, str>, Val<'t>),
 ) -> Option<usize> {
-    fields(text, i, &mut Plain(text), field)
+    fields(text.as_bytes(), i, &Json(text), &mut Plain(text), field)
 }
 
 /// [`object_with`] for a reader that knows its keys by a `K`: each key is handed over as what
@@ -169,8 +169,9 @@ pub fn object_shaped<'t, K: Copy>(
     let read = |i| string(text, i);
     let bytes = text.as_bytes();
     fields(
-        text,
+        bytes,
         i,
+        &Json(text),
         &mut Shaped {
             bytes,
             shape,
@@ -195,48 +196,19 @@ impl<'t> Keys for Plain<'t> {
     fn learn(&mut self, _: usize, _: usize, _: usize, _: &Self::K) {}
 }
 
-/// The one reading of an object's fields both share: at each position the key found by `keys`
-/// (at once from what lies between the values, when it knows that; else the separator and
-/// colon read here around the key it reads), the value read here, both handed to `field`.
-#[inline(always)]
-fn fields<'t, C: Keys>(
-    text: &'t str,
-    i: usize,
-    keys: &mut C,
-    mut field: impl FnMut(C::K, Val<'t>),
-) -> Option<usize> {
-    let b = text.as_bytes();
-    if b.get(i) != Some(&b'{') {
-        return None;
+/// JSON: its four whitespace bytes, no comma after the last field, values read by [`value`].
+struct Json<'t>(&'t str);
+
+impl<'t> Syntax for Json<'t> {
+    type V = Val<'t>;
+    const TRAILING_COMMA: bool = false;
+    #[inline]
+    fn ws(&self, i: usize) -> usize {
+        ws(self.0.as_bytes(), i)
     }
-    // Where the token before the next field ends: the `{`, then each value.
-    let mut at = i + 1;
-    let mut position = 0;
-    loop {
-        let (k, start) = match keys.glue(position, at) {
-            Some(known) => known,
-            None => {
-                let mut i = ws(b, at);
-                match b.get(i)? {
-                    b'}' => return Some(i + 1),
-                    b',' if position > 0 => i = ws(b, i + 1),
-                    _ if position > 0 => return None,
-                    _ => {}
-                }
-                let (k, next) = keys.key(position, i)?;
-                i = ws(b, next);
-                if b.get(i) != Some(&b':') {
-                    return None;
-                }
-                i = ws(b, i + 1);
-                keys.learn(position, at, i, &k);
-                (k, i)
-            }
-        };
-        position += 1;
-        let (value, next) = value(text, start)?;
-        field(k, value);
-        at = next;
+    #[inline]
+    fn value(&self, i: usize) -> Option<(Val<'t>, usize)> {
+        value(self.0, i)
     }
 }
 

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::shape::{Keys, Shape, Shaped};
+use super::shape::{Keys, Shape, Shaped, Syntax, fields};
 
 /// Rewrites the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` module writes into
 /// quoted strings, so a strict JSON parser accepts the document; `number` reads them back.
@@ -660,53 +660,31 @@ fn py_value_of(raw: &[u8], trim: bool) -> PyValue<'_> {
     }
 }
 
-/// The one reading of a dict's pairs both share: at each position the key found by `keys` (at
-/// once from what lies between the values, when it knows that; else the comma and colon read
-/// here around the key it reads), the value read here, both handed to `pair`.
+/// A flat Python dict literal: its pairs read by the loop every reader of rows shares
+/// ([`fields`]), from the `{` after any leading whitespace.
 #[inline(always)]
 fn py_pairs<'a, C: Keys>(
     bytes: &'a [u8],
     keys: &mut C,
-    mut pair: impl FnMut(C::K, PyValue<'a>),
+    pair: impl FnMut(C::K, PyValue<'a>),
 ) -> Option<usize> {
-    let i = skip_ws(bytes, 0);
-    if bytes.get(i) != Some(&b'{') {
-        return None;
+    fields(bytes, skip_ws(bytes, 0), &Python(bytes), keys, pair)
+}
+
+/// Python: ASCII whitespace (a form feed among it), a comma allowed after the last pair,
+/// values read by [`py_value_at`].
+struct Python<'a>(&'a [u8]);
+
+impl<'a> Syntax for Python<'a> {
+    type V = PyValue<'a>;
+    const TRAILING_COMMA: bool = true;
+    #[inline]
+    fn ws(&self, i: usize) -> usize {
+        skip_ws(self.0, i)
     }
-    // Where the token before the next pair ends: the `{`, then each value.
-    let mut at = i + 1;
-    let mut position = 0;
-    loop {
-        let (k, start) = match keys.glue(position, at) {
-            Some(known) => known,
-            None => {
-                let mut i = skip_ws(bytes, at);
-                match bytes.get(i)? {
-                    b'}' => return Some(i + 1),
-                    b',' if position > 0 => {
-                        i = skip_ws(bytes, i + 1);
-                        // Python allows a comma after the last pair.
-                        if bytes.get(i) == Some(&b'}') {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ if position > 0 => return None,
-                    _ => {}
-                }
-                let (k, key_end) = keys.key(position, i)?;
-                i = skip_ws(bytes, key_end);
-                if bytes.get(i) != Some(&b':') {
-                    return None;
-                }
-                i = skip_ws(bytes, i + 1);
-                keys.learn(position, at, i, &k);
-                (k, i)
-            }
-        };
-        position += 1;
-        let (value, next) = py_value_at(bytes, start)?;
-        pair(k, value);
-        at = next;
+    #[inline]
+    fn value(&self, i: usize) -> Option<(PyValue<'a>, usize)> {
+        py_value_at(self.0, i)
     }
 }
 

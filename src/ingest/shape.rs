@@ -4,7 +4,8 @@
 //! closing quote and no lookup of what it means; they also remember what lies between values
 //! (whitespace, comma, key, colon), so a row laid out as the one before is read with one
 //! comparison a field. The JSON readers ([`super::flat_json`]) and the Python dicts of stdout
-//! logs ([`super::lenient`]) share it, each reading its keys through [`Keys`].
+//! logs ([`super::lenient`]) share it, and the one loop over a row's fields ([`fields`]), each
+//! telling it its syntax ([`Syntax`]) and how it reads keys ([`Keys`]).
 
 /// The keys of the rows read before, one per position, each with its quotes and what the
 /// reader made of it (`K`: a field's role, a metric's number); and per position, the glue
@@ -47,6 +48,71 @@ pub trait Keys {
     /// The field at position `p`, `k`, was read from `at` (where the token before it ends) to
     /// `start` (where its value starts).
     fn learn(&mut self, p: usize, at: usize, start: usize, k: &Self::K);
+}
+
+/// What a row's fields are written in (a JSON object, a Python dict): its whitespace, whether
+/// a comma may follow the last field, and how a value is read.
+pub trait Syntax {
+    /// What a value is read as.
+    type V;
+    /// Python allows a comma after a dict's last pair; JSON does not.
+    const TRAILING_COMMA: bool;
+    /// The position of the first byte at or after `i` that is not whitespace.
+    fn ws(&self, i: usize) -> usize;
+    /// The value whose first byte is at `i`, and where it ends.
+    fn value(&self, i: usize) -> Option<(Self::V, usize)>;
+}
+
+/// The one loop over a row's fields every reader of rows shares: the object opens at `open`
+/// (its `{`); at each position the key found by `keys` (at once from what lies between the
+/// values, when it knows that; else the comma and colon read here around the key it reads),
+/// the value read by `syntax`, both handed to `field`. Where the object ends, or `None` when
+/// it is not one (fields may have been handed over by then).
+#[inline(always)]
+pub fn fields<S: Syntax, C: Keys>(
+    b: &[u8],
+    open: usize,
+    syntax: &S,
+    keys: &mut C,
+    mut field: impl FnMut(C::K, S::V),
+) -> Option<usize> {
+    if b.get(open) != Some(&b'{') {
+        return None;
+    }
+    // Where the token before the next field ends: the `{`, then each value.
+    let mut at = open + 1;
+    let mut position = 0;
+    loop {
+        let (k, start) = match keys.glue(position, at) {
+            Some(known) => known,
+            None => {
+                let mut i = syntax.ws(at);
+                match b.get(i)? {
+                    b'}' => return Some(i + 1),
+                    b',' if position > 0 => {
+                        i = syntax.ws(i + 1);
+                        if S::TRAILING_COMMA && b.get(i) == Some(&b'}') {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ if position > 0 => return None,
+                    _ => {}
+                }
+                let (k, key_end) = keys.key(position, i)?;
+                i = syntax.ws(key_end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = syntax.ws(i + 1);
+                keys.learn(position, at, i, &k);
+                (k, i)
+            }
+        };
+        position += 1;
+        let (value, next) = syntax.value(start)?;
+        field(k, value);
+        at = next;
+    }
 }
 
 /// Keys known by what `kind` made of them, as `shape` remembers them and the glue around them;

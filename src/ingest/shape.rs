@@ -35,8 +35,8 @@ struct Known<K> {
 
 const WORD: usize = 16;
 
-/// How a reader of rows of fields (a JSON object, a Python dict) finds each field's key: the
-/// one loop over a row's fields is each reader's own, its keys read through this.
+/// How the loop over a row's fields ([`fields`]) finds each field's key: by reading it each
+/// time, or as a [`Shape`] remembers it ([`Shaped`]).
 pub trait Keys {
     /// What a key is made into.
     type K;

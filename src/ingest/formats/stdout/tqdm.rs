@@ -76,13 +76,12 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
         return None;
     }
     i += 2;
-    let mut counter = 0u64;
-    let end = integer(b, i, &mut counter)?;
+    let (counter, end) = integer(b, i)?;
     if b.get(end) != Some(&b'/') {
         return None;
     }
-    let mut total = 0u64;
-    i = integer(b, end + 1, &mut total)?;
+    let (total, end) = integer(b, end + 1)?;
+    i = end;
     if b.get(i..i + 2) != Some(b" [") {
         return None;
     }
@@ -94,24 +93,19 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
             Some(_) => i += 1,
         }
     }
-    // Fifteen digits are below 2^53: both are exact.
-    Some(((counter as f64, total as f64), i))
+    Some(((counter, total), i))
 }
 
-/// The one to fifteen ASCII digits from `i` on, into `n`; where they end.
-fn integer(b: &[u8], i: usize, n: &mut u64) -> Option<usize> {
-    let count = b[i.min(b.len())..]
+/// The plain integer the ASCII digits from `i` on spell, as [`small_integer`] reads it (one to
+/// fifteen digits), and where they end.
+fn integer(b: &[u8], i: usize) -> Option<(f64, usize)> {
+    let count = b
+        .get(i..)?
         .iter()
         .take(16)
         .take_while(|c| c.is_ascii_digit())
         .count();
-    if !(1..=15).contains(&count) {
-        return None;
-    }
-    for &c in &b[i..i + count] {
-        *n = *n * 10 + u64::from(c - b'0');
-    }
-    Some(i + count)
+    Some((small_integer(&b[i..i + count])?, i + count))
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for

@@ -150,7 +150,7 @@ pub fn object_with<'t>(
     i: usize,
     field: impl FnMut(Cow<'t, str>, Val<'t>),
 ) -> Option<usize> {
-    fields(text.as_bytes(), i, &Json(text), &mut Plain(text), field)
+    fields(&Json(text), i, &mut Plain(text), field)
 }
 
 /// [`object_with`] for a reader that knows its keys by a `K`: each key is handed over as what
@@ -169,9 +169,8 @@ pub fn object_shaped<'t, K: Copy>(
     let read = |i| string(text, i);
     let bytes = text.as_bytes();
     fields(
-        bytes,
-        i,
         &Json(text),
+        i,
         &mut Shaped {
             bytes,
             shape,
@@ -202,6 +201,10 @@ struct Json<'t>(&'t str);
 impl<'t> Syntax for Json<'t> {
     type V = Val<'t>;
     const TRAILING_COMMA: bool = false;
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
     #[inline]
     fn ws(&self, i: usize) -> usize {
         ws(self.0.as_bytes(), i)

@@ -668,7 +668,7 @@ fn py_pairs<'a, C: Keys>(
     keys: &mut C,
     pair: impl FnMut(C::K, PyValue<'a>),
 ) -> Option<usize> {
-    fields(bytes, skip_ws(bytes, 0), &Python(bytes), keys, pair)
+    fields(&Python(bytes), skip_ws(bytes, 0), keys, pair)
 }
 
 /// Python: ASCII whitespace (a form feed among it), a comma allowed after the last pair,
@@ -678,6 +678,10 @@ struct Python<'a>(&'a [u8]);
 impl<'a> Syntax for Python<'a> {
     type V = PyValue<'a>;
     const TRAILING_COMMA: bool = true;
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.0
+    }
     #[inline]
     fn ws(&self, i: usize) -> usize {
         skip_ws(self.0, i)

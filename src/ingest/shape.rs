@@ -55,6 +55,8 @@ pub trait Keys {
 pub trait Syntax {
     /// What a value is read as.
     type V;
+    /// The text the row is in.
+    fn bytes(&self) -> &[u8];
     /// Python allows a comma after a dict's last pair; JSON does not.
     const TRAILING_COMMA: bool;
     /// The position of the first byte at or after `i` that is not whitespace.
@@ -64,18 +66,18 @@ pub trait Syntax {
 }
 
 /// The one loop over a row's fields every reader of rows shares: the object opens at `open`
-/// (its `{`); at each position the key found by `keys` (at once from what lies between the
+/// (its `{`) in `syntax`'s text; at each position the key found by `keys` (at once from what lies between the
 /// values, when it knows that; else the comma and colon read here around the key it reads),
 /// the value read by `syntax`, both handed to `field`. Where the object ends, or `None` when
 /// it is not one (fields may have been handed over by then).
 #[inline(always)]
 pub fn fields<S: Syntax, C: Keys>(
-    b: &[u8],
-    open: usize,
     syntax: &S,
+    open: usize,
     keys: &mut C,
     mut field: impl FnMut(C::K, S::V),
 ) -> Option<usize> {
+    let b = syntax.bytes();
     if b.get(open) != Some(&b'{') {
         return None;
     }

@@ -316,7 +316,8 @@ pub(crate) fn inferred_batches(reference: &Run, run: &Run) -> Option<(f64, f64)>
     Some((b, a))
 }
 
-/// A ratio in words beside the values it divides: "448×", "0.60×".
+/// A ratio in words beside the values it divides: "448×", "1.5×", "0.60×", "0.0022×" (below
+/// 0.1 two significant digits, so a run far below the other does not read as "0.00×").
 pub fn ratio_words(r: f64) -> String {
     if !r.is_finite() {
         "—".into()
@@ -324,8 +325,12 @@ pub fn ratio_words(r: f64) -> String {
         format!("{r:.0}×")
     } else if r >= 1.995 {
         format!("{r:.1}×")
-    } else {
+    } else if r.abs() >= 0.0995 || r == 0.0 {
         format!("{r:.2}×")
+    } else {
+        // 0.0022 has its first digit at the third decimal: −log10 = 2.65, two more decimals.
+        let decimals = (-r.abs().log10()).floor() as usize + 2;
+        format!("{r:.decimals$}×")
     }
 }
 
@@ -493,5 +498,30 @@ pub fn scaling_rule(run: &Run, k: f64) -> (String, f64) {
             ),
             k.sqrt(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio_words;
+
+    #[test]
+    fn a_ratio_keeps_two_significant_digits_below_one_tenth() {
+        for (r, words) in [
+            (448.6, "449×"),
+            (8.0, "8.0×"),
+            (1.52, "1.52×"),
+            (0.6, "0.60×"),
+            (0.1, "0.10×"),
+            (0.0994, "0.099×"),
+            (0.045, "0.045×"),
+            (0.002_229_6, "0.0022×"),
+            (0.000_012_34, "0.000012×"),
+            (-0.002, "-0.0020×"),
+            (0.0, "0.00×"),
+            (f64::NAN, "—"),
+        ] {
+            assert_eq!(ratio_words(r), words, "{r}");
+        }
     }
 }

@@ -233,6 +233,33 @@ fn every_printed_ratio_matches_the_values_beside_it() {
     }
 }
 
+/// A pair with neither samples nor epochs for one run is compared on steps alone: the
+/// matched-samples and matched-steps comparisons are then one, printed once, and so are the
+/// steps to the target loss.
+#[test]
+fn a_pair_on_steps_alone_prints_each_comparison_once() {
+    let out = losscmp()
+        .args([
+            "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
+            "fixtures/real/17_nanogpt-stdout-config-file-echo",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("compared by optimizer step"), "{text}");
+    let at: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("at step "))
+        .collect();
+    assert_eq!(at.len(), 1, "{text}");
+    let reach = text
+        .lines()
+        .find(|l| l.contains("to reach loss"))
+        .expect("a target line");
+    assert_eq!(reach.matches(" vs ").count(), 1, "{reach}");
+    assert!(reach.ends_with(" steps"), "{reach}");
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::Report;
 use super::text::printable as s;
+use crate::align::Axis;
 use crate::diagnose::ratio_words;
 use crate::model::{Finding, Key, Run, Severity, format_count as count, format_number as num};
 
@@ -258,9 +259,15 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             s(&b.label),
             s(&a.label)
         );
-        for o in [&pair.by_data, &pair.by_steps].into_iter().flatten() {
+        // With neither samples nor epochs known the data axis is steps: the two overlaps are
+        // one, printed once.
+        let by_steps = pair
+            .by_steps
+            .as_ref()
+            .filter(|_| report.aligned.data_axis != Axis::Step);
+        for o in [pair.by_data.as_ref(), by_steps].into_iter().flatten() {
             let at = match o.axis {
-                crate::align::Axis::Step => format!("step {}", count(o.end)),
+                Axis::Step => format!("step {}", count(o.end)),
                 axis => format!("{} {}", axis.amount_of(o.end), axis.amount()),
             };
             let _ = writeln!(
@@ -276,16 +283,22 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
         }
         if let Some(t) = &pair.target {
             let axis = report.aligned.data_axis;
-            let _ = writeln!(
-                out,
-                "  to reach loss {}: {} vs {} {}, {} vs {} steps",
-                num(t.loss),
-                axis.amount_of(t.run_samples),
-                axis.amount_of(t.reference_samples),
-                axis.amount(),
+            let steps = format!(
+                "{} vs {} steps",
                 count(t.run_steps.round()),
                 count(t.reference_steps.round())
             );
+            let reach = if axis == Axis::Step {
+                steps
+            } else {
+                format!(
+                    "{} vs {} {}, {steps}",
+                    axis.amount_of(t.run_samples),
+                    axis.amount_of(t.reference_samples),
+                    axis.amount()
+                )
+            };
+            let _ = writeln!(out, "  to reach loss {}: {reach}", num(t.loss));
         }
         let run = &report.runs[pair.run];
         if !run.planned && run.series.is_empty() {

@@ -260,6 +260,27 @@ fn a_pair_on_steps_alone_prints_each_comparison_once() {
     assert!(reach.ends_with(" steps"), "{reach}");
 }
 
+/// A run that logged no training loss (killed by an OOM after its first eval) has no curve to
+/// compare: the summary names it instead of saying the curves do not overlap.
+#[test]
+fn a_run_without_a_training_loss_is_named_in_its_comparison() {
+    let out = losscmp()
+        .args([
+            "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+            "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains(
+            "no training loss logged by 25_wandb-run-dir-nanogpt-oom-after-first-eval; nothing to compare"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("do not overlap"), "{text}");
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

@@ -313,7 +313,21 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
                 "  a plan: nothing trained yet; judged on its configuration"
             );
         } else if pair.by_data.is_none() && pair.by_steps.is_none() {
-            let _ = writeln!(out, "  the loss curves do not overlap; nothing to compare");
+            // A run without a training loss has no curve to overlap: say which.
+            let lossless: Vec<&str> = [a, b]
+                .iter()
+                .filter(|r| r.loss().is_none())
+                .map(|r| r.label.as_str())
+                .collect();
+            if lossless.is_empty() {
+                let _ = writeln!(out, "  the loss curves do not overlap; nothing to compare");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  no training loss logged by {}; nothing to compare",
+                    s(&lossless.join(" and "))
+                );
+            }
         }
     }
 }

@@ -143,7 +143,9 @@ fn megatron_samples_come_from_consumed_samples_and_restarts_are_reported() {
         .arg("-v")
         .assert()
         .success();
-    text.stdout(predicate::str::contains("at step 94770, 177931184 samples"));
+    text.stdout(predicate::str::contains(
+        "at step 94,770 (177,931,184 samples)",
+    ));
 }
 
 #[test]

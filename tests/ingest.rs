@@ -76,7 +76,9 @@ fn summary_shows_batch_factors_with_sources_steps_and_points() {
         .stdout(predicate::str::contains("world_size               8            fixtures/lf_8proc_ga8/train.log: line 14 (world size)"))
         .stdout(predicate::str::contains("optimizer steps 384"))
         .stdout(predicate::str::contains("optimizer steps 48"))
-        .stdout(predicate::str::contains("final loss 0.521622 at step 48, 6144 samples"))
+        .stdout(predicate::str::contains("final loss 0.521622 at step 48 (6,144 samples)"))
+        .stdout(predicate::str::contains("fixtures/lf_8proc_ga8/eval_results.json (hf_results): 1 record (eval_loss)\n"))
+        .stdout(predicate::str::contains("fixtures/lf_8proc_ga8/trainer_log.jsonl (llamafactory_jsonl): 26 records (eval_loss, learning_rate, loss), 1 config value\n"))
         .stdout(predicate::str::contains("points: eval_loss 2, eval_runtime 2, eval_samples_per_second 2, eval_steps_per_second 2, grad_norm 24, learning_rate 24, loss 24"));
 }
 

@@ -371,7 +371,7 @@ fn describe(p: &Parsed) -> String {
     names.dedup();
     let shown: Vec<&str> = names.iter().copied().take(6).collect();
     let more = names.len().saturating_sub(shown.len());
-    let mut s = format!("{} records", p.records.len());
+    let mut s = source::plural(p.records.len(), "record");
     if !shown.is_empty() {
         s.push_str(&format!(
             " ({}{})",
@@ -384,7 +384,10 @@ fn describe(p: &Parsed) -> String {
         ));
     }
     if !p.facts.is_empty() {
-        s.push_str(&format!(", {} config values", p.facts.len()));
+        s.push_str(&format!(
+            ", {}",
+            source::plural(p.facts.len(), "config value")
+        ));
     }
     s
 }

@@ -251,7 +251,8 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
     Ok((!found.is_empty()).then_some(found))
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `n` and `word`, plural unless `n` is 1: "1 record", "208 records".
+pub(super) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {

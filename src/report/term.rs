@@ -420,9 +420,14 @@ fn run_block(
     for name in ["loss", "eval_loss"] {
         if let Some(sum) = summaries.get(name) {
             if let Some(last) = &sum.final_point {
+                let at = if last.step.is_finite() {
+                    format!("step {}", count(last.step))
+                } else {
+                    last.position()
+                };
                 let at = match last.samples.get() {
-                    Some(x) => format!("{}, {} samples", last.position(), num(x)),
-                    None => last.position(),
+                    Some(x) => format!("{at} ({} samples)", count(x)),
+                    None => at,
                 };
                 let min = sum
                     .min

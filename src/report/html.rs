@@ -13,7 +13,7 @@ use super::charts::{self, Chart, Line, MAX_DRAWN_POINTS, Rule};
 use super::downsample::{lttb, lttb_columns};
 use super::view::Marker;
 use crate::align::Curve;
-use crate::model::{Finding, Key, Run, format_number as num};
+use crate::model::{Finding, Key, Run, format_count as count, format_number as num};
 
 const WIDTH: u32 = 620;
 const HEIGHT: u32 = 340;
@@ -818,7 +818,7 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
                 let _ = write!(
                     h,
                     "<td>{}</td><td title=\"{}\">{}</td>",
-                    p.samples.get().map_or_else(|| "—".into(), num),
+                    p.samples.get().map_or_else(|| "—".into(), count),
                     escape(&at),
                     num(p.value)
                 );

@@ -389,6 +389,21 @@ fn no_metrics_says_what_was_found() {
         ));
 }
 
+/// A sweep folder's README (it names gradient_accumulation_steps and learning_rate) passed
+/// among the runs by a glob: refused as what it is, not a training log, rather than as a
+/// config with invalid YAML.
+#[test]
+fn a_readme_among_the_runs_is_named_as_not_a_log() {
+    losscmp()
+        .args(["fixtures/sweep/README.md", "fixtures/sweep/b16_lr0.002"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "fixtures/sweep/README.md: no training metrics found; found: README.md (skipped)",
+        ))
+        .stderr(predicate::str::contains("YAML").not());
+}
+
 #[test]
 fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
     // A real 2021 HF Trainer output (fixtures/real/13): the header says 8 per device × GA 1 but a

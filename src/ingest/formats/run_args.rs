@@ -56,6 +56,20 @@ const TRAINER_KEYS: [(&str, &str); 5] = [
 /// Yes when the head is YAML or JSON naming at least two training options; not sure for other
 /// YAML, no otherwise.
 pub fn sniff(head: &str, name: &str) -> Option<bool> {
+    // Prose and scripts name the options too (a README, a launch script): never a config.
+    const NOT_CONFIG: [&str; 8] = [
+        ".md",
+        ".markdown",
+        ".rst",
+        ".txt",
+        ".py",
+        ".sh",
+        ".html",
+        ".ipynb",
+    ];
+    if NOT_CONFIG.iter().any(|ext| name.ends_with(ext)) {
+        return Some(false);
+    }
     let hits = [
         "per_device_train_batch_size",
         "gradient_accumulation_steps",
@@ -270,6 +284,23 @@ mod tests {
         );
     }
     use crate::model::ConfigValue;
+
+    /// A README or a launch script that names the options is prose, not a config: the same
+    /// text is claimed only under a config's name.
+    #[test]
+    fn prose_naming_the_options_is_not_a_config() {
+        let text = "Sweep settings: `gradient_accumulation_steps: 1`, learning_rate scaled by sqrt(B/16).\n";
+        for name in [
+            "README.md",
+            "notes.txt",
+            "run_sweep.sh",
+            "steps_to_target.py",
+        ] {
+            assert_eq!(sniff(text, name), Some(false), "{name}");
+        }
+        assert_eq!(sniff(text, "config.yaml"), Some(true));
+        assert_eq!(sniff(text, "args"), Some(true));
+    }
 
     #[test]
     fn reads_llamafactory_yaml_with_comments_and_crlf() {

@@ -22,7 +22,7 @@
 
 use super::{Context, derived};
 use crate::align::{Axis, Curve, ema};
-use crate::model::{Finding, Key, Run, Severity, format_number as num};
+use crate::model::{Finding, Key, Run, Severity, format_count as count, format_number as num};
 
 /// Loss levels at which grad norms are matched.
 const LEVELS: usize = 8;
@@ -213,8 +213,8 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
                 num(sig3(f.loss)),
                 num(sig2(f.b_crit)),
                 interval(f),
-                num(f.s_min.round()),
-                num(f.e_min.round())
+                count(f.s_min.round()),
+                count(f.e_min.round())
             )
         })
         .collect();

@@ -404,6 +404,30 @@ fn a_readme_among_the_runs_is_named_as_not_a_log() {
         .stderr(predicate::str::contains("YAML").not());
 }
 
+/// A directory whose only file is passed over by its name (a log kept as markdown) says which
+/// files it passed over and that the file itself can be given, which reads it.
+#[test]
+fn a_folder_of_passed_over_files_names_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("reshaping-log.md");
+    std::fs::copy(
+        "fixtures/public/13_megatron-ds-bigscience-176B-reshaping/reshaping-log.txt",
+        &log,
+    )
+    .expect("copy");
+    losscmp()
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "found: no file losscmp opens (reshaping-log.md passed over by name",
+        ))
+        .stderr(predicate::str::contains(
+            "read when passed as the RUN itself",
+        ));
+    losscmp().arg(&log).assert().success();
+}
+
 #[test]
 fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
     // A real 2021 HF Trainer output (fixtures/real/13): the header says 8 per device × GA 1 but a

@@ -309,7 +309,7 @@ fn assemble(
         );
     } else if series.is_empty() {
         let looked = if sources.is_empty() {
-            "no files".to_string()
+            source::passed_over(&spec.path)
         } else {
             sources
                 .iter()

@@ -295,6 +295,31 @@ fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
     Ok(out)
 }
 
+/// What a directory in which no file was read holds, for the error that says so: "no files",
+/// or the files passed over by their names (`reshaping-log.md`: prose, not opened), five at
+/// most.
+pub(super) fn passed_over(path: &Path) -> String {
+    let names: Vec<String> = read_dir_sorted(path)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    if names.is_empty() {
+        return "no files".into();
+    }
+    let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = names.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "no file losscmp opens ({shown}{more} passed over by name: weights, images, code, prose; a log among them is read when passed as the RUN itself)"
+    )
+}
+
 /// Names whose content is worth sniffing: everything but weights, tokenizers, images, archives
 /// and code. Content decides the format; the name only keeps large binaries from being opened.
 fn looks_like_log_name(name: &str) -> bool {

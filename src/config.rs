@@ -108,12 +108,17 @@ impl Config {
             })?;
             labelled.push((name.to_string(), PathBuf::from(path)));
         }
-        for path in &cli.runs {
+        let named: Vec<bool> = cli
+            .runs
+            .iter()
+            .map(|path| labelled.iter().any(|(_, p)| same_path(p, path)))
+            .collect();
+        let defaults = distinct_labels(&cli.runs, &named);
+        for (path, default) in cli.runs.iter().zip(defaults) {
             let label = labelled
                 .iter()
                 .find(|(_, p)| same_path(p, path))
-                .map(|(n, _)| n.clone())
-                .unwrap_or_else(|| default_label(path));
+                .map_or(default, |(n, _)| n.clone());
             let mut unique = label.clone();
             let mut n = 2;
             while runs.iter().any(|r| r.label == unique) {
@@ -396,19 +401,71 @@ fn plan_label(path: &Path) -> String {
 }
 
 fn default_label(path: &Path) -> String {
+    label_parts(path).pop().unwrap_or_default()
+}
+
+/// The runs' default labels, where two would be the same name (`a/output`, `b/output`) each
+/// taking as many of its parent folders as tell them apart (`a/output`, `b/output`); the same
+/// path given twice stays one name (numbered by the caller). A run `named` by `--label` keeps
+/// its name and tells no other apart.
+fn distinct_labels(paths: &[PathBuf], named: &[bool]) -> Vec<String> {
+    let parts: Vec<Vec<String>> = paths.iter().map(|p| label_parts(p)).collect();
+    let suffix = |p: &[String], depth: usize| p[p.len().saturating_sub(depth)..].join("/");
+    let mut labels: Vec<String> = parts.iter().map(|p| suffix(p, 1)).collect();
+    for i in 0..paths.len() {
+        let same: Vec<usize> = (0..paths.len())
+            .filter(|&j| !named[j] && labels[j] == labels[i] && !same_path(&paths[j], &paths[i]))
+            .collect();
+        if named[i] || same.is_empty() || labels[i].contains('/') {
+            continue;
+        }
+        let group: Vec<usize> = std::iter::once(i).chain(same).collect();
+        let deepest = group.iter().map(|&j| parts[j].len()).max().unwrap_or(1);
+        // The fewest parent folders that tell every path of the group apart, the same for all.
+        let depth = (2..=deepest).find(|&d| {
+            let names: Vec<String> = group.iter().map(|&j| suffix(&parts[j], d)).collect();
+            names.iter().enumerate().all(|(k, n)| {
+                names[..k]
+                    .iter()
+                    .zip(&group)
+                    .all(|(m, &j)| m != n || same_path(&paths[j], &paths[group[k]]))
+            })
+        });
+        if let Some(d) = depth {
+            for &j in &group {
+                labels[j] = suffix(&parts[j], d);
+            }
+        }
+    }
+    labels
+}
+
+/// The path's components down to the name that labels its run, that name last (a file's stem,
+/// or the folder a generic file or a checkpoint is named by); `["stdin"]` for `-`.
+fn label_parts(path: &Path) -> Vec<String> {
     if path.as_os_str() == "-" {
-        return "stdin".into();
+        return vec!["stdin".into()];
     }
     // A run is usually named by its directory; a file a trainer names the same in every run
     // (trainer_state.json, train.log) takes the directory's name too, since its name says
     // nothing about the run. Any other file is named by its stem (`wandb_export_run8.csv`:
     // `wandb_export_run8`).
     let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let names = |p: &Path| -> Vec<String> {
+        p.components()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
     // A checkpoint folder is read with its run and named by it.
     let checkpoint = crate::ingest::checkpoint_parent(path).is_some();
     if full.is_file() && !checkpoint && !generic_file_name(&full) {
         if let Some(stem) = full.file_stem() {
-            return stem.to_string_lossy().into_owned();
+            let mut parts = full.parent().map(names).unwrap_or_default();
+            parts.push(stem.to_string_lossy().into_owned());
+            return parts;
         }
     }
     let named = if full.is_file() || checkpoint {
@@ -416,11 +473,14 @@ fn default_label(path: &Path) -> String {
     } else {
         Some(full.as_path())
     };
-    named
-        .and_then(|p| p.file_name())
-        .or_else(|| path.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    match named.filter(|p| p.file_name().is_some()) {
+        Some(p) => names(p),
+        None => vec![
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        ],
+    }
 }
 
 #[cfg(test)]
@@ -473,7 +533,17 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_made_unique() {
+        // Two runs in folders of the same name take the parent that tells them apart.
         let c = config(&["a/run", "b/run"]).expect("valid");
+        assert_eq!(
+            (c.runs[0].label.as_str(), c.runs[1].label.as_str()),
+            ("a/run", "b/run")
+        );
+        let c = config(&["x/a/run", "y/a/run", "z/run", "other"]).expect("valid");
+        let labels: Vec<&str> = c.runs.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["x/a/run", "y/a/run", "z/run", "other"]);
+        // The same path twice is one name, numbered.
+        let c = config(&["a/run", "a/run"]).expect("valid");
         assert_eq!(c.runs[1].label, "run#2");
     }
 

@@ -281,6 +281,50 @@ fn a_run_without_a_training_loss_is_named_in_its_comparison() {
     assert!(!text.contains("do not overlap"), "{text}");
 }
 
+/// Two runs kept in folders of the same name (`1gpu/output`, `8gpu/output`) are named by the
+/// parent that tells them apart, and those names work in --baseline and --set.
+#[test]
+fn runs_in_folders_of_the_same_name_take_their_parents_name() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for (from, to) in [("lf_1gpu_ga8", "1gpu"), ("lf_8proc_ga8", "8gpu")] {
+        let dest = tmp.path().join(to).join("output");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        for entry in std::fs::read_dir(format!("fixtures/{from}")).expect("fixture") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(&path, dest.join(path.file_name().expect("name"))).expect("copy");
+            }
+        }
+    }
+    let out = losscmp()
+        .current_dir(tmp.path())
+        .args(["1gpu/output", "8gpu/output"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("baseline 1gpu/output"), "{text}");
+    assert!(
+        text.contains("8gpu/output: short of optimizer updates"),
+        "{text}"
+    );
+    let out = losscmp()
+        .current_dir(tmp.path())
+        .args([
+            "1gpu/output",
+            "8gpu/output",
+            "--baseline",
+            "8gpu/output",
+            "--set",
+            "1gpu/output:world_size=1",
+            "--json",
+            "-",
+        ])
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["baseline"], "8gpu/output");
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

@@ -325,6 +325,38 @@ fn runs_in_folders_of_the_same_name_take_their_parents_name() {
     assert_eq!(doc["baseline"], "8gpu/output");
 }
 
+/// The overlap in the JSON has every field docs/json.md lists, and its last quarter starts
+/// where the summary says ("over the last quarter (samples 4,672–6,144)").
+#[test]
+fn the_json_overlap_has_its_documented_fields() {
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    let o = &doc["comparisons"][0]["matched_samples"];
+    let mut keys: Vec<&str> = o
+        .as_object()
+        .expect("an overlap")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "axis",
+            "end",
+            "gap_last_quarter",
+            "last_from",
+            "mean_abs_gap",
+            "ratio_last_quarter",
+            "ratio_overall",
+            "reference_at_end",
+            "run_at_end",
+            "start"
+        ]
+    );
+    assert_eq!(o["last_from"].as_f64(), Some(4672.0));
+    assert_eq!(o["end"].as_f64(), Some(6144.0));
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

@@ -161,6 +161,7 @@ fn overlap(o: &Overlap) -> Value {
         "axis": o.axis.name(),
         "start": num(o.start),
         "end": num(o.end),
+        "last_from": num(o.last_from),
         "reference_at_end": num(o.reference_at_end),
         "run_at_end": num(o.run_at_end),
         "ratio_last_quarter": num(o.ratio_last),

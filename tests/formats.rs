@@ -236,6 +236,14 @@ fn columns_map_any_table_and_a_mapping_without_step_is_a_usage_error() {
         .stderr(predicate::str::contains(
             "--columns: map the step column too",
         ));
+    // A typo in the one metric mapped: the error says which column the header lacks.
+    losscmp()
+        .args([p, "--columns", "step=it,loss=my los"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "holds no metric records or run settings: --columns loss=my los: no such column (the header has it, consumed, my loss)",
+        ));
 }
 
 #[test]

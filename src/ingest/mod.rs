@@ -414,9 +414,16 @@ fn read_opened(
         if sniffed.unsure {
             return Ok(None);
         }
+        // What the reader warned of may say why (a `--columns` name the header lacks).
+        let why = match parsed.warnings.len() {
+            0 => String::new(),
+            1..=3 => format!(": {}", parsed.warnings.join("; ")),
+            n => format!(": {}; +{} more", parsed.warnings[..3].join("; "), n - 3),
+        };
         return Err(IngestError::NothingUsable {
             path: display,
             format: sniffed.format.name(),
+            why,
         });
     }
     Ok(Some(ReadFile {

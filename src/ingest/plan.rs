@@ -239,6 +239,7 @@ fn read_plan_file(
             return Err(IngestError::NothingUsable {
                 path: display,
                 format: "plan (a run config or launch command)",
+                why: String::new(),
             });
         }
         let p = Parsed {

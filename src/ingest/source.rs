@@ -44,8 +44,13 @@ pub enum IngestError {
         line: usize,
         message: String,
     },
-    #[error("{path}: read as {format}, but it holds no metric records or run settings")]
-    NothingUsable { path: String, format: &'static str },
+    /// `why`: what the reader warned of, which may say why (a `--columns` typo), or empty.
+    #[error("{path}: read as {format}, but it holds no metric records or run settings{why}")]
+    NothingUsable {
+        path: String,
+        format: &'static str,
+        why: String,
+    },
     #[error(
         "{path}: {count} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json"
     )]

@@ -152,6 +152,15 @@ pub fn options(
             Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
             _ => {
                 let Some(x) = parse_number(&value) else {
+                    // Unset (`null`, empty) or left to the launcher (DeepSpeed's `"auto"`) is
+                    // no value; anything else is one that cannot be read.
+                    let unset = ["", "~", "null", "none", "auto"]
+                        .contains(&value.trim().to_ascii_lowercase().as_str());
+                    if !unset {
+                        out.warnings.push(format!(
+                            "{locator}: {option} {value:?} is not a number; ignored"
+                        ));
+                    }
                     continue;
                 };
                 match key {
@@ -284,6 +293,19 @@ mod tests {
         );
     }
     use crate::model::ConfigValue;
+
+    /// A value that is not a number is ignored with a warning naming its line; one that is
+    /// unset (`null`), left to the launcher (`auto`) or HF's `max_steps: -1` is ignored quietly.
+    #[test]
+    fn a_value_that_is_not_a_number_is_named() {
+        let text = "learning_rate: abc\ngradient_accumulation_steps: auto\nmax_steps: -1\nnum_train_epochs: null\nper_device_train_batch_size: 2\n";
+        let p = read(text, "config.yaml").expect("reads");
+        assert_eq!(
+            p.warnings,
+            ["line 1 (learning_rate): learning_rate \"abc\" is not a number; ignored"]
+        );
+        assert_eq!(p.facts.len(), 1);
+    }
 
     /// A README or a launch script that names the options is prose, not a config: the same
     /// text is claimed only under a config's name.

@@ -229,6 +229,45 @@ fn torchrun_with_a_deepspeed_config_uses_deepspeeds_option_names() {
     assert!(file.as_str().expect("file").contains("ds.json"), "{file}");
 }
 
+/// A DeepSpeed config that sets train_batch_size (DeepSpeed checks it equals micro batch ×
+/// accumulation × world size) gets it changed with the accumulation, at its own line.
+#[test]
+fn a_deepspeed_train_batch_size_changes_with_the_accumulation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ds = dir.path().join("ds.json");
+    fs::write(
+        &ds,
+        "{\n  \"train_micro_batch_size_per_gpu\": 2,\n  \"gradient_accumulation_steps\": 8,\n  \"train_batch_size\": 128\n}\n",
+    )
+    .expect("write");
+    let doc = json_of(&[BASE, "--plan", ds.to_str().expect("utf-8")]);
+    let c = causes(&doc);
+    assert_eq!(c.len(), 1, "{c:?}");
+    let changes: Vec<(String, Value, Value)> = c[0]
+        .2
+        .iter()
+        .map(|(o, f, t, file)| {
+            assert!(file.as_str().expect("file").contains("ds.json"), "{file}");
+            (o.clone(), f.clone(), t.clone())
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "gradient_accumulation_steps".into(),
+                Value::from(8.0),
+                Value::from(1.0)
+            ),
+            (
+                "train_batch_size".into(),
+                Value::from(128.0),
+                Value::from(16.0)
+            ),
+        ]
+    );
+}
+
 #[test]
 fn no_world_size_is_assumed_1_and_says_how_to_give_it() {
     losscmp()

@@ -401,14 +401,30 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             ),
             _ => format!("the batch ÷ {}", times(k)),
         };
+        // DeepSpeed refuses a train_batch_size that is not micro × accumulation × world: a
+        // config that sets it changes with the accumulation.
+        let global = (trainer == Trainer::DeepSpeed
+            && big.config.set_in.contains_key(&Key::EffectiveBatch))
+        .then(|| b_big.and_then(|b| whole(b / k)))
+        .flatten()
+        .and_then(|b| change(big, Key::EffectiveBatch, b_big, b));
+        let also = global.as_ref().map_or_else(String::new, |g| {
+            format!(
+                " and {} {} → {} (DeepSpeed checks it equals micro batch × accumulation × world size)",
+                g.option,
+                num(g.from.unwrap_or_default()),
+                num(g.to)
+            )
+        });
         let s = format!(
-            "Set {} {} → {} for {}: {product} {restores}.",
+            "Set {} {} → {}{also} for {}: {product} {restores}.",
             c.option,
             num(ga.unwrap_or_default()),
             num(new_ga),
             big.label
         );
         changes.push(c);
+        changes.extend(global);
         s
     } else if let Some(c) = pdb
         .and_then(|b| whole(b / k))

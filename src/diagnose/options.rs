@@ -110,3 +110,21 @@ pub fn change(run: &Run, key: Key, from: Option<f64>, to: f64) -> Option<ConfigC
         to,
     })
 }
+
+/// The changes that set `run`'s gradient accumulation from `from` to `to`: the accumulation and,
+/// where the run's DeepSpeed config sets `train_batch_size` (DeepSpeed refuses one that is not
+/// micro batch × accumulation × world size), that too, scaled alike. Empty when the trainer
+/// has no accumulation option.
+pub fn accumulation(run: &Run, from: f64, to: f64) -> Vec<ConfigChange> {
+    let Some(ga) = change(run, Key::GradAccum, Some(from), to) else {
+        return Vec::new();
+    };
+    let global = (Trainer::of(run) == Trainer::DeepSpeed
+        && run.config.set_in.contains_key(&Key::EffectiveBatch))
+    .then(|| run.config.num(Key::EffectiveBatch))
+    .flatten()
+    .map(|b| (b, b * to / from))
+    .filter(|(_, new)| *new >= 1.0 && (new - new.round()).abs() < 1e-9)
+    .and_then(|(b, new)| change(run, Key::EffectiveBatch, Some(b), new.round()));
+    std::iter::once(ga).chain(global).collect()
+}

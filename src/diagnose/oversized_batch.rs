@@ -366,7 +366,7 @@ pub fn format_p(test: &super::stats::Test) -> String {
 }
 
 fn fix(small: &Run, big: &Run, k: f64) -> Fix {
-    use super::options::{Trainer, change};
+    use super::options::{Trainer, accumulation, change};
     let b_small = small.config.num(Key::EffectiveBatch);
     let world = big.config.num(Key::WorldSize);
     let pdb = big.config.num(Key::PerDeviceBatch);
@@ -387,9 +387,10 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         ),
     };
     let mut changes: Vec<ConfigChange> = Vec::new();
-    let summary = if let Some((new_ga, c)) = ga
-        .and_then(|g| whole(g / k))
-        .and_then(|n| Some((n, change(big, Key::GradAccum, ga, n)?)))
+    let summary = if let Some((new_ga, mut cs)) = ga
+        .zip(ga.and_then(|g| whole(g / k)))
+        .map(|(g, n)| (n, accumulation(big, g, n)))
+        .filter(|(_, cs)| !cs.is_empty())
     {
         let product = match (world, pdb) {
             (Some(w), Some(b)) => format!(
@@ -401,14 +402,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             ),
             _ => format!("the batch ÷ {}", times(k)),
         };
-        // DeepSpeed refuses a train_batch_size that is not micro × accumulation × world: a
-        // config that sets it changes with the accumulation.
-        let global = (trainer == Trainer::DeepSpeed
-            && big.config.set_in.contains_key(&Key::EffectiveBatch))
-        .then(|| b_big.and_then(|b| whole(b / k)))
-        .flatten()
-        .and_then(|b| change(big, Key::EffectiveBatch, b_big, b));
-        let also = global.as_ref().map_or_else(String::new, |g| {
+        let also = cs.get(1).map_or_else(String::new, |g| {
             format!(
                 " and {} {} → {} (DeepSpeed checks it equals micro batch × accumulation × world size)",
                 g.option,
@@ -418,13 +412,12 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         });
         let s = format!(
             "Set {} {} → {}{also} for {}: {product} {restores}.",
-            c.option,
+            cs[0].option,
             num(ga.unwrap_or_default()),
             num(new_ga),
             big.label
         );
-        changes.push(c);
-        changes.extend(global);
+        changes.append(&mut cs);
         s
     } else if let Some(c) = pdb
         .and_then(|b| whole(b / k))

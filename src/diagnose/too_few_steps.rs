@@ -33,12 +33,11 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 .config
                 .num(Key::GradAccum)
                 .filter(|&g| g > 1.0)
-                .and_then(|g| {
+                .map(|g| {
                     let to = (g * steps / MIN_STEPS).floor().max(1.0);
-                    super::options::change(run, Key::GradAccum, Some(g), to)
+                    super::options::accumulation(run, g, to)
                 })
-                .into_iter()
-                .collect();
+                .unwrap_or_default();
             out.push(Finding {
                 id: "too-few-optimizer-steps",
                 severity: Severity::Warning,

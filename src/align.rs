@@ -21,8 +21,8 @@ pub struct AlignOptions {
     pub smooth: Option<f64>,
 }
 
-/// The weight used to find where a curve first reaches a target loss, so a single noisy dip
-/// does not count as reaching it (TensorBoard's default strength).
+/// The weight per logged point used to find where a curve first reaches a target loss, so a
+/// single noisy dip does not count as reaching it (TensorBoard's default strength).
 const TARGET_SMOOTHING: f64 = 0.6;
 
 /// The target loss is this much above the worse run's best (smoothed) loss, so both runs reach it.
@@ -379,12 +379,8 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         Vec::new()
     } else {
         // Each run's loss on both axes, built once for its overlaps (as logged) and its target
-        // (smoothed), on smoothing units taken once over every run.
-        let units = (
-            smoothing_unit(runs, data_axis),
-            smoothing_unit(runs, Axis::Step),
-        );
-        let curves = |run: &Run| TargetCurves::of(run, data_axis, units);
+        // (smoothed).
+        let curves = |run: &Run| TargetCurves::of(run, data_axis);
         let ref_curves = curves(&runs[reference]);
         (0..runs.len())
             .into_par_iter()
@@ -510,47 +506,110 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     })
 }
 
-/// A run's loss curves on the data axis and on steps: the values as logged (what the overlaps
-/// compare) and smoothed for the target comparison.
+/// A run's loss curves on the data axis and on steps, as logged (what the overlaps compare),
+/// and its loss smoothed for the target comparison ([`Reach`]).
 struct TargetCurves {
     data: Curve,
     steps: Curve,
+    reach: Reach,
 }
 
 impl TargetCurves {
-    /// `units`: the smoothing units of the data axis and of steps ([`smoothing_unit`]).
-    fn of(run: &Run, data_axis: Axis, units: (f64, f64)) -> Self {
-        let on = |axis: Axis, unit: f64| {
-            let Some(series) = run.series.get("loss") else {
-                return Curve::default();
+    fn of(run: &Run, data_axis: Axis) -> Self {
+        let Some(series) = run.series.get("loss") else {
+            return TargetCurves {
+                data: Curve::default(),
+                steps: Curve::default(),
+                reach: Reach::default(),
             };
-            let mut c = Curve::of(&series.points, axis);
-            c.smoothed = ema(&c.xs, &c.ys, TARGET_SMOOTHING, unit);
-            c
         };
         TargetCurves {
-            data: on(data_axis, units.0),
-            steps: on(Axis::Step, units.1),
+            data: Curve::of(&series.points, data_axis),
+            steps: Curve::of(&series.points, Axis::Step),
+            reach: Reach::of(&series.points, data_axis),
         }
     }
 }
 
+/// A run's logged losses for "when did it reach loss L": each point's step and data-axis
+/// position, and its loss smoothed over its neighbouring points — an average of the points
+/// run forward and backward (weight [`TARGET_SMOOTHING`] per logged point), so the smoothing
+/// neither lags nor depends on an axis. Samples and steps to a target are read at the same
+/// crossing, so they agree (samples = steps × the batch).
+#[derive(Debug, Default)]
+struct Reach {
+    steps: Vec<f64>,
+    data: Vec<f64>,
+    smoothed: Vec<f64>,
+}
+
+impl Reach {
+    fn of(points: &Points, data_axis: Axis) -> Self {
+        let (mut steps, mut data, mut ys) = (Vec::new(), Vec::new(), Vec::new());
+        for p in points.iter() {
+            let (Some(d), Some(s)) = (data_axis.of(p), Axis::Step.of(p)) else {
+                continue;
+            };
+            if p.value.is_finite() && d.is_finite() && s.is_finite() {
+                steps.push(s);
+                data.push(d);
+                ys.push(p.value);
+            }
+        }
+        let w = TARGET_SMOOTHING;
+        let run = |ys: &mut dyn Iterator<Item = &f64>| -> Vec<f64> {
+            let mut e: Option<f64> = None;
+            ys.map(|&y| {
+                let v = e.map_or(y, |e| w * e + (1.0 - w) * y);
+                e = Some(v);
+                v
+            })
+            .collect()
+        };
+        let forward = run(&mut ys.iter());
+        let mut backward = run(&mut ys.iter().rev());
+        backward.reverse();
+        let smoothed = forward
+            .iter()
+            .zip(&backward)
+            .map(|(f, b)| 0.5 * (f + b))
+            .collect();
+        Reach {
+            steps,
+            data,
+            smoothed,
+        }
+    }
+
+    fn best(&self) -> Option<f64> {
+        self.smoothed.iter().copied().reduce(f64::min)
+    }
+
+    /// Where the smoothed loss first reaches `loss`, between the two logged points around the
+    /// crossing: (data-axis position, step).
+    fn first_below(&self, loss: f64) -> Option<(f64, f64)> {
+        let i = self.smoothed.iter().position(|&y| y <= loss)?;
+        if i == 0 {
+            return Some((self.data[0], self.steps[0]));
+        }
+        let (y0, y1) = (self.smoothed[i - 1], self.smoothed[i]);
+        let t = (y0 - loss) / (y0 - y1);
+        let at = |v: &[f64]| v[i - 1] + (v[i] - v[i - 1]) * t;
+        Some((at(&self.data), at(&self.steps)))
+    }
+}
+
 fn target(reference: &TargetCurves, run: &TargetCurves) -> Option<Target> {
-    let (ud, us) = (&run.data, &run.steps);
-    let (rd, rs) = (&reference.data, &reference.steps);
-    let best = |c: &Curve| c.smoothed().iter().copied().reduce(f64::min);
-    // Smoothing differs per axis (the unit is 1/100 of each axis' range), so the target must be
-    // reachable on all four curves.
-    let loss = [best(rd)?, best(ud)?, best(rs)?, best(us)?]
-        .into_iter()
-        .fold(f64::MIN, f64::max)
-        * TARGET_MARGIN;
+    let (r, u) = (&reference.reach, &run.reach);
+    let loss = r.best()?.max(u.best()?) * TARGET_MARGIN;
+    let (reference_samples, reference_steps) = r.first_below(loss)?;
+    let (run_samples, run_steps) = u.first_below(loss)?;
     Some(Target {
         loss,
-        reference_samples: rd.first_below(rd.smoothed(), loss)?,
-        run_samples: ud.first_below(ud.smoothed(), loss)?,
-        reference_steps: rs.first_below(rs.smoothed(), loss)?,
-        run_steps: us.first_below(us.smoothed(), loss)?,
+        reference_samples,
+        run_samples,
+        reference_steps,
+        run_steps,
     })
 }
 

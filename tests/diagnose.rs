@@ -220,3 +220,100 @@ fn a_real_loss_collapse_to_zero_is_an_error() {
             "exactly 0.0 at 36 logged steps after training began (first at step 20)",
         ));
 }
+
+/// Samples and steps to the target loss are read at one crossing of one smoothed curve, so
+/// samples ÷ steps is each run's effective batch — for every pair of the headline runs (both
+/// orders) and of the sweep.
+#[test]
+fn samples_and_steps_to_the_target_agree_with_the_batch() {
+    let batch_of = |doc: &serde_json::Value, label: &str| {
+        doc["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .find(|r| r["label"] == label)
+            .and_then(|r| r["config"]["effective_batch"]["value"].as_f64())
+            .expect("a batch")
+    };
+    let sweep: Vec<String> = std::fs::read_dir("fixtures/sweep")
+        .expect("sweep")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut checked = 0;
+    for args in [
+        vec![
+            "fixtures/lf_1gpu_ga8".to_string(),
+            "fixtures/lf_8proc_ga8".into(),
+        ],
+        vec![
+            "fixtures/lf_8proc_ga8".to_string(),
+            "fixtures/lf_1gpu_ga8".into(),
+        ],
+        sweep,
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let doc = json_of(&args);
+        for c in doc["comparisons"].as_array().expect("comparisons") {
+            let t = &c["target"];
+            if t.is_null() {
+                continue;
+            }
+            for (who, samples, steps) in [
+                ("reference", "reference_samples", "reference_steps"),
+                ("run", "run_samples", "run_steps"),
+            ] {
+                let label = c[who].as_str().expect("label");
+                let b = batch_of(&doc, label);
+                let (x, s) = (
+                    t[samples].as_f64().expect("x"),
+                    t[steps].as_f64().expect("s"),
+                );
+                assert!(
+                    (x / s - b).abs() <= 1e-6 * b,
+                    "{label}: {x} samples at step {s}, batch {b}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} targets checked");
+}
+
+/// A critical batch estimate lies within the interval printed beside it.
+#[test]
+fn a_critical_batch_estimate_lies_within_its_interval() {
+    let mut seen = 0;
+    for pair in [
+        ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        [
+            "fixtures/hf_1gpu_ga8_resumed",
+            "fixtures/hf_8proc_ga8_crashed_at_exit",
+        ],
+        ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_2proc_ga8"],
+        ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8"],
+    ] {
+        let out = losscmp().args(pair).output().expect("runs");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        for line in text.lines().filter(|l| l.contains("Critical batch size")) {
+            seen += 1;
+            let Some(rest) = line.split("Critical batch size ≈ ").nth(1) else {
+                continue;
+            };
+            let num = |s: &str| s.replace(',', "").parse::<f64>().expect("a number");
+            let est = num(rest.split(' ').next().expect("estimate"));
+            let between = rest.split("(between ").nth(1).expect("an interval");
+            let lo = num(between.split(' ').next().expect("low"));
+            let hi = num(between
+                .split(" and ")
+                .nth(1)
+                .expect("high")
+                .split(' ')
+                .next()
+                .expect("high"));
+            assert!(lo <= est && est <= hi, "{line}");
+        }
+    }
+    assert!(seen > 0, "no critical batch finding");
+}

@@ -92,7 +92,9 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // The interval the logging allows: each steps-to-target known to one logging interval.
         // A side the perturbed fits do not bound (no positive fit, or below one sample) is
         // said to be unbounded, not given a number.
-        let (lo, hi) = (spread[0].min(spread[1]), spread[0].max(spread[1]));
+        // Moving s1 down and s2 up narrows their gap and lowers the fit; the other way raises
+        // it: the first is the low end, the second the high (NaN: no positive fit that way).
+        let (lo, hi) = (spread[0], spread[1]);
         // How the estimate is stated: a value with its interval, an upper bound only, or no
         // number at all.
         let estimate = |b_crit: f64| {
@@ -267,13 +269,25 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
     };
     let largest = last.reach.iter().map(|r| r.batch).fold(0.0f64, f64::max);
     let (s_big, e_big) = cost(largest);
+    // "1.7–2.4×", or "1.2×" when one batch (or two that cost alike) is recommended.
+    let range = |a: f64, b: f64| {
+        let (lo, hi) = (format!("{:.1}", a.min(b)), format!("{:.1}", a.max(b)));
+        if lo == hi {
+            format!("{lo}×")
+        } else {
+            format!("{lo}–{hi}×")
+        }
+    };
+    let (verb, batches_reach) = if lo_b == hi_b {
+        ("reaches", batches)
+    } else {
+        ("reach", batches)
+    };
     let recommendation = format!(
-        " Recommendation: {batches} reach loss {} in about {:.1}–{:.1}× the fewest steps and {:.1}–{:.1}× the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
+        " Recommendation: {batches_reach} {verb} loss {} in about {} the fewest steps and {} the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
         num(sig3(last.loss)),
-        s_lo.min(s_hi),
-        s_lo.max(s_hi),
-        e_lo.min(e_hi),
-        e_lo.max(e_hi),
+        range(s_lo, s_hi),
+        range(e_lo, e_hi),
         num(largest),
         e_big,
         s_big

@@ -218,6 +218,24 @@ impl Config {
                     .ok()
                     .filter(|x: &f64| x.is_finite() && *x > 0.0)
                     .with_context(|| format!("--set {s:?}: {value:?} is not a positive number"))?;
+                // Processes, samples and steps are counted: 2.5 processes is a typo.
+                let counted = matches!(
+                    key,
+                    Key::WorldSize
+                        | Key::PerDeviceBatch
+                        | Key::GradAccum
+                        | Key::EffectiveBatch
+                        | Key::NumExamples
+                        | Key::TotalSteps
+                        | Key::StepsPerEpoch
+                        | Key::LoggingSteps
+                );
+                if counted && x.fract() != 0.0 {
+                    bail!(
+                        "--set {s:?}: {} is a count; {value:?} is not a whole number",
+                        key.name()
+                    );
+                }
                 ConfigValue::Number(x)
             };
             let target = find_run(&runs, run)
@@ -553,5 +571,8 @@ mod tests {
         assert!(e.to_string().contains("known keys: world_size"), "{e}");
         assert!(config(&["a", "--smooth", "1.5"]).is_err());
         assert!(config(&["a", "--baseline", "zzz"]).is_err());
+        let e = config(&["a", "--set", "a:world_size=2.5"]).expect_err("a count");
+        assert!(e.to_string().contains("world_size is a count"), "{e}");
+        assert!(config(&["a", "--set", "a:learning_rate=2.5e-4"]).is_ok());
     }
 }

@@ -357,6 +357,31 @@ fn the_json_overlap_has_its_documented_fields() {
     assert_eq!(o["end"].as_f64(), Some(6144.0));
 }
 
+/// A world size given with --set that the log's batch line contradicts: named as a
+/// contradiction, and the fix's accumulation gives the baseline's batch from the factors it
+/// prints (4 × 2 × 2 = 16), not from the logged batch's ratio (4 × 2 × 1 = 8).
+#[test]
+fn the_fix_after_a_set_multiplies_out_to_the_batch_it_restores() {
+    let out = losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+            "--set",
+            "lf_8proc_ga8:world_size=4",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains(
+            "gradient_accumulation_steps 8 → 2 for lf_8proc_ga8: 4 × 2 × 2 = 16 restores"
+        ),
+        "{text}"
+    );
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(err.contains("is not world_size 4"), "{err}");
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

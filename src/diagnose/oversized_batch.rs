@@ -387,8 +387,14 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         ),
     };
     let mut changes: Vec<ConfigChange> = Vec::new();
+    // The accumulation that gives the smaller run's batch: from the factors where they are
+    // known (so the product printed is that batch), else the batch ratio.
+    let to_ga = |g: f64| match (b_small, world, pdb) {
+        (Some(b), Some(w), Some(p)) if trainer.batch_grows_with_world() => whole(b / (w * p)),
+        _ => whole(g / k),
+    };
     let summary = if let Some((new_ga, mut cs)) = ga
-        .zip(ga.and_then(|g| whole(g / k)))
+        .zip(ga.and_then(to_ga))
         .map(|(g, n)| (n, accumulation(big, g, n)))
         .filter(|(_, cs)| !cs.is_empty())
     {

@@ -255,7 +255,7 @@ fn a_line_longer_than_the_limit_is_skipped_not_loaded() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "1 lines longer than 1048576 bytes were skipped",
+            "1 line longer than 1048576 bytes was skipped",
         ))
         .stdout(predicate::str::contains("final loss 1 at step 20"));
 }
@@ -495,7 +495,7 @@ fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "1 metric dict lines could not be read (cut short, as a killed run's last line is, or mangled) (first at line 8)",
+            "1 metric dict line could not be read (cut short, as a killed run's last line is, or mangled) (first at line 8)",
         ))
         .stderr(predicate::str::contains(
             "steps 10–20 were logged more than once",

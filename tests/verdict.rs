@@ -382,6 +382,39 @@ fn the_fix_after_a_set_multiplies_out_to_the_batch_it_restores() {
     assert!(err.contains("is not world_size 4"), "{err}");
 }
 
+/// Counts agree with their nouns: "8 warnings, 1 info", "1 warning".
+#[test]
+fn finding_counts_agree_with_their_nouns() {
+    let sweep: Vec<String> = std::fs::read_dir("fixtures/sweep")
+        .expect("sweep")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    for args in [
+        sweep,
+        vec![
+            "fixtures/lf_1gpu_ga8".into(),
+            "fixtures/lf_8proc_ga8".into(),
+        ],
+    ] {
+        let out = losscmp().args(&args).output().expect("runs");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Other findings ("))
+            .expect("other findings");
+        let counts = line
+            .trim_start_matches("Other findings (")
+            .trim_end_matches(')');
+        for part in counts.split(", ") {
+            let (n, noun) = part.split_once(' ').expect("N noun");
+            let plural = noun.ends_with('s');
+            assert_eq!(plural, n != "1" && noun != "info", "{line}");
+        }
+    }
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

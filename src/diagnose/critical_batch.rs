@@ -100,14 +100,14 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let estimate = |b_crit: f64| {
             match (lo.is_finite() && lo >= 1.0, hi.is_finite()) {
             (true, true) => format!(
-                "≈ {} samples (between {} and {} when each steps-to-target moves by one logging interval)",
-                num(b_crit.round()),
+                "≈ {} (between {} and {} when each steps-to-target moves by one logging interval)",
+                samples(b_crit.round()),
                 num(lo.round()),
                 num(hi.round())
             ),
             (false, true) => format!(
-                "at most about {} samples (within one logging interval of each steps-to-target the data cannot bound it from below)",
-                num(hi.round().max(1.0))
+                "at most about {} (within one logging interval of each steps-to-target the data cannot bound it from below)",
+                samples(hi.round().max(1.0))
             ),
             _ => "cannot be pinned down (one logging interval of either steps-to-target changes the fit completely)".to_string(),
         }
@@ -353,6 +353,15 @@ fn sig2(x: f64) -> f64 {
 /// `x` to three significant digits.
 fn sig3(x: f64) -> f64 {
     round_sig(x, 3)
+}
+
+/// "1 sample", "32 samples".
+fn samples(n: f64) -> String {
+    if n == 1.0 {
+        "1 sample".into()
+    } else {
+        format!("{} samples", num(n))
+    }
 }
 
 fn round_sig(x: f64, digits: i32) -> f64 {

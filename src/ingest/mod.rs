@@ -119,9 +119,11 @@ impl Skipped {
         self.first.get_or_insert(n);
     }
 
-    /// Warns `"N <what> (first at line L); skipped"` when any line was skipped.
-    fn warn(&self, out: &mut Parsed, what: &str) {
+    /// Warns `"N <what> (first at line L); skipped"` when any line was skipped: `one` after a
+    /// count of 1 ("line is not a log row"), `many` after any other ("lines are not log rows").
+    fn warn(&self, out: &mut Parsed, one: &str, many: &str) {
         if let Some(line) = self.first {
+            let what = if self.count == 1 { one } else { many };
             out.warnings.push(format!(
                 "{} {what} (first at line {line}); skipped",
                 self.count

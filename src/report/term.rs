@@ -123,7 +123,11 @@ pub fn render(report: &Report<'_>, view: &View) -> String {
         let parts: Vec<String> = counts
             .iter()
             .filter(|(_, n)| *n > 0)
-            .map(|(sev, n)| format!("{n} {}", sev.name()))
+            // "1 warning", "2 warnings", "3 info".
+            .map(|(sev, n)| {
+                let plural = *n != 1 && *sev != Severity::Info;
+                format!("{n} {}{}", sev.name(), if plural { "s" } else { "" })
+            })
             .collect();
         let _ = writeln!(out, "\n{} ({})", p.bold("Other findings"), parts.join(", "));
         for f in others {

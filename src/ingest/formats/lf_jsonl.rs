@@ -63,7 +63,8 @@ fn read_with(text: &str, fast: bool) -> Parsed {
             Err(_) => rows.skipped.line(lineno),
         }
     }
-    rows.skipped.warn(&mut out, "lines are not log rows");
+    rows.skipped
+        .warn(&mut out, "line is not a log row", "lines are not log rows");
     out
 }
 

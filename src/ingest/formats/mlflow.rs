@@ -151,7 +151,11 @@ fn metric_file(text: &str, name: &str, start_ms: Option<f64>, names: &mut Names)
         }
         out.records.push(rec);
     }
-    skipped.warn(&mut out, "lines are not `<unix ms> <value> <step>`");
+    skipped.warn(
+        &mut out,
+        "line is not `<unix ms> <value> <step>`",
+        "lines are not `<unix ms> <value> <step>`",
+    );
     out
 }
 

@@ -101,7 +101,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             out.records.push(rec);
         }
     }
-    skipped.warn(&mut out, "lines are not log rows");
+    skipped.warn(&mut out, "line is not a log row", "lines are not log rows");
     Ok(out)
 }
 

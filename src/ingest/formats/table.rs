@@ -165,7 +165,7 @@ pub fn read(text: &str, path: &str, columns: &[(String, String)]) -> Result<Pars
             out.records.push(rec);
         }
     }
-    skipped.warn(&mut out, "rows have no step");
+    skipped.warn(&mut out, "row has no step", "rows have no step");
     Ok(out)
 }
 
@@ -202,7 +202,11 @@ fn read_jsonl(text: &str, columns: &[(String, String)]) -> Parsed {
             out.records.push(rec);
         }
     }
-    skipped.warn(&mut out, "lines are not objects with the mapped step");
+    skipped.warn(
+        &mut out,
+        "line is not an object with the mapped step",
+        "lines are not objects with the mapped step",
+    );
     out
 }
 

@@ -263,12 +263,15 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
         out.warnings.push(damage.warning());
     }
     if too_long > 0 {
-        out.warnings.push(format!(
-            "{too_long} lines longer than {MAX_LINE} bytes were skipped"
-        ));
+        out.warnings.push(if too_long == 1 {
+            format!("1 line longer than {MAX_LINE} bytes was skipped")
+        } else {
+            format!("{too_long} lines longer than {MAX_LINE} bytes were skipped")
+        });
     }
     st.bad_dicts.warn(
         &mut out,
+        "metric dict line could not be read (cut short, as a killed run's last line is, or mangled)",
         "metric dict lines could not be read (cut short, as a killed run's last line is, or mangled)",
     );
     if st.headers_seen > 1 {

@@ -365,10 +365,27 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     let mut warnings = Vec::new();
     let axis = pick_axis(runs, opts.axis.chain());
     if axis != opts.axis {
+        // Which runs lack the axis, and for samples seen, the --set that gives it.
+        let lacking: Vec<&str> = runs
+            .iter()
+            .filter(|r| {
+                r.loss()
+                    .is_some_and(|s| !s.points.iter().any(|p| opts.axis.of(p).is_some()))
+            })
+            .map(|r| r.label.as_str())
+            .collect();
+        let set = match (opts.axis, lacking.first()) {
+            (Axis::Samples, Some(label)) => {
+                format!(" (--set {label}:effective_batch=N gives them)")
+            }
+            _ => String::new(),
+        };
         warnings.push(format!(
-            "--x {}: not available for every run; using {} instead",
+            "--x {}: {} unknown for {}{set}; the charts use {} instead",
             opts.axis.name(),
-            axis.name()
+            opts.axis.amount(),
+            lacking.join(", "),
+            axis.label()
         ));
     }
     let data_axis = pick_axis(runs, Axis::Samples.chain());

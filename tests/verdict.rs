@@ -415,6 +415,26 @@ fn finding_counts_agree_with_their_nouns() {
     }
 }
 
+/// A lone trainer_log.jsonl has no batch, so no samples seen: the warning names that run and
+/// the --set that gives them.
+#[test]
+fn a_run_without_samples_is_named_with_its_set() {
+    let out = losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+        ])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        err.contains(
+            "samples seen unknown for lf_8proc_ga8 (--set lf_8proc_ga8:effective_batch=N gives them); the charts use epoch instead"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

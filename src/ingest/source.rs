@@ -60,7 +60,7 @@ pub enum IngestError {
         label: String,
     },
     #[error(
-        "{path}: no training metrics found; found: {looked}; a run needs a trainer_state.json, trainer_log.jsonl, captured stdout log or another log losscmp reads (docs/formats.md)"
+        "{path}: no training metrics found; found: {looked}; a run needs metric records from a trainer_state.json, trainer_log.jsonl, captured stdout log or another log losscmp reads (docs/formats.md)"
     )]
     NoMetrics { path: String, looked: String },
 }

@@ -428,6 +428,29 @@ fn a_folder_of_passed_over_files_names_them() {
     losscmp().arg(&log).assert().success();
 }
 
+/// A run killed early (a real OLMo console log, 20 of 15,000 steps, no end-of-training summary)
+/// is said to stop short; a finished run (its last log an interval before the end) is not.
+#[test]
+fn a_run_cut_short_says_where_it_stopped() {
+    losscmp()
+        .arg("fixtures/real/08_olmo-console-step-blocks-killed-run")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "the training loss stops at step 20 of 15,000 (under 1%) and no end-of-training summary was found",
+        ));
+    losscmp()
+        .arg("fixtures/sweep/b16_lr0.002/trainer_log.jsonl")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("stops at step").not());
+    losscmp()
+        .arg("fixtures/lf_1gpu_ga8")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("stops at step").not());
+}
+
 #[test]
 fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
     // A real 2021 HF Trainer output (fixtures/real/13): the header says 8 per device × GA 1 but a

@@ -594,7 +594,7 @@ fn verdict(h: &mut String, report: &Report<'_>) {
     if v.causes.is_empty() && v.matches.is_empty() {
         let _ = writeln!(
             h,
-            "<p>No run needs a change: no cause check found anything at warning or above.</p>"
+            "<p>No run needs a change: no check found a cause to fix at warning or above.</p>"
         );
     }
     for cause in &v.causes {

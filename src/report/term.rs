@@ -187,7 +187,7 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
     if v.causes.is_empty() && v.matches.is_empty() {
         let _ = writeln!(
             out,
-            "  No run needs a change: no cause check found anything at warning or above."
+            "  No run needs a change: no check found a cause to fix at warning or above."
         );
     }
     for cause in &v.causes {

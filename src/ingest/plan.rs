@@ -307,9 +307,10 @@ struct Launch {
 /// before `llamafactory-cli`), inline HF options, and the config files named.
 fn launch_command(text: &str) -> Launch {
     let mut out = Launch::default();
-    // Backslash-continued lines are one command; comments are dropped.
-    let mut logical: Vec<(usize, String)> = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
+    // Backslash-continued lines are one command; comments are dropped. Each word keeps the
+    // line it is on, which is where a fix says to edit it.
+    let mut logical: Vec<Vec<(usize, String)>> = Vec::new();
+    let mut pending: Option<Vec<(usize, String)>> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split(" #").next().unwrap_or(raw);
         if line.trim_start().starts_with('#') {
@@ -319,19 +320,18 @@ fn launch_command(text: &str) -> Launch {
             Some(b) => (b, true),
             None => (line, false),
         };
-        let entry = pending.get_or_insert_with(|| (i + 1, String::new()));
-        entry.1.push(' ');
-        entry.1.push_str(body);
+        let words = body
+            .split_whitespace()
+            .map(|t| (i + 1, t.trim_matches(|c| c == '"' || c == '\'').to_string()));
+        pending.get_or_insert_with(Vec::new).extend(words);
         if !cont {
             logical.extend(pending.take());
         }
     }
     logical.extend(pending);
-    for (lineno, cmd) in logical {
-        let tokens: Vec<String> = cmd
-            .split_whitespace()
-            .map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string())
-            .collect();
+    for words in logical {
+        let (lines, tokens): (Vec<usize>, Vec<String>) = words.into_iter().unzip();
+        let lineno = lines.first().copied().unwrap_or(1);
         let launcher = tokens.iter().any(|t| {
             let t = t.rsplit('/').next().unwrap_or(t);
             matches!(
@@ -361,7 +361,7 @@ fn launch_command(text: &str) -> Launch {
                     };
                     if let Some(x) = v.and_then(|v| super::lenient::parse_number(&v)) {
                         if x.is_finite() && x > 0.0 {
-                            return Some((x, At::line(lineno, format!("{n} {x}"))));
+                            return Some((x, At::line(lines[i], format!("{n} {x}"))));
                         }
                     }
                 }
@@ -377,13 +377,13 @@ fn launch_command(text: &str) -> Launch {
         ]);
         let nodes = value(&["--nnodes", "--num_nodes", "--num-nodes", "NNODES"]);
         let total = value(&["--num_processes", "--num-processes"]);
-        let visible = tokens.iter().find_map(|t| {
+        let visible = tokens.iter().zip(&lines).find_map(|(t, &line)| {
             let v = t.strip_prefix("CUDA_VISIBLE_DEVICES=")?;
             let n = v.split(',').filter(|d| !d.trim().is_empty()).count();
             (n > 0).then(|| {
                 (
                     n as f64,
-                    At::line(lineno, format!("CUDA_VISIBLE_DEVICES={v}")),
+                    At::line(line, format!("CUDA_VISIBLE_DEVICES={v}")),
                 )
             })
         });
@@ -409,17 +409,17 @@ fn launch_command(text: &str) -> Launch {
         }
         for &(option, key) in &INLINE {
             let flag = format!("--{option}");
-            let Some((x, _)) = value(&[flag.as_str()]) else {
+            let Some((x, at)) = value(&[flag.as_str()]) else {
                 if matches!(key, Key::Scheduler | Key::Optimizer) {
-                    if let Some(v) = tokens
+                    if let Some((i, v)) = tokens
                         .iter()
                         .position(|t| *t == flag)
-                        .and_then(|i| tokens.get(i + 1))
+                        .and_then(|i| Some((i, tokens.get(i + 1)?)))
                     {
                         out.facts.push(Fact {
                             key,
                             value: ConfigValue::Text(v.clone()),
-                            locator: At::line(lineno, flag.to_string()),
+                            locator: At::line(lines[i], flag.to_string()),
                             rank: 1,
                         });
                     }
@@ -429,7 +429,7 @@ fn launch_command(text: &str) -> Launch {
             out.facts.push(Fact {
                 key,
                 value: ConfigValue::Number(x),
-                locator: At::line(lineno, flag.to_string()),
+                locator: at.with(flag.to_string()),
                 rank: 1,
             });
         }
@@ -500,10 +500,18 @@ mod tests {
                 .map(|f| (f.value.as_f64(), f.locator.clone()))
         };
         assert_eq!(get(Key::WorldSize).map(|g| g.0), Some(Some(8.0)));
+        // Each option at the line it is written on, not where its command starts (line 3).
         assert_eq!(
             get(Key::GradAccum),
-            Some((Some(8.0), At::line(3, "--gradient_accumulation_steps")))
+            Some((Some(8.0), At::line(5, "--gradient_accumulation_steps")))
         );
-        assert_eq!(get(Key::LearningRate).map(|g| g.0), Some(Some(2e-4)));
+        assert_eq!(
+            get(Key::LearningRate),
+            Some((Some(2e-4), At::line(5, "--learning_rate")))
+        );
+        assert_eq!(
+            get(Key::WorldSize),
+            Some((Some(8.0), At::line(3, "--nproc_per_node 8")))
+        );
     }
 }

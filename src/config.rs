@@ -106,6 +106,9 @@ impl Config {
             let (name, path) = split.with_context(|| {
                 format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu")
             })?;
+            if let Some((other, _)) = labelled.iter().find(|(_, p)| same_path(p, Path::new(path))) {
+                bail!("--label {l:?}: {path} is already labelled {other:?}; one name per run");
+            }
             labelled.push((name.to_string(), PathBuf::from(path)));
         }
         let named: Vec<bool> = cli
@@ -546,6 +549,8 @@ mod tests {
         let c = config(&["x/run", "--label", "b=y/run"]).expect("valid");
         assert_eq!(c.runs[1].label, "b");
         assert!(config(&["--label", "a=p", "--label", "a=q"]).is_err());
+        let e = config(&["--label", "a=p", "--label", "b=p"]).expect_err("one path, two names");
+        assert!(e.to_string().contains("already labelled \"a\""), "{e}");
         assert!(config(&["a", "--dataset-date", "2026-1-1", "--dataset", "d"]).is_err());
     }
 

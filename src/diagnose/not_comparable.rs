@@ -4,7 +4,7 @@
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
 
 use super::{Context, config_evidence, logged, raised_for};
-use crate::model::{Finding, Key, Severity, format_number as num};
+use crate::model::{Finding, Key, Severity, format_count as count, format_number as num};
 
 /// Relative difference beyond which example counts or epochs differ.
 const REL_DIFF: f64 = 0.01;
@@ -24,7 +24,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         ] {
             if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
                 if (x - y).abs() > REL_DIFF * x.max(y) {
-                    what.push(format!("{words}: {} vs {}", num(x), num(y)));
+                    what.push(format!("{words}: {} vs {}", count(x), count(y)));
                     evidence.extend(config_evidence(a, key));
                     evidence.extend(config_evidence(b, key));
                 }

@@ -304,14 +304,26 @@ fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
 /// or the files passed over by their names (`reshaping-log.md`: prose, not opened), five at
 /// most.
 pub(super) fn passed_over(path: &Path) -> String {
-    let names: Vec<String> = read_dir_sorted(path)
-        .unwrap_or_default()
-        .iter()
-        .filter(|p| p.is_file())
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    let entries = read_dir_sorted(path).unwrap_or_default();
+    let named = |dir: bool| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|p| p.is_dir() == dir)
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect()
+    };
+    let names = named(false);
     if names.is_empty() {
-        return "no files".into();
+        // Only folders (a tracker's mlruns/, runs/ or wandb/ beside each other): say which.
+        let folders = named(true);
+        return if folders.is_empty() {
+            "no files".into()
+        } else {
+            format!(
+                "no files, only the folders {} (a run among them is read when passed as the RUN itself)",
+                folders.join(", ")
+            )
+        };
     }
     let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
     let more = names.len().saturating_sub(5);

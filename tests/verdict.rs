@@ -435,6 +435,25 @@ fn a_run_without_samples_is_named_with_its_set() {
     );
 }
 
+/// Where the batch's factors are unknown (a lone trainer_log.jsonl), the fix says to reduce the
+/// batch and the alternatives say to train longer — once, not in both.
+#[test]
+fn training_longer_is_advised_once() {
+    let out = losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let longer = text
+        .lines()
+        .filter(|l| l.contains("as many epochs") || l.contains("as long"))
+        .count();
+    assert_eq!(longer, 1, "{text}");
+}
+
 #[test]
 fn checkpoint_folders_are_read_with_their_runs() {
     let doc = json_of(&[

@@ -441,10 +441,16 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         changes.push(c);
         s
     } else {
+        // Training longer is among the alternatives where the trainer has an epochs option;
+        // said here only where it has none.
+        let longer = if trainer.option(Key::Epochs).is_some() {
+            String::new()
+        } else {
+            format!(", or train {} as long", times(k))
+        };
         format!(
-            "Reduce {}'s effective batch (per-device batch × world size × gradient accumulation) by {}, or train {} as many epochs.",
+            "Reduce {}'s effective batch (per-device batch × world size × gradient accumulation) by {}{longer}.",
             big.label,
-            times(k),
             times(k)
         )
     };

@@ -187,6 +187,11 @@ fn stdin_gzip_and_crlf_read_like_the_file() {
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(points(&doc), 24);
     assert_eq!(doc["runs"][0]["label"], "stdin");
+    // Its values are said to come from stdin, not from a file named "-".
+    let source = doc["runs"][0]["metrics"]["loss"]["source"]
+        .as_str()
+        .expect("source");
+    assert_eq!(source, "stdin");
 }
 
 #[test]

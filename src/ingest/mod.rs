@@ -431,7 +431,7 @@ fn read_opened(
     input: source::Input,
     columns: &[(String, String)],
 ) -> Result<Option<ReadFile>, IngestError> {
-    let display = path.display().to_string();
+    let display = shown(path);
     let Some(sniffed) = sniff(path, input.head(), columns)? else {
         return Ok(None);
     };
@@ -476,7 +476,7 @@ fn sniff(
     head: &[u8],
     columns: &[(String, String)],
 ) -> Result<Option<Sniffed>, IngestError> {
-    let display = path.display().to_string();
+    let display = shown(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -541,7 +541,7 @@ fn read_as(
     path: &Path,
     columns: &[(String, String)],
 ) -> Result<Parsed, IngestError> {
-    let display = path.display().to_string();
+    let display = shown(path);
     format.read(formats::Source {
         input,
         path,
@@ -560,6 +560,15 @@ pub(crate) fn damage_warning(text: &str, parsed: &mut Parsed) {
 
 /// Hands out a few bytes per `read`, so that a reader's blocks end at every possible place
 /// (readers' tests compare such reads with one whole read).
+/// How a file is named in provenance and messages: its path, or `stdin` for `-`.
+fn shown(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
 #[cfg(test)]
 pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
 

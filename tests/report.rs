@@ -360,3 +360,21 @@ fn long_runs_are_thinned_for_drawing_and_the_page_stays_small() {
         "a drawn line keeps at most 1,500 points: {longest:?}"
     );
 }
+
+/// Points kept on the epoch axis (their steps unknown) export an empty step, as every other
+/// unknown coordinate does, not the text NaN.
+#[test]
+fn an_unknown_step_exports_empty() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("points.csv");
+    losscmp()
+        .arg("fixtures/handmade/custom_dicts_resumed_ranks_truncated")
+        .arg("--csv")
+        .arg(&csv)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert!(!text.contains("NaN"), "{text}");
+    let row = text.lines().nth(1).expect("a row");
+    assert_eq!(row.split(',').nth(2), Some(""), "{row}");
+}

@@ -40,7 +40,7 @@ pub fn table(report: &Report<'_>) -> Result<DataFrame> {
             for (k, p) in s.points.iter().enumerate() {
                 run.push(r.label.as_str());
                 metric.push(name.as_str());
-                step.push(p.step);
+                step.push(finite(p.step));
                 epoch.push(p.epoch.get());
                 samples.push(p.samples.get());
                 tokens.push(p.tokens.get());

@@ -123,7 +123,7 @@ fn a_run_against_itself_yields_nothing_above_info() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "ok lf_1gpu_ga8#2 matches the baseline lf_1gpu_ga8 within less than 0.1%",
+            "ok lf_1gpu_ga8#2 matches the baseline lf_1gpu_ga8 to within 0.1%",
         ));
 }
 

@@ -108,14 +108,14 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
             let off = (view.ratio_last - 1.0).abs();
             if off <= ctx.opts.tolerance {
                 let within = if off < 0.0005 {
-                    "less than 0.1%".to_string()
+                    "to within 0.1%".to_string()
                 } else {
-                    format!("{:.1}%", 100.0 * off)
+                    format!("within {:.1}%", 100.0 * off)
                 };
                 v.matches.push((
                     run.label.clone(),
                     format!(
-                        "{} matches the baseline {} within {within} at matched {} (over the last quarter of the overlap, {}).",
+                        "{} matches the baseline {} {within} at matched {} (over the last quarter of the overlap, {}).",
                         run.label,
                         reference.label,
                         ctx.aligned.data_axis.label(),

@@ -578,7 +578,7 @@ fn stdout_only_dicts_name_their_set_and_the_cause_is_inferred() {
             "not checked: oversized-effective-batch for lf_8proc_ga8: logging_steps unknown; supply it with --set lf_8proc_ga8:logging_steps=N",
         ))
         .stderr(common::predicate::str::contains(
-            "208 metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); kept on the epoch axis, steps unknown — add --set lf_1gpu_ga8:logging_steps=N",
+            "208 metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); kept on the epoch axis, steps unknown — add --set lf_1gpu_ga8:steps_per_epoch=N (their epochs then give their steps, a resumed segment's too) or --set lf_1gpu_ga8:logging_steps=N",
         ));
     let doc = json_of(&[
         &paths[0],

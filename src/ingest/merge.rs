@@ -162,7 +162,7 @@ pub fn merge(
         }
         if on_epochs > 0 {
             warnings.push(format!(
-                "{}: {on_epochs} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); kept on the epoch axis, steps unknown — add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json",
+                "{}: {on_epochs} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); kept on the epoch axis, steps unknown — add --set {label}:steps_per_epoch=N (their epochs then give their steps, a resumed segment's too) or --set {label}:logging_steps=N (the n-th dict at step n × N: right for one uninterrupted run only), or pass the trainer_state.json",
                 file.path
             ));
         }

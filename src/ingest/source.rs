@@ -52,7 +52,7 @@ pub enum IngestError {
         why: String,
     },
     #[error(
-        "{path}: {count} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json"
+        "{path}: {count} metric records with epochs but no steps, and nothing gives them (steps per epoch, a logging interval); add --set {label}:steps_per_epoch=N (their epochs then give their steps, a resumed segment's too) or --set {label}:logging_steps=N (the n-th dict at step n × N: right for one uninterrupted run only), or pass the trainer_state.json"
     )]
     NoSteps {
         path: String,

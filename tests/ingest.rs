@@ -456,6 +456,20 @@ fn a_run_cut_short_says_where_it_stopped() {
         .stderr(predicate::str::contains("stops at step").not());
 }
 
+/// Loss dicts that could not be placed (no step, nothing gives one) are why a run has no loss,
+/// not a logging interval larger than the run.
+#[test]
+fn unplaced_loss_records_are_named_as_the_reason_for_no_loss() {
+    losscmp()
+        .arg("fixtures/public/22_deepspeed-hf-interleaved-fate-llm")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no training loss could be placed: the metric records without a step were skipped",
+        ))
+        .stderr(predicate::str::contains("logging_steps larger than the run").not());
+}
+
 #[test]
 fn contradictory_batch_facts_are_named_and_result_dicts_are_not_metrics() {
     // A real 2021 HF Trainer output (fixtures/real/13): the header says 8 per device × GA 1 but a

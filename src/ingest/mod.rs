@@ -333,9 +333,12 @@ fn assemble(
         });
     }
     if !series.is_empty() && !series.contains_key("loss") {
-        warnings.push(
-            "no training loss in any file (was logging_steps larger than the run?); loss comparisons are skipped".into(),
-        );
+        warnings.push(if unplaced > 0 {
+            // The records were there, without steps (warned above): not a logging interval.
+            "no training loss could be placed: the metric records without a step were skipped (above); loss comparisons are skipped".into()
+        } else {
+            "no training loss in any file (was logging_steps larger than the run?); loss comparisons are skipped".into()
+        });
     }
     // Logs that stop short of the planned steps with no end-of-training summary: a run cut
     // short (crashed, killed) or still running, whose last values are not a finished run's.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::predicate;
-use common::{finding_ids, json_of, losscmp};
+use common::{finding_ids, json_of, losscmp, sweep_runs, text_of};
 
 #[test]
 fn the_8_process_run_with_ga_8_is_diagnosed_in_the_first_lines() {
@@ -235,12 +235,6 @@ fn samples_and_steps_to_the_target_agree_with_the_batch() {
             .and_then(|r| r["config"]["effective_batch"]["value"].as_f64())
             .expect("a batch")
     };
-    let sweep: Vec<String> = std::fs::read_dir("fixtures/sweep")
-        .expect("sweep")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .map(|p| p.display().to_string())
-        .collect();
     let mut checked = 0;
     for args in [
         vec![
@@ -251,7 +245,7 @@ fn samples_and_steps_to_the_target_agree_with_the_batch() {
             "fixtures/lf_8proc_ga8".to_string(),
             "fixtures/lf_1gpu_ga8".into(),
         ],
-        sweep,
+        sweep_runs(),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let doc = json_of(&args);
@@ -294,8 +288,7 @@ fn a_critical_batch_estimate_lies_within_its_interval() {
         ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_2proc_ga8"],
         ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8"],
     ] {
-        let out = losscmp().args(pair).output().expect("runs");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let (text, _) = text_of(&pair);
         for line in text.lines().filter(|l| l.contains("Critical batch size")) {
             seen += 1;
             let Some(rest) = line.split("Critical batch size ≈ ").nth(1) else {

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{json_of, losscmp};
+use common::{json_of, losscmp, sweep_runs, text_of};
 use serde_json::Value;
 
 /// The real fixture runs that can be paired (the corpus's, and the second set made for these
@@ -189,8 +189,7 @@ fn every_printed_ratio_matches_the_values_beside_it() {
         ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
         ["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"],
     ] {
-        let out = losscmp().args(pair).output().expect("runs");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let (text, _) = text_of(&pair);
         let mut checked = 0;
         for line in text.lines() {
             let mut rest = line;
@@ -238,14 +237,10 @@ fn every_printed_ratio_matches_the_values_beside_it() {
 /// steps to the target loss.
 #[test]
 fn a_pair_on_steps_alone_prints_each_comparison_once() {
-    let out = losscmp()
-        .args([
-            "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
-            "fixtures/real/17_nanogpt-stdout-config-file-echo",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, _) = text_of(&[
+        "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
+        "fixtures/real/17_nanogpt-stdout-config-file-echo",
+    ]);
     assert!(text.contains("compared by optimizer step"), "{text}");
     let at: Vec<&str> = text
         .lines()
@@ -264,14 +259,10 @@ fn a_pair_on_steps_alone_prints_each_comparison_once() {
 /// compare: the summary names it instead of saying the curves do not overlap.
 #[test]
 fn a_run_without_a_training_loss_is_named_in_its_comparison() {
-    let out = losscmp()
-        .args([
-            "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
-            "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, _) = text_of(&[
+        "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+        "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
+    ]);
     assert!(
         text.contains(
             "no training loss logged by 25_wandb-run-dir-nanogpt-oom-after-first-eval; nothing to compare"
@@ -362,44 +353,32 @@ fn the_json_overlap_has_its_documented_fields() {
 /// prints (4 × 2 × 2 = 16), not from the logged batch's ratio (4 × 2 × 1 = 8).
 #[test]
 fn the_fix_after_a_set_multiplies_out_to_the_batch_it_restores() {
-    let out = losscmp()
-        .args([
-            "fixtures/lf_1gpu_ga8",
-            "fixtures/lf_8proc_ga8",
-            "--set",
-            "lf_8proc_ga8:world_size=4",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8",
+        "--set",
+        "lf_8proc_ga8:world_size=4",
+    ]);
     assert!(
         text.contains(
             "gradient_accumulation_steps 8 → 2 for lf_8proc_ga8: 4 × 2 × 2 = 16 restores"
         ),
         "{text}"
     );
-    let err = String::from_utf8(out.stderr).expect("utf-8");
     assert!(err.contains("is not world_size 4"), "{err}");
 }
 
 /// Counts agree with their nouns: "8 warnings, 1 info", "1 warning".
 #[test]
 fn finding_counts_agree_with_their_nouns() {
-    let sweep: Vec<String> = std::fs::read_dir("fixtures/sweep")
-        .expect("sweep")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .map(|p| p.display().to_string())
-        .collect();
     for args in [
-        sweep,
+        sweep_runs(),
         vec![
             "fixtures/lf_1gpu_ga8".into(),
             "fixtures/lf_8proc_ga8".into(),
         ],
     ] {
-        let out = losscmp().args(&args).output().expect("runs");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let (text, _) = text_of(&args);
         let line = text
             .lines()
             .find(|l| l.starts_with("Other findings ("))
@@ -419,14 +398,10 @@ fn finding_counts_agree_with_their_nouns() {
 /// the --set that gives them.
 #[test]
 fn a_run_without_samples_is_named_with_its_set() {
-    let out = losscmp()
-        .args([
-            "fixtures/lf_1gpu_ga8",
-            "fixtures/lf_8proc_ga8/trainer_log.jsonl",
-        ])
-        .output()
-        .expect("runs");
-    let err = String::from_utf8(out.stderr).expect("utf-8");
+    let (_, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+    ]);
     assert!(
         err.contains(
             "samples seen unknown for lf_8proc_ga8 (--set lf_8proc_ga8:effective_batch=N gives them); the charts use epoch instead"
@@ -439,14 +414,10 @@ fn a_run_without_samples_is_named_with_its_set() {
 /// batch and the alternatives say to train longer — once, not in both.
 #[test]
 fn training_longer_is_advised_once() {
-    let out = losscmp()
-        .args([
-            "fixtures/lf_1gpu_ga8",
-            "fixtures/lf_8proc_ga8/trainer_log.jsonl",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, _) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+    ]);
     let longer = text
         .lines()
         .filter(|l| l.contains("as many epochs") || l.contains("as long"))

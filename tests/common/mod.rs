@@ -254,6 +254,35 @@ pub fn json_of(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
+/// Runs losscmp (exit 0 or 1) and returns what it printed: (stdout, stderr).
+pub fn text_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (String, String) {
+    let out = losscmp().args(args).output().expect("runs");
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (text(out.stdout), text(out.stderr))
+}
+
+/// The ten run directories of the batch-size sweep (fixtures/sweep), in name order.
+pub fn sweep_runs() -> Vec<String> {
+    let mut runs: Vec<String> = std::fs::read_dir(fixture("sweep"))
+        .expect("sweep")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| {
+            format!(
+                "fixtures/sweep/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
 /// The finding ids in a JSON report.
 pub fn finding_ids(doc: &serde_json::Value) -> Vec<String> {
     doc["findings"]

@@ -5,24 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{json_of, losscmp, predicate};
+use common::{json_of, losscmp, predicate, sweep_runs};
 use serde_json::Value;
-
-fn sweep_runs() -> Vec<String> {
-    let mut runs: Vec<String> = std::fs::read_dir(common::fixture("sweep"))
-        .expect("fixtures/sweep")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.join("trainer_state.json").is_file())
-        .map(|p| {
-            format!(
-                "fixtures/sweep/{}",
-                p.file_name().expect("name").to_string_lossy()
-            )
-        })
-        .collect();
-    runs.sort();
-    runs
-}
 
 /// Steps to `target` straight from a run's trainer_state.json, with the definition the docs
 /// give (EMA 0.5 over logged points, first crossing interpolated): computed here, not by

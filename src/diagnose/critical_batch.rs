@@ -278,13 +278,9 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
             format!("{lo}–{hi}×")
         }
     };
-    let (verb, batches_reach) = if lo_b == hi_b {
-        ("reaches", batches)
-    } else {
-        ("reach", batches)
-    };
+    let verb = if lo_b == hi_b { "reaches" } else { "reach" };
     let recommendation = format!(
-        " Recommendation: {batches_reach} {verb} loss {} in about {} the fewest steps and {} the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
+        " Recommendation: {batches} {verb} loss {} in about {} the fewest steps and {} the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
         num(sig3(last.loss)),
         range(s_lo, s_hi),
         range(e_lo, e_hi),

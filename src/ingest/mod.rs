@@ -561,8 +561,6 @@ pub(crate) fn damage_warning(text: &str, parsed: &mut Parsed) {
     }
 }
 
-/// Hands out a few bytes per `read`, so that a reader's blocks end at every possible place
-/// (readers' tests compare such reads with one whole read).
 /// How a file is named in provenance and messages: its path, or `stdin` for `-`.
 fn shown(path: &Path) -> String {
     if path.as_os_str() == "-" {
@@ -572,6 +570,8 @@ fn shown(path: &Path) -> String {
     }
 }
 
+/// Hands out a few bytes per `read`, so that a reader's blocks end at every possible place
+/// (readers' tests compare such reads with one whole read).
 #[cfg(test)]
 pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
 

@@ -368,10 +368,7 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
         // Which runs lack the axis, and for samples seen, the --set that gives it.
         let lacking: Vec<&str> = runs
             .iter()
-            .filter(|r| {
-                r.loss()
-                    .is_some_and(|s| !s.points.iter().any(|p| opts.axis.of(p).is_some()))
-            })
+            .filter(|r| !on_axis(r, opts.axis))
             .map(|r| r.label.as_str())
             .collect();
         let set = match (opts.axis, lacking.first()) {
@@ -427,13 +424,14 @@ fn pick_axis(runs: &[Run], chain: &[Axis]) -> Axis {
     chain
         .iter()
         .copied()
-        .find(|a| {
-            runs.iter().all(|r| {
-                r.loss()
-                    .is_none_or(|s| s.points.iter().any(|p| a.of(p).is_some()))
-            })
-        })
+        .find(|&a| runs.iter().all(|r| on_axis(r, a)))
         .unwrap_or(Axis::Step)
+}
+
+/// Whether a run's loss can be placed on `axis` (a run without a loss does not hold it back).
+fn on_axis(run: &Run, axis: Axis) -> bool {
+    run.loss()
+        .is_none_or(|s| s.points.iter().any(|p| axis.of(p).is_some()))
 }
 
 /// The smoothing unit: 1/100 of the widest x range among all runs, so every run is smoothed on

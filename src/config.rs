@@ -111,17 +111,21 @@ impl Config {
             }
             labelled.push((name.to_string(), PathBuf::from(path)));
         }
-        let named: Vec<bool> = cli
+        // Each RUN's --label, if it has one; the others take default names told apart.
+        let given: Vec<Option<&String>> = cli
             .runs
             .iter()
-            .map(|path| labelled.iter().any(|(_, p)| same_path(p, path)))
+            .map(|path| {
+                labelled
+                    .iter()
+                    .find(|(_, p)| same_path(p, path))
+                    .map(|(n, _)| n)
+            })
             .collect();
+        let named: Vec<bool> = given.iter().map(Option::is_some).collect();
         let defaults = distinct_labels(&cli.runs, &named);
-        for (path, default) in cli.runs.iter().zip(defaults) {
-            let label = labelled
-                .iter()
-                .find(|(_, p)| same_path(p, path))
-                .map_or(default, |(n, _)| n.clone());
+        for ((path, default), given) in cli.runs.iter().zip(defaults).zip(given) {
+            let label = given.cloned().unwrap_or(default);
             let mut unique = label.clone();
             let mut n = 2;
             while runs.iter().any(|r| r.label == unique) {

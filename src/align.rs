@@ -130,16 +130,6 @@ impl Curve {
     pub fn raw_at(&self, x: f64) -> Option<f64> {
         interpolate(&self.xs, &self.ys, x)
     }
-
-    /// The first x where the given values reach `target` or below, interpolated between points.
-    pub fn first_below(&self, values: &[f64], target: f64) -> Option<f64> {
-        let i = values.iter().position(|&y| y <= target)?;
-        if i == 0 {
-            return Some(self.xs[0]);
-        }
-        let (x0, x1, y0, y1) = (self.xs[i - 1], self.xs[i], values[i - 1], values[i]);
-        Some(x0 + (x1 - x0) * (y0 - target) / (y0 - y1))
-    }
 }
 
 /// Linear interpolation within `xs`; `None` outside it (no extrapolation). Total: any input,
@@ -571,24 +561,7 @@ impl Reach {
                 ys.push(p.value);
             }
         }
-        let w = TARGET_SMOOTHING;
-        let run = |ys: &mut dyn Iterator<Item = &f64>| -> Vec<f64> {
-            let mut e: Option<f64> = None;
-            ys.map(|&y| {
-                let v = e.map_or(y, |e| w * e + (1.0 - w) * y);
-                e = Some(v);
-                v
-            })
-            .collect()
-        };
-        let forward = run(&mut ys.iter());
-        let mut backward = run(&mut ys.iter().rev());
-        backward.reverse();
-        let smoothed = forward
-            .iter()
-            .zip(&backward)
-            .map(|(f, b)| 0.5 * (f + b))
-            .collect();
+        let smoothed = target_smoothing(&ys);
         Reach {
             steps,
             data,
@@ -603,14 +576,66 @@ impl Reach {
     /// Where the smoothed loss first reaches `loss`, between the two logged points around the
     /// crossing: (data-axis position, step).
     fn first_below(&self, loss: f64) -> Option<(f64, f64)> {
-        let i = self.smoothed.iter().position(|&y| y <= loss)?;
-        if i == 0 {
-            return Some((self.data[0], self.steps[0]));
+        let c = Crossing::of(&self.smoothed, loss)?;
+        Some((c.at(&self.data), c.at(&self.steps)))
+    }
+}
+
+/// A run's logged losses, in order, smoothed for "when did it first reach loss L" — here and
+/// in the sweep's fit: the average of an EMA run forward and one run backward (weight
+/// [`TARGET_SMOOTHING`] per logged point), so one noisy dip does not count as reaching the
+/// target and the smoothing does not lag (a forward EMA alone would put every crossing later
+/// by a number of logged points, so by more steps in a run that logs less often).
+pub fn target_smoothing(ys: &[f64]) -> Vec<f64> {
+    let w = TARGET_SMOOTHING;
+    let run = |ys: &mut dyn Iterator<Item = &f64>| -> Vec<f64> {
+        let mut e: Option<f64> = None;
+        ys.map(|&y| {
+            let v = e.map_or(y, |e| w * e + (1.0 - w) * y);
+            e = Some(v);
+            v
+        })
+        .collect()
+    };
+    let forward = run(&mut ys.iter());
+    let mut backward = run(&mut ys.iter().rev());
+    backward.reverse();
+    forward
+        .iter()
+        .zip(&backward)
+        .map(|(f, b)| 0.5 * (f + b))
+        .collect()
+}
+
+/// Where a smoothed curve first reaches a loss: between its logged points `after - 1` and
+/// `after`, a fraction `t` of the way (linear); at the first point when that one is already
+/// there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crossing {
+    after: usize,
+    t: f64,
+}
+
+impl Crossing {
+    /// The first crossing of `loss` by `smoothed`, or `None` when it never gets there.
+    pub fn of(smoothed: &[f64], loss: f64) -> Option<Crossing> {
+        let after = smoothed.iter().position(|&y| y <= loss)?;
+        if after == 0 {
+            return Some(Crossing { after, t: 0.0 });
         }
-        let (y0, y1) = (self.smoothed[i - 1], self.smoothed[i]);
-        let t = (y0 - loss) / (y0 - y1);
-        let at = |v: &[f64]| v[i - 1] + (v[i] - v[i - 1]) * t;
-        Some((at(&self.data), at(&self.steps)))
+        let (y0, y1) = (smoothed[after - 1], smoothed[after]);
+        Some(Crossing {
+            after,
+            t: (y0 - loss) / (y0 - y1),
+        })
+    }
+
+    /// The crossing's position on an axis given per point (steps, samples).
+    pub fn at(&self, v: &[f64]) -> f64 {
+        match self.after {
+            0 => v[0],
+            i => v[i - 1] + (v[i] - v[i - 1]) * self.t,
+        }
     }
 }
 
@@ -784,9 +809,18 @@ mod tests {
     }
 
     #[test]
-    fn first_below_interpolates() {
-        let c = Curve::new(pts(&[0.0, 10.0], &[1.0, 0.0]), Axis::Step);
-        assert_eq!(c.first_below(&c.ys, 0.5), Some(5.0));
-        assert_eq!(c.first_below(&c.ys, -1.0), None);
+    fn a_crossing_interpolates_between_the_points_around_it() {
+        let steps = [0.0, 10.0, 20.0];
+        let c = Crossing::of(&[1.0, 0.5, 0.0], 0.25).expect("reached");
+        assert_eq!(c.at(&steps), 15.0);
+        assert_eq!(
+            Crossing::of(&[1.0, 0.5, 0.0], 0.5).map(|c| c.at(&steps)),
+            Some(10.0)
+        );
+        assert_eq!(
+            Crossing::of(&[1.0, 0.5, 0.0], 2.0).map(|c| c.at(&steps)),
+            Some(0.0)
+        );
+        assert_eq!(Crossing::of(&[1.0, 0.5, 0.0], -1.0), None);
     }
 }

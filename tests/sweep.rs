@@ -9,30 +9,43 @@ use common::{json_of, losscmp, predicate, sweep_runs};
 use serde_json::Value;
 
 /// Steps to `target` straight from a run's trainer_state.json, with the definition the docs
-/// give (EMA 0.5 over logged points, first crossing interpolated): computed here, not by
-/// losscmp.
+/// give (forward and backward EMAs of weight 0.6 per logged point, averaged; the first crossing
+/// interpolated between logged points): computed here, not by losscmp.
 fn steps_to(run: &str, target: f64) -> Option<f64> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(run)
         .join("trainer_state.json");
     let state: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let mut prev: Option<(f64, f64)> = None;
-    let mut ema: Option<f64> = None;
-    for e in state["log_history"].as_array()? {
-        let (Some(step), Some(loss)) = (e["step"].as_f64(), e["loss"].as_f64()) else {
-            continue;
-        };
-        let v = ema.map_or(loss, |m| 0.5 * m + 0.5 * loss);
-        ema = Some(v);
-        if v <= target {
-            return Some(match prev {
-                Some((s0, v0)) => s0 + (step - s0) * (v0 - target) / (v0 - v),
-                None => step,
-            });
-        }
-        prev = Some((step, v));
+    let (steps, losses): (Vec<f64>, Vec<f64>) = state["log_history"]
+        .as_array()?
+        .iter()
+        .filter_map(|e| Some((e["step"].as_f64()?, e["loss"].as_f64()?)))
+        .unzip();
+    let ema = |xs: Vec<f64>| -> Vec<f64> {
+        let mut m = xs[0];
+        xs.iter()
+            .map(|&x| {
+                m = 0.6 * m + 0.4 * x;
+                m
+            })
+            .collect()
+    };
+    let forward = ema(losses.clone());
+    let backward: Vec<f64> = ema(losses.into_iter().rev().collect())
+        .into_iter()
+        .rev()
+        .collect();
+    let smoothed: Vec<f64> = forward
+        .iter()
+        .zip(&backward)
+        .map(|(f, b)| (f + b) / 2.0)
+        .collect();
+    let i = smoothed.iter().position(|&v| v <= target)?;
+    if i == 0 {
+        return Some(steps[0]);
     }
-    None
+    let (s0, s1, v0, v1) = (steps[i - 1], steps[i], smoothed[i - 1], smoothed[i]);
+    Some(s0 + (s1 - s0) * (v0 - target) / (v0 - v1))
 }
 
 /// B_crit by least squares of ln S on ln(S_min (1 + B_crit/B)), on a fine grid: the textbook

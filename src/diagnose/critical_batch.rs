@@ -311,7 +311,7 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
             evidence.push(derived(
                 format!("steps_to_target[{}]@{}", r.run, num(sig3(f.loss))),
                 r.steps,
-                "first logged step whose smoothed loss (EMA 0.5 over logged points) is at or below the target",
+                "where the smoothed loss (forward and backward EMA 0.6 per logged point, averaged) first reaches the target, between logged points",
             ));
         }
         evidence.push(derived(

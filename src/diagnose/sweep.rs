@@ -7,9 +7,11 @@
 //! E(B) = E_min (1 + B/B_crit), with B_crit = E_min / S_min.
 //!
 //! - **Targets**: [`TARGETS`] losses, log-spaced between half the lowest starting loss and the
-//!   lowest loss every run reaches (×1.1). Steps-to-target S_i(τ) is the first
-//!   logged step whose smoothed loss (an EMA over logged points, weight [`SMOOTHING`], so one
-//!   noisy dip does not count) is ≤ τ, interpolated between points; E_i = S_i · B_i.
+//!   lowest loss every run reaches (×1.1). Steps-to-target S_i(τ) is where the run's smoothed
+//!   loss first reaches τ, interpolated between logged points, with the smoothing every
+//!   steps-to-target in losscmp uses ([`crate::align::target_smoothing`]: forward and backward
+//!   EMAs of weight 0.6 per logged point, averaged, so one noisy dip does not count and the
+//!   crossing does not lag); E_i = S_i · B_i.
 //! - **One run per batch**: several runs at one batch (a learning-rate sweep) contribute the
 //!   one with the fewest steps to the lowest target — the best learning rate for that batch
 //!   (the model assumes each batch runs at its tuned learning rate) — and the finding says so.
@@ -25,13 +27,12 @@
 //!   1 + B/B_crit; the recommendation names the swept batches within 2× of B_crit and the cost of
 //!   the largest.
 
+use crate::align::{Crossing, target_smoothing};
 use crate::model::{Key, Run};
 use rayon::prelude::*;
 
 /// Target losses per sweep.
 pub const TARGETS: usize = 4;
-/// EMA weight over logged points for steps-to-target.
-const SMOOTHING: f64 = 0.5;
 /// Fewest distinct batches for a fit.
 pub const MIN_BATCHES: usize = 3;
 /// Bootstrap resamples of the runs for the interval.
@@ -76,32 +77,22 @@ pub struct Sweep {
     pub fits: Vec<Fit>,
 }
 
-/// The smoothed loss of a run by step, as logged (finite points only).
+/// A run's loss by step as logged (finite, positive points only), smoothed as every
+/// steps-to-target is ([`target_smoothing`]).
 fn smoothed_loss(run: &Run) -> Option<(Vec<f64>, Vec<f64>)> {
     let s = run.loss()?;
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    let mut ema: Option<f64> = None;
-    for p in s
+    let (xs, ys): (Vec<f64>, Vec<f64>) = s
         .points
         .iter()
         .filter(|p| p.value.is_finite() && p.value > 0.0)
-    {
-        let v = ema.map_or(p.value, |e| SMOOTHING * e + (1.0 - SMOOTHING) * p.value);
-        ema = Some(v);
-        xs.push(p.step);
-        ys.push(v);
-    }
-    (xs.len() >= 3).then_some((xs, ys))
+        .map(|p| (p.step, p.value))
+        .unzip();
+    (xs.len() >= 3).then(|| (xs, target_smoothing(&ys)))
 }
 
-/// The first step where `ys` is ≤ `target`, interpolated between logged points.
+/// The first step where the smoothed loss `ys` reaches `target`, between logged points.
 fn first_below(xs: &[f64], ys: &[f64], target: f64) -> Option<f64> {
-    let i = ys.iter().position(|&y| y <= target)?;
-    if i == 0 {
-        return Some(xs[0]);
-    }
-    let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
-    Some(x0 + (x1 - x0) * (y0 - target) / (y0 - y1))
+    Some(Crossing::of(ys, target)?.at(xs))
 }
 
 /// Least squares in log space over B_crit; returns (B_crit, S_min, sum of squares), or `None`

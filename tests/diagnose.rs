@@ -310,3 +310,31 @@ fn a_critical_batch_estimate_lies_within_its_interval() {
     }
     assert!(seen > 0, "no critical batch finding");
 }
+
+/// Infinite grad norms with a finite loss (steps an fp16 loss scaler skipped) are named for the
+/// grad norm, not called a non-finite loss; a stronger cause of the same run comes first.
+#[test]
+fn overflowed_grad_norms_are_not_a_non_finite_loss() {
+    let out = losscmp()
+        .arg("fixtures/bad/inf_grad_norm_trainer_state.json")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(!text.contains("nonfinite-loss"), "{text}");
+    assert!(
+        text.contains("logged 2 non-finite grad_norm values out of 24, the first at step 30 (fixtures/bad/inf_grad_norm_trainer_state.json: log_history[15]). Its loss stayed finite"),
+        "{text}"
+    );
+    // Too few updates is the stronger cause of this run; the grad norms stay a finding.
+    assert!(
+        text.contains(
+            "inf_grad_norm_trainer_state: too few optimizer updates  [too-few-optimizer-steps]"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning nonfinite-grad-norm  [inf_grad_norm_trainer_state]"),
+        "{text}"
+    );
+}

@@ -290,7 +290,7 @@ fn processes(n: f64) -> String {
 }
 
 /// Every finding id, for documentation and tests.
-pub const IDS: [&str; 14] = [
+pub const IDS: [&str; 15] = [
     "loss-logging-artifact",
     "oversized-effective-batch",
     "lr-not-scaled",
@@ -299,6 +299,7 @@ pub const IDS: [&str; 14] = [
     "loss-regression",
     "lower-sample-efficiency",
     "nonfinite-loss",
+    "nonfinite-grad-norm",
     "collapsed-loss",
     "divergence",
     "loss-spike",

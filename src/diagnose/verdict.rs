@@ -20,7 +20,7 @@ use crate::model::{
 };
 
 /// Root causes in order of precedence: the first a run has is its cause.
-const ROOT_ORDER: [&str; 9] = [
+const ROOT_ORDER: [&str; 10] = [
     "oversized-effective-batch",
     "nonfinite-loss",
     "collapsed-loss",
@@ -29,6 +29,7 @@ const ROOT_ORDER: [&str; 9] = [
     "too-few-optimizer-steps",
     "overfitting",
     "loss-spike",
+    "nonfinite-grad-norm",
     "lower-sample-efficiency",
 ];
 
@@ -38,6 +39,11 @@ fn explained_by(root: &str) -> &'static [&'static str] {
         "oversized-effective-batch" => &[
             "lr-not-scaled",
             "too-few-optimizer-steps",
+            "loss-regression",
+            "lower-sample-efficiency",
+        ],
+        "nonfinite-loss" => &[
+            "nonfinite-grad-norm",
             "loss-regression",
             "lower-sample-efficiency",
         ],

@@ -64,6 +64,7 @@ pub fn headline(id: &str) -> &'static str {
     match id {
         "oversized-effective-batch" => "short of optimizer updates",
         "nonfinite-loss" => "non-finite loss",
+        "nonfinite-grad-norm" => "non-finite grad norms",
         "collapsed-loss" => "loss collapsed to zero",
         "divergence" => "diverged",
         "lr-not-scaled" => "learning rate not scaled to the batch",

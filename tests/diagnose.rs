@@ -338,3 +338,26 @@ fn overflowed_grad_norms_are_not_a_non_finite_loss() {
         "{text}"
     );
 }
+
+/// A larger-batch run cut short: the batch accounts for 8× fewer updates per epoch, the early
+/// stop for the rest, and the sentence says so in both orders (not "8× larger batch and so 12.8×
+/// fewer updates").
+#[test]
+fn a_cut_short_larger_batch_run_credits_the_batch_with_its_own_share_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("cut");
+    std::fs::create_dir(&run).expect("run dir");
+    let state = std::fs::read(common::fixture("lf_8proc_ga8/trainer_state.json")).expect("state");
+    std::fs::write(run.join("trainer_state.json"), &state[..3000]).expect("cut copy");
+    let base = common::fixture("lf_1gpu_ga8");
+    for args in [
+        [base.as_os_str(), run.as_os_str()],
+        [run.as_os_str(), base.as_os_str()],
+    ] {
+        let (text, _) = text_of(&args);
+        assert!(
+            text.contains("and so made 8× fewer optimizer updates per epoch; in all it made 12.8× fewer (30 vs 384), as it also trained fewer epochs (1.875 vs 3)."),
+            "{text}"
+        );
+    }
+}

@@ -183,7 +183,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         };
         let batches = if inferred {
             format!(
-                "{} vs {} steps per epoch; assumed: the same examples per epoch, effective batches unknown",
+                "{} vs {} optimizer steps per epoch; assumed: the same examples per epoch, so the steps per epoch give the batch ratio; effective batches unknown",
                 num(b_small),
                 num(b_big)
             )
@@ -194,16 +194,14 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                 num(b_small)
             )
         };
+        let updates = updates_words(small, big, k, fewer, s_small, s_big);
         let summary = format!(
-            "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and so made {f_s} fewer optimizer updates ({s_big} vs {s_small}). \
+            "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and so made {updates}. \
 At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
 At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s: per update it learns {pace}, so it is short of updates, not of data.{baseline_note}",
             big_l = big.label,
             small_l = small.label,
             k_s = a_times(k),
-            f_s = times(fewer),
-            s_big = num(s_big),
-            s_small = num(s_small),
             x = count(data.end),
             l_big = num(data.num_at_end),
             l_small = num(data.den_at_end),
@@ -235,6 +233,29 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
         });
     }
     out
+}
+
+/// "8× fewer optimizer updates (48 vs 384)": how many fewer updates the larger-batch run made.
+/// When that is well beyond the batch ratio (the larger-batch run also trained fewer epochs, or
+/// stopped early), the batch accounts for k× per epoch and the rest is said apart, so the
+/// sentence never credits the batch with more than it explains.
+fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big: f64) -> String {
+    let made = format!("{} vs {}", num(s_big), num(s_small));
+    if fewer <= k * STEP_SLACK {
+        return format!("{} fewer optimizer updates ({made})", times(fewer));
+    }
+    let epochs = |r: &Run| r.loss()?.last_finite()?.epoch.get().filter(|e| *e > 0.0);
+    let why = match (epochs(big), epochs(small)) {
+        (Some(b), Some(s)) if b < s => {
+            format!("it also trained fewer epochs ({} vs {})", num(b), num(s))
+        }
+        _ => "it also trained less (fewer epochs, or it stopped early)".to_string(),
+    };
+    format!(
+        "{} fewer optimizer updates per epoch; in all it made {} fewer ({made}), as {why}",
+        times(k),
+        times(fewer)
+    )
 }
 
 /// The finding for a plan whose effective batch is k× the run's it is judged against: what the

@@ -361,3 +361,38 @@ fn a_cut_short_larger_batch_run_credits_the_batch_with_its_own_share_only() {
         );
     }
 }
+
+/// Runs their step limit stops (`max_steps`) are lengthened or shortened by that limit: the
+/// epochs of such a run follow from it, so changing them would change nothing.
+#[test]
+fn a_run_stopped_by_max_steps_is_changed_by_max_steps() {
+    // Overfitting in a run that reached max_steps 5000 at epoch 38.17 of a derived 39.
+    let (text, _) = text_of(&["fixtures/public/05_hf-state-old-noGradNorm-whisper-38ep"]);
+    assert!(text.contains("change: max_steps: 5000 → 1000"), "{text}");
+    assert!(!text.contains("num_train_epochs"), "{text}");
+    // A 2× batch in a sweep run whose YAML sets max_steps: its accumulation halves and its
+    // step limit doubles, so it sees the same samples; in both orders.
+    let (b2, b4) = ("fixtures/sweep/b2_lr0.0007071", "fixtures/sweep/b4_lr0.001");
+    for args in [[b2, b4], [b4, b2]] {
+        let (text, _) = text_of(&args);
+        assert!(
+            text.contains("change: gradient_accumulation_steps: 2 → 1   (edit fixtures/sweep/b4_lr0.001/config.yaml: line 31 (gradient_accumulation_steps))"),
+            "{text}"
+        );
+        assert!(
+            text.contains("change: max_steps: 1600 → 3200   (edit fixtures/sweep/b4_lr0.001/config.yaml: line 33 (max_steps))"),
+            "{text}"
+        );
+        assert!(
+            text.contains("train 2× as many steps (max_steps 1600 → 3200)"),
+            "{text}"
+        );
+    }
+    // A run its epochs stop keeps the epochs advice.
+    let (text, _) = text_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    assert!(!text.contains("max_steps"), "{text}");
+    assert!(
+        text.contains("train 8× as many epochs (num_train_epochs)"),
+        "{text}"
+    );
+}

@@ -84,6 +84,11 @@ impl Trainer {
             (_, Key::LearningRate) => "learning_rate",
             (_, Key::Epochs) => "num_train_epochs",
             (_, Key::WarmupRatio) => "warmup_ratio",
+            (Megatron, Key::TotalSteps) => "--train-iters",
+            (MsSwift, Key::TotalSteps) => "--max_steps",
+            (NanoGpt, Key::TotalSteps) => "max_iters",
+            (Torchtune | Olmo, Key::TotalSteps) => return None,
+            (_, Key::TotalSteps) => "max_steps",
             (_, Key::EffectiveBatch) => return None,
             _ => return None,
         })
@@ -109,6 +114,23 @@ pub fn change(run: &Run, key: Key, from: Option<f64>, to: f64) -> Option<ConfigC
         from,
         to,
     })
+}
+
+/// The step count a run was set to stop at, when that (not its epochs) is what ended it: a
+/// maximum step count in its own arguments (`max_steps: 1600` in a LLaMA-Factory YAML), or —
+/// known from its logs alone — a run that reached its total steps partway through an epoch
+/// (the Trainer then derives `num_train_epochs` from `max_steps`, rounded up, and changing the
+/// epochs changes nothing). A fix that changes how long such a run trains changes this.
+pub fn step_limit(run: &Run) -> Option<f64> {
+    let total = run.config.num(Key::TotalSteps).filter(|t| *t > 0.0)?;
+    if run.config.set_in.contains_key(&Key::TotalSteps) {
+        return Some(total);
+    }
+    let epochs = run.config.num(Key::Epochs)?;
+    let last = run.loss()?.last_finite()?;
+    let epoch = last.epoch.get()?;
+    let reached = last.step >= total - run.config.num(Key::LoggingSteps).unwrap_or(1.0);
+    (reached && epoch < epochs - 0.01).then_some(total)
 }
 
 /// The changes that set `run`'s gradient accumulation from `from` to `to`: the accumulation and,

@@ -1,7 +1,8 @@
 //! `overfitting`: eval loss rising while train loss falls. Raised when a run has at least
 //! [`MIN_EVALS`] eval points, its last eval loss is at least [`RISE`] above its minimum
 //! (relative) and [`ABS_RISE`] above it (absolute), and the train loss at the last eval is lower
-//! than at the best eval. Severity warning; the fix names the epoch of the best eval.
+//! than at the best eval. Severity warning; the fix names the epoch of the best eval (the step,
+//! as `max_steps`, for a run its step limit stopped: `options::step_limit`).
 
 use super::{Context, logged};
 use crate::model::{Finding, Fix, Key, Severity, format_number as num};
@@ -48,20 +49,28 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         if tl.value >= tb.value {
             continue;
         }
-        let changes = best
-            .epoch
-            .get()
-            .filter(|_| run.config.num(Key::Epochs).is_some())
-            .and_then(|e| {
-                super::options::change(
-                    run,
-                    Key::Epochs,
-                    run.config.num(Key::Epochs),
-                    (e * 100.0).ceil() / 100.0,
-                )
-            })
-            .into_iter()
-            .collect::<Vec<_>>();
+        // A run stopped by its step limit is shortened by that limit (its epochs follow from
+        // it); else by its epochs.
+        let limit = super::options::step_limit(run);
+        let changes = match limit {
+            Some(limit) => {
+                super::options::change(run, Key::TotalSteps, Some(limit), best.step.ceil())
+            }
+            None => best
+                .epoch
+                .get()
+                .filter(|_| run.config.num(Key::Epochs).is_some())
+                .and_then(|e| {
+                    super::options::change(
+                        run,
+                        Key::Epochs,
+                        run.config.num(Key::Epochs),
+                        (e * 100.0).ceil() / 100.0,
+                    )
+                }),
+        }
+        .into_iter()
+        .collect::<Vec<_>>();
         out.push(Finding {
             id: "overfitting",
             severity: Severity::Warning,
@@ -79,7 +88,10 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             ),
             evidence: vec![logged(run, "eval_loss", best), logged(run, "eval_loss", last), logged(run, "loss", tb), logged(run, "loss", tl)],
             fix: Some(Fix {
-                summary: "Stop at the best eval (load_best_model_at_end with metric_for_best_model: eval_loss), train fewer epochs, or regularise.".into(),
+                summary: format!(
+                    "Stop at the best eval (load_best_model_at_end with metric_for_best_model: eval_loss), train {}, or regularise.",
+                    if limit.is_some() { "fewer steps" } else { "fewer epochs" }
+                ),
                 changes,
                 alternatives: vec![],
             }),

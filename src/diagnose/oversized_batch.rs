@@ -427,7 +427,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
                 num(new_ga),
                 num(w * b * new_ga)
             ),
-            _ => format!("the batch ÷ {}", times(k)),
+            _ => format!("dividing the effective batch by {}", num(k)),
         };
         let also = cs.get(1).map_or_else(String::new, |g| {
             format!(
@@ -445,7 +445,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             big.label
         );
         changes.append(&mut cs);
-        s
+        s + &keep_samples(big, k, &mut changes)
     } else if let Some(c) = pdb
         .and_then(|b| whole(b / k))
         .and_then(|n| change(big, Key::PerDeviceBatch, pdb, n))
@@ -460,7 +460,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             big.label
         );
         changes.push(c);
-        s
+        s + &keep_samples(big, k, &mut changes)
     } else {
         // Training longer is among the alternatives where the trainer has an epochs option;
         // said here only where it has none.
@@ -498,18 +498,56 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         }
         _ => {}
     }
-    if let Some(epochs) = trainer.option(Key::Epochs) {
-        alternatives.push(format!(
-            "Or keep the batch and train {} as many epochs ({epochs}), at {} the compute.",
+    match (
+        super::options::step_limit(big),
+        trainer.option(Key::TotalSteps),
+    ) {
+        (Some(limit), Some(option)) => alternatives.push(format!(
+            "Or keep the batch and train {} as many steps ({option} {} → {}), at {} the compute.",
             times(k),
+            num(limit),
+            num((limit * k).round()),
             times(k)
-        ));
+        )),
+        _ => {
+            if let Some(epochs) = trainer.option(Key::Epochs) {
+                alternatives.push(format!(
+                    "Or keep the batch and train {} as many epochs ({epochs}), at {} the compute.",
+                    times(k),
+                    times(k)
+                ));
+            }
+        }
     }
     Fix {
         summary,
         changes,
         alternatives,
     }
+}
+
+/// For a run its step limit stops (`options::step_limit`), the change that keeps its samples
+/// when its batch is divided by `k`: the limit × k (with the smaller batch and the same limit it
+/// would stop after 1/k of the data), and the sentence that says so; nothing for a run its
+/// epochs stop.
+fn keep_samples(big: &Run, k: f64, changes: &mut Vec<ConfigChange>) -> String {
+    let Some(limit) = super::options::step_limit(big) else {
+        return String::new();
+    };
+    let to = (limit * k).round();
+    let Some(c) = super::options::change(big, Key::TotalSteps, Some(limit), to) else {
+        return String::new();
+    };
+    let s = format!(
+        " It stops at {} {}: set that {} → {} too, or with the smaller batch it would see 1/{} of the samples.",
+        c.option,
+        num(limit),
+        num(limit),
+        num(to),
+        num(k)
+    );
+    changes.push(c);
+    s
 }
 
 /// The learning-rate scaling rule for a run's optimizer: √k for Adam-family (Malladi et al. 2022,

@@ -340,3 +340,39 @@ fn axolotl_and_torchtune_plans_are_judged_in_their_own_option_names() {
         assert!(at.as_str().expect("file").contains(file), "{at}");
     }
 }
+
+/// HF's training_args.json is read as the Trainer's arguments, not as a DeepSpeed config (its
+/// `per_device_train_batch_size` holds the text `train_batch_size`), and judged with the world
+/// size it lacks assumed and said.
+#[test]
+fn an_hf_training_args_plan_is_read_as_the_trainer_arguments() {
+    let out = losscmp()
+        .args([
+            "fixtures/hf_1gpu_ga8_resumed",
+            "--plan",
+            "fixtures/hf_8proc_ga8_crashed_at_exit/training_args.json",
+            "-v",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!text.contains("deepspeed"), "{text}");
+    assert!(!text.contains("not checked"), "{text}");
+    for line in [
+        "per_device_train_batch_size",
+        "training_args.json: line 6 (learning_rate)",
+        "training_args.json: line 17 (gradient_accumulation_steps)",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(
+        text.contains("(planned): effective batch 16 (16 for hf_1gpu_ga8_resumed)"),
+        "{text}"
+    );
+    assert!(
+        err.contains("no world size in the plan; assumed 1 process"),
+        "{err}"
+    );
+}

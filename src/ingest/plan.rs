@@ -211,13 +211,16 @@ fn read_plan_file(
         .unwrap_or_default();
     let json = text.trim_start().starts_with('{');
     let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-    let parsed = if json
-        && DEEPSPEED[..1]
-            .iter()
-            .chain(&DEEPSPEED[2..3])
-            .any(|(k, _)| text.contains(k))
-    {
+    // A DeepSpeed config is told by its own batch keys, as keys: HF's training_args.json holds
+    // `per_device_train_batch_size`, whose text contains `train_batch_size`.
+    let deepspeed = if json {
         let pairs = run_args::json_pairs(&text, &display)?;
+        let own = |k: &str| k == DEEPSPEED[0].0 || k == DEEPSPEED[2].0;
+        pairs.iter().any(|(k, _)| own(k)).then_some(pairs)
+    } else {
+        None
+    };
+    let parsed = if let Some(pairs) = deepspeed {
         let mut p = mapped(&pairs, &DEEPSPEED, &text);
         p.text_fact(
             Key::Trainer,

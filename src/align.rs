@@ -361,9 +361,15 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             .filter(|r| !on_axis(r, opts.axis))
             .map(|r| r.label.as_str())
             .collect();
-        let set = match (opts.axis, lacking.first()) {
-            (Axis::Samples, Some(label)) => {
-                format!(" (--set {label}:effective_batch=N gives them)")
+        // One --set per run that lacks it: each run's batch is its own fact.
+        let set = match opts.axis {
+            Axis::Samples if !lacking.is_empty() => {
+                let sets: Vec<String> = lacking
+                    .iter()
+                    .map(|label| format!("--set {label}:effective_batch=N"))
+                    .collect();
+                let verb = if sets.len() == 1 { "gives" } else { "give" };
+                format!(" ({} {verb} them)", sets.join(" "))
             }
             _ => String::new(),
         };

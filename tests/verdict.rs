@@ -408,6 +408,25 @@ fn a_run_without_samples_is_named_with_its_set() {
         ),
         "{err}"
     );
+    // Two runs without it: one --set each, and following them puts both on samples seen.
+    let (_, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8/trainer_log.jsonl",
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+    ]);
+    assert!(
+        err.contains("(--set lf_1gpu_ga8:effective_batch=N --set lf_8proc_ga8:effective_batch=N give them)"),
+        "{err}"
+    );
+    let (text, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8/trainer_log.jsonl",
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+        "--set",
+        "lf_1gpu_ga8:effective_batch=16",
+        "--set",
+        "lf_8proc_ga8:effective_batch=128",
+    ]);
+    assert!(!err.contains("samples seen unknown"), "{err}");
+    assert!(text.starts_with("2 runs compared by samples seen"), "{text}");
 }
 
 /// Where the batch's factors are unknown (a lone trainer_log.jsonl), the fix says to reduce the

@@ -109,6 +109,12 @@ impl Config {
             if let Some((other, _)) = labelled.iter().find(|(_, p)| same_path(p, Path::new(path))) {
                 bail!("--label {l:?}: {path} is already labelled {other:?}; one name per run");
             }
+            if let Some((_, p)) = labelled.iter().find(|(n, _)| n == name) {
+                bail!(
+                    "--label {l:?}: the name {name:?} is already given to {}; one run per name",
+                    p.display()
+                );
+            }
             labelled.push((name.to_string(), PathBuf::from(path)));
         }
         // Each RUN's --label, if it has one; the others take default names told apart.
@@ -572,6 +578,18 @@ mod tests {
         // The same path twice is one name, numbered.
         let c = config(&["a/run", "a/run"]).expect("valid");
         assert_eq!(c.runs[1].label, "run#2");
+    }
+
+    #[test]
+    fn one_name_names_one_run() {
+        let e = config(&["a", "b", "--label", "x=a", "--label", "x=b"]).expect_err("twice");
+        assert!(
+            e.to_string()
+                .contains("--label \"x=b\": the name \"x\" is already given to a"),
+            "{e}"
+        );
+        let e = config(&["--label", "x=a", "--label", "x=b"]).expect_err("twice, as runs");
+        assert!(e.to_string().contains("already given to a"), "{e}");
     }
 
     #[test]

@@ -414,7 +414,9 @@ fn a_run_without_samples_is_named_with_its_set() {
         "fixtures/lf_8proc_ga8/trainer_log.jsonl",
     ]);
     assert!(
-        err.contains("(--set lf_1gpu_ga8:effective_batch=N --set lf_8proc_ga8:effective_batch=N give them)"),
+        err.contains(
+            "(--set lf_1gpu_ga8:effective_batch=N --set lf_8proc_ga8:effective_batch=N give them)"
+        ),
         "{err}"
     );
     let (text, err) = text_of(&[
@@ -426,7 +428,10 @@ fn a_run_without_samples_is_named_with_its_set() {
         "lf_8proc_ga8:effective_batch=128",
     ]);
     assert!(!err.contains("samples seen unknown"), "{err}");
-    assert!(text.starts_with("2 runs compared by samples seen"), "{text}");
+    assert!(
+        text.starts_with("2 runs compared by samples seen"),
+        "{text}"
+    );
 }
 
 /// Where the batch's factors are unknown (a lone trainer_log.jsonl), the fix says to reduce the

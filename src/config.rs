@@ -318,6 +318,30 @@ impl Config {
                 );
             }
         }
+        // The page is HTML: a name that says otherwise is most likely a slip (another file of
+        // the run's directory, `--out run8/adapter_config.json`), and would be overwritten.
+        if let Some(p) = &cli.out {
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if !matches!(ext.as_deref(), Some("html" | "htm")) {
+                bail!(
+                    "--out {}: the report is an HTML page; the file name must end in .html",
+                    p.display()
+                );
+            }
+        }
+        // The dataset's folders (`runs/`, `points/`) inside a run's directory would be read as
+        // part of that run the next time.
+        if let Some(d) = &cli.dataset {
+            if let Some(run) = cli.runs.iter().find(|r| r.is_dir() && within(d, r)) {
+                bail!(
+                    "--dataset {}: that is inside the run directory {}, whose next reading would take the dataset's folders for its own; choose a directory outside it",
+                    d.display(),
+                    run.display()
+                );
+            }
+        }
         if !(1.0..=4.0).contains(&cli.plot_scale) {
             bail!(
                 "--plot-scale {}: must be between 1 and 4, e.g. --plot-scale 2",
@@ -433,6 +457,33 @@ fn plan_label(path: &Path) -> String {
 
 fn default_label(path: &Path) -> String {
     label_parts(path).pop().unwrap_or_default()
+}
+
+/// Whether `path` (which may not exist yet) is `dir` or lies inside it, compared by canonical
+/// paths: the nearest existing ancestor of `path` is resolved, the rest appended.
+fn within(path: &Path, dir: &Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    }
+    let Ok(mut full) = existing.canonicalize() else {
+        return false;
+    };
+    for name in rest.iter().rev() {
+        full.push(name);
+    }
+    full.starts_with(&dir)
 }
 
 /// The runs' default labels, where two would be the same name (`a/output`, `b/output`) each
@@ -578,6 +629,38 @@ mod tests {
         // The same path twice is one name, numbered.
         let c = config(&["a/run", "a/run"]).expect("valid");
         assert_eq!(c.runs[1].label, "run#2");
+    }
+
+    #[test]
+    fn outputs_stay_out_of_the_runs() {
+        let e = config(&[
+            "fixtures/lf_1gpu_ga8",
+            "--out",
+            "fixtures/lf_1gpu_ga8/adapter_config.json",
+        ])
+        .expect_err("not a page");
+        assert!(e.to_string().contains("must end in .html"), "{e}");
+        assert!(config(&["fixtures/lf_1gpu_ga8", "--out", "r.HTML"]).is_ok());
+        for inside in [
+            "fixtures/lf_1gpu_ga8",
+            "fixtures/lf_1gpu_ga8/new/deeper",
+            "fixtures/lf_1gpu_ga8/../lf_1gpu_ga8/x",
+        ] {
+            let e = config(&["fixtures/lf_1gpu_ga8", "--dataset", inside]).expect_err(inside);
+            assert!(
+                e.to_string()
+                    .contains("inside the run directory fixtures/lf_1gpu_ga8"),
+                "{e}"
+            );
+        }
+        assert!(
+            config(&[
+                "fixtures/lf_1gpu_ga8",
+                "--dataset",
+                "fixtures/lf_1gpu_ga8_elsewhere"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -52,9 +52,15 @@ fn outputs_never_overwrite_inputs() {
     ];
     for (flag, target) in targets {
         let before = fs::read(&target).expect("input exists");
-        let target_arg = if flag == "--plot" {
-            // --plot insists on .svg/.png: a symlink named so, pointing at the input.
-            let link = run.join("loss.svg");
+        let named = match flag {
+            "--plot" => Some("loss.svg"),
+            "--out" => Some("report.html"),
+            _ => None,
+        };
+        let target_arg = if let Some(name) = named {
+            // --plot insists on .svg/.png, --out on .html: a symlink named so, pointing at
+            // the input.
+            let link = run.join(name);
             let _ = fs::remove_file(&link);
             std::os::unix::fs::symlink(&target, &link).expect("symlink");
             link
@@ -73,6 +79,27 @@ fn outputs_never_overwrite_inputs() {
             "{flag} {target:?}"
         );
     }
+    // A file of the run's directory that is not read (adapter weights' config) is not a page:
+    // --out refuses the name before anything is written.
+    let adapter = run.join("adapter_config.json");
+    let before = fs::read(&adapter).expect("adapter config");
+    losscmp()
+        .args([run_arg, "--out", adapter.to_str().expect("utf-8")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("must end in .html"));
+    assert_eq!(fs::read(&adapter).expect("still there"), before);
+    // The dataset's folders inside the run would be read as the run's next time.
+    losscmp()
+        .args([
+            run_arg,
+            "--dataset",
+            run.join("ds").to_str().expect("utf-8"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("inside the run directory"));
+    assert!(!run.join("ds").exists());
     // A hard link is the same file too.
     let link = run.join("hard-link.json");
     fs::hard_link(run.join("trainer_state.json"), &link).expect("hard link");

@@ -362,15 +362,18 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             .map(|r| r.label.as_str())
             .collect();
         // One --set per run that lacks it: each run's batch is its own fact.
-        let set = match opts.axis {
-            Axis::Samples if !lacking.is_empty() => {
-                let sets: Vec<String> = lacking
+        let set = match (opts.axis, lacking.as_slice()) {
+            (Axis::Samples, [one]) => format!(" (--set {one}:effective_batch=N gives them)"),
+            (Axis::Samples, few @ [_, _] | few @ [_, _, _]) => {
+                let sets: Vec<String> = few
                     .iter()
                     .map(|label| format!("--set {label}:effective_batch=N"))
                     .collect();
-                let verb = if sets.len() == 1 { "gives" } else { "give" };
-                format!(" ({} {verb} them)", sets.join(" "))
+                format!(" ({} give them)", sets.join(" "))
             }
+            (Axis::Samples, [first, ..]) => format!(
+                " (one --set RUN:effective_batch=N per run gives them, e.g. --set {first}:effective_batch=N)"
+            ),
             _ => String::new(),
         };
         warnings.push(format!(

@@ -634,3 +634,44 @@ fn the_headline_pair_stays_with_x_step() {
         1
     );
 }
+
+/// The regression gate is the one check the baseline orients; the verdict still says which run
+/// did worse in either order: as the gate's error when the worse run comes second, as a note
+/// when it is the baseline (exit 0 under --fail-on error, as a gate should).
+#[test]
+fn a_worse_baseline_is_noted_whichever_order() {
+    let (b2, b256) = (
+        "fixtures/sweep/b2_lr0.0007071",
+        "fixtures/sweep/b256_lr0.008",
+    );
+    let (text, _) = text_of(&[b2, b256]);
+    assert!(
+        text.contains(
+            "error   b256_lr0.008: worse than the baseline; no cause found  [loss-regression]"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("  note "), "{text}");
+    let out = losscmp()
+        .args([b256, b2, "--fail-on", "error", "--json", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let better = &doc["verdict"]["better"];
+    assert_eq!(
+        better["runs"],
+        serde_json::json!(["b2_lr0.0007071"]),
+        "{better}"
+    );
+    let summary = better["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with("b2_lr0.0007071 is better than the baseline b256_lr0.008 at matched samples seen: over the last quarter of the overlap (samples 4,714–6,200) the baseline's loss averages 13818× b2_lr0.0007071's (p < 1e-6)."),
+        "{summary}"
+    );
+    let (text, _) = text_of(&[b256, b2]);
+    assert!(text.contains(&format!("  note {summary}")), "{text}");
+    // A baseline with a cause of its own is explained by it, not noted.
+    let doc = json_of(&["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"]);
+    assert!(doc["verdict"]["better"].is_null(), "{}", doc["verdict"]);
+}

@@ -10,6 +10,10 @@
 //!   option the cause changes drops that change.
 //! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
 //!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
+//! - **Better than the baseline.** A run whose baseline is worse than it by the regression
+//!   gate's test (the gate read the other way round) while no check found a cause for the
+//!   baseline is said to be better: the baseline orients only the gate, so the verdict still
+//!   says which run did worse whichever is given first. Information, not a failure.
 //! - **Unchecked.** When the batch check cannot run because an effective batch is unknown and
 //!   the runs' steps per epoch cannot stand in for it (no epochs logged), it is listed with the
 //!   run and the `--set` that supplies the fact.
@@ -49,6 +53,52 @@ fn explained_by(root: &str) -> &'static [&'static str] {
         ],
         _ => &["loss-regression", "lower-sample-efficiency"],
     }
+}
+
+/// The sentence for the runs a baseline is clearly worse than: the one run and the numbers, or
+/// the runs and the range of their ratios.
+fn better(
+    ctx: &Context<'_>,
+    ahead: &[(&Run, &Run, View, super::stats::Test)],
+) -> Option<(Vec<String>, String)> {
+    use super::oversized_batch::{format_p, ratio_words};
+    let (reference, run, view, test) = ahead.first()?;
+    let axis = ctx.aligned.data_axis.label();
+    let runs: Vec<String> = ahead.iter().map(|(_, r, _, _)| r.label.clone()).collect();
+    let sentence = if let [_] = ahead {
+        format!(
+            "{} is better than the baseline {} at matched {axis}: over the last quarter of the overlap ({}) the baseline's loss averages {} {}'s ({}). No check found a cause for the baseline; give --baseline {} to gate {} against it.",
+            run.label,
+            reference.label,
+            view.last_window(),
+            ratio_words(view.ratio_last),
+            run.label,
+            format_p(test),
+            run.label,
+            reference.label
+        )
+    } else {
+        let ratios = ahead.iter().map(|(_, _, v, _)| v.ratio_last);
+        let (lo, hi) = ratios.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+            (lo.min(r), hi.max(r))
+        });
+        let worst = ahead
+            .iter()
+            .map(|(_, _, _, t)| t)
+            .max_by(|a, b| a.p_value.total_cmp(&b.p_value))
+            .map(format_p)
+            .unwrap_or_default();
+        format!(
+            "The baseline {} is worse than {} runs at matched {axis}: over the last quarter of each overlap its loss averages {} to {} theirs (each {worst}): {}. No check found a cause for the baseline; give --baseline with one of them to gate {} against it.",
+            reference.label,
+            ahead.len(),
+            ratio_words(lo),
+            ratio_words(hi),
+            runs.join(", "),
+            reference.label
+        )
+    };
+    Some((runs, sentence))
 }
 
 /// Builds the verdict and leaves each run's changes in one place: the fixes of folded findings
@@ -131,6 +181,33 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
             }
         }
     }
+    // A baseline clearly worse than a run, by the gate's own test read the other way round,
+    // with no cause of its own found: said, so that the order of the runs does not decide
+    // whether the verdict mentions it.
+    let mut ahead = Vec::new();
+    for pair in &ctx.aligned.pairs {
+        let (reference, run) = ctx.pair_runs(pair);
+        if v.causes
+            .iter()
+            .any(|c| c.run == reference.label || c.run == run.label)
+        {
+            continue;
+        }
+        let Some(o) = &pair.by_data else { continue };
+        let view = View::of(o, false);
+        let Some(test) = view
+            .test
+            .filter(|t| t.p_value < super::loss_regression::ALPHA)
+        else {
+            continue;
+        };
+        if view.ratio_last > 1.0 + ctx.opts.tolerance
+            && view.gap_last > super::loss_regression::ABS_FLOOR
+        {
+            ahead.push((reference, run, view, test));
+        }
+    }
+    v.better = better(ctx, &ahead);
     // A plan with nothing predicted against it passes, with the numbers it was judged on.
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);

@@ -529,6 +529,9 @@ pub struct Verdict {
     pub causes: Vec<Cause>,
     /// Runs equivalent to the baseline, each with the sentence that says so.
     pub matches: Vec<(String, String)>,
+    /// The runs clearly better than a baseline no check found a cause for (what the regression
+    /// gate would say with the pairs the other way round), and the one sentence that says so.
+    pub better: Option<(Vec<String>, String)>,
     /// Checks that could not run.
     pub unchecked: Vec<Unchecked>,
 }

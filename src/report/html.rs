@@ -647,6 +647,13 @@ fn verdict(h: &mut String, report: &Report<'_>) {
             escape(sentence)
         );
     }
+    if let Some((_, sentence)) = &v.better {
+        let _ = writeln!(
+            h,
+            "<div class=\"finding info\" id=\"verdict-better\"><span class=\"badge\">note</span>{}</div>",
+            escape(sentence)
+        );
+    }
     for u in &v.unchecked {
         let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();
         let _ = writeln!(

@@ -215,6 +215,7 @@ fn verdict(report: &Report<'_>) -> Value {
             })
         }).collect::<Vec<_>>(),
         "matches": v.matches.iter().map(|(run, text)| json!({"run": run, "summary": text})).collect::<Vec<_>>(),
+        "better": v.better.as_ref().map(|(runs, text)| json!({"runs": runs, "summary": text})),
         "unchecked": v.unchecked.iter().map(|u| json!({
             "check": u.check,
             "run": u.run,

@@ -95,6 +95,9 @@ pub fn render(report: &Report<'_>) -> String {
     for (_, sentence) in &v.matches {
         let _ = writeln!(m, "- ok: {}", cell(sentence));
     }
+    if let Some((_, sentence)) = &v.better {
+        let _ = writeln!(m, "- note: {}", cell(sentence));
+    }
     for u in &v.unchecked {
         let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();
         let _ = writeln!(

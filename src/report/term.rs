@@ -98,6 +98,9 @@ pub fn verdict_line(report: &Report<'_>) -> String {
     if let Some((_, sentence)) = v.matches.first() {
         return sentence.clone();
     }
+    if let Some((_, sentence)) = &v.better {
+        return sentence.clone();
+    }
     "No run needs a change.".into()
 }
 
@@ -239,6 +242,9 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
     }
     for (_, sentence) in &v.matches {
         let _ = writeln!(out, "\n  {} {}", p.bold("ok"), s(sentence));
+    }
+    if let Some((_, sentence)) = &v.better {
+        let _ = writeln!(out, "\n  {} {}", p.bold("note"), s(sentence));
     }
     for u in &v.unchecked {
         let missing: Vec<&str> = u.missing.iter().map(|k| k.name()).collect();

@@ -283,7 +283,7 @@ fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
             };
             let _ = writeln!(
                 out,
-                "  at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean gap over the overlap {}",
+                "  at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean absolute gap over the overlap {}",
                 num(o.run_at_end),
                 num(o.reference_at_end),
                 ratio_words(o.ratio_at_end()),

@@ -396,3 +396,18 @@ fn a_run_stopped_by_max_steps_is_changed_by_max_steps() {
         "{text}"
     );
 }
+
+/// A resumed run's train_samples_per_second is all its samples over its last session's runtime;
+/// the efficiency uses the session's own share (192 of 384 steps), and says so.
+#[test]
+fn a_resumed_runs_throughput_is_taken_over_its_last_session() {
+    let (text, _) = text_of(&[
+        "fixtures/hf_1gpu_ga8_resumed",
+        "fixtures/hf_8proc_ga8_crashed_at_exit",
+    ]);
+    assert!(
+        text.contains("vs hf_1gpu_ga8_resumed on 1 process at 494.735 samples/s (494.735 per process; the logged 989.469 divides all its samples by the runtime of its last session, which resumed at step 192 of 384): 16% per-process efficiency."),
+        "{text}"
+    );
+    // 494.735 = 989.469 × (384 − 192) ÷ 384; 16% = 78.0535 ÷ 494.735.
+}

@@ -47,6 +47,9 @@ pub enum Key {
     TransformersVersion,
     TrainRuntime,
     TrainSamplesPerSecond,
+    /// The optimizer step a resumed run's last session started from (the Trainer's
+    /// "Resuming training from checkpoint ... global step N").
+    ResumedFromStep,
     TokensSeen,
     /// The trainer that wrote the run (`hf`, `llamafactory`, `axolotl`, `deepspeed`,
     /// `megatron`, `nanogpt`, `ms-swift`, `torchtune`), so fixes use its option names.
@@ -55,7 +58,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in report order.
-    pub const ALL: [Key; 19] = [
+    pub const ALL: [Key; 20] = [
         Key::WorldSize,
         Key::PerDeviceBatch,
         Key::GradAccum,
@@ -73,6 +76,7 @@ impl Key {
         Key::TransformersVersion,
         Key::TrainRuntime,
         Key::TrainSamplesPerSecond,
+        Key::ResumedFromStep,
         Key::TokensSeen,
         Key::Trainer,
     ];
@@ -97,6 +101,7 @@ impl Key {
             Key::TransformersVersion => "transformers_version",
             Key::TrainRuntime => "train_runtime",
             Key::TrainSamplesPerSecond => "train_samples_per_second",
+            Key::ResumedFromStep => "resumed_from_step",
             Key::TokensSeen => "tokens_seen",
             Key::Trainer => "trainer",
         }

@@ -98,6 +98,28 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
                 return;
             }
         }
+        // "Resuming training from checkpoint with epoch 1 and global step 192" (transformers
+        // 4.4x and later), "Continuing training from global step 192" (earlier): where this
+        // session started, which its throughput is over.
+        if text.contains("Resuming training from checkpoint")
+            || text.contains("Continuing training from")
+        {
+            if let Some(at) = text.find("global step ") {
+                let digits: String = text[at + 12..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(step) = digits.parse::<f64>() {
+                    st.header_facts.push(Fact {
+                        key: Key::ResumedFromStep,
+                        value: ConfigValue::Number(step),
+                        locator: At::line(lineno, "global step"),
+                        rank: 0,
+                    });
+                }
+            }
+            return;
+        }
         if let Some(at) = text.find("DataParallel so batch size has been adjusted to:") {
             let per_device = st
                 .header_facts

@@ -647,7 +647,7 @@ fn a_worse_baseline_is_noted_whichever_order() {
     let (text, _) = text_of(&[b2, b256]);
     assert!(
         text.contains(
-            "error   b256_lr0.008: worse than the baseline; no cause found  [loss-regression]"
+            "error   b256_lr0.008: worse than the baseline, which it differs from in more than the batch  [loss-regression]"
         ),
         "{text}"
     );
@@ -674,4 +674,24 @@ fn a_worse_baseline_is_noted_whichever_order() {
     // A baseline with a cause of its own is explained by it, not noted.
     let doc = json_of(&["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"]);
     assert!(doc["verdict"]["better"].is_null(), "{}", doc["verdict"]);
+}
+
+/// A regression no cause explains, between runs that differ in more than the batch (another
+/// trainer, task and data): the verdict's entry says so and carries the differences, the
+/// estimated ones marked as estimates.
+#[test]
+fn an_unexplained_regression_between_unlike_runs_says_they_differ() {
+    let (text, _) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b",
+    ]);
+    assert!(
+        text.contains("error   31_ms-swift-logging-jsonl-qwen3-8b: worse than the baseline, which it differs from in more than the batch  [loss-regression]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    what differs between the runs:\n      - not-comparable (warning): lf_1gpu_ga8 and 31_ms-swift-logging-jsonl-qwen3-8b differ in more than the batch: training examples: 2,048 vs ≈7,008; epochs: 3 vs ≈1;"),
+        "{text}"
+    );
+    assert!(!text.contains("Other findings"), "{text}");
 }

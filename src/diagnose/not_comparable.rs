@@ -24,7 +24,14 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         ] {
             if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
                 if (x - y).abs() > REL_DIFF * x.max(y) {
-                    what.push(format!("{words}: {} vs {}", count(x), count(y)));
+                    // A value worked out from others (not logged) is shown as the estimate it is.
+                    let shown = |r: &crate::model::Run, v: f64| {
+                        let derived = r.config.get(key).is_some_and(|s| {
+                            matches!(s.source, crate::model::Provenance::Derived(_))
+                        });
+                        format!("{}{}", if derived { "≈" } else { "" }, count(v))
+                    };
+                    what.push(format!("{words}: {} vs {}", shown(a, x), shown(b, y)));
                     evidence.extend(config_evidence(a, key));
                     evidence.extend(config_evidence(b, key));
                 }

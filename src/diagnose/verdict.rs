@@ -119,8 +119,19 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
         });
         let Some(root) = root else { continue };
         let folds = explained_by(findings[root].id);
+        // A regression no cause explains, between runs that differ in more than the batch:
+        // that difference is the first thing to look at, so it is folded under the entry.
+        let unlike = |f: &Finding| {
+            findings[root].id == "loss-regression"
+                && f.id == "not-comparable"
+                && f.runs.contains(&run.label)
+        };
         let explains: Vec<usize> = (0..findings.len())
-            .filter(|&i| i != root && about(&findings[i]) && folds.contains(&findings[i].id))
+            .filter(|&i| {
+                i != root
+                    && ((about(&findings[i]) && folds.contains(&findings[i].id))
+                        || unlike(&findings[i]))
+            })
             .collect();
         for &i in &explains {
             findings[i].fix = None;

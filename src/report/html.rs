@@ -626,9 +626,12 @@ fn verdict(h: &mut String, report: &Report<'_>) {
                 .iter()
                 .map(|&i| report.findings[i].id)
                 .collect();
+            let heading = report.folds_heading(cause);
             let _ = writeln!(
                 h,
-                "<details><summary>This also explains: {}</summary>",
+                "<details><summary>{}{}: {}</summary>",
+                heading[..1].to_uppercase(),
+                &heading[1..],
                 ids.join(", ")
             );
             for &i in &cause.explains {

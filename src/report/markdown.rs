@@ -89,7 +89,7 @@ pub fn render(report: &Report<'_>) -> String {
                 .iter()
                 .map(|&i| format!("`{}`", report.findings[i].id))
                 .collect();
-            let _ = writeln!(m, "  - this also explains: {}", ids.join(", "));
+            let _ = writeln!(m, "  - {}: {}", report.folds_heading(cause), ids.join(", "));
         }
     }
     for (_, sentence) in &v.matches {

@@ -50,11 +50,31 @@ impl Report<'_> {
     pub fn headline(&self, cause: &Cause) -> String {
         let f = &self.findings[cause.finding];
         let planned = self.runs.iter().any(|r| r.label == cause.run && r.planned);
-        let words = term::headline(f.id);
+        let unlike = cause
+            .explains
+            .iter()
+            .any(|&i| self.findings[i].id == "not-comparable");
+        let words = if f.id == "loss-regression" && unlike {
+            "worse than the baseline, which it differs from in more than the batch"
+        } else {
+            term::headline(f.id)
+        };
         if planned {
             format!("{words} (planned)")
         } else {
             words.to_string()
+        }
+    }
+
+    /// How the findings folded under a cause are introduced: what the cause explains, or — under
+    /// a regression no cause was found for — what it may come from.
+    pub fn folds_heading(&self, cause: &Cause) -> &'static str {
+        let unlike = |&i: &usize| self.findings[i].id == "not-comparable";
+        if self.findings[cause.finding].id == "loss-regression" && cause.explains.iter().all(unlike)
+        {
+            "what differs between the runs"
+        } else {
+            "this also explains"
         }
     }
 

@@ -227,7 +227,7 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
             }
         }
         if !cause.explains.is_empty() {
-            let _ = writeln!(out, "    this also explains:");
+            let _ = writeln!(out, "    {}:", report.folds_heading(cause));
             for &i in &cause.explains {
                 let e = &report.findings[i];
                 let _ = writeln!(

@@ -550,3 +550,31 @@ fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
     assert_eq!(loss["final_step"], 30.0);
     assert_eq!(loss["dropped_duplicates"], 3);
 }
+
+/// A trainer_state.json that is not the Trainer's state (a top-level array) is named in a
+/// warning, with what it lacks; the run's other logs are read.
+#[test]
+fn a_state_file_that_is_not_one_is_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).expect("run dir");
+    std::fs::write(
+        run.join("trainer_state.json"),
+        r#"[{"step": 1, "loss": 1.0}]"#,
+    )
+    .expect("state");
+    std::fs::copy(
+        common::fixture("lf_1gpu_ga8/trainer_log.jsonl"),
+        run.join("trainer_log.jsonl"),
+    )
+    .expect("jsonl");
+    let out = common::losscmp().arg(&run).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        err.contains(
+            "trainer_state.json: not a Trainer state: not a JSON object with a log_history; skipped"
+        ),
+        "{err}"
+    );
+}

@@ -248,11 +248,25 @@ pub fn read_run(spec: &RunSpec) -> Result<Run, IngestError> {
     for candidate in candidates {
         match read_file(&candidate, &spec.columns) {
             Ok(Some(file)) => keep(file, &mut sources, &mut warnings, &mut files),
-            Ok(None) => sources.push(SourceFile {
-                path: candidate.display().to_string(),
-                format: None,
-                note: "not a training log or run configuration losscmp reads".into(),
-            }),
+            Ok(None) => {
+                // A file named as the Trainer's state that is not one is said, not passed over:
+                // the user expects its log_history to be read.
+                let state = candidate
+                    .file_name()
+                    .is_some_and(|n| n == "trainer_state.json");
+                let note = if state {
+                    let note = "not a Trainer state: not a JSON object with a log_history";
+                    warnings.push(format!("{}: {note}; skipped", candidate.display()));
+                    note
+                } else {
+                    "not a training log or run configuration losscmp reads"
+                };
+                sources.push(SourceFile {
+                    path: candidate.display().to_string(),
+                    format: None,
+                    note: note.into(),
+                });
+            }
             Err(e) if single_file => return Err(e),
             Err(e) => {
                 warnings.push(e.to_string());

@@ -229,6 +229,8 @@ struct Flat {
     h: History,
     tops: Vec<(String, Option<f64>)>,
     seen_history: bool,
+    /// What `log_history` held when it was not a list (`"a string"`): said, not read.
+    history_not_list: Option<&'static str>,
     at: Pos,
 }
 
@@ -271,7 +273,13 @@ impl Flat {
                 },
                 Pos::Key { first } => match b.get(i) {
                     Some(b'}') if first => Some((Pos::End, i + 1)),
-                    Some(_) => match key_value(t, i, eof, &mut self.tops, &mut self.seen_history) {
+                    Some(_) => match key_value(
+                        t,
+                        i,
+                        eof,
+                        &mut self.tops,
+                        (&mut self.seen_history, &mut self.history_not_list),
+                    ) {
                         Step::Go(at, next) => Some((at, next)),
                         Step::More => None,
                         Step::Bad => return stop(false),
@@ -326,6 +334,11 @@ impl Flat {
         let tops = &self.tops;
         let top = |k: &str| tops.iter().find(|(n, _)| n == k).and_then(|(_, v)| *v);
         top_level_facts(&mut self.h.out, TOP_LEVEL.map(top));
+        if let Some(what) = self.history_not_list {
+            self.h.out.warnings.push(format!(
+                "log_history is {what}, not a list of entries: no metric records in it"
+            ));
+        }
         self.h
     }
 }
@@ -688,7 +701,7 @@ fn key_value(
     i: usize,
     eof: bool,
     tops: &mut Vec<(String, Option<f64>)>,
-    seen_history: &mut bool,
+    (seen_history, not_list): (&mut bool, &mut Option<&'static str>),
 ) -> Step {
     let b = t.as_bytes();
     if b[i] != b'"' {
@@ -717,8 +730,26 @@ fn key_value(
                 *seen_history = true;
                 Step::Go(Pos::History { first: true }, j + 1)
             }
-            Some(_) if !b"null".starts_with(&b[j..]) => Step::Bad,
-            _ => Step::More,
+            Some(_) if b"null".starts_with(&b[j..]) => Step::More,
+            // Another JSON value: the document goes on, its history said to be no list.
+            Some(&c) => match flat_json::value(t, j) {
+                Some((_, next)) if next < b.len() || eof => {
+                    *seen_history = true;
+                    *not_list = Some(match c {
+                        b'"' => "a string",
+                        b'{' => "an object",
+                        b't' | b'f' => "a boolean",
+                        _ => "a number",
+                    });
+                    Step::Go(Pos::AfterValue, next)
+                }
+                Some(_) => Step::More,
+                // A string or object may go on past the text held; anything else that does not
+                // read, with text after it, is not JSON.
+                None if !eof && (matches!(c, b'"' | b'{') || b.len() - j < 32) => Step::More,
+                None => Step::Bad,
+            },
+            None => Step::More,
         };
     }
     let Some((v, next)) = flat_json::value(t, j) else {
@@ -912,6 +943,40 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// A log_history that is another JSON value than a list is said to be one, in a warning,
+    /// and the rest of the document is read; a byte at a time too (values cut at every place).
+    #[test]
+    fn a_log_history_that_is_no_list_is_said_to_be_none() {
+        for (value, what) in [
+            (r#""oops""#, "a string"),
+            (r#"{"step": 1, "loss": 1.0}"#, "an object"),
+            ("12.5", "a number"),
+            ("true", "a boolean"),
+        ] {
+            let text = format!(r#"{{"log_history": {value}, "max_steps": 7}}"#);
+            for parsed in [
+                read(&text, "s.json"),
+                read_stream(crate::ingest::Trickle(text.as_bytes(), 1), "s.json"),
+            ] {
+                let parsed = parsed.expect(value);
+                assert!(parsed.records.is_empty(), "{value}");
+                assert_eq!(
+                    parsed.warnings,
+                    [format!(
+                        "log_history is {what}, not a list of entries: no metric records in it"
+                    )],
+                    "{value}"
+                );
+                assert!(
+                    parsed.facts.iter().any(|f| f.key == Key::TotalSteps),
+                    "{value}: max_steps after it is read"
+                );
+            }
+        }
+        // Not JSON where the list should be is still an error.
+        assert!(read(r#"{"log_history": oops, "max_steps": 7}"#, "s.json").is_err());
     }
 
     /// Two halves read as one pass does, wherever the cut is: at each entry (where they join),

@@ -1,6 +1,6 @@
 //! Issue 12: real public training logs read as their trainers wrote them. Each case in
-//! fixtures/real/ carries its expectations (`expected.json`: loss points, final loss and step,
-//! the facts the files state), so adding a case is adding files. The cases losscmp cannot read
+//! fixtures/real/ has its expectations in `cases/<case>.expected.json` (loss points, final loss
+//! and step, the facts the files state), so adding a case is adding files. The cases losscmp cannot read
 //! right yet are listed in fixtures/real/known_gaps.txt with why; this test fails when a case
 //! that reads right regresses, and when a listed gap starts reading right (so the list shrinks
 //! as the readers grow).
@@ -71,16 +71,17 @@ fn main() -> std::process::ExitCode {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
         .collect();
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .expect("fixtures/real")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.join("expected.json").is_file())
+    // Each case's run directory holds the run's files only (what a user would point losscmp
+    // at); its expectations and provenance are kept apart, in cases/<case>.expected.json.
+    let mut names: Vec<String> = std::fs::read_dir(root.join("cases"))
+        .expect("fixtures/real/cases")
+        .filter_map(|e| {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".expected.json").map(str::to_string)
+        })
         .collect();
-    cases.sort();
-    let names: Vec<String> = cases
-        .iter()
-        .map(|d| d.file_name().expect("name").to_string_lossy().into_owned())
-        .collect();
+    names.sort();
+    let cases: Vec<_> = names.iter().map(|n| root.join(n)).collect();
     let mut tests = Vec::new();
     {
         let (gaps, names) = (gaps.clone(), names.clone());
@@ -103,11 +104,12 @@ fn main() -> std::process::ExitCode {
     }
     for (dir, name) in cases.into_iter().zip(names) {
         let listed = gaps.contains(&name);
+        let expected = root.join("cases").join(format!("{name}.expected.json"));
         tests.push(libtest_mimic::Trial::test(name.clone(), move || {
             let exp: Value = serde_json::from_str(
-                &std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?,
+                &std::fs::read_to_string(&expected).map_err(|e| e.to_string())?,
             )
-            .map_err(|e| format!("expected.json: {e}"))?;
+            .map_err(|e| format!("{}: {e}", expected.display()))?;
             match (check(&dir, &exp), listed) {
                 (None, false) | (Some(_), true) => Ok(()),
                 (None, true) => {

@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 /// Each RUN is a run directory as the trainer left it (trainer_state.json, trainer_log.jsonl,
 /// captured stdout, run configs), a single log file, or `-` for standard input.
 #[derive(Debug, Parser)]
-#[command(name = "losscmp", version, max_term_width = 100)]
+#[command(name = "losscmp", bin_name = "losscmp", version, max_term_width = 100)]
 pub struct Cli {
     /// Run directories or log files to read; `-` reads standard input.
     #[arg(value_name = "RUN", required_unless_present_any = ["labels"])]
@@ -38,7 +38,13 @@ pub struct Cli {
     pub follow: bool,
 
     /// Seconds between reads with `--follow`.
-    #[arg(long, value_name = "S", default_value_t = 30.0, requires = "follow")]
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 30.0,
+        requires = "follow",
+        allow_negative_numbers = true
+    )]
     pub interval: f64,
 
     /// With `--follow`: stop after this many intervals in which no run grew.
@@ -61,11 +67,16 @@ pub struct Cli {
 
     /// Smooth curves with an EMA over x distance: weight W in [0, 1) per 1/100 of the x range
     /// (0.6 is TensorBoard's default strength). Raw values stay in the exports.
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
     pub smooth: Option<f64>,
 
     /// Relative loss increase over the baseline that counts as a regression (0.05 = 5%).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.05)]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        default_value_t = 0.05,
+        allow_negative_numbers = true
+    )]
     pub tolerance: f64,
 
     /// Exit with status 1 when a finding at or above this severity exists.

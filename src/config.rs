@@ -274,12 +274,17 @@ impl Config {
                     cli.interval
                 );
             }
+            if cli.idle == 0 {
+                bail!(
+                    "--idle 0: must be at least 1 (the intervals with no growth after which --follow stops)"
+                );
+            }
             if runs.iter().any(|r| r.path.as_os_str() == "-") {
                 bail!("--follow reads files as they grow; standard input (-) cannot be followed");
             }
             Some(Follow {
                 interval: std::time::Duration::from_secs_f64(cli.interval),
-                idle: cli.idle.max(1),
+                idle: cli.idle,
             })
         } else {
             None

@@ -119,7 +119,11 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
             };
             say(
                 started,
-                &format!("no run grew for {} intervals; stopping", f.idle),
+                &format!(
+                    "no run grew for {} interval{}; stopping",
+                    f.idle,
+                    if f.idle == 1 { "" } else { "s" }
+                ),
             );
             judged.emit(config)?;
             return Ok(judged.exit_status(config, true));

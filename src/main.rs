@@ -11,13 +11,15 @@ fn main() -> ExitCode {
     return_large_blocks();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version as clap prints them; a usage error in one line, as every
+        // other error (clap's own adds a usage block and tips).
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                ExitStatus::Error.code()
-            } else {
-                0
-            });
+            return ExitCode::from(0);
+        }
+        Err(e) => {
+            eprintln!("losscmp: error: {}", usage_error(&e));
+            return ExitCode::from(ExitStatus::Error.code());
         }
     };
     let status = match Config::from_cli(cli).and_then(|config| losscmp::run(&config)) {
@@ -33,6 +35,24 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(status.code())
+}
+
+/// clap's message for a usage error in one line: its lines up to the usage block, without
+/// clap's `error: ` and its tips (which suggest `-- -1` for a negative value), and where to
+/// look.
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:"))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("tip:") && !l.starts_with("For more information")
+        })
+        .collect();
+    let message = parts.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    format!("{message} (losscmp --help lists the options)")
 }
 
 /// Every block of 1 MiB or more is mapped on its own and unmapped when freed. glibc's default

@@ -370,3 +370,44 @@ fn an_output_that_is_a_device_or_fifo_is_written_in_place_not_replaced() {
     let text = reader.join().expect("reader");
     assert!(text.contains("\"schema_version\""), "{text}");
 }
+
+/// A bad flag or value is one line on stderr, `losscmp: error: …`, exit 2, whether clap or
+/// losscmp refuses it; negative numbers reach losscmp's own checks (not clap's `-- -1` tip).
+#[test]
+fn bad_flags_are_one_line_errors() {
+    for (args, says) in [
+        (
+            &["--smooth", "-0.1"][..],
+            "--smooth -0.1: the weight must be in [0, 1)",
+        ),
+        (
+            &["--tolerance", "-1"],
+            "--tolerance -1: must be a non-negative fraction",
+        ),
+        (
+            &["--x", "foo"],
+            "invalid value 'foo' for '--x <X>' [possible values: samples, tokens, epoch, step, time]",
+        ),
+        (
+            &["--fail-on", "fatal"],
+            "invalid value 'fatal' for '--fail-on <SEVERITY>'",
+        ),
+        (&["--bogus"], "unexpected argument '--bogus' found"),
+        (&["--follow", "--idle", "0"], "--idle 0: must be at least 1"),
+        (
+            &["--follow", "--interval", "-1"],
+            "--interval -1: must be a positive number of seconds",
+        ),
+    ] {
+        let out = losscmp()
+            .arg("fixtures/lf_1gpu_ga8")
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).expect("utf-8");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("losscmp: error: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -170,22 +170,34 @@ impl Config {
             bail!("no run to read: give run directories or log files, or --label NAME=PATH");
         }
         for path in &cli.plans {
-            let label = labelled
-                .iter()
-                .find(|(_, p)| same_path(p, path))
-                .map(|(n, _)| n.clone())
-                .unwrap_or_else(|| plan_label(path));
-            let mut unique = label.clone();
-            let mut n = 2;
-            while runs.iter().any(|r| r.label == unique) {
-                unique = format!("{label}#{n}");
-                n += 1;
-            }
             if path.as_os_str() == "-" {
                 bail!("--plan -: give the plan as a file");
             }
+            let given = labelled
+                .iter()
+                .find(|(_, p)| same_path(p, path))
+                .map(|(n, _)| n.clone());
+            let label = given.clone().unwrap_or_else(|| plan_label(path));
+            // A plan named like a run (its config.yaml taken from the baseline's own folder)
+            // would be told apart only by a number, and a --set meant for it would change the
+            // run: it is named by the user instead.
+            if let Some(run) = runs.iter().find(|r| r.label == label) {
+                match given {
+                    Some(_) => bail!(
+                        "--label {label}={}: the run {} already has the name {label}; one run per name",
+                        path.display(),
+                        run.path.display()
+                    ),
+                    None => bail!(
+                        "--plan {}: it would be named {label}, as the run {} is; name it, e.g. --label new={}",
+                        path.display(),
+                        run.path.display(),
+                        path.display()
+                    ),
+                }
+            }
             runs.push(RunSpec {
-                label: unique,
+                label,
                 path: path.clone(),
                 overrides: Vec::new(),
                 columns: Vec::new(),

@@ -376,3 +376,34 @@ fn an_hf_training_args_plan_is_read_as_the_trainer_arguments() {
         "{err}"
     );
 }
+
+/// A plan read from the baseline's own folder would take the baseline's name: it is refused
+/// with the --label that names it, so a --set meant for the plan cannot land on the run.
+#[test]
+fn a_plan_named_like_its_baseline_must_be_named() {
+    let out = losscmp()
+        .args([BASE, "--plan", YAML, "--set", "lf_1gpu_ga8:world_size=8"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(
+        err.trim_end(),
+        "losscmp: error: --plan fixtures/lf_1gpu_ga8/config.yaml: it would be named lf_1gpu_ga8, as the run fixtures/lf_1gpu_ga8 is; name it, e.g. --label new=fixtures/lf_1gpu_ga8/config.yaml"
+    );
+    // Named, the --set reaches the plan, and -v never prints a product that does not hold.
+    let out = losscmp()
+        .args([BASE, "--plan", YAML, "--label", &format!("new={YAML}")])
+        .args(["--set", "new:world_size=8", "-v"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("effective batch 16 = world 1 × per-device 2 × grad accum 8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("effective batch 128 = world 8 × per-device 2 × grad accum 8"),
+        "{text}"
+    );
+}

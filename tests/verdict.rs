@@ -695,3 +695,21 @@ fn an_unexplained_regression_between_unlike_runs_says_they_differ() {
     );
     assert!(!text.contains("Other findings"), "{text}");
 }
+
+/// Where the batch facts contradict each other (here a --set against the logs), -v lists them
+/// without an equation that does not hold.
+#[test]
+fn contradicting_batch_facts_are_not_printed_as_an_equation() {
+    let (text, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "--set",
+        "lf_1gpu_ga8:world_size=8",
+        "-v",
+    ]);
+    assert!(
+        text.contains("effective batch 16 (not world 8 × per-device 2 × grad accum 8 = 128: the facts disagree, see the warnings)"),
+        "{text}"
+    );
+    assert!(!text.contains("16 = world 8"), "{text}");
+    assert!(err.contains("is not world_size 8"), "{err}");
+}

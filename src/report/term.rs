@@ -388,11 +388,20 @@ fn run_block(
                 c.num(Key::PerDeviceBatch),
                 c.num(Key::GradAccum),
             ) {
-                (Some(w), Some(d), Some(g)) => format!(
+                // An equation only where it holds: facts that contradict each other (warned
+                // about when read) are listed, not multiplied.
+                (Some(w), Some(d), Some(g)) if (w * d * g - b).abs() <= 1e-9 * b.abs() => format!(
                     " = world {} × per-device {} × grad accum {}",
                     num(w),
                     num(d),
                     num(g)
+                ),
+                (Some(w), Some(d), Some(g)) => format!(
+                    " (not world {} × per-device {} × grad accum {} = {}: the facts disagree, see the warnings)",
+                    num(w),
+                    num(d),
+                    num(g),
+                    num(w * d * g)
                 ),
                 _ => String::new(),
             };

@@ -124,8 +124,38 @@ fn the_report_draws_the_trade_off_and_recommends_a_batch() {
         .assert()
         .success()
         .stdout(predicate::str::contains("critical-batch-size"))
-        .stdout(predicate::str::contains("Recommendation: batch"));
+        .stdout(predicate::str::contains(
+            "Recommendation: by the fit, batch",
+        ));
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // Its ratios are the fit's, to the fitted minimums it names: 1 + B_crit/B and 1 + B/B_crit
+    // for the recommended batches at the lowest target.
+    let args: Vec<&str> = runs.iter().map(String::as_str).collect();
+    let doc = json_of(&args);
+    let fits = doc["sweep"]["fits"].as_array().expect("fits");
+    let last = fits.last().expect("a fit");
+    let (bc, s_min) = (
+        last["b_crit"].as_f64().expect("b_crit"),
+        last["s_min"].as_f64().expect("s_min"),
+    );
+    let (lo, hi) = (16.0, 32.0);
+    let steps = format!(
+        "batches 16–32 reach loss {} in about {:.1}–{:.1}× the fitted minimum steps (S_min ≈ {})",
+        text.split("batches 16–32 reach loss ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .expect("the recommendation's loss"),
+        1.0 + bc / hi,
+        1.0 + bc / lo,
+        s_min.round()
+    );
+    assert!(text.contains(&steps), "{steps}\n{text}");
+    let samples = format!(
+        "{:.1}–{:.1}× the fitted minimum samples",
+        1.0 + lo / bc,
+        1.0 + hi / bc
+    );
+    assert!(text.contains(&samples), "{samples}\n{text}");
     // One finding for the sweep, not one per pair.
     assert_eq!(text.matches("critical-batch-size  [").count(), 1, "{text}");
     let page = std::fs::read_to_string(&html).expect("written");

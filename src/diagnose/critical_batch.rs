@@ -279,11 +279,15 @@ fn sweep_finding(s: &super::sweep::Sweep) -> Finding {
         }
     };
     let verb = if lo_b == hi_b { "reaches" } else { "reach" };
+    // The ratios are the fit's (1 + B_crit/B, 1 + B/B_crit): to its S_min and E_min, which no
+    // run reaches, not to the fewest any run took; the text says so and gives both minimums.
     let recommendation = format!(
-        " Recommendation: {batches} {verb} loss {} in about {} the fewest steps and {} the fewest samples; {} needs {:.1}× the samples for {:.2}× the steps.",
+        " Recommendation: by the fit, {batches} {verb} loss {} in about {} the fitted minimum steps (S_min ≈ {}) and {} the fitted minimum samples (E_min ≈ {}); at {} it gives {:.1}× E_min for {:.2}× S_min.",
         num(sig3(last.loss)),
         range(s_lo, s_hi),
+        count(last.s_min.round()),
         range(e_lo, e_hi),
+        count(last.e_min.round()),
         num(largest),
         e_big,
         s_big

@@ -411,3 +411,22 @@ fn a_resumed_runs_throughput_is_taken_over_its_last_session() {
     );
     // 494.735 = 989.469 × (384 − 192) ÷ 384; 16% = 78.0535 ÷ 494.735.
 }
+
+/// Where the data axis is not samples (a run with no batch), the target says its axis and gives
+/// no sample counts: an epoch or a step is not one.
+#[test]
+fn a_target_off_the_samples_axis_gives_no_sample_counts() {
+    let doc = json_of(&[
+        "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
+        "fixtures/real/17_nanogpt-stdout-config-file-echo",
+    ]);
+    assert_eq!(doc["data_axis"], "step");
+    let t = &doc["comparisons"][0]["target"];
+    assert_eq!(t["axis"], "step", "{t}");
+    assert!(
+        t["reference_samples"].is_null() && t["run_samples"].is_null(),
+        "{t}"
+    );
+    assert_eq!(t["reference_at"], t["reference_steps"], "{t}");
+    assert!(t["run_at"].as_f64().is_some_and(|x| x > 0.0), "{t}");
+}

@@ -32,13 +32,21 @@ pub fn render(report: &Report<'_>) -> String {
                 "run": report.runs[p.run].label,
                 "matched_samples": p.by_data.as_ref().map(overlap),
                 "matched_steps": p.by_steps.as_ref().map(overlap),
-                "target": p.target.as_ref().map(|t| json!({
-                    "loss": t.loss,
-                    "reference_samples": t.reference_samples,
-                    "run_samples": t.run_samples,
-                    "reference_steps": t.reference_steps,
-                    "run_steps": t.run_steps,
-                })),
+                // Where each run reaches the target on the data axis (`axis`), and in samples
+                // only when that axis is samples: an epoch or a step is not a sample count.
+                "target": p.target.as_ref().map(|t| {
+                    let samples = report.aligned.data_axis == crate::align::Axis::Samples;
+                    json!({
+                        "loss": t.loss,
+                        "axis": report.aligned.data_axis.name(),
+                        "reference_at": t.reference_samples,
+                        "run_at": t.run_samples,
+                        "reference_samples": samples.then_some(t.reference_samples),
+                        "run_samples": samples.then_some(t.run_samples),
+                        "reference_steps": t.reference_steps,
+                        "run_steps": t.run_steps,
+                    })
+                }),
             })
         })
         .collect();

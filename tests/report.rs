@@ -378,3 +378,27 @@ fn an_unknown_step_exports_empty() {
     let row = text.lines().nth(1).expect("a row");
     assert_eq!(row.split(',').nth(2), Some(""), "{row}");
 }
+
+/// The runs tables show where a run that stopped short stopped, against its plan, and an
+/// unknown value as the page does ("—"), not "?".
+#[test]
+fn the_runs_table_shows_where_a_cut_short_run_stopped() {
+    let out = losscmp()
+        .args([
+            "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
+            "fixtures/real/17_nanogpt-stdout-config-file-echo",
+            "--markdown",
+            "-",
+        ])
+        .output()
+        .expect("runs");
+    let md = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        md.contains("| 09\\_megatron-gpt2-batch-size-changes-after-eval | 8 | 4 | 1 | 32 | 0.00015 | 211 of 500000 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 17\\_nanogpt-stdout-config-file-echo | — | 32 | 1 | — |"),
+        "{md}"
+    );
+}

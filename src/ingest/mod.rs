@@ -356,27 +356,16 @@ fn assemble(
     }
     // Logs that stop short of the planned steps with no end-of-training summary: a run cut
     // short (crashed, killed) or still running, whose last values are not a finished run's.
-    let last = series
-        .get("loss")
-        .and_then(|s| s.points.last())
-        .map(|p| p.step)
-        .filter(|s| s.is_finite());
-    if let (Some(last), Some(total)) = (last, config.num(Key::TotalSteps)) {
-        // A finished run's last log may be up to a logging interval before its end (and the
-        // interval may be unknown): only a gap past that and 5% of the run counts.
-        let interval = config.num(Key::LoggingSteps).unwrap_or(1.0).max(1.0);
-        let slack = interval.max(0.05 * total);
-        if config.get(Key::TrainRuntime).is_none() && last + slack < total {
-            warnings.push(format!(
-                "the training loss stops at step {} of {} ({}) and no end-of-training summary was found: the run was cut short (crashed, killed), is still running, or these are a checkpoint's logs, so its last values are not a finished run's",
-                crate::model::format_count(last),
-                crate::model::format_count(total),
-                match 100.0 * last / total {
-                    p if p < 1.0 => "under 1%".to_string(),
-                    p => format!("{p:.0}%"),
-                }
-            ));
-        }
+    if let Some((last, total)) = crate::model::stopped_short(&config, series.get("loss")) {
+        warnings.push(format!(
+            "the training loss stops at step {} of {} ({}) and no end-of-training summary was found: the run was cut short (crashed, killed), is still running, or these are a checkpoint's logs, so its last values are not a finished run's",
+            crate::model::format_count(last),
+            crate::model::format_count(total),
+            match 100.0 * last / total {
+                p if p < 1.0 => "under 1%".to_string(),
+                p => format!("{p:.0}%"),
+            }
+        ));
     }
     Ok(Run {
         label: spec.label.clone(),

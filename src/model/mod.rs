@@ -445,6 +445,28 @@ impl Run {
     pub fn loss(&self) -> Option<&Series> {
         self.series.get("loss")
     }
+
+    /// Where a run whose logs stop short of its planned steps stopped: (last loss step, total
+    /// steps). See [`stopped_short`].
+    pub fn stopped_short(&self) -> Option<(f64, f64)> {
+        stopped_short(&self.config, self.loss())
+    }
+}
+
+/// Where logs that stop short of the planned steps, with no end-of-training summary, stop: the
+/// last training-loss step and the planned total. A finished run's last log may be up to a
+/// logging interval before its end (and the interval may be unknown): only a gap past that and
+/// 5% of the run counts. A run cut short (crashed, killed) or still running.
+pub fn stopped_short(config: &RunConfig, loss: Option<&Series>) -> Option<(f64, f64)> {
+    let last = loss?
+        .points
+        .last()
+        .map(|p| p.step)
+        .filter(|s| s.is_finite())?;
+    let total = config.num(Key::TotalSteps)?;
+    let interval = config.num(Key::LoggingSteps).unwrap_or(1.0).max(1.0);
+    let slack = interval.max(0.05 * total);
+    (config.get(Key::TrainRuntime).is_none() && last + slack < total).then_some((last, total))
 }
 
 /// How serious a finding is. Ordered: `Info < Warning < Error`.

@@ -767,13 +767,13 @@ fn cell(report: &Report<'_>, run: &Run, key: Key) -> String {
     let marker = change.map_or_else(String::new, |c| {
         format!(" <span class=\"to\">→ {}</span>", num(c.to))
     });
-    match run.config.get(key) {
-        Some(v) => format!(
+    match (run.config.get(key), super::view::table_value(run, key)) {
+        (Some(v), Some(shown)) => format!(
             "<td{class} title=\"{}\">{}{marker}</td>",
             escape(&v.source.to_string()),
-            escape(&v.value.to_string())
+            escape(&shown)
         ),
-        None => format!("<td{class} title=\"not in the logs\">—{marker}</td>"),
+        _ => format!("<td{class} title=\"not in the logs\">—{marker}</td>"),
     }
 }
 

@@ -29,11 +29,9 @@ pub fn render(report: &Report<'_>) -> String {
     );
     let _ = writeln!(m, "|---|{}---:|---:|", "---:|".repeat(TABLE_KEYS.len()));
     for (i, run) in report.runs.iter().enumerate() {
-        let v = |k: Key| {
-            run.config
-                .get(k)
-                .map_or_else(|| "?".to_string(), |v| cell(&v.value.to_string()))
-        };
+        // Unknown as on the page and in the terminal: "—".
+        let v =
+            |k: Key| super::view::table_value(run, k).map_or_else(|| "—".to_string(), |v| cell(&v));
         let last = |name: &str| {
             report
                 .view

@@ -37,6 +37,20 @@ pub const TABLE_KEYS: [Key; 6] = [
     Key::TotalSteps,
 ];
 
+/// A [`TABLE_KEYS`] cell of a run in the runs tables: the value, or for the optimizer steps of
+/// a run whose logs stop short of them, where it stopped ("211 of 500000"); `None` when unknown.
+pub fn table_value(run: &crate::model::Run, key: Key) -> Option<String> {
+    let v = run.config.get(key)?;
+    match (key, run.stopped_short()) {
+        (Key::TotalSteps, Some((last, _))) => Some(format!(
+            "{} of {}",
+            crate::model::format_number(last),
+            v.value
+        )),
+        _ => Some(v.value.to_string()),
+    }
+}
+
 /// A [`TABLE_KEYS`] column's title in the runs tables.
 pub fn title(key: Key) -> &'static str {
     match key {

@@ -430,3 +430,41 @@ fn a_target_off_the_samples_axis_gives_no_sample_counts() {
     assert_eq!(t["reference_at"], t["reference_steps"], "{t}");
     assert!(t["run_at"].as_f64().is_some_and(|x| x > 0.0), "{t}");
 }
+
+/// A run whose logs stop short of its plan (still running, or killed) is said to be set to make
+/// its planned updates, with where it is, not to have made them.
+#[test]
+fn a_run_still_going_is_set_to_make_its_updates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("live");
+    std::fs::create_dir(&run).expect("run dir");
+    let log = std::fs::read_to_string(common::fixture("lf_8proc_ga8/train.log")).expect("log");
+    // The stdout log up to its 8th metric dict (step 16 of 48).
+    let mut kept = Vec::new();
+    let mut dicts = 0;
+    for line in log.lines() {
+        kept.push(line);
+        dicts += usize::from(line.contains("{'loss'"));
+        if dicts == 8 {
+            break;
+        }
+    }
+    std::fs::write(run.join("train.log"), kept.join("\n") + "\n").expect("write");
+    let base = common::fixture("lf_1gpu_ga8");
+    for args in [
+        [base.as_os_str(), run.as_os_str()],
+        [run.as_os_str(), base.as_os_str()],
+    ] {
+        let (text, _) = text_of(&args);
+        assert!(
+            text.contains("and so is set to make 8× fewer optimizer updates (48 vs 384 planned; live is at step 16 of 48)."),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "live is set to make only 48 optimizer updates (its logs stop at step 16);"
+            ),
+            "{text}"
+        );
+    }
+}

@@ -196,7 +196,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         };
         let updates = updates_words(small, big, k, fewer, s_small, s_big);
         let summary = format!(
-            "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and so made {updates}. \
+            "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and {updates}. \
 At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
 At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s: per update it learns {pace}, so it is short of updates, not of data.{baseline_note}",
             big_l = big.label,
@@ -242,7 +242,28 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
 fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big: f64) -> String {
     let made = format!("{} vs {}", num(s_big), num(s_small));
     if fewer <= k * STEP_SLACK {
-        return format!("{} fewer optimizer updates ({made})", times(fewer));
+        // Planned totals of a run whose logs stop short of them (still running, or killed) are
+        // what it was set to make, not what it made.
+        let stopped: Vec<String> = [big, small]
+            .iter()
+            .filter_map(|r| {
+                let (last, total) = r.stopped_short()?;
+                Some(format!(
+                    "{} is at step {} of {}",
+                    r.label,
+                    num(last),
+                    num(total)
+                ))
+            })
+            .collect();
+        if !stopped.is_empty() {
+            return format!(
+                "so is set to make {} fewer optimizer updates ({made} planned; {})",
+                times(fewer),
+                stopped.join(", ")
+            );
+        }
+        return format!("so made {} fewer optimizer updates ({made})", times(fewer));
     }
     let epochs = |r: &Run| r.loss()?.last_finite()?.epoch.get().filter(|e| *e > 0.0);
     let why = match (epochs(big), epochs(small)) {
@@ -252,7 +273,7 @@ fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big
         _ => "it also trained less (fewer epochs, or it stopped early)".to_string(),
     };
     format!(
-        "{} fewer optimizer updates per epoch; in all it made {} fewer ({made}), as {why}",
+        "so made {} fewer optimizer updates per epoch; in all it made {} fewer ({made}), as {why}",
         times(k),
         times(fewer)
     )

@@ -44,11 +44,20 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 runs: vec![run.label.clone()],
                 subject: Some(run.label.clone()),
                 summary: format!(
-                    "{}{}{} only {} optimizer updates; fine-tuning usually needs at least {}.",
+                    "{}{}{} only {} optimizer updates{}; fine-tuning usually needs at least {}.",
                     if run.planned { "Planned: " } else { "" },
                     run.label,
-                    if run.planned { " would make" } else { " made" },
+                    match (run.planned, run.stopped_short()) {
+                        (true, _) => " would make",
+                        (false, Some(_)) => " is set to make",
+                        (false, None) => " made",
+                    },
                     num(steps),
+                    run.stopped_short()
+                        .map_or_else(String::new, |(last, _)| format!(
+                            " (its logs stop at step {})",
+                            num(last)
+                        )),
                     num(MIN_STEPS)
                 ),
                 evidence,

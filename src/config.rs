@@ -324,29 +324,27 @@ impl Config {
         if json == Some(Output::Stdout) && markdown == Some(Output::Stdout) {
             bail!("--json - and --markdown - both want stdout; send one of them to a file");
         }
-        if let Some(p) = &cli.plot {
-            let ext = p
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if !matches!(ext.as_deref(), Some("svg" | "png")) {
-                bail!(
-                    "--plot {}: the file name must end in .svg or .png",
-                    p.display()
-                );
-            }
+        if let Some(p) = cli
+            .plot
+            .as_ref()
+            .filter(|p| !has_extension(p, &["svg", "png"]))
+        {
+            bail!(
+                "--plot {}: the file name must end in .svg or .png",
+                p.display()
+            );
         }
         // The page is HTML: a name that says otherwise is most likely a slip (another file of
         // the run's directory, `--out run8/adapter_config.json`), and would be overwritten.
-        if let Some(p) = &cli.out {
-            let ext = p
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if !matches!(ext.as_deref(), Some("html" | "htm")) {
-                bail!(
-                    "--out {}: the report is an HTML page; the file name must end in .html",
-                    p.display()
-                );
-            }
+        if let Some(p) = cli
+            .out
+            .as_ref()
+            .filter(|p| !has_extension(p, &["html", "htm"]))
+        {
+            bail!(
+                "--out {}: the report is an HTML page; the file name must end in .html",
+                p.display()
+            );
         }
         // The dataset's folders (`runs/`, `points/`) inside a run's directory would be read as
         // part of that run the next time.
@@ -474,6 +472,12 @@ fn plan_label(path: &Path) -> String {
 
 fn default_label(path: &Path) -> String {
     label_parts(path).pop().unwrap_or_default()
+}
+
+/// Whether the file name of `path` ends in one of `extensions` (any case).
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .is_some_and(|e| extensions.contains(&e.to_string_lossy().to_ascii_lowercase().as_str()))
 }
 
 /// Whether `path` (which may not exist yet) is `dir` or lies inside it, compared by canonical

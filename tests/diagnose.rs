@@ -350,11 +350,7 @@ fn a_cut_short_larger_batch_run_credits_the_batch_with_its_own_share_only() {
     let state = std::fs::read(common::fixture("lf_8proc_ga8/trainer_state.json")).expect("state");
     std::fs::write(run.join("trainer_state.json"), &state[..3000]).expect("cut copy");
     let base = common::fixture("lf_1gpu_ga8");
-    for args in [
-        [base.as_os_str(), run.as_os_str()],
-        [run.as_os_str(), base.as_os_str()],
-    ] {
-        let (text, _) = text_of(&args);
+    for text in common::both_orders(&base, &run) {
         assert!(
             text.contains("and so made 8× fewer optimizer updates per epoch; in all it made 12.8× fewer (30 vs 384), as it also trained fewer epochs (1.875 vs 3)."),
             "{text}"
@@ -451,11 +447,7 @@ fn a_run_still_going_is_set_to_make_its_updates() {
     }
     std::fs::write(run.join("train.log"), kept.join("\n") + "\n").expect("write");
     let base = common::fixture("lf_1gpu_ga8");
-    for args in [
-        [base.as_os_str(), run.as_os_str()],
-        [run.as_os_str(), base.as_os_str()],
-    ] {
-        let (text, _) = text_of(&args);
+    for text in common::both_orders(&base, &run) {
         assert!(
             text.contains("and so is set to make 8× fewer optimizer updates (48 vs 384 planned; live is at step 16 of 48)."),
             "{text}"

@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// A command line for the binary under test.
@@ -264,6 +264,11 @@ pub fn text_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (String, String) {
     );
     let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
     (text(out.stdout), text(out.stderr))
+}
+
+/// What losscmp prints for `a b` and for `b a`: the pair in both orders.
+pub fn both_orders(a: &Path, b: &Path) -> [String; 2] {
+    [[a, b], [b, a]].map(|args| text_of(&args).0)
 }
 
 /// The ten run directories of the batch-size sweep (fixtures/sweep), in name order.

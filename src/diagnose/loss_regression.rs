@@ -26,6 +26,16 @@ fn final_loss(run: &Run, axis: crate::align::Axis) -> Option<(f64, f64)> {
     Some((p.value, axis.of(p)?))
 }
 
+/// The gate's test, for a pair read with the run to judge as the numerator: its loss over the
+/// last quarter of the overlap is higher by more than `tolerance` and [`ABS_FLOOR`], and the
+/// test says so at [`ALPHA`]. The verdict reads it the other way round too (a worse baseline).
+pub fn worse(view: &View, tolerance: f64) -> Option<crate::diagnose::stats::Test> {
+    if !(view.ratio_last > 1.0 + tolerance && view.gap_last > ABS_FLOOR) {
+        return None;
+    }
+    view.test.filter(|t| t.p_value < ALPHA)
+}
+
 /// Checks every pair against the baseline.
 pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -35,13 +45,9 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let (reference, run) = ctx.pair_runs(pair);
         let Some(o) = &pair.by_data else { continue };
         let data = View::of(o, true);
-        if !(data.ratio_last > 1.0 + ctx.opts.tolerance && data.gap_last > ABS_FLOOR) {
+        let Some(test) = worse(&data, ctx.opts.tolerance) else {
             continue;
-        }
-        let Some(test) = data.test else { continue };
-        if test.p_value >= ALPHA {
-            continue;
-        }
+        };
         let at_end = format!(
             "At {} {axis}: {} vs {} ({}); over the last quarter of the overlap ({}) its loss averages {} the baseline's",
             count(data.end),

@@ -206,15 +206,7 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
         }
         let Some(o) = &pair.by_data else { continue };
         let view = View::of(o, false);
-        let Some(test) = view
-            .test
-            .filter(|t| t.p_value < super::loss_regression::ALPHA)
-        else {
-            continue;
-        };
-        if view.ratio_last > 1.0 + ctx.opts.tolerance
-            && view.gap_last > super::loss_regression::ABS_FLOOR
-        {
+        if let Some(test) = super::loss_regression::worse(&view, ctx.opts.tolerance) {
             ahead.push((reference, run, view, test));
         }
     }

@@ -12,44 +12,59 @@ use crate::model::{Finding, Key, Run, Severity, format_number as num};
 /// Per-process efficiency below which scaling is poor.
 pub const LOW_EFFICIENCY: f64 = 0.5;
 
-/// A run's training throughput in samples/s, and how it was corrected when it was. The Trainer
-/// divides all of a run's samples by its last session's runtime: for a run resumed at step r of
-/// t, the session trained (t − r) steps, so its throughput is the logged one × (t − r) ÷ t.
-fn throughput(run: &Run) -> Option<(f64, Option<String>)> {
-    let sps = run.config.num(Key::TrainSamplesPerSecond)?;
-    let resumed = run.config.num(Key::ResumedFromStep).filter(|r| *r > 0.0);
-    match (resumed, run.config.num(Key::TotalSteps)) {
-        (Some(r), Some(t)) if r < t => Some((
-            sps * (t - r) / t,
-            Some(format!(
-                "train_samples_per_second {} × (total_steps {} − resumed_from_step {}) ÷ {}: the Trainer divides all the run's samples by its last session's runtime, and that session trained from step {} on",
-                num(sps),
-                num(t),
-                num(r),
-                num(t),
-                num(r)
-            )),
-        )),
-        // Resumed at or past its end: the session trained nothing to measure.
-        (Some(_), _) => None,
-        _ => Some((sps, None)),
-    }
+/// A run's training throughput in samples/s, as logged or corrected for a resume.
+struct Throughput {
+    /// What the check uses.
+    samples_per_second: f64,
+    /// For a resumed run: the logged value, the step its last session started from, and the
+    /// total steps.
+    resumed: Option<(f64, f64, f64)>,
 }
 
-/// What the summary says of a throughput scaled to a resumed run's last session.
-fn resumed_note(run: &Run) -> String {
-    match (
-        run.config.num(Key::TrainSamplesPerSecond),
-        run.config.num(Key::ResumedFromStep),
-        run.config.num(Key::TotalSteps),
-    ) {
-        (Some(sps), Some(r), Some(t)) if r > 0.0 && r < t => format!(
-            "; the logged {} divides all its samples by the runtime of its last session, which resumed at step {} of {}",
+impl Throughput {
+    /// The Trainer divides all of a run's samples by its last session's runtime: for a run
+    /// resumed at step r of t, the session trained (t − r) steps, so its throughput is the
+    /// logged one × (t − r) ÷ t. `None` for a run resumed at or past its end (its session
+    /// trained nothing to measure).
+    fn of(run: &Run) -> Option<Throughput> {
+        let sps = run.config.num(Key::TrainSamplesPerSecond)?;
+        let resumed = run.config.num(Key::ResumedFromStep).filter(|r| *r > 0.0);
+        match (resumed, run.config.num(Key::TotalSteps)) {
+            (Some(r), Some(t)) if r < t => Some(Throughput {
+                samples_per_second: sps * (t - r) / t,
+                resumed: Some((sps, r, t)),
+            }),
+            (Some(_), _) => None,
+            _ => Some(Throughput {
+                samples_per_second: sps,
+                resumed: None,
+            }),
+        }
+    }
+
+    /// How a corrected value was worked out, for its evidence.
+    fn derivation(&self) -> Option<String> {
+        let (sps, r, t) = self.resumed?;
+        Some(format!(
+            "train_samples_per_second {} × (total_steps {} − resumed_from_step {}) ÷ {}: the Trainer divides all the run's samples by its last session's runtime, and that session trained from step {} on",
             num(sps),
+            num(t),
             num(r),
-            num(t)
-        ),
-        _ => String::new(),
+            num(t),
+            num(r)
+        ))
+    }
+
+    /// What the summary says of a corrected value.
+    fn note(&self) -> String {
+        self.resumed.map_or_else(String::new, |(sps, r, t)| {
+            format!(
+                "; the logged {} divides all its samples by the runtime of its last session, which resumed at step {} of {}",
+                num(sps),
+                num(r),
+                num(t)
+            )
+        })
     }
 }
 
@@ -58,7 +73,10 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);
-        let get = |r: &Run| Some((throughput(r)?.0, r.config.num(Key::WorldSize)?));
+        let get = |r: &Run| {
+            let t = Throughput::of(r)?;
+            Some((t.samples_per_second, r.config.num(Key::WorldSize)?, t))
+        };
         let (Some(ta), Some(tb)) = (get(a), get(b)) else {
             continue;
         };
@@ -66,7 +84,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             continue;
         }
         // More processes against fewer.
-        let ((more, (sm, wm)), (fewer, (sf, wf))) = if tb.1 > ta.1 {
+        let ((more, (sm, wm, tm)), (fewer, (sf, wf, tf))) = if tb.1 > ta.1 {
             ((b, tb), (a, ta))
         } else {
             ((a, ta), (b, tb))
@@ -86,11 +104,11 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .into_iter()
         .flatten()
         .collect();
-        for r in [fewer, more] {
-            if let Some((sps, Some(how))) = throughput(r) {
+        for (r, t) in [(fewer, &tf), (more, &tm)] {
+            if let Some(how) = t.derivation() {
                 evidence.push(derived(
                     format!("train_samples_per_second[{}]", r.label),
-                    sps,
+                    t.samples_per_second,
                     how,
                 ));
             }
@@ -114,12 +132,12 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 processes(wm),
                 num(sm),
                 num(sm / wm),
-                resumed_note(more),
+                tm.note(),
                 fewer.label,
                 processes(wf),
                 num(sf),
                 num(sf / wf),
-                resumed_note(fewer),
+                tf.note(),
                 100.0 * eff
             ),
             evidence,

@@ -38,6 +38,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     super::options::accumulation(run, g, to)
                 })
                 .unwrap_or_default();
+            let stopped = run.stopped_short();
             out.push(Finding {
                 id: "too-few-optimizer-steps",
                 severity: Severity::Warning,
@@ -47,17 +48,16 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     "{}{}{} only {} optimizer updates{}; fine-tuning usually needs at least {}.",
                     if run.planned { "Planned: " } else { "" },
                     run.label,
-                    match (run.planned, run.stopped_short()) {
+                    match (run.planned, stopped) {
                         (true, _) => " would make",
                         (false, Some(_)) => " is set to make",
                         (false, None) => " made",
                     },
                     num(steps),
-                    run.stopped_short()
-                        .map_or_else(String::new, |(last, _)| format!(
-                            " (its logs stop at step {})",
-                            num(last)
-                        )),
+                    stopped.map_or_else(String::new, |(last, _)| format!(
+                        " (its logs stop at step {})",
+                        num(last)
+                    )),
                     num(MIN_STEPS)
                 ),
                 evidence,

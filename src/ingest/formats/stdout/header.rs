@@ -104,19 +104,14 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         if text.contains("Resuming training from checkpoint")
             || text.contains("Continuing training from")
         {
-            if let Some(at) = text.find("global step ") {
-                let digits: String = text[at + 12..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                if let Ok(step) = digits.parse::<f64>() {
-                    st.header_facts.push(Fact {
-                        key: Key::ResumedFromStep,
-                        value: ConfigValue::Number(step),
-                        locator: At::line(lineno, "global step"),
-                        rank: 0,
-                    });
-                }
+            let global = text.find("global step ");
+            if let Some((step, _)) = global.and_then(|at| tqdm::integer(text.as_bytes(), at + 12)) {
+                st.header_facts.push(Fact {
+                    key: Key::ResumedFromStep,
+                    value: ConfigValue::Number(step),
+                    locator: At::line(lineno, "global step"),
+                    rank: 0,
+                });
             }
             return;
         }
@@ -139,9 +134,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if !st.world_seen {
         if let Some(at) = f.world.find(bytes) {
-            let rest = String::from_utf8_lossy(&bytes[at + WORLD.len()..]);
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(n) = digits.parse::<f64>() {
+            if let Some((n, _)) = tqdm::integer(bytes, at + WORLD.len()) {
                 st.world_seen = true;
                 st.out
                     .fact(Key::WorldSize, n, At::line(lineno, "world size"), 0);

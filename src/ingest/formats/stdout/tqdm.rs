@@ -97,8 +97,9 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
 }
 
 /// The plain integer the ASCII digits from `i` on spell, as [`small_integer`] reads it (one to
-/// fifteen digits), and where they end.
-fn integer(b: &[u8], i: usize) -> Option<(f64, usize)> {
+/// fifteen digits), and where they end. Also the header's counts (`world size: 8`, `global step
+/// 192`).
+pub(super) fn integer(b: &[u8], i: usize) -> Option<(f64, usize)> {
     let count = b
         .get(i..)?
         .iter()

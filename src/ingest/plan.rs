@@ -211,17 +211,17 @@ fn read_plan_file(
         .unwrap_or_default();
     let json = text.trim_start().starts_with('{');
     let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-    // A DeepSpeed config is told by its own batch keys, as keys: HF's training_args.json holds
-    // `per_device_train_batch_size`, whose text contains `train_batch_size`.
-    let deepspeed = if json {
-        let pairs = run_args::json_pairs(&text, &display)?;
-        let own = |k: &str| k == DEEPSPEED[0].0 || k == DEEPSPEED[2].0;
-        pairs.iter().any(|(k, _)| own(k)).then_some(pairs)
+    // A JSON plan is split into its pairs once. A DeepSpeed config is told by its own batch
+    // keys, as keys: HF's training_args.json holds `per_device_train_batch_size`, whose text
+    // contains `train_batch_size`.
+    let pairs = if json {
+        Some(run_args::json_pairs(&text, &display)?)
     } else {
         None
     };
-    let parsed = if let Some(pairs) = deepspeed {
-        let mut p = mapped(&pairs, &DEEPSPEED, &text);
+    let own = |k: &str| k == DEEPSPEED[0].0 || k == DEEPSPEED[2].0;
+    let parsed = if let Some(pairs) = pairs.as_ref().filter(|p| p.iter().any(|(k, _)| own(k))) {
+        let mut p = mapped(pairs, &DEEPSPEED, &text);
         p.text_fact(
             Key::Trainer,
             "deepspeed",
@@ -234,7 +234,9 @@ fn read_plan_file(
         let mut p = mapped(&pairs, &TORCHTUNE, &text);
         p.text_fact(Key::Trainer, "torchtune", "_component_", 1);
         p
-    } else if json || yaml {
+    } else if let Some(pairs) = &pairs {
+        run_args::from_pairs(pairs, &text)
+    } else if yaml {
         run_args::read(&text, &display)?
     } else {
         let launch = launch_command(&text);

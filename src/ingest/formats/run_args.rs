@@ -94,7 +94,12 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     } else {
         yaml_pairs(text, path)?
     };
-    let pairs: Vec<(String, String)> = pairs;
+    Ok(from_pairs(&pairs, text))
+}
+
+/// [`read`] of a document already split into its (option, value) pairs; `text` is where the
+/// options are located.
+pub(in crate::ingest) fn from_pairs(pairs: &[(String, String)], text: &str) -> Parsed {
     let mut out = options(pairs.iter().cloned(), |option| locate(text, option));
     let bare = |k: &str| k.strip_suffix(".value").unwrap_or(k).to_string();
     let nanogpt = NANOGPT_KEYS
@@ -115,7 +120,7 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     {
         out.text_fact(Key::Trainer, trainer, locate(text, option), 1);
     }
-    Ok(out)
+    out
 }
 
 /// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key

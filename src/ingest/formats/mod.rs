@@ -177,14 +177,48 @@ impl Format for TextFormat {
     }
 }
 
+/// A binary format of records read from a stream, recognised by its first bytes (a CRC-framed
+/// record): the shape of the tracker files, declared as a value like [`TextFormat`].
+pub struct RecordFormat {
+    pub name: &'static str,
+    pub priority: u8,
+    pub sniff: fn(&[u8]) -> bool,
+    pub read: fn(Box<dyn std::io::Read + Send>, &str) -> Result<Parsed, IngestError>,
+}
+
+impl Format for RecordFormat {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn priority(&self) -> u8 {
+        self.priority
+    }
+    fn binary(&self) -> bool {
+        true
+    }
+    fn sniff(&self, head: &Head<'_>) -> Sniff {
+        if (self.sniff)(head.bytes) {
+            Sniff::Yes
+        } else {
+            Sniff::No
+        }
+    }
+    fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
+        (self.read)(src.input.reader()?, src.display)
+    }
+    fn locator(&self) -> Locator {
+        Locator::Record
+    }
+}
+
 /// A format, as files and the stages after reading hold it.
 pub type FormatRef = &'static dyn Format;
 
 /// Every format, in sniffing order (binary formats are tried first, then the text formats in
 /// this order; the first "yes" wins, else the first "not sure").
 pub static REGISTRY: [FormatRef; 15] = [
-    &wandb::WandbRun,
-    &tensorboard::Tensorboard,
+    &wandb::RUN,
+    &tensorboard::FORMAT,
     &table::Table,
     &swift_jsonl::FORMAT,
     &hf_state::HfState,
@@ -193,7 +227,7 @@ pub static REGISTRY: [FormatRef; 15] = [
     &nanogpt::FORMAT,
     &torchtune::FORMAT,
     &mlflow::MlflowMetric,
-    &wandb::WandbSummary,
+    &wandb::SUMMARY,
     &olmo::FORMAT,
     &stdout::Stdout,
     &hf_results::FORMAT,

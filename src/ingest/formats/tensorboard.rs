@@ -15,12 +15,11 @@ use std::io::{self, Read};
 
 use prost::Message;
 
-use super::{Format, Head, Sniff, Source};
+use super::RecordFormat;
 use crate::ingest::lenient::tracker_name;
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
 use crate::model::Key;
-use crate::model::Locator;
 
 /// `tensorflow.Event`, the fields losscmp reads.
 #[derive(Clone, PartialEq, Message)]
@@ -250,32 +249,12 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// TensorBoard event files (binary; recognised by their first record's CRC).
-pub struct Tensorboard;
-
-impl Format for Tensorboard {
-    fn name(&self) -> &'static str {
-        "tensorboard"
-    }
-    fn priority(&self) -> u8 {
-        7
-    }
-    fn binary(&self) -> bool {
-        true
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        if sniff(head.bytes) {
-            Sniff::Yes
-        } else {
-            Sniff::No
-        }
-    }
-    fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
-        read(src.input.reader()?, src.display)
-    }
-    fn locator(&self) -> Locator {
-        Locator::Record
-    }
-}
+pub static FORMAT: RecordFormat = RecordFormat {
+    name: "tensorboard",
+    priority: 7,
+    sniff,
+    read,
+};
 
 #[cfg(test)]
 mod tests {

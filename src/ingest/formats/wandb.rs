@@ -18,11 +18,10 @@ use std::io::Read;
 use prost::Message;
 
 use super::run_args;
-use super::{Format, Head, Sniff, Source};
+use super::{Growth, RecordFormat, TextFormat};
 use crate::ingest::lenient::{parse_number, tracker_name};
 use crate::ingest::source::IngestError;
 use crate::ingest::{Names, Parsed, Record};
-use crate::model::Locator;
 
 /// The file header.
 const HEADER: [u8; 7] = [b':', b'W', b'&', b'B', 0xe1, 0xbe, 0];
@@ -295,50 +294,22 @@ fn frames(bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<String>) {
 }
 
 /// W&B's `run-<id>.wandb` transaction log.
-pub struct WandbRun;
-
-impl Format for WandbRun {
-    fn name(&self) -> &'static str {
-        "wandb"
-    }
-    fn priority(&self) -> u8 {
-        9
-    }
-    fn binary(&self) -> bool {
-        true
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        if sniff(head.bytes) {
-            Sniff::Yes
-        } else {
-            Sniff::No
-        }
-    }
-    fn read(&self, mut src: Source<'_>) -> Result<Parsed, IngestError> {
-        read(src.input.reader()?, src.display)
-    }
-    fn locator(&self) -> Locator {
-        Locator::Record
-    }
-}
+pub static RUN: RecordFormat = RecordFormat {
+    name: "wandb",
+    priority: 9,
+    sniff,
+    read,
+};
 
 /// W&B's `wandb-summary.json`: final values, like results files.
-pub struct WandbSummary;
-
-impl Format for WandbSummary {
-    fn name(&self) -> &'static str {
-        "wandb_summary"
-    }
-    fn priority(&self) -> u8 {
-        12
-    }
-    fn sniff(&self, head: &Head<'_>) -> Sniff {
-        Sniff::from(sniff_summary(head.text))
-    }
-    fn read(&self, src: Source<'_>) -> Result<Parsed, IngestError> {
-        src.text(read_summary)
-    }
-}
+pub static SUMMARY: TextFormat = TextFormat {
+    name: "wandb_summary",
+    priority: 12,
+    sniff: sniff_summary,
+    read: read_summary,
+    growth: Growth::Rewritten,
+    trainer: None,
+};
 
 #[cfg(test)]
 mod tests {

@@ -335,6 +335,34 @@ pub struct Pair {
     pub target: Option<Target>,
 }
 
+impl Pair {
+    /// `runs[reference]` and `runs[run]` compared on `data_axis` (samples, else epoch) and on
+    /// steps: for a check that judges two runs neither of which is the baseline.
+    pub fn between(runs: &[Run], reference: usize, run: usize, data_axis: Axis) -> Pair {
+        let (a, b) = rayon::join(
+            || TargetCurves::of(&runs[reference], data_axis),
+            || TargetCurves::of(&runs[run], data_axis),
+        );
+        Pair::of(reference, &a, run, &b, data_axis)
+    }
+
+    fn of(
+        reference: usize,
+        ref_curves: &TargetCurves,
+        run: usize,
+        run_curves: &TargetCurves,
+        data_axis: Axis,
+    ) -> Pair {
+        Pair {
+            reference,
+            run,
+            by_data: overlap(&ref_curves.data, &run_curves.data, data_axis),
+            by_steps: overlap(&ref_curves.steps, &run_curves.steps, Axis::Step),
+            target: target(ref_curves, run_curves),
+        }
+    }
+}
+
 /// All runs on a common axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aligned {
@@ -393,20 +421,13 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     } else {
         // Each run's loss on both axes, built once for its overlaps (as logged) and its target
         // (smoothed).
-        let curves = |run: &Run| TargetCurves::of(run, data_axis);
-        let ref_curves = curves(&runs[reference]);
+        let ref_curves = TargetCurves::of(&runs[reference], data_axis);
         (0..runs.len())
             .into_par_iter()
             .filter(|&i| i != reference)
             .map(|i| {
-                let run_curves = curves(&runs[i]);
-                Pair {
-                    reference,
-                    run: i,
-                    by_data: overlap(&ref_curves.data, &run_curves.data, data_axis),
-                    by_steps: overlap(&ref_curves.steps, &run_curves.steps, Axis::Step),
-                    target: target(&ref_curves, &run_curves),
-                }
+                let run_curves = TargetCurves::of(&runs[i], data_axis);
+                Pair::of(reference, &ref_curves, i, &run_curves, data_axis)
             })
             .collect()
     };

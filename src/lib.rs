@@ -104,15 +104,15 @@ impl Judged {
         let ((sweep, findings, verdict), view) = rayon::join(
             || {
                 let sweep = diagnose::sweep::analyse(&runs);
-                let ctx = diagnose::Context {
-                    runs: &runs,
-                    aligned: &aligned,
-                    reference: config.baseline,
-                    opts: diagnose::DiagnoseOptions {
+                let ctx = diagnose::Context::new(
+                    &runs,
+                    &aligned,
+                    config.baseline,
+                    diagnose::DiagnoseOptions {
                         tolerance: config.tolerance,
                     },
-                    sweep: sweep.as_ref(),
-                };
+                    sweep.as_ref(),
+                );
                 let mut findings = diagnose::diagnose(&ctx);
                 let verdict = diagnose::verdict(&ctx, &mut findings);
                 (sweep, findings, verdict)

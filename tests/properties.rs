@@ -116,13 +116,7 @@ fn render_all(runs: &[Run]) {
             smooth: Some(0.6),
         },
     );
-    let ctx = Context {
-        runs,
-        aligned: &aligned,
-        reference: 0,
-        opts: DiagnoseOptions { tolerance: 0.05 },
-        sweep: None,
-    };
+    let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
     let mut findings = diagnose(&ctx);
     let verdict = losscmp::diagnose::verdict(&ctx, &mut findings);
     let view =

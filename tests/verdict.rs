@@ -100,6 +100,45 @@ fn the_two_process_run_gets_ga_8_to_4() {
     }
 }
 
+/// Three real runs on one recipe (1 GPU, 2 and 8 processes, all with GA 8), in every order:
+/// both multi-process runs are short of updates against the 1-GPU run, with the same change,
+/// whichever run is the baseline.
+#[test]
+fn three_runs_give_the_same_verdict_in_every_order() {
+    let runs = [GEN[0], GEN[1], GEN[3]];
+    let expected: Causes = {
+        let ga = |to: f64| {
+            BTreeMap::from([(
+                "gradient_accumulation_steps".to_string(),
+                (Value::from(8.0), Value::from(to)),
+            )])
+        };
+        vec![
+            (
+                "lf2_2proc_ga8".into(),
+                "oversized-effective-batch".into(),
+                ga(4.0),
+            ),
+            (
+                "lf2_8proc_ga8".into(),
+                "oversized-effective-batch".into(),
+                ga(1.0),
+            ),
+        ]
+    };
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let args: Vec<&str> = order.iter().map(|&i| runs[i]).collect();
+        assert_eq!(causes(&json_of(&args)), expected, "{args:?}");
+    }
+}
+
 /// A real run with the baseline's number of updates but 8× the epochs (8× the samples) is worse
 /// per sample but ends lower: a warning about sample efficiency, not a regression error.
 #[test]
@@ -160,8 +199,28 @@ fn no_option_gets_two_values() {
         vec!["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
         vec!["fixtures/lf_8proc_ga8", "fixtures/lf_1gpu_ga8"],
         RUNS.to_vec(),
+        vec![GEN[3], GEN[0], GEN[1]],
+        vec![GEN[0], GEN[1], GEN[3]],
     ] {
         let doc = json_of(&args);
+        // The sentences too: no fix left standing argues for another value of an option a
+        // cause sets ("Set gradient_accumulation_steps 8 → 2" beside the cause's 8 → 1).
+        for c in doc["verdict"]["causes"].as_array().expect("causes") {
+            for (option, change) in c["changes"].as_object().into_iter().flatten() {
+                let said = regex::Regex::new(&format!(r"{option}:? (\S+) → ([0-9.e+-]+)"))
+                    .expect("pattern");
+                for f in doc["findings"].as_array().expect("findings") {
+                    if f["subject"] != c["run"] {
+                        continue;
+                    }
+                    let text = f["fix"]["summary"].as_str().unwrap_or("");
+                    for m in said.captures_iter(text) {
+                        let to: f64 = m[2].trim_end_matches('.').parse().expect("number");
+                        assert_eq!(Some(to), change["to"].as_f64(), "{text}: {args:?}");
+                    }
+                }
+            }
+        }
         let mut seen: BTreeMap<(String, String), Value> = BTreeMap::new();
         let mut record = |changes: &Value| {
             for (option, c) in changes.as_object().into_iter().flatten() {

@@ -15,10 +15,11 @@ use crate::model::{Finding, Key, Severity};
 /// How close (relative) the first-loss ratio must be to the GA ratio.
 const RATIO_MATCH: f64 = 0.25;
 
-/// Checks every pair.
+/// Checks every pair the batch checks judge ([`Context::batch_pairs`]): the batch check
+/// defers to what it finds.
 pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for pair in &ctx.aligned.pairs {
+    for pair in ctx.batch_pairs() {
         let (a, b) = ctx.pair_runs(pair);
         let (Some(ga_a), Some(ga_b)) = (a.config.num(Key::GradAccum), b.config.num(Key::GradAccum))
         else {

@@ -11,12 +11,13 @@ use crate::model::{Finding, Fix, Key, Severity, format_number as num};
 /// Smallest batch ratio (either way) that calls for a learning-rate change.
 const MIN_RATIO: f64 = 2.0;
 /// Learning rates within this relative distance count as unchanged.
-const SAME_LR: f64 = 0.01;
+pub const SAME_LR: f64 = 0.01;
 
-/// Checks every pair.
+/// Checks every pair the batch checks judge ([`Context::batch_pairs`]); a run's strongest
+/// finding first.
 pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for pair in &ctx.aligned.pairs {
+    for pair in ctx.batch_pairs() {
         let (reference, run) = ctx.pair_runs(pair);
         let Some((b_ref, b_run)) = ctx.pair_num(pair, Key::EffectiveBatch) else {
             continue;
@@ -45,7 +46,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .flatten()
         .collect();
         let change = super::options::change(big, Key::LearningRate, Some(lr), lr * factor);
-        out.push(Finding {
+        out.push((k, Finding {
             id: "lr-not-scaled",
             severity: Severity::Warning,
             runs: vec![reference.label.clone(), run.label.clone()],
@@ -76,7 +77,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     small.label
                 )],
             }),
-        });
+        }));
     }
-    out
+    super::strongest_first(ctx, out)
 }

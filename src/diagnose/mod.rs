@@ -52,9 +52,65 @@ pub struct Context<'a> {
     pub opts: DiagnoseOptions,
     /// The batch-size sweep fitted over all runs, when there are three or more batches.
     pub sweep: Option<&'a sweep::Sweep>,
+    /// The pairs of runs other than the baseline that the batch checks also judge (see
+    /// [`Context::new`]).
+    pub cross: Vec<Pair>,
 }
 
-impl Context<'_> {
+/// Up to this many runs, the batch checks judge every pair of runs, not only each run against
+/// the baseline: so which run is given first does not decide whether a run is found short of
+/// updates. With more runs, each is judged against the baseline only.
+pub const CROSS_RUNS: usize = 12;
+
+impl<'a> Context<'a> {
+    /// What the checks see, with the pairs of other runs the batch checks judge: with at most
+    /// [`CROSS_RUNS`] runs, every pair of runs that are not the baseline and not plans, one
+    /// recipe with another batch — effective batches that may differ by
+    /// [`oversized_batch::MIN_BATCH_RATIO`] or more (unknown ones may, being inferred from steps
+    /// per epoch) at the same learning rate (a sweep that scales it with the batch is the
+    /// sweep fit's to judge).
+    pub fn new(
+        runs: &'a [Run],
+        aligned: &'a Aligned,
+        reference: usize,
+        opts: DiagnoseOptions,
+        sweep: Option<&'a sweep::Sweep>,
+    ) -> Self {
+        let mut between = Vec::new();
+        if runs.len() <= CROSS_RUNS {
+            let judged = |i: usize| i != reference && !runs[i].planned;
+            for a in (0..runs.len()).filter(|&a| judged(a)) {
+                for b in (a + 1..runs.len()).filter(|&b| judged(b)) {
+                    let both = |key| Some((runs[a].config.num(key)?, runs[b].config.num(key)?));
+                    let alike = matches!(both(Key::EffectiveBatch), Some((x, y))
+                        if x.max(y) < oversized_batch::MIN_BATCH_RATIO * x.min(y));
+                    let rescaled = matches!(both(Key::LearningRate), Some((x, y))
+                        if (x - y).abs() > lr_not_scaled::SAME_LR * x.max(y));
+                    if !alike && !rescaled {
+                        between.push((a, b));
+                    }
+                }
+            }
+        }
+        let cross = between
+            .into_par_iter()
+            .map(|(a, b)| Pair::between(runs, a, b, aligned.data_axis))
+            .collect();
+        Context {
+            runs,
+            aligned,
+            reference,
+            opts,
+            sweep,
+            cross,
+        }
+    }
+
+    /// The pairs a batch check judges: each run against the baseline, then [`Context::cross`].
+    pub fn batch_pairs(&self) -> impl Iterator<Item = &Pair> {
+        self.aligned.pairs.iter().chain(&self.cross)
+    }
+
     /// The reference run.
     pub fn reference(&self) -> &Run {
         &self.runs[self.reference]
@@ -189,6 +245,32 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
     // Stable: keeps check order within a severity.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings
+}
+
+/// A batch check's findings, each with its batch ratio, in the order the verdict reads them (it
+/// takes a run's first as its cause): by the run each addresses, in run order; of one run, the
+/// largest ratio first (against the run with the smallest batch), ties by the other run's
+/// label. So the cause and its change do not depend on which run is the baseline.
+fn strongest_first(ctx: &Context<'_>, mut found: Vec<(f64, Finding)>) -> Vec<Finding> {
+    let index = |f: &Finding| {
+        let subject = f.subject.as_deref();
+        ctx.runs
+            .iter()
+            .position(|r| Some(r.label.as_str()) == subject)
+    };
+    let other = |f: &Finding| {
+        f.runs
+            .iter()
+            .find(|r| Some(r.as_str()) != f.subject.as_deref())
+            .cloned()
+    };
+    found.sort_by(|(ka, a), (kb, b)| {
+        index(a)
+            .cmp(&index(b))
+            .then(kb.total_cmp(ka))
+            .then_with(|| other(a).cmp(&other(b)))
+    });
+    found.into_iter().map(|(_, f)| f).collect()
 }
 
 /// A config value as evidence: `name[label]`, the value, and its provenance.

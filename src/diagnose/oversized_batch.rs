@@ -22,7 +22,10 @@
 //! scaling by √k for Adam-family optimizers (Malladi et al. 2022) or k for SGD (Goyal et al.
 //! 2017), unless the run already changed its learning rate.
 
-use super::{Context, View, a_times, config_evidence, derived, optimizer_steps, raised_for, times};
+use super::{
+    Context, View, a_times, config_evidence, derived, optimizer_steps, raised_for, strongest_first,
+    times,
+};
 use crate::model::{
     ConfigChange, Evidence, Finding, Fix, Key, Provenance, Run, Severity, format_count as count,
     format_number as num,
@@ -37,10 +40,11 @@ pub const MIN_GAP: f64 = 0.10;
 /// Significance level of the paired test.
 pub const ALPHA: f64 = 0.01;
 
-/// Checks every pair, from its larger-batch side.
+/// Checks every pair the batch checks judge ([`Context::batch_pairs`]), from its larger-batch
+/// side; a run's strongest finding first ([`strongest_first`]).
 pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for pair in &ctx.aligned.pairs {
+    for pair in ctx.batch_pairs() {
         let (reference, run) = ctx.pair_runs(pair);
         // Effective batches from the configurations; else their ratio inferred from the
         // runs' steps per epoch (same data: k× the batch, k× fewer steps per epoch).
@@ -76,7 +80,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             // the plan is the side that would be short of updates.
             if big.planned && !small.planned {
                 let steps = [(small, s_small, s_small_src), (big, s_big, s_big_src)];
-                out.push(planned(reference, run, small, big, k, fewer, &steps));
+                out.push((k, planned(reference, run, small, big, k, fewer, &steps)));
             }
             continue;
         }
@@ -173,7 +177,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             ),
         ));
         push_p(&mut evidence, &test, &big.label, &small.label);
-        let baseline_note = if !run_is_big {
+        let baseline_note = if !run_is_big && pair.reference == ctx.reference {
             format!(
                 " The baseline {} is the run short of updates.",
                 reference.label
@@ -198,7 +202,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let summary = format!(
             "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and {updates}. \
 At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
-At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s: per update it learns {pace}, so it is short of updates, not of data.{baseline_note}",
+At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s{pace}.{baseline_note}",
             big_l = big.label,
             small_l = small.label,
             k_s = a_times(k),
@@ -212,27 +216,26 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
             st0 = count(steps.start),
             st1 = count(steps.end),
             rs = ratio_words(steps.ratio_all),
-            pace = if steps.ratio_all <= 1.0 {
-                "as fast or faster"
-            } else {
-                "nearly as fast"
-            },
+            pace = pace_words(&steps),
         );
-        out.push(Finding {
-            id: "oversized-effective-batch",
-            severity: if artifact {
-                Severity::Warning
-            } else {
-                Severity::Error
+        out.push((
+            k,
+            Finding {
+                id: "oversized-effective-batch",
+                severity: if artifact {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                runs: vec![reference.label.clone(), run.label.clone()],
+                subject: Some(big.label.clone()),
+                summary,
+                evidence,
+                fix: Some(fix(small, big, k)),
             },
-            runs: vec![reference.label.clone(), run.label.clone()],
-            subject: Some(big.label.clone()),
-            summary,
-            evidence,
-            fix: Some(fix(small, big, k)),
-        });
+        ));
     }
-    out
+    strongest_first(ctx, out)
 }
 
 /// "8× fewer optimizer updates (48 vs 384)": how many fewer updates the larger-batch run made.
@@ -281,6 +284,28 @@ fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big
 
 /// The finding for a plan whose effective batch is k× the run's it is judged against: what the
 /// configuration alone says (no loss yet), warning severity, the same fix as after the fact.
+/// What the matched-steps comparison says of the larger-batch run's progress per update, after
+/// its average over the whole overlap: as fast when it is not behind at the end either; when it
+/// falls behind late, that is said with the last quarter's ratio (the check needs only that the
+/// step axis explain at least half the gap over the whole overlap).
+fn pace_words(steps: &View) -> String {
+    let late = steps.ratio_last > 1.0 + MIN_GAP;
+    match (steps.ratio_all <= 1.0, late) {
+        (true, false) => {
+            ": per update it learns as fast or faster, so it is short of updates, not of data"
+                .into()
+        }
+        (false, false) => {
+            ": per update it learns nearly as fast, so it is short of updates, not of data".into()
+        }
+        (_, true) => format!(
+            ", and {} over the last quarter ({}): per update it keeps closer pace than per sample, so it is mostly short of updates, not of data",
+            ratio_words(steps.ratio_last),
+            steps.last_window()
+        ),
+    }
+}
+
 fn planned(
     reference: &Run,
     run: &Run,

@@ -91,13 +91,7 @@ pub fn findings(runs: &[Run]) -> Vec<crate::model::Finding> {
             smooth: None,
         },
     );
-    let ctx = Context {
-        runs,
-        aligned: &aligned,
-        reference: 0,
-        opts: DiagnoseOptions { tolerance: 0.05 },
-        sweep: None,
-    };
+    let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
     super::diagnose(&ctx)
 }
 

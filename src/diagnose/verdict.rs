@@ -6,8 +6,9 @@
 //!   that run (see [`explained_by`]) are folded under it and lose their own fixes, so the run
 //!   gets one set of changes. A run worse than the baseline with no cause found gets its
 //!   `loss-regression` as the entry, with no change.
-//! - **No option twice.** Any other finding of the same run that proposes another value for an
-//!   option the cause changes drops that change.
+//! - **No option twice.** Another finding of the run with the cause's id (the same cause seen
+//!   against another run) is folded under it; any other finding of the run whose fix proposes
+//!   another value for an option the cause changes loses that fix.
 //! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
 //!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
 //! - **Better than the baseline.** A run whose baseline is worse than it by the regression
@@ -129,7 +130,9 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
         let explains: Vec<usize> = (0..findings.len())
             .filter(|&i| {
                 i != root
-                    && ((about(&findings[i]) && folds.contains(&findings[i].id))
+                    && ((about(&findings[i])
+                        && (folds.contains(&findings[i].id)
+                            || findings[i].id == findings[root].id))
                         || unlike(&findings[i]))
             })
             .collect();
@@ -145,12 +148,17 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
             if i == root || !about(f) {
                 continue;
             }
-            if let Some(fix) = &mut f.fix {
-                fix.changes.retain(|c| {
-                    !changes
+            // A fix that would set an option the cause sets to another value goes whole: its
+            // sentence and alternatives argue for that other value.
+            let clashes = f.fix.as_ref().is_some_and(|fix| {
+                fix.changes.iter().any(|c| {
+                    changes
                         .iter()
                         .any(|r| r.option == c.option && r.run == c.run && r.to != c.to)
-                });
+                })
+            });
+            if clashes {
+                f.fix = None;
             }
         }
         v.causes.push(Cause {

@@ -100,12 +100,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 2.0)]
     pub plot_scale: f64,
 
-    /// Write every point of every run as one long CSV table.
-    #[arg(long, value_name = "FILE")]
+    /// Write every point of every run as one long CSV table (`-` for stdout).
+    #[arg(long, value_name = "FILE|-")]
     pub csv: Option<PathBuf>,
 
-    /// Write every point of every run as one long Parquet table.
-    #[arg(long, value_name = "FILE")]
+    /// Write every point of every run as one long Parquet table (`-` for stdout, to a pipe).
+    #[arg(long, value_name = "FILE|-")]
     pub parquet: Option<PathBuf>,
 
     /// Write a compact Markdown summary (for a CI job summary or a PR comment; `-` for stdout).
@@ -113,8 +113,8 @@ pub struct Cli {
     pub markdown: Option<PathBuf>,
 
     /// Write the findings as a JUnit XML file (one test case per finding; failures at or above
-    /// `--fail-on`), for the test reporters of Jenkins, GitLab and GitHub.
-    #[arg(long, value_name = "FILE.xml")]
+    /// `--fail-on`), for the test reporters of Jenkins, GitLab and GitHub (`-` for stdout).
+    #[arg(long, value_name = "FILE.xml|-")]
     pub junit: Option<PathBuf>,
 
     /// Append this comparison to a hive-partitioned Parquet dataset for dashboards:

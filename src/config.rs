@@ -47,12 +47,12 @@ pub struct Config {
     pub plot: Option<PathBuf>,
     pub plot_scale: f64,
     /// Long-table exports.
-    pub csv: Option<PathBuf>,
-    pub parquet: Option<PathBuf>,
+    pub csv: Option<Output>,
+    pub parquet: Option<Output>,
     /// Markdown summary.
     pub markdown: Option<Output>,
     /// JUnit XML of the findings.
-    pub junit: Option<PathBuf>,
+    pub junit: Option<Output>,
     /// The Parquet dataset to append to, and the date partition.
     pub dataset: Option<PathBuf>,
     pub dataset_date: Option<String>,
@@ -79,6 +79,19 @@ impl Config {
     /// Whether an output draws charts (the page or the plot).
     pub fn draws_charts(&self) -> bool {
         self.out.is_some() || self.plot.is_some()
+    }
+
+    /// Whether an output goes to standard output (`-`): then the terminal summary does not.
+    pub fn writes_stdout(&self) -> bool {
+        [
+            &self.json,
+            &self.markdown,
+            &self.csv,
+            &self.parquet,
+            &self.junit,
+        ]
+        .into_iter()
+        .any(|o| *o == Some(Output::Stdout))
     }
 
     /// Whether an output exports every point (CSV, Parquet, the dataset).
@@ -321,8 +334,32 @@ impl Config {
         };
         let json = cli.json.map(output);
         let markdown = cli.markdown.map(output);
-        if json == Some(Output::Stdout) && markdown == Some(Output::Stdout) {
-            bail!("--json - and --markdown - both want stdout; send one of them to a file");
+        let csv = cli.csv.map(output);
+        let parquet = cli.parquet.map(output);
+        let junit = cli.junit.map(output);
+        let to_stdout: Vec<&str> = [
+            ("--json", &json),
+            ("--markdown", &markdown),
+            ("--csv", &csv),
+            ("--parquet", &parquet),
+            ("--junit", &junit),
+        ]
+        .into_iter()
+        .filter(|(_, o)| **o == Some(Output::Stdout))
+        .map(|(flag, _)| flag)
+        .collect();
+        if let [first, second, ..] = to_stdout.as_slice() {
+            bail!("{first} - and {second} - both want stdout; send one of them to a file");
+        }
+        // The page, the plot and the dataset are files (a directory) only.
+        for (flag, path) in [
+            ("--out", &cli.out),
+            ("--plot", &cli.plot),
+            ("--dataset", &cli.dataset),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+                bail!("{flag} -: {flag} writes to a file, not to stdout; give a file name");
+            }
         }
         if let Some(p) = cli
             .plot
@@ -398,10 +435,10 @@ impl Config {
             out: cli.out,
             plot: cli.plot,
             plot_scale: cli.plot_scale,
-            csv: cli.csv,
-            parquet: cli.parquet,
+            csv,
+            parquet,
             markdown,
-            junit: cli.junit,
+            junit,
             dataset: cli.dataset,
             dataset_date: cli.dataset_date,
             annotations: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),

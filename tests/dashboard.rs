@@ -7,7 +7,7 @@ mod common;
 use std::fs::File;
 use std::path::Path;
 
-use common::{losscmp, predicate};
+use common::{fixture, losscmp, predicate};
 use polars::prelude::*;
 
 fn runs_table(path: &Path) -> DataFrame {
@@ -201,4 +201,59 @@ fn a_label_alone_adds_the_run() {
         .map(|r| r["label"].as_str().expect("label"))
         .collect();
     assert_eq!(labels, vec!["single", "multi"]);
+}
+
+/// `-` sends one table or document to standard output, for a pipe: the CSV, the Parquet file
+/// and the JUnit XML are the same bytes as written to a file, and the terminal summary stays
+/// out. Two outputs may not both take it, and the page, plot and dataset refuse it.
+#[test]
+fn a_dash_writes_one_output_to_stdout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pair = [fixture("lf_1gpu_ga8"), fixture("lf_8proc_ga8")];
+    for (flag, name) in [
+        ("--csv", "points.csv"),
+        ("--parquet", "points.parquet"),
+        ("--junit", "findings.xml"),
+    ] {
+        let file = dir.path().join(name);
+        losscmp()
+            .args(&pair)
+            .arg(flag)
+            .arg(&file)
+            .assert()
+            .success();
+        let piped = losscmp()
+            .args(&pair)
+            .args([flag, "-"])
+            .current_dir(dir.path())
+            .assert()
+            .success();
+        let out = &piped.get_output().stdout;
+        assert_eq!(out, &std::fs::read(&file).expect("written"), "{flag}");
+        assert!(
+            !dir.path().join("-").exists(),
+            "{flag} - made a file named -"
+        );
+    }
+    let table = ParquetReader::new(std::io::Cursor::new(
+        std::fs::read(dir.path().join("points.parquet")).expect("written"),
+    ))
+    .finish()
+    .expect("a Parquet table");
+    assert!(table.height() > 0);
+    losscmp()
+        .args(&pair)
+        .args(["--csv", "-", "--json", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("both want stdout"));
+    for flag in ["--out", "--plot", "--dataset"] {
+        losscmp()
+            .args(&pair)
+            .args([flag, "-"])
+            .current_dir(dir.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("{flag} -: ")));
+    }
 }

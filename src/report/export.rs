@@ -3,8 +3,7 @@
 //! `samples_seen`, `tokens_seen`, `time_s`, `value`, `smoothed` (null where unknown or non-finite).
 //! Rows are sorted by run (command-line order), metric name, step.
 
-use std::fs::File;
-use std::path::Path;
+use std::io::{self, Write};
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -66,21 +65,19 @@ pub fn table(report: &Report<'_>) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// Writes the table as CSV to `path` (atomically).
-pub fn csv(report: &Report<'_>, path: &Path) -> Result<()> {
-    let mut df = table(report)?;
-    let mut buf = Vec::new();
-    anyhow::Context::context(CsvWriter::new(&mut buf).finish(&mut df), "formatting CSV")?;
-    super::write_atomic(path, &buf)
+/// Writes the table as CSV to `out`.
+pub fn csv(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let mut df = table(report).map_err(io::Error::other)?;
+    CsvWriter::new(out)
+        .finish(&mut df)
+        .map_err(|e| io::Error::other(format!("formatting CSV: {e}")))
 }
 
-/// Writes the table as Parquet to `path` (atomically: a temporary file, then a rename).
-pub fn parquet(report: &Report<'_>, path: &Path) -> Result<()> {
-    let mut df = table(report)?;
-    super::write_atomic_with(path, |file: &mut File| {
-        ParquetWriter::new(file)
-            .finish(&mut df)
-            .map(|_| ())
-            .map_err(std::io::Error::other)
-    })
+/// Writes the table as a Parquet file to `out`.
+pub fn parquet(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let mut df = table(report).map_err(io::Error::other)?;
+    ParquetWriter::new(out)
+        .finish(&mut df)
+        .map(|_| ())
+        .map_err(|e| io::Error::other(format!("formatting Parquet: {e}")))
 }

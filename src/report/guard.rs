@@ -77,9 +77,9 @@ pub fn outputs(config: &Config) -> Vec<(&'static str, &Path)> {
         ("--plot", config.plot.as_deref()),
         ("--json", file(&config.json)),
         ("--markdown", file(&config.markdown)),
-        ("--csv", config.csv.as_deref()),
-        ("--parquet", config.parquet.as_deref()),
-        ("--junit", config.junit.as_deref()),
+        ("--csv", file(&config.csv)),
+        ("--parquet", file(&config.parquet)),
+        ("--junit", file(&config.junit)),
     ]
     .into_iter()
     .filter_map(|(flag, p)| Some((flag, p?)))

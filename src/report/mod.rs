@@ -128,8 +128,7 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     // (built once for the page and the plot, each line thinned once), the JSON and Markdown
     // documents, and the summary (the files written are added to it at the end). A chart that
     // cannot be drawn is warned about once.
-    let to_stdout = |o: &Option<Output>| matches!(o, Some(Output::Stdout));
-    let summary = last && !to_stdout(&config.json) && !to_stdout(&config.markdown);
+    let summary = last && !config.writes_stdout();
     let (mut charts, mut json_text, mut markdown_text, mut summary_text) = (None, None, None, None);
     rayon::scope(|s| {
         s.spawn(|_| charts = config.draws_charts().then(|| html::all_charts(report)));
@@ -188,16 +187,14 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
         }
         wrote("plot", path);
     }
-    if let Some(path) = &config.csv {
-        export::csv(report, path)?;
+    if let Some(path) = put(&config.csv, last, |w| export::csv(report, w))? {
         wrote("csv", path);
     }
-    if let Some(path) = &config.parquet {
-        export::parquet(report, path)?;
+    if let Some(path) = put(&config.parquet, last, |w| export::parquet(report, w))? {
         wrote("parquet", path);
     }
-    if let Some(path) = &config.junit {
-        write_atomic(path, ci::junit(report, config.fail_on).as_bytes())?;
+    let junit = |w: &mut dyn Write| w.write_all(ci::junit(report, config.fail_on).as_bytes());
+    if let Some(path) = put(&config.junit, last, junit)? {
         wrote("junit", path);
     }
     if let Some(dir) = config.dataset.as_ref().filter(|_| last) {
@@ -218,15 +215,9 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
         ("json", &config.json, json_text),
         ("markdown", &config.markdown, markdown_text),
     ] {
-        match (target, text) {
-            (Some(Output::Stdout), Some(text)) => {
-                io::stdout().lock().write_all(text.as_bytes())?;
-            }
-            (Some(Output::File(path)), Some(text)) => {
-                write_atomic(path, text.as_bytes())?;
-                wrote(what, path);
-            }
-            _ => {}
+        let Some(text) = text else { continue };
+        if let Some(path) = put(target, last, |w| w.write_all(text.as_bytes()))? {
+            wrote(what, path);
         }
     }
     if let Some(mut text) = summary_text {
@@ -234,6 +225,32 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
         anstream::AutoStream::new(io::stdout().lock(), config.color).write_all(text.as_bytes())?;
     }
     Ok(())
+}
+
+/// Writes one document to its file (atomically, through a buffer) or, by the last call only, to
+/// standard output; the file written, for the terminal's list.
+fn put(
+    target: &Option<Output>,
+    last: bool,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<Option<&Path>> {
+    match target {
+        Some(Output::File(path)) => {
+            write_atomic_with(path, |f| {
+                let mut out = io::BufWriter::new(f);
+                write(&mut out)?;
+                out.flush()
+            })?;
+            Ok(Some(path))
+        }
+        Some(Output::Stdout) if last => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether a document for `target` is rendered: a file always, standard output only by the

@@ -456,8 +456,16 @@ fn find_run(runs: &[RunSpec], name: &str) -> Option<usize> {
     })
 }
 
+/// Whether two paths name one run: spelled alike (by components, so `a/` is `a`), or both
+/// there and the same once resolved (`./a`, an absolute path, a link).
 fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || a.components().eq(b.components())
+    if a.components().eq(b.components()) {
+        return true;
+    }
+    if a.as_os_str() == "-" || b.as_os_str() == "-" {
+        return false;
+    }
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Whether a file name is one trainers give the same file in every run.
@@ -742,5 +750,27 @@ mod tests {
         let e = config(&["a", "--set", "a:world_size=2.5"]).expect_err("a count");
         assert!(e.to_string().contains("world_size is a count"), "{e}");
         assert!(config(&["a", "--set", "a:learning_rate=2.5e-4"]).is_ok());
+    }
+
+    /// A path spelled another way (`./`, absolute) names the same run for --label and
+    /// --baseline: not a second copy of it, nor an unknown run.
+    #[test]
+    fn labels_and_the_baseline_match_runs_by_the_directory_they_name() {
+        let run = "fixtures/lf_8proc_ga8";
+        let absolute = std::fs::canonicalize(run).expect("fixture");
+        let absolute = absolute.to_str().expect("utf-8");
+        for spelled in [format!("./{run}"), absolute.to_string(), format!("{run}/")] {
+            let c = config(&[
+                "fixtures/lf_1gpu_ga8",
+                run,
+                "--label",
+                &format!("b={spelled}"),
+            ])
+            .expect("valid");
+            let labels: Vec<&str> = c.runs.iter().map(|r| r.label.as_str()).collect();
+            assert_eq!(labels, ["lf_1gpu_ga8", "b"], "{spelled}");
+            let c = config(&["fixtures/lf_1gpu_ga8", run, "--baseline", &spelled]).expect("valid");
+            assert_eq!(c.baseline, 1, "{spelled}");
+        }
     }
 }

@@ -20,8 +20,10 @@ pub const MAX_DOCUMENT_BYTES: u64 = 2 << 30;
 /// Why a run, or one of its files, could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: io::Error },
+    /// The I/O error is said in the message, not chained as its source (`{:#}` would say it
+    /// twice).
+    #[error("{path}: cannot read: {error}")]
+    Io { path: String, error: io::Error },
     #[error("{path}: no such file or directory")]
     Missing { path: String },
     #[error("{path}: the file is empty")]
@@ -82,7 +84,7 @@ pub fn discover(
         },
         _ => IngestError::Io {
             path: display.clone(),
-            source: e,
+            error: e,
         },
     })?;
     if !meta.is_dir() {
@@ -290,7 +292,7 @@ pub fn checkpoint_parent(path: &Path) -> Option<PathBuf> {
 fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let err = |e| IngestError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     };
     let mut out = Vec::new();
     for entry in fs::read_dir(path).map_err(err)? {
@@ -405,7 +407,7 @@ pub fn open_blocks(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     }
     let file = File::open(path).map_err(|e| IngestError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })?;
     Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
         256 * 1024,
@@ -434,7 +436,7 @@ pub fn splittable(path: &Path, min: u64) -> io::Result<Option<(File, u64)>> {
 fn plain_file(path: &Path) -> Result<Option<File>, IngestError> {
     let err = |e| IngestError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     };
     if !fs::metadata(path).map_err(err)?.is_file() {
         return Ok(None);
@@ -485,7 +487,7 @@ fn read_document(
         .read_to_end(&mut buf)
         .map_err(|e| IngestError::Io {
             path: display.clone(),
-            source: e,
+            error: e,
         })?;
     if buf.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(IngestError::TooLarge {
@@ -530,7 +532,7 @@ impl Input {
         let display = path.display().to_string();
         let io = |e| IngestError::Io {
             path: display.clone(),
-            source: e,
+            error: e,
         };
         let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdin())
@@ -588,7 +590,7 @@ impl Input {
             .read_to_end(&mut head)
             .map_err(|e| IngestError::Io {
                 path: display.clone(),
-                source: e,
+                error: e,
             })?;
         Ok(Input::Stream {
             display,
@@ -603,7 +605,7 @@ impl Input {
         let display = path.display().to_string();
         let io = |e| IngestError::Io {
             path: display.clone(),
-            source: e,
+            error: e,
         };
         let mut file = File::open(path).map_err(io)?;
         file.seek(SeekFrom::Start(from)).map_err(io)?;
@@ -655,7 +657,7 @@ impl Input {
             } => {
                 let rest = rest.take().ok_or_else(|| IngestError::Io {
                     path: display.clone(),
-                    source: io::Error::other("a stream can be read only once"),
+                    error: io::Error::other("a stream can be read only once"),
                 })?;
                 Ok(Box::new(io::Cursor::new(std::mem::take(head)).chain(rest)))
             }
@@ -752,5 +754,22 @@ impl NulDamage {
             self.lines,
             if self.lines == 1 { "" } else { "s" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An unreadable file's error, printed with its causes as `main` prints errors, says the
+    /// operating system's reason once.
+    #[test]
+    fn an_io_error_is_said_once() {
+        let e = anyhow::Error::from(super::IngestError::Io {
+            path: "run/p.jsonl".into(),
+            error: std::io::Error::from_raw_os_error(13),
+        })
+        .context("cannot read run \"p\"");
+        let text = format!("{e:#}");
+        assert_eq!(text.matches("os error 13").count(), 1, "{text}");
+        assert!(text.starts_with("cannot read run \"p\": run/p.jsonl: cannot read: "));
     }
 }

@@ -215,7 +215,7 @@ impl Tailed {
         let display = self.path.display().to_string();
         let io = |e| IngestError::Io {
             path: display.clone(),
-            source: e,
+            error: e,
         };
         let meta = fs::metadata(&self.path).map_err(io)?;
         let (len, modified) = (meta.len(), meta.modified().ok());
@@ -403,7 +403,7 @@ fn last_line_end(path: &Path, from: u64, to: u64) -> io::Result<Option<u64>> {
 fn count_lines(path: &Path, from: u64, to: u64) -> Result<u32, IngestError> {
     let io = |e| IngestError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     };
     let mut file = File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(from)).map_err(io)?;

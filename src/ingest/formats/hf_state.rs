@@ -189,7 +189,7 @@ impl History {
 pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
-        source: e,
+        error: e,
     };
     if let Some(path) = input.path().filter(|_| rayon::current_num_threads() >= 2) {
         if let Some(cut) = split_point(path, SPLIT_MIN).map_err(io)? {
@@ -419,7 +419,7 @@ impl<R: Read> Stream<R> {
                     Err(e) => {
                         return Err(IngestError::Io {
                             path: display.into(),
-                            source: e,
+                            error: e,
                         });
                     }
                     Ok(n) => break n,
@@ -486,7 +486,7 @@ fn split_point(path: &Path, min: u64) -> io::Result<Option<u64>> {
 fn read_halves(path: &Path, cut: u64, display: &str) -> Result<Parsed, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
-        source: e,
+        error: e,
     };
     let (first, second) = rayon::join(
         || -> Result<_, IngestError> {

@@ -96,7 +96,7 @@ fn relative(dir: &Path, file: &Path) -> String {
 fn read(path: &Path) -> Result<String, IngestError> {
     fs::read_to_string(path).map_err(|e| IngestError::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     })
 }
 
@@ -105,7 +105,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| IngestError::Io {
             path: dir.display().to_string(),
-            source: e,
+            error: e,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();

@@ -117,7 +117,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
     let mut start: Option<f64> = None;
     let io = |e| IngestError::Io {
         path: path.into(),
-        source: e,
+        error: e,
     };
     let mut data = Vec::new();
     loop {

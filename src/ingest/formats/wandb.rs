@@ -155,7 +155,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
         .read_to_end(&mut bytes)
         .map_err(|e| IngestError::Io {
             path: path.into(),
-            source: e,
+            error: e,
         })?;
     let mut out = Parsed::default();
     let mut names = Names::default();

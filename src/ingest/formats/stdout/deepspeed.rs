@@ -91,7 +91,7 @@ pub(super) fn deepspeed_rescan(
 ) -> Result<State, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
-        source: e,
+        error: e,
     };
     let mut file = File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(split)).map_err(io)?;

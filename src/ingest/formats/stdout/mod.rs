@@ -205,7 +205,7 @@ fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usiz
     })
     .map_err(|e| IngestError::Io {
         path: path.into(),
-        source: e,
+        error: e,
     })?;
     Ok((st, too_long))
 }

@@ -42,7 +42,7 @@ pub(super) fn read_path_split_from(
 fn read_halves(path: &Path, display: &str, min: u64) -> Result<Option<Parsed>, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
-        source: e,
+        error: e,
     };
     let cut = if rayon::current_num_threads() < 2 {
         None

@@ -152,6 +152,13 @@ impl Frame {
         }
     }
 
+    /// Whether a metric column named `name` holds any value.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.columns
+            .iter()
+            .any(|c| &*c.name == name && !c.values.is_empty())
+    }
+
     /// The column for `name`, made when new: the one after the last used is tried first
     /// (records list their metrics in the same order), then each by pointer, then by text.
     fn column_index(&mut self, name: &Name) -> usize {

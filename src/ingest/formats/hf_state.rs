@@ -43,6 +43,11 @@ struct History {
     names: Names,
     entries: usize,
     no_step: usize,
+    /// Entries whose `step` is no step count (text, a negative number), skipped.
+    bad_step: Junk,
+    /// Metric values that are text which is no number (`"loss": "abc"`), skipped; said only of
+    /// metrics logged as numbers elsewhere in the file (see [`finish`]).
+    bad_values: Vec<(String, Junk)>,
     /// The metrics of the entry being read ([`History::push_object`]), by name number
     /// ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
@@ -50,16 +55,42 @@ struct History {
     shape: Shape<Role>,
 }
 
+/// How many of something were skipped, and the first: its entry (0-based) and what it held.
+#[derive(Default, Debug)]
+struct Junk {
+    count: usize,
+    first: Option<(usize, String)>,
+}
+
+impl Junk {
+    fn add(&mut self, entry: usize, held: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((entry, held()));
+        }
+    }
+
+    fn join(&mut self, next: Junk, shift: usize) {
+        self.count += next.count;
+        if self.first.is_none() {
+            self.first = next.first.map(|(i, v)| (i + shift, v));
+        }
+    }
+}
+
 /// What an entry's fields come to, taken one by one: whether it is the summary, its step
 /// (the first `step` field, as `Entry::num` finds it), epoch and tokens; its metrics go to
-/// [`History::metrics`].
+/// [`History::metrics`]. A value that is no number where one belongs is noted, with what it
+/// held (as JSON), for the warnings.
 #[derive(Default)]
 struct Fields {
     summary: bool,
     step: Option<f64>,
     step_seen: bool,
+    bad_step: Option<String>,
     epoch: Option<f64>,
     tokens: Option<f64>,
+    bad_values: Vec<(u32, String)>,
 }
 
 /// What a key of an entry is: whether it names the summary, and which field it fills. Worked
@@ -101,17 +132,30 @@ impl Fields {
         match role.field {
             Field::Step if !self.step_seen => {
                 self.step_seen = true;
-                self.step = x;
+                // A step is a count: text or a negative number is no step.
+                self.step = x.filter(|&s| s >= 0.0);
+                if self.step.is_none() && !matches!(v, Val::Other) {
+                    self.bad_step = Some(shown(v));
+                }
             }
             Field::Step => {}
             Field::Epoch => self.epoch = x.or(self.epoch),
             Field::Tokens => self.tokens = x.map(|x| (x > 0.0).then_some(x)).unwrap_or(self.tokens),
-            Field::Metric(n) => {
-                if let Some(x) = x {
-                    metrics.push((n, x));
-                }
-            }
+            Field::Metric(n) => match x {
+                Some(x) => metrics.push((n, x)),
+                None if matches!(v, Val::Text(_)) => self.bad_values.push((n, shown(v))),
+                None => {}
+            },
         }
+    }
+}
+
+/// A value as the file holds it, for a warning.
+fn shown(v: &Val<'_>) -> String {
+    match v {
+        Val::Num(x) => crate::model::format_number(*x),
+        Val::Text(s) => format!("{s:?}"),
+        Val::Other => "null".into(),
     }
 }
 
@@ -166,8 +210,22 @@ impl History {
     fn push_fields(&mut self, f: Fields) {
         let index = self.entries;
         self.entries += 1;
+        for (n, held) in f.bad_values {
+            let name = self.names.name(n);
+            let i = match self.bad_values.iter().position(|(m, _)| **m == **name) {
+                Some(i) => i,
+                None => {
+                    self.bad_values.push((name.to_string(), Junk::default()));
+                    self.bad_values.len() - 1
+                }
+            };
+            self.bad_values[i].1.add(index, || held);
+        }
         let Some(step) = f.step else {
-            self.no_step += 1;
+            match f.bad_step {
+                Some(held) => self.bad_step.add(index, || held),
+                None => self.no_step += 1,
+            }
             return;
         };
         let row = Row {
@@ -639,6 +697,18 @@ impl Flat {
         self.h.out.warnings.extend(out.warnings);
         self.h.entries += next.h.entries;
         self.h.no_step += next.h.no_step;
+        let shift = before as usize;
+        self.h.bad_step.join(next.h.bad_step, shift);
+        for (name, junk) in next.h.bad_values {
+            match self.h.bad_values.iter_mut().find(|(m, _)| *m == name) {
+                Some((_, mine)) => mine.join(junk, shift),
+                None => {
+                    let mut mine = Junk::default();
+                    mine.join(junk, shift);
+                    self.h.bad_values.push((name, mine));
+                }
+            }
+        }
         for (key, x) in next.tops {
             match self.tops.iter_mut().find(|(k, _)| *k == key) {
                 Some(top) => top.1 = x,
@@ -786,6 +856,27 @@ fn finish(h: History) -> Parsed {
             "{} log_history entries without a step (predict results) were skipped",
             h.no_step
         ));
+    }
+    if let Some((i, held)) = &h.bad_step.first {
+        out.warnings.push(format!(
+            "{} log_history {} a step that is no step count (first: entry {}, \"step\": {held}); skipped",
+            h.bad_step.count,
+            if h.bad_step.count == 1 { "entry has" } else { "entries have" },
+            i + 1
+        ));
+    }
+    // Text under a metric logged as numbers elsewhere is damage; under a key that is never a
+    // number it is not a metric (a note a callback logs), and no warning.
+    for (name, junk) in &h.bad_values {
+        if let (Some((i, held)), true) = (&junk.first, out.records.has_column(name)) {
+            out.warnings.push(format!(
+                "{} {name} {} in log_history {} not a number (first: entry {}, \"{name}\": {held}); skipped",
+                junk.count,
+                if junk.count == 1 { "value" } else { "values" },
+                if junk.count == 1 { "is" } else { "are" },
+                i + 1
+            ));
+        }
     }
     out
 }
@@ -982,6 +1073,43 @@ mod tests {
     /// Two halves read as one pass does, wherever the cut is: at each entry (where they join),
     /// inside a string that looks like an entry's start, inside an entry (where the first half
     /// reads on); with the file cut short, or not JSON, in the second half.
+    /// The fixture with damaged values in `log_history`: a loss that is text (twice, the second
+    /// in the second half), a step that is text, a negative step.
+    fn garbled(text: &str) -> String {
+        let mut doc: serde_json::Value = serde_json::from_str(text).expect("fixture");
+        let history = doc["log_history"].as_array_mut().expect("entries");
+        history[3]["loss"] = "abc".into();
+        history[4]["step"] = (-10).into();
+        history[5]["step"] = "x".into();
+        history[20]["loss"] = "nan?".into();
+        serde_json::to_string_pretty(&doc).expect("json")
+    }
+
+    /// Values that are no number where one belongs are skipped and said: text under a metric
+    /// logged as numbers, a step that is text or negative; text under a key that is never a
+    /// number is no metric and no warning.
+    #[test]
+    fn damaged_values_are_skipped_with_a_warning() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/lf_8proc_ga8/trainer_state.json"
+        ))
+        .expect("fixture");
+        let clean = read(&text, "s.json").expect("reads");
+        let p = read(&garbled(&text), "s.json").expect("reads");
+        assert_eq!(
+            p.warnings,
+            [
+                "2 log_history entries have a step that is no step count (first: entry 5, \"step\": -10); skipped",
+                "2 loss values in log_history are not a number (first: entry 4, \"loss\": \"abc\"); skipped",
+            ]
+        );
+        assert_eq!(p.records.len(), clean.records.len() - 2);
+        assert!(p.records.iter().all(|r| r.step.is_some_and(|s| s >= 0.0)));
+        let noted = text.replacen("\"loss\":", "\"note\": \"warmup done\", \"loss\":", 3);
+        assert!(read(&noted, "s.json").expect("reads").warnings.is_empty());
+    }
+
     #[test]
     fn two_halves_read_as_one_pass_does() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1000,11 +1128,13 @@ mod tests {
             let at = text.len() * 3 / 4 + text[text.len() * 3 / 4..].find('{').expect("entry");
             format!("{}{{\"step\": nope}},{}", &text[..at], &text[at..])
         };
+        let garbled = garbled(&text);
         for (name, doc) in [
             ("plain", &text),
             ("tricky", &tricky),
             ("short", &short),
             ("bad", &bad),
+            ("garbled", &garbled),
         ] {
             let path = dir.path().join(format!("{name}.json"));
             std::fs::write(&path, doc).expect("write");

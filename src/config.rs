@@ -589,7 +589,8 @@ fn distinct_labels(paths: &[PathBuf], named: &[bool]) -> Vec<String> {
 }
 
 /// The path's components down to the name that labels its run, that name last (a file's stem,
-/// or the folder a generic file or a checkpoint is named by); `["stdin"]` for `-`.
+/// the folder a generic file or a checkpoint is named by, an MLflow run's `run_name`);
+/// `["stdin"]` for `-`.
 fn label_parts(path: &Path) -> Vec<String> {
     if path.as_os_str() == "-" {
         return vec!["stdin".into()];
@@ -615,6 +616,12 @@ fn label_parts(path: &Path) -> Vec<String> {
             parts.push(stem.to_string_lossy().into_owned());
             return parts;
         }
+    }
+    // An MLflow run directory is named by its run name (its folder is the run's id).
+    if let Some(name) = crate::ingest::mlflow_run_name(&full) {
+        let mut parts = full.parent().map(names).unwrap_or_default();
+        parts.push(name);
+        return parts;
     }
     let named = if full.is_file() || checkpoint {
         full.parent()
@@ -772,5 +779,13 @@ mod tests {
             let c = config(&["fixtures/lf_1gpu_ga8", run, "--baseline", &spelled]).expect("valid");
             assert_eq!(c.baseline, 1, "{spelled}");
         }
+    }
+
+    /// An MLflow run directory is named by its `run_name`, not by the run id it is kept under.
+    #[test]
+    fn an_mlflow_run_is_named_by_its_run_name() {
+        let run = "fixtures/trackers/lf_1gpu_ga8/mlruns/352207801315364917/d1543bdabfa54e06acbffdfd663f0d6d";
+        let c = config(&[run, "fixtures/lf_8proc_ga8"]).expect("valid");
+        assert_eq!(c.runs[0].label, "lf_1gpu_ga8");
     }
 }

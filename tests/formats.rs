@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::predicate;
 use common::{fixture, json_of, losscmp};
@@ -90,15 +90,14 @@ fn tensorboard_events_agree_point_for_point_with_the_trainer_state() {
 #[test]
 fn an_mlflow_run_reads_its_params_and_agrees_with_the_trainer_state() {
     let run = mlflow_run();
+    // Named by meta.yaml's run_name, not by the run id it is kept under.
     let doc = json_of(&[
         run.to_str().expect("utf-8"),
         "--set",
-        &format!(
-            "{}:world_size=1",
-            run.file_name().expect("name").to_string_lossy()
-        ),
+        "lf_1gpu_ga8:world_size=1",
     ]);
     let r = &doc["runs"][0];
+    assert_eq!(r["label"], "lf_1gpu_ga8");
     assert_eq!(r["config"]["per_device_batch"]["value"], 2.0);
     assert_eq!(r["config"]["grad_accum"]["value"], 8.0);
     assert_eq!(r["config"]["effective_batch"]["value"], 16.0);
@@ -108,15 +107,13 @@ fn an_mlflow_run_reads_its_params_and_agrees_with_the_trainer_state() {
             .expect("source")
             .ends_with("params: gradient_accumulation_steps")
     );
-    let label = run
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    // Beside the trainer's own run of the same name, each takes the parent that tells them apart.
+    let experiment = run.parent().and_then(Path::file_name).expect("experiment");
+    let label = format!("{}/lf_1gpu_ga8", experiment.to_string_lossy());
     let points = exported(&["fixtures/lf_1gpu_ga8", run.to_str().expect("utf-8")]);
     assert_same_points(
         &points,
-        "lf_1gpu_ga8",
+        "fixtures/lf_1gpu_ga8",
         &label,
         &["loss", "eval_loss", "learning_rate"],
     );

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::model::{At, ConfigValue, Key, Row, Run, SourceFile};
 use formats::FormatRef;
 
+pub use formats::mlflow::run_name as mlflow_run_name;
 pub use plan::read_plan;
 pub use records::Records;
 pub use source::{IngestError, checkpoint_parent};

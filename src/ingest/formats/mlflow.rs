@@ -50,6 +50,21 @@ pub fn is_run_dir(dir: &Path) -> bool {
     dir.join("meta.yaml").is_file() && dir.join("metrics").is_dir()
 }
 
+/// The run's name from its `meta.yaml` (`run_name:`), when `dir` is an MLflow run that has
+/// one: what labels the run, rather than its 32-digit id.
+pub fn run_name(dir: &Path) -> Option<String> {
+    if !is_run_dir(dir) {
+        return None;
+    }
+    let meta = fs::read_to_string(dir.join("meta.yaml")).ok()?;
+    let name = meta
+        .lines()
+        .find_map(|l| l.strip_prefix("run_name:"))?
+        .trim()
+        .trim_matches(['\'', '"']);
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// Reads a run directory: (file, what it yielded) for every metric file, then the params.
 pub fn read_run_dir(dir: &Path) -> Result<Vec<(PathBuf, Parsed)>, IngestError> {
     let start_ms = fs::read_to_string(dir.join("meta.yaml"))

@@ -460,3 +460,29 @@ fn a_run_still_going_is_set_to_make_its_updates() {
         );
     }
 }
+
+/// The pair's critical batch is bounded above only ("at most about 3"): its evidence gives that
+/// bound and no point value the text does not stand by.
+#[test]
+fn a_critical_batch_bound_is_the_bound_in_the_evidence() {
+    let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
+    let f = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "critical-batch-size")
+        .expect("a critical-batch finding");
+    let summary = f["summary"].as_str().expect("summary");
+    let value = |name: &str| {
+        f["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_f64())
+    };
+    assert!(summary.contains("at most about 3 samples"), "{summary}");
+    assert_eq!(value("B_crit_high").map(f64::round), Some(3.0));
+    assert_eq!(value("B_crit"), None);
+    assert_eq!(value("B_crit_low"), None);
+}

@@ -134,7 +134,26 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             Some((e_min, s_min, b_crit)) => {
                 evidence.push(derived("S_min", s_min, "S₁ − E_min/B₁"));
                 evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
-                evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
+                // The evidence says what the summary says: a value only when both ends are
+                // bounded, and each bound the logging allows.
+                let bounded_below = lo.is_finite() && lo >= 1.0;
+                if bounded_below && hi.is_finite() {
+                    evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
+                }
+                if bounded_below {
+                    evidence.push(derived(
+                        "B_crit_low",
+                        lo,
+                        format!("the fit with {}'s steps-to-target one logging interval ({}) earlier and {}'s one ({}) later", r1.label, num(d1), r2.label, num(d2)),
+                    ));
+                }
+                if hi.is_finite() {
+                    evidence.push(derived(
+                        "B_crit_high",
+                        hi,
+                        format!("the fit with {}'s steps-to-target one logging interval ({}) later and {}'s one ({}) earlier", r1.label, num(d1), r2.label, num(d2)),
+                    ));
+                }
                 let reading = if steps_alike {
                     format!(
                         " The larger batch bought almost no progress per step ({} vs {} steps): both runs are update-limited, at or above the critical batch, and a smaller batch would reach the loss with fewer samples.",

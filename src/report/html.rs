@@ -796,7 +796,7 @@ fn fix_for<'a>(
 fn runs_table(h: &mut String, report: &Report<'_>) {
     let _ = writeln!(
         h,
-        "<h2>Runs</h2>\n<div class=\"wide\"><table>\n<tr><th>run</th>{}<th>samples seen</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>",
+        "<h2>Runs</h2>\n<div class=\"wide\"><table>\n<tr><th>run</th>{}<th>samples at final loss</th><th>final train loss</th><th>final eval loss</th><th>samples/s</th></tr>",
         super::view::TABLE_KEYS
             .iter()
             .map(|&k| format!("<th>{}</th>", super::view::title(k)))
@@ -825,9 +825,12 @@ fn runs_table(h: &mut String, report: &Report<'_>) {
         match last("loss") {
             Some((s, p)) => {
                 let at = s.origin(&p).to_string();
+                // The samples seen when the last training loss was logged: not steps × batch
+                // when the run went on past its last logged loss.
                 let _ = write!(
                     h,
-                    "<td>{}</td><td title=\"{}\">{}</td>",
+                    "<td title=\"at step {}\">{}</td><td title=\"{}\">{}</td>",
+                    count(p.step),
                     p.samples.get().map_or_else(|| "—".into(), count),
                     escape(&at),
                     num(p.value)

@@ -95,6 +95,20 @@ fn two_nights_append_to_a_hive_partitioned_dataset() {
             .is_some_and(|f| f.contains("oversized-effective-batch:error")),
         "{findings:?}"
     );
+    // The baseline (row 0) does not carry the new run's findings: the batch error is about
+    // lf_8proc_ga8, so the baseline's worst is what the pair's shared comparisons say.
+    let worst = by_time[0].column("worst_severity").expect("col");
+    let worst = worst.str().expect("text");
+    assert_eq!(worst.get(1), Some("error"));
+    assert_ne!(worst.get(0), Some("error"), "{worst:?}");
+    assert!(
+        !findings
+            .str()
+            .expect("text")
+            .get(0)
+            .is_some_and(|f| f.contains("oversized-effective-batch")),
+        "{findings:?}"
+    );
     // The repeat: the same findings as the night before, for both runs.
     let change = by_time[1].column("verdict_change").expect("col");
     let change = change.str().expect("text");

@@ -97,12 +97,22 @@ pub fn append(report: &Report<'_>, dir: &Path, stamp: &Stamp) -> Result<Vec<Path
     Ok(written)
 }
 
-/// The findings of a run, as `id:severity` joined by commas, in report order.
+/// Whether a finding is about `run`: it is its subject, or a comparison that addresses no run
+/// names it. A finding about the other run of a pair is not the baseline's, so a dashboard
+/// that trends a run's worst severity does not show the baseline failing with it.
+fn about(f: &crate::model::Finding, run: &Run) -> bool {
+    match &f.subject {
+        Some(subject) => *subject == run.label,
+        None => f.runs.contains(&run.label),
+    }
+}
+
+/// The findings of a run ([`about`]), as `id:severity` joined by commas, in report order.
 fn findings_of(report: &Report<'_>, run: &Run) -> String {
     report
         .findings
         .iter()
-        .filter(|f| f.runs.contains(&run.label))
+        .filter(|f| about(f, run))
         .map(|f| format!("{}:{}", f.id, f.severity.name()))
         .collect::<Vec<_>>()
         .join(",")
@@ -157,7 +167,7 @@ fn runs_table(
             report
                 .findings
                 .iter()
-                .filter(|f| f.runs.contains(&r.label))
+                .filter(|f| about(f, r))
                 .map(|f| f.severity)
                 .max()
                 .map(|s| s.name())

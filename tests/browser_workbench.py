@@ -93,6 +93,25 @@ def main():
             assert page.locator("#wb-smooth-value").inner_text() == "0.9"
             page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
             assert "smoothed" in tip.inner_text(), tip.inner_text()
+
+            # A report made with --smooth opens with the slider there and its curves smoothed,
+            # and the schedule markers (warmup end, epoch ends) drawn as in the static charts.
+            smooth_path = Path(tmp) / "smooth.html"
+            subprocess.run([str(BINARY), "fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "--smooth", "0.6",
+                            "--out", str(smooth_path)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            page.goto(smooth_path.as_uri())
+            page.wait_for_selector(".wb-chart svg path.wb-line")
+            assert page.locator("#wb-smooth-value").inner_text() == "0.6"
+            assert page.locator("#wb-smooth").input_value() == "0.6"
+            chart = page.locator('.wb-chart[data-chart="0"] svg')
+            box = chart.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+            tip = page.locator('.wb-chart[data-chart="0"] .wb-tip')
+            assert "smoothed" in tip.inner_text(), tip.inner_text()
+            labels = page.locator('.wb-chart[data-chart="0"] svg text').evaluate_all(
+                "els => els.map(e => e.textContent)")
+            assert page.locator('.wb-chart[data-chart="0"] line.wb-mark').count() > 0, "no markers"
+            assert any(l.startswith("warmup end") or l.startswith("epoch") for l in labels), labels
             browser.close()
         assert not errors, f"console errors: {errors}"
         assert not requests, f"requests left the file: {requests}"

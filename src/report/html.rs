@@ -376,9 +376,14 @@ fn workbench_data(report: &Report<'_>) -> String {
     )
     .log;
     let mut j = String::with_capacity(64 * 1024);
+    // `--smooth`: the slider starts there, so the drawn curves are the static charts'.
+    let smooth = report
+        .aligned
+        .smooth
+        .map_or_else(|| "null".to_string(), num);
     let _ = write!(
         j,
-        "{{\"axes\":{},\"log\":{log},\"charts\":[",
+        "{{\"axes\":{},\"log\":{log},\"smooth\":{smooth},\"charts\":[",
         serde_json::to_string(&names).unwrap_or_default()
     );
     let present = |m: &str| report.runs.iter().any(|r| r.series.contains_key(m));
@@ -404,7 +409,10 @@ fn workbench_data(report: &Report<'_>) -> String {
         .runs
         .par_iter()
         .enumerate()
-        .map(|(i, run)| workbench_run(i, run))
+        .map(|(i, run)| {
+            let marks = report.view.plots.get(i).map(|p| &p.markers_steps[..]);
+            workbench_run(i, run, marks.unwrap_or_default())
+        })
         .collect();
     j.push_str(&parts.join(","));
     j.push_str("]}");
@@ -415,22 +423,33 @@ fn workbench_data(report: &Report<'_>) -> String {
         .replace('&', "\\u0026")
 }
 
-/// One run's part of [`workbench_data`]: its label and colour, and per metric the points LTTB
-/// keeps of its finite values (thinned by step, or for a series kept on the epoch axis by
-/// epoch, else by order) with every coordinate. The points are read where they are, not
-/// copied: only the kept ones are made.
-fn workbench_run(i: usize, run: &Run) -> String {
+/// One run's part of [`workbench_data`]: its label and colour, its schedule markers (warmup
+/// end, epoch ends) by step, and per metric the points LTTB keeps of its finite values (thinned
+/// by step, or for a series kept on the epoch axis by epoch, else by order) with every
+/// coordinate. The points are read where they are, not copied: only the kept ones are made.
+fn workbench_run(i: usize, run: &Run, marks: &[super::view::Marker]) -> String {
     use crate::model::{Coordinate as C, Point};
     let mut j = String::with_capacity(16 * 1024);
     let number = |j: &mut String, v: Option<f64>| match v.filter(|v| v.is_finite()) {
         Some(v) => j.push_str(&num(v)),
         None => j.push_str("null"),
     };
+    let marks: Vec<String> = marks
+        .iter()
+        .map(|m| {
+            format!(
+                "{{\"step\":{},\"label\":{}}}",
+                num(m.x),
+                serde_json::to_string(&m.label).unwrap_or_default()
+            )
+        })
+        .collect();
     let _ = write!(
         j,
-        "{{\"label\":{},\"color\":\"{}\",\"metrics\":{{",
+        "{{\"label\":{},\"color\":\"{}\",\"marks\":[{}],\"metrics\":{{",
         serde_json::to_string(&run.label).unwrap_or_default(),
-        charts::hex(i)
+        charts::hex(i),
+        marks.join(",")
     );
     let mut first = true;
     for metric in ["loss", "eval_loss", "learning_rate", "grad_norm"] {

@@ -8,7 +8,8 @@
   var D = JSON.parse(node.textContent);
   var NS = "http://www.w3.org/2000/svg";
   var W = 620, H = 330, M = { l: 64, r: 14, t: 28, b: 40 };
-  var state = { x: D.axes[0], log: D.log, smooth: 0, hidden: {}, hot: null, zoom: {} };
+  // The smoothing starts at the report's --smooth, so these curves are the static charts'.
+  var state = { x: D.axes[0], log: D.log, smooth: D.smooth || 0, hidden: {}, hot: null, zoom: {} };
   var AXIS_WORDS = { samples: "samples seen", step: "optimizer step", epoch: "epoch", tokens: "tokens seen", time: "seconds" };
 
   function el(tag, attrs, parent) {
@@ -30,12 +31,21 @@
     if (v === Math.round(v)) return v.toLocaleString("en-US");
     return String(+v.toPrecision(4));
   }
+  // The smoothing unit on an axis, as losscmp computes it (align::smoothing_unit): 1/100 of the
+  // furthest any run's training loss reaches on it, the same for every chart and run.
+  function unitOf(ax) {
+    var far = 0;
+    D.runs.forEach(function (r) {
+      var xs = r.metrics.loss && r.metrics.loss[ax];
+      if (!xs) return;
+      for (var k = xs.length - 1; k >= 0; k--) if (xs[k] !== null) { far = Math.max(far, xs[k]); break; }
+    });
+    return far / 100 || 1;
+  }
   // Time-weighted EMA over x distance (the report's --smooth), display only.
-  function smooth(xs, ys, w) {
+  function smooth(xs, ys, w, unit) {
     if (!w) return ys;
-    var lo = Infinity, hi = -Infinity;
-    for (var i = 0; i < xs.length; i++) { if (xs[i] < lo) lo = xs[i]; if (xs[i] > hi) hi = xs[i]; }
-    var unit = (hi - lo) / 100 || 1, num = 0, den = 0, last = null, out = [];
+    var num = 0, den = 0, last = null, out = [];
     for (var j = 0; j < xs.length; j++) {
       var d = last === null ? 0 : Math.pow(w, (xs[j] - last) / unit);
       num = num * d + ys[j]; den = den * d + 1; last = xs[j];
@@ -51,7 +61,7 @@
   }
   // The series a chart shows: [{run, xs, ys, raw, pts}] on its x-axis, finite values only.
   function seriesOf(chart) {
-    var ax = chart.x || state.x, out = [];
+    var ax = chart.x || state.x, out = [], unit = unitOf(ax);
     D.runs.forEach(function (r, i) {
       var m = r.metrics[chart.metric];
       if (!m || !m[ax]) return;
@@ -62,7 +72,7 @@
         if (state.log && y <= 0) continue;
         xs.push(x); ys.push(y); idx.push(k);
       }
-      if (xs.length) out.push({ run: i, xs: xs, raw: ys, ys: smooth(xs, ys, state.smooth), idx: idx, m: m });
+      if (xs.length) out.push({ run: i, xs: xs, raw: ys, ys: smooth(xs, ys, state.smooth, unit), idx: idx, m: m });
     });
     return out;
   }
@@ -86,8 +96,8 @@
   xsel.onchange = function () { state.x = xsel.value; state.zoom = {}; draw(); };
   var logbox = h("input", { type: "checkbox", id: "wb-log" }); logbox.checked = state.log;
   logbox.onchange = function () { state.log = logbox.checked; draw(); };
-  var slider = h("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: "0", id: "wb-smooth" });
-  var sval = h("span", { id: "wb-smooth-value" }, "off");
+  var slider = h("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: String(state.smooth), id: "wb-smooth" });
+  var sval = h("span", { id: "wb-smooth-value" }, state.smooth ? String(state.smooth) : "off");
   slider.oninput = function () { state.smooth = +slider.value; sval.textContent = state.smooth ? slider.value : "off"; draw(); };
   var reset = h("button", { type: "button", id: "wb-reset" }, "reset zoom");
   reset.onclick = function () { state.zoom = {}; draw(); };
@@ -174,6 +184,7 @@
       var clip = "clip" + c.box.getAttribute("data-chart");
       var defs = el("defs", {}, s), cp = el("clipPath", { id: clip }, defs);
       el("rect", { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b }, cp);
+      marks(f, s, clip);
       f.ss.forEach(function (sr) {
         if (state.hidden[sr.run]) return;
         var d = "";
@@ -188,6 +199,60 @@
       if (note && notesText.indexOf(note) < 0) notesText.push(note);
     });
     notes.textContent = notesText.join(" · ");
+  }
+  // A run's step placed on an axis through its training loss's own points (linear between the
+  // two around it, as the static charts place their markers); null off its curve.
+  function atStep(r, ax, step) {
+    if (ax === "step") return step;
+    var m = r.metrics.loss, st = m && m.step, xs = m && m[ax];
+    if (!st || !xs) return null;
+    for (var k = 1; k < st.length; k++) {
+      var a = st[k - 1], b = st[k];
+      if (a === null || b === null || xs[k - 1] === null || xs[k] === null || step < a || step > b) continue;
+      return b === a ? xs[k] : xs[k - 1] + (xs[k] - xs[k - 1]) * (step - a) / (b - a);
+    }
+    return null;
+  }
+  // Warmup end and epoch ends: a dashed rule in the run's colour, one label a kind per run
+  // ("epochs 1, 2"); a rule every visible run has at the same place is drawn once, grey.
+  function marks(f, s, clip) {
+    var seen = {}, rules = [];
+    D.runs.forEach(function (r, i) {
+      if (state.hidden[i]) return;
+      (r.marks || []).forEach(function (mk) {
+        var x = atStep(r, f.ax, mk.step);
+        if (x === null || x < f.x0 || x > f.x1) return;
+        var key = f.X(x).toFixed(0) + "|" + mk.label;
+        if (seen[key]) { seen[key].runs.push(i); return; }
+        seen[key] = { x: x, label: mk.label, runs: [i] };
+        rules.push(seen[key]);
+      });
+    });
+    var shown = D.runs.filter(function (r, i) { return !state.hidden[i]; }).length, labelled = {};
+    var ends = [-Infinity, -Infinity, -Infinity];
+    rules.forEach(function (m) {
+      var shared = shown > 1 && m.runs.length === shown, color = shared ? "#888" : D.runs[m.runs[0]].color;
+      var px = f.X(m.x);
+      var line = el("line", { x1: px, x2: px, y1: M.t, y2: H - M.b, stroke: color, "stroke-dasharray": "4 3",
+                              "stroke-opacity": 0.7, "clip-path": "url(#" + clip + ")", "class": "wb-mark" }, s);
+      el("title", {}, line).textContent = m.label + (shared ? "" : " (" + D.runs[m.runs[0]].label + ")");
+      var epoch = /^epoch (\d+)$/.exec(m.label), kind = (epoch ? "epoch" : m.label) + "|" + (shared ? "all" : m.runs[0]);
+      if (labelled[kind]) return;
+      labelled[kind] = true;
+      var text = m.label;
+      if (epoch) {
+        var ns = rules.filter(function (o) { return /^epoch \d+$/.test(o.label) && o.runs.join() === m.runs.join(); })
+                      .map(function (o) { return o.label.slice(6); });
+        text = ns.length > 1 ? "epochs " + ns.join(", ") : m.label;
+      }
+      // Each label in the first of three rows where it clears the labels before it (about 5.5
+      // pixels a character), so that close ones stay readable.
+      var row = 0;
+      for (var r = 0; r < ends.length; r++) if (ends[r] < px) { row = r; break; } else if (ends[r] < ends[row]) row = r;
+      ends[row] = px + 3 + 5.5 * text.length;
+      var t = el("text", { x: px + 3, y: M.t + 10 + 11 * row, "font-size": 10, "font-family": "sans-serif", fill: color }, s);
+      t.textContent = text;
+    });
   }
   function nearest(xs, x) {
     var lo = 0, hi = xs.length - 1;

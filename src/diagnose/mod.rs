@@ -64,11 +64,11 @@ pub const CROSS_RUNS: usize = 12;
 
 impl<'a> Context<'a> {
     /// What the checks see, with the pairs of other runs the batch checks judge: with at most
-    /// [`CROSS_RUNS`] runs, every pair of runs that are not the baseline and not plans, one
-    /// recipe with another batch — effective batches that may differ by
+    /// [`CROSS_RUNS`] runs that share one learning rate (one recipe; a sweep that scales the
+    /// rate with the batch is the sweep fit's to judge), every pair of runs that are not the
+    /// baseline and not plans whose effective batches may differ by
     /// [`oversized_batch::MIN_BATCH_RATIO`] or more (unknown ones may, being inferred from steps
-    /// per epoch) at the same learning rate (a sweep that scales it with the batch is the
-    /// sweep fit's to judge).
+    /// per epoch).
     pub fn new(
         runs: &'a [Run],
         aligned: &'a Aligned,
@@ -77,16 +77,29 @@ impl<'a> Context<'a> {
         sweep: Option<&'a sweep::Sweep>,
     ) -> Self {
         let mut between = Vec::new();
-        if runs.len() <= CROSS_RUNS {
+        // One recipe: every learning rate known is the same. Runs whose learning rates differ
+        // (a sweep that scales it with the batch) are judged against the baseline only: a pair
+        // of them that happens to share a rate says nothing about the recipe.
+        let rates: Vec<f64> = runs
+            .iter()
+            .filter(|r| !r.planned)
+            .filter_map(|r| r.config.num(Key::LearningRate))
+            .collect();
+        let one_rate = rates.iter().all(|&x| {
+            let y = rates[0];
+            (x - y).abs() <= lr_not_scaled::SAME_LR * x.max(y)
+        });
+        if runs.len() <= CROSS_RUNS && one_rate {
             let judged = |i: usize| i != reference && !runs[i].planned;
             for a in (0..runs.len()).filter(|&a| judged(a)) {
                 for b in (a + 1..runs.len()).filter(|&b| judged(b)) {
-                    let both = |key| Some((runs[a].config.num(key)?, runs[b].config.num(key)?));
-                    let alike = matches!(both(Key::EffectiveBatch), Some((x, y))
+                    let batches = (
+                        runs[a].config.num(Key::EffectiveBatch),
+                        runs[b].config.num(Key::EffectiveBatch),
+                    );
+                    let alike = matches!(batches, (Some(x), Some(y))
                         if x.max(y) < oversized_batch::MIN_BATCH_RATIO * x.min(y));
-                    let rescaled = matches!(both(Key::LearningRate), Some((x, y))
-                        if (x - y).abs() > lr_not_scaled::SAME_LR * x.max(y));
-                    if !alike && !rescaled {
+                    if !alike {
                         between.push((a, b));
                     }
                 }

@@ -14,7 +14,10 @@
 //! - per-step progress is similar or better: ln(ratio at matched steps) ≤ ½ ln(ratio at matched
 //!   samples) over the whole overlap, i.e. the step axis explains at least half of the gap.
 //!
-//! Severity error, or warning when a `loss-logging-artifact` was found for the pair.
+//! Severity error; warning when a `loss-logging-artifact` was found for the pair, or when the
+//! mean gap over the last quarter is within the regression gate's absolute floor
+//! (`loss_regression::ABS_FLOOR`, 0.01: both runs reached a loss near 0, and the summary says
+//! the gap is that small).
 //!
 //! Fix, in the trainer's own option names (`options`): the gradient accumulation that restores
 //! the smaller batch at this world size (GA × B_small ÷ B_big, when a whole number ≥ 1), else
@@ -99,6 +102,10 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             continue;
         }
         let artifact = raised_for(earlier, "loss-logging-artifact", reference, run);
+        // A gap the regression gate would call noise (below its absolute floor: two runs that
+        // both reached ~0.001): still the signature of too few updates, but a warning, so that
+        // `--fail-on error` does not fail a gap the gate itself lets pass.
+        let faint = data.gap_last <= super::loss_regression::ABS_FLOOR;
         let axis = ctx.aligned.data_axis.amount();
         let mut evidence: Vec<Evidence> = [
             config_evidence(small, Key::EffectiveBatch),
@@ -177,6 +184,15 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             ),
         ));
         push_p(&mut evidence, &test, &big.label, &small.label);
+        let faint_note = if faint {
+            format!(
+                " Both losses are near 0 (a mean gap of {} over the last quarter, within the regression gate's floor of {}): a warning, not an error.",
+                num(data.gap_last),
+                num(super::loss_regression::ABS_FLOOR)
+            )
+        } else {
+            String::new()
+        };
         let baseline_note = if !run_is_big && pair.reference == ctx.reference {
             format!(
                 " The baseline {} is the run short of updates.",
@@ -202,7 +218,7 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let summary = format!(
             "{big_l} used {k_s} larger effective batch than {small_l} ({batches}) and {updates}. \
 At {x} {axis} its loss is {l_big} vs {l_small} ({r_end}); over the last quarter of the overlap ({window}) it averages {r_last} {small_l}'s ({p}). \
-At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s{pace}.{baseline_note}",
+At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l}'s{pace}.{baseline_note}{faint_note}",
             big_l = big.label,
             small_l = small.label,
             k_s = a_times(k),
@@ -222,7 +238,7 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
             k,
             Finding {
                 id: "oversized-effective-batch",
-                severity: if artifact {
+                severity: if artifact || faint {
                     Severity::Warning
                 } else {
                     Severity::Error

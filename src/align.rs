@@ -604,9 +604,11 @@ impl Reach {
     }
 
     /// Where the smoothed loss first reaches `loss`, between the two logged points around the
-    /// crossing: (data-axis position, step).
+    /// crossing: (data-axis position, step). `None` when it never does, or is there already at
+    /// its first logged point: then when it got there is not known (a log that starts at step
+    /// 500, or a loss already below at step 0), and "0 vs 66 steps" would be no measurement.
     fn first_below(&self, loss: f64) -> Option<(f64, f64)> {
-        let c = Crossing::of(&self.smoothed, loss)?;
+        let c = Crossing::of(&self.smoothed, loss).filter(|c| c.after > 0)?;
         Some((c.at(&self.data), c.at(&self.steps)))
     }
 }

@@ -20,7 +20,7 @@
 //! (matching at equal loss, not equal step) before the ratio. The logged norm is the last step's
 //! global pre-clip norm (adapter parameters only under LoRA), so this is approximate.
 
-use super::{Context, derived};
+use super::{Context, derived, round_sig};
 use crate::align::{Axis, Curve, ema};
 use crate::model::{Finding, Key, Run, Severity, format_count as count, format_number as num};
 
@@ -381,14 +381,6 @@ fn samples(n: f64) -> String {
     } else {
         format!("{} samples", num(n))
     }
-}
-
-fn round_sig(x: f64, digits: i32) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let m = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
-    (x * m).round() / m
 }
 
 /// B_simple from grad norms of two runs at batches b1 < b2, matched at equal smoothed loss.

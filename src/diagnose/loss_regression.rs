@@ -99,8 +99,9 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 runs: vec![reference.label.clone(), run.label.clone()],
                 subject: Some(run.label.clone()),
                 summary: format!(
-                    "{} learns less per sample than the baseline {}: {} ({}). It goes on to {} {axis} ({} the baseline's {}) and ends lower: {} vs {}.",
+                    "{} learns less per {} than the baseline {}: {} ({}). It goes on to {} {axis} ({} the baseline's {}) and ends lower: {} vs {}.",
                     run.label,
+                    data_axis.one(),
                     reference.label,
                     lowercase_first(&at_end),
                     format_p(&test),

@@ -286,6 +286,15 @@ fn strongest_first(ctx: &Context<'_>, mut found: Vec<(f64, Finding)>) -> Vec<Fin
     found.into_iter().map(|(_, f)| f).collect()
 }
 
+/// `x` rounded to `digits` significant digits.
+fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let m = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * m).round() / m
+}
+
 /// A config value as evidence: `name[label]`, the value, and its provenance.
 fn config_evidence(run: &Run, key: Key) -> Option<Evidence> {
     let v = run.config.get(key)?;

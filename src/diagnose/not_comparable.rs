@@ -29,7 +29,13 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                         let derived = r.config.get(key).is_some_and(|s| {
                             matches!(s.source, crate::model::Provenance::Derived(_))
                         });
-                        format!("{}{}", if derived { "≈" } else { "" }, count(v))
+                        // An estimate as precise as it is: whole examples, epochs to three
+                        // significant digits ("≈1 vs 3", not "≈0.999541").
+                        match (derived, key) {
+                            (true, Key::Epochs) => format!("≈{}", count(super::round_sig(v, 3))),
+                            (true, _) => format!("≈{}", count(v.round())),
+                            (false, _) => count(v),
+                        }
                     };
                     what.push(format!("{words}: {} vs {}", shown(a, x), shown(b, y)));
                     evidence.extend(config_evidence(a, key));

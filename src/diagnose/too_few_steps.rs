@@ -62,12 +62,20 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 ),
                 evidence,
                 fix: Some(Fix {
-                    summary: format!(
-                        "Make more updates: a smaller effective batch ({}) or more epochs.",
-                        super::options::Trainer::of(run)
-                            .option(Key::GradAccum)
-                            .unwrap_or("gradient accumulation")
-                    ),
+                    // A smaller batch names the accumulation to take back when there is one;
+                    // a batch of 1 leaves more epochs (or steps) only.
+                    summary: if !changes.is_empty() {
+                        format!(
+                            "Make more updates: a smaller effective batch ({}) or more epochs.",
+                            super::options::Trainer::of(run)
+                                .option(Key::GradAccum)
+                                .unwrap_or("gradient accumulation")
+                        )
+                    } else if run.config.num(Key::EffectiveBatch).is_some_and(|b| b <= 1.0) {
+                        "Make more updates: train more epochs (or steps); the effective batch is already 1.".to_string()
+                    } else {
+                        "Make more updates: a smaller effective batch or more epochs.".to_string()
+                    },
                     changes,
                     alternatives: vec![],
                 }),

@@ -659,7 +659,15 @@ impl Axis {
     }
 
     /// A range of the axis in words: "samples 4,608–6,144", "steps 36–48".
+    /// Steps, samples and tokens are whole: a window from step 36.5 is said from step 37, the
+    /// first one in it.
     pub fn window(self, from: f64, to: f64) -> String {
+        let whole = matches!(self, Axis::Step | Axis::Samples | Axis::Tokens);
+        let (from, to) = if whole && from.ceil() <= to {
+            (from.ceil(), to.floor().max(from.ceil()))
+        } else {
+            (from, to)
+        };
         format!(
             "{} {}–{}",
             self.unit(),
@@ -676,6 +684,17 @@ impl Axis {
             Axis::Epoch => "epochs",
             Axis::Step => "steps",
             Axis::Time => "seconds",
+        }
+    }
+
+    /// One unit of the axis, as in "learns less per sample".
+    pub fn one(self) -> &'static str {
+        match self {
+            Axis::Samples => "sample",
+            Axis::Tokens => "token",
+            Axis::Epoch => "epoch",
+            Axis::Step => "step",
+            Axis::Time => "second",
         }
     }
 

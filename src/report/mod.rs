@@ -55,14 +55,17 @@ impl Report<'_> {
             .iter()
             .any(|&i| self.findings[i].id == "not-comparable");
         let words = if f.id == "loss-regression" && unlike {
-            "worse than the baseline, which it differs from in more than the batch"
+            "worse than the baseline, which it differs from in more than the batch".to_string()
+        } else if f.id == "lower-sample-efficiency" {
+            // Per sample, or per what the runs were compared by when samples are unknown.
+            format!("learns less per {}", self.aligned.data_axis.one())
         } else {
-            term::headline(f.id)
+            term::headline(f.id).to_string()
         };
         if planned {
             format!("{words} (planned)")
         } else {
-            words.to_string()
+            words
         }
     }
 

@@ -352,7 +352,22 @@ fn assemble(
             // The records were there, without steps (warned above): not a logging interval.
             "no training loss could be placed: the metric records without a step were skipped (above); loss comparisons are skipped".into()
         } else {
-            "no training loss in any file (was logging_steps larger than the run?); loss comparisons are skipped".into()
+            // Why there is none, by what is known: a logging interval longer than the run, or
+            // a run that stopped (crashed, killed) before its first logged loss.
+            let (logging, total) = (config.num(Key::LoggingSteps), config.num(Key::TotalSteps));
+            match (logging, total) {
+                (Some(l), Some(t)) if l < t => format!(
+                    "no training loss in any file, though the run logs every {} steps of {}: it stopped (crashed, killed) before its first logged loss, or is still starting; loss comparisons are skipped",
+                    crate::model::format_count(l),
+                    crate::model::format_count(t)
+                ),
+                (Some(l), Some(t)) => format!(
+                    "no training loss in any file: the run logs every {} steps but makes only {}; loss comparisons are skipped",
+                    crate::model::format_count(l),
+                    crate::model::format_count(t)
+                ),
+                _ => "no training loss in any file (a logging interval longer than the run, or a run stopped before its first logged loss); loss comparisons are skipped".into(),
+            }
         });
     }
     // Logs that stop short of the planned steps with no end-of-training summary: a run cut

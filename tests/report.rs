@@ -398,7 +398,7 @@ fn the_runs_table_shows_where_a_cut_short_run_stopped() {
         "{md}"
     );
     assert!(
-        md.contains("| 17\\_nanogpt-stdout-config-file-echo | — | 32 | 1 | — |"),
+        md.contains("| 17\\_nanogpt-stdout-config-file-echo | — | 32 | 1 | 32 |"),
         "{md}"
     );
 }

@@ -310,7 +310,7 @@ fn every_printed_ratio_matches_the_values_beside_it() {
 fn a_pair_on_steps_alone_prints_each_comparison_once() {
     let (text, _) = text_of(&[
         "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
-        "fixtures/real/17_nanogpt-stdout-config-file-echo",
+        "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
     ]);
     assert!(text.contains("compared by optimizer step"), "{text}");
     let at: Vec<&str> = text

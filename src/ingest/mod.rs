@@ -366,7 +366,7 @@ fn assemble(
                     crate::model::format_count(l),
                     crate::model::format_count(t)
                 ),
-                _ => "no training loss in any file (a logging interval longer than the run, or a run stopped before its first logged loss); loss comparisons are skipped".into(),
+                _ => "no training loss in any file (a logging interval longer than the run, a run stopped before its first logged loss, or end-of-run results alone); loss comparisons are skipped".into(),
             }
         });
     }

@@ -297,7 +297,12 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             cfg.num(PerDeviceBatch),
             cfg.num(GradAccum),
         );
+        // nanoGPT's gradient_accumulation_steps is the total over all processes (train.py
+        // divides it by the world size): batch × it is the effective batch on any number of
+        // processes, and says nothing of how many there were.
+        let global_accumulation = files.iter().any(|f| f.format.name() == "nanogpt");
         match (w, b, g) {
+            (None, Some(_), Some(_)) if global_accumulation => {}
             (None, Some(b), Some(g)) => {
                 if let Some(w) =
                     near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5)

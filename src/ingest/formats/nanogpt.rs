@@ -5,8 +5,9 @@
 //! `0 hella 0.2413`).
 //!
 //! Tokens per iteration already counts gradient accumulation, world size, batch and block size,
-//! so tokens seen = iteration × that. Samples cannot be told apart from the block size, which
-//! nanoGPT does not print: the token axis is the one to compare on.
+//! so tokens seen = iteration × that. Where the log echoes the configuration's `block_size`,
+//! the effective batch in sequences is tokens per iteration ÷ block size (so samples seen are
+//! known); otherwise the token axis is the one to compare on.
 
 use super::{Growth, TextFormat, lines_starting};
 use crate::ingest::lenient::parse_number;
@@ -46,6 +47,8 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
     let mut out = Parsed::default();
     let mut names = Names::default();
     let mut per_iter: Option<(f64, usize)> = None;
+    let mut block: Option<(f64, usize)> = None;
+    let mut bpc: Option<usize> = None;
     let mut training = false;
     for (i, raw) in text.lines().enumerate() {
         let lineno = i + 1;
@@ -55,6 +58,10 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         if !training {
             if let Some((key, x, name)) = config_line(line) {
                 out.fact(key, x, At::line(lineno, name.to_string()), 1);
+                continue;
+            }
+            if let Some(x) = variable(line, "block_size") {
+                block = Some((x, lineno));
                 continue;
             }
         }
@@ -72,6 +79,9 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let Some((step, metrics)) = parsed else {
             continue;
         };
+        if bpc.is_none() && line.contains(" BPC") {
+            bpc = Some(lineno);
+        }
         training = true;
         out.records.push(Record {
             row: Row {
@@ -84,6 +94,29 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
                 .map(|(n, x)| (names.get(n), x))
                 .collect(),
         });
+    }
+    if let Some(line) = bpc {
+        out.warnings.push(format!(
+            "the training losses are printed in bits per character (BPC, from line {line}): read as nats (× ln 2), the unit of its eval losses and of other runs"
+        ));
+    }
+    if let (Some((n, lineno)), Some((b, block_line))) = (per_iter, block) {
+        // Sequences per iteration, when the tokens divide into whole blocks.
+        let batch = n / b;
+        if batch >= 1.0 && batch.fract() == 0.0 {
+            out.fact(
+                Key::EffectiveBatch,
+                batch,
+                At::line(
+                    lineno,
+                    format!(
+                        "tokens per iteration ÷ block_size {} of line {block_line}",
+                        crate::model::format_count(b)
+                    ),
+                ),
+                2,
+            );
+        }
     }
     if let Some((n, lineno)) = per_iter {
         out.records
@@ -115,14 +148,17 @@ const CONFIG: [(&str, Key); 6] = [
 
 /// `batch_size = 32` or `Overriding: batch_size = 32`, for the variables in [`CONFIG`].
 fn config_line(line: &str) -> Option<(Key, f64, &'static str)> {
+    let &(option, key) = CONFIG.iter().find(|(o, _)| variable(line, o).is_some())?;
+    Some((key, variable(line, option)?, option))
+}
+
+/// The number a configuration line gives the variable `name` (`name = 32`, or
+/// `Overriding: name = 32`); not an expression (`'cuda' if … else 'cpu'`).
+fn variable(line: &str, name: &str) -> Option<f64> {
     let line = line.trim();
     let line = line.strip_prefix("Overriding:").map_or(line, str::trim);
-    let (name, value) = line.split_once('=')?;
-    let (name, value) = (name.trim(), value.trim());
-    let &(option, key) = CONFIG.iter().find(|(o, _)| *o == name)?;
-    // A number, not an expression (`'cuda' if … else 'cpu'`).
-    let x = value.parse::<f64>().ok()?;
-    Some((key, x, option))
+    let (left, value) = line.split_once('=')?;
+    (left.trim() == name).then(|| value.trim().parse::<f64>().ok())?
 }
 
 type Parsed1 = (f64, Vec<(&'static str, f64)>);
@@ -154,10 +190,15 @@ fn eval_line(line: &str) -> Option<Parsed1> {
     (!metrics.is_empty()).then_some((step, metrics))
 }
 
-/// A logged number with an optional unit after it (`6.1551 BPC`, as forks print bits per
-/// character).
+/// A logged number with an optional unit after it. Bits per character (`6.1551 BPC`, as forks
+/// print it) are read in nats, as every other loss (eval lines, other runs) is: × ln 2.
 fn value(s: &str) -> Option<f64> {
-    parse_number(s.split_whitespace().next()?)
+    let mut words = s.split_whitespace();
+    let x = parse_number(words.next()?)?;
+    Some(match words.next() {
+        Some("BPC") => x * std::f64::consts::LN_2,
+        _ => x,
+    })
 }
 
 /// build-nanogpt: `step 0 | loss: 10.938573 | lr: 6.0000e-05 | norm: 27.0159 | time: …`.
@@ -231,6 +272,46 @@ mod tests {
         assert_eq!(fact(Key::LearningRate), Some(0.001));
         assert_eq!(fact(Key::TotalSteps), Some(3000.0));
         assert_eq!(fact(Key::LoggingSteps), Some(20.0));
+        // No block size echoed: the tokens per iteration do not give sequences.
+        assert_eq!(fact(Key::EffectiveBatch), None);
+        let with_block = log.replace("max_iters", "block_size = 128\nmax_iters");
+        let p = read(&with_block, "train.log").expect("reads");
+        let batch = p.facts.iter().find(|f| f.key == Key::EffectiveBatch);
+        assert_eq!(
+            batch.and_then(|f| f.value.as_f64()),
+            Some(32.0),
+            "4,096 ÷ 128"
+        );
+    }
+
+    /// A fork's losses in bits per character are read in nats, as its eval lines are.
+    #[test]
+    fn bits_per_character_are_read_as_nats() {
+        let log = "iter 0: loss 6.1551 BPC, time 100ms\nstep 0: train loss 4.2664, val loss 4.2650\niter 10: loss 3.0 BPC, time 90ms\n";
+        let p = read(log, "output.log").expect("reads");
+        let losses: Vec<f64> = p
+            .records
+            .to_vec()
+            .iter()
+            .flat_map(|r| {
+                r.metrics
+                    .iter()
+                    .filter(|(n, _)| &**n == "loss")
+                    .map(|(_, x)| *x)
+            })
+            .collect();
+        assert_eq!(
+            losses,
+            [
+                6.1551 * std::f64::consts::LN_2,
+                3.0 * std::f64::consts::LN_2
+            ]
+        );
+        assert!(
+            p.warnings[0].contains("bits per character (BPC, from line 1)"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

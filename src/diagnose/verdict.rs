@@ -219,10 +219,17 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
         }
     }
     v.better = better(ctx, &ahead);
-    // A plan with nothing predicted against it passes, with the numbers it was judged on.
+    // A plan with nothing predicted against it passes, with the numbers it was judged on: not
+    // one a warning names (runs that differ in more than the batch), which `--fail-on warning`
+    // would fail while this line said "no problem predicted".
+    let warned = |label: &str| {
+        findings
+            .iter()
+            .any(|f| f.runs.iter().any(|r| r == label) && f.severity >= Severity::Warning)
+    };
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        if !run.planned || troubled(&run.label) {
+        if !run.planned || troubled(&run.label) || warned(&run.label) {
             continue;
         }
         let (Some(b_ref), Some(b_run)) = (

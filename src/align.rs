@@ -224,9 +224,10 @@ pub struct Overlap {
     pub ratio_all: f64,
     /// Mean absolute difference between the curves over the overlap (area ÷ width).
     pub mean_abs_gap: f64,
-    /// The run's own logged (raw) points in the last half of the overlap, each against the
-    /// reference interpolated at the same x, as log-ratios run ÷ reference: the input of the
-    /// significance test, summed once here.
+    /// The logged (raw) points in the last half of the overlap of the run that logged fewer
+    /// there, each against the other interpolated at the same x, as log-ratios run ÷
+    /// reference: the input of the significance test, summed once here, the same whichever run
+    /// is the reference.
     pub run_over_reference: LogRatios,
     /// The same points as reference ÷ run, for a check that reads the pair the other way.
     pub reference_over_run: LogRatios,
@@ -513,14 +514,25 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
         }
     };
     let all: Vec<&(f64, f64, f64)> = pairs.iter().collect();
+    // The test reads the last half at the logged points of the run that logged fewer there,
+    // the other interpolated: whichever is the reference, the same points (a run three lines
+    // into training is not tested on the other run's hundred).
     let half_from = end - (end - start) * 0.5;
+    let logged = |c: &Curve| c.xs.iter().filter(|&&x| x >= half_from && x <= end).count();
+    let run_sparser = logged(run) <= logged(reference);
+    let (sampled, other) = if run_sparser {
+        (run, reference)
+    } else {
+        (reference, run)
+    };
     let mut run_over_reference = LogRatios::default();
     let mut reference_over_run = LogRatios::default();
-    for (&x, &y) in run.xs.iter().zip(&run.ys) {
+    for (&x, &y) in sampled.xs.iter().zip(&sampled.ys) {
         if x >= half_from && x <= end {
-            if let Some(r) = reference.raw_at(x) {
-                run_over_reference.push(y, r);
-                reference_over_run.push(r, y);
+            if let Some(o) = other.raw_at(x) {
+                let (r, u) = if run_sparser { (o, y) } else { (y, o) };
+                run_over_reference.push(u, r);
+                reference_over_run.push(r, u);
             }
         }
     }

@@ -486,3 +486,39 @@ fn a_critical_batch_bound_is_the_bound_in_the_evidence() {
     assert_eq!(value("B_crit"), None);
     assert_eq!(value("B_crit_low"), None);
 }
+
+/// A run three log lines in (still going, or killed early) whose configuration makes it 8× short
+/// of updates gets that cause from its configuration, as a plan does, in both orders: not only
+/// the symptom (too few updates) with another change.
+#[test]
+fn a_run_just_started_is_predicted_short_of_updates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("live");
+    std::fs::create_dir(&run).expect("run dir");
+    std::fs::copy(
+        common::fixture("lf_8proc_ga8/config.yaml"),
+        run.join("config.yaml"),
+    )
+    .expect("config");
+    let log =
+        std::fs::read_to_string(common::fixture("lf_8proc_ga8/trainer_log.jsonl")).expect("log");
+    let head: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(run.join("trainer_log.jsonl"), head).expect("log head");
+    let base = common::fixture("lf_1gpu_ga8");
+    for order in [[&base, &run], [&run, &base]] {
+        let args: Vec<&str> = order.iter().map(|p| p.to_str().expect("utf-8")).collect();
+        let doc = json_of(&args);
+        let cause = &doc["verdict"]["causes"][0];
+        assert_eq!(cause["run"], "live", "{args:?}");
+        assert_eq!(cause["id"], "oversized-effective-batch", "{args:?}");
+        assert_eq!(cause["changes"]["gradient_accumulation_steps"]["to"], 1.0);
+        let f = &doc["findings"][cause["finding"].as_u64().expect("index") as usize];
+        assert_eq!(f["severity"], "warning");
+        assert!(
+            f["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("its logs stop at step 6 of 48, too early")),
+            "{f}"
+        );
+    }
+}

@@ -159,8 +159,8 @@ pub struct View {
     pub ratio_all: f64,
     /// Mean difference numerator − denominator over the last quarter.
     pub gap_last: f64,
-    /// The one-sided test that the numerator is worse (over the run's logged points in the
-    /// last half of the overlap).
+    /// The one-sided test that the numerator is worse (over the logged points, in the last half
+    /// of the overlap, of the run that logged fewer there).
     pub test: Option<stats::Test>,
 }
 

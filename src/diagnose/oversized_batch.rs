@@ -78,29 +78,75 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         if fewer < k / STEP_SLACK {
             continue;
         }
+        let batches = if inferred {
+            format!(
+                "{} vs {} optimizer steps per epoch; assumed: the same examples per epoch, so the steps per epoch give the batch ratio; effective batches unknown",
+                num(b_small),
+                num(b_big)
+            )
+        } else {
+            format!(
+                "{} vs {} samples per optimizer step",
+                num(b_big),
+                num(b_small)
+            )
+        };
+        // The prediction from the configuration alone, for a plan or a run still going.
+        let predicted = |live: Option<(f64, f64)>| {
+            let steps = [
+                (small, s_small, s_small_src.clone()),
+                (big, s_big, s_big_src.clone()),
+            ];
+            let batches = batches.as_str();
+            (
+                k,
+                planned(
+                    reference,
+                    run,
+                    [small, big],
+                    k,
+                    fewer,
+                    &steps,
+                    batches,
+                    live,
+                ),
+            )
+        };
         if big.planned || small.planned {
             // A plan has no loss to compare: judged on its configuration alone, and only when
             // the plan is the side that would be short of updates.
             if big.planned && !small.planned {
-                let steps = [(small, s_small, s_small_src), (big, s_big, s_big_src)];
-                out.push((k, planned(reference, run, small, big, k, fewer, &steps)));
+                out.push(predicted(None));
             }
             continue;
         }
-        let (Some(data), Some(steps)) = (&pair.by_data, &pair.by_steps) else {
+        // A run still going (its logs stop short of its plan, no summary yet) whose loss cannot
+        // show the signature yet is predicted from its configuration, as a plan is: so
+        // `--follow --fail-on warning` stops it for the cause, not for a symptom (too few
+        // updates) with another change.
+        let live = big.stopped_short();
+        let judged = 'judged: {
+            let (Some(data), Some(steps)) = (&pair.by_data, &pair.by_steps) else {
+                break 'judged None;
+            };
+            let (data, steps) = (View::of(data, run_is_big), View::of(steps, run_is_big));
+            if data.ratio_last.is_nan() || data.ratio_last < 1.0 + MIN_GAP {
+                break 'judged None;
+            }
+            let Some(test) = data.test else {
+                break 'judged None;
+            };
+            if test.p_value >= ALPHA || steps.ratio_all.ln() > 0.5 * data.ratio_all.ln() {
+                break 'judged None;
+            }
+            Some((data, steps, test))
+        };
+        let Some((data, steps, test)) = judged else {
+            if live.is_some() {
+                out.push(predicted(live));
+            }
             continue;
         };
-        let (data, steps) = (View::of(data, run_is_big), View::of(steps, run_is_big));
-        if data.ratio_last.is_nan() || data.ratio_last < 1.0 + MIN_GAP {
-            continue;
-        }
-        let Some(test) = data.test else { continue };
-        if test.p_value >= ALPHA {
-            continue;
-        }
-        if steps.ratio_all.ln() > 0.5 * data.ratio_all.ln() {
-            continue;
-        }
         let artifact = raised_for(earlier, "loss-logging-artifact", reference, run);
         // A gap the regression gate would call noise (below its absolute floor: two runs that
         // both reached ~0.001): still the signature of too few updates, but a warning, so that
@@ -200,19 +246,6 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
             )
         } else {
             String::new()
-        };
-        let batches = if inferred {
-            format!(
-                "{} vs {} optimizer steps per epoch; assumed: the same examples per epoch, so the steps per epoch give the batch ratio; effective batches unknown",
-                num(b_small),
-                num(b_big)
-            )
-        } else {
-            format!(
-                "{} vs {} samples per optimizer step",
-                num(b_big),
-                num(b_small)
-            )
         };
         let updates = updates_words(small, big, k, fewer, s_small, s_big);
         let summary = format!(
@@ -322,14 +355,18 @@ fn pace_words(steps: &View) -> String {
     }
 }
 
+/// The prediction from the configurations: for a plan (`live` none), or for a run whose logs
+/// stop at step `live.0` of `live.1`, too early for its loss to show the signature.
+#[allow(clippy::too_many_arguments)]
 fn planned(
     reference: &Run,
     run: &Run,
-    small: &Run,
-    big: &Run,
+    [small, big]: [&Run; 2],
     k: f64,
     fewer: f64,
     steps: &[(&Run, f64, Provenance); 2],
+    batches: &str,
+    live: Option<(f64, f64)>,
 ) -> Finding {
     let mut evidence: Vec<Evidence> = [
         config_evidence(small, Key::EffectiveBatch),
@@ -361,15 +398,31 @@ fn planned(
             .num(Key::WorldSize)
             .map_or_else(String::new, |w| format!(" on {}", super::processes(w)))
     };
+    let (opening, verb, trained) = match live {
+        None => (
+            "Planned: ".to_string(),
+            ("would use", "make"),
+            "nothing has been trained yet".to_string(),
+        ),
+        Some((last, total)) => (
+            String::new(),
+            ("is set to use", "make"),
+            format!(
+                "its logs stop at step {} of {}, too early for its loss to show it",
+                count(last),
+                count(total)
+            ),
+        ),
+    };
     let summary = format!(
-        "Planned: {big_l}{w_big} would use {k_s} larger effective batch than {small_l}{w_small} ({b_big} vs {b_small} samples per optimizer step) and so make {f_s} fewer optimizer updates ({s_big} vs {s_small}) over the same data. A run short of updates like this lags at matched samples while keeping pace per step (the under-updating signature); nothing has been trained yet, so this is a prediction from the configuration.",
+        "{opening}{big_l}{w_big} {use_} {k_s} larger effective batch than {small_l}{w_small} ({batches}) and so {make} {f_s} fewer optimizer updates ({s_big} vs {s_small}) over the same data. A run short of updates like this lags at matched samples while keeping pace per step (the under-updating signature); {trained}, so this is a prediction from the configuration.",
+        use_ = verb.0,
+        make = verb.1,
         big_l = big.label,
         small_l = small.label,
         w_big = world(big),
         w_small = world(small),
         k_s = a_times(k),
-        b_big = num(big.config.num(Key::EffectiveBatch).unwrap_or_default()),
-        b_small = num(small.config.num(Key::EffectiveBatch).unwrap_or_default()),
         f_s = times(fewer),
         s_big = num(steps[1].1),
         s_small = num(steps[0].1),

@@ -718,7 +718,7 @@ fn a_worse_baseline_is_noted_whichever_order() {
     let (text, _) = text_of(&[b2, b256]);
     assert!(
         text.contains(
-            "error   b256_lr0.008: worse than the baseline, which it differs from in more than the batch  [loss-regression]"
+            "error   b256_lr0.008: worse than the baseline; no cause found  [loss-regression]"
         ),
         "{text}"
     );

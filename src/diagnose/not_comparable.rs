@@ -1,5 +1,6 @@
 //! `not-comparable`: the runs differ in ways that make their curves not comparable as they are:
-//! a different number of training examples (> [`REL_DIFF`] apart) or of epochs, or a starting
+//! a different number of training examples (> [`REL_DIFF`] apart) or of epochs (not when a step
+//! limit stops both: their epochs then follow from the limit and the batch), or a starting
 //! loss more than [`START_RATIO`]× apart (unless a `loss-logging-artifact` explains it: then the
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
 
@@ -18,10 +19,17 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
         let (a, b) = ctx.pair_runs(pair);
         let mut what = Vec::new();
         let mut evidence = Vec::new();
+        // Runs a step limit stops (a max_steps batch sweep) differ in epochs by design: their
+        // length is the limit, and they are compared at matched samples anyway.
+        let limited =
+            super::options::step_limit(a).is_some() && super::options::step_limit(b).is_some();
         for (key, words) in [
             (Key::NumExamples, "training examples"),
             (Key::Epochs, "epochs"),
         ] {
+            if key == Key::Epochs && limited {
+                continue;
+            }
             if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
                 if (x - y).abs() > REL_DIFF * x.max(y) {
                     // A value worked out from others (not logged) is shown as the estimate it is.

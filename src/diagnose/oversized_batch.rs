@@ -331,8 +331,6 @@ fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big
     )
 }
 
-/// The finding for a plan whose effective batch is k× the run's it is judged against: what the
-/// configuration alone says (no loss yet), warning severity, the same fix as after the fact.
 /// What the matched-steps comparison says of the larger-batch run's progress per update, after
 /// its average over the whole overlap: as fast when it is not behind at the end either; when it
 /// falls behind late, that is said with the last quarter's ratio (the check needs only that the
@@ -355,8 +353,10 @@ fn pace_words(steps: &View) -> String {
     }
 }
 
-/// The prediction from the configurations: for a plan (`live` none), or for a run whose logs
-/// stop at step `live.0` of `live.1`, too early for its loss to show the signature.
+/// The finding for a run whose effective batch is k× the one it is judged against, from the
+/// configurations alone (no loss to show it): for a plan (`live` none), or for a run whose logs
+/// stop at step `live.0` of `live.1`, too early for its loss to show the signature. Warning
+/// severity, the same fix as after the fact.
 #[allow(clippy::too_many_arguments)]
 fn planned(
     reference: &Run,

@@ -229,7 +229,7 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
     };
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        if !run.planned || troubled(&run.label) || warned(&run.label) {
+        if !run.planned || warned(&run.label) {
             continue;
         }
         let (Some(b_ref), Some(b_run)) = (

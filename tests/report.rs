@@ -402,3 +402,34 @@ fn the_runs_table_shows_where_a_cut_short_run_stopped() {
         "{md}"
     );
 }
+
+/// A lone run is said to be checked on its own, in the terminal, the page and the Markdown —
+/// not "1 runs compared" or an empty first line.
+#[test]
+fn a_lone_run_is_said_to_be_checked_on_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (page, md) = (dir.path().join("r.html"), dir.path().join("r.md"));
+    let out = losscmp()
+        .arg("fixtures/lf_8proc_ga8/train.log")
+        .arg("--out")
+        .arg(&page)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.starts_with("lf_8proc_ga8 checked on its own (give a second run to compare with)\n"),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(&page).expect("page");
+    assert!(
+        page.contains("<b>lf_8proc_ga8</b> checked on its own"),
+        "page"
+    );
+    let md = std::fs::read_to_string(&md).expect("markdown");
+    assert!(
+        md.starts_with("## losscmp: lf\\_8proc\\_ga8, checked on its own"),
+        "{md}"
+    );
+}

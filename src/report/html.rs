@@ -562,14 +562,20 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
         escape(&labels.join(" vs "))
     );
     let _ = writeln!(h, "<h1>losscmp report</h1>");
-    let _ = writeln!(
-        h,
-        "<p class=\"sub\">{} run{} compared by {}; baseline <b>{}</b></p>",
-        report.runs.len(),
-        if report.runs.len() == 1 { "" } else { "s" },
-        escape(report.aligned.data_axis.label()),
-        escape(&report.runs[report.baseline].label)
-    );
+    let baseline = escape(&report.runs[report.baseline].label);
+    let _ = if report.runs.len() == 1 {
+        writeln!(
+            h,
+            "<p class=\"sub\"><b>{baseline}</b> checked on its own (give a second run to compare with)</p>"
+        )
+    } else {
+        writeln!(
+            h,
+            "<p class=\"sub\">{} runs compared by {}; baseline <b>{baseline}</b></p>",
+            report.runs.len(),
+            escape(report.aligned.data_axis.label()),
+        )
+    };
     verdict(&mut h, report);
     // The headline pair (loss by samples seen, by optimizer steps) right under the verdict;
     // the runs table, the other findings and the other charts after it.

@@ -15,12 +15,16 @@ fn cell(s: &str) -> String {
 /// Renders the summary.
 pub fn render(report: &Report<'_>) -> String {
     let mut m = String::new();
-    let _ = writeln!(
-        m,
-        "## losscmp: {} runs, baseline {}\n",
-        report.runs.len(),
-        cell(&report.runs[report.baseline].label)
-    );
+    let baseline = cell(&report.runs[report.baseline].label);
+    let _ = if report.runs.len() == 1 {
+        writeln!(m, "## losscmp: {baseline}, checked on its own\n")
+    } else {
+        writeln!(
+            m,
+            "## losscmp: {} runs, baseline {baseline}\n",
+            report.runs.len()
+        )
+    };
     let titles: Vec<&str> = TABLE_KEYS.iter().map(|&k| title(k)).collect();
     let _ = writeln!(
         m,

@@ -118,6 +118,12 @@ pub fn render(report: &Report<'_>, view: &View) -> String {
             report.aligned.data_axis.label(),
             p.bold(&baseline.label)
         );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} checked on its own (give a second run to compare with)",
+            p.bold(&baseline.label)
+        );
     }
     verdict(&mut out, &p, report);
     let others: Vec<&Finding> = report.other_findings().map(|(_, f)| f).collect();

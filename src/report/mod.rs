@@ -230,30 +230,28 @@ fn emit_as(report: &Report<'_>, config: &Config, last: bool) -> Result<()> {
     Ok(())
 }
 
-/// Writes one document to its file (atomically, through a buffer) or, by the last call only, to
-/// standard output; the file written, for the terminal's list.
+/// Writes one document where [`rendered`] says it goes now: to its file (atomically, through a
+/// buffer) or to standard output; the file written, for the terminal's list.
 fn put(
     target: &Option<Output>,
     last: bool,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<Option<&Path>> {
-    match target {
-        Some(Output::File(path)) => {
-            write_atomic_with(path, |f| {
-                let mut out = io::BufWriter::new(f);
-                write(&mut out)?;
-                out.flush()
-            })?;
-            Ok(Some(path))
-        }
-        Some(Output::Stdout) if last => {
-            let mut out = io::BufWriter::new(io::stdout().lock());
-            write(&mut out)?;
-            out.flush()?;
-            Ok(None)
-        }
-        _ => Ok(None),
+    if !rendered(target, last) {
+        return Ok(None);
     }
+    if let Some(Output::File(path)) = target {
+        write_atomic_with(path, |f| {
+            let mut out = io::BufWriter::new(f);
+            write(&mut out)?;
+            out.flush()
+        })?;
+        return Ok(Some(path));
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    write(&mut out)?;
+    out.flush()?;
+    Ok(None)
 }
 
 /// Whether a document for `target` is rendered: a file always, standard output only by the

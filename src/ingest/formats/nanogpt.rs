@@ -55,12 +55,12 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
         let line = raw.trim_end_matches('\r');
         // nanoGPT echoes its configuration before training: `Overriding: batch_size = 1`, or the
         // config file itself after `Overriding config with config/x.py:`.
-        if !training {
-            if let Some((key, x, name)) = config_line(line) {
-                out.fact(key, x, At::line(lineno, name.to_string()), 1);
+        if let Some((name, x)) = assignment(line).filter(|_| !training) {
+            if let Some(&(option, key)) = CONFIG.iter().find(|(o, _)| *o == name) {
+                out.fact(key, x, At::line(lineno, option), 1);
                 continue;
             }
-            if let Some(x) = variable(line, "block_size") {
+            if name == "block_size" {
                 block = Some((x, lineno));
                 continue;
             }
@@ -146,19 +146,13 @@ const CONFIG: [(&str, Key); 6] = [
     ("warmup_iters", Key::WarmupSteps),
 ];
 
-/// `batch_size = 32` or `Overriding: batch_size = 32`, for the variables in [`CONFIG`].
-fn config_line(line: &str) -> Option<(Key, f64, &'static str)> {
-    let &(option, key) = CONFIG.iter().find(|(o, _)| variable(line, o).is_some())?;
-    Some((key, variable(line, option)?, option))
-}
-
-/// The number a configuration line gives the variable `name` (`name = 32`, or
-/// `Overriding: name = 32`); not an expression (`'cuda' if … else 'cpu'`).
-fn variable(line: &str, name: &str) -> Option<f64> {
+/// A configuration line's variable and the number it is given (`batch_size = 32`, or
+/// `Overriding: batch_size = 32`), read once; not an expression (`'cuda' if … else 'cpu'`).
+fn assignment(line: &str) -> Option<(&str, f64)> {
     let line = line.trim();
     let line = line.strip_prefix("Overriding:").map_or(line, str::trim);
-    let (left, value) = line.split_once('=')?;
-    (left.trim() == name).then(|| value.trim().parse::<f64>().ok())?
+    let (name, value) = line.split_once('=')?;
+    Some((name.trim(), value.trim().parse::<f64>().ok()?))
 }
 
 type Parsed1 = (f64, Vec<(&'static str, f64)>);

@@ -529,6 +529,57 @@ fn steps_per_epoch_prefer_the_planned_total_and_carry_the_rounding_of_an_epoch()
 }
 
 #[test]
+fn steps_per_epoch_of_a_run_cut_by_max_steps_come_from_its_unrounded_epoch() {
+    // HF Trainer writes `num_train_epochs: 1` for `max_steps: 3000` when an epoch is 10,827
+    // steps (the count is rounded up), and rounds logged epochs to 2 decimals (real case 22).
+    // Its top-level `epoch` is unrounded.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entries: Vec<String> = [500, 1000]
+        .iter()
+        .map(|s| {
+            let epoch = (f64::from(*s) / 10827.0 * 100.0).round() / 100.0;
+            format!("{{\"epoch\": {epoch}, \"loss\": 1.2, \"step\": {s}}}")
+        })
+        .collect();
+    let state = |top: &str| {
+        format!(
+            "{{{top}\"log_history\": [{}], \"max_steps\": 3000, \"num_train_epochs\": 1}}",
+            entries.join(", ")
+        )
+    };
+    let path = dir.path().join("trainer_state.json");
+    std::fs::write(
+        &path,
+        state("\"epoch\": 0.09235955575053684, \"global_step\": 1000, "),
+    )
+    .expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
+    assert_eq!(spe["value"], 10827.0, "{spe}");
+    let source = spe["source"].as_str().expect("source");
+    assert!(
+        source.starts_with("derived: step 1000 ÷ epoch 0.09235955575053684 (")
+            && source.contains("trainer_state.json: global_step and epoch)")
+            && source.ends_with(
+                "total_steps 3000 ÷ epochs 1 = 3000 does not fit the logged epochs: the planned epochs are rounded up when max_steps ends a run mid-epoch"
+            ),
+        "{source}"
+    );
+    // Without the top level, the last logged epoch (0.09, rounded) says it, with its bounds.
+    std::fs::write(&path, state("")).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
+    assert_eq!(spe["value"], 11111.0, "{spe}");
+    assert!(
+        spe["source"]
+            .as_str()
+            .expect("source")
+            .contains("the epoch is rounded, so between 10527 and 11764"),
+        "{spe}"
+    );
+}
+
+#[test]
 fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
     let run = "fixtures/handmade/custom_dicts_resumed_ranks_truncated";
     let out = losscmp()

@@ -156,6 +156,17 @@ pub struct Parsed {
     pub facts: Vec<Fact>,
     /// Problems that did not stop reading (already prefixed with nothing: the caller adds the path).
     pub warnings: Vec<String>,
+    /// Where the file says training stood when it was written, when it says so unrounded.
+    pub stood: Option<Stood>,
+}
+
+/// The optimizer step a file was written at and the epoch reached by then, unrounded
+/// (`trainer_state.json`'s top-level `global_step` and `epoch`): steps per epoch to the step,
+/// where logged epochs are rounded and a planned epoch count is rounded up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stood {
+    pub step: f64,
+    pub epoch: f64,
 }
 
 impl Parsed {

@@ -154,6 +154,77 @@ fn rounding(x: f64) -> Option<f64> {
         .then(|| 0.5 * 10f64.powi(-(decimals as i32)))
 }
 
+/// A step and the epoch logged at it, and where: what says steps per epoch when nothing states
+/// it.
+struct Logged {
+    step: f64,
+    epoch: f64,
+    /// Whether the epoch is known unrounded (else it may be written rounded, [`rounding`]).
+    exact: bool,
+    origin: String,
+}
+
+impl Logged {
+    /// Half a unit of the epoch's last written decimal, when it may be rounded.
+    fn rounding(&self) -> Option<f64> {
+        if self.exact {
+            None
+        } else {
+            rounding(self.epoch)
+        }
+    }
+
+    /// Whether `spe` steps per epoch fits the epoch logged at the step: within its rounding, or
+    /// within [`INTEGER_TOLERANCE`] of it.
+    fn allows(&self, spe: f64) -> bool {
+        let at = self.step / spe;
+        let slack = self
+            .rounding()
+            .unwrap_or(0.0)
+            .max(INTEGER_TOLERANCE * self.epoch);
+        (at - self.epoch).abs() <= slack * (1.0 + 1e-9)
+    }
+}
+
+/// The step and epoch that say steps per epoch best: where a `trainer_state.json` says training
+/// stood (its epoch unrounded), else the record with the largest step (the last of equals) of a
+/// format that logs full-precision epochs (HF state, LLaMA-Factory jsonl; 2-decimal stdout
+/// epochs are too coarse and are not used).
+fn logged_epoch(files: &[ReadFile]) -> Option<Logged> {
+    let stood = files
+        .iter()
+        .filter_map(|f| Some((f, f.parsed.stood?)))
+        .max_by(|a, b| a.1.step.total_cmp(&b.1.step));
+    if let Some((f, st)) = stood {
+        return Some(Logged {
+            step: st.step,
+            epoch: st.epoch,
+            exact: true,
+            origin: format!("{}: global_step and epoch", f.path),
+        });
+    }
+    let mut last: Option<(&ReadFile, u32, f64, f64)> = None;
+    for f in files.iter().filter(|f| f.format.exact_epochs()) {
+        let frame = &f.parsed.records;
+        for i in 0..frame.len() {
+            let (s, e) = (
+                frame.get(Coordinate::Step, i),
+                frame.get(Coordinate::Epoch, i),
+            );
+            // Unknown (NaN) fails both tests.
+            if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {
+                last = Some((f, frame.line(i), s, e));
+            }
+        }
+    }
+    last.map(|(f, line, step, epoch)| Logged {
+        step,
+        epoch,
+        exact: false,
+        origin: format!("{} {}", f.path, f.locator().at(line)),
+    })
+}
+
 fn num(x: f64) -> ConfigValue {
     ConfigValue::Number(x)
 }
@@ -179,12 +250,33 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
     };
 
-    // The planned total over the epochs, when both are stated and divide evenly: exact, where a
-    // logged epoch may be rounded (a crashed run's last epoch 0.1 at step 39 says 390, the run's
-    // true 406).
-    if let (None, Some(t), Some(e)) = (cfg.get(StepsPerEpoch), cfg.num(TotalSteps), cfg.num(Epochs))
-    {
-        if let Some(spe) = near_integer(t / e).filter(|s| (s * e - t).abs() < 1e-6) {
+    // Steps per epoch, from the best of three: the planned total over the epochs, when both are
+    // stated and divide evenly (exact, where a logged epoch may be rounded: a crashed run's last
+    // epoch 0.1 at step 39 says 390, the run's true 406); else a logged step over its epoch;
+    // else the planned total over the epochs as it is. The planned count is rounded up when
+    // `max_steps` ends a run mid-epoch (3,000 steps of a 10,827-step epoch is "1 epoch"), so a
+    // logged epoch that contradicts it wins.
+    let logged = logged_epoch(files);
+    let planned = match (cfg.get(StepsPerEpoch), cfg.num(TotalSteps), cfg.num(Epochs)) {
+        (None, Some(t), Some(e)) if e > 0.0 => Some((t, e)),
+        _ => None,
+    };
+    let contradicted = planned
+        .zip(logged.as_ref())
+        .is_some_and(|((t, e), l)| !l.allows(t / e));
+    // The planned total over the epochs when they divide evenly.
+    let even = planned.and_then(|(t, e)| {
+        near_integer(t / e)
+            .filter(|s| (s * e - t).abs() < 1e-6)
+            .map(|spe| (t, e, spe))
+    });
+    let mut overruled = String::new();
+    if let Some((t, e, spe)) = even {
+        if contradicted {
+            overruled = format!(
+                "; total_steps {t} ÷ epochs {e} = {spe} does not fit the logged epochs: the planned epochs are rounded up when max_steps ends a run mid-epoch"
+            );
+        } else {
             cfg.set_if_absent(
                 StepsPerEpoch,
                 num(spe),
@@ -192,44 +284,26 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             );
         }
     }
-    if cfg.get(StepsPerEpoch).is_none() {
-        // Full-precision epochs (HF state, LLaMA-Factory jsonl) give steps per epoch directly;
-        // 2-decimal ones (older files, stdout) are too coarse and are not used.
-        // The record with the largest step (the last of equals): (file, line, step, epoch).
-        let mut last: Option<(&ReadFile, u32, f64, f64)> = None;
-        for f in files.iter().filter(|f| f.format.exact_epochs()) {
-            let frame = &f.parsed.records;
-            for i in 0..frame.len() {
-                let (s, e) = (
-                    frame.get(Coordinate::Step, i),
-                    frame.get(Coordinate::Epoch, i),
-                );
-                // Unknown (NaN) fails both tests.
-                if s > 0.0 && e > 0.0 && last.is_none_or(|l| s.total_cmp(&l.2).is_ge()) {
-                    last = Some((f, frame.line(i), s, e));
-                }
-            }
-        }
-        if let Some((f, line, s, e)) = last {
-            if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
-                // The epoch as written may be rounded: with d decimals it is ± half a unit of
-                // the last one, and steps per epoch somewhere in s ÷ (e ± that).
-                let bound = rounding(e)
-                    .map(|h| ((s / (e + h)).ceil(), (s / (e - h)).floor()))
-                    .filter(|(lo, hi)| hi > lo)
-                    .map_or_else(String::new, |(lo, hi)| {
-                        format!("; the epoch is rounded, so between {lo} and {hi}")
-                    });
-                cfg.set_if_absent(
-                    StepsPerEpoch,
-                    num(spe),
-                    Provenance::Derived(format!(
-                        "step {s} ÷ epoch {e} ({} {}){bound}",
-                        f.path,
-                        f.locator().at(line)
-                    )),
-                );
-            }
+    if let (None, Some(l)) = (cfg.get(StepsPerEpoch), &logged) {
+        let (s, e) = (l.step, l.epoch);
+        if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
+            // The epoch as written may be rounded: with d decimals it is ± half a unit of the
+            // last one, and steps per epoch somewhere in s ÷ (e ± that).
+            let bound = l
+                .rounding()
+                .map(|h| ((s / (e + h)).ceil(), (s / (e - h)).floor()))
+                .filter(|(lo, hi)| hi > lo)
+                .map_or_else(String::new, |(lo, hi)| {
+                    format!("; the epoch is rounded, so between {lo} and {hi}")
+                });
+            cfg.set_if_absent(
+                StepsPerEpoch,
+                num(spe),
+                Provenance::Derived(format!(
+                    "step {s} ÷ epoch {e} ({}){bound}{overruled}",
+                    l.origin
+                )),
+            );
         }
     }
     if let (Some(t), Some(spe), None) =
@@ -241,7 +315,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             Provenance::Derived(format!("total_steps {t} ÷ steps_per_epoch {spe}")),
         );
     }
-    if let (Some(t), Some(e)) = (cfg.num(TotalSteps), cfg.num(Epochs)) {
+    if let (Some(t), Some(e), false) = (cfg.num(TotalSteps), cfg.num(Epochs), contradicted) {
         if e > 0.0 {
             cfg.set_if_absent(
                 StepsPerEpoch,

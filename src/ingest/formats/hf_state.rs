@@ -1,6 +1,7 @@
 //! HF Trainer `trainer_state.json`: `log_history` entries (train, eval, predict and the final
-//! summary) and the top-level fields (`global_step`, `max_steps`, `num_train_epochs`,
-//! `train_batch_size` = per-device batch, `logging_steps`, `num_input_tokens_seen`).
+//! summary) and the top-level fields (`max_steps`, `num_train_epochs`, `train_batch_size` =
+//! per-device batch, `logging_steps`, `num_input_tokens_seen`, and `global_step` with its
+//! unrounded `epoch`).
 //! Python writes `NaN`/`Infinity`; a crashed writer leaves JSON cut short or zero-filled, from
 //! which every complete entry is kept. One reader, streaming: the file's text is never held whole.
 
@@ -15,7 +16,7 @@ use crate::ingest::lenient::{Entry, Val};
 use crate::ingest::shape::Shape;
 use crate::ingest::source;
 use crate::ingest::source::IngestError;
-use crate::ingest::{Names, Parsed};
+use crate::ingest::{Names, Parsed, Stood};
 use crate::model::{At, Key, Locator};
 
 /// Keys of the summary entry; they describe the whole run, not a step.
@@ -841,12 +842,14 @@ fn key_value(
 }
 
 /// The top-level fields read, in the order [`top_level_facts`] takes them.
-const TOP_LEVEL: [&str; 5] = [
+const TOP_LEVEL: [&str; 7] = [
     "max_steps",
     "num_train_epochs",
     "train_batch_size",
     "logging_steps",
     "num_input_tokens_seen",
+    "global_step",
+    "epoch",
 ];
 
 fn finish(h: History) -> Parsed {
@@ -882,8 +885,12 @@ fn finish(h: History) -> Parsed {
 }
 
 /// Facts from the top-level fields, given in [`TOP_LEVEL`]'s order.
-fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 5]) {
-    let [max_steps, epochs, batch, logging, tokens] = values.map(|v| v.filter(|&x| x > 0.0));
+fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
+    let [max_steps, epochs, batch, logging, tokens, step, epoch] =
+        values.map(|v| v.filter(|&x| x > 0.0 && x.is_finite()));
+    if let (Some(step), Some(epoch)) = (step, epoch) {
+        out.stood = Some(Stood { step, epoch });
+    }
     if let Some(x) = max_steps {
         out.fact(Key::TotalSteps, x, "max_steps", 2);
     }

@@ -580,6 +580,33 @@ fn steps_per_epoch_of_a_run_cut_by_max_steps_come_from_its_unrounded_epoch() {
 }
 
 #[test]
+fn a_log_that_holds_part_of_a_finished_run_is_said_and_its_results_sit_at_their_epoch() {
+    // Real case 16: trainer_log.jsonl through step 810 of 6,750; all_results.json, written at
+    // the end of training (epoch 3), holds the final eval_loss.
+    let case = fixture("real/16_lf-jsonl-separate-eval-rows-with-all-results");
+    let doc = json_of(&[case.to_str().expect("utf-8")]);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("the training loss stops at step 810 (12%) of the 6,750 that ")
+            && warnings.contains(
+                "all_results.json says training reached (epoch 3): these logs hold part of the run"
+            ),
+        "{warnings}"
+    );
+    let eval = &doc["runs"][0]["metrics"]["eval_loss"];
+    assert_eq!(eval["final_step"], 6750.0, "{eval}");
+    // 6,750 steps × the effective batch 8 (all_results.json's throughput × runtime ÷ steps).
+    assert_eq!(eval["final_samples"], 54000.0, "{eval}");
+
+    // Real case 21: losses every 25 steps, the last at step 75 of the 80 the state reached, no
+    // logging_steps key: a finished run's last log, not a part.
+    let case = fixture("real/21_hf-state-2021-era-summary-without-train-loss");
+    let doc = json_of(&[case.to_str().expect("utf-8")]);
+    let warnings = doc["warnings"].to_string();
+    assert!(!warnings.contains("hold part of the run"), "{warnings}");
+}
+
+#[test]
 fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
     let run = "fixtures/handmade/custom_dicts_resumed_ranks_truncated";
     let out = losscmp()

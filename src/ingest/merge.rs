@@ -2,14 +2,15 @@
 //! holds a metric wins (trainer state, then LLaMA-Factory jsonl, then stdout, then results
 //! files); points other files logged after the winner's last step are appended (a crashed run's
 //! stdout outlives its last checkpoint). Within a file a step logged twice keeps its last
-//! occurrence (the latest segment of a resumed run). Every point gets epoch, samples seen,
-//! tokens and time where they can be computed.
+//! occurrence (the latest segment of a resumed run). A results file's values sit at the last
+//! step logged, or at their epoch when that is well away from it. Every point gets epoch,
+//! samples seen, tokens and time where they can be computed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Name, ReadFile};
-use crate::model::{Column, Coordinate, Frame, Key, Points, RunConfig, Series};
+use crate::model::{Column, Coordinate, Frame, Key, Points, RunConfig, Series, falls_short};
 
 /// One file's values of one metric: file index, how steps were known, the rows (of the run's
 /// frame) and values in step order, and how many duplicates were dropped.
@@ -100,10 +101,20 @@ pub fn merge(
             let row_epoch = frame.known(Coordinate::Epoch, i);
             let (step, origin) = match (logged, logged_origin) {
                 (Some(s), origin) => (s, origin.unwrap_or("logged")),
+                // A results file's values at the end of training: the last step logged, unless
+                // its epoch says training went well past it (the logs hold part of the run).
                 (None, Some(origin))
                     if origin.starts_with("end of training") && last_step > 0.0 =>
                 {
-                    (last_step, origin)
+                    match row_epoch.zip(spe).map(|(e, spe)| (e * spe).round()) {
+                        Some(end)
+                            if falls_short(cfg, None, last_step, end)
+                                || falls_short(cfg, None, end, last_step) =>
+                        {
+                            (end, END_BY_EPOCH)
+                        }
+                        _ => (last_step, origin),
+                    }
                 }
                 (None, _) => match (row_epoch, spe, logging) {
                     (Some(e), Some(spe), _) => (
@@ -333,6 +344,9 @@ fn place_column(
 }
 
 /// A coordinate as a frame stores it: NaN for unknown.
+/// How a results file's values are placed when their epoch is well past the last logged step.
+const END_BY_EPOCH: &str = "end of training (results file): its epoch × steps per epoch";
+
 fn known(x: Option<f64>) -> f64 {
     x.unwrap_or(f64::NAN)
 }

@@ -156,16 +156,18 @@ pub struct Parsed {
     pub facts: Vec<Fact>,
     /// Problems that did not stop reading (already prefixed with nothing: the caller adds the path).
     pub warnings: Vec<String>,
-    /// Where the file says training stood when it was written, when it says so unrounded.
+    /// Where the file says training stood when it was written.
     pub stood: Option<Stood>,
 }
 
-/// The optimizer step a file was written at and the epoch reached by then, unrounded
-/// (`trainer_state.json`'s top-level `global_step` and `epoch`): steps per epoch to the step,
-/// where logged epochs are rounded and a planned epoch count is rounded up.
+/// Where a file says training stood when it was written: the epoch reached, unrounded, and the
+/// optimizer step when the file gives it (`trainer_state.json`'s top-level `global_step` and
+/// `epoch`; a results file's `epoch`, written at the end of training). With the step it gives
+/// steps per epoch, where logged epochs are rounded and a planned epoch count is rounded up;
+/// either says how far the run went, which its logs may fall short of.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stood {
-    pub step: f64,
+    pub step: Option<f64>,
     pub epoch: f64,
 }
 
@@ -394,6 +396,31 @@ fn assemble(
             }
         ));
     }
+    // Logs that stop well before where another file says training got to (a results file
+    // written at its end, a checkpoint's state): an excerpt, or a log a resumed run started
+    // anew. Said only when the planned total did not already say it.
+    else if let Some((last, reached)) = series.get("loss").and_then(|loss| {
+        let last = loss
+            .points
+            .last()
+            .map(|p| p.step)
+            .filter(|s| s.is_finite())?;
+        let reached = reached(&files, &config)?;
+        crate::model::falls_short(&config, Some(loss), last, reached.step)
+            .then_some((last, reached))
+    }) {
+        warnings.push(format!(
+            "the training loss stops at step {} ({}) of the {} that {} says training reached{}: these logs hold part of the run (a checkpoint's, an excerpt, a file cut short, or a log a resumed run started anew), so their last values are not the run's",
+            crate::model::format_count(last),
+            match 100.0 * last / reached.step {
+                p if p < 1.0 => "under 1%".to_string(),
+                p => format!("{p:.0}%"),
+            },
+            crate::model::format_count(reached.step),
+            reached.path,
+            reached.by,
+        ));
+    }
     Ok(Run {
         label: spec.label.clone(),
         path: display,
@@ -403,6 +430,37 @@ fn assemble(
         warnings,
         planned: false,
     })
+}
+
+/// The furthest step a file says training reached ([`Stood`]): its step, or its epoch × steps
+/// per epoch.
+struct Reached<'a> {
+    step: f64,
+    path: &'a str,
+    /// How the file says it, when not by the step: " (epoch 3)".
+    by: String,
+}
+
+fn reached<'a>(files: &'a [ReadFile], config: &crate::model::RunConfig) -> Option<Reached<'a>> {
+    let spe = config.num(Key::StepsPerEpoch);
+    files
+        .iter()
+        .filter_map(|f| {
+            let st = f.parsed.stood?;
+            let (step, by) = match st.step {
+                Some(s) => (s, String::new()),
+                None => (
+                    (st.epoch * spe?).round(),
+                    format!(" (epoch {})", crate::model::format_number(st.epoch)),
+                ),
+            };
+            Some(Reached {
+                step,
+                path: &f.path,
+                by,
+            })
+        })
+        .max_by(|a, b| a.step.total_cmp(&b.step))
 }
 
 /// Adds a file that was read: its warnings (prefixed with its path), its line in the sources

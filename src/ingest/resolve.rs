@@ -193,12 +193,15 @@ impl Logged {
 fn logged_epoch(files: &[ReadFile]) -> Option<Logged> {
     let stood = files
         .iter()
-        .filter_map(|f| Some((f, f.parsed.stood?)))
-        .max_by(|a, b| a.1.step.total_cmp(&b.1.step));
-    if let Some((f, st)) = stood {
+        .filter_map(|f| {
+            let st = f.parsed.stood?;
+            Some((f, st.step?, st.epoch))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((f, step, epoch)) = stood {
         return Some(Logged {
-            step: st.step,
-            epoch: st.epoch,
+            step,
+            epoch,
             exact: true,
             origin: format!("{}: global_step and epoch", f.path),
         });

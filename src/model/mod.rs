@@ -464,9 +464,25 @@ pub fn stopped_short(config: &RunConfig, loss: Option<&Series>) -> Option<(f64, 
         .map(|p| p.step)
         .filter(|s| s.is_finite())?;
     let total = config.num(Key::TotalSteps)?;
-    let interval = config.num(Key::LoggingSteps).unwrap_or(1.0).max(1.0);
-    let slack = interval.max(0.05 * total);
-    (config.get(Key::TrainRuntime).is_none() && last + slack < total).then_some((last, total))
+    (config.get(Key::TrainRuntime).is_none() && falls_short(config, loss, last, total))
+        .then_some((last, total))
+}
+
+/// Whether logs whose last step is `last` fall short of step `end`: a finished run's last log
+/// may be up to a logging interval before its end (`logging_steps`, else the last gap between
+/// the loss's steps), so only a gap past that and 5% of `end` counts.
+pub fn falls_short(config: &RunConfig, loss: Option<&Series>, last: f64, end: f64) -> bool {
+    let interval = config
+        .num(Key::LoggingSteps)
+        .or_else(|| {
+            let p = &loss?.points;
+            let n = p.len();
+            Some(p.get(n.checked_sub(1)?)?.step - p.get(n.checked_sub(2)?)?.step)
+        })
+        .filter(|g| g.is_finite())
+        .unwrap_or(1.0)
+        .max(1.0);
+    last + interval.max(0.05 * end) < end
 }
 
 /// How serious a finding is. Ordered: `Info < Warning < Error`.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Growth, TextFormat};
 use crate::ingest::lenient::{number, sanitize_json};
 use crate::ingest::source::IngestError;
-use crate::ingest::{Parsed, Record};
+use crate::ingest::{Parsed, Record, Stood};
 use crate::model::Key;
 
 /// Yes when the head is a flat JSON object with a run-summary key.
@@ -54,8 +54,13 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
+    let epoch = map.get("epoch").and_then(number);
+    // Written when training ended: where it stood then.
+    out.stood = epoch
+        .filter(|&e| e > 0.0 && e.is_finite())
+        .map(|epoch| Stood { step: None, epoch });
     let mut rec = Record::new(Row {
-        epoch: map.get("epoch").and_then(number),
+        epoch,
         line: 1,
         ..Row::default()
     });
@@ -100,5 +105,12 @@ mod tests {
             vec![("eval_loss".into(), 0.55)]
         );
         assert_eq!(p.records.to_vec()[0].row.step, None);
+        assert_eq!(
+            p.stood,
+            Some(Stood {
+                step: None,
+                epoch: 3.0
+            })
+        );
     }
 }

@@ -889,7 +889,10 @@ fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
     let [max_steps, epochs, batch, logging, tokens, step, epoch] =
         values.map(|v| v.filter(|&x| x > 0.0 && x.is_finite()));
     if let (Some(step), Some(epoch)) = (step, epoch) {
-        out.stood = Some(Stood { step, epoch });
+        out.stood = Some(Stood {
+            step: Some(step),
+            epoch,
+        });
     }
     if let Some(x) = max_steps {
         out.fact(Key::TotalSteps, x, "max_steps", 2);
@@ -963,6 +966,18 @@ mod tests {
                 .any(|f| f.key == Key::PerDeviceBatch && f.value.as_f64() == Some(2.0))
         );
         assert_eq!(p.warnings.len(), 1, "the predict entry is reported");
+        assert_eq!(
+            p.stood, None,
+            "a global_step without an epoch says no epoch"
+        );
+        let p = read(&STATE.replacen("{\n", "{\n  \"epoch\": 0.99,", 1), "s.json").expect("parses");
+        assert_eq!(
+            p.stood,
+            Some(Stood {
+                step: Some(4.0),
+                epoch: 0.99
+            })
+        );
     }
 
     #[test]

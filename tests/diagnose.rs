@@ -522,3 +522,19 @@ fn a_run_just_started_is_predicted_short_of_updates() {
         );
     }
 }
+
+#[test]
+fn a_lone_run_whose_logged_loss_is_16x_its_eval_loss_is_told_so() {
+    // Real case 18: a notebook run at gradient accumulation 16 (not in its state file) whose
+    // logged training loss ends at 5.0244 beside an eval loss of 0.303802 at step 600.
+    let case = common::fixture("real/18_hf-final-checkpoint-state-train-loss-scale-mismatch");
+    let (stdout, _) = text_of(&[case.to_str().expect("utf-8")]);
+    assert!(
+        stdout.contains("warning loss-logging-artifact")
+            && stdout.contains(
+                "logged training loss is 17× its eval loss at the same steps (the median over its last 3 evals; at step 600, 5.0244 vs 0.303802)"
+            ),
+        "{stdout}"
+    );
+    // The last 3 evals' ratios (steps 400, 500, 600) are 16.9, 16.8 and 16.5: median 16.8.
+}

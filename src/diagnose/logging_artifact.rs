@@ -7,13 +7,21 @@
 //! - the ratio of the runs' first logged losses is within [`RATIO_MATCH`] of the GA ratio
 //!   (and the GA ratio is at least 2): the start of training is where the runs should agree.
 //!
+//! And for one run whose logged training loss is [`SCALE`]× its eval loss or more at the same
+//! steps (the median over the last half of its evals), when its GA is unknown, or within
+//! [`RATIO_MATCH`] of that ratio, or its transformers version is in that range: a loss summed
+//! over the accumulation steps, where a mean is logged elsewhere (real case 18: 16.5× at GA 16).
+//!
 //! Severity warning. The batch check defers to it (caps itself at warning).
 
 use super::{Context, config_evidence, finding, logged};
-use crate::model::{Finding, Key, Severity};
+use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
 /// How close (relative) the first-loss ratio must be to the GA ratio.
 const RATIO_MATCH: f64 = 0.25;
+/// Training loss over eval loss from which one run's logged loss is not a mean: a healthy run's
+/// is within about 2× either way (dropout, label smoothing, overfitting).
+const SCALE: f64 = 4.0;
 
 /// Checks every pair the batch checks judge ([`Context::batch_pairs`]): the batch check
 /// defers to what it finds.
@@ -77,7 +85,93 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             evidence,
         ));
     }
+    for run in ctx.runs {
+        out.extend(scaled(run));
+    }
     out
+}
+
+/// One run whose logged training loss is many times its eval loss at the same steps.
+fn scaled(run: &Run) -> Option<Finding> {
+    let (train, eval) = (run.loss()?, run.series.get("eval_loss")?);
+    // Each eval with the training loss logged last at or before its step.
+    let pairs: Vec<_> = eval
+        .points
+        .iter()
+        .filter(|e| e.value > 0.0 && e.step.is_finite())
+        .filter_map(|e| {
+            let t = train
+                .points
+                .iter()
+                .rev()
+                .find(|t| t.step <= e.step && t.value > 0.0)?;
+            Some((t, e))
+        })
+        .collect();
+    // The last half: early in training the loss falls faster than a logging interval averages.
+    let last = &pairs[pairs.len() / 2..];
+    let mut ratios: Vec<f64> = last.iter().map(|(t, e)| t.value / e.value).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = *ratios.get(ratios.len() / 2)?;
+    if ratio < SCALE {
+        return None;
+    }
+    let ga = run.config.num(Key::GradAccum);
+    let version = run
+        .config
+        .text(Key::TransformersVersion)
+        .filter(|v| in_buggy_range(v));
+    let about_ga = ga.filter(|&g| (ratio / g - 1.0).abs() <= RATIO_MATCH);
+    if ga.is_some() && about_ga.is_none() && version.is_none() {
+        return None;
+    }
+    let (t, e) = last[last.len() - 1];
+    let mut why = format!(
+        "{}'s logged training loss is {}× its eval loss at the same steps (the median over its last {} {}; at {}, {} vs {})",
+        run.label,
+        sig2(ratio),
+        last.len(),
+        if last.len() == 1 { "eval" } else { "evals" },
+        e.position(),
+        num(t.value),
+        num(e.value)
+    );
+    if let Some(g) = about_ga {
+        why.push_str(&format!(
+            ", about its gradient_accumulation_steps {}",
+            num(g)
+        ));
+    }
+    if let Some(v) = version {
+        why.push_str(&format!("; it was trained with transformers {v}"));
+    }
+    let evidence = [
+        Some(logged(run, "loss", t)),
+        Some(logged(run, "eval_loss", e)),
+        config_evidence(run, Key::GradAccum),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Some(finding(
+        "loss-logging-artifact",
+        Severity::Warning,
+        vec![run.label.clone()],
+        Some(run.label.clone()),
+        format!(
+            "{why}: its logged loss looks summed over gradient-accumulation steps (transformers 4.46.0–4.48.2 logged it so), not a mean. Read its eval loss, or upgrade to transformers ≥ 4.48.3 / divide the logged loss by gradient_accumulation_steps, before comparing training losses."
+        ),
+        evidence,
+    ))
+}
+
+/// Two significant digits: "16", "4.2".
+fn sig2(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{:.0}", x)
+    } else {
+        format!("{:.1}", x)
+    }
 }
 
 /// Whether a transformers version is in [4.46.0, 4.48.3).

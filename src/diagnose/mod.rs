@@ -204,11 +204,15 @@ impl View {
     }
 }
 
-/// Whether an earlier check raised `id` for both of these runs.
+/// Whether an earlier check raised `id` for both of these runs, or for one of them alone.
 fn raised_for(earlier: &[Finding], id: &str, a: &Run, b: &Run) -> bool {
-    earlier
-        .iter()
-        .any(|f| f.id == id && f.runs.contains(&a.label) && f.runs.contains(&b.label))
+    earlier.iter().any(|f| {
+        f.id == id
+            && match f.runs.as_slice() {
+                [one] => *one == a.label || *one == b.label,
+                runs => runs.contains(&a.label) && runs.contains(&b.label),
+            }
+    })
 }
 
 /// A check: most read only the runs; a few also read what the checks before them found (the
@@ -576,6 +580,36 @@ mod tests {
                 .all(|(id, s)| *id != "oversized-effective-batch" || *s == Severity::Warning),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_training_loss_many_times_the_eval_loss_is_an_artifact_unless_its_ga_says_otherwise() {
+        // Logged loss summed over 16 accumulation steps: 16× the eval loss.
+        let mut summed = run("summed", 16.0, 384, 2, |s| 16.0 * by_updates(s));
+        set_series(&mut summed, "eval_loss", 64, 384, by_updates);
+        let found = super::synthetic::findings(std::slice::from_ref(&summed));
+        let f = found
+            .iter()
+            .find(|f| f.id == "loss-logging-artifact")
+            .expect("raised for one run");
+        assert_eq!(f.subject.as_deref(), Some("summed"));
+        assert!(f.summary.contains("is 16× its eval loss"), "{}", f.summary);
+        let at16 = super::synthetic::findings(&[with(summed.clone(), Key::GradAccum, 16.0)]);
+        assert!(
+            at16.iter().any(|f| f
+                .summary
+                .contains("about its gradient_accumulation_steps 16")),
+            "{at16:?}"
+        );
+        // At GA 1 a 16× gap is not this artefact.
+        assert!(!has(
+            &diagnose(&[with(summed, Key::GradAccum, 1.0)]),
+            "loss-logging-artifact"
+        ));
+        // Train loss 1.5× eval loss (dropout): nothing.
+        let mut healthy = run("healthy", 16.0, 384, 2, |s| 1.5 * by_updates(s));
+        set_series(&mut healthy, "eval_loss", 64, 384, by_updates);
+        assert!(!has(&diagnose(&[healthy]), "loss-logging-artifact"));
     }
 
     #[test]

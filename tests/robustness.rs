@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{fixture, losscmp, predicate};
+use common::{fixture, losscmp, predicate, text_of};
 
 /// A copy of a fixture run in a temporary directory, so a test that writes near the inputs can
 /// never damage the fixtures themselves.
@@ -410,4 +410,30 @@ fn bad_flags_are_one_line_errors() {
         assert!(err.starts_with("losscmp: error: "), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
+    // Real case 25: nanoGPT's output.log ends in CUDA running out of memory; the generated
+    // 8-process run's train.log in torchrun's summary of a rank killed by SIGABRT.
+    let oom = fixture("real/25_wandb-run-dir-nanogpt-oom-after-first-eval");
+    let (_, stderr) = text_of(&[oom.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    assert!(
+        stderr.contains(
+            "files/output.log: the log ends with a Python exception (line 46): torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB."
+        ),
+        "{stderr}"
+    );
+    let torchrun = fixture("hf_8proc_ga8_crashed_at_exit");
+    let (_, stderr) = text_of(&[torchrun.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    assert!(
+        stderr.contains(
+            "train.log: the log ends with a Python exception (line 278): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))"
+        ),
+        "{stderr}"
+    );
+    // A finished run's log: nothing said.
+    let clean = fixture("lf_1gpu_ga8");
+    let (_, stderr) = text_of(&[clean.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    assert!(!stderr.contains("Python exception"), "{stderr}");
 }

@@ -7,6 +7,7 @@
 //! `merge` builds one series per metric from all files, one point per step, with samples seen.
 //! After this stage nothing knows which format a value came from except through its provenance.
 
+mod crash;
 mod flat_json;
 pub mod formats;
 mod lenient;
@@ -526,7 +527,14 @@ fn read_opened(
     let Some(sniffed) = sniff(path, input.head(), columns)? else {
         return Ok(None);
     };
-    let parsed = read_as(sniffed.format, input, path, columns)?;
+    let plain = input.path().is_some();
+    let mut parsed = read_as(sniffed.format, input, path, columns)?;
+    if sniffed.format.console() && plain {
+        // Unreadable now that it was read: nothing more to say of it.
+        if let Ok(Some(crash)) = crash::at_end(path) {
+            parsed.warnings.push(crash.warning());
+        }
+    }
     if parsed.records.is_empty() && parsed.facts.is_empty() {
         if sniffed.unsure {
             return Ok(None);

@@ -86,6 +86,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Rewritten,
     trainer: None,
+    console: false,
 };
 
 #[cfg(test)]

@@ -206,6 +206,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("llamafactory"),
+    console: false,
 };
 
 #[cfg(test)]

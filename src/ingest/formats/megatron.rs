@@ -220,6 +220,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("megatron"),
+    console: true,
 };
 
 #[cfg(test)]

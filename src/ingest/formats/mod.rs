@@ -143,6 +143,11 @@ pub trait Format: Sync {
     fn exact_epochs(&self) -> bool {
         true
     }
+    /// Whether the file is what the trainer printed (not a file it wrote for its metrics): a
+    /// crash's traceback ends it.
+    fn console(&self) -> bool {
+        false
+    }
 }
 
 /// A text format read whole by a function of its text, recognised by a function of its head:
@@ -154,6 +159,8 @@ pub struct TextFormat {
     pub read: fn(&str, &str) -> Result<Parsed, IngestError>,
     pub growth: Growth,
     pub trainer: Option<&'static str>,
+    /// See [`Format::console`].
+    pub console: bool,
 }
 
 impl Format for TextFormat {
@@ -174,6 +181,9 @@ impl Format for TextFormat {
     }
     fn trainer(&self) -> Option<&'static str> {
         self.trainer
+    }
+    fn console(&self) -> bool {
+        self.console
     }
 }
 

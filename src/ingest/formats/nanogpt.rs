@@ -241,6 +241,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("nanogpt"),
+    console: true,
 };
 
 #[cfg(test)]

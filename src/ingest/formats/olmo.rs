@@ -160,6 +160,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("olmo"),
+    console: true,
 };
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("ms-swift"),
+    console: false,
 };
 
 #[cfg(test)]

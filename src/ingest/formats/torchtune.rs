@@ -62,6 +62,7 @@ pub static FORMAT: TextFormat = TextFormat {
     read,
     growth: Growth::Lines,
     trainer: Some("torchtune"),
+    console: true,
 };
 
 #[cfg(test)]

@@ -309,6 +309,7 @@ pub static SUMMARY: TextFormat = TextFormat {
     read: read_summary,
     growth: Growth::Rewritten,
     trainer: None,
+    console: false,
 };
 
 #[cfg(test)]

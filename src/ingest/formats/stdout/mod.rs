@@ -374,6 +374,9 @@ impl Format for Stdout {
     fn exact_epochs(&self) -> bool {
         false
     }
+    fn console(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -407,3 +407,73 @@ fn a_plan_named_like_its_baseline_must_be_named() {
         "{text}"
     );
 }
+
+#[test]
+fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
+    // The seed's config.yaml without its two batch lines: LLaMA-Factory runs it with
+    // transformers' defaults, per-device batch 8 and accumulation 1 (batch 8 against 16).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml: String = fs::read_to_string(YAML)
+        .expect("config.yaml")
+        .lines()
+        .filter(|l| {
+            !l.starts_with("per_device_train_batch_size")
+                && !l.starts_with("gradient_accumulation_steps")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let plan = dir.path().join("nobatch.yaml");
+    fs::write(&plan, yaml).expect("write");
+    let plan = plan.to_str().expect("utf-8");
+    let out = losscmp()
+        .args([BASE, "--plan", plan, "--json", "-"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "the plan does not set per_device_train_batch_size or gradient_accumulation_steps; assumed the defaults of transformers' TrainingArguments: 8 and 1 (--set nobatch:per_device_batch=N, --set nobatch:grad_accum=N)",
+        ));
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    let planned = run_named(&doc, "nobatch");
+    assert_eq!(planned["config"]["effective_batch"]["value"], 8.0);
+    assert!(
+        planned["config"]["grad_accum"]["source"]
+            .as_str()
+            .expect("source")
+            .starts_with("assumed: the default of transformers' TrainingArguments"),
+        "{planned}"
+    );
+    // Its smaller batch at the baseline's rate: the plan, not the finished run, is told to
+    // change, by √2 down.
+    let lr = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "lr-not-scaled")
+        .expect("lr-not-scaled");
+    assert_eq!(lr["subject"], "nobatch", "{lr}");
+    let change = &lr["fix"]["changes"]["learning_rate"];
+    assert_eq!(
+        change["file"],
+        format!("{plan}: line 31 (learning_rate)"),
+        "{lr}"
+    );
+    assert!(
+        (change["to"].as_f64().expect("to") - 0.002 / 2f64.sqrt()).abs() < 1e-9,
+        "{lr}"
+    );
+
+    // axolotl requires its micro batch; only its accumulation defaults (to 1).
+    let axolotl = dir.path().join("axolotl.yaml");
+    fs::write(
+        &axolotl,
+        "micro_batch_size: 2\nlearning_rate: 0.002\nnum_epochs: 3\n",
+    )
+    .expect("write");
+    let doc = json_of(&[BASE, "--plan", axolotl.to_str().expect("utf-8")]);
+    let planned = run_named(&doc, "axolotl");
+    assert_eq!(planned["config"]["grad_accum"]["value"], 1.0, "{planned}");
+    assert_eq!(
+        planned["config"]["effective_batch"]["value"], 2.0,
+        "{planned}"
+    );
+}

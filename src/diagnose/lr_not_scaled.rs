@@ -1,8 +1,10 @@
 //! `lr-not-scaled`: the effective batch differs by a factor k ≥ 2 (either way) but the learning
 //! rate is the same (within 1%). Larger batches average away gradient noise; without a larger
 //! step the larger-batch run covers less distance per sample. Symmetric: the finding addresses
-//! the larger-batch run, whichever is the baseline. Rule: ×√k for Adam-family optimizers
-//! (Malladi et al. 2022), ×k for SGD (Goyal et al. 2017), with warmup. Severity warning.
+//! the larger-batch run, whichever is the baseline; a plan judged against a run already made is
+//! addressed whichever batch it has (only the plan can still change), its rate ÷ the factor when
+//! its batch is the smaller. Rule: ×√k for Adam-family optimizers (Malladi et al. 2022), ×k for
+//! SGD (Goyal et al. 2017), with warmup. Severity warning.
 
 use super::oversized_batch::scaling_rule;
 use super::{Context, a_times, config_evidence};
@@ -34,8 +36,17 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         if k < MIN_RATIO || (lr_run - lr_ref).abs() > SAME_LR * lr_ref {
             continue;
         }
-        let lr = big.config.num(Key::LearningRate).unwrap_or(lr_run);
-        let (rule, factor) = scaling_rule(big, k);
+        // The run addressed: the larger-batch one, or a plan against a run already made (only
+        // the plan can still change), whichever batch it has.
+        let to_plan = small.planned && !big.planned;
+        let (target, other) = if to_plan { (small, big) } else { (big, small) };
+        let lr = target.config.num(Key::LearningRate).unwrap_or(lr_run);
+        let (rule, factor) = scaling_rule(target, k);
+        let (scaled, size) = if to_plan {
+            (lr / factor, "smaller")
+        } else {
+            (lr * factor, "larger")
+        };
         let evidence = [
             config_evidence(small, Key::EffectiveBatch),
             config_evidence(big, Key::EffectiveBatch),
@@ -45,36 +56,36 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .into_iter()
         .flatten()
         .collect();
-        let change = super::options::change(big, Key::LearningRate, Some(lr), lr * factor);
+        let change = super::options::change(target, Key::LearningRate, Some(lr), scaled);
         out.push((k, Finding {
             id: "lr-not-scaled",
             severity: Severity::Warning,
             runs: vec![reference.label.clone(), run.label.clone()],
-            subject: Some(big.label.clone()),
+            subject: Some(target.label.clone()),
             summary: format!(
-                "{}{} {} {} larger effective batch than {} ({} vs {}) at the same learning rate {}.",
-                if big.planned { "Planned: " } else { "" },
-                big.label,
-                if big.planned { "would train with" } else { "trains with" },
+                "{}{} {} {} {size} effective batch than {} ({} vs {}) at the same learning rate {}.",
+                if target.planned { "Planned: " } else { "" },
+                target.label,
+                if target.planned { "would train with" } else { "trains with" },
                 a_times(k),
-                small.label,
-                num(big.config.num(Key::EffectiveBatch).unwrap_or_default()),
-                num(small.config.num(Key::EffectiveBatch).unwrap_or_default()),
+                other.label,
+                num(target.config.num(Key::EffectiveBatch).unwrap_or_default()),
+                num(other.config.num(Key::EffectiveBatch).unwrap_or_default()),
                 num(lr)
             ),
             evidence,
             fix: Some(Fix {
                 summary: format!(
-                    "If the larger batch is intended, set {} {} → {} for {} ({rule}), with warmup.",
+                    "If the {size} batch is intended, set {} {} → {} for {} ({rule}), with warmup.",
                     change.as_ref().map_or("the learning rate", |c| c.option.as_str()),
                     num(lr),
-                    num(lr * factor),
-                    big.label
+                    num(scaled),
+                    target.label
                 ),
                 changes: change.into_iter().collect(),
                 alternatives: vec![format!(
                     "Or restore {}'s effective batch, which needs no learning-rate change.",
-                    small.label
+                    other.label
                 )],
             }),
         }));

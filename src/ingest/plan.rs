@@ -97,6 +97,7 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
             )),
         );
     }
+    trainer_defaults(&mut cfg, spec, &mut warnings);
     for key in [Key::NumExamples, Key::Trainer, Key::Optimizer] {
         if cfg.get(key).is_none() {
             if let Some((v, p)) = from_baseline(key) {
@@ -120,6 +121,60 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         warnings,
         planned: true,
     })
+}
+
+/// The batch options a plan leaves out take the trainer's own defaults, what it will run with,
+/// marked assumed and said: gradient accumulation 1 (the HF Trainer and LLaMA-Factory, axolotl,
+/// torchtune, DeepSpeed without a total batch; not nanoGPT, whose default is 40), and
+/// transformers' per-device batch of 8 (the HF Trainer and LLaMA-Factory). A plan that states
+/// its effective batch needs neither.
+fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings: &mut Vec<String>) {
+    if cfg.get(Key::EffectiveBatch).is_some() {
+        return;
+    }
+    let trainer = cfg.text(Key::Trainer).map(str::to_string);
+    let hf = matches!(trainer.as_deref(), None | Some("llamafactory"));
+    let ga_one = hf
+        || matches!(
+            trainer.as_deref(),
+            Some("axolotl" | "torchtune" | "deepspeed")
+        );
+    let source = if hf {
+        "transformers' TrainingArguments".to_string()
+    } else {
+        trainer.clone().unwrap_or_default()
+    };
+    let mut assumed = Vec::new();
+    for (key, value, option, wanted) in [
+        (Key::PerDeviceBatch, 8.0, "per_device_train_batch_size", hf),
+        (Key::GradAccum, 1.0, "gradient_accumulation_steps", ga_one),
+    ] {
+        if wanted && cfg.get(key).is_none() {
+            cfg.set_if_absent(
+                key,
+                ConfigValue::Number(value),
+                Provenance::Assumed(format!(
+                    "the default of {source}; the plan does not set {option} (--set {}:{}=N)",
+                    spec.label,
+                    key.name()
+                )),
+            );
+            assumed.push((option, value, key.name()));
+        }
+    }
+    if !assumed.is_empty() {
+        let list = |f: &dyn Fn(&(&str, f64, &str)) -> String, sep: &str| {
+            assumed.iter().map(f).collect::<Vec<_>>().join(sep)
+        };
+        warnings.push(format!(
+            "{}: the plan does not set {}; assumed the default{} of {source}: {} ({})",
+            spec.path.display(),
+            list(&|a| a.0.to_string(), " or "),
+            if assumed.len() == 1 { "" } else { "s" },
+            list(&|a| crate::model::format_number(a.1), " and "),
+            list(&|a| format!("--set {}:{}=N", spec.label, a.2), ", ")
+        ));
+    }
 }
 
 /// Predicts the optimizer steps per epoch and in all, when the plan does not fix `max_steps`.

@@ -428,12 +428,26 @@ fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
     let (_, stderr) = text_of(&[torchrun.to_str().expect("utf-8"), "--json", "/dev/null"]);
     assert!(
         stderr.contains(
-            "train.log: the log ends with a Python exception (line 278): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))"
+            "train.log: the log ends with a Python exception (line 278), after training had finished (its end-of-training summary is at line 196): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))"
         ),
         "{stderr}"
     );
     // A finished run's log: nothing said.
     let clean = fixture("lf_1gpu_ga8");
     let (_, stderr) = text_of(&[clean.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    assert!(!stderr.contains("Python exception"), "{stderr}");
+    // A traceback that training went on after (a fallback caught and printed): not a crash.
+    // Real case 17's log with one before its first iteration.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = fixture("real/17_nanogpt-stdout-config-file-echo/train_shakespeare_char.log");
+    let log = fs::read_to_string(case).expect("log");
+    let first_iter = log.find("iter 0:").expect("iter 0");
+    let caught = "Traceback (most recent call last):\n  File \"c.py\", line 1\nModuleNotFoundError: No module named 'triton'\n";
+    fs::write(
+        dir.path().join("train_shakespeare_char.log"),
+        format!("{}{caught}{}", &log[..first_iter], &log[first_iter..]),
+    )
+    .expect("write");
+    let (_, stderr) = text_of(&[dir.path().to_str().expect("utf-8"), "--json", "/dev/null"]);
     assert!(!stderr.contains("Python exception"), "{stderr}");
 }

@@ -1,7 +1,9 @@
-//! The crash a console log ends with: the exception of the last Python traceback near its end
-//! (a rank's own before torchrun's `ChildFailedError`, which only says that a rank failed), said
-//! beside the run's other warnings so that a run cut short says why.
+//! The crash a console log ends with: the exception of a Python traceback after the log's last
+//! metric record, near its end (a rank's own before torchrun's `ChildFailedError`, which only
+//! says that a rank failed), said beside the run's other warnings so that a run cut short says
+//! why. A traceback that training went on after (a fallback caught and printed) is not one.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -12,6 +14,11 @@ const TAIL: u64 = 32 << 10;
 const QUOTED: usize = 200;
 const HEADER: &[u8] = b"Traceback (most recent call last):";
 const LAUNCHER: &str = "ChildFailedError";
+/// What Python prints between the tracebacks of a chain; the last one is what was raised.
+const CHAINED: [&str; 2] = [
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+];
 
 /// The exception a log ends with: the line it is on (from 1) and its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,17 +28,25 @@ pub struct Crash {
 }
 
 impl Crash {
-    /// The warning, without the file's path (the caller adds it).
-    pub fn warning(&self) -> String {
+    /// The warning, without the file's path (the caller adds it). `finished`: the line of an
+    /// end-of-training summary before it, if any.
+    pub fn warning(&self, finished: Option<u64>) -> String {
+        let after = match finished {
+            Some(l) if l < self.line => format!(
+                ", after training had finished (its end-of-training summary is at line {l})"
+            ),
+            _ => String::new(),
+        };
         format!(
-            "the log ends with a Python exception (line {}): {}",
+            "the log ends with a Python exception (line {}){after}: {}",
             self.line, self.exception
         )
     }
 }
 
-/// The crash at the end of the plain file at `path`, if any.
-pub fn at_end(path: &Path) -> io::Result<Option<Crash>> {
+/// The crash at the end of the plain text file at `path`, after line `last_record` (the last
+/// line a metric was read from), if any.
+pub fn at_end(path: &Path, last_record: u64) -> io::Result<Option<Crash>> {
     let mut file = File::open(path)?;
     let mut magic = [0u8; 2];
     if (&mut file).take(2).read(&mut magic)? == 2 && magic == [0x1f, 0x8b] {
@@ -43,9 +58,10 @@ pub fn at_end(path: &Path) -> io::Result<Option<Crash>> {
     file.seek(SeekFrom::Start(from))?;
     let mut tail = Vec::new();
     (&mut file).take(TAIL).read_to_end(&mut tail)?;
-    let Some((at, exception)) = exception(&tail) else {
+    let found = tracebacks(&tail);
+    if found.is_empty() {
         return Ok(None);
-    };
+    }
     // Lines before the tail, counted only now that there is something to say.
     let before = if from == 0 {
         0
@@ -53,9 +69,13 @@ pub fn at_end(path: &Path) -> io::Result<Option<Crash>> {
         file.seek(SeekFrom::Start(0))?;
         count_newlines((&mut file).take(from))?
     };
-    let within = memchr::memchr_iter(b'\n', &tail[..at]).count() as u64;
-    Ok(Some(Crash {
-        line: before + within + 1,
+    let line = |at: usize| before + memchr::memchr_iter(b'\n', &tail[..at]).count() as u64 + 1;
+    let after: Vec<_> = found
+        .into_iter()
+        .filter(|t| line(t.at) > last_record)
+        .collect();
+    Ok(chosen(&tail, &after).map(|(at, exception)| Crash {
+        line: line(at),
         exception,
     }))
 }
@@ -73,64 +93,115 @@ fn count_newlines(mut r: impl Read) -> io::Result<u64> {
     }
 }
 
-/// The exception of the tracebacks in `tail`: the first one's that is not the launcher's, else
-/// the launcher's with the first failure's exit code. Its byte offset in `tail` and its text.
-fn exception(tail: &[u8]) -> Option<(usize, String)> {
-    let mut launcher = None;
+/// One traceback's exception: where its line starts in the tail, and its text.
+#[derive(Debug)]
+struct Raised {
+    at: usize,
+    text: String,
+}
+
+/// The exceptions of the tracebacks in `tail`, in order; of a chain ("During handling of the
+/// above exception, another exception occurred:"), only the last.
+fn tracebacks(tail: &[u8]) -> Vec<Raised> {
+    let mut out: Vec<Raised> = Vec::new();
+    let mut chained = false;
     for start in memchr::memmem::find_iter(tail, HEADER) {
-        let Some((at, text)) = raised(tail, start + HEADER.len()) else {
+        let line_start = memchr::memrchr(b'\n', &tail[..start]).map_or(0, |p| p + 1);
+        let prefix = &tail[line_start..start];
+        let Some((raised, continues)) = raised(tail, start + HEADER.len(), prefix) else {
             continue;
         };
-        if !text.contains(LAUNCHER) {
-            return Some((at, text));
+        if chained {
+            out.pop();
         }
-        launcher.get_or_insert((at, text));
+        chained = continues;
+        out.push(raised);
     }
-    let (at, text) = launcher?;
+    out
+}
+
+/// Of the exceptions after the last record: the first that is not the launcher's, else the
+/// launcher's with the first failure of its summary.
+fn chosen(tail: &[u8], found: &[Raised]) -> Option<(usize, String)> {
+    if let Some(r) = found.iter().find(|r| !r.text.contains(LAUNCHER)) {
+        return Some((r.at, r.text.clone()));
+    }
+    let r = found.first()?;
     // torchrun's summary names the rank that failed first ("Root Cause") and how it ended (an
     // exit code, or the signal that killed it); failures listed before it are the ranks it
     // stopped.
-    let root = lines(tail, at).find(|(_, l)| l.starts_with("Root Cause"));
-    let (summary, first) = root.map_or((at, ""), |(root, _)| (root, "first failure: "));
+    let root = lines(tail, r.at).find(|(_, l)| l.starts_with("Root Cause"));
+    let (summary, first) = root.map_or((r.at, ""), |(root, _)| (root, "first failure: "));
     let field = |name: &str| {
         lines(tail, summary).find_map(|(_, l)| {
             let (key, value) = l.trim().split_once(':')?;
             (key.trim() == name).then(|| value.split_whitespace().collect::<Vec<_>>().join(" "))
         })
     };
-    let text = text.trim_end_matches([':', ' ']).to_string();
+    let text = r.text.trim_end_matches([':', ' ']).to_string();
     let text = match (field("rank"), field("exitcode")) {
         (Some(rank), Some(code)) => format!("{text} ({first}rank {rank}, exit code {code})"),
         (None, Some(code)) => format!("{text} ({first}exit code {code})"),
         _ => text,
     };
-    Some((at, clip(text)))
+    Some((r.at, clip(text)))
 }
 
-/// The exception line of the traceback whose frames start at `from`: the first line that is not
-/// indented (a frame, its code, a caret line), a rank's `[rank3]: ` prefix taken off.
-fn raised(tail: &[u8], from: usize) -> Option<(usize, String)> {
-    lines(tail, from).skip(1).find_map(|(at, line)| {
-        let line = unranked(line);
-        if line.trim().is_empty() || line.starts_with([' ', '\t']) {
-            return None;
-        }
-        Some((at, clip(line.trim_end().to_string())))
-    })
+/// The exception line of the traceback whose frames start at `from`, and whether a chained
+/// traceback follows it. Each line loses the header line's prefix (`[rank3]: `, `[default7]:`,
+/// `0: `, a timestamp: the same bytes, digits aside); a line without it is another writer's
+/// and is passed over, as is another traceback's header. The exception is the first line left
+/// that is not indented (a frame, its code, a caret line).
+fn raised(tail: &[u8], from: usize, prefix: &[u8]) -> Option<(Raised, bool)> {
+    let mut rest = lines(tail, from).skip(1).filter_map(|(at, line)| {
+        let own = unprefixed(line.as_bytes(), prefix)?;
+        let own = String::from_utf8_lossy(own);
+        let own = unranked(&own).trim_end().to_string();
+        Some((at, own))
+    });
+    let (at, text) = rest.find(|(_, l)| {
+        !l.is_empty()
+            && !l.starts_with([' ', '\t'])
+            && !l.as_bytes().windows(HEADER.len()).any(|w| w == HEADER)
+    })?;
+    let continues = rest
+        .find(|(_, l)| !l.trim().is_empty())
+        .is_some_and(|(_, l)| CHAINED.iter().any(|c| l.starts_with(c)));
+    Some((
+        Raised {
+            at,
+            text: clip(text),
+        },
+        continues,
+    ))
 }
 
-/// The lines of `tail` from `from` on (the first may be the rest of one), with their offsets.
-fn lines(tail: &[u8], from: usize) -> impl Iterator<Item = (usize, &str)> {
+/// `line` without `prefix` (compared byte for byte, any digit matching any digit), or `None`
+/// when it does not start with it.
+fn unprefixed<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = line.get(..prefix.len())?;
+    let same = head
+        .iter()
+        .zip(prefix)
+        .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
+    same.then(|| &line[prefix.len()..])
+}
+
+/// The lines of `tail` from `from` on (the first may be the rest of one), with their offsets,
+/// decoded lossily.
+fn lines(tail: &[u8], from: usize) -> impl Iterator<Item = (usize, Cow<'_, str>)> {
     let text = &tail[from.min(tail.len())..];
     let mut at = from;
     text.split(|&b| b == b'\n').map(move |l| {
         let here = at;
         at += l.len() + 1;
-        (here, std::str::from_utf8(l).unwrap_or(""))
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        (here, String::from_utf8_lossy(l))
     })
 }
 
-/// A line without the `[rank3]: ` or `[rank3]:` that torchrun puts before each rank's output.
+/// A line without the `[rank3]: ` or `[rank3]:` that torchrun puts before each rank's output
+/// (when the header had no such prefix of its own).
 fn unranked(line: &str) -> &str {
     line.strip_prefix("[rank")
         .and_then(|r| r.split_once("]:"))
@@ -150,6 +221,10 @@ fn clip(s: String) -> String {
 mod tests {
     use super::*;
 
+    fn exception(tail: &[u8]) -> Option<(usize, String)> {
+        chosen(tail, &tracebacks(tail))
+    }
+
     #[test]
     fn a_ranks_exception_comes_before_the_launchers() {
         let tail = b"step 3 loss 1.0\n\
@@ -167,7 +242,7 @@ torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n\
     }
 
     #[test]
-    fn the_launchers_alone_is_given_with_the_exit_code() {
+    fn the_launchers_alone_is_given_with_the_first_failure() {
         let tail = b"Traceback (most recent call last):\n  File \"torchrun\", line 6\n    sys.exit(main())\n             ^^^^^^\n\
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n=====\nFailures:\n[1]:\n  rank      : 0 (local_rank: 0)\n  exitcode  : -15 (pid: 5097)  (SIGTERM)\n\
 -----\nRoot Cause (first observed failure):\n[0]:\n  rank      : 1 (local_rank: 1)\n  exitcode  : -6 (pid: 5098)  (SIGABRT)\n";
@@ -193,5 +268,39 @@ torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n=====\nFail
         let (_, text) = exception(long.as_bytes()).expect("found");
         assert_eq!(text.chars().count(), QUOTED + 1);
         assert!(text.ends_with('…'));
+    }
+
+    #[test]
+    fn prefixes_interleaving_chains_and_stray_bytes() {
+        // Megatron's `[default7]:`, srun's `0: `, a logger's timestamp: each line's own.
+        for prefix in ["[default7]:", "0: ", "2024-05-01 10:00:00,123 - ERROR - "] {
+            let other = prefix.replace('7', "3").replace("0:0", "1:0");
+            let tail = format!(
+                "{prefix}Traceback (most recent call last):\n{prefix}  File \"t.py\", line 1\n{other}  x()\n{prefix}RuntimeError: NCCL timeout\n"
+            );
+            assert_eq!(
+                exception(tail.as_bytes()).map(|e| e.1).as_deref(),
+                Some("RuntimeError: NCCL timeout"),
+                "{prefix}"
+            );
+        }
+        // Two ranks' tracebacks interleaved, unprefixed: a header is not an exception.
+        let tail = b"Traceback (most recent call last):\nTraceback (most recent call last):\n  File \"t.py\"\n  File \"t.py\"\nValueError: bad\nValueError: bad\n";
+        assert_eq!(
+            exception(tail).map(|e| e.1).as_deref(),
+            Some("ValueError: bad")
+        );
+        // A chain ends with what was raised last.
+        let tail = b"Traceback (most recent call last):\n  File \"a\"\nRuntimeError: CUDA error\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"b\"\nKeyboardInterrupt\n";
+        assert_eq!(
+            exception(tail).map(|e| e.1).as_deref(),
+            Some("KeyboardInterrupt")
+        );
+        // A byte that is not UTF-8 is replaced, not taken for a blank line.
+        let tail = b"Traceback (most recent call last):\n  File \"a\"\nOSError: caf\xff\nwandb: Waiting for W&B process to finish\n";
+        assert_eq!(
+            exception(tail).map(|e| e.1).as_deref(),
+            Some("OSError: caf\u{fffd}")
+        );
     }
 }

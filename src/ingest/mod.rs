@@ -530,9 +530,18 @@ fn read_opened(
     let plain = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
     if sniffed.format.console() && plain {
+        let records = &parsed.records;
+        let last_record = (0..records.len())
+            .map(|i| u64::from(records.line(i)))
+            .max()
+            .unwrap_or(0);
         // Unreadable now that it was read: nothing more to say of it.
-        if let Ok(Some(crash)) = crash::at_end(path) {
-            parsed.warnings.push(crash.warning());
+        if let Ok(Some(crash)) = crash::at_end(path, last_record) {
+            let finished = parsed.facts.iter().find_map(|f| match f.locator {
+                At::Line(n, _) if f.key == Key::TrainRuntime => Some(u64::from(n)),
+                _ => None,
+            });
+            parsed.warnings.push(crash.warning(finished));
         }
     }
     if parsed.records.is_empty() && parsed.facts.is_empty() {

@@ -94,25 +94,33 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
 /// One run whose logged training loss is many times its eval loss at the same steps.
 fn scaled(run: &Run) -> Option<Finding> {
     let (train, eval) = (run.loss()?, run.series.get("eval_loss")?);
-    // Each eval with the training loss logged last at or before its step.
-    let pairs: Vec<_> = eval
+    let evals: Vec<_> = eval
         .points
         .iter()
         .filter(|e| e.value > 0.0 && e.step.is_finite())
-        .filter_map(|e| {
+        .collect();
+    // Each eval with the training loss logged nearest its step, within half the interval
+    // between evals: a training loss logged less often than evals is not set beside evals far
+    // from it (while the loss falls fast, that gap alone makes a ratio).
+    let mut gaps: Vec<f64> = evals.windows(2).map(|w| w[1].step - w[0].step).collect();
+    gaps.sort_by(f64::total_cmp);
+    let reach = gaps.get(gaps.len() / 2).map_or(0.0, |g| g / 2.0).max(1.0);
+    let pairs: Vec<_> = evals
+        .iter()
+        .filter_map(|&e| {
             let t = train
                 .points
                 .iter()
-                .rev()
-                .find(|t| t.step <= e.step && t.value > 0.0)?;
-            Some((t, e))
+                .filter(|t| t.value > 0.0 && (t.step - e.step).abs() <= reach)
+                .min_by(|a, b| (a.step - e.step).abs().total_cmp(&(b.step - e.step).abs()))?;
+            Some((t, e, t.value / e.value))
         })
         .collect();
     // The last half: early in training the loss falls faster than a logging interval averages.
-    let last = &pairs[pairs.len() / 2..];
-    let mut ratios: Vec<f64> = last.iter().map(|(t, e)| t.value / e.value).collect();
-    ratios.sort_by(f64::total_cmp);
-    let ratio = *ratios.get(ratios.len() / 2)?;
+    let mut last: Vec<_> = pairs[pairs.len() / 2..].to_vec();
+    last.sort_by(|a, b| a.2.total_cmp(&b.2));
+    // The median pair: the ratio said, and the example quoted beside it.
+    let &(t, e, ratio) = last.get(last.len() / 2)?;
     if ratio < SCALE {
         return None;
     }
@@ -125,9 +133,8 @@ fn scaled(run: &Run) -> Option<Finding> {
     if ga.is_some() && about_ga.is_none() && version.is_none() {
         return None;
     }
-    let (t, e) = last[last.len() - 1];
     let mut why = format!(
-        "{}'s logged training loss is {}× its eval loss at the same steps (the median over its last {} {}; at {}, {} vs {})",
+        "{}'s logged training loss is {}× its eval loss at the same steps (the median over its last {} {}: at {}, {} vs {})",
         run.label,
         sig2(ratio),
         last.len(),

@@ -606,6 +606,12 @@ mod tests {
             &diagnose(&[with(summed, Key::GradAccum, 1.0)]),
             "loss-logging-artifact"
         ));
+        // A training loss logged every 200 steps beside evals every 10, equal where both are
+        // logged: evals far from a training loss are not set beside it.
+        let fast = |s: f64| 8.0 * (-s / 50.0).exp();
+        let mut sparse = run("sparse", 16.0, 2000, 200, fast);
+        set_series(&mut sparse, "eval_loss", 10, 2000, fast);
+        assert!(!has(&diagnose(&[sparse]), "loss-logging-artifact"));
         // Train loss 1.5× eval loss (dropout): nothing.
         let mut healthy = run("healthy", 16.0, 384, 2, |s| 1.5 * by_updates(s));
         set_series(&mut healthy, "eval_loss", 64, 384, by_updates);

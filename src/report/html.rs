@@ -617,10 +617,7 @@ fn verdict(h: &mut String, report: &Report<'_>) {
     let v = report.verdict;
     let _ = writeln!(h, "<h2>Verdict</h2>");
     if v.causes.is_empty() && v.matches.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p>No run needs a change: no check found a cause to fix at warning or above.</p>"
-        );
+        let _ = writeln!(h, "<p>{}</p>", escape(&report.no_cause()));
     }
     for cause in &v.causes {
         let f = &report.findings[cause.finding];

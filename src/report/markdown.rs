@@ -57,7 +57,7 @@ pub fn render(report: &Report<'_>) -> String {
     let v = report.verdict;
     let _ = writeln!(m, "### Verdict\n");
     if v.causes.is_empty() && v.matches.is_empty() {
-        let _ = writeln!(m, "No run needs a change.");
+        let _ = writeln!(m, "{}", report.no_cause());
     }
     for cause in &v.causes {
         let f = &report.findings[cause.finding];

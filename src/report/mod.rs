@@ -100,6 +100,23 @@ impl Report<'_> {
             .filter(|(i, _)| !self.is_cause(*i) && self.folded_into(*i).is_none())
     }
 
+    /// The verdict when it names no cause (and no run matching the baseline): that no run needs
+    /// a change, and, when warnings that are not causes stand below it (a logged loss that is
+    /// not comparable), that they need reading: `--fail-on warning` fails on them.
+    pub fn no_cause(&self) -> String {
+        let warnings = self
+            .other_findings()
+            .filter(|(_, f)| f.severity >= crate::model::Severity::Warning)
+            .count();
+        match warnings {
+            0 => "No run needs a change: no check found a cause to fix at warning or above.".into(),
+            1 => "No run needs a configuration change, but the warning below needs reading.".into(),
+            n => format!(
+                "No run needs a configuration change, but the {n} warnings below need reading."
+            ),
+        }
+    }
+
     /// Every warning of reading and aligning, run warnings prefixed with `[label]`: what stderr,
     /// the JSON and the HTML page all show.
     pub fn warnings(&self) -> Vec<String> {

@@ -101,7 +101,7 @@ pub fn verdict_line(report: &Report<'_>) -> String {
     if let Some((_, sentence)) = &v.better {
         return sentence.clone();
     }
-    "No run needs a change.".into()
+    report.no_cause()
 }
 
 /// Renders the summary: the verdict first, then the other findings, the compared numbers, the
@@ -195,10 +195,7 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
     let v = report.verdict;
     let _ = writeln!(out, "\n{}", p.bold("Verdict"));
     if v.causes.is_empty() && v.matches.is_empty() {
-        let _ = writeln!(
-            out,
-            "  No run needs a change: no check found a cause to fix at warning or above."
-        );
+        let _ = writeln!(out, "  {}", report.no_cause());
     }
     for cause in &v.causes {
         let f = &report.findings[cause.finding];

@@ -565,6 +565,19 @@ fn steps_per_epoch_of_a_run_cut_by_max_steps_come_from_its_unrounded_epoch() {
             ),
         "{source}"
     );
+    // A mid-epoch checkpoint whose dataloader (130 batches) is no multiple of the accumulation
+    // (8): 17 updates an epoch (51 over 3 epochs), epoch 80 ÷ 130 at global step 10, which is
+    // 16.25 steps an epoch: one step off, and it fits the planned 17.
+    let ckpt = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        ckpt.path().join("trainer_state.json"),
+        "{\"epoch\": 0.6153846153846154, \"global_step\": 10, \"log_history\": [{\"epoch\": 0.62, \"loss\": 1.9, \"step\": 10}], \"max_steps\": 51, \"num_train_epochs\": 3}",
+    )
+    .expect("write");
+    let doc = json_of(&[ckpt.path().to_str().expect("utf-8")]);
+    let spe = &doc["runs"][0]["config"]["steps_per_epoch"];
+    assert_eq!(spe["value"], 17.0, "{spe}");
+    assert_eq!(spe["source"], "derived: total_steps 51 ÷ epochs 3");
     // Without the top level, the last logged epoch (0.09, rounded) says it, with its bounds.
     std::fs::write(&path, state("")).expect("write");
     let doc = json_of(&[dir.path().to_str().expect("utf-8")]);

@@ -477,3 +477,32 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         "{planned}"
     );
 }
+
+#[test]
+fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
+    // transformers ignores num_train_epochs when max_steps is set: 200 ÷ 3 is no epoch.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("capped.yaml");
+    fs::write(
+        &plan,
+        format!(
+            "{}max_steps: 200\n",
+            fs::read_to_string(YAML).expect("config.yaml")
+        ),
+    )
+    .expect("write");
+    let doc = json_of(&[
+        BASE,
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--set",
+        "capped:world_size=8",
+    ]);
+    let planned = run_named(&doc, "capped");
+    let config = &planned["config"];
+    assert_eq!(config["num_examples"]["value"], 2048.0, "{config}");
+    // 2,048 ÷ (2 × 8) = 128 batches per process, ÷ GA 8: 16 updates an epoch; 200 ÷ 16.
+    assert_eq!(config["steps_per_epoch"]["value"], 16.0, "{config}");
+    assert_eq!(config["epochs"]["value"], 12.5, "{config}");
+    assert_eq!(config["total_steps"]["value"], 200.0, "{config}");
+}

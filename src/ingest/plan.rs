@@ -63,6 +63,16 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     read_plan_file(path, &mut files, &mut warnings, 0)?;
+    // With max_steps set, transformers ignores num_train_epochs (it trains max_steps updates and
+    // writes the epochs that takes, rounded up): the plan's epochs say nothing then.
+    let step_limited = files
+        .iter()
+        .any(|f| f.parsed.facts.iter().any(|x| x.key == Key::TotalSteps));
+    if step_limited {
+        for f in &mut files {
+            f.parsed.facts.retain(|x| x.key != Key::Epochs);
+        }
+    }
     let mut cfg = resolve::resolve(&files, &spec.overrides, &mut warnings);
     let sources = files
         .iter()
@@ -237,6 +247,18 @@ fn predict_steps(cfg: &mut crate::model::RunConfig, baseline: &Run) {
                 TotalSteps,
                 ConfigValue::Number((spe * e).ceil()),
                 Provenance::Derived(format!("predicted: ⌈steps_per_epoch {spe} × epochs {e}⌉")),
+            );
+        }
+    }
+    if cfg.get(Epochs).is_none() {
+        // A plan stopped by max_steps: the epochs it takes.
+        if let (Some(spe), Some(t)) = (cfg.num(StepsPerEpoch), cfg.num(TotalSteps)) {
+            cfg.set_if_absent(
+                Epochs,
+                ConfigValue::Number(t / spe),
+                Provenance::Derived(format!(
+                    "predicted: total_steps {t} ÷ steps_per_epoch {spe}"
+                )),
             );
         }
     }

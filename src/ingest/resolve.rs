@@ -154,6 +154,13 @@ fn rounding(x: f64) -> Option<f64> {
         .then(|| 0.5 * 10f64.powi(-(decimals as i32)))
 }
 
+/// Whether `spe` steps per epoch fits `other`, a count of an epoch's steps from elsewhere (the
+/// examples over the batch, a logged epoch): one step either way (a partial last batch, rounded
+/// either way), or [`INTEGER_TOLERANCE`] of it.
+pub(in crate::ingest) fn fits(spe: f64, other: f64) -> bool {
+    (spe - other).abs() <= 1.0_f64.max(INTEGER_TOLERANCE * spe)
+}
+
 /// A step and the epoch logged at it, and where: what says steps per epoch when nothing states
 /// it.
 struct Logged {
@@ -174,15 +181,18 @@ impl Logged {
         }
     }
 
-    /// Whether `spe` steps per epoch fits the epoch logged at the step: within its rounding, or
-    /// within [`INTEGER_TOLERANCE`] of it.
+    /// Whether `spe` steps per epoch fits the epoch logged at the step: within its rounding,
+    /// widened by one step either way (a partial last accumulation puts step ÷ epoch up to one
+    /// step off the count the trainer makes) or [`INTEGER_TOLERANCE`] of it.
     fn allows(&self, spe: f64) -> bool {
-        let at = self.step / spe;
-        let slack = self
-            .rounding()
-            .unwrap_or(0.0)
-            .max(INTEGER_TOLERANCE * self.epoch);
-        (at - self.epoch).abs() <= slack * (1.0 + 1e-9)
+        let h = self.rounding().unwrap_or(0.0);
+        let lo = self.step / (self.epoch + h);
+        let hi = if self.epoch > h {
+            self.step / (self.epoch - h)
+        } else {
+            f64::INFINITY
+        };
+        fits(spe, spe.clamp(lo, hi))
     }
 }
 
@@ -259,55 +269,95 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     // else the planned total over the epochs as it is. The planned count is rounded up when
     // `max_steps` ends a run mid-epoch (3,000 steps of a 10,827-step epoch is "1 epoch"), so a
     // logged epoch that contradicts it wins.
-    let logged = logged_epoch(files);
+    let logged = logged_epoch(files).and_then(|l| {
+        let (s, e) = (l.step, l.epoch);
+        let spe = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5)?;
+        // The epoch as written may be rounded: with d decimals it is ± half a unit of the last
+        // one, and steps per epoch somewhere in s ÷ (e ± that).
+        let bound = l
+            .rounding()
+            .map(|h| ((s / (e + h)).ceil(), (s / (e - h)).floor()))
+            .filter(|(lo, hi)| hi > lo)
+            .map_or_else(String::new, |(lo, hi)| {
+                format!("; the epoch is rounded, so between {lo} and {hi}")
+            });
+        let how = format!("step {s} ÷ epoch {e} ({}){bound}", l.origin);
+        Some((l, spe, how))
+    });
+    // The examples a stated count says an epoch holds, over the effective batch (stated or of
+    // its parts): an epoch's steps to within one (the last batch may be partial, and rounded
+    // either way), where the steps carry no epoch of their own (a stdout log's dicts).
+    let data = cfg
+        .get(NumExamples)
+        .filter(|v| !matches!(v.source, Provenance::Derived(_)))
+        .and_then(|v| {
+            let n = v.value.as_f64()?;
+            let (b, how) = match cfg.num(EffectiveBatch) {
+                Some(b) => (b, format!("effective_batch {b}")),
+                None => {
+                    let (w, p, g) = (
+                        cfg.num(WorldSize)?,
+                        cfg.num(PerDeviceBatch)?,
+                        cfg.num(GradAccum)?,
+                    );
+                    (
+                        w * p * g,
+                        format!("(world_size {w} × per_device_batch {p} × grad_accum {g})"),
+                    )
+                }
+            };
+            (n > 0.0 && b > 0.0).then(|| (n / b, format!("≈ ⌈num_examples {n} ÷ {how}⌉")))
+        });
     let planned = match (cfg.get(StepsPerEpoch), cfg.num(TotalSteps), cfg.num(Epochs)) {
         (None, Some(t), Some(e)) if e > 0.0 => Some((t, e)),
         _ => None,
     };
-    let contradicted = planned
-        .zip(logged.as_ref())
-        .is_some_and(|((t, e), l)| !l.allows(t / e));
+    // The planned total over the epochs is rounded up when `max_steps` ends a run mid-epoch
+    // (3,000 steps of a 10,827-step epoch is "1 epoch"): overruled by a logged epoch, or else
+    // the examples, that it does not fit (one step either way, or 2%, is fit).
+    let contradicted = planned.is_some_and(|(t, e)| match (&logged, &data) {
+        (Some((l, _, _)), _) => !l.allows(t / e),
+        (None, Some((per_epoch, _))) => !fits(t / e, *per_epoch),
+        (None, None) => false,
+    });
     // The planned total over the epochs when they divide evenly.
     let even = planned.and_then(|(t, e)| {
         near_integer(t / e)
             .filter(|s| (s * e - t).abs() < 1e-6)
             .map(|spe| (t, e, spe))
     });
-    let mut overruled = String::new();
-    if let Some((t, e, spe)) = even {
-        if contradicted {
-            overruled = format!(
-                "; total_steps {t} ÷ epochs {e} = {spe} does not fit the logged epochs: the planned epochs are rounded up when max_steps ends a run mid-epoch"
-            );
-        } else {
-            cfg.set_if_absent(
-                StepsPerEpoch,
-                num(spe),
-                Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
-            );
-        }
+    let overruled = match (planned, contradicted) {
+        (Some((t, e)), true) => format!(
+            "; total_steps {t} ÷ epochs {e} = {} does not fit {}: the planned epochs are rounded up when max_steps ends a run mid-epoch",
+            (t / e * 10.0).round() / 10.0,
+            if logged.is_some() {
+                "the logged epochs"
+            } else {
+                "the examples"
+            }
+        ),
+        _ => String::new(),
+    };
+    if let (Some((t, e, spe)), false) = (even, contradicted) {
+        cfg.set_if_absent(
+            StepsPerEpoch,
+            num(spe),
+            Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
+        );
     }
-    if let (None, Some(l)) = (cfg.get(StepsPerEpoch), &logged) {
-        let (s, e) = (l.step, l.epoch);
-        if let Some(spe) = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5) {
-            // The epoch as written may be rounded: with d decimals it is ± half a unit of the
-            // last one, and steps per epoch somewhere in s ÷ (e ± that).
-            let bound = l
-                .rounding()
-                .map(|h| ((s / (e + h)).ceil(), (s / (e - h)).floor()))
-                .filter(|(lo, hi)| hi > lo)
-                .map_or_else(String::new, |(lo, hi)| {
-                    format!("; the epoch is rounded, so between {lo} and {hi}")
-                });
-            cfg.set_if_absent(
-                StepsPerEpoch,
-                num(spe),
-                Provenance::Derived(format!(
-                    "step {s} ÷ epoch {e} ({}){bound}{overruled}",
-                    l.origin
-                )),
-            );
-        }
+    if let Some((_, spe, how)) = &logged {
+        cfg.set_if_absent(
+            StepsPerEpoch,
+            num(*spe),
+            Provenance::Derived(format!("{how}{overruled}")),
+        );
+    }
+    if let (Some((per_epoch, how)), true) = (&data, contradicted) {
+        cfg.set_if_absent(
+            StepsPerEpoch,
+            num(per_epoch.ceil()),
+            Provenance::Derived(format!("{how}{overruled}")),
+        );
     }
     if let (Some(t), Some(spe), None) =
         (cfg.num(TotalSteps), cfg.num(StepsPerEpoch), cfg.get(Epochs))

@@ -889,10 +889,20 @@ fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
     let [max_steps, epochs, batch, logging, tokens, step, epoch] =
         values.map(|v| v.filter(|&x| x > 0.0 && x.is_finite()));
     if let (Some(step), Some(epoch)) = (step, epoch) {
-        out.stood = Some(Stood {
-            step: Some(step),
-            epoch,
-        });
+        // A step past the planned total, or one that makes an epoch shorter than a step or
+        // longer than a trillion, is no position a trainer wrote.
+        let per_epoch = step / epoch;
+        if max_steps.is_some_and(|t| step > t) || !(1.0..=1e12).contains(&per_epoch) {
+            out.warnings.push(format!(
+                "global_step {step} at epoch {epoch} (top level) is not where a run of {} stood; not used",
+                max_steps.map_or("unknown length".to_string(), |t| format!("{t} steps"))
+            ));
+        } else {
+            out.stood = Some(Stood {
+                step: Some(step),
+                epoch,
+            });
+        }
     }
     if let Some(x) = max_steps {
         out.fact(Key::TotalSteps, x, "max_steps", 2);
@@ -977,6 +987,22 @@ mod tests {
                 step: Some(4.0),
                 epoch: 0.99
             })
+        );
+        // A global_step past max_steps is no position a trainer wrote: said, not used.
+        let p = read(
+            &STATE
+                .replacen("{\n", "{\n  \"epoch\": 0.5,", 1)
+                .replace("\"global_step\": 4", "\"global_step\": 1e18"),
+            "s.json",
+        )
+        .expect("parses");
+        assert_eq!(p.stood, None);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("(top level) is not where a run of 4 steps stood; not used")),
+            "{:?}",
+            p.warnings
         );
     }
 

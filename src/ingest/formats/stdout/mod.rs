@@ -312,14 +312,28 @@ fn place_steps(out: &mut Parsed, hints: &Hints) {
     };
     let total = fact(Key::TotalSteps);
     let stated = fact(Key::StepsPerEpoch);
-    let spe = stated
-        .or_else(|| Some(total? / fact(Key::Epochs)?))
+    let planned = total
+        .zip(fact(Key::Epochs))
+        .map(|(t, e)| t / e)
         .filter(|s| s.is_finite() && *s > 0.0);
-    let origin = if stated.is_some() {
-        "epoch × steps per epoch (training header)"
-    } else {
-        "epoch × steps per epoch (the log's total steps ÷ its epochs)"
+    // The header's examples over its total batch: an epoch's steps to within one. The total over
+    // the epochs is rounded up when max_steps ends the run mid-epoch, and then does not fit it.
+    let per_epoch = fact(Key::NumExamples)
+        .zip(fact(Key::EffectiveBatch))
+        .map(|(n, b)| n / b)
+        .filter(|s| s.is_finite() && *s > 0.0);
+    let (spe, origin) = match (stated, planned, per_epoch) {
+        (Some(s), _, _) => (Some(s), "epoch × steps per epoch (training header)"),
+        (None, Some(p), Some(d)) if !crate::ingest::resolve::fits(p, d) => (
+            Some(d.ceil()),
+            "epoch × steps per epoch (the log's examples ÷ its total batch; its total steps ÷ its epochs is rounded up by max_steps)",
+        ),
+        (None, p, _) => (
+            p,
+            "epoch × steps per epoch (the log's total steps ÷ its epochs)",
+        ),
     };
+    let spe = spe.filter(|s| s.is_finite() && *s > 0.0);
     let mut bar_of = hints.in_order();
     out.records.fill_steps(|i, epoch| {
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
@@ -423,6 +437,38 @@ mod tests {
             !p.facts
                 .iter()
                 .any(|f| f.key == Key::NumExamples && f.value.as_f64() == Some(128.0))
+        );
+    }
+
+    #[test]
+    fn a_max_steps_header_places_dicts_by_its_examples_over_its_batch() {
+        // transformers 4.x stopped by max_steps 300: "Num Epochs = 3" is rounded up from
+        // 300 ÷ 128; the dicts carry no step, and 2-decimal epochs.
+        let log = "***** Running training *****\n  Num examples = 2,048\n  Num Epochs = 3\n\
+  Total train batch size (w. parallel, distributed & accumulation) = 16\n\
+  Total optimization steps = 300\n\
+{'loss': 0.5, 'learning_rate': 1e-05, 'epoch': 1.17}\n\
+{'loss': 0.12, 'learning_rate': 0.0, 'epoch': 2.34}\n";
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        let rows = p.records.to_vec();
+        assert_eq!(rows[1].row.step, Some(300.0), "2.34 × 128, not × 100");
+        assert!(
+            rows[1]
+                .row
+                .step_origin
+                .expect("origin")
+                .contains("examples ÷ its total batch")
+        );
+        // A run not stopped by max_steps keeps its total ÷ its epochs.
+        let log = log.replace("= 300", "= 384");
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        assert_eq!(p.records.to_vec()[1].row.step, Some(300.0), "2.34 × 128");
+        assert!(
+            p.records.to_vec()[1]
+                .row
+                .step_origin
+                .expect("origin")
+                .contains("total steps ÷ its epochs")
         );
     }
 

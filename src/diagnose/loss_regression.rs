@@ -46,8 +46,18 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let Some(o) = &pair.by_data else { continue };
         let data = View::of(o, true);
         let Some(test) = worse(&data, ctx.opts.tolerance) else {
+            // The baseline worse per sample, going on further to end lower: the same finding,
+            // about the baseline (the gate's direction aside, one answer in either order).
+            let back = View::of(o, false);
+            if let Some(test) = worse(&back, ctx.opts.tolerance) {
+                out.extend(less_per_sample(ctx, reference, run, &back, &test, true));
+            }
             continue;
         };
+        if let Some(f) = less_per_sample(ctx, run, reference, &data, &test, false) {
+            out.push(f);
+            continue;
+        }
         let at_end = format!(
             "At {} {axis}: {} vs {} ({}); over the last quarter of the overlap ({}) its loss averages {} the baseline's",
             count(data.end),
@@ -84,38 +94,6 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             derived("tolerance", ctx.opts.tolerance, "--tolerance"),
         ];
         push_p(&mut evidence, &test, &run.label, &reference.label);
-        let further = match (final_loss(run, data_axis), final_loss(reference, data_axis)) {
-            (Some((l_run, x_run)), Some((l_ref, x_ref)))
-                if x_run > x_ref * FURTHER && l_run <= l_ref =>
-            {
-                Some((l_run, x_run, l_ref, x_ref))
-            }
-            _ => None,
-        };
-        if let Some((l_run, x_run, l_ref, x_ref)) = further {
-            out.push(Finding {
-                id: "lower-sample-efficiency",
-                severity: Severity::Warning,
-                runs: vec![reference.label.clone(), run.label.clone()],
-                subject: Some(run.label.clone()),
-                summary: format!(
-                    "{} learns less per {} than the baseline {}: {} ({}). It goes on to {} {axis} ({} the baseline's {}) and ends lower: {} vs {}.",
-                    run.label,
-                    data_axis.one(),
-                    reference.label,
-                    lowercase_first(&at_end),
-                    format_p(&test),
-                    count(x_run),
-                    ratio_words(x_run / x_ref),
-                    count(x_ref),
-                    num(l_run),
-                    num(l_ref)
-                ),
-                evidence,
-                fix: None,
-            });
-            continue;
-        }
         out.push(Finding {
             id: "loss-regression",
             severity: Severity::Error,
@@ -135,10 +113,102 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     out
 }
 
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+/// `lower-sample-efficiency` for `slow`, worse than `fast` at matched data over the last
+/// quarter (`view`, slow over fast; `test`), when it goes on past `fast`'s last point (by more
+/// than [`FURTHER`]) and ends at or below `fast`'s final loss. `baseline`: `slow` is the
+/// baseline.
+fn less_per_sample(
+    ctx: &Context<'_>,
+    slow: &Run,
+    fast: &Run,
+    view: &View,
+    test: &crate::diagnose::stats::Test,
+    baseline: bool,
+) -> Option<Finding> {
+    let data_axis = ctx.aligned.data_axis;
+    let axis = data_axis.amount();
+    let (l_slow, x_slow) = final_loss(slow, data_axis)?;
+    let (l_fast, x_fast) = final_loss(fast, data_axis)?;
+    if !(x_slow > x_fast * FURTHER && l_slow <= l_fast) {
+        return None;
+    }
+    let (slow_name, fast_name, fast_own) = if baseline {
+        (
+            format!("The baseline {}", slow.label),
+            fast.label.clone(),
+            format!("{}'s", fast.label),
+        )
+    } else {
+        (
+            slow.label.clone(),
+            format!("the baseline {}", fast.label),
+            "the baseline's".to_string(),
+        )
+    };
+    let mut evidence = vec![
+        derived(
+            "loss_ratio_at_end",
+            view.ratio_at_end(),
+            format!(
+                "{} ÷ {} at {} {axis}",
+                num(view.num_at_end),
+                num(view.den_at_end),
+                count(view.end)
+            ),
+        ),
+        derived(
+            "loss_ratio_last_quarter",
+            view.ratio_last,
+            format!(
+                "geometric mean of {} ÷ {} over the last quarter of the overlap ({})",
+                slow.label,
+                fast.label,
+                view.last_window()
+            ),
+        ),
+        derived(
+            "loss_gap_last_quarter",
+            view.gap_last,
+            format!(
+                "mean of {} − {} over the last quarter of the overlap",
+                slow.label, fast.label
+            ),
+        ),
+        derived("tolerance", ctx.opts.tolerance, "--tolerance"),
+    ];
+    push_p(&mut evidence, test, &slow.label, &fast.label);
+    Some(Finding {
+        id: "lower-sample-efficiency",
+        severity: Severity::Warning,
+        runs: ctx_pair_labels(ctx, slow, fast),
+        subject: Some(slow.label.clone()),
+        summary: format!(
+            "{slow_name} learns less per {} than {fast_name}: at {} {axis}: {} vs {} ({}); over the last quarter of the overlap ({}) its loss averages {} {fast_own} ({}). It goes on to {} {axis} ({} {fast_own} {}) and ends lower: {} vs {}.",
+            data_axis.one(),
+            count(view.end),
+            num(view.num_at_end),
+            num(view.den_at_end),
+            ratio_words(view.ratio_at_end()),
+            view.last_window(),
+            ratio_words(view.ratio_last),
+            format_p(test),
+            count(x_slow),
+            ratio_words(x_slow / x_fast),
+            count(x_fast),
+            num(l_slow),
+            num(l_fast)
+        ),
+        evidence,
+        fix: None,
+    })
+}
+
+/// A pair's labels as its findings list them: the baseline first.
+fn ctx_pair_labels(ctx: &Context<'_>, a: &Run, b: &Run) -> Vec<String> {
+    let reference = &ctx.runs[ctx.reference];
+    if b.label == reference.label {
+        vec![b.label.clone(), a.label.clone()]
+    } else {
+        vec![a.label.clone(), b.label.clone()]
     }
 }

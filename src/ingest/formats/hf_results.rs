@@ -18,6 +18,9 @@ pub fn sniff(head: &str) -> Option<bool> {
     if !t.starts_with('{') || t.contains("\"log_history\"") || t.contains("\"current_steps\"") {
         return Some(false);
     }
+    if super::own_report(t) {
+        return Some(false);
+    }
     Some(
         [
             "\"train_runtime\"",
@@ -92,6 +95,18 @@ pub static FORMAT: TextFormat = TextFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_losscmp_report_is_not_a_results_file() {
+        let report = r#"{
+  "axis": "samples",
+  "baseline": "a",
+  "comparisons": [],
+  "data_axis": "samples",
+  "runs": [{"metrics": {"eval_loss": {"final": 0.5}}, "config": {"train_runtime": {"value": 10}}}]"#;
+        assert_eq!(sniff(report), Some(false));
+        assert_eq!(sniff(r#"{"epoch": 3.0, "eval_loss": 0.55}"#), Some(true));
+    }
 
     #[test]
     fn reads_throughput_and_final_eval() {

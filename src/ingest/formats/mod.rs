@@ -221,6 +221,14 @@ impl Format for RecordFormat {
     }
 }
 
+/// Whether a JSON head is losscmp's own report, left in a run directory (its sorted keys start
+/// with these two): no trainer's file, whatever options and metrics it names.
+pub(super) fn own_report(head: &str) -> bool {
+    head.trim_start().starts_with('{')
+        && head.contains("\"comparisons\"")
+        && head.contains("\"data_axis\"")
+}
+
 /// A format, as files and the stages after reading hold it.
 pub type FormatRef = &'static dyn Format;
 

@@ -67,7 +67,7 @@ pub fn sniff(head: &str, name: &str) -> Option<bool> {
         ".html",
         ".ipynb",
     ];
-    if NOT_CONFIG.iter().any(|ext| name.ends_with(ext)) {
+    if NOT_CONFIG.iter().any(|ext| name.ends_with(ext)) || super::own_report(head) {
         return Some(false);
     }
     let hits = [

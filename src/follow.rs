@@ -36,6 +36,8 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
     let mut last: Option<Judged> = None;
     let mut said: Option<String> = None;
     let mut waiting_said: Option<String> = None;
+    // Runs whose console log ends with a crash: said once, and done training.
+    let mut crashed: BTreeSet<String> = BTreeSet::new();
     loop {
         let tick = Instant::now();
         polls += 1;
@@ -50,6 +52,11 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                 grew = true;
                 if polls > 1 {
                     live.insert(t.label().to_string());
+                }
+            }
+            if let Some(crash) = &p.crashed {
+                if crashed.insert(t.label().to_string()) {
+                    say(started, &format!("{} crashed: {crash}", t.label()));
                 }
             }
             match p.run {
@@ -95,12 +102,18 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                     .runs
                     .iter()
                     .filter(|r| live.contains(&r.label))
-                    .all(|r| r.config.get(Key::TrainRuntime).is_some());
+                    .all(|r| {
+                        r.config.get(Key::TrainRuntime).is_some() || crashed.contains(&r.label)
+                    });
             if tripped || ended {
                 if ended && !tripped {
                     say(
                         started,
-                        "training ended (its end-of-training summary was written)",
+                        if live.iter().any(|l| crashed.contains(l)) {
+                            "training ended (crashed, or its end-of-training summary was written)"
+                        } else {
+                            "training ended (its end-of-training summary was written)"
+                        },
                     );
                 }
                 judged.emit(config)?;

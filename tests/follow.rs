@@ -195,6 +195,57 @@ fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
 }
 
 #[test]
+fn a_run_that_crashes_is_said_to_and_stops_the_watch() {
+    // The 8-process run's stdout log, written a few dicts at a time up to three quarters of
+    // its training; then, as a run dies, a traceback.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let src = fs::read_to_string(fixture("gen/lf2_8proc_ga8/train.log")).expect("train.log");
+    let lines: Vec<String> = src.split_inclusive('\n').map(str::to_string).collect();
+    let dicts: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains("{'loss'"))
+        .collect();
+    let log = live.join("train.log");
+    append(&log, &lines[..dicts[2]].concat());
+    let writer = std::thread::spawn(move || {
+        let stop = dicts[dicts.len() * 3 / 4];
+        for w in dicts[2..].windows(2).take_while(|w| w[1] <= stop) {
+            std::thread::sleep(Duration::from_millis(150));
+            append(&log, &lines[w[0]..w[1]].concat());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        append(
+            &log,
+            "[rank3]: Traceback (most recent call last):\n[rank3]:   File \"train.py\", line 9, in <module>\n[rank3]: torch.OutOfMemoryError: CUDA out of memory.\n",
+        );
+    });
+    losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("live={}", live.display()))
+        .args([
+            "--follow",
+            "--interval",
+            "0.1",
+            "--idle",
+            "200",
+            "--json",
+            "-",
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stderr(contains("live crashed: "))
+        .stderr(contains(
+            "train.log: the log ends with a Python exception (line ",
+        ))
+        .stderr(contains("torch.OutOfMemoryError: CUDA out of memory."))
+        .stderr(contains("training ended (crashed"))
+        .stdout(contains("the log ends with a Python exception"));
+    writer.join().expect("writer");
+}
+
+#[test]
 fn a_run_that_does_not_exist_yet_is_waited_for() {
     let dir = tempfile::tempdir().expect("temp dir");
     let live = dir.path().join("later");

@@ -529,19 +529,9 @@ fn read_opened(
     };
     let plain = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
-    if sniffed.format.console() && plain {
-        let records = &parsed.records;
-        let last_record = (0..records.len())
-            .map(|i| u64::from(records.line(i)))
-            .max()
-            .unwrap_or(0);
-        // Unreadable now that it was read: nothing more to say of it.
-        if let Ok(Some(crash)) = crash::at_end(path, last_record) {
-            let finished = parsed.facts.iter().find_map(|f| match f.locator {
-                At::Line(n, _) if f.key == Key::TrainRuntime => Some(u64::from(n)),
-                _ => None,
-            });
-            parsed.warnings.push(crash.warning(finished));
+    if plain {
+        if let Some(crash) = crash_of(sniffed.format, path, &parsed) {
+            parsed.warnings.push(crash);
         }
     }
     if parsed.records.is_empty() && parsed.facts.is_empty() {
@@ -565,6 +555,26 @@ fn read_opened(
         format: sniffed.format,
         parsed,
     }))
+}
+
+/// The warning for the crash a console log read from the plain file at `path` ends with
+/// ([`crash::at_end`]), if any.
+fn crash_of(format: FormatRef, path: &Path, parsed: &Parsed) -> Option<String> {
+    if !format.console() {
+        return None;
+    }
+    let records = &parsed.records;
+    let last_record = (0..records.len())
+        .map(|i| u64::from(records.line(i)))
+        .max()
+        .unwrap_or(0);
+    // Unreadable now that it was read: nothing more to say of it.
+    let crash = crash::at_end(path, last_record).ok()??;
+    let finished = parsed.facts.iter().find_map(|f| match f.locator {
+        At::Line(n, _) if f.key == Key::TrainRuntime => Some(u64::from(n)),
+        _ => None,
+    });
+    Some(crash.warning(finished))
 }
 
 /// What sniffing a head decided.

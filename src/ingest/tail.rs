@@ -36,6 +36,8 @@ pub struct Polled {
     pub grew: bool,
     /// Why there is no run yet ("no metrics yet"), when there is none.
     pub waiting: Option<String>,
+    /// The crash a console log of the run ends with (the warning, also among the run's).
+    pub crashed: Option<String>,
 }
 
 /// A run being followed.
@@ -109,6 +111,7 @@ impl Tail {
                     run: None,
                     grew: false,
                     waiting: Some(format!("{path} does not exist yet")),
+                    crashed: None,
                 });
             }
             Err(e) => return Err(e),
@@ -139,11 +142,20 @@ impl Tail {
                 }
             }
         }
+        let mut crashed = None;
         for f in &self.files {
             match (&f.read, &f.skipped) {
                 (Some(file), _) => {
                     for w in &file.parsed.warnings {
                         warnings.push(format!("{}: {w}", file.path));
+                    }
+                    // A console log's end, looked at as it grows (a whole read does it itself).
+                    if !matches!(f.how, How::Whole) {
+                        if let Some(crash) = super::crash_of(file.format, &f.path, &file.parsed) {
+                            let w = format!("{}: {crash}", file.path);
+                            warnings.push(w.clone());
+                            crashed = Some(w);
+                        }
                     }
                     sources.push(SourceFile {
                         path: file.path.clone(),
@@ -166,11 +178,13 @@ impl Tail {
                 run: Some(run),
                 grew,
                 waiting: None,
+                crashed,
             }),
             Err(e @ (IngestError::NoMetrics { .. } | IngestError::NoSteps { .. })) => Ok(Polled {
                 run: None,
                 grew,
                 waiting: Some(e.to_string()),
+                crashed,
             }),
             Err(e) => Err(e),
         }
@@ -189,6 +203,7 @@ impl Tail {
             run: self.mlflow_run.clone(),
             grew,
             waiting: None,
+            crashed: None,
         })
     }
 }

@@ -620,6 +620,28 @@ fn a_log_that_holds_part_of_a_finished_run_is_said_and_its_results_sit_at_their_
 }
 
 #[test]
+fn a_throughput_batch_is_a_multiple_of_the_per_device_batch() {
+    // 260 examples at per-device batch 2 and GA 8: 17 steps an epoch, the last one partial.
+    // HF counts 260 × 3 samples over 51 steps: 15.29 a step, which is no batch of 2s; 16 is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("trainer_state.json"),
+        "{\"epoch\": 3.0, \"global_step\": 51, \"log_history\": [{\"epoch\": 2.94, \"loss\": 0.35, \"step\": 50}, {\"epoch\": 3.0, \"step\": 51, \"train_runtime\": 10.0, \"train_samples_per_second\": 78.0, \"train_loss\": 0.9}], \"max_steps\": 51, \"num_train_epochs\": 3, \"train_batch_size\": 2}",
+    )
+    .expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let batch = &doc["runs"][0]["config"]["effective_batch"];
+    assert_eq!(batch["value"], 16.0, "{batch}");
+    assert!(
+        batch["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("= 15.29, rounded up to a multiple of per_device_batch 2 (a partial last batch of an epoch counts fewer samples)"),
+        "{batch}"
+    );
+}
+
+#[test]
 fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
     let run = "fixtures/handmade/custom_dicts_resumed_ranks_truncated";
     let out = losscmp()

@@ -161,6 +161,42 @@ pub(in crate::ingest) fn fits(spe: f64, other: f64) -> bool {
     (spe - other).abs() <= 1.0_f64.max(INTEGER_TOLERANCE * spe)
 }
 
+/// The effective batch a throughput ratio `r` (samples ÷ steps) says, and how it was rounded.
+/// HF counts the examples times the epochs as the samples, so a partial last batch of an epoch
+/// makes `r` up to a step's worth of an epoch short of the batch: with the per-device batch
+/// known (and the world size), the batch is the multiple of it within 2% of `r`, else the one
+/// above `r` that such a shortfall explains; without it, the whole number within 2% of `r`.
+fn batch_of_throughput(cfg: &RunConfig, r: f64) -> Option<(f64, String)> {
+    use Key::*;
+    let Some(per_device) = cfg.num(PerDeviceBatch) else {
+        return near_integer(r).map(|b| (b, String::new()));
+    };
+    let (unit, of) = match cfg.num(WorldSize) {
+        Some(w) => (
+            per_device * w,
+            format!("per_device_batch {per_device} × world_size {w}"),
+        ),
+        None => (per_device, format!("per_device_batch {per_device}")),
+    };
+    // Steps per epoch, for the shortfall a partial last batch makes.
+    let spe = cfg
+        .num(StepsPerEpoch)
+        .or_else(|| Some(cfg.num(TotalSteps)? / cfg.num(Epochs)?))
+        .filter(|&s| s > 1.0);
+    let short = spe.map_or(1.0, |s| s / (s - 1.0));
+    let nearest = (r / unit).round().max(1.0) * unit;
+    if (nearest - r).abs() <= INTEGER_TOLERANCE * r {
+        return Some((nearest, String::new()));
+    }
+    let above = (r / unit).ceil().max(1.0) * unit;
+    (above <= r * (1.0 + INTEGER_TOLERANCE) * short).then(|| {
+        (
+            above,
+            format!(", rounded up to a multiple of {of} (a partial last batch of an epoch counts fewer samples)"),
+        )
+    })
+}
+
 /// A step and the epoch logged at it, and where: what says steps per epoch when nothing states
 /// it.
 struct Logged {
@@ -406,13 +442,13 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             (cfg.num(TrainSamplesPerSecond), cfg.num(TrainRuntime))
             && let Some(t) = cfg.num(TotalSteps).or_else(last_step)
         {
-            if let Some(b) = near_integer(sps * rt / t) {
+            let r = sps * rt / t;
+            if let Some((b, unit)) = batch_of_throughput(cfg, r) {
                 cfg.set_if_absent(
                     EffectiveBatch,
                     num(b),
                     Provenance::Derived(format!(
-                        "≈ train_samples_per_second {sps} × train_runtime {rt} ÷ {t} steps = {:.2}",
-                        sps * rt / t
+                        "≈ train_samples_per_second {sps} × train_runtime {rt} ÷ {t} steps = {r:.2}{unit}"
                     )),
                 );
             }

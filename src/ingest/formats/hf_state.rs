@@ -902,6 +902,16 @@ fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
                 step: Some(step),
                 epoch,
             });
+            // Its end-of-training summary here, well before the planned total: training was
+            // stopped early (an early-stopping callback, a stop condition).
+            let summary = out.facts.iter().any(|f| f.key == Key::TrainRuntime);
+            if let (true, Some(t)) = (summary, max_steps) {
+                if step + (0.05 * t).max(1.0) < t {
+                    out.warnings.push(format!(
+                        "training ended at global_step {step} of max_steps {t} (its end-of-training summary is in this file): it was stopped early; the checks read the {t} steps planned",
+                    ));
+                }
+            }
         }
     }
     if let Some(x) = max_steps {
@@ -987,6 +997,21 @@ mod tests {
                 step: Some(4.0),
                 epoch: 0.99
             })
+        );
+        // A summary at global_step 4 of max_steps 40: stopped early, and said.
+        let p = read(
+            &STATE
+                .replacen("{\n", "{\n  \"epoch\": 0.5,", 1)
+                .replace("\"max_steps\": 4,", "\"max_steps\": 40,"),
+            "s.json",
+        )
+        .expect("parses");
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with(
+                "training ended at global_step 4 of max_steps 40 (its end-of-training summary is in this file): it was stopped early"
+            )),
+            "{:?}",
+            p.warnings
         );
         // A global_step past max_steps is no position a trainer wrote: said, not used.
         let p = read(

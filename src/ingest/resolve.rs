@@ -299,12 +299,11 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
     };
 
-    // Steps per epoch, from the best of three: the planned total over the epochs, when both are
-    // stated and divide evenly (exact, where a logged epoch may be rounded: a crashed run's last
-    // epoch 0.1 at step 39 says 390, the run's true 406); else a logged step over its epoch;
-    // else the planned total over the epochs as it is. The planned count is rounded up when
-    // `max_steps` ends a run mid-epoch (3,000 steps of a 10,827-step epoch is "1 epoch"), so a
-    // logged epoch that contradicts it wins.
+    // Steps per epoch, the first of: the planned total over the epochs, when both are stated,
+    // divide evenly and fit what else is known (exact, where a logged epoch may be rounded: a
+    // crashed run's last epoch 0.1 at step 39 says 390, the run's true 406); a logged step over
+    // its epoch; the stated examples over the batch, when the planned total did not fit them;
+    // the planned total over the epochs as it is, when nothing contradicts it.
     let logged = logged_epoch(files).and_then(|l| {
         let (s, e) = (l.step, l.epoch);
         let spe = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5)?;

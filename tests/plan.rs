@@ -462,19 +462,24 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         "{lr}"
     );
 
-    // axolotl requires its micro batch; only its accumulation defaults (to 1).
+    // axolotl's accumulation follows from its batch_size, which losscmp does not read: not
+    // assumed, and the check it blocks says which --set gives it.
     let axolotl = dir.path().join("axolotl.yaml");
     fs::write(
         &axolotl,
-        "micro_batch_size: 2\nlearning_rate: 0.002\nnum_epochs: 3\n",
+        "base_model: tiny\nmicro_batch_size: 2\nbatch_size: 16\nlearning_rate: 0.002\nnum_epochs: 3\n",
     )
     .expect("write");
-    let doc = json_of(&[BASE, "--plan", axolotl.to_str().expect("utf-8")]);
-    let planned = run_named(&doc, "axolotl");
-    assert_eq!(planned["config"]["grad_accum"]["value"], 1.0, "{planned}");
-    assert_eq!(
-        planned["config"]["effective_batch"]["value"], 2.0,
-        "{planned}"
+    let out = losscmp()
+        .args([BASE, "--plan", axolotl.to_str().expect("utf-8")])
+        .assert()
+        .success()
+        .stdout(contains(
+            "oversized-effective-batch for axolotl: grad_accum unknown; supply it with --set axolotl:grad_accum=N",
+        ));
+    assert!(
+        !String::from_utf8_lossy(&out.get_output().stderr).contains("assumed the default"),
+        "nothing assumed for axolotl"
     );
 }
 

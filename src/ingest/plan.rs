@@ -133,33 +133,24 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
     })
 }
 
-/// The batch options a plan leaves out take the trainer's own defaults, what it will run with,
-/// marked assumed and said: gradient accumulation 1 (the HF Trainer and LLaMA-Factory, axolotl,
-/// torchtune, DeepSpeed without a total batch; not nanoGPT, whose default is 40), and
-/// transformers' per-device batch of 8 (the HF Trainer and LLaMA-Factory). A plan that states
-/// its effective batch needs neither.
+/// The batch options an HF Trainer or LLaMA-Factory plan leaves out take transformers'
+/// defaults, what the trainer will run with (per-device batch 8, accumulation 1), marked assumed
+/// and said. Other trainers' plans are not filled: axolotl's accumulation follows from its
+/// `batch_size`, DeepSpeed's `"auto"` from the trainer's arguments, nanoGPT's default is 40. A
+/// plan that states its effective batch needs neither.
 fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings: &mut Vec<String>) {
-    if cfg.get(Key::EffectiveBatch).is_some() {
+    if cfg.get(Key::EffectiveBatch).is_some()
+        || !matches!(cfg.text(Key::Trainer), None | Some("llamafactory"))
+    {
         return;
     }
-    let trainer = cfg.text(Key::Trainer).map(str::to_string);
-    let hf = matches!(trainer.as_deref(), None | Some("llamafactory"));
-    let ga_one = hf
-        || matches!(
-            trainer.as_deref(),
-            Some("axolotl" | "torchtune" | "deepspeed")
-        );
-    let source = if hf {
-        "transformers' TrainingArguments".to_string()
-    } else {
-        trainer.clone().unwrap_or_default()
-    };
+    let source = "transformers' TrainingArguments";
     let mut assumed = Vec::new();
-    for (key, value, option, wanted) in [
-        (Key::PerDeviceBatch, 8.0, "per_device_train_batch_size", hf),
-        (Key::GradAccum, 1.0, "gradient_accumulation_steps", ga_one),
+    for (key, value, option) in [
+        (Key::PerDeviceBatch, 8.0, "per_device_train_batch_size"),
+        (Key::GradAccum, 1.0, "gradient_accumulation_steps"),
     ] {
-        if wanted && cfg.get(key).is_none() {
+        if cfg.get(key).is_none() {
             cfg.set_if_absent(
                 key,
                 ConfigValue::Number(value),

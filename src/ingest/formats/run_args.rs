@@ -45,8 +45,9 @@ const OPTIONS: [(&str, Key); 20] = [
 const NANOGPT_KEYS: [&str; 3] = ["max_iters", "block_size", "eval_interval"];
 
 /// Keys that name the trainer a file of arguments belongs to.
-const TRAINER_KEYS: [(&str, &str); 5] = [
+const TRAINER_KEYS: [(&str, &str); 6] = [
     ("micro_batch_size", "axolotl"),
+    ("base_model", "axolotl"),
     ("finetuning_type", "llamafactory"),
     ("stage", "llamafactory"),
     ("train.finetuning_type", "llamafactory"),

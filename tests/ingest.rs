@@ -642,6 +642,32 @@ fn a_throughput_batch_is_a_multiple_of_the_per_device_batch() {
 }
 
 #[test]
+fn a_results_file_past_the_runs_planned_steps_is_another_runs() {
+    // The 1-GPU run's whole trainer_log.jsonl (384 of 384 steps) beside an all_results.json an
+    // earlier 6-epoch run left in the same output directory.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        fixture("lf_1gpu_ga8/trainer_log.jsonl"),
+        dir.path().join("trainer_log.jsonl"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.path().join("all_results.json"),
+        "{\"epoch\": 6.0, \"eval_loss\": 0.0012, \"train_runtime\": 36.0, \"train_samples_per_second\": 341.0}",
+    )
+    .expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("all_results.json says training reached step 768 (epoch 6), past the 384 steps this run plans: it is another run's"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("hold part of the run"), "{warnings}");
+    let eval = &doc["runs"][0]["metrics"]["eval_loss"];
+    assert_eq!(eval["final_step"], 384.0, "{eval}");
+}
+
+#[test]
 fn custom_trainer_dicts_two_segments_two_ranks_and_a_cut_last_line() {
     let run = "fixtures/handmade/custom_dicts_resumed_ranks_truncated";
     let out = losscmp()

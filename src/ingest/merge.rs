@@ -107,9 +107,14 @@ pub fn merge(
                     if origin.starts_with("end of training") && last_step > 0.0 =>
                 {
                     match row_epoch.zip(spe).map(|(e, spe)| (e * spe).round()) {
+                        // Not past the planned total: a results file that says so is another
+                        // run's (warned in `assemble`).
                         Some(end)
-                            if falls_short(cfg, None, last_step, end)
-                                || falls_short(cfg, None, end, last_step) =>
+                            if (falls_short(cfg, None, last_step, end)
+                                || falls_short(cfg, None, end, last_step))
+                                && cfg
+                                    .num(Key::TotalSteps)
+                                    .is_none_or(|t| !falls_short(cfg, None, t, end)) =>
                         {
                             (end, END_BY_EPOCH)
                         }

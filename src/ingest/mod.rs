@@ -399,7 +399,8 @@ fn assemble(
     }
     // Logs that stop well before where another file says training got to (a results file
     // written at its end, a checkpoint's state): an excerpt, or a log a resumed run started
-    // anew. Said only when the planned total did not already say it.
+    // anew. Said only when the planned total did not already say it. A file that says training
+    // went past the run's own planned total is another run's.
     else if let Some((last, reached)) = series.get("loss").and_then(|loss| {
         let last = loss
             .points
@@ -410,17 +411,29 @@ fn assemble(
         crate::model::falls_short(&config, Some(loss), last, reached.step)
             .then_some((last, reached))
     }) {
-        warnings.push(format!(
-            "the training loss stops at step {} ({}) of the {} that {} says training reached{}: these logs hold part of the run (a checkpoint's, an excerpt, a file cut short, or a log a resumed run started anew), so their last values are not the run's",
-            crate::model::format_count(last),
-            match 100.0 * last / reached.step {
-                p if p < 1.0 => "under 1%".to_string(),
-                p => format!("{p:.0}%"),
-            },
-            crate::model::format_count(reached.step),
-            reached.path,
-            reached.by,
-        ));
+        let past = config
+            .num(Key::TotalSteps)
+            .filter(|&t| crate::model::falls_short(&config, None, t, reached.step));
+        warnings.push(match past {
+            Some(total) => format!(
+                "{} says training reached step {}{}, past the {} steps this run plans: it is another run's (an earlier one in the same output directory?), and its values are placed at this run's last logged step",
+                reached.path,
+                crate::model::format_count(reached.step),
+                reached.by,
+                crate::model::format_count(total)
+            ),
+            None => format!(
+                "the training loss stops at step {} ({}) of the {} that {} says training reached{}: these logs hold part of the run (a checkpoint's, an excerpt, a file cut short, or a log a resumed run started anew), so their last values are not the run's",
+                crate::model::format_count(last),
+                match 100.0 * last / reached.step {
+                    p if p < 1.0 => "under 1%".to_string(),
+                    p => format!("{p:.0}%"),
+                },
+                crate::model::format_count(reached.step),
+                reached.path,
+                reached.by,
+            ),
+        });
     }
     Ok(Run {
         label: spec.label.clone(),

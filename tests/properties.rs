@@ -274,5 +274,6 @@ fn synthetic(label: &str, mut pts: Vec<(f64, f64)>, batch: Option<f64>) -> Run {
         series,
         warnings: vec![],
         planned: false,
+        crashed: None,
     }
 }

@@ -414,28 +414,41 @@ fn bad_flags_are_one_line_errors() {
 
 #[test]
 fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
-    // Real case 25: nanoGPT's output.log ends in CUDA running out of memory; the generated
-    // 8-process run's train.log in torchrun's summary of a rank killed by SIGABRT.
+    // Real case 25: nanoGPT's output.log ends in CUDA running out of memory: a warning finding,
+    // which a nightly gate at --fail-on warning fails on.
     let oom = fixture("real/25_wandb-run-dir-nanogpt-oom-after-first-eval");
-    let (_, stderr) = text_of(&[oom.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    let oom = oom.to_str().expect("utf-8");
+    let (stdout, _) = text_of(&[oom]);
     assert!(
-        stderr.contains(
-            "files/output.log: the log ends with a Python exception (line 46): torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB."
-        ),
-        "{stderr}"
+        stdout.contains("warning run-crashed")
+            && stdout.contains(
+                "files/output.log ends with a Python exception (line 46): torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB."
+            ),
+        "{stdout}"
     );
+    losscmp()
+        .args([oom, "--fail-on", "warning"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("run-crashed"));
+    // The generated 8-process run's train.log ends in torchrun's summary of a rank killed by
+    // SIGABRT after training had finished: info.
     let torchrun = fixture("hf_8proc_ga8_crashed_at_exit");
-    let (_, stderr) = text_of(&[torchrun.to_str().expect("utf-8"), "--json", "/dev/null"]);
+    let (stdout, _) = text_of(&[torchrun.to_str().expect("utf-8")]);
     assert!(
-        stderr.contains(
-            "train.log: the log ends with a Python exception (line 278), after training had finished (its end-of-training summary is at line 196): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))"
-        ),
-        "{stderr}"
+        stdout.contains("info    run-crashed")
+            && stdout.contains(
+                "train.log ends with a Python exception (line 278), after training had finished (its end-of-training summary is at line 196): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))"
+            ),
+        "{stdout}"
     );
     // A finished run's log: nothing said.
     let clean = fixture("lf_1gpu_ga8");
-    let (_, stderr) = text_of(&[clean.to_str().expect("utf-8"), "--json", "/dev/null"]);
-    assert!(!stderr.contains("Python exception"), "{stderr}");
+    let (stdout, stderr) = text_of(&[clean.to_str().expect("utf-8")]);
+    assert!(
+        !stdout.contains("Python exception") && !stderr.contains("Python exception"),
+        "{stdout}"
+    );
     // A traceback that training went on after (a fallback caught and printed): not a crash.
     // Real case 17's log with one before its first iteration.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -448,6 +461,6 @@ fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
         format!("{}{caught}{}", &log[..first_iter], &log[first_iter..]),
     )
     .expect("write");
-    let (_, stderr) = text_of(&[dir.path().to_str().expect("utf-8"), "--json", "/dev/null"]);
-    assert!(!stderr.contains("Python exception"), "{stderr}");
+    let (stdout, _) = text_of(&[dir.path().to_str().expect("utf-8")]);
+    assert!(!stdout.contains("Python exception"), "{stdout}");
 }

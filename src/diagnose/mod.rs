@@ -6,6 +6,7 @@
 //! (a logging artefact, an oversized batch) before symptoms (a regression).
 
 mod collapsed_loss;
+mod crashed;
 mod critical_batch;
 mod divergence;
 mod logging_artifact;
@@ -224,7 +225,7 @@ enum Check {
 }
 
 /// Every check in reporting order.
-const CHECKS: [Check; 13] = [
+const CHECKS: [Check; 14] = [
     Check::Alone(logging_artifact::check),
     Check::After(oversized_batch::check),
     Check::Alone(lr_not_scaled::check),
@@ -238,6 +239,7 @@ const CHECKS: [Check; 13] = [
     Check::Alone(overfitting::check),
     Check::Alone(scaling_efficiency::check),
     Check::Alone(critical_batch::check),
+    Check::Alone(crashed::check),
 ];
 
 /// Runs every check; most severe first. The checks that read only the runs run at once, on
@@ -398,7 +400,7 @@ fn processes(n: f64) -> String {
 }
 
 /// Every finding id, for documentation and tests.
-pub const IDS: [&str; 15] = [
+pub const IDS: [&str; 16] = [
     "loss-logging-artifact",
     "oversized-effective-batch",
     "lr-not-scaled",
@@ -414,6 +416,7 @@ pub const IDS: [&str; 15] = [
     "overfitting",
     "scaling-efficiency",
     "critical-batch-size",
+    "run-crashed",
 ];
 
 #[cfg(test)]

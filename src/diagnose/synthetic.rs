@@ -29,6 +29,7 @@ pub fn run(label: &str, batch: f64, steps: u32, every: u32, loss: impl Fn(f64) -
         series: BTreeMap::new(),
         warnings: vec![],
         planned: false,
+        crashed: None,
     };
     set_series(&mut r, "loss", every, steps, loss);
     r

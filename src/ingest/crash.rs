@@ -27,23 +27,6 @@ pub struct Crash {
     pub exception: String,
 }
 
-impl Crash {
-    /// The warning, without the file's path (the caller adds it). `finished`: the line of an
-    /// end-of-training summary before it, if any.
-    pub fn warning(&self, finished: Option<u64>) -> String {
-        let after = match finished {
-            Some(l) if l < self.line => format!(
-                ", after training had finished (its end-of-training summary is at line {l})"
-            ),
-            _ => String::new(),
-        };
-        format!(
-            "the log ends with a Python exception (line {}){after}: {}",
-            self.line, self.exception
-        )
-    }
-}
-
 /// The crash at the end of the plain text file at `path`, after line `last_record` (the last
 /// line a metric was read from), if any.
 pub fn at_end(path: &Path, last_record: u64) -> io::Result<Option<Crash>> {

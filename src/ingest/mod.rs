@@ -159,6 +159,8 @@ pub struct Parsed {
     pub warnings: Vec<String>,
     /// Where the file says training stood when it was written.
     pub stood: Option<Stood>,
+    /// The crash a console log ends with ([`crash::at_end`]).
+    pub crashed: Option<crate::model::Crashed>,
 }
 
 /// Where a file says training stood when it was written: the epoch reached, unrounded, and the
@@ -386,16 +388,26 @@ fn assemble(
     }
     // Logs that stop short of the planned steps with no end-of-training summary: a run cut
     // short (crashed, killed) or still running, whose last values are not a finished run's.
+    let crashed = files.iter().find_map(|f| f.parsed.crashed.clone());
     if let Some((last, total)) = crate::model::stopped_short(&config, series.get("loss")) {
-        warnings.push(format!(
-            "the training loss stops at step {} of {} ({}) and no end-of-training summary was found: the run was cut short (crashed, killed), is still running, or these are a checkpoint's logs, so its last values are not a finished run's",
+        let share = match 100.0 * last / total {
+            p if p < 1.0 => "under 1%".to_string(),
+            p => format!("{p:.0}%"),
+        };
+        let (last, total) = (
             crate::model::format_count(last),
             crate::model::format_count(total),
-            match 100.0 * last / total {
-                p if p < 1.0 => "under 1%".to_string(),
-                p => format!("{p:.0}%"),
-            }
-        ));
+        );
+        warnings.push(match &crashed {
+            // Why is known: said once, by the run-crashed finding.
+            Some(c) => format!(
+                "the training loss stops at step {last} of {total} ({share}): the run crashed ({} line {})",
+                c.path, c.line
+            ),
+            None => format!(
+                "the training loss stops at step {last} of {total} ({share}) and no end-of-training summary was found: the run was cut short (crashed, killed), is still running, or these are a checkpoint's logs, so its last values are not a finished run's"
+            ),
+        });
     }
     // Logs that stop well before where another file says training got to (a results file
     // written at its end, a checkpoint's state): an excerpt, or a log a resumed run started
@@ -443,6 +455,7 @@ fn assemble(
         series,
         warnings,
         planned: false,
+        crashed,
     })
 }
 
@@ -543,9 +556,7 @@ fn read_opened(
     let plain = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
     if plain {
-        if let Some(crash) = crash_of(sniffed.format, path, &parsed) {
-            parsed.warnings.push(crash);
-        }
+        parsed.crashed = crash_of(sniffed.format, path, &display, &parsed);
     }
     if parsed.records.is_empty() && parsed.facts.is_empty() {
         if sniffed.unsure {
@@ -570,9 +581,14 @@ fn read_opened(
     }))
 }
 
-/// The warning for the crash a console log read from the plain file at `path` ends with
+/// The crash a console log read from the plain file at `path` (shown as `display`) ends with
 /// ([`crash::at_end`]), if any.
-fn crash_of(format: FormatRef, path: &Path, parsed: &Parsed) -> Option<String> {
+fn crash_of(
+    format: FormatRef,
+    path: &Path,
+    display: &str,
+    parsed: &Parsed,
+) -> Option<crate::model::Crashed> {
     if !format.console() {
         return None;
     }
@@ -583,11 +599,20 @@ fn crash_of(format: FormatRef, path: &Path, parsed: &Parsed) -> Option<String> {
         .unwrap_or(0);
     // Unreadable now that it was read: nothing more to say of it.
     let crash = crash::at_end(path, last_record).ok()??;
-    let finished = parsed.facts.iter().find_map(|f| match f.locator {
-        At::Line(n, _) if f.key == Key::TrainRuntime => Some(u64::from(n)),
-        _ => None,
-    });
-    Some(crash.warning(finished))
+    let after_summary = parsed
+        .facts
+        .iter()
+        .find_map(|f| match f.locator {
+            At::Line(n, _) if f.key == Key::TrainRuntime => Some(u64::from(n)),
+            _ => None,
+        })
+        .filter(|&l| l < crash.line);
+    Some(crate::model::Crashed {
+        path: display.to_string(),
+        line: crash.line,
+        exception: crash.exception,
+        after_summary,
+    })
 }
 
 /// What sniffing a head decided.

@@ -130,6 +130,7 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         series: Default::default(),
         warnings,
         planned: true,
+        crashed: None,
     })
 }
 

@@ -149,14 +149,7 @@ impl Tail {
                     for w in &file.parsed.warnings {
                         warnings.push(format!("{}: {w}", file.path));
                     }
-                    // A console log's end, looked at as it grows (a whole read does it itself).
-                    if !matches!(f.how, How::Whole) {
-                        if let Some(crash) = super::crash_of(file.format, &f.path, &file.parsed) {
-                            let w = format!("{}: {crash}", file.path);
-                            warnings.push(w.clone());
-                            crashed = Some(w);
-                        }
-                    }
+
                     sources.push(SourceFile {
                         path: file.path.clone(),
                         format: Some(file.format.name()),
@@ -172,7 +165,22 @@ impl Tail {
                 }),
             }
         }
-        let files: Vec<ReadFile> = self.files.iter().filter_map(|f| f.read.clone()).collect();
+        let files: Vec<ReadFile> = self
+            .files
+            .iter()
+            .filter_map(|f| {
+                let mut read = f.read.clone()?;
+                // A console log's end, looked at as it grows (a whole read does it itself).
+                if !matches!(f.how, How::Whole) {
+                    read.parsed.crashed =
+                        super::crash_of(read.format, &f.path, &read.path, &read.parsed);
+                }
+                if let Some(c) = &read.parsed.crashed {
+                    crashed = Some(c.sentence());
+                }
+                Some(read)
+            })
+            .collect();
         match super::assemble(&self.spec, files, sources, warnings) {
             Ok(run) => Ok(Polled {
                 run: Some(run),

@@ -438,6 +438,38 @@ pub struct Run {
     /// A configuration that has not run (`--plan`): its configuration is predicted from the plan
     /// and the baseline, and it has no series.
     pub planned: bool,
+    /// The crash a console log of the run ends with, if any.
+    pub crashed: Option<Crashed>,
+}
+
+/// The Python exception a console log ends with (after its last metric record): where, what,
+/// and whether an end-of-training summary came before it (training had finished).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crashed {
+    /// The log's path, as shown.
+    pub path: String,
+    /// The exception's line (from 1).
+    pub line: u64,
+    /// The exception as printed (clipped), a torchrun summary's first failure added.
+    pub exception: String,
+    /// The line of an end-of-training summary before it.
+    pub after_summary: Option<u64>,
+}
+
+impl Crashed {
+    /// "…/train.log ends with a Python exception (line 46): torch.OutOfMemoryError: …".
+    pub fn sentence(&self) -> String {
+        let after = match self.after_summary {
+            Some(l) => format!(
+                ", after training had finished (its end-of-training summary is at line {l})"
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{} ends with a Python exception (line {}){after}: {}",
+            self.path, self.line, self.exception
+        )
+    }
 }
 
 impl Run {

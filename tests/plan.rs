@@ -450,6 +450,13 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         .iter()
         .find(|f| f["id"] == "lr-not-scaled")
         .expect("lr-not-scaled");
+    assert!(
+        lr["fix"]["summary"]
+            .as_str()
+            .expect("summary")
+            .contains("÷√2 ≈ 1.41"),
+        "{lr}"
+    );
     assert_eq!(lr["subject"], "nobatch", "{lr}");
     let change = &lr["fix"]["changes"]["learning_rate"];
     assert_eq!(

@@ -42,6 +42,12 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let (target, other) = if to_plan { (small, big) } else { (big, small) };
         let lr = target.config.num(Key::LearningRate).unwrap_or(lr_run);
         let (rule, factor) = scaling_rule(target, k);
+        // A smaller planned batch divides by the factor: said so ("÷√2 ≈ 1.41").
+        let rule = if to_plan {
+            rule.replacen('×', "÷", 1)
+        } else {
+            rule
+        };
         let (scaled, size) = if to_plan {
             (lr / factor, "smaller")
         } else {

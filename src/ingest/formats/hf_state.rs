@@ -894,7 +894,9 @@ fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
         let per_epoch = step / epoch;
         if max_steps.is_some_and(|t| step > t) || !(1.0..=1e12).contains(&per_epoch) {
             out.warnings.push(format!(
-                "global_step {step} at epoch {epoch} (top level) is not where a run of {} stood; not used",
+                "global_step {} at epoch {} (top level) is not where a run of {} stood; not used",
+                crate::model::format_number(step),
+                crate::model::format_number(epoch),
                 max_steps.map_or("unknown length".to_string(), |t| format!("{t} steps"))
             ));
         } else {

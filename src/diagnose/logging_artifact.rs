@@ -108,10 +108,11 @@ fn scaled(run: &Run) -> Option<Finding> {
     let pairs: Vec<_> = evals
         .iter()
         .filter_map(|&e| {
-            let t = train
-                .points
-                .iter()
-                .filter(|t| t.value > 0.0 && (t.step - e.step).abs() <= reach)
+            // Points are in step order: those within reach start here.
+            let from = train.points.partition_point(|t| t.step < e.step - reach);
+            let t = (from..train.points.len())
+                .map_while(|i| train.points.get(i).filter(|t| t.step <= e.step + reach))
+                .filter(|t| t.value > 0.0)
                 .min_by(|a, b| (a.step - e.step).abs().total_cmp(&(b.step - e.step).abs()))?;
             Some((t, e, t.value / e.value))
         })

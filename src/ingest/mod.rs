@@ -390,10 +390,7 @@ fn assemble(
     // short (crashed, killed) or still running, whose last values are not a finished run's.
     let crashed = files.iter().find_map(|f| f.parsed.crashed.clone());
     if let Some((last, total)) = crate::model::stopped_short(&config, series.get("loss")) {
-        let share = match 100.0 * last / total {
-            p if p < 1.0 => "under 1%".to_string(),
-            p => format!("{p:.0}%"),
-        };
+        let share = share(last, total);
         let (last, total) = (
             crate::model::format_count(last),
             crate::model::format_count(total),
@@ -437,10 +434,7 @@ fn assemble(
             None => format!(
                 "the training loss stops at step {} ({}) of the {} that {} says training reached{}: these logs hold part of the run (a checkpoint's, an excerpt, a file cut short, or a log a resumed run started anew), so their last values are not the run's",
                 crate::model::format_count(last),
-                match 100.0 * last / reached.step {
-                    p if p < 1.0 => "under 1%".to_string(),
-                    p => format!("{p:.0}%"),
-                },
+                share(last, reached.step),
                 crate::model::format_count(reached.step),
                 reached.path,
                 reached.by,
@@ -457,6 +451,14 @@ fn assemble(
         planned: false,
         crashed,
     })
+}
+
+/// `part` of `whole` as a share of it: "72%", or "under 1%".
+fn share(part: f64, whole: f64) -> String {
+    match 100.0 * part / whole {
+        p if p < 1.0 => "under 1%".to_string(),
+        p => format!("{p:.0}%"),
+    }
 }
 
 /// The furthest step a file says training reached ([`Stood`]): its step, or its epoch × steps

@@ -32,7 +32,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 subject: Some(run.label.clone()),
                 summary: if finished {
                     format!(
-                        "{} crashed after training had finished: {said}.",
+                        "{} crashed on its way out: {said}.",
                         run.label
                     )
                 } else {

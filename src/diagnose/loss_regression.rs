@@ -180,7 +180,12 @@ fn less_per_sample(
     Some(Finding {
         id: "lower-sample-efficiency",
         severity: Severity::Warning,
-        runs: ctx_pair_labels(ctx, slow, fast),
+        // The pair as its other findings list it: the baseline first.
+        runs: if baseline {
+            vec![slow.label.clone(), fast.label.clone()]
+        } else {
+            vec![fast.label.clone(), slow.label.clone()]
+        },
         subject: Some(slow.label.clone()),
         summary: format!(
             "{slow_name} learns less per {} than {fast_name}: at {} {axis}: {} vs {} ({}); over the last quarter of the overlap ({}) its loss averages {} {fast_own} ({}). It goes on to {} {axis} ({} {fast_own} {}) and ends lower: {} vs {}.",
@@ -201,14 +206,4 @@ fn less_per_sample(
         evidence,
         fix: None,
     })
-}
-
-/// A pair's labels as its findings list them: the baseline first.
-fn ctx_pair_labels(ctx: &Context<'_>, a: &Run, b: &Run) -> Vec<String> {
-    let reference = &ctx.runs[ctx.reference];
-    if b.label == reference.label {
-        vec![b.label.clone(), a.label.clone()]
-    } else {
-        vec![a.label.clone(), b.label.clone()]
-    }
 }

@@ -14,6 +14,7 @@
 //!
 //! Severity warning. The batch check defers to it (caps itself at warning).
 
+use super::oversized_batch::ratio_words;
 use super::{Context, config_evidence, finding, logged};
 use crate::model::{Finding, Key, Run, Severity, format_number as num};
 
@@ -135,9 +136,9 @@ fn scaled(run: &Run) -> Option<Finding> {
         return None;
     }
     let mut why = format!(
-        "{}'s logged training loss is {}× its eval loss at the same steps (the median over its last {} {}: at {}, {} vs {})",
+        "{}'s logged training loss is {} its eval loss at the same steps (the median over its last {} {}: at {}, {} vs {})",
         run.label,
-        sig2(ratio),
+        ratio_words(ratio),
         last.len(),
         if last.len() == 1 { "eval" } else { "evals" },
         e.position(),
@@ -171,15 +172,6 @@ fn scaled(run: &Run) -> Option<Finding> {
         ),
         evidence,
     ))
-}
-
-/// Two significant digits: "16", "4.2".
-fn sig2(x: f64) -> String {
-    if x >= 10.0 {
-        format!("{:.0}", x)
-    } else {
-        format!("{:.1}", x)
-    }
 }
 
 /// Whether a transformers version is in [4.46.0, 4.48.3).

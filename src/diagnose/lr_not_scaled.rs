@@ -41,13 +41,8 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let to_plan = small.planned && !big.planned;
         let (target, other) = if to_plan { (small, big) } else { (big, small) };
         let lr = target.config.num(Key::LearningRate).unwrap_or(lr_run);
-        let (rule, factor) = scaling_rule(target, k);
-        // A smaller planned batch divides by the factor: said so ("÷√2 ≈ 1.41").
-        let rule = if to_plan {
-            rule.replacen('×', "÷", 1)
-        } else {
-            rule
-        };
+        // A smaller planned batch divides by the factor ("÷√2 ≈ 1.41").
+        let (rule, factor) = scaling_rule(target, k, to_plan);
         let (scaled, size) = if to_plan {
             (lr / factor, "smaller")
         } else {

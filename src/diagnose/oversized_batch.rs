@@ -604,7 +604,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             num(a)
         )),
         (_, Some(lr)) => {
-            let (rule, factor) = scaling_rule(big, k);
+            let (rule, factor) = scaling_rule(big, k, false);
             alternatives.push(format!(
                 "Keep the batch and scale {lr_option} {} → {} ({rule}); this does not restore the number of updates, and needs warmup counted in samples — a weaker fix than the batch change.",
                 num(lr),
@@ -668,18 +668,20 @@ fn keep_samples(big: &Run, k: f64, changes: &mut Vec<ConfigChange>) -> String {
 /// The learning-rate scaling rule for a run's optimizer: √k for Adam-family (Malladi et al. 2022,
 /// "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms"), k for SGD (Goyal et al.
 /// 2017, "Accurate, Large Minibatch SGD"). Unknown optimizers are assumed AdamW, the HF default.
-pub fn scaling_rule(run: &Run, k: f64) -> (String, f64) {
+/// `down`: the rate is divided by the factor (a smaller batch), and the rule says "÷".
+pub fn scaling_rule(run: &Run, k: f64, down: bool) -> (String, f64) {
+    let op = if down { "÷" } else { "×" };
     match run.config.text(Key::Optimizer) {
         Some(o) if o.to_ascii_lowercase().contains("sgd") => (
             format!(
-                "linear scaling rule for SGD, ×{}, Goyal et al. 2017",
+                "linear scaling rule for SGD, {op}{}, Goyal et al. 2017",
                 num(k)
             ),
             k,
         ),
         Some(o) => (
             format!(
-                "square-root scaling rule for Adam-family optimizers ({o}), ×√{} ≈ {:.2}, Malladi et al. 2022",
+                "square-root scaling rule for Adam-family optimizers ({o}), {op}√{} ≈ {:.2}, Malladi et al. 2022",
                 num(k),
                 k.sqrt()
             ),
@@ -687,7 +689,7 @@ pub fn scaling_rule(run: &Run, k: f64) -> (String, f64) {
         ),
         None => (
             format!(
-                "square-root scaling rule for Adam-family optimizers, ×√{} ≈ {:.2}, Malladi et al. 2022; optimizer assumed AdamW, the HF default",
+                "square-root scaling rule for Adam-family optimizers, {op}√{} ≈ {:.2}, Malladi et al. 2022; optimizer assumed AdamW, the HF default",
                 num(k),
                 k.sqrt()
             ),

@@ -299,6 +299,21 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
     };
 
+    // The effective batch of its parts, before steps per epoch reads it (the examples over it).
+    if let (None, Some(w), Some(b), Some(g)) = (
+        cfg.get(EffectiveBatch),
+        cfg.num(WorldSize),
+        cfg.num(PerDeviceBatch),
+        cfg.num(GradAccum),
+    ) {
+        cfg.set_if_absent(
+            EffectiveBatch,
+            num(w * b * g),
+            Provenance::Derived(format!(
+                "world_size {w} × per_device_batch {b} × grad_accum {g}"
+            )),
+        );
+    }
     // Steps per epoch, the first of: the planned total over the epochs, when both are stated,
     // divide evenly and fit what else is known (exact, where a logged epoch may be rounded: a
     // crashed run's last epoch 0.1 at step 39 says 390, the run's true 406); a logged step over
@@ -319,29 +334,16 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         let how = format!("step {s} ÷ epoch {e} ({}){bound}", l.origin);
         Some((l, spe, how))
     });
-    // The examples a stated count says an epoch holds, over the effective batch (stated or of
-    // its parts): an epoch's steps to within one (the last batch may be partial, and rounded
+    // The examples a stated count says an epoch holds, over the effective batch (stated, or of
+    // its parts above): an epoch's steps to within one (the last batch may be partial, and rounded
     // either way), where the steps carry no epoch of their own (a stdout log's dicts).
     let data = cfg
         .get(NumExamples)
         .filter(|v| !matches!(v.source, Provenance::Derived(_)))
         .and_then(|v| {
-            let n = v.value.as_f64()?;
-            let (b, how) = match cfg.num(EffectiveBatch) {
-                Some(b) => (b, format!("effective_batch {b}")),
-                None => {
-                    let (w, p, g) = (
-                        cfg.num(WorldSize)?,
-                        cfg.num(PerDeviceBatch)?,
-                        cfg.num(GradAccum)?,
-                    );
-                    (
-                        w * p * g,
-                        format!("(world_size {w} × per_device_batch {p} × grad_accum {g})"),
-                    )
-                }
-            };
-            (n > 0.0 && b > 0.0).then(|| (n / b, format!("≈ ⌈num_examples {n} ÷ {how}⌉")))
+            let (n, b) = (v.value.as_f64()?, cfg.num(EffectiveBatch)?);
+            (n > 0.0 && b > 0.0)
+                .then(|| (n / b, format!("≈ ⌈num_examples {n} ÷ effective_batch {b}⌉")))
         });
     let planned = match (cfg.get(StepsPerEpoch), cfg.num(TotalSteps), cfg.num(Epochs)) {
         (None, Some(t), Some(e)) if e > 0.0 => Some((t, e)),
@@ -413,19 +415,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         }
     }
     if cfg.get(EffectiveBatch).is_none() {
-        if let (Some(w), Some(b), Some(g)) = (
-            cfg.num(WorldSize),
-            cfg.num(PerDeviceBatch),
-            cfg.num(GradAccum),
-        ) {
-            cfg.set_if_absent(
-                EffectiveBatch,
-                num(w * b * g),
-                Provenance::Derived(format!(
-                    "world_size {w} × per_device_batch {b} × grad_accum {g}"
-                )),
-            );
-        } else if let (Some(n), Some(e), Some(t)) =
+        if let (Some(n), Some(e), Some(t)) =
             (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps))
         {
             if let Some(b) = near_integer(n * e / t) {

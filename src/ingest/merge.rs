@@ -58,8 +58,17 @@ pub fn merge(
     });
     // The run's rows: every file's, one after another.
     let mut run = Frame::default();
+    let mut rows_left: usize = files.iter().map(|f| f.parsed.records.len()).sum();
     for &fi in &order {
         let mut frame = std::mem::take(&mut files[fi].parsed.records);
+        // Room for the coordinates placed below, and, in the frame that becomes the run's, for
+        // the rows of the files after it.
+        frame.reserve_rows(if run.is_empty() {
+            rows_left
+        } else {
+            frame.len()
+        });
+        rows_left -= frame.len();
         let file = &files[fi];
         if frame.nonfinite() > 0 {
             warnings.push(format!(

@@ -420,6 +420,26 @@ impl Frame {
         self.columns = columns;
     }
 
+    /// Makes room for `rows` rows in all in every coordinate column, so that coordinates filled
+    /// in row by row and other frames' rows appended do not regrow the columns (each regrowth
+    /// copies them into fresh pages). Room a column does not use is given back by
+    /// [`Frame::shrink_to_fit`].
+    pub fn reserve_rows(&mut self, rows: usize) {
+        for col in [
+            &mut self.step,
+            &mut self.epoch,
+            &mut self.samples,
+            &mut self.tokens,
+            &mut self.time,
+        ] {
+            col.reserve_exact(rows.saturating_sub(col.len()));
+        }
+        self.line
+            .reserve_exact(rows.saturating_sub(self.line.len()));
+        self.origin
+            .reserve_exact(rows.saturating_sub(self.origin.len()));
+    }
+
     /// Appends another frame's rows (not its metrics); returns the row the first of them got.
     pub fn append_rows(&mut self, other: &Frame) -> usize {
         let offset = self.len;

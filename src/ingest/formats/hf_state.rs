@@ -417,12 +417,12 @@ struct Stream<R> {
     reader: R,
     /// Whether the reader's end is the document's (not a part's).
     last: bool,
-    /// Text not yet parsed from `pos` on, and bytes read after it that do not yet form whole
-    /// characters.
-    text: String,
+    /// The text not yet parsed: its first `filled` bytes (the rest is room for the next
+    /// block). Blocks are read straight in behind what is held, and read as UTF-8 where they
+    /// lie: a character a block cuts waits there for the next.
+    text: Vec<u8>,
+    filled: usize,
     pos: usize,
-    pending: Vec<u8>,
-    block: Vec<u8>,
     eof: bool,
     /// Lines in the text parsed and dropped: where a problem is, is said by line.
     lines: usize,
@@ -443,10 +443,9 @@ impl<R: Read> Stream<R> {
         Stream {
             reader,
             last,
-            text: String::new(),
+            text: Vec::new(),
+            filled: 0,
             pos: 0,
-            pending: Vec::new(),
-            block: vec![0u8; BLOCK],
             eof: false,
             lines: 0,
         }
@@ -456,10 +455,22 @@ impl<R: Read> Stream<R> {
     /// the part ends.
     fn run(&mut self, flat: &mut Flat, display: &str) -> Result<Outcome, IngestError> {
         loop {
-            match flat.advance(&self.text, self.pos, self.eof) {
+            let held = &self.text[..self.filled];
+            let t = match std::str::from_utf8(held) {
+                Ok(t) => t,
+                // A character cut by the block's end: what is before it, now.
+                Err(e) if e.error_len().is_none() && !self.eof => {
+                    std::str::from_utf8(&held[..e.valid_up_to()]).unwrap_or_default()
+                }
+                Err(_) => {
+                    self.replace_invalid();
+                    continue;
+                }
+            };
+            match flat.advance(t, self.pos, self.eof) {
                 Advance::Done => return Ok(Outcome::Done),
                 Advance::Stop { at, cut } => {
-                    let b = self.text.as_bytes();
+                    let b = t.as_bytes();
                     return Ok(Outcome::Stop(Problem {
                         line: self.lines + newlines(&b[..at]) + 1,
                         end: cut.then(|| self.lines + newlines(b) + 1),
@@ -468,12 +479,17 @@ impl<R: Read> Stream<R> {
                 }
                 Advance::More(p) => self.pos = p,
             }
-            // More text: keep the unparsed part, add what the next block holds.
-            self.lines += newlines(&self.text.as_bytes()[..self.pos]);
-            self.text.drain(..self.pos);
+            // More text: keep the unparsed part, read the next block in behind it.
+            self.lines += newlines(&self.text[..self.pos]);
+            self.text.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
             self.pos = 0;
+            let room = self.filled + BLOCK;
+            if self.text.len() < room {
+                self.text.resize(room, 0);
+            }
             let n = loop {
-                match self.reader.read(&mut self.block) {
+                match self.reader.read(&mut self.text[self.filled..room]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         return Err(IngestError::Io {
@@ -488,29 +504,43 @@ impl<R: Read> Stream<R> {
                 if !self.last {
                     return Ok(Outcome::Paused);
                 }
-                // A character cut by the end of the file.
-                if !self.pending.is_empty() {
-                    self.text.push(char::REPLACEMENT_CHARACTER);
-                    self.pending.clear();
-                }
+                // A character cut by the end of the file is read as U+FFFD (above).
                 self.eof = true;
                 continue;
             }
-            push_lossy(&mut self.text, &mut self.pending, &self.block[..n]);
+            self.filled += n;
         }
+    }
+
+    /// Writes each invalid sequence in the text held as one U+FFFD (as a lossy read of the
+    /// whole would); a character cut by the block's end is left for the next block, or at the
+    /// end of the file written as U+FFFD too.
+    fn replace_invalid(&mut self) {
+        let mut whole = String::new();
+        let rest = push_valid(&mut whole, &self.text[..self.filled]);
+        let mut fixed = whole.into_bytes();
+        if self.eof && rest < self.filled {
+            fixed.extend_from_slice(char::REPLACEMENT_CHARACTER.to_string().as_bytes());
+        } else {
+            fixed.extend_from_slice(&self.text[rest..self.filled]);
+        }
+        self.filled = fixed.len();
+        if self.text.len() < self.filled {
+            self.text.resize(self.filled, 0);
+        }
+        self.text[..self.filled].copy_from_slice(&fixed);
     }
 
     /// Whether the part read ends just before a `log_history` entry: what is left is
     /// whitespace after an entry's comma.
     fn before_entry(&self, flat: &Flat) -> bool {
         flat.at == (Pos::History { first: false })
-            && self.pending.is_empty()
-            && flat_json::ws(self.text.as_bytes(), self.pos) == self.text.len()
+            && flat_json::ws(&self.text[..self.filled], self.pos) == self.filled
     }
 
     /// The lines read so far, the text held included.
     fn lines_read(&self) -> usize {
-        self.lines + newlines(self.text.as_bytes())
+        self.lines + newlines(&self.text[..self.filled])
     }
 }
 
@@ -590,21 +620,6 @@ fn read_halves(path: &Path, cut: u64, display: &str) -> Result<Parsed, IngestErr
     };
     flat.join(next);
     flat.conclude(outcome, display)
-}
-
-/// Moves the whole characters of `pending` and then `new` to `text`, each invalid sequence as
-/// one U+FFFD; what may be the start of a character cut by the block's end stays in `pending`.
-/// With nothing pending (the usual case) `new` is read where it is, not copied to `pending`
-/// first.
-fn push_lossy(text: &mut String, pending: &mut Vec<u8>, new: &[u8]) {
-    if pending.is_empty() {
-        let rest = push_valid(text, new);
-        pending.extend_from_slice(&new[rest..]);
-    } else {
-        pending.extend_from_slice(new);
-        let rest = push_valid(text, pending);
-        pending.drain(..rest);
-    }
 }
 
 /// Pushes the whole characters at the front of `bytes` to `text` (each invalid sequence as one
@@ -1324,7 +1339,16 @@ mod tests {
         let mut invalid = text.clone().into_bytes();
         invalid.splice(1..1, b"\"n\xffote\xe2\x82\": 1,".iter().copied());
         let short = &text.as_bytes()[..text.len() / 2];
-        for bytes in [text.as_bytes(), accented.as_bytes(), &invalid, short] {
+        // A character cut by the end of the file.
+        let mut cut_at_end = text.clone().into_bytes();
+        cut_at_end.extend_from_slice(b"\xe2\x82");
+        for bytes in [
+            text.as_bytes(),
+            accented.as_bytes(),
+            &invalid,
+            short,
+            &cut_at_end,
+        ] {
             let whole = format!("{:?}", read_stream(bytes, "s.json"));
             assert!(whole.starts_with("Ok"), "{whole}");
             for step in [1, 2, 3, 5, 7, 64, 4096] {
@@ -1333,10 +1357,12 @@ mod tests {
             }
         }
         // Invalid UTF-8 reads as a lossy read of the whole would.
-        let lossy = String::from_utf8_lossy(&invalid).into_owned();
-        assert_eq!(
-            format!("{:?}", read_stream(&invalid[..], "s.json")),
-            format!("{:?}", read(&lossy, "s.json"))
-        );
+        for bytes in [&invalid, &cut_at_end] {
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            assert_eq!(
+                format!("{:?}", read_stream(&bytes[..], "s.json")),
+                format!("{:?}", read(&lossy, "s.json"))
+            );
+        }
     }
 }

@@ -21,19 +21,28 @@ use crate::ingest::{Names, Parsed, Record, Skipped};
 
 /// Yes when every line of the head is `<unix ms> <value> <step>` (a metric file on its own).
 pub fn sniff(head: &str) -> Option<bool> {
-    let mut lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).collect();
-    // The head may end mid-line.
-    if !head.ends_with('\n') {
-        lines.pop();
-    }
-    let metric = |l: &&str| {
+    let metric = |l: &str| {
         let f: Vec<&str> = l.split_whitespace().collect();
         matches!(f.len(), 2 | 3)
             && f[0].len() >= 12
             && f[0].bytes().all(|b| b.is_ascii_digit())
             && f[1..].iter().all(|x| parse_number(x).is_some())
     };
-    Some(!lines.is_empty() && lines.iter().all(metric))
+    // The head may end mid-line: its last line is not looked at then. The first line that is
+    // not a metric line decides (another log's head is not walked to its end).
+    let cut = !head.ends_with('\n');
+    let mut lines = head.lines().filter(|l| !l.trim().is_empty()).peekable();
+    let mut any = false;
+    while let Some(l) = lines.next() {
+        if cut && lines.peek().is_none() {
+            break;
+        }
+        if !metric(l) {
+            return Some(false);
+        }
+        any = true;
+    }
+    Some(any)
 }
 
 /// Reads one metric file outside a run directory; the metric is named after the file.
@@ -226,5 +235,15 @@ mod tests {
             "one unfinished line"
         );
         assert_eq!(sniff("12 0.5 1\n"), Some(false), "not a unix-ms time");
+        assert_eq!(
+            sniff("1628697792090 332.68 0\nloss went down\n1628697795789 297.6 1\n"),
+            Some(false),
+            "a line that is not a metric line, anywhere"
+        );
+        assert_eq!(
+            sniff("1628697792090 332.68 0\n\n  \n1628697795789 297.6 1\n"),
+            Some(true),
+            "blank lines between"
+        );
     }
 }

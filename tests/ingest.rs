@@ -4,7 +4,7 @@
 mod common;
 
 use common::predicate;
-use common::{fixture, json_of, losscmp};
+use common::{fixture, json_of, losscmp, text_of};
 use serde_json::Value;
 
 fn expected() -> Value {
@@ -716,4 +716,41 @@ fn a_state_file_that_is_not_one_is_said() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_run_stopped_early_shows_where_it_stopped_beside_its_planned_steps() {
+    // lf_1gpu_ga8's state as an early-stopping callback leaves it: entries up to step 200, an
+    // end-of-training summary there (HF's throughput is over the planned samples), and the top
+    // level at global_step 200 of max_steps 384.
+    let text = std::fs::read_to_string(fixture("lf_1gpu_ga8/trainer_state.json")).expect("fixture");
+    let mut state: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let history = state["log_history"].as_array_mut().expect("history");
+    history
+        .retain(|e| e["step"].as_f64().is_some_and(|s| s <= 200.0) && e["train_runtime"].is_null());
+    history.push(serde_json::json!({
+        "epoch": 1.5625, "step": 200, "train_loss": 0.9, "train_runtime": 10.0,
+        "train_samples_per_second": 614.4, "train_steps_per_second": 38.4
+    }));
+    state["global_step"] = 200.into();
+    state["epoch"] = 1.5625.into();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("early");
+    std::fs::create_dir(&run).expect("dir");
+    std::fs::write(run.join("trainer_state.json"), state.to_string()).expect("write");
+    let run = run.to_str().expect("utf-8");
+
+    let (out, err) = text_of(&[run, "-v", "--color", "never"]);
+    assert!(err.contains("it was stopped early"), "{err}");
+    assert!(
+        out.contains("  optimizer steps 200 of 384 (stopped early)\n"),
+        "{out}"
+    );
+    assert!(out.contains("final loss "), "{out}");
+    assert!(out.contains(" at step 200 ("), "{out}");
+    let (table, _) = text_of(&[run, "--markdown", "-"]);
+    assert!(table.contains("| 200 of 384 (stopped early) |"), "{table}");
+    // The checks read the planned steps (said in the warning); the configuration keeps them.
+    let doc = json_of(&[run]);
+    assert_eq!(doc["runs"][0]["config"]["total_steps"]["value"], 384.0);
 }

@@ -275,5 +275,6 @@ fn synthetic(label: &str, mut pts: Vec<(f64, f64)>, batch: Option<f64>) -> Run {
         warnings: vec![],
         planned: false,
         crashed: None,
+        stopped_early: None,
     }
 }

@@ -30,6 +30,7 @@ pub fn run(label: &str, batch: f64, steps: u32, every: u32, loss: impl Fn(f64) -
         warnings: vec![],
         planned: false,
         crashed: None,
+        stopped_early: None,
     };
     set_series(&mut r, "loss", every, steps, loss);
     r

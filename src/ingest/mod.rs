@@ -441,6 +441,17 @@ fn assemble(
             ),
         });
     }
+    // An end-of-training summary, and a file that says training ended well before the planned
+    // total: stopped early.
+    let stopped_early = config
+        .get(Key::TrainRuntime)
+        .and(reached(&files, &config))
+        .map(|r| r.step)
+        .filter(|&step| {
+            config
+                .num(Key::TotalSteps)
+                .is_some_and(|t| crate::model::falls_short(&config, None, step, t))
+        });
     Ok(Run {
         label: spec.label.clone(),
         path: display,
@@ -450,6 +461,7 @@ fn assemble(
         warnings,
         planned: false,
         crashed,
+        stopped_early,
     })
 }
 

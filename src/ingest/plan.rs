@@ -131,6 +131,7 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         warnings,
         planned: true,
         crashed: None,
+        stopped_early: None,
     })
 }
 

@@ -440,6 +440,10 @@ pub struct Run {
     pub planned: bool,
     /// The crash a console log of the run ends with, if any.
     pub crashed: Option<Crashed>,
+    /// The step at which an end-of-training summary says training ended, when that is well
+    /// before the planned total: the run was stopped early (an early-stopping callback, a stop
+    /// condition). The checks still read the planned steps; the outputs show both.
+    pub stopped_early: Option<f64>,
 }
 
 /// The Python exception a console log ends with (after its last metric record): where, what,

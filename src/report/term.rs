@@ -413,7 +413,8 @@ fn run_block(
         None => "unknown".into(),
     };
     let _ = writeln!(out, "  effective batch {eff}");
-    let steps = c.num(Key::TotalSteps).map_or_else(|| "unknown".into(), num);
+    // As the runs tables show them: where a run that stopped short or early stopped, too.
+    let steps = super::view::table_value(run, Key::TotalSteps).unwrap_or_else(|| "unknown".into());
     let _ = writeln!(out, "  optimizer steps {steps}");
     for key in Key::ALL {
         let value = c.get(key);

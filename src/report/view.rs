@@ -38,15 +38,15 @@ pub const TABLE_KEYS: [Key; 6] = [
 ];
 
 /// A [`TABLE_KEYS`] cell of a run in the runs tables: the value, or for the optimizer steps of
-/// a run whose logs stop short of them, where it stopped ("211 of 500000"); `None` when unknown.
+/// a run whose logs stop short of them, where it stopped ("211 of 500000"), and of a run
+/// stopped early, where its end-of-training summary says it ended ("200 of 384 (stopped
+/// early)"); `None` when unknown.
 pub fn table_value(run: &crate::model::Run, key: Key) -> Option<String> {
     let v = run.config.get(key)?;
-    match (key, run.stopped_short()) {
-        (Key::TotalSteps, Some((last, _))) => Some(format!(
-            "{} of {}",
-            crate::model::format_number(last),
-            v.value
-        )),
+    let of = |at: f64| format!("{} of {}", crate::model::format_number(at), v.value);
+    match (key, run.stopped_short(), run.stopped_early) {
+        (Key::TotalSteps, Some((last, _)), _) => Some(of(last)),
+        (Key::TotalSteps, None, Some(at)) => Some(format!("{} (stopped early)", of(at))),
         _ => Some(v.value.to_string()),
     }
 }

@@ -463,4 +463,22 @@ fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
     .expect("write");
     let (stdout, _) = text_of(&[dir.path().to_str().expect("utf-8")]);
     assert!(!stdout.contains("Python exception"), "{stdout}");
+    // One after training that the trainer went on after to print its results and evaluate:
+    // lf_1gpu_ga8's train.log with a caught exception before its `***** train metrics *****`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = fs::read_to_string(fixture("lf_1gpu_ga8/train.log")).expect("log");
+    let metrics = log
+        .find("***** train metrics *****")
+        .expect("metrics block");
+    let caught = "Traceback (most recent call last):\n  File \"t.py\", line 80\nRuntimeError: CUDA error: an illegal memory access was encountered\n";
+    fs::write(
+        dir.path().join("train.log"),
+        format!("{}{caught}{}", &log[..metrics], &log[metrics..]),
+    )
+    .expect("write");
+    let (stdout, stderr) = text_of(&[dir.path().to_str().expect("utf-8")]);
+    assert!(
+        !stdout.contains("Python exception") && !stderr.contains("Python exception"),
+        "{stdout}"
+    );
 }

@@ -57,10 +57,29 @@ pub fn at_end(path: &Path, last_record: u64) -> io::Result<Option<Crash>> {
         .into_iter()
         .filter(|t| line(t.at) > last_record)
         .collect();
-    Ok(chosen(&tail, &after).map(|(at, exception)| Crash {
-        line: line(at),
-        exception,
-    }))
+    Ok(chosen(&tail, &after)
+        .filter(|&(at, _)| !went_on(&tail[at..]))
+        .map(|(at, exception)| Crash {
+            line: line(at),
+            exception,
+        }))
+}
+
+/// Whether the trainer printed its results (`***** eval metrics *****`) or started an evaluation
+/// or prediction in `after`, what follows an exception: the exception was caught and the
+/// process lived on, so the log does not end with it.
+fn went_on(after: &[u8]) -> bool {
+    memchr::memmem::find_iter(after, b"***** ").any(|i| {
+        let line = &after[i..];
+        let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+        [
+            &b" metrics *****"[..],
+            b"***** Running Evaluation",
+            b"***** Running Prediction",
+        ]
+        .iter()
+        .any(|needle| memchr::memmem::find(line, needle).is_some())
+    })
 }
 
 fn count_newlines(mut r: impl Read) -> io::Result<u64> {
@@ -122,12 +141,40 @@ fn chosen(tail: &[u8], found: &[Raised]) -> Option<(usize, String)> {
         })
     };
     let text = r.text.trim_end_matches([':', ' ']).to_string();
+    let field = |name: &str| {
+        let v = field(name)?;
+        Some(if name == "exitcode" { signalled(v) } else { v })
+    };
     let text = match (field("rank"), field("exitcode")) {
         (Some(rank), Some(code)) => format!("{text} ({first}rank {rank}, exit code {code})"),
         (None, Some(code)) => format!("{text} ({first}exit code {code})"),
         _ => text,
     };
     Some((r.at, clip(text)))
+}
+
+/// A torchrun exit code with the signal that ended the rank named, when the summary does not
+/// name it: "-9 (pid: 5097)" is "-9 (pid: 5097), killed by SIGKILL (often the host's
+/// out-of-memory killer)".
+fn signalled(code: String) -> String {
+    let number = code
+        .split_whitespace()
+        .next()
+        .and_then(|c| c.parse::<i32>().ok());
+    let name = match number {
+        _ if code.contains("SIG") => None,
+        Some(-9) => Some("SIGKILL (often the host's out-of-memory killer)"),
+        Some(-15) => Some("SIGTERM (a scheduler's time limit or cancel, or torchrun stopping it)"),
+        Some(-6) => Some("SIGABRT"),
+        Some(-11) => Some("SIGSEGV"),
+        Some(-7) => Some("SIGBUS"),
+        Some(-2) => Some("SIGINT"),
+        _ => None,
+    };
+    match name {
+        Some(name) => format!("{code}, killed by {name}"),
+        None => code,
+    }
 }
 
 /// The exception line of the traceback whose frames start at `from`, and whether a chained
@@ -239,6 +286,36 @@ torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n=====\nFail
         assert!(exception(cut).expect("found").1.ends_with(
             "ChildFailedError (rank 0 (local_rank: 0), exit code -15 (pid: 5097) (SIGTERM))"
         ));
+    }
+
+    #[test]
+    fn a_signal_the_summary_does_not_name_is_named() {
+        let tail = b"Traceback (most recent call last):\n  File \"torchrun\", line 6\n\
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n=====\nRoot Cause (first observed failure):\n[0]:\n  rank      : 0 (local_rank: 0)\n  exitcode  : -9 (pid: 5097)\n";
+        let (_, text) = exception(tail).expect("found");
+        assert!(
+            text.ends_with(
+                "(first failure: rank 0 (local_rank: 0), exit code -9 (pid: 5097), killed by SIGKILL (often the host's out-of-memory killer))"
+            ),
+            "{text}"
+        );
+        assert_eq!(signalled("1 (pid: 77)".into()), "1 (pid: 77)");
+        assert_eq!(
+            signalled("-15 (pid: 5097)  (SIGTERM)".into()),
+            "-15 (pid: 5097)  (SIGTERM)",
+            "named already"
+        );
+    }
+
+    #[test]
+    fn a_traceback_the_trainer_went_on_after_is_not_the_end() {
+        let caught = b"Traceback (most recent call last):\n  File \"a\"\nRuntimeError: CUDA error\n[INFO] saving\n***** eval metrics *****\n  eval_loss = 0.0012\n";
+        let (at, _) = exception(caught).expect("a traceback");
+        assert!(went_on(&caught[at..]));
+        let evaluating = b"RuntimeError: x\n***** Running Evaluation *****\n";
+        assert!(went_on(evaluating));
+        let died = b"RuntimeError: x\n***** dying *****\nwandb: Waiting for W&B process\n";
+        assert!(!went_on(died));
     }
 
     #[test]

@@ -469,6 +469,34 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         "{lr}"
     );
 
+    // The same YAML launched on 8 processes: a batch of 64, and the fix sets the per-device
+    // batch the YAML leaves out, so it says to add the line there.
+    let launch = dir.path().join("launch.sh");
+    fs::write(
+        &launch,
+        "FORCE_TORCHRUN=1 NPROC_PER_NODE=8 llamafactory-cli train nobatch.yaml\n",
+    )
+    .expect("write");
+    let doc = json_of(&[BASE, "--plan", launch.to_str().expect("utf-8")]);
+    let oversized = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "oversized-effective-batch")
+        .expect("oversized-effective-batch");
+    let change = &oversized["fix"]["changes"]["per_device_train_batch_size"];
+    assert_eq!(
+        (change["from"].as_f64(), change["to"].as_f64()),
+        (Some(8.0), Some(2.0))
+    );
+    assert_eq!(
+        change["file"],
+        format!(
+            "{plan}: not set there; add `per_device_train_batch_size: 2` (8 is assumed, the trainer's default)"
+        ),
+        "{oversized}"
+    );
+
     // axolotl's accumulation follows from its batch_size, which losscmp does not read: not
     // assumed, and the check it blocks says which --set gives it.
     let axolotl = dir.path().join("axolotl.yaml");

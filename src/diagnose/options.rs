@@ -19,7 +19,7 @@
 //! `TrainArguments`, torchtune's recipes, nanoGPT's `train.py`), with commits, in
 //! docs/trainers.md.
 
-use crate::model::{ConfigChange, Key, Run};
+use crate::model::{ConfigChange, Key, Provenance, Run, format_number};
 
 /// A trainer, as far as its option names go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,16 +104,54 @@ impl Trainer {
 }
 
 /// A change of `key` for `run` from `from` to `to`, named as the run's trainer names it, with
-/// the file and line that set it where known. `None` when the trainer has no such option.
+/// the file and line that set it where known. An option the run's arguments file does not set
+/// (its value a default, or read from the logs) is to be added there: the file that sets the
+/// run's other options is named, with the line to add. `None` when the trainer has no such
+/// option.
 pub fn change(run: &Run, key: Key, from: Option<f64>, to: f64) -> Option<ConfigChange> {
     let option = Trainer::of(run).option(key)?;
+    let file = match run.config.set_in.get(&key) {
+        Some(at) => Some(at.to_string()),
+        None => arguments_file(run).map(|path| {
+            let line = if option.starts_with("--") {
+                format!("{option} {}", format_number(to))
+            } else {
+                format!("{option}: {}", format_number(to))
+            };
+            let assumed = match (&run.config.get(key).map(|v| &v.source), from) {
+                (Some(Provenance::Assumed(_)), Some(x)) => {
+                    format!(" ({} is assumed, the trainer's default)", format_number(x))
+                }
+                _ => String::new(),
+            };
+            format!("{path}: not set there; add `{line}`{assumed}")
+        }),
+    };
     Some(ConfigChange {
         run: run.label.clone(),
         option: option.into(),
-        file: run.config.set_in.get(&key).map(ToString::to_string),
+        file,
         from,
         to,
     })
+}
+
+/// The file the run's own arguments were read from (where a fix adds an option they leave
+/// out): the one that sets its batch or learning rate, else any.
+fn arguments_file(run: &Run) -> Option<&str> {
+    let path = |key| match run.config.set_in.get(&key)? {
+        Provenance::File { path, .. } => Some(path.as_str()),
+        _ => None,
+    };
+    [
+        Key::GradAccum,
+        Key::PerDeviceBatch,
+        Key::LearningRate,
+        Key::Epochs,
+    ]
+    .into_iter()
+    .find_map(path)
+    .or_else(|| run.config.set_in.keys().find_map(|&k| path(k)))
 }
 
 /// The step count a run was set to stop at, when that (not its epochs) is what ended it: a

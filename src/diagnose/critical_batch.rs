@@ -99,6 +99,12 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // number at all.
         let estimate = |b_crit: f64| {
             match (lo.is_finite() && lo >= 1.0, hi.is_finite()) {
+            // Both ends round alike: a range of one value is said as that value.
+            (true, true) if lo.round() == hi.round() => format!(
+                "≈ {} (still {} when each steps-to-target moves by one logging interval)",
+                samples(b_crit.round()),
+                num(lo.round())
+            ),
             (true, true) => format!(
                 "≈ {} (between {} and {} when each steps-to-target moves by one logging interval)",
                 samples(b_crit.round()),

@@ -288,7 +288,10 @@ fn a_critical_batch_estimate_lies_within_its_interval() {
         ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_2proc_ga8"],
         ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8"],
         // Both ends of its interval round to the estimate: said as one value.
-        ["fixtures/gen/lf2_1gpu_ga8", "fixtures/gen/lf2_8proc_ga8_24ep"],
+        [
+            "fixtures/gen/lf2_1gpu_ga8",
+            "fixtures/gen/lf2_8proc_ga8_24ep",
+        ],
     ] {
         let (text, _) = text_of(&pair);
         for line in text.lines().filter(|l| l.contains("Critical batch size")) {

@@ -425,19 +425,24 @@ impl Frame {
     /// copies them into fresh pages). Room a column does not use is given back by
     /// [`Frame::shrink_to_fit`].
     pub fn reserve_rows(&mut self, rows: usize) {
-        for col in [
-            &mut self.step,
-            &mut self.epoch,
-            &mut self.samples,
-            &mut self.tokens,
-            &mut self.time,
-        ] {
+        for col in self.coordinates_mut() {
             col.reserve_exact(rows.saturating_sub(col.len()));
         }
         self.line
             .reserve_exact(rows.saturating_sub(self.line.len()));
         self.origin
             .reserve_exact(rows.saturating_sub(self.origin.len()));
+    }
+
+    /// The five coordinate columns.
+    fn coordinates_mut(&mut self) -> [&mut Vec<f64>; 5] {
+        [
+            &mut self.step,
+            &mut self.epoch,
+            &mut self.samples,
+            &mut self.tokens,
+            &mut self.time,
+        ]
     }
 
     /// Appends another frame's rows (not its metrics); returns the row the first of them got.
@@ -484,13 +489,7 @@ impl Frame {
     /// Frees what the rows' vectors hold beyond their length, and drops the rows' step origins
     /// (the merge has read them: `origin_of` answers `None` afterwards).
     pub fn shrink_to_fit(&mut self) {
-        for col in [
-            &mut self.step,
-            &mut self.epoch,
-            &mut self.samples,
-            &mut self.tokens,
-            &mut self.time,
-        ] {
+        for col in self.coordinates_mut() {
             col.shrink_to_fit();
         }
         self.line.shrink_to_fit();

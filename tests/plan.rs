@@ -497,24 +497,56 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         "{oversized}"
     );
 
-    // axolotl's accumulation follows from its batch_size, which losscmp does not read: not
-    // assumed, and the check it blocks says which --set gives it.
+    // axolotl derives its accumulation from batch_size ÷ micro_batch_size when a config gives
+    // that instead: 128 ÷ 2 = 64, a batch of 128 on one process. Nothing is assumed, and the fix
+    // changes batch_size (axolotl refuses a config that sets both).
     let axolotl = dir.path().join("axolotl.yaml");
     fs::write(
         &axolotl,
-        "base_model: tiny\nmicro_batch_size: 2\nbatch_size: 16\nlearning_rate: 0.002\nnum_epochs: 3\n",
+        "base_model: tiny\nmicro_batch_size: 2\nbatch_size: 128\nlearning_rate: 0.002\nnum_epochs: 3\n",
     )
     .expect("write");
+    let axolotl = axolotl.to_str().expect("utf-8");
     let out = losscmp()
-        .args([BASE, "--plan", axolotl.to_str().expect("utf-8")])
+        .args([BASE, "--plan", axolotl, "--json", "-"])
         .assert()
-        .success()
-        .stdout(contains(
-            "oversized-effective-batch for axolotl: grad_accum unknown; supply it with --set axolotl:grad_accum=N",
-        ));
+        .success();
     assert!(
         !String::from_utf8_lossy(&out.get_output().stderr).contains("assumed the default"),
         "nothing assumed for axolotl"
+    );
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    let planned = run_named(&doc, "axolotl");
+    assert_eq!(planned["config"]["grad_accum"]["value"], 64.0, "{planned}");
+    assert_eq!(
+        planned["config"]["grad_accum"]["source"],
+        format!(
+            "{axolotl}: line 3 (batch_size 128 ÷ micro_batch_size 2: axolotl's gradient_accumulation_steps)"
+        )
+    );
+    assert_eq!(planned["config"]["effective_batch"]["value"], 128.0);
+    let oversized = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "oversized-effective-batch")
+        .expect("oversized-effective-batch");
+    let change = &oversized["fix"]["changes"]["batch_size"];
+    assert_eq!(
+        (change["from"].as_f64(), change["to"].as_f64()),
+        (Some(128.0), Some(16.0)),
+        "{oversized}"
+    );
+    assert!(
+        oversized["fix"]["summary"]
+            .as_str()
+            .expect("summary")
+            .starts_with("Set batch_size 128 → 16 for axolotl: 1 × 2 × 8 = 16"),
+        "{oversized}"
+    );
+    assert!(
+        oversized["fix"]["changes"]["gradient_accumulation_steps"].is_null(),
+        "{oversized}"
     );
 }
 

@@ -176,6 +176,9 @@ pub fn step_limit(run: &Run) -> Option<f64> {
 /// micro batch × accumulation × world size), that too, scaled alike. Empty when the trainer
 /// has no accumulation option.
 pub fn accumulation(run: &Run, from: f64, to: f64) -> Vec<ConfigChange> {
+    if let Some(batch) = axolotl_batch_size(run, from, to) {
+        return vec![batch];
+    }
     let Some(ga) = change(run, Key::GradAccum, Some(from), to) else {
         return Vec::new();
     };
@@ -187,4 +190,28 @@ pub fn accumulation(run: &Run, from: f64, to: f64) -> Vec<ConfigChange> {
     .filter(|(_, new)| *new >= 1.0 && (new - new.round()).abs() < 1e-9)
     .and_then(|(b, new)| change(run, Key::EffectiveBatch, Some(b), new.round()));
     std::iter::once(ga).chain(global).collect()
+}
+
+/// An axolotl config that gives `batch_size` and no accumulation: axolotl derives the
+/// accumulation from it (`batch_size` ÷ `micro_batch_size`) and refuses a config that sets
+/// both, so the change is to `batch_size`, at the micro batch × the new accumulation.
+fn axolotl_batch_size(run: &Run, from: f64, to: f64) -> Option<ConfigChange> {
+    if Trainer::of(run) != Trainer::Axolotl {
+        return None;
+    }
+    let set = run.config.set_in.get(&Key::GradAccum)?;
+    let Provenance::File { at, .. } = set else {
+        return None;
+    };
+    if !at.what().starts_with(crate::ingest::AXOLOTL_BATCH) {
+        return None;
+    }
+    let micro = run.config.num(Key::PerDeviceBatch)?;
+    Some(ConfigChange {
+        run: run.label.clone(),
+        option: "batch_size".into(),
+        file: Some(set.to_string()),
+        from: Some(micro * from),
+        to: micro * to,
+    })
 }

@@ -552,11 +552,13 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
                 num(g.to)
             )
         });
+        // The first change's own values: the accumulation's, or what sets it (axolotl's
+        // `batch_size`).
         let s = format!(
             "Set {} {} → {}{also} for {}: {product} {restores}.",
             cs[0].option,
-            num(ga.unwrap_or_default()),
-            num(new_ga),
+            num(cs[0].from.unwrap_or_default()),
+            num(cs[0].to),
             big.label
         );
         changes.append(&mut cs);

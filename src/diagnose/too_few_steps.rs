@@ -65,11 +65,10 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     // A smaller batch names the accumulation to take back when there is one;
                     // a batch of 1 leaves more epochs (or steps) only.
                     summary: if !changes.is_empty() {
+                        // Named as the change names it (axolotl's `batch_size` may set it).
                         format!(
                             "Make more updates: a smaller effective batch ({}) or more epochs.",
-                            super::options::Trainer::of(run)
-                                .option(Key::GradAccum)
-                                .unwrap_or("gradient accumulation")
+                            changes[0].option
                         )
                     } else if run.config.num(Key::EffectiveBatch).is_some_and(|b| b <= 1.0) {
                         "Make more updates: train more epochs (or steps); the effective batch is already 1.".to_string()

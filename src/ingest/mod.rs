@@ -10,6 +10,7 @@
 mod crash;
 mod flat_json;
 pub mod formats;
+pub(crate) use formats::run_args::AXOLOTL_BATCH;
 mod lenient;
 mod merge;
 mod plan;

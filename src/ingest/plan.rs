@@ -137,9 +137,10 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
 
 /// The batch options an HF Trainer or LLaMA-Factory plan leaves out take transformers'
 /// defaults, what the trainer will run with (per-device batch 8, accumulation 1), marked assumed
-/// and said. Other trainers' plans are not filled: axolotl's accumulation follows from its
-/// `batch_size`, DeepSpeed's `"auto"` from the trainer's arguments, nanoGPT's default is 40. A
-/// plan that states its effective batch needs neither.
+/// and said. Other trainers' plans are not filled: axolotl's accumulation is read from its
+/// `batch_size` where it is derived from it (`run_args`), DeepSpeed's `"auto"` follows from the
+/// trainer's arguments, nanoGPT's default is 40. A plan that states its effective batch needs
+/// neither.
 fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings: &mut Vec<String>) {
     if cfg.get(Key::EffectiveBatch).is_some()
         || !matches!(cfg.text(Key::Trainer), None | Some("llamafactory"))

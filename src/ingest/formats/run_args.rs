@@ -12,7 +12,7 @@ use super::{Format, Head, Role, Sniff, Source};
 use crate::ingest::Parsed;
 use crate::ingest::lenient::{number, parse_number, sanitize_json};
 use crate::ingest::source::IngestError;
-use crate::model::Key;
+use crate::model::{Key, format_number};
 
 /// Option names (as trainers spell them) and the key each one sets.
 const OPTIONS: [(&str, Key); 20] = [
@@ -115,14 +115,42 @@ pub(in crate::ingest) fn from_pairs(pairs: &[(String, String)], text: &str) -> P
             out.fact(Key::PerDeviceBatch, x, locate(text, "batch_size"), 1);
         }
     }
-    if let Some((option, trainer)) = TRAINER_KEYS
+    let trainer = TRAINER_KEYS
         .iter()
-        .find(|(o, _)| pairs.iter().any(|(k, _)| bare(k) == *o))
-    {
+        .find(|(o, _)| pairs.iter().any(|(k, _)| bare(k) == *o));
+    if let Some((option, trainer)) = trainer {
         out.text_fact(Key::Trainer, trainer, locate(text, option), 1);
+    }
+    // axolotl derives its accumulation from `batch_size` when a config gives that instead
+    // (docs/trainers.md, axolotl's normalize_config): `batch_size` // `micro_batch_size`, the
+    // batch per process, then × the world size.
+    let number = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| bare(k) == name)
+            .and_then(|(_, v)| parse_number(v))
+    };
+    if trainer.is_some_and(|(_, t)| *t == "axolotl")
+        && number("gradient_accumulation_steps").is_none()
+    {
+        if let (Some(batch), Some(micro)) = (number("batch_size"), number("micro_batch_size")) {
+            let ga = (batch / micro).floor();
+            if micro >= 1.0 && ga >= 1.0 {
+                let at = locate(text, "batch_size").with(format!(
+                    "{AXOLOTL_BATCH} {} ÷ micro_batch_size {}: axolotl's gradient_accumulation_steps",
+                    format_number(batch),
+                    format_number(micro)
+                ));
+                out.fact(Key::GradAccum, ga, at, 1);
+            }
+        }
     }
     out
 }
+
+/// How the place of an accumulation axolotl derives from `batch_size` begins ([`from_pairs`]):
+/// a fix changes `batch_size` there, not the accumulation (axolotl refuses both).
+pub(crate) const AXOLOTL_BATCH: &str = "batch_size";
 
 /// `line N (option)`: the first line that sets `option` (its last dotted part) as a YAML key
 /// or a JSON member, so a fix can say where to edit; the option alone when none does.
@@ -357,5 +385,37 @@ mod tests {
     fn llamaboard_keys_and_string_numbers() {
         let p = read("train.batch_size: 2\ntrain.learning_rate: '5e-5'\n", "x").expect("reads");
         assert_eq!(p.facts.len(), 2);
+    }
+
+    #[test]
+    fn axolotls_accumulation_from_its_batch_size() {
+        let ga = |text: &str| {
+            read(text, "a.yaml")
+                .expect("reads")
+                .facts
+                .into_iter()
+                .find(|f| f.key == Key::GradAccum)
+                .map(|f| (f.value.as_f64(), f.locator.to_string()))
+        };
+        assert_eq!(
+            ga("base_model: tiny\nmicro_batch_size: 4\nbatch_size: 30\n"),
+            Some((
+                Some(7.0),
+                "line 3 (batch_size 30 ÷ micro_batch_size 4: axolotl's gradient_accumulation_steps)"
+                    .into()
+            )),
+            "floored, as axolotl divides"
+        );
+        // An accumulation given wins (axolotl refuses both, and reads it first).
+        assert_eq!(
+            ga("micro_batch_size: 4\nbatch_size: 32\ngradient_accumulation_steps: 2\n")
+                .map(|g| g.0),
+            Some(Some(2.0))
+        );
+        // Another trainer's batch_size is not axolotl's.
+        assert_eq!(
+            ga("per_device_train_batch_size: 4\nbatch_size: 32\nlearning_rate: 1e-4\n"),
+            None
+        );
     }
 }

@@ -753,4 +753,13 @@ fn a_run_stopped_early_shows_where_it_stopped_beside_its_planned_steps() {
     // The checks read the planned steps (said in the warning); the configuration keeps them.
     let doc = json_of(&[run]);
     assert_eq!(doc["runs"][0]["config"]["total_steps"]["value"], 384.0);
+    // Beside a log whose training loss goes on to step 384, the state's summary says nothing
+    // of where training ended: not stopped early.
+    std::fs::copy(
+        fixture("lf_1gpu_ga8/trainer_log.jsonl"),
+        dir.path().join("early/trainer_log.jsonl"),
+    )
+    .expect("copy");
+    let (out, _) = text_of(&[run, "-v", "--color", "never"]);
+    assert!(out.contains("  optimizer steps 384\n"), "{out}");
 }

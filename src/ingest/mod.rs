@@ -442,16 +442,23 @@ fn assemble(
             ),
         });
     }
-    // An end-of-training summary, and a file that says training ended well before the planned
-    // total: stopped early.
-    let stopped_early = config
-        .get(Key::TrainRuntime)
-        .and(reached(&files, &config))
+    // A file whose end-of-training summary says training ended well before the planned total,
+    // with the training loss ending there too: stopped early. (A checkpoint's state beside a
+    // log that goes on, or a summary in another file, says nothing of the kind.)
+    let stopped_early = reached(&files, &config)
+        .filter(|r| {
+            files.iter().any(|f| {
+                f.path == r.path && f.parsed.facts.iter().any(|x| x.key == Key::TrainRuntime)
+            })
+        })
         .map(|r| r.step)
         .filter(|&step| {
+            let loss = series.get("loss");
+            let last = loss.and_then(|l| l.points.last()).map(|p| p.step);
             config
                 .num(Key::TotalSteps)
-                .is_some_and(|t| crate::model::falls_short(&config, None, step, t))
+                .is_some_and(|t| crate::model::falls_short(&config, loss, step, t))
+                && last.is_none_or(|l| !crate::model::falls_short(&config, loss, step, l))
         });
     Ok(Run {
         label: spec.label.clone(),

@@ -477,12 +477,7 @@ fn a_run_still_going_is_set_to_make_its_updates() {
 #[test]
 fn a_critical_batch_bound_is_the_bound_in_the_evidence() {
     let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
-    let f = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "critical-batch-size")
-        .expect("a critical-batch finding");
+    let f = common::finding(&doc, "critical-batch-size");
     let summary = f["summary"].as_str().expect("summary");
     let value = |name: &str| {
         f["evidence"]

@@ -444,12 +444,7 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
     );
     // Its smaller batch at the baseline's rate: the plan, not the finished run, is told to
     // change, by √2 down.
-    let lr = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "lr-not-scaled")
-        .expect("lr-not-scaled");
+    let lr = common::finding(&doc, "lr-not-scaled");
     assert!(
         lr["fix"]["summary"]
             .as_str()
@@ -478,12 +473,7 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
     )
     .expect("write");
     let doc = json_of(&[BASE, "--plan", launch.to_str().expect("utf-8")]);
-    let oversized = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "oversized-effective-batch")
-        .expect("oversized-effective-batch");
+    let oversized = common::finding(&doc, "oversized-effective-batch");
     let change = &oversized["fix"]["changes"]["per_device_train_batch_size"];
     assert_eq!(
         (change["from"].as_f64(), change["to"].as_f64()),
@@ -525,12 +515,7 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         )
     );
     assert_eq!(planned["config"]["effective_batch"]["value"], 128.0);
-    let oversized = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "oversized-effective-batch")
-        .expect("oversized-effective-batch");
+    let oversized = common::finding(&doc, "oversized-effective-batch");
     let change = &oversized["fix"]["changes"]["batch_size"];
     assert_eq!(
         (change["from"].as_f64(), change["to"].as_f64()),

@@ -170,12 +170,7 @@ fn the_report_draws_the_trade_off_and_recommends_a_batch() {
 fn two_runs_give_an_interval_or_say_what_they_cannot() {
     let doc = json_of(&["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"]);
     assert!(doc["sweep"].is_null());
-    let f = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "critical-batch-size")
-        .expect("a two-point estimate");
+    let f = common::finding(&doc, "critical-batch-size");
     let s = f["summary"].as_str().expect("summary");
     assert!(
         s.contains("at most about") && s.contains("cannot bound it from below"),

@@ -162,12 +162,7 @@ fn a_run_that_ends_lower_after_more_samples_is_not_a_regression() {
     ]);
     let ids = common::finding_ids(&doc);
     assert!(!ids.contains(&"loss-regression".to_string()), "{ids:?}");
-    let f = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["id"] == "lower-sample-efficiency")
-        .expect("lower-sample-efficiency");
+    let f = common::finding(&doc, "lower-sample-efficiency");
     assert_eq!(f["severity"], "warning");
     let s = f["summary"].as_str().expect("summary");
     assert!(s.contains("ends lower: 0.000500503 vs 0.000523592"), "{s}");

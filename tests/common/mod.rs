@@ -297,3 +297,13 @@ pub fn finding_ids(doc: &serde_json::Value) -> Vec<String> {
         .map(|f| f["id"].as_str().expect("id").to_string())
         .collect()
 }
+
+/// The first finding with `id` in a JSON report (the test fails when there is none).
+pub fn finding<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} finding"))
+}

@@ -390,7 +390,15 @@ fn assemble(
     // Logs that stop short of the planned steps with no end-of-training summary: a run cut
     // short (crashed, killed) or still running, whose last values are not a finished run's.
     let crashed = files.iter().find_map(|f| f.parsed.crashed.clone());
-    if let Some((last, total)) = crate::model::stopped_short(&config, series.get("loss")) {
+    // The last training loss, and the furthest a file says training reached: read by the
+    // warnings below and by whether the run stopped early.
+    let loss = series.get("loss");
+    let last_loss = loss
+        .and_then(|l| l.points.last())
+        .map(|p| p.step)
+        .filter(|s| s.is_finite());
+    let reach = reached(&files, &config);
+    if let Some((last, total)) = crate::model::stopped_short(&config, loss) {
         let share = share(last, total);
         let (last, total) = (
             crate::model::format_count(last),
@@ -411,16 +419,10 @@ fn assemble(
     // written at its end, a checkpoint's state): an excerpt, or a log a resumed run started
     // anew. Said only when the planned total did not already say it. A file that says training
     // went past the run's own planned total is another run's.
-    else if let Some((last, reached)) = series.get("loss").and_then(|loss| {
-        let last = loss
-            .points
-            .last()
-            .map(|p| p.step)
-            .filter(|s| s.is_finite())?;
-        let reached = reached(&files, &config)?;
-        crate::model::falls_short(&config, Some(loss), last, reached.step)
-            .then_some((last, reached))
-    }) {
+    else if let Some((last, reached)) = last_loss
+        .zip(reach.as_ref())
+        .filter(|&(last, r)| crate::model::falls_short(&config, loss, last, r.step))
+    {
         let past = config
             .num(Key::TotalSteps)
             .filter(|&t| crate::model::falls_short(&config, None, t, reached.step));
@@ -445,7 +447,8 @@ fn assemble(
     // A file whose end-of-training summary says training ended well before the planned total,
     // with the training loss ending there too: stopped early. (A checkpoint's state beside a
     // log that goes on, or a summary in another file, says nothing of the kind.)
-    let stopped_early = reached(&files, &config)
+    let stopped_early = reach
+        .as_ref()
         .filter(|r| {
             files.iter().any(|f| {
                 f.path == r.path && f.parsed.facts.iter().any(|x| x.key == Key::TrainRuntime)
@@ -453,12 +456,10 @@ fn assemble(
         })
         .map(|r| r.step)
         .filter(|&step| {
-            let loss = series.get("loss");
-            let last = loss.and_then(|l| l.points.last()).map(|p| p.step);
             config
                 .num(Key::TotalSteps)
                 .is_some_and(|t| crate::model::falls_short(&config, loss, step, t))
-                && last.is_none_or(|l| !crate::model::falls_short(&config, loss, step, l))
+                && last_loss.is_none_or(|l| !crate::model::falls_short(&config, loss, step, l))
         });
     Ok(Run {
         label: spec.label.clone(),

@@ -103,15 +103,18 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
 pub(in crate::ingest) fn from_pairs(pairs: &[(String, String)], text: &str) -> Parsed {
     let mut out = options(pairs.iter().cloned(), |option| locate(text, option));
     let bare = |k: &str| k.strip_suffix(".value").unwrap_or(k).to_string();
+    // The number an option holds, by its bare name.
+    let number = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| bare(k) == name)
+            .and_then(|(_, v)| parse_number(v))
+    };
     let nanogpt = NANOGPT_KEYS
         .iter()
         .all(|n| pairs.iter().any(|(k, _)| bare(k) == *n));
     if nanogpt {
-        if let Some(x) = pairs
-            .iter()
-            .find(|(k, _)| bare(k) == "batch_size")
-            .and_then(|(_, v)| parse_number(v))
-        {
+        if let Some(x) = number("batch_size") {
             out.fact(Key::PerDeviceBatch, x, locate(text, "batch_size"), 1);
         }
     }
@@ -124,12 +127,6 @@ pub(in crate::ingest) fn from_pairs(pairs: &[(String, String)], text: &str) -> P
     // axolotl derives its accumulation from `batch_size` when a config gives that instead
     // (docs/trainers.md, axolotl's normalize_config): `batch_size` // `micro_batch_size`, the
     // batch per process, then × the world size.
-    let number = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| bare(k) == name)
-            .and_then(|(_, v)| parse_number(v))
-    };
     if trainer.is_some_and(|(_, t)| *t == "axolotl")
         && number("gradient_accumulation_steps").is_none()
     {

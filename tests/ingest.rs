@@ -741,7 +741,10 @@ fn a_run_stopped_early_shows_where_it_stopped_beside_its_planned_steps() {
     let run = run.to_str().expect("utf-8");
 
     let (out, err) = text_of(&[run, "-v", "--color", "never"]);
-    assert!(err.contains("it was stopped early"), "{err}");
+    assert!(
+        err.contains("trainer_state.json: its end-of-training summary says training ended at step 200 (global_step), of the 384 planned, and the training loss ends there too: it was stopped early"),
+        "{err}"
+    );
     assert!(
         out.contains("  optimizer steps 200 of 384 (stopped early)\n"),
         "{out}"
@@ -760,6 +763,41 @@ fn a_run_stopped_early_shows_where_it_stopped_beside_its_planned_steps() {
         dir.path().join("early/trainer_log.jsonl"),
     )
     .expect("copy");
-    let (out, _) = text_of(&[run, "-v", "--color", "never"]);
+    let (out, err) = text_of(&[run, "-v", "--color", "never"]);
     assert!(out.contains("  optimizer steps 384\n"), "{out}");
+    assert!(!err.contains("stopped early"), "{err}");
+}
+
+#[test]
+fn a_results_file_that_says_training_ended_early_is_said_with_its_epoch() {
+    // lf_1gpu_ga8's log up to step 200 of its 384 and an all_results.json written there (epoch
+    // 1.5625 at 128 steps an epoch): stopped early, said from the results file's epoch.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("early");
+    std::fs::create_dir(&run).expect("dir");
+    let log = std::fs::read_to_string(fixture("lf_1gpu_ga8/trainer_log.jsonl")).expect("fixture");
+    let kept: String = log
+        .lines()
+        .filter(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).expect("row");
+            row["current_steps"].as_f64().is_some_and(|s| s <= 200.0)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(run.join("trainer_log.jsonl"), kept).expect("write");
+    std::fs::write(
+        run.join("all_results.json"),
+        r#"{"epoch": 1.5625, "train_loss": 0.9, "train_runtime": 10.0, "train_samples_per_second": 614.4, "train_steps_per_second": 38.4}"#,
+    )
+    .expect("write");
+    let run = run.to_str().expect("utf-8");
+    let (out, err) = text_of(&[run, "-v", "--color", "never"]);
+    assert!(
+        err.contains("all_results.json: its end-of-training summary says training ended at step 200 (epoch 1.5625), of the 384 planned"),
+        "{err}"
+    );
+    assert!(
+        out.contains("  optimizer steps 200 of 384 (stopped early)\n"),
+        "{out}"
+    );
 }

@@ -461,6 +461,23 @@ fn assemble(
                 .is_some_and(|t| crate::model::falls_short(&config, loss, step, t))
                 && last_loss.is_none_or(|l| !crate::model::falls_short(&config, loss, step, l))
         });
+    if let (Some(step), Some(r), Some(total)) =
+        (stopped_early, reach.as_ref(), config.num(Key::TotalSteps))
+    {
+        // Said here, from every file, not by the file's reader: a summary beside a log that
+        // goes on says nothing of an early stop.
+        let by = if r.by.is_empty() {
+            " (global_step)"
+        } else {
+            &r.by
+        };
+        let total = crate::model::format_count(total);
+        warnings.push(format!(
+            "{}: its end-of-training summary says training ended at step {}{by}, of the {total} planned, and the training loss ends there too: it was stopped early (an early-stopping callback, a stop condition); the checks read the {total} steps planned",
+            r.path,
+            crate::model::format_count(step),
+        ));
+    }
     Ok(Run {
         label: spec.label.clone(),
         path: display,

@@ -413,6 +413,51 @@ fn bad_flags_are_one_line_errors() {
 }
 
 #[test]
+fn a_crash_is_found_at_the_end_of_a_compressed_log_and_of_stdin() {
+    // The 8-process run's train.log, its torchrun summary at line 278, behind 3,000 lines of
+    // other output (more than the end kept), compressed and piped: its end is kept as it is
+    // read, and the crash is said with its line as in the plain file.
+    let log = fs::read(fixture("hf_8proc_ga8_crashed_at_exit/train.log")).expect("log");
+    let filler: String = (0..3000)
+        .map(|i| format!("[INFO|setup] worker {i:04} ready on its device\n"))
+        .collect();
+    let mut text = filler.into_bytes();
+    text.extend_from_slice(&log);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plain = dir.path().join("plain/train.log");
+    let gz = dir.path().join("gz/train.log.gz");
+    fs::create_dir_all(plain.parent().expect("dir")).expect("dir");
+    fs::create_dir_all(gz.parent().expect("dir")).expect("dir");
+    fs::write(&plain, &text).expect("write");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &text).expect("compress");
+    fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    let said = "ends with a Python exception (line 3278), after training had finished (its end-of-training summary is at line 3196): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))";
+    for run in [&plain, &gz] {
+        let (stdout, _) = text_of(&[run.to_str().expect("utf-8")]);
+        assert!(stdout.contains(said), "{run:?}: {stdout}");
+    }
+    let out = losscmp().arg("-").write_stdin(text).output().expect("runs");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(stdout.contains(&format!("stdin {said}")), "{stdout}");
+    // A log read whole (nanoGPT's output.log, real case 25), compressed: the same.
+    let oom = fixture(
+        "real/25_wandb-run-dir-nanogpt-oom-after-first-eval/wandb/run-20240215_024534-7y698k9k/files/output.log",
+    );
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &fs::read(oom).expect("log")).expect("compress");
+    let gz = dir.path().join("output.log.gz");
+    fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    let (stdout, _) = text_of(&[gz.to_str().expect("utf-8")]);
+    assert!(
+        stdout.contains(
+            "output.log.gz ends with a Python exception (line 46): torch.cuda.OutOfMemoryError"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
     // Real case 25: nanoGPT's output.log ends in CUDA running out of memory: a warning finding,
     // which a nightly gate at --fail-on warning fails on.

@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// How far from its end a log is searched: a traceback, a few ranks' and torchrun's summary.
-const TAIL: u64 = 32 << 10;
+pub const TAIL: usize = 32 << 10;
 /// The longest exception text quoted (CUDA's out-of-memory message runs to 500 characters).
 const QUOTED: usize = 200;
 const HEADER: &[u8] = b"Traceback (most recent call last):";
@@ -33,31 +33,42 @@ pub fn at_end(path: &Path, last_record: u64) -> io::Result<Option<Crash>> {
     let mut file = File::open(path)?;
     let mut magic = [0u8; 2];
     if (&mut file).take(2).read(&mut magic)? == 2 && magic == [0x1f, 0x8b] {
-        // Compressed: its end is not text.
+        // Compressed: its end is not text (its reader kept the end it decompressed).
         return Ok(None);
     }
     let len = file.metadata()?.len();
-    let from = len.saturating_sub(TAIL);
+    let from = len.saturating_sub(TAIL as u64);
     file.seek(SeekFrom::Start(from))?;
     let mut tail = Vec::new();
-    (&mut file).take(TAIL).read_to_end(&mut tail)?;
-    let found = tracebacks(&tail);
+    (&mut file).take(TAIL as u64).read_to_end(&mut tail)?;
+    in_tail(&tail, last_record, || {
+        // Lines before the tail, counted only when there is something to say.
+        if from == 0 {
+            return Ok(0);
+        }
+        file.seek(SeekFrom::Start(0))?;
+        count_newlines((&mut file).take(from))
+    })
+}
+
+/// The crash at the end of a log whose last bytes are `tail`, after line `last_record`, if any;
+/// `before` counts the lines before the tail (asked only when the tail holds a traceback).
+pub fn in_tail(
+    tail: &[u8],
+    last_record: u64,
+    before: impl FnOnce() -> io::Result<u64>,
+) -> io::Result<Option<Crash>> {
+    let found = tracebacks(tail);
     if found.is_empty() {
         return Ok(None);
     }
-    // Lines before the tail, counted only now that there is something to say.
-    let before = if from == 0 {
-        0
-    } else {
-        file.seek(SeekFrom::Start(0))?;
-        count_newlines((&mut file).take(from))?
-    };
+    let before = before()?;
     let line = |at: usize| before + memchr::memchr_iter(b'\n', &tail[..at]).count() as u64 + 1;
     let after: Vec<_> = found
         .into_iter()
         .filter(|t| line(t.at) > last_record)
         .collect();
-    Ok(chosen(&tail, &after)
+    Ok(chosen(tail, &after)
         .filter(|&(at, _)| !went_on(&tail[at..]))
         .map(|(at, exception)| Crash {
             line: line(at),

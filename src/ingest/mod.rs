@@ -593,10 +593,25 @@ fn read_opened(
     let Some(sniffed) = sniff(path, input.head(), columns)? else {
         return Ok(None);
     };
-    let plain = input.path().is_some();
+    let mut input = input;
+    // A console log's end is searched for a crash: a plain file's read again from its end, a
+    // compressed file's or a stream's kept as it is read.
+    let kept = if sniffed.format.console() {
+        input.keep_tail()
+    } else {
+        None
+    };
+    let file = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
-    if plain {
-        parsed.crashed = crash_of(sniffed.format, path, &display, &parsed);
+    if sniffed.format.console() {
+        parsed.crashed = match kept {
+            Some(kept) => crash_of(&display, &parsed, |last| {
+                let tail = kept.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+                crash::in_tail(&tail.bytes, last, || Ok(tail.lines_before))
+            }),
+            None if file => crash_of(&display, &parsed, |last| crash::at_end(path, last)),
+            None => None,
+        };
     }
     if parsed.records.is_empty() && parsed.facts.is_empty() {
         if sniffed.unsure {
@@ -621,24 +636,20 @@ fn read_opened(
     }))
 }
 
-/// The crash a console log read from the plain file at `path` (shown as `display`) ends with
-/// ([`crash::at_end`]), if any.
+/// The crash a console log (shown as `display`) ends with, as `find` finds it after the line
+/// of the log's last record, if any.
 fn crash_of(
-    format: FormatRef,
-    path: &Path,
     display: &str,
     parsed: &Parsed,
+    find: impl FnOnce(u64) -> std::io::Result<Option<crash::Crash>>,
 ) -> Option<crate::model::Crashed> {
-    if !format.console() {
-        return None;
-    }
     let records = &parsed.records;
     let last_record = (0..records.len())
         .map(|i| u64::from(records.line(i)))
         .max()
         .unwrap_or(0);
     // Unreadable now that it was read: nothing more to say of it.
-    let crash = crash::at_end(path, last_record).ok()??;
+    let crash = find(last_record).ok()??;
     let after_summary = parsed
         .facts
         .iter()

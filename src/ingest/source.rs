@@ -4,9 +4,11 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use flate2::read::MultiGzDecoder;
 
+use super::crash;
 use crate::model::SourceFile;
 
 /// How many bytes of a file are looked at to decide its format.
@@ -515,6 +517,8 @@ pub enum Input {
         head: Vec<u8>,
         /// A plain file, open just after its head, until a reader takes it.
         rest: Option<File>,
+        /// Of a compressed file: its end as its reader decompresses it, when asked for.
+        kept: Option<KeptTail>,
     },
     /// A stream: the (decompressed) head already read, then the rest, until taken.
     Stream {
@@ -522,6 +526,8 @@ pub enum Input {
         display: String,
         head: Vec<u8>,
         rest: Option<Box<dyn Read + Send>>,
+        /// Its end as its reader reads it, when asked for.
+        kept: Option<KeptTail>,
     },
 }
 
@@ -563,6 +569,7 @@ impl Input {
                     path: path.to_path_buf(),
                     head,
                     rest,
+                    kept: None,
                 });
             }
             Box::new(File::open(path).map_err(io)?)
@@ -596,6 +603,7 @@ impl Input {
             display,
             head,
             rest: Some(rest),
+            kept: None,
         })
     }
 
@@ -642,26 +650,55 @@ impl Input {
         }
     }
 
+    /// Has the reader that reads this input keep its last [`crash::TAIL`] bytes as it reads
+    /// them, when the input cannot be read again for them: a compressed file, stdin, a pipe
+    /// (a plain file's end is read again by seeking, [`crash::at_end`]). `None` for a plain file.
+    pub fn keep_tail(&mut self) -> Option<KeptTail> {
+        let kept = match self {
+            Input::File { rest: Some(_), .. } => return None,
+            Input::File { kept, .. } | Input::Stream { kept, .. } => kept,
+        };
+        Some(Arc::clone(kept.get_or_insert_with(KeptTail::default)))
+    }
+
+    /// `reader`, keeping its end when [`Input::keep_tail`] asked for it.
+    fn keeping(&self, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+        match self {
+            Input::File {
+                kept: Some(tail), ..
+            }
+            | Input::Stream {
+                kept: Some(tail), ..
+            } => Box::new(Keeping {
+                inner: reader,
+                tail: Arc::clone(tail),
+            }),
+            _ => reader,
+        }
+    }
+
     /// The whole content as a stream, decompressed. A stream can be taken only once.
     pub fn reader(&mut self) -> Result<Box<dyn Read + Send>, IngestError> {
         if let Some((head, rest)) = self.take_plain() {
             let rest = BufReader::with_capacity(256 * 1024, rest);
             return Ok(Box::new(io::Cursor::new(head).chain(rest)));
         }
-        match self {
-            Input::File { path, .. } => open(path),
+        let reader: Box<dyn Read + Send> = match self {
+            Input::File { path, .. } => open(path)?,
             Input::Stream {
                 display,
                 head,
                 rest,
+                ..
             } => {
                 let rest = rest.take().ok_or_else(|| IngestError::Io {
                     path: display.clone(),
                     error: io::Error::other("a stream can be read only once"),
                 })?;
-                Ok(Box::new(io::Cursor::new(std::mem::take(head)).chain(rest)))
+                Box::new(io::Cursor::new(std::mem::take(head)).chain(rest))
             }
-        }
+        };
+        Ok(self.keeping(reader))
     }
 
     /// [`Input::reader`] for a reader that asks for large blocks itself ([`open_blocks`]).
@@ -670,7 +707,10 @@ impl Input {
             return Ok(Box::new(io::Cursor::new(head).chain(rest)));
         }
         match self {
-            Input::File { path, .. } => open_blocks(path),
+            Input::File { path, .. } => {
+                let reader = open_blocks(path)?;
+                Ok(self.keeping(reader))
+            }
             Input::Stream { .. } => self.reader(),
         }
     }
@@ -693,10 +733,52 @@ impl Input {
             head.reserve(size.saturating_sub(head.len()).saturating_add(1));
             return read_document(rest, head, display);
         }
-        if let Input::File { path, .. } = self {
+        if let Input::File {
+            path, kept: None, ..
+        } = self
+        {
             return read_to_string(path);
         }
         read_document(self.reader()?, Vec::new(), display)
+    }
+}
+
+/// The last bytes read of an input that cannot be read again ([`Input::keep_tail`]), shared
+/// with the reader reading it.
+pub type KeptTail = Arc<Mutex<Tail>>;
+
+/// The end of what was read: at most 2 × [`crash::TAIL`] bytes, at least the last
+/// [`crash::TAIL`] (or all) of them, and the count of the lines before them.
+#[derive(Debug, Default)]
+pub struct Tail {
+    pub bytes: Vec<u8>,
+    pub lines_before: u64,
+}
+
+impl Tail {
+    fn push(&mut self, read: &[u8]) {
+        self.bytes.extend_from_slice(read);
+        if self.bytes.len() > 2 * crash::TAIL {
+            let cut = self.bytes.len() - crash::TAIL;
+            self.lines_before += memchr::memchr_iter(b'\n', &self.bytes[..cut]).count() as u64;
+            self.bytes.drain(..cut);
+        }
+    }
+}
+
+/// A reader that keeps the end of what it reads in a [`Tail`].
+struct Keeping<R> {
+    inner: R,
+    tail: KeptTail,
+}
+
+impl<R: Read> Read for Keeping<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut tail) = self.tail.lock() {
+            tail.push(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -759,6 +841,33 @@ impl NulDamage {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
+    /// Whatever the sizes of the reads, the kept end is the text's last bytes (at least
+    /// `crash::TAIL` of them, or all), and the lines counted before it are the text's before it.
+    #[test]
+    fn the_kept_end_is_the_end_with_its_lines_before() {
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i} {}\n", "x".repeat(i % 13)).into_bytes())
+            .collect();
+        for step in [1, 7, 4096, 65_537, text.len()] {
+            let tail = super::KeptTail::default();
+            let mut reader = super::Keeping {
+                inner: crate::ingest::Trickle(&text, step),
+                tail: std::sync::Arc::clone(&tail),
+            };
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).expect("reads");
+            assert_eq!(all, text);
+            let tail = tail.lock().expect("lock");
+            let from = text.len() - tail.bytes.len();
+            assert!(tail.bytes.len() >= super::crash::TAIL, "{step}");
+            assert_eq!(&text[from..], &tail.bytes[..], "{step}");
+            let lines = text[..from].iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(tail.lines_before, lines, "{step}");
+        }
+    }
+
     /// An unreadable file's error, printed with its causes as `main` prints errors, says the
     /// operating system's reason once.
     #[test]

@@ -171,9 +171,10 @@ impl Tail {
             .filter_map(|f| {
                 let mut read = f.read.clone()?;
                 // A console log's end, looked at as it grows (a whole read does it itself).
-                if !matches!(f.how, How::Whole) {
-                    read.parsed.crashed =
-                        super::crash_of(read.format, &f.path, &read.path, &read.parsed);
+                if !matches!(f.how, How::Whole) && read.format.console() {
+                    read.parsed.crashed = super::crash_of(&read.path, &read.parsed, |last| {
+                        super::crash::at_end(&f.path, last)
+                    });
                 }
                 if let Some(c) = &read.parsed.crashed {
                     crashed = Some(c.sentence());

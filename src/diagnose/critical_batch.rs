@@ -136,7 +136,8 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             ),
         ];
         let steps_alike = s2 >= s1 * STEPS_ALIKE;
-        let mut summary = match fit(s1, s2) {
+        let central = fit(s1, s2);
+        let mut summary = match central {
             Some((e_min, s_min, b_crit)) => {
                 evidence.push(derived("S_min", s_min, "S₁ − E_min/B₁"));
                 evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
@@ -204,10 +205,8 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     "tr(Σ)/|G|² from grad_norm² of both runs matched at {levels} equal-loss levels"
                 ),
             ));
-            summary.push_str(&format!(
-                " Gradient noise scale from the logged grad norms: B_simple ≈ {} (approximate: last-step pre-clip norms, matched at equal loss).",
-                num(b_simple.round())
-            ));
+            let bounds = central.and_then(|(_, _, b_crit)| fitted_range(b_crit, lo, hi));
+            summary.push_str(&noise_sentence(b_simple, bounds));
         }
         out.push(Finding {
             id: "critical-batch-size",
@@ -389,6 +388,50 @@ fn samples(n: f64) -> String {
     }
 }
 
+/// What the two-point fit says of the critical batch, as the lowest and highest values it
+/// allows (rounded as the summary shows them): its estimate and the interval around it, or up to
+/// the interval's top when nothing bounds it from below; `None` when it cannot be pinned down.
+fn fitted_range(b_crit: f64, lo: f64, hi: f64) -> Option<(f64, f64)> {
+    if !hi.is_finite() {
+        return None;
+    }
+    if lo.is_finite() && lo >= 1.0 {
+        let b = b_crit.round();
+        Some((lo.round().min(b), hi.round().max(b)))
+    } else {
+        Some((1.0, hi.round().max(1.0)))
+    }
+}
+
+/// The noise scale's sentence, set beside the fit's range when there is one: in line with it
+/// (within 2× of its ends: McCandlish et al. find the critical batch near the noise scale, and
+/// B_simple from logged norms is rough), or not, and then the critical batch is said to lie
+/// only somewhere between the two.
+fn noise_sentence(b_simple: f64, fitted: Option<(f64, f64)>) -> String {
+    let shown = b_simple.round().max(1.0);
+    let said = format!(
+        " Gradient noise scale from the logged grad norms: B_simple ≈ {}",
+        num(shown)
+    );
+    let rough = "last-step pre-clip norms, matched at equal loss";
+    match fitted {
+        None => format!("{said} (approximate: {rough})."),
+        Some((low, high)) if b_simple >= low / 2.0 && b_simple <= 2.0 * high => format!(
+            "{said}, in line with the fit (McCandlish et al. find the critical batch near the noise scale; this one is approximate: {rough})."
+        ),
+        Some((low, high)) => {
+            // Both estimates whole: from the lower one's bottom to the higher one's top.
+            let side = if b_simple > high { "above" } else { "below" };
+            let (from, to) = (low.min(shown), high.max(shown));
+            format!(
+                "{said}, well {side} what the steps give: the two estimates disagree, so the critical batch is known only to lie between {} and {}. Of the two, the fit (from the steps the runs took to the target) is the firmer; B_simple (from {rough}) the rougher.",
+                num(from),
+                samples(to)
+            )
+        }
+    }
+}
+
 /// B_simple from grad norms of two runs at batches b1 < b2, matched at equal smoothed loss.
 fn noise_scale(r1: &Run, b1: f64, r2: &Run, b2: f64) -> Option<(f64, usize)> {
     let prep = |r: &Run| -> Option<(Vec<f64>, Vec<f64>)> {
@@ -443,4 +486,47 @@ fn noise_scale(r1: &Run, b1: f64, r2: &Run, b2: f64) -> Option<(f64, usize)> {
     let g2_true = (b2 * g_big - b1 * g_small) / (b2 - b1);
     let tr_sigma = (g_small - g_big) / (1.0 / b1 - 1.0 / b2);
     (g2_true > 0.0 && tr_sigma > 0.0).then(|| (tr_sigma / g2_true, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fitted_range, noise_sentence};
+
+    #[test]
+    fn the_fit_allows_its_estimate_and_interval_or_up_to_its_top() {
+        assert_eq!(fitted_range(3.2, 2.6, 4.4), Some((3.0, 4.0)));
+        // An estimate outside its rounded interval widens it.
+        assert_eq!(fitted_range(5.0, 2.6, 4.4), Some((3.0, 5.0)));
+        // Not bounded below: anything up to the top.
+        assert_eq!(fitted_range(3.2, f64::NAN, 9.6), Some((1.0, 10.0)));
+        assert_eq!(fitted_range(3.2, 0.4, 9.6), Some((1.0, 10.0)));
+        assert_eq!(fitted_range(3.2, 2.0, f64::NAN), None);
+    }
+
+    #[test]
+    fn the_noise_scale_is_set_beside_the_fit() {
+        // Within 2× of the fit's ends: in line.
+        let s = noise_sentence(7.6, Some((3.0, 4.0)));
+        assert!(s.contains("B_simple ≈ 8, in line with the fit"), "{s}");
+        let s = noise_sentence(1.6, Some((3.0, 4.0)));
+        assert!(s.contains("B_simple ≈ 2, in line with the fit"), "{s}");
+        // Further: the two disagree, and the critical batch lies between them.
+        let s = noise_sentence(15.4, Some((3.0, 4.0)));
+        assert!(
+            s.contains("B_simple ≈ 15, well above what the steps give")
+                && s.contains("known only to lie between 3 and 15 samples"),
+            "{s}"
+        );
+        let s = noise_sentence(1.2, Some((30.0, 40.0)));
+        assert!(
+            s.contains("well below what the steps give") && s.contains("between 1 and 40 samples"),
+            "{s}"
+        );
+        // No fit to set it beside: said alone.
+        let s = noise_sentence(15.4, None);
+        assert_eq!(
+            s,
+            " Gradient noise scale from the logged grad norms: B_simple ≈ 15 (approximate: last-step pre-clip norms, matched at equal loss)."
+        );
+    }
 }

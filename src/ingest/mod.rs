@@ -586,24 +586,20 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
 /// Reads an opened input whose head was sniffed: see [`read_file`].
 fn read_opened(
     path: &Path,
-    input: source::Input,
+    mut input: source::Input,
     columns: &[(String, String)],
 ) -> Result<Option<ReadFile>, IngestError> {
     let display = shown(path);
     let Some(sniffed) = sniff(path, input.head(), columns)? else {
         return Ok(None);
     };
-    let mut input = input;
     // A console log's end is searched for a crash: a plain file's read again from its end, a
     // compressed file's or a stream's kept as it is read.
-    let kept = if sniffed.format.console() {
-        input.keep_tail()
-    } else {
-        None
-    };
+    let console = sniffed.format.console();
+    let kept = if console { input.keep_tail() } else { None };
     let file = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
-    if sniffed.format.console() {
+    if console {
         parsed.crashed = match kept {
             Some(kept) => crash_of(&display, &parsed, |last| {
                 let tail = kept.lock().map_err(|_| std::io::Error::other("poisoned"))?;

@@ -757,10 +757,19 @@ pub struct Tail {
 
 impl Tail {
     fn push(&mut self, read: &[u8]) {
+        let lines = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as u64;
+        // A read of a whole tail or more replaces what was kept: only its end is copied.
+        if read.len() >= crash::TAIL {
+            let (gone, end) = read.split_at(read.len() - crash::TAIL);
+            self.lines_before += lines(&self.bytes) + lines(gone);
+            self.bytes.clear();
+            self.bytes.extend_from_slice(end);
+            return;
+        }
         self.bytes.extend_from_slice(read);
         if self.bytes.len() > 2 * crash::TAIL {
             let cut = self.bytes.len() - crash::TAIL;
-            self.lines_before += memchr::memchr_iter(b'\n', &self.bytes[..cut]).count() as u64;
+            self.lines_before += lines(&self.bytes[..cut]);
             self.bytes.drain(..cut);
         }
     }
@@ -850,7 +859,7 @@ mod tests {
         let text: Vec<u8> = (0..20_000)
             .flat_map(|i| format!("line {i} {}\n", "x".repeat(i % 13)).into_bytes())
             .collect();
-        for step in [1, 7, 4096, 65_537, text.len()] {
+        for step in [1, 7, 4096, 32_767, 32_768, 65_537, text.len()] {
             let tail = super::KeptTail::default();
             let mut reader = super::Keeping {
                 inner: crate::ingest::Trickle(&text, step),

@@ -413,6 +413,56 @@ fn bad_flags_are_one_line_errors() {
 }
 
 #[test]
+fn a_compressed_log_cut_short_is_read_as_far_as_it_goes() {
+    // lf_8proc_ga8's train.log compressed, the compressed file cut at three quarters of its
+    // bytes (a copy interrupted, a writer killed): what decompresses is read, and the cut is
+    // said.
+    let log = fs::read(fixture("lf_8proc_ga8/train.log")).expect("log");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &log).expect("compress");
+    let gz = enc.finish().expect("compress");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cut = dir.path().join("train.log.gz");
+    let cut_at = gz.len() * 3 / 4;
+    fs::write(&cut, &gz[..cut_at]).expect("write");
+    let said = "train.log.gz: the compressed data stops short (incomplete deflate stream): a file cut short, still being written or damaged; read what comes before";
+    let out = losscmp()
+        .args([cut.to_str().expect("utf-8"), "--json", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(err.contains(said), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let points = doc["runs"][0]["metrics"]["loss"]["points"]
+        .as_u64()
+        .expect("points");
+    assert!((1..24).contains(&points), "{points}");
+    // The same bytes piped in.
+    let out = losscmp()
+        .args(["-", "--json", "-"])
+        .write_stdin(gz[..cut_at].to_vec())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        err.contains("stdin: the compressed data stops short (incomplete deflate stream)"),
+        "{err}"
+    );
+    // Nothing decompresses (a damaged header): no log cut short, an error.
+    let bad = dir.path().join("bad.log.gz");
+    fs::write(&bad, b"\x1f\x8bnot the rest of a gzip header").expect("write");
+    losscmp()
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.log.gz: cannot read: invalid gzip header",
+        ));
+}
+
+#[test]
 fn a_crash_is_found_at_the_end_of_a_compressed_log_and_of_stdin() {
     // The 8-process run's train.log, its torchrun summary at line 278, behind 3,000 lines of
     // other output (more than the end kept), compressed and piped: its end is kept as it is

@@ -596,14 +596,22 @@ fn read_opened(
     // A console log's end is searched for a crash: a plain file's read again from its end, a
     // compressed file's or a stream's kept as it is read.
     let console = sniffed.format.console();
-    let kept = if console { input.keep_tail() } else { None };
+    if console {
+        input.keep_tail();
+    }
+    let kept = input.kept();
     let file = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
+    let end = kept.as_ref().and_then(|k| k.lock().ok());
+    if let Some(cut) = end.as_ref().and_then(|e| e.cut.as_ref()) {
+        parsed.warnings.push(format!(
+            "the compressed data stops short ({cut}): a file cut short, still being written or damaged; read what comes before"
+        ));
+    }
     if console {
-        parsed.crashed = match kept {
-            Some(kept) => crash_of(&display, &parsed, |last| {
-                let tail = kept.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-                crash::in_tail(&tail.bytes, last, || Ok(tail.lines_before))
+        parsed.crashed = match &end {
+            Some(end) => crash_of(&display, &parsed, |last| {
+                crash::in_tail(&end.bytes, last, || Ok(end.lines_before))
             }),
             None if file => crash_of(&display, &parsed, |last| crash::at_end(path, last)),
             None => None,

@@ -517,8 +517,8 @@ pub enum Input {
         head: Vec<u8>,
         /// A plain file, open just after its head, until a reader takes it.
         rest: Option<File>,
-        /// Of a compressed file: its end as its reader decompresses it, when asked for.
-        kept: Option<KeptTail>,
+        /// Of a compressed file: what its reader saw of its end as it decompressed it.
+        kept: Option<Kept>,
     },
     /// A stream: the (decompressed) head already read, then the rest, until taken.
     Stream {
@@ -526,8 +526,8 @@ pub enum Input {
         display: String,
         head: Vec<u8>,
         rest: Option<Box<dyn Read + Send>>,
-        /// Its end as its reader reads it, when asked for.
-        kept: Option<KeptTail>,
+        /// What its reader saw of its end as it read it.
+        kept: Option<Kept>,
     },
 }
 
@@ -549,27 +549,30 @@ impl Input {
                 // file). A plain file is kept open where the head ends; a compressed one is
                 // opened again by its reader.
                 let mut head = Vec::with_capacity(SNIFF_BYTES);
-                let rest = match plain_file(path)? {
+                let (rest, kept) = match plain_file(path)? {
                     Some(mut file) => {
                         (&mut file)
                             .take(SNIFF_BYTES as u64)
                             .read_to_end(&mut head)
                             .map_err(io)?;
-                        Some(file)
+                        (Some(file), None)
                     }
+                    // A compressed file is read again only from its start: what its reader
+                    // sees of its end is kept.
                     None => {
-                        open(path)?
+                        let kept = Kept::default();
+                        Keeping::head(open(path)?, &kept)
                             .take(SNIFF_BYTES as u64)
                             .read_to_end(&mut head)
                             .map_err(io)?;
-                        None
+                        (None, Some(kept))
                     }
                 };
                 return Ok(Input::File {
                     path: path.to_path_buf(),
                     head,
                     rest,
-                    kept: None,
+                    kept,
                 });
             }
             Box::new(File::open(path).map_err(io)?)
@@ -592,7 +595,8 @@ impl Input {
     /// of the rest.
     fn stream(display: String, mut rest: Box<dyn Read + Send>) -> Result<Input, IngestError> {
         let mut head = Vec::with_capacity(SNIFF_BYTES);
-        (&mut rest)
+        let kept = Kept::default();
+        Keeping::head(&mut rest, &kept)
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut head)
             .map_err(|e| IngestError::Io {
@@ -603,7 +607,7 @@ impl Input {
             display,
             head,
             rest: Some(rest),
-            kept: None,
+            kept: Some(kept),
         })
     }
 
@@ -653,27 +657,32 @@ impl Input {
     /// Has the reader that reads this input keep its last [`crash::TAIL`] bytes as it reads
     /// them, when the input cannot be read again for them: a compressed file, stdin, a pipe
     /// (a plain file's end is read again by seeking, [`crash::at_end`]). `None` for a plain file.
-    pub fn keep_tail(&mut self) -> Option<KeptTail> {
-        let kept = match self {
-            Input::File { rest: Some(_), .. } => return None,
-            Input::File { kept, .. } | Input::Stream { kept, .. } => kept,
-        };
-        Some(Arc::clone(kept.get_or_insert_with(KeptTail::default)))
+    pub fn keep_tail(&mut self) -> Option<Kept> {
+        let kept = self.kept()?;
+        if let Ok(mut end) = kept.lock() {
+            end.keep_tail = true;
+        }
+        Some(kept)
     }
 
-    /// `reader`, keeping its end when [`Input::keep_tail`] asked for it.
-    fn keeping(&self, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    /// What the reader of a compressed file or a stream saw of its end ([`Ending`]); `None`
+    /// for a plain file.
+    pub fn kept(&self) -> Option<Kept> {
         match self {
-            Input::File {
-                kept: Some(tail), ..
-            }
-            | Input::Stream {
-                kept: Some(tail), ..
-            } => Box::new(Keeping {
+            Input::File { kept, .. } | Input::Stream { kept, .. } => kept.as_ref().map(Arc::clone),
+        }
+    }
+
+    /// `reader`, watched by what this input keeps of its end, if anything.
+    fn keeping(&self, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+        match self.kept() {
+            Some(end) => Box::new(Keeping {
                 inner: reader,
-                tail: Arc::clone(tail),
+                end,
+                tail: true,
+                any: false,
             }),
-            _ => reader,
+            None => reader,
         }
     }
 
@@ -743,20 +752,28 @@ impl Input {
     }
 }
 
-/// The last bytes read of an input that cannot be read again ([`Input::keep_tail`]), shared
-/// with the reader reading it.
-pub type KeptTail = Arc<Mutex<Tail>>;
+/// What the reader of an input that cannot be read again (a compressed file, a stream) saw
+/// of its end, shared with that reader.
+pub type Kept = Arc<Mutex<Ending>>;
 
-/// The end of what was read: at most 2 × [`crash::TAIL`] bytes, at least the last
-/// [`crash::TAIL`] (or all) of them, and the count of the lines before them.
+/// The end of what was read: when asked for ([`Input::keep_tail`]), at most 2 ×
+/// [`crash::TAIL`] bytes, at least the last [`crash::TAIL`] (or all) of them, and the count of
+/// the lines before them; and why the stream stopped short, when it did.
 #[derive(Debug, Default)]
-pub struct Tail {
+pub struct Ending {
+    keep_tail: bool,
     pub bytes: Vec<u8>,
     pub lines_before: u64,
+    /// The decompressor's complaint where the stream stopped before its end (a file cut short
+    /// or still being written, damaged data): what came before it was read.
+    pub cut: Option<String>,
 }
 
-impl Tail {
+impl Ending {
     fn push(&mut self, read: &[u8]) {
+        if !self.keep_tail {
+            return;
+        }
         let lines = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as u64;
         // A read of a whole tail or more replaces what was kept: only its end is copied.
         if read.len() >= crash::TAIL {
@@ -775,20 +792,61 @@ impl Tail {
     }
 }
 
-/// A reader that keeps the end of what it reads in a [`Tail`].
+/// A reader that keeps the end of what it reads in an [`Ending`], and ends where its
+/// decompressor finds the stream cut short or damaged, saying so there: a partial log is read
+/// as far as it goes.
 struct Keeping<R> {
     inner: R,
-    tail: KeptTail,
+    end: Kept,
+    /// Whether what is read is the input's from its start, whose end is kept; not for the head
+    /// read for sniffing, which the reader reads again.
+    tail: bool,
+    /// Whether any byte was read: a stream that stops before its first is not a log cut short
+    /// but one that cannot be read (a damaged header), and its error stands.
+    any: bool,
+}
+
+impl<R> Keeping<R> {
+    /// The reader of a head for sniffing: it only stops short where the stream does.
+    fn head(inner: R, end: &Kept) -> Self {
+        Keeping {
+            inner,
+            end: Arc::clone(end),
+            tail: false,
+            any: false,
+        }
+    }
 }
 
 impl<R: Read> Read for Keeping<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Ok(mut tail) = self.tail.lock() {
-            tail.push(&buf[..n]);
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) if self.any && stops_short(&e) => {
+                if let Ok(mut end) = self.end.lock() {
+                    end.cut.get_or_insert_with(|| e.to_string());
+                }
+                return Ok(0);
+            }
+            Err(e) => return Err(e),
+        };
+        self.any |= n > 0;
+        if self.tail {
+            if let Ok(mut end) = self.end.lock() {
+                end.push(&buf[..n]);
+            }
         }
         Ok(n)
     }
+}
+
+/// Whether a read failed because the stream stopped short or holds damaged data (what a
+/// decompressor says of a cut or corrupt file), not because it could not be read.
+fn stops_short(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+    )
 }
 
 /// Whether sniffed bytes are a binary file rather than text: a NUL byte before the first
@@ -860,10 +918,13 @@ mod tests {
             .flat_map(|i| format!("line {i} {}\n", "x".repeat(i % 13)).into_bytes())
             .collect();
         for step in [1, 7, 4096, 32_767, 32_768, 65_537, text.len()] {
-            let tail = super::KeptTail::default();
+            let tail = super::Kept::default();
+            tail.lock().expect("lock").keep_tail = true;
             let mut reader = super::Keeping {
                 inner: crate::ingest::Trickle(&text, step),
-                tail: std::sync::Arc::clone(&tail),
+                end: std::sync::Arc::clone(&tail),
+                tail: true,
+                any: false,
             };
             let mut all = Vec::new();
             reader.read_to_end(&mut all).expect("reads");

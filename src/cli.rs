@@ -26,7 +26,8 @@ pub struct Cli {
     /// Judge a training configuration before launch against the baseline run: LLaMA-Factory
     /// or axolotl YAML, training_args.json, DeepSpeed JSON, torchtune YAML, or a launch script
     /// (`torchrun --nproc_per_node 8 …`), whose world size is read. Repeatable; named by the
-    /// file stem (or `--label NAME=FILE`).
+    /// file stem (`new.yaml`: new), by its folder for a name every run's config has
+    /// (`run8/config.yaml`: run8), or by `--label NAME=FILE`.
     #[arg(long = "plan", value_name = "FILE")]
     pub plans: Vec<PathBuf>,
 

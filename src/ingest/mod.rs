@@ -586,7 +586,7 @@ fn read_file(path: &Path, columns: &[(String, String)]) -> Result<Option<ReadFil
 /// Reads an opened input whose head was sniffed: see [`read_file`].
 fn read_opened(
     path: &Path,
-    mut input: source::Input,
+    input: source::Input,
     columns: &[(String, String)],
 ) -> Result<Option<ReadFile>, IngestError> {
     let display = shown(path);

@@ -656,13 +656,11 @@ impl Input {
 
     /// Has the reader that reads this input keep its last [`crash::TAIL`] bytes as it reads
     /// them, when the input cannot be read again for them: a compressed file, stdin, a pipe
-    /// (a plain file's end is read again by seeking, [`crash::at_end`]). `None` for a plain file.
-    pub fn keep_tail(&mut self) -> Option<Kept> {
-        let kept = self.kept()?;
-        if let Ok(mut end) = kept.lock() {
+    /// (a plain file's end is read again by seeking, [`crash::at_end`]).
+    pub fn keep_tail(&self) {
+        if let Some(Ok(mut end)) = self.kept().as_ref().map(|k| k.lock()) {
             end.keep_tail = true;
         }
-        Some(kept)
     }
 
     /// What the reader of a compressed file or a stream saw of its end ([`Ending`]); `None`

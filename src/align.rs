@@ -17,6 +17,9 @@ pub use crate::model::Axis;
 pub struct AlignOptions {
     /// The requested axis.
     pub axis: Axis,
+    /// Whether `--x` asked for it (else it is the default): a fall-back names the option only
+    /// when it was given.
+    pub chosen: bool,
     /// EMA weight per 1/100 of the x range, if smoothing.
     pub smooth: Option<f64>,
 }
@@ -405,9 +408,13 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
             ),
             _ => String::new(),
         };
+        let asked = if opts.chosen {
+            format!("--x {}: ", opts.axis.name())
+        } else {
+            String::new()
+        };
         warnings.push(format!(
-            "--x {}: {} unknown for {}{set}; the charts use {} instead",
-            opts.axis.name(),
+            "{asked}{} unknown for {}{set}; the charts use {} instead",
             opts.axis.amount(),
             lacking.join(", "),
             axis.label()

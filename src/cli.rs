@@ -61,10 +61,10 @@ pub struct Cli {
     #[arg(long, value_name = "RUN")]
     pub baseline: Option<String>,
 
-    /// The x-axis of the charts and of smoothing. Diagnoses always compare at matched samples
-    /// (epochs when samples are unknown) and at matched optimizer steps.
-    #[arg(long, value_enum, default_value_t = AxisArg::Samples)]
-    pub x: AxisArg,
+    /// The x-axis of the charts and of smoothing (default: samples). Diagnoses always compare at
+    /// matched samples (epochs when samples are unknown) and at matched optimizer steps.
+    #[arg(long, value_enum)]
+    pub x: Option<AxisArg>,
 
     /// Smooth curves with an EMA over x distance: weight W in [0, 1) per 1/100 of the x range
     /// (0.6 is TensorBoard's default strength). Raw values stay in the exports.

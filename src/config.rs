@@ -29,6 +29,8 @@ pub struct Config {
     pub baseline: usize,
     /// The x-axis for comparisons.
     pub axis: Axis,
+    /// Whether `--x` chose it (else it is the default, samples seen).
+    pub axis_chosen: bool,
     /// EMA weight per 1/100 of the x range, if smoothing.
     pub smooth: Option<f64>,
     /// Relative loss increase that counts as a regression.
@@ -415,13 +417,14 @@ impl Config {
         Ok(Config {
             runs,
             baseline,
-            axis: match cli.x {
+            axis: match cli.x.unwrap_or(AxisArg::Samples) {
                 AxisArg::Samples => Axis::Samples,
                 AxisArg::Tokens => Axis::Tokens,
                 AxisArg::Epoch => Axis::Epoch,
                 AxisArg::Step => Axis::Step,
                 AxisArg::Time => Axis::Time,
             },
+            axis_chosen: cli.x.is_some(),
             smooth: cli.smooth,
             tolerance: cli.tolerance,
             fail_on: cli.fail_on.map(|s| match s {

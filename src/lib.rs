@@ -91,6 +91,7 @@ impl Judged {
             config.baseline,
             align::AlignOptions {
                 axis: config.axis,
+                chosen: config.axis_chosen,
                 smooth: config.smooth,
             },
         );

@@ -113,6 +113,7 @@ fn render_all(runs: &[Run]) {
         0,
         AlignOptions {
             axis: Axis::Samples,
+            chosen: false,
             smooth: Some(0.6),
         },
     );

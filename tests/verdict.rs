@@ -471,8 +471,19 @@ fn a_run_without_samples_is_named_with_its_set() {
     ]);
     assert!(
         err.contains(
-            "samples seen unknown for lf_8proc_ga8 (--set lf_8proc_ga8:effective_batch=N gives them); the charts use epoch instead"
+            "losscmp: warning: samples seen unknown for lf_8proc_ga8 (--set lf_8proc_ga8:effective_batch=N gives them); the charts use epoch instead"
         ),
+        "{err}"
+    );
+    // `--x` named only when it was given.
+    let (_, err) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8/trainer_log.jsonl",
+        "--x",
+        "samples",
+    ]);
+    assert!(
+        err.contains("losscmp: warning: --x samples: samples seen unknown for lf_8proc_ga8"),
         "{err}"
     );
     // Two runs without it: one --set each, and following them puts both on samples seen.

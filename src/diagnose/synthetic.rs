@@ -90,6 +90,7 @@ pub fn findings(runs: &[Run]) -> Vec<crate::model::Finding> {
         0,
         AlignOptions {
             axis: Axis::Samples,
+            chosen: false,
             smooth: None,
         },
     );

@@ -600,7 +600,6 @@ fn read_opened(
         input.keep_tail();
     }
     let kept = input.kept();
-    let file = input.path().is_some();
     let mut parsed = read_as(sniffed.format, input, path, columns)?;
     let end = kept.as_ref().and_then(|k| k.lock().ok());
     if let Some(cut) = end.as_ref().and_then(|e| e.cut.as_ref()) {
@@ -613,8 +612,8 @@ fn read_opened(
             Some(end) => crash_of(&display, &parsed, |last| {
                 crash::in_tail(&end.bytes, last, || Ok(end.lines_before))
             }),
-            None if file => crash_of(&display, &parsed, |last| crash::at_end(path, last)),
-            None => None,
+            // Nothing kept: a plain file (every other input is watched), read again at its end.
+            None => crash_of(&display, &parsed, |last| crash::at_end(path, last)),
         };
     }
     if parsed.records.is_empty() && parsed.facts.is_empty() {

@@ -740,12 +740,7 @@ impl Input {
             head.reserve(size.saturating_sub(head.len()).saturating_add(1));
             return read_document(rest, head, display);
         }
-        if let Input::File {
-            path, kept: None, ..
-        } = self
-        {
-            return read_to_string(path);
-        }
+        // A compressed file or a stream, read through what watches its end.
         read_document(self.reader()?, Vec::new(), display)
     }
 }

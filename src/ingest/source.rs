@@ -674,12 +674,7 @@ impl Input {
     /// `reader`, watched by what this input keeps of its end, if anything.
     fn keeping(&self, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
         match self.kept() {
-            Some(end) => Box::new(Keeping {
-                inner: reader,
-                end,
-                tail: true,
-                any: false,
-            }),
+            Some(end) => Box::new(Keeping::new(reader, &end, true)),
             None => reader,
         }
     }
@@ -800,14 +795,19 @@ struct Keeping<R> {
 }
 
 impl<R> Keeping<R> {
-    /// The reader of a head for sniffing: it only stops short where the stream does.
-    fn head(inner: R, end: &Kept) -> Self {
+    /// `inner` watched by `end`, keeping what it reads there when `tail`.
+    fn new(inner: R, end: &Kept, tail: bool) -> Self {
         Keeping {
             inner,
             end: Arc::clone(end),
-            tail: false,
+            tail,
             any: false,
         }
+    }
+
+    /// The reader of a head for sniffing: it only stops short where the stream does.
+    fn head(inner: R, end: &Kept) -> Self {
+        Keeping::new(inner, end, false)
     }
 }
 
@@ -913,12 +913,7 @@ mod tests {
         for step in [1, 7, 4096, 32_767, 32_768, 65_537, text.len()] {
             let tail = super::Kept::default();
             tail.lock().expect("lock").keep_tail = true;
-            let mut reader = super::Keeping {
-                inner: crate::ingest::Trickle(&text, step),
-                end: std::sync::Arc::clone(&tail),
-                tail: true,
-                any: false,
-            };
+            let mut reader = super::Keeping::new(crate::ingest::Trickle(&text, step), &tail, true);
             let mut all = Vec::new();
             reader.read_to_end(&mut all).expect("reads");
             assert_eq!(all, text);

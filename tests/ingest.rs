@@ -171,9 +171,7 @@ fn stdin_gzip_and_crlf_read_like_the_file() {
     let raw = std::fs::read(fixture("lf_8proc_ga8/train.log")).expect("fixture");
     let dir = tempfile::tempdir().expect("tempdir");
     let gz = dir.path().join("train.log.gz");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut enc, &raw).expect("compress");
-    std::fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    std::fs::write(&gz, common::gzip(&raw)).expect("write");
     let crlf = dir.path().join("crlf.log");
     std::fs::write(&crlf, String::from_utf8_lossy(&raw).replace('\n', "\r\n")).expect("write");
     let points = |doc: &Value| doc["runs"][0]["metrics"]["loss"]["points"].clone();

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{fixture, losscmp, predicate, text_of};
+use common::{fixture, gzip, losscmp, predicate, text_of};
 
 /// A copy of a fixture run in a temporary directory, so a test that writes near the inputs can
 /// never damage the fixtures themselves.
@@ -418,9 +418,7 @@ fn a_compressed_log_cut_short_is_read_as_far_as_it_goes() {
     // bytes (a copy interrupted, a writer killed): what decompresses is read, and the cut is
     // said.
     let log = fs::read(fixture("lf_8proc_ga8/train.log")).expect("log");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut enc, &log).expect("compress");
-    let gz = enc.finish().expect("compress");
+    let gz = gzip(&log);
     let dir = tempfile::tempdir().expect("temp dir");
     let cut = dir.path().join("train.log.gz");
     let cut_at = gz.len() * 3 / 4;
@@ -479,9 +477,7 @@ fn a_crash_is_found_at_the_end_of_a_compressed_log_and_of_stdin() {
     fs::create_dir_all(plain.parent().expect("dir")).expect("dir");
     fs::create_dir_all(gz.parent().expect("dir")).expect("dir");
     fs::write(&plain, &text).expect("write");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut enc, &text).expect("compress");
-    fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    fs::write(&gz, gzip(&text)).expect("write");
     let said = "ends with a Python exception (line 3278), after training had finished (its end-of-training summary is at line 3196): torch.distributed.elastic.multiprocessing.errors.ChildFailedError (first failure: rank 1 (local_rank: 1), exit code -6 (pid: 5098) (SIGABRT))";
     for run in [&plain, &gz] {
         let (stdout, _) = text_of(&[run.to_str().expect("utf-8")]);
@@ -494,10 +490,8 @@ fn a_crash_is_found_at_the_end_of_a_compressed_log_and_of_stdin() {
     let oom = fixture(
         "real/25_wandb-run-dir-nanogpt-oom-after-first-eval/wandb/run-20240215_024534-7y698k9k/files/output.log",
     );
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut enc, &fs::read(oom).expect("log")).expect("compress");
     let gz = dir.path().join("output.log.gz");
-    fs::write(&gz, enc.finish().expect("compress")).expect("write");
+    fs::write(&gz, gzip(&fs::read(oom).expect("log"))).expect("write");
     let (stdout, _) = text_of(&[gz.to_str().expect("utf-8")]);
     assert!(
         stdout.contains(

@@ -239,6 +239,13 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// `bytes` gzip-compressed, as a `.gz` log holds them.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, bytes).expect("compress");
+    enc.finish().expect("compress")
+}
+
 /// Runs losscmp with `--json -` and parses its output.
 pub fn json_of(args: &[&str]) -> serde_json::Value {
     let out = losscmp()

@@ -98,7 +98,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // How the estimate is stated: a value with its interval, an upper bound only, or no
         // number at all.
         let estimate = |b_crit: f64| {
-            match (lo.is_finite() && lo >= 1.0, hi.is_finite()) {
+            match (bounds_below(lo), hi.is_finite()) {
             // Both ends round alike: a range of one value is said as that value.
             (true, true) if lo.round() == hi.round() => format!(
                 "≈ {} (still {} when each steps-to-target moves by one logging interval)",
@@ -143,7 +143,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 evidence.push(derived("E_min", e_min, "(S₁ − S₂)/(1/B₁ − 1/B₂)"));
                 // The evidence says what the summary says: a value only when both ends are
                 // bounded, and each bound the logging allows.
-                let bounded_below = lo.is_finite() && lo >= 1.0;
+                let bounded_below = bounds_below(lo);
                 if bounded_below && hi.is_finite() {
                     evidence.push(derived("B_crit", b_crit, "E_min ÷ S_min"));
                 }
@@ -388,6 +388,12 @@ fn samples(n: f64) -> String {
     }
 }
 
+/// Whether the low end of the fit's interval bounds the critical batch from below: a positive
+/// fit of at least one sample (NaN: no positive fit that way).
+fn bounds_below(lo: f64) -> bool {
+    lo.is_finite() && lo >= 1.0
+}
+
 /// What the two-point fit says of the critical batch, as the lowest and highest values it
 /// allows (rounded as the summary shows them): its estimate and the interval around it, or up to
 /// the interval's top when nothing bounds it from below; `None` when it cannot be pinned down.
@@ -395,7 +401,7 @@ fn fitted_range(b_crit: f64, lo: f64, hi: f64) -> Option<(f64, f64)> {
     if !hi.is_finite() {
         return None;
     }
-    if lo.is_finite() && lo >= 1.0 {
+    if bounds_below(lo) {
         let b = b_crit.round();
         Some((lo.round().min(b), hi.round().max(b)))
     } else {

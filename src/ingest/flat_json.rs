@@ -9,8 +9,8 @@
 
 use std::borrow::Cow;
 
-use super::lenient::{Entry, Val};
-use super::shape::{Keys, Shape, Shaped, Syntax, fields};
+use super::lenient::{Entry, Val, decimal_prefix};
+use super::shape::{Keys, Known, Layout, Shape, Shaped, Slot, Syntax, ValueKind, fields};
 
 /// The position of the first byte at or after `i` that is not JSON whitespace.
 pub fn ws(b: &[u8], mut i: usize) -> usize {
@@ -106,17 +106,16 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
             Some((Val::Text(Cow::Borrowed("-Infinity")), literal("-Infinity")?))
         }
         b'-' | b'0'..=b'9' => {
-            let number = |c: &u8| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
             // A plain decimal read in one pass when the span of number bytes ends with it;
             // anything else as the whole span, by the standard parser.
-            if let Some((x, len)) = crate::ingest::lenient::decimal_prefix(&b[i..]) {
-                if !b.get(i + len).is_some_and(number) {
+            if let Some((x, len)) = decimal_prefix(&b[i..]) {
+                if !b.get(i + len).is_some_and(number_byte) {
                     return Some((Val::Num(x), i + len));
                 }
             }
             let len = b[i..]
                 .iter()
-                .position(|c| !number(c))
+                .position(|c| !number_byte(c))
                 .unwrap_or(b.len() - i);
             let x = text[i..i + len].parse::<f64>().ok()?;
             Some((Val::Num(x), i + len))
@@ -127,6 +126,12 @@ pub fn value(text: &str, i: usize) -> Option<(Val<'_>, usize)> {
         b'{' | b'[' => Some((Val::Other, skip_value(text, i)?)),
         _ => None,
     }
+}
+
+/// A byte a JSON number's span is made of.
+#[inline]
+fn number_byte(c: &u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
 }
 
 /// The object opening at `i` (a `{`) and the position after its `}`.
@@ -158,17 +163,24 @@ pub fn object_with<'t>(
 /// earlier object, as `shape` remembers. `kind` sees every key new at its position, decoded.
 /// Where the text between two values is what it was at the same position of an object before
 /// (rows of one shape, printed alike), the next value is found by comparing it whole
-/// ([`Shape::glue`]).
+/// ([`Shape::glue`]). An object laid out as the last one read field by field, its values of
+/// the same kinds, is read by that layout ([`Layout`]), one comparison a field, and only then
+/// handed over; the fields `ignored` says the caller has no use for are only checked, not
+/// handed over.
 pub fn object_shaped<'t, K: Copy>(
     text: &'t str,
     i: usize,
     shape: &mut Shape<K>,
     kind: impl FnMut(&str) -> K,
-    field: impl FnMut(K, Val<'t>),
+    ignored: impl Fn(K) -> bool,
+    mut field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
-    let read = |i| string(text, i);
     let bytes = text.as_bytes();
-    fields(
+    if let Some(end) = laid_out(text, i, &shape.layout, &mut field) {
+        return Some(end);
+    }
+    let read = |i| string(text, i);
+    let end = fields(
         &Json(text),
         i,
         &mut Shaped {
@@ -178,7 +190,162 @@ pub fn object_shaped<'t, K: Copy>(
             read,
         },
         field,
-    )
+    )?;
+    learn_layout(bytes, i, end, shape, ignored);
+    Some(end)
+}
+
+/// The most fields a row read by its layout has; a longer row is read field by field.
+const LAID_OUT_MAX: usize = 32;
+
+/// The object opening at `open` read by `layout`, when it is laid out alike: each glue the
+/// same bytes, each value of the kind remembered. Its fields are handed to `field` (those
+/// ignored only checked) once the whole object is read, so `None` hands over nothing: the
+/// caller reads the object field by field. A number is read as [`value`] reads it where the
+/// glue that follows matches: a glue starts with whitespace, a comma or the closing brace, so
+/// a number followed by more number bytes (`1e`, `1.5.3`) is not read here.
+#[inline]
+fn laid_out<'t, K: Copy>(
+    text: &'t str,
+    open: usize,
+    layout: &Layout<K>,
+    field: &mut impl FnMut(K, Val<'t>),
+) -> Option<usize> {
+    let close = layout.close.as_ref()?;
+    let b = text.as_bytes();
+    if b.get(open) != Some(&b'{') {
+        return None;
+    }
+    // Each value's number, or its text's span.
+    let mut cells = [(0.0f64, 0usize, 0usize); LAID_OUT_MAX];
+    let mut at = open + 1;
+    for (slot, cell) in layout.slots.iter().zip(cells.iter_mut()) {
+        if !slot.glue.matches(b.get(at..)?) {
+            return None;
+        }
+        let start = at + slot.glue.width();
+        at = match slot.kind {
+            ValueKind::Number => {
+                if !matches!(b.get(start), Some(b'-' | b'0'..=b'9')) {
+                    return None;
+                }
+                if slot.ignored {
+                    plain_number_end(b, start)?
+                } else {
+                    let (x, len) = decimal_prefix(&b[start..])?;
+                    cell.0 = x;
+                    start + len
+                }
+            }
+            ValueKind::Text => {
+                if b.get(start) != Some(&b'"') {
+                    return None;
+                }
+                let len = b[start + 1..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\')?;
+                let end = start + 1 + len;
+                if b[end] != b'"' {
+                    return None;
+                }
+                *cell = (0.0, start + 1, end);
+                end + 1
+            }
+        };
+    }
+    if !close.matches(b.get(at..)?) {
+        return None;
+    }
+    for (slot, &(x, start, end)) in layout.slots.iter().zip(&cells) {
+        if slot.ignored {
+            continue;
+        }
+        let value = match slot.kind {
+            ValueKind::Number => Val::Num(x),
+            ValueKind::Text => Val::Text(Cow::Borrowed(&text[start..end])),
+        };
+        field(slot.glue.k, value);
+    }
+    Some(at + close.width())
+}
+
+/// Where the plain decimal at `i` (`-?digits[.digits][e[±]digits]`) ends, when one is there:
+/// a number [`value`] reads, whose value is not needed.
+fn plain_number_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |i: usize| {
+        let n = b[i.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (n > 0).then_some(i + n)
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = digits(i)?;
+    if b.get(i) == Some(&b'.') {
+        i = digits(i + 1)?;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(i)?;
+    }
+    Some(i)
+}
+
+/// Learns the layout of the object just read field by field, from `open` to `end`, from the
+/// glues `shape` remembers: kept when every field's glue is remembered and every value is a
+/// plain decimal or a string without escapes (and the object has at most [`LAID_OUT_MAX`]
+/// fields); else no layout is kept.
+fn learn_layout<K: Copy>(
+    b: &[u8],
+    open: usize,
+    end: usize,
+    shape: &mut Shape<K>,
+    ignored: impl Fn(K) -> bool,
+) {
+    let mut slots = std::mem::take(&mut shape.layout.slots);
+    slots.clear();
+    shape.layout.close = None;
+    let mut at = open + 1;
+    while let Some((k, n)) = shape.glue(slots.len(), &b[at..end]) {
+        let start = at + n;
+        let (kind, next) = match b[start] {
+            b'"' => match string_span(b, start) {
+                Some((next, false)) => (ValueKind::Text, next),
+                _ => return,
+            },
+            b'-' | b'0'..=b'9' => match decimal_prefix(&b[start..]) {
+                Some((_, len)) if !b.get(start + len).is_some_and(number_byte) => {
+                    (ValueKind::Number, start + len)
+                }
+                _ => return,
+            },
+            _ => return,
+        };
+        if slots.len() == LAID_OUT_MAX {
+            return;
+        }
+        slots.push(Slot {
+            glue: Known::new(&b[at..start], k),
+            kind,
+            ignored: ignored(k),
+        });
+        at = next;
+    }
+    let rest = &b[at..end];
+    if let Some((b'}', space)) = rest.split_last() {
+        if space
+            .iter()
+            .all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            shape.layout.slots = slots;
+            shape.layout.close = Some(Known::new(rest, ()));
+        }
+    }
 }
 
 /// Keys read as their text, each time.
@@ -407,6 +574,7 @@ mod tests {
                         names.push(k.to_string());
                         names.len() - 1
                     },
+                    |_| false,
                     |k, v| shaped.push((k, format!("{v:?}"))),
                 );
                 let shaped: Vec<String> = shaped
@@ -484,6 +652,7 @@ mod tests {
                                 seen.len() - 1
                             }
                         },
+                        |_| false,
                         |k, v| shaped.push((k, format!("{v:?}"))),
                     );
                     prop_assert_eq!(end, end2, "{}", text);
@@ -496,5 +665,94 @@ mod tests {
                 Ok(())
             })
             .expect("shaped keys agree");
+    }
+
+    /// Rows made from a few layouts (keys, whitespace) with values of every kind, so that a
+    /// row is often laid out as the one before, sometimes with a value of another kind, an
+    /// escape, or a number the plain reader refuses: each row ends where the plain reader ends
+    /// it, with the fields it reads (those the caller ignores aside).
+    #[test]
+    fn rows_read_by_their_layout_read_as_the_plain_reader_reads_them() {
+        use proptest::prelude::*;
+        let keys = [
+            r#""loss""#,
+            r#""loss_scale""#,
+            r#""los""#,
+            r#""lo\"ss""#,
+            r#""epoch""#,
+            r#""step""#,
+        ];
+        let names = ["loss", "loss_scale", "los", "lo\"ss", "epoch", "step"];
+        let number = |k: &str| names.iter().position(|n| *n == k).expect("a key");
+        // "los" and "epoch" are fields the caller has no use for.
+        let ignored = |k: usize| k == 2 || k == 4;
+        let gaps = ["", " ", "\n      ", "\n    "];
+        let values = [
+            "1",
+            "-2.5e-3",
+            "0.0019999987662997036",
+            "2E+3",
+            "-0",
+            "01",
+            "\"x\"",
+            "\"\"",
+            r#""a\"b""#,
+            "[1, {}]",
+            "null",
+            "NaN",
+            "-Infinity",
+            "1e",
+            "1.5.3",
+            ".5",
+        ];
+        let gap = || 0..gaps.len();
+        let layout = (
+            prop::collection::vec((0..keys.len(), gap(), gap(), gap()), 0..5),
+            gap(),
+        );
+        let row = (0..3usize, prop::collection::vec(0..values.len(), 5));
+        let rows = (
+            prop::collection::vec(layout, 1..3),
+            prop::collection::vec(row, 1..12),
+        );
+        let config = proptest::test_runner::Config {
+            cases: 1024,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest::test_runner::TestRunner::new(config)
+            .run(&rows, |(layouts, rows)| {
+                let mut shape = Shape::default();
+                for (which, vals) in rows {
+                    let (fields, close) = &layouts[which % layouts.len()];
+                    let body: Vec<String> = fields
+                        .iter()
+                        .zip(&vals)
+                        .map(|(&(k, before, after, trail), &v)| {
+                            let [before, after, trail] = [before, after, trail].map(|g| gaps[g]);
+                            format!("{before}{}:{after}{}{trail}", keys[k], values[v])
+                        })
+                        .collect();
+                    let text = format!("{{{}{}}}", body.join(","), gaps[*close]);
+                    let mut plain = Vec::new();
+                    let end = object_with(&text, 0, |k, v| {
+                        if !ignored(number(&k)) {
+                            plain.push((k.into_owned(), format!("{v:?}")));
+                        }
+                    });
+                    let mut shaped = Vec::new();
+                    let end2 = object_shaped(&text, 0, &mut shape, number, ignored, |k, v| {
+                        if !ignored(k) {
+                            shaped.push((names[k].to_string(), format!("{v:?}")));
+                        }
+                    });
+                    prop_assert_eq!(end, end2, "{}", text);
+                    if end.is_some() {
+                        prop_assert_eq!(&plain, &shaped, "{}", text);
+                    }
+                }
+                Ok(())
+            })
+            .expect("rows read by their layout agree");
     }
 }

@@ -12,6 +12,9 @@
 /// before each value.
 #[derive(Debug)]
 pub struct Shape<K> {
+    /// The last row read field by field, whole: what a JSON row laid out alike is read by
+    /// ([`Layout`]).
+    pub layout: Layout<K>,
     keys: Vec<Known<K>>,
     /// Per position, in step with `keys` (never longer): the bytes from the end of the token
     /// before the field (its object's `{`, or the value before) to the first byte of its
@@ -20,17 +23,59 @@ pub struct Shape<K> {
     glues: Vec<Known<K>>,
 }
 
+/// A whole row as the last one read field by field was laid out: per field, the glue before
+/// its value, what kind of value followed it and whether the reader has any use for it; and
+/// the bytes from the last value's end through the closing brace. The JSON reader
+/// ([`super::flat_json`]) learns it and reads by it: a row of the same bytes around values of
+/// the same kinds is the same keys, read with one comparison a field.
+#[derive(Debug)]
+pub struct Layout<K> {
+    pub slots: Vec<Slot<K>>,
+    /// `None`: no layout learned (or the last row could not be one).
+    pub close: Option<Known<()>>,
+}
+
+/// One field of a [`Layout`].
+#[derive(Debug)]
+pub struct Slot<K> {
+    /// The bytes before the value (the key among them), and what the reader made of the key.
+    pub glue: Known<K>,
+    pub kind: ValueKind,
+    /// The reader ignores the field: its value is only checked to be one the field-by-field
+    /// reading would take.
+    pub ignored: bool,
+}
+
+/// The kind of value a [`Slot`] holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueKind {
+    /// A plain decimal.
+    Number,
+    /// A string without escapes.
+    Text,
+}
+
+impl<K> Default for Layout<K> {
+    fn default() -> Self {
+        Layout {
+            slots: Vec::new(),
+            close: None,
+        }
+    }
+}
+
 /// One remembered key or glue. Most keys, quotes included, fit in 16 bytes, and most glues in
 /// 32: those are compared as one or two 128-bit words (the bytes that follow masked off)
 /// instead of by `memcmp`.
 #[derive(Debug)]
-struct Known<K> {
+pub struct Known<K> {
     raw: Box<[u8]>,
     /// The first two words (zeros past the end), each read little-endian.
     head: [u128; 2],
     /// Ones over the bytes within each of `head`'s words.
     mask: [u128; 2],
-    k: K,
+    /// What the reader made of it.
+    pub k: K,
 }
 
 const WORD: usize = 16;
@@ -157,6 +202,7 @@ where
 impl<K> Default for Shape<K> {
     fn default() -> Self {
         Shape {
+            layout: Layout::default(),
             keys: Vec::new(),
             glues: Vec::new(),
         }
@@ -233,7 +279,8 @@ impl<K: Copy> Shape<K> {
 }
 
 impl<K> Known<K> {
-    fn new(raw: &[u8], k: K) -> Self {
+    /// Remembers `raw` as what `k` was made of.
+    pub fn new(raw: &[u8], k: K) -> Self {
         let mut head = [0u128; 2];
         let mut mask = [0u128; 2];
         for (w, chunk) in raw.chunks(WORD).take(2).enumerate() {
@@ -254,9 +301,15 @@ impl<K> Known<K> {
         }
     }
 
+    /// How many bytes it is.
+    #[inline]
+    pub fn width(&self) -> usize {
+        self.raw.len()
+    }
+
     /// Whether `rest` starts with the remembered bytes.
     #[inline]
-    fn matches(&self, rest: &[u8]) -> bool {
+    pub fn matches(&self, rest: &[u8]) -> bool {
         let n = self.raw.len();
         if n <= WORD {
             if let Some(word) = rest.first_chunk::<WORD>() {

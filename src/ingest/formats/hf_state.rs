@@ -173,6 +173,7 @@ impl History {
             i,
             &mut self.shape,
             |k| Role::of(k, names),
+            |_| false,
             |role, v| f.take(role, &v, metrics),
         )?;
         if f.summary {

@@ -176,7 +176,7 @@ pub fn object_shaped<'t, K: Copy>(
     mut field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
     let bytes = text.as_bytes();
-    if let Some(end) = laid_out(text, i, &shape.layout, &mut field) {
+    if let Some(end) = laid_out(text, i, &mut shape.layout, &mut field) {
         return Some(end);
     }
     let read = |i| string(text, i);
@@ -195,9 +195,6 @@ pub fn object_shaped<'t, K: Copy>(
     Some(end)
 }
 
-/// The most fields a row read by its layout has; a longer row is read field by field.
-const LAID_OUT_MAX: usize = 32;
-
 /// The object opening at `open` read by `layout`, when it is laid out alike: each glue the
 /// same bytes, each value of the kind remembered. Its fields are handed to `field` (those
 /// ignored only checked) once the whole object is read, so `None` hands over nothing: the
@@ -208,18 +205,23 @@ const LAID_OUT_MAX: usize = 32;
 fn laid_out<'t, K: Copy>(
     text: &'t str,
     open: usize,
-    layout: &Layout<K>,
+    layout: &mut Layout<K>,
     field: &mut impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
-    let close = layout.close.as_ref()?;
+    let Layout {
+        slots,
+        close,
+        cells,
+    } = layout;
+    let close = close.as_ref()?;
     let b = text.as_bytes();
     if b.get(open) != Some(&b'{') {
         return None;
     }
     // Each value's number, or its text's span.
-    let mut cells = [(0.0f64, 0usize, 0usize); LAID_OUT_MAX];
+    cells.clear();
     let mut at = open + 1;
-    for (slot, cell) in layout.slots.iter().zip(cells.iter_mut()) {
+    for slot in slots.iter() {
         if !slot.glue.matches(b.get(at..)?) {
             return None;
         }
@@ -233,7 +235,7 @@ fn laid_out<'t, K: Copy>(
                     plain_number_end(b, start)?
                 } else {
                     let (x, len) = decimal_prefix(&b[start..])?;
-                    cell.0 = x;
+                    cells.push((x, 0, 0));
                     start + len
                 }
             }
@@ -248,7 +250,9 @@ fn laid_out<'t, K: Copy>(
                 if b[end] != b'"' {
                     return None;
                 }
-                *cell = (0.0, start + 1, end);
+                if !slot.ignored {
+                    cells.push((0.0, start + 1, end));
+                }
                 end + 1
             }
         };
@@ -256,10 +260,7 @@ fn laid_out<'t, K: Copy>(
     if !close.matches(b.get(at..)?) {
         return None;
     }
-    for (slot, &(x, start, end)) in layout.slots.iter().zip(&cells) {
-        if slot.ignored {
-            continue;
-        }
+    for (slot, &(x, start, end)) in slots.iter().filter(|s| !s.ignored).zip(cells.iter()) {
         let value = match slot.kind {
             ValueKind::Number => Val::Num(x),
             ValueKind::Text => Val::Text(Cow::Borrowed(&text[start..end])),
@@ -298,8 +299,7 @@ fn plain_number_end(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// Learns the layout of the object just read field by field, from `open` to `end`, from the
 /// glues `shape` remembers: kept when every field's glue is remembered and every value is a
-/// plain decimal or a string without escapes (and the object has at most [`LAID_OUT_MAX`]
-/// fields); else no layout is kept.
+/// plain decimal or a string without escapes; else no layout is kept.
 fn learn_layout<K: Copy>(
     b: &[u8],
     open: usize,
@@ -326,9 +326,6 @@ fn learn_layout<K: Copy>(
             },
             _ => return,
         };
-        if slots.len() == LAID_OUT_MAX {
-            return;
-        }
         slots.push(Slot {
             glue: Known::new(&b[at..start], k),
             kind,

@@ -33,6 +33,9 @@ pub struct Layout<K> {
     pub slots: Vec<Slot<K>>,
     /// `None`: no layout learned (or the last row could not be one).
     pub close: Option<Known<()>>,
+    /// The values of the row being read by it, each a number or a text's span (kept for
+    /// their room).
+    pub cells: Vec<(f64, usize, usize)>,
 }
 
 /// One field of a [`Layout`].
@@ -60,6 +63,7 @@ impl<K> Default for Layout<K> {
         Layout {
             slots: Vec::new(),
             close: None,
+            cells: Vec::new(),
         }
     }
 }

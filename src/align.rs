@@ -142,13 +142,47 @@ pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
     if x.is_nan() || !(first..=last).contains(&x) {
         return None;
     }
-    let i = xs.partition_point(|&v| v < x);
+    interpolate_at(xs, ys, xs.partition_point(|&v| v < x), x)
+}
+
+/// [`interpolate`] at `x`, within `xs`, given the first index `i` whose x is not below it.
+fn interpolate_at(xs: &[f64], ys: &[f64], i: usize, x: f64) -> Option<f64> {
     if *xs.get(i)? == x {
         return ys.get(i).copied();
     }
     let (x0, x1) = (xs[i.checked_sub(1)?], xs[i]);
     let (y0, y1) = (*ys.get(i - 1)?, *ys.get(i)?);
     Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+}
+
+/// [`Curve::raw_at`] for x that grow from one call to the next: each looks on from where the
+/// last one stopped, so a pass over another curve's points or a grid is linear, not one binary
+/// search a point. The same values as `raw_at` for any x (an x below the last one is looked up
+/// afresh).
+struct Walk<'c> {
+    curve: &'c Curve,
+    i: usize,
+}
+
+impl<'c> Walk<'c> {
+    fn new(curve: &'c Curve) -> Self {
+        Walk { curve, i: 0 }
+    }
+
+    fn at(&mut self, x: f64) -> Option<f64> {
+        let (xs, ys) = (&self.curve.xs, &self.curve.ys);
+        let (&first, &last) = (xs.first()?, xs.last()?);
+        if x.is_nan() || !(first..=last).contains(&x) {
+            return None;
+        }
+        if self.i > 0 && xs[self.i - 1] >= x {
+            self.i = xs.partition_point(|&v| v < x);
+        }
+        while xs[self.i] < x {
+            self.i += 1;
+        }
+        interpolate_at(xs, ys, self.i, x)
+    }
 }
 
 /// An exponential moving average over x distance, debiased: each point's weight decays as
@@ -502,9 +536,10 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     let grid: Vec<f64> = (0..=GRID)
         .map(|i| start + (end - start) * i as f64 / GRID as f64)
         .collect();
+    let (mut on_run, mut on_reference) = (Walk::new(run), Walk::new(reference));
     let pairs: Vec<(f64, f64, f64)> = grid
         .iter()
-        .filter_map(|&x| Some((x, run.raw_at(x)?, reference.raw_at(x)?)))
+        .filter_map(|&x| Some((x, on_run.at(x)?, on_reference.at(x)?)))
         .collect();
     let last_from = end - (end - start) * LAST_PART;
     let last: Vec<&(f64, f64, f64)> = pairs.iter().filter(|p| p.0 >= last_from).collect();
@@ -534,9 +569,10 @@ fn overlap(reference: &Curve, run: &Curve, axis: Axis) -> Option<Overlap> {
     };
     let mut run_over_reference = LogRatios::default();
     let mut reference_over_run = LogRatios::default();
+    let mut on_other = Walk::new(other);
     for (&x, &y) in sampled.xs.iter().zip(&sampled.ys) {
         if x >= half_from && x <= end {
-            if let Some(o) = other.raw_at(x) {
+            if let Some(o) = on_other.at(x) {
                 let (r, u) = if run_sparser { (o, y) } else { (y, o) };
                 run_over_reference.push(u, r);
                 reference_over_run.push(r, u);
@@ -736,6 +772,43 @@ mod tests {
         assert_eq!(r.successive(), successive);
         assert!(LogRatios::default().mean().is_nan());
         assert_eq!(LogRatios::of([(1.0, 2.0)]).successive(), 0.0);
+    }
+
+    /// Lookups in any order (growing, repeated, going back, outside the curve, NaN) on
+    /// curves of uneven steps: the walk gives what a binary search gives, bit for bit.
+    #[test]
+    fn a_walk_along_a_curve_reads_as_a_lookup_does() {
+        use proptest::prelude::*;
+        let curve = prop::collection::vec((0.01f64..5.0, -3.0f64..3.0), 0..40);
+        let xs = prop::collection::vec(
+            prop_oneof![8 => -1.0f64..120.0, 1 => Just(f64::NAN), 1 => Just(0.0)],
+            0..60,
+        );
+        let config = proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest::test_runner::TestRunner::new(config)
+            .run(&(curve, xs, any::<bool>()), |(steps, mut at, sorted)| {
+                let mut x = 0.0;
+                let mut c = Curve::default();
+                for (dx, y) in steps {
+                    c.xs.push(x);
+                    c.ys.push(y);
+                    x += dx;
+                }
+                if sorted {
+                    at.sort_by(f64::total_cmp);
+                }
+                let mut walk = Walk::new(&c);
+                for x in at {
+                    let (a, b) = (walk.at(x), c.raw_at(x));
+                    prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{}", x);
+                }
+                Ok(())
+            })
+            .expect("the walk agrees");
     }
 
     #[test]

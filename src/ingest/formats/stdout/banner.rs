@@ -55,8 +55,10 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
         };
         // "Total batch size (2 x 4 x 1)": the label before its parenthesis.
         let shown = words(label.split('(').next().unwrap_or(label));
-        let label = shown.to_ascii_lowercase();
-        let Some(&(_, key, rank)) = LABELS.iter().find(|(l, _, _)| *l == label) else {
+        let Some(&(_, key, rank)) = LABELS
+            .iter()
+            .find(|(l, _, _)| l.eq_ignore_ascii_case(shown))
+        else {
             continue;
         };
         let Some(x) = leading_number(value) else {

@@ -176,8 +176,16 @@ pub fn object_shaped<'t, K: Copy>(
     mut field: impl FnMut(K, Val<'t>),
 ) -> Option<usize> {
     let bytes = text.as_bytes();
-    if let Some(end) = laid_out(text, i, &mut shape.layout, &mut field) {
-        return Some(end);
+    let trying = shape.misses < MISSES_BEFORE_PAUSE || shape.misses % RETRY_EVERY == 0;
+    if trying {
+        let first = shape.last_used;
+        for l in [first, 1 - first] {
+            if let Some(end) = laid_out(text, i, &mut shape.layouts[l], &mut field) {
+                shape.last_used = l;
+                shape.misses = 0;
+                return Some(end);
+            }
+        }
     }
     let read = |i| string(text, i);
     let end = fields(
@@ -191,9 +199,17 @@ pub fn object_shaped<'t, K: Copy>(
         },
         field,
     )?;
-    learn_layout(bytes, i, end, shape, ignored);
+    shape.misses = shape.misses.saturating_add(1);
+    if trying {
+        learn_layout(bytes, i, end, shape, ignored);
+    }
     Some(end)
 }
+
+/// Rows read field by field in a row after which the layouts are tried only every
+/// [`RETRY_EVERY`] rows.
+const MISSES_BEFORE_PAUSE: u32 = 4;
+const RETRY_EVERY: u32 = 64;
 
 /// The object opening at `open` read by `layout`, when it is laid out alike: each glue the
 /// same bytes, each value of the kind remembered. Its fields are handed to `field` (those
@@ -218,7 +234,7 @@ fn laid_out<'t, K: Copy>(
     if b.get(open) != Some(&b'{') {
         return None;
     }
-    // Each value's number, or its text's span.
+    // Each used value's number, or its text's span.
     cells.clear();
     let mut at = open + 1;
     for slot in slots.iter() {
@@ -299,7 +315,9 @@ fn plain_number_end(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// Learns the layout of the object just read field by field, from `open` to `end`, from the
 /// glues `shape` remembers: kept when every field's glue is remembered and every value is a
-/// plain decimal or a string without escapes; else no layout is kept.
+/// plain decimal or a string without escapes; else no layout is kept. It reads no number, so
+/// a log whose rows alternate between two layouts pays little more than the field-by-field
+/// reading.
 fn learn_layout<K: Copy>(
     b: &[u8],
     open: usize,
@@ -307,9 +325,11 @@ fn learn_layout<K: Copy>(
     shape: &mut Shape<K>,
     ignored: impl Fn(K) -> bool,
 ) {
-    let mut slots = std::mem::take(&mut shape.layout.slots);
+    // The layout not used last is replaced.
+    let l = 1 - shape.last_used;
+    let mut slots = std::mem::take(&mut shape.layouts[l].slots);
     slots.clear();
-    shape.layout.close = None;
+    shape.layouts[l].close = None;
     let mut at = open + 1;
     while let Some((k, n)) = shape.glue(slots.len(), &b[at..end]) {
         let start = at + n;
@@ -318,10 +338,10 @@ fn learn_layout<K: Copy>(
                 Some((next, false)) => (ValueKind::Text, next),
                 _ => return,
             },
-            b'-' | b'0'..=b'9' => match decimal_prefix(&b[start..]) {
-                Some((_, len)) if !b.get(start + len).is_some_and(number_byte) => {
-                    (ValueKind::Number, start + len)
-                }
+            // A plain decimal is read whole by `value`'s one pass: where it ends is found
+            // without parsing it again.
+            b'-' | b'0'..=b'9' => match plain_number_end(b, start) {
+                Some(next) if !b.get(next).is_some_and(number_byte) => (ValueKind::Number, next),
                 _ => return,
             },
             _ => return,
@@ -339,8 +359,9 @@ fn learn_layout<K: Copy>(
             .iter()
             .all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
         {
-            shape.layout.slots = slots;
-            shape.layout.close = Some(Known::new(rest, ()));
+            shape.layouts[l].slots = slots;
+            shape.layouts[l].close = Some(Known::new(rest, ()));
+            shape.last_used = l;
         }
     }
 }
@@ -584,6 +605,16 @@ mod tests {
         }
     }
 
+    /// Keys the property tests draw from: some sharing a prefix, one with an escape.
+    const KEYS: [&str; 6] = [
+        r#""loss""#,
+        r#""loss_scale""#,
+        r#""los""#,
+        r#""lo\"ss""#,
+        r#""epoch""#,
+        r#""step""#,
+    ];
+
     /// Objects of keys drawn from a few, some sharing a prefix, one with an escape, in any
     /// order and number, laid out with whitespace that changes from object to object (so what
     /// lies between two values is sometimes as remembered, sometimes a prefix of it, sometimes
@@ -592,14 +623,7 @@ mod tests {
     #[test]
     fn shaped_objects_read_their_keys_as_the_plain_reader_does() {
         use proptest::prelude::*;
-        let keys = [
-            r#""loss""#,
-            r#""loss_scale""#,
-            r#""los""#,
-            r#""lo\"ss""#,
-            r#""epoch""#,
-            r#""step""#,
-        ];
+        let keys = KEYS;
         let gaps = ["", " ", "  ", "\n      ", "\n    "];
         let values = [
             "1",
@@ -671,14 +695,7 @@ mod tests {
     #[test]
     fn rows_read_by_their_layout_read_as_the_plain_reader_reads_them() {
         use proptest::prelude::*;
-        let keys = [
-            r#""loss""#,
-            r#""loss_scale""#,
-            r#""los""#,
-            r#""lo\"ss""#,
-            r#""epoch""#,
-            r#""step""#,
-        ];
+        let keys = KEYS;
         let names = ["loss", "loss_scale", "los", "lo\"ss", "epoch", "step"];
         let number = |k: &str| names.iter().position(|n| *n == k).expect("a key");
         // "los" and "epoch" are fields the caller has no use for.
@@ -710,7 +727,7 @@ mod tests {
         let row = (0..3usize, prop::collection::vec(0..values.len(), 5));
         let rows = (
             prop::collection::vec(layout, 1..3),
-            prop::collection::vec(row, 1..12),
+            prop::collection::vec(row, 1..24),
         );
         let config = proptest::test_runner::Config {
             cases: 1024,

@@ -12,9 +12,16 @@
 /// before each value.
 #[derive(Debug)]
 pub struct Shape<K> {
-    /// The last row read field by field, whole: what a JSON row laid out alike is read by
-    /// ([`Layout`]).
-    pub layout: Layout<K>,
+    /// The layouts of the last two rows read field by field that differ, whole: what a JSON
+    /// row laid out alike is read by ([`Layout`]). Two, for logs that interleave two kinds of
+    /// row (a training entry, then an evaluation entry).
+    pub layouts: [Layout<K>; 2],
+    /// The layout that read the last row laid out alike (the other is replaced first).
+    pub last_used: usize,
+    /// Rows read field by field in a row since a layout last read one: past a few, the
+    /// layouts are tried (and learned) only now and then, so rows of more than two layouts in
+    /// turn cost the field-by-field reading alone.
+    pub misses: u32,
     keys: Vec<Known<K>>,
     /// Per position, in step with `keys` (never longer): the bytes from the end of the token
     /// before the field (its object's `{`, or the value before) to the first byte of its
@@ -206,7 +213,9 @@ where
 impl<K> Default for Shape<K> {
     fn default() -> Self {
         Shape {
-            layout: Layout::default(),
+            layouts: [Layout::default(), Layout::default()],
+            last_used: 0,
+            misses: 0,
             keys: Vec::new(),
             glues: Vec::new(),
         }

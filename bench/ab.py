@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Two (or more) builds on the same input, alternating, so that both see the same machine:
-medians of wall time and of user + system time over N runs each.
+medians (and first quartiles) of wall time and of user + system time over N runs each.
 
     python3 bench/ab.py 7 old/losscmp target/release/losscmp -- bench/data/stdout_dense.log --json /dev/null
 """
@@ -27,8 +27,12 @@ def main():
             wall[b].append(time.perf_counter() - start)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu[b].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    # The median, and the first quartile: on a shared machine a minute's slowdown moves the
+    # median of a few runs, seldom the quickest quarter of them.
     for b in bins:
-        print(f"{b:40s} wall {statistics.median(wall[b]):.3f} s  cpu {statistics.median(cpu[b]):.3f} s")
+        w, c = sorted(wall[b]), sorted(cpu[b])
+        print(f"{b:40s} wall {statistics.median(w):.3f} s (p25 {w[len(w) // 4]:.3f})"
+              f"  cpu {statistics.median(c):.3f} s (p25 {c[len(c) // 4]:.3f})")
 
 
 if __name__ == "__main__":

@@ -199,16 +199,24 @@ pub fn object_shaped<'t, K: Copy>(
         },
         field,
     )?;
-    shape.misses = shape.misses.saturating_add(1);
     if trying {
         learn_layout(bytes, i, end, shape, ignored);
     }
+    // A layout learned when the layouts were paused gets the next row to read.
+    shape.misses = if trying && shape.misses >= MISSES_BEFORE_PAUSE {
+        MISSES_BEFORE_PAUSE - 1
+    } else {
+        shape.misses.saturating_add(1)
+    };
     Some(end)
 }
 
 /// Rows read field by field in a row after which the layouts are tried only every
 /// [`RETRY_EVERY`] rows.
 const MISSES_BEFORE_PAUSE: u32 = 4;
+/// How often paused layouts are tried again (and one relearned, which the next row then
+/// tries): a log whose rows settle into one or two kinds again is read by layouts again
+/// within about this many rows.
 const RETRY_EVERY: u32 = 64;
 
 /// The object opening at `open` read by `layout`, when it is laid out alike: each glue the

@@ -5,7 +5,9 @@
 //! (whitespace, comma, key, colon), so a row laid out as the one before is read with one
 //! comparison a field. The JSON readers ([`super::flat_json`]) and the Python dicts of stdout
 //! logs ([`super::lenient`]) share it, and the one loop over a row's fields ([`fields`]), each
-//! telling it its syntax ([`Syntax`]) and how it reads keys ([`Keys`]).
+//! telling it its syntax ([`Syntax`]) and how it reads keys ([`Keys`]). For JSON rows it also
+//! keeps the last two whole layouts ([`Layout`]), which a row laid out alike is read by in one
+//! pass before any field is handed over.
 
 /// The keys of the rows read before, one per position, each with its quotes and what the
 /// reader made of it (`K`: a field's role, a metric's number); and per position, the glue

@@ -138,11 +138,19 @@ impl Curve {
 /// Linear interpolation within `xs`; `None` outside it (no extrapolation). Total: any input,
 /// NaN included, gives a value or `None`, never a panic.
 pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> Option<f64> {
-    let (&first, &last) = (xs.first()?, xs.last()?);
-    if x.is_nan() || !(first..=last).contains(&x) {
+    if !covers(xs, x) {
         return None;
     }
     interpolate_at(xs, ys, xs.partition_point(|&v| v < x), x)
+}
+
+/// Whether `x` lies within `xs` (from its first to its last, NaN nowhere): where
+/// interpolation gives a value.
+fn covers(xs: &[f64], x: f64) -> bool {
+    match (xs.first(), xs.last()) {
+        (Some(&first), Some(&last)) => !x.is_nan() && (first..=last).contains(&x),
+        _ => false,
+    }
 }
 
 /// [`interpolate`] at `x`, within `xs`, given the first index `i` whose x is not below it.
@@ -171,8 +179,7 @@ impl<'c> Walk<'c> {
 
     fn at(&mut self, x: f64) -> Option<f64> {
         let (xs, ys) = (&self.curve.xs, &self.curve.ys);
-        let (&first, &last) = (xs.first()?, xs.last()?);
-        if x.is_nan() || !(first..=last).contains(&x) {
+        if !covers(xs, x) {
             return None;
         }
         if self.i > 0 && xs[self.i - 1] >= x {

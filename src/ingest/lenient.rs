@@ -301,6 +301,40 @@ pub fn decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     fast_float2::parse_partial::<f64, _>(b).ok()
 }
 
+/// [`decimal_prefix`] for a printed log's values, which are mostly short (transformers 5 prints
+/// `'8.018'`): one to fifteen digits with a point or not, and no exponent, are read by their
+/// digit loop and one division (the digits below 2^53 and the power of ten below 10^23 are exact
+/// doubles, so their quotient is the correctly rounded value); anything else by
+/// [`decimal_prefix`]. Not used for JSON, whose values are mostly 16 or 17 digits: a long
+/// number's digits would be looked at twice (bench/README.md).
+#[inline]
+pub fn short_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let sign = usize::from(matches!(b.first(), Some(b'-' | b'+')));
+    let mut m = 0u64;
+    let int_end = digits(b, sign, &mut m);
+    let (end, fraction) = if b.get(int_end) == Some(&b'.') {
+        let end = digits(b, int_end + 1, &mut m);
+        (end, end - int_end - 1)
+    } else {
+        (int_end, 0)
+    };
+    let count = int_end - sign + fraction;
+    if !(1..=15).contains(&count) || matches!(b.get(end), Some(b'e' | b'E')) {
+        return long_decimal_prefix(b);
+    }
+    let x = m as f64 / POW10[fraction];
+    Some((if b[0] == b'-' { -x } else { x }, end))
+}
+
+/// [`decimal_prefix`] out of line: the short reader's rare case does not weigh on its common one.
+#[inline(never)]
+fn long_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
+    decimal_prefix(b)
+}
+
 /// A plain integer of one to fifteen digits (a tqdm counter), by the digit loop alone; `None`
 /// for anything else, which the decimal readers take.
 #[inline]
@@ -479,7 +513,7 @@ fn py_value_at(bytes: &[u8], i: usize) -> Option<(PyValue<'_>, usize)> {
     Some(match bytes.get(i)? {
         q @ (b'\'' | b'"') => {
             let start = i + 1;
-            match decimal_prefix(&bytes[start..]) {
+            match short_decimal_prefix(&bytes[start..]) {
                 Some((x, len)) if bytes.get(start + len) == Some(q) => {
                     (PyValue::Number(x), start + len + 1)
                 }
@@ -493,7 +527,7 @@ fn py_value_at(bytes: &[u8], i: usize) -> Option<(PyValue<'_>, usize)> {
             let end = matching_close(bytes, i)?;
             (py_value_of(&bytes[i..=end], false), end + 1)
         }
-        _ => match decimal_prefix(&bytes[i..]) {
+        _ => match short_decimal_prefix(&bytes[i..]) {
             Some((x, len)) if matches!(bytes.get(i + len), Some(b',' | b'}')) => {
                 (PyValue::Number(x), i + len)
             }
@@ -900,6 +934,13 @@ mod tests {
                     prop_assert_eq!(x.to_bits(), std.unwrap_or_default().to_bits(), "{}", t);
                 }
                 let read = decimal_prefix(t.as_bytes());
+                let short = short_decimal_prefix(t.as_bytes());
+                prop_assert_eq!(
+                    short.map(|(x, len)| (x.to_bits(), len)),
+                    read.map(|(x, len)| (x.to_bits(), len)),
+                    "the short reader: {}",
+                    t
+                );
                 if let Some((x, len)) = read {
                     let std = t[..len].parse::<f64>();
                     prop_assert!(
@@ -928,8 +969,10 @@ mod tests {
                     let std = t.parse::<f64>().expect("printed");
                     let read = decimal(t.as_bytes());
                     prop_assert_eq!(read.map(f64::to_bits), Some(std.to_bits()), "{}", t);
-                    let (y, len) = decimal_prefix(format!("{t},").as_bytes()).expect("prefix");
-                    prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                    for read in [decimal_prefix, short_decimal_prefix] {
+                        let (y, len) = read(format!("{t},").as_bytes()).expect("prefix");
+                        prop_assert_eq!((y.to_bits(), len), (std.to_bits(), t.len()), "{}", t);
+                    }
                 }
                 Ok(())
             })

@@ -347,6 +347,18 @@ pub fn small_integer(b: &[u8]) -> Option<f64> {
     (digits(b, 0, &mut n) == b.len()).then_some(n as f64)
 }
 
+/// The plain integer of one to fifteen digits that starts at `i`, as [`small_integer`] reads it,
+/// and where its digits end: one pass over the digits. `None` for no digit or more than fifteen.
+#[inline]
+pub fn integer_at(b: &[u8], i: usize) -> Option<(f64, usize)> {
+    let mut n = 0u64;
+    let end = digits(b, i, &mut n);
+    // Fifteen digits are below 2^53: the double is exact.
+    (1..=15)
+        .contains(&(end.saturating_sub(i)))
+        .then_some((n as f64, end))
+}
+
 /// Reads the ASCII digits from `i` on into `m` (decimal, wrapping); returns where they end.
 #[inline]
 fn digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
@@ -664,6 +676,32 @@ mod tests {
         for s in ["", "1.5", "2k", "-3", "1234567890123456", " 12"] {
             assert_eq!(small_integer(s.as_bytes()), None, "{s}");
         }
+    }
+
+    /// An integer read where it starts, in one pass, is the one its digits, cut out, read as:
+    /// one to fifteen digits, and nothing for none or more.
+    #[test]
+    fn integers_at_a_place_read_as_their_digits_cut_out() {
+        use proptest::prelude::*;
+        let chars: Vec<char> = "0123456789012345678901234567890123456789/ .x"
+            .chars()
+            .collect();
+        let text = (
+            prop::collection::vec(prop::sample::select(chars), 0..24),
+            0usize..26,
+        );
+        runner(4096)
+            .run(&text, |(t, at)| {
+                let t: String = t.into_iter().collect();
+                let b = t.as_bytes();
+                let cut = b.get(at..).map(|rest| {
+                    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+                    small_integer(&rest[..n]).map(|x| (x, at + n))
+                });
+                prop_assert_eq!(integer_at(b, at), cut.flatten(), "{} at {}", t, at);
+                Ok(())
+            })
+            .expect("integers agree");
     }
 
     /// A value read in place (a number followed at once by its closing quote, or a bare one by

@@ -27,7 +27,8 @@ use tqdm::*;
 
 use super::{Format, Growth, Head, Sniff, Source};
 use crate::ingest::lenient::{
-    PyValue, decimal, for_each_py_pair_shaped, parse_number, parse_py_dict, small_integer,
+    PyValue, decimal, for_each_py_pair_shaped, integer_at, parse_number, parse_py_dict,
+    small_integer,
 };
 use crate::ingest::shape::Shape;
 use crate::ingest::source::{self, IngestError};

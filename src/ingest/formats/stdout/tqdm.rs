@@ -64,14 +64,13 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
         return None;
     }
     i += 2;
-    // The bar: block characters (bytes past ASCII) and spaces, up to its closing `|`.
-    loop {
-        match *b.get(i)? {
-            b'|' => break,
-            0x1b | b'\n' | b'\r' => return None,
-            _ => i += 1,
-        }
+    // The bar: block characters (bytes past ASCII) and spaces, up to its closing `|`, with no
+    // line end nor ESC before it.
+    let close = i + memchr::memchr3(b'|', b'\n', b'\r', &b[i..])?;
+    if b[close] != b'|' || memchr::memchr(0x1b, &b[i..close]).is_some() {
+        return None;
     }
+    i = close;
     if b.get(i + 1) != Some(&b' ') {
         return None;
     }
@@ -86,27 +85,18 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
         return None;
     }
     i += 2;
-    loop {
-        match b.get(i) {
-            None | Some(b'\n' | b'\r') => break,
-            Some(b'|' | 0x1b) => return None,
-            Some(_) => i += 1,
-        }
+    let end = i + memchr::memchr2(b'\n', b'\r', &b[i..]).unwrap_or(b.len() - i);
+    if memchr::memchr2(b'|', 0x1b, &b[i..end]).is_some() {
+        return None;
     }
-    Some(((counter, total), i))
+    Some(((counter, total), end))
 }
 
 /// The plain integer the ASCII digits from `i` on spell, as [`small_integer`] reads it (one to
 /// fifteen digits), and where they end. Also the header's counts (`world size: 8`, `global step
 /// 192`).
 pub(super) fn integer(b: &[u8], i: usize) -> Option<(f64, usize)> {
-    let count = b
-        .get(i..)?
-        .iter()
-        .take(16)
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    Some((small_integer(&b[i..i + count])?, i + count))
+    integer_at(b, i)
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for
@@ -289,6 +279,8 @@ mod tests {
             ",",
             "it/s]",
             "\x1b[32m",
+            // An escape whose final byte is a `|`: stripped whole, the `|` with it.
+            "\x1b[",
             "Map: ",
             "a",
             "\r",

@@ -323,16 +323,10 @@ pub fn short_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
     };
     let count = int_end - sign + fraction;
     if !(1..=15).contains(&count) || matches!(b.get(end), Some(b'e' | b'E')) {
-        return long_decimal_prefix(b);
+        return decimal_prefix(b);
     }
     let x = m as f64 / POW10[fraction];
     Some((if b[0] == b'-' { -x } else { x }, end))
-}
-
-/// [`decimal_prefix`] out of line: the short reader's rare case does not weigh on its common one.
-#[inline(never)]
-fn long_decimal_prefix(b: &[u8]) -> Option<(f64, usize)> {
-    decimal_prefix(b)
 }
 
 /// A plain integer of one to fifteen digits (a tqdm counter), by the digit loop alone; `None`
@@ -349,6 +343,7 @@ pub fn small_integer(b: &[u8]) -> Option<f64> {
 
 /// The plain integer of one to fifteen digits that starts at `i`, as [`small_integer`] reads it,
 /// and where its digits end: one pass over the digits. `None` for no digit or more than fifteen.
+/// A tqdm bar's counter and total, and the header's counts (`world size: 8`, `global step 192`).
 #[inline]
 pub fn integer_at(b: &[u8], i: usize) -> Option<(f64, usize)> {
     let mut n = 0u64;

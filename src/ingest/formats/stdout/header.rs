@@ -105,7 +105,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
             || text.contains("Continuing training from")
         {
             let global = text.find("global step ");
-            if let Some((step, _)) = global.and_then(|at| tqdm::integer(text.as_bytes(), at + 12)) {
+            if let Some((step, _)) = global.and_then(|at| integer_at(text.as_bytes(), at + 12)) {
                 st.header_facts.push(Fact {
                     key: Key::ResumedFromStep,
                     value: ConfigValue::Number(step),
@@ -134,7 +134,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     }
     if !st.world_seen {
         if let Some(at) = f.world.find(bytes) {
-            if let Some((n, _)) = tqdm::integer(bytes, at + WORLD.len()) {
+            if let Some((n, _)) = integer_at(bytes, at + WORLD.len()) {
                 st.world_seen = true;
                 st.out
                     .fact(Key::WorldSize, n, At::line(lineno, "world size"), 0);

@@ -75,11 +75,11 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
         return None;
     }
     i += 2;
-    let (counter, end) = integer(b, i)?;
+    let (counter, end) = integer_at(b, i)?;
     if b.get(end) != Some(&b'/') {
         return None;
     }
-    let (total, end) = integer(b, end + 1)?;
+    let (total, end) = integer_at(b, end + 1)?;
     i = end;
     if b.get(i..i + 2) != Some(b" [") {
         return None;
@@ -90,13 +90,6 @@ fn plain_bar(b: &[u8]) -> Option<(Bar, usize)> {
         return None;
     }
     Some(((counter, total), end))
-}
-
-/// The plain integer the ASCII digits from `i` on spell, as [`small_integer`] reads it (one to
-/// fifteen digits), and where they end. Also the header's counts (`world size: 8`, `global step
-/// 192`).
-pub(super) fn integer(b: &[u8], i: usize) -> Option<(f64, usize)> {
-    integer_at(b, i)
 }
 
 /// A training-like bar (no description) was seen at `lineno`: its counter is the step hint for

@@ -571,3 +571,42 @@ fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
         "{stdout}"
     );
 }
+
+/// Fault found by the seeded fuzz pass: a key mutated to 100 MB became a metric, written whole
+/// as a series and in the file's note (a 209 MB JSON, 2.4 s). A key over 256 bytes is not a
+/// metric name: its values are not read, a warning says so, and the rest of the rows are read.
+#[test]
+fn a_key_too_long_for_a_metric_name_is_not_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("run");
+    fs::create_dir(&run).expect("mkdir");
+    let over = "p".repeat(257);
+    let longest = "q".repeat(256);
+    let rows: String = (1..=20)
+        .map(|i| {
+            format!(
+                "{{\"current_steps\": {i}, \"total_steps\": 20, \"loss\": {}, \"lr\": 0.001, \"epoch\": {}, \"{over}\": 0.5, \"{longest}\": 0.25}}\n",
+                2.0 / f64::from(i),
+                f64::from(i) / 20.0
+            )
+        })
+        .collect();
+    fs::write(run.join("trainer_log.jsonl"), rows).expect("write");
+    let out = losscmp()
+        .arg(&run)
+        .args(["--json", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        stderr.contains(
+            "a field keyed by 257 bytes (over 256): not a metric name, so its values were not read"
+        ),
+        "{stderr}"
+    );
+    let json = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(!json.contains(&over), "the long key is in the JSON");
+    assert!(json.contains(&longest), "a 256-byte key is a metric name");
+    assert!(json.contains("\"loss\""), "the rows' other fields are read");
+}

@@ -752,12 +752,46 @@ fn read_as(
     columns: &[(String, String)],
 ) -> Result<Parsed, IngestError> {
     let display = shown(path);
-    format.read(formats::Source {
+    let mut parsed = format.read(formats::Source {
         input,
         path,
         display: &display,
         columns,
-    })
+    })?;
+    drop_overlong_names(&mut parsed);
+    Ok(parsed)
+}
+
+/// A key longer than this is not a metric name: the longest the trainers write are tens of
+/// bytes (`eval_mmlu_high_school_european_history_accuracy`, `train/global_step`).
+const MAX_NAME_BYTES: usize = 256;
+
+/// Drops the metric columns named by keys over [`MAX_NAME_BYTES`], and says so. Such a key is
+/// a damaged line's (a fuzzed log held one of 100 MB): kept, it was a metric whose name filled
+/// the JSON output and the file's note.
+fn drop_overlong_names(parsed: &mut Parsed) {
+    let over = parsed
+        .records
+        .columns()
+        .iter()
+        .filter(|c| c.name.len() > MAX_NAME_BYTES);
+    let (count, longest) = over.fold((0usize, 0usize), |(n, l), c| (n + 1, l.max(c.name.len())));
+    if count == 0 {
+        return;
+    }
+    parsed
+        .records
+        .retain_columns(|c| c.name.len() <= MAX_NAME_BYTES);
+    let longest = crate::model::format_count(longest as f64);
+    parsed.warnings.push(if count == 1 {
+        format!(
+            "a field keyed by {longest} bytes (over {MAX_NAME_BYTES}): not a metric name, so its values were not read"
+        )
+    } else {
+        format!(
+            "{count} fields keyed by more than {MAX_NAME_BYTES} bytes (the longest {longest}): not metric names, so their values were not read"
+        )
+    });
 }
 
 /// Warns about NUL bytes in a text document that was read whole (its reader skipped the lines

@@ -481,6 +481,12 @@ impl Frame {
         self.columns.iter().find(|c| &*c.name == name)
     }
 
+    /// Keeps the metric columns `keep` says yes to, and drops the others.
+    pub fn retain_columns(&mut self, keep: impl FnMut(&Column) -> bool) {
+        self.columns.retain(keep);
+        self.hint = 0;
+    }
+
     /// Takes the metric columns out, leaving the rows.
     pub fn take_columns(&mut self) -> Vec<Column> {
         std::mem::take(&mut self.columns)

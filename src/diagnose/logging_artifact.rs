@@ -16,7 +16,7 @@
 
 use super::oversized_batch::ratio_words;
 use super::{Context, config_evidence, finding, logged};
-use crate::model::{Finding, Key, Run, Severity, format_number as num};
+use crate::model::{Coordinate, Finding, Key, Run, Severity, format_number as num};
 
 /// How close (relative) the first-loss ratio must be to the GA ratio.
 const RATIO_MATCH: f64 = 0.25;
@@ -106,15 +106,24 @@ fn scaled(run: &Run) -> Option<Finding> {
     let mut gaps: Vec<f64> = evals.windows(2).map(|w| w[1].step - w[0].step).collect();
     gaps.sort_by(f64::total_cmp);
     let reach = gaps.get(gaps.len() / 2).map_or(0.0, |g| g / 2.0).max(1.0);
+    // Steps and values are read from their columns; a point is made only for the loss chosen
+    // (a dense log has a thousand training losses within reach of each eval).
+    let step = |i: usize| train.points.coordinate(Coordinate::Step, i);
+    let values = train.points.values();
     let pairs: Vec<_> = evals
         .iter()
         .filter_map(|&e| {
             // Points are in step order: those within reach start here.
             let from = train.points.partition_point(|t| t.step < e.step - reach);
-            let t = (from..train.points.len())
-                .map_while(|i| train.points.get(i).filter(|t| t.step <= e.step + reach))
-                .filter(|t| t.value > 0.0)
-                .min_by(|a, b| (a.step - e.step).abs().total_cmp(&(b.step - e.step).abs()))?;
+            let nearest = (from..values.len())
+                .take_while(|&i| step(i) <= e.step + reach)
+                .filter(|&i| values[i] > 0.0)
+                .min_by(|&a, &b| {
+                    (step(a) - e.step)
+                        .abs()
+                        .total_cmp(&(step(b) - e.step).abs())
+                })?;
+            let t = train.points.get(nearest)?;
             Some((t, e, t.value / e.value))
         })
         .collect();

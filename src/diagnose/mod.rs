@@ -248,6 +248,10 @@ const CHECKS: [Check; 14] = [
 pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
     let alone: Vec<Option<Vec<Finding>>> = CHECKS
         .par_iter()
+        // One task a check: a thread that is free takes the next check, so the few that read
+        // every point of a long run (divergence, spikes, non-finite values) spread over the
+        // cores instead of falling to one thread with their neighbours.
+        .with_max_len(1)
         .map(|check| match check {
             Check::Alone(f) => Some(f(ctx)),
             Check::After(_) => None,

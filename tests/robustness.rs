@@ -610,3 +610,27 @@ fn a_key_too_long_for_a_metric_name_is_not_one() {
     assert!(json.contains(&longest), "a 256-byte key is a metric name");
     assert!(json.contains("\"loss\""), "the rows' other fields are read");
 }
+
+#[test]
+fn a_run_whose_only_metric_has_such_a_key_is_refused_with_the_reason() {
+    // The error of a run with no metric left names what its file's reader dropped: a failed
+    // run's warnings are not printed on their own.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("run");
+    fs::create_dir(&run).expect("mkdir");
+    let over = "p".repeat(300);
+    let rows: String = (1..=5)
+        .map(|i| format!("{{\"current_steps\": {i}, \"total_steps\": 5, \"{over}\": 0.5}}\n"))
+        .collect();
+    fs::write(run.join("trainer_log.jsonl"), rows).expect("write");
+    let out = losscmp().arg(&run).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "no training metrics found; found: trainer_log.jsonl (llamafactory_jsonl: 5 records, 1 config value; a field keyed by 300 bytes (over 256): not a metric name, so its values were not read)"
+        ),
+        "{stderr}"
+    );
+}

@@ -351,8 +351,16 @@ fn assemble(
                     let name = Path::new(&s.path)
                         .file_name()
                         .map_or_else(|| s.path.clone(), |n| n.to_string_lossy().into_owned());
+                    // A failed run's warnings are not printed: what a file's reader warned of
+                    // (lines it could not read, keys it would not take) may be why it gave no
+                    // metric, so it is said here.
+                    let why = files
+                        .iter()
+                        .find(|f| f.path == s.path)
+                        .and_then(|f| warned(&f.parsed.warnings))
+                        .map_or_else(String::new, |w| format!("; {w}"));
                     match s.format {
-                        Some(f) => format!("{name} ({f}: {})", s.note),
+                        Some(f) => format!("{name} ({f}: {}{why})", s.note),
                         None => format!("{name} (skipped)"),
                     }
                 })
@@ -549,6 +557,15 @@ fn keep(
     files.push(file);
 }
 
+/// A file's warnings in one clause: the first three, and how many more. `None` for none.
+fn warned(warnings: &[String]) -> Option<String> {
+    match warnings.len() {
+        0 => None,
+        1..=3 => Some(warnings.join("; ")),
+        n => Some(format!("{}; +{} more", warnings[..3].join("; "), n - 3)),
+    }
+}
+
 fn describe(p: &Parsed) -> String {
     let mut names: Vec<&str> = p.records.columns().iter().map(|c| &*c.name).collect();
     names.sort_unstable();
@@ -621,10 +638,9 @@ fn read_opened(
             return Ok(None);
         }
         // What the reader warned of may say why (a `--columns` name the header lacks).
-        let why = match parsed.warnings.len() {
-            0 => String::new(),
-            1..=3 => format!(": {}", parsed.warnings.join("; ")),
-            n => format!(": {}; +{} more", parsed.warnings[..3].join("; "), n - 3),
+        let why = match warned(&parsed.warnings) {
+            Some(w) => format!(": {w}"),
+            None => String::new(),
         };
         return Err(IngestError::NothingUsable {
             path: display,

@@ -799,3 +799,29 @@ fn a_results_file_that_says_training_ended_early_is_said_with_its_epoch() {
         "{out}"
     );
 }
+
+#[test]
+fn steps_per_epoch_from_a_fractional_step_over_epoch_is_the_trainers_count() {
+    // LLaMA-Factory's jsonl epochs count micro-batches: step 100 at epoch 0.10667 says 937.5
+    // steps an epoch; the trainer made 938 (6,566 steps are 7 epochs of them), not 937.
+    let out = losscmp()
+        .args([
+            "fixtures/public/34_lf-jsonl-every-step-twice-concurrent-writers",
+            "-v",
+            "--color",
+            "never",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("steps_per_epoch          938          derived: step 100 ÷ epoch 0.10666666666666667 = 937.5, so 938: total_steps 6566 is 7 whole epochs of it"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "epochs                   7            derived: total_steps 6566 ÷ steps_per_epoch 938"
+        ),
+        "{text}"
+    );
+}

@@ -518,16 +518,27 @@ struct Reached<'a> {
 
 fn reached<'a>(files: &'a [ReadFile], config: &crate::model::RunConfig) -> Option<Reached<'a>> {
     let spe = config.num(Key::StepsPerEpoch);
+    let total = config.num(Key::TotalSteps);
     files
         .iter()
         .filter_map(|f| {
             let st = f.parsed.stood?;
             let (step, by) = match st.step {
                 Some(s) => (s, String::new()),
-                None => (
-                    (st.epoch * spe?).round(),
-                    format!(" (epoch {})", crate::model::format_number(st.epoch)),
-                ),
+                None => {
+                    // The epoch counts micro-batches, so a partial last accumulation puts it up
+                    // to a step off the trainer's count: within a step of the planned total,
+                    // training reached that total.
+                    let at = st.epoch * spe?;
+                    let step = match total {
+                        Some(t) if (at - t).abs() <= 1.0 => t,
+                        _ => at.round(),
+                    };
+                    (
+                        step,
+                        format!(" (epoch {})", crate::model::format_number(st.epoch)),
+                    )
+                }
             };
             Some(Reached {
                 step,

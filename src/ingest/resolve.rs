@@ -143,6 +143,23 @@ fn near_integer(x: f64) -> Option<f64> {
     (r >= 1.0 && (x - r).abs() <= INTEGER_TOLERANCE * r).then_some(r)
 }
 
+/// Of the whole numbers either side of `x` (steps per epoch as a step over its epoch says it),
+/// the one `total` steps are a whole number of epochs of, when exactly one is.
+fn whole_epochs(x: f64, total: f64) -> Option<f64> {
+    if !(x >= 1.0 && total >= x.floor()) {
+        return None;
+    }
+    let divides = |c: f64| c >= 1.0 && total % c == 0.0;
+    match (x.floor(), x.ceil()) {
+        (lo, hi) if lo == hi => divides(lo).then_some(lo),
+        (lo, hi) => match (divides(lo), divides(hi)) {
+            (true, false) => Some(lo),
+            (false, true) => Some(hi),
+            _ => None,
+        },
+    }
+}
+
 /// Half a unit of the last decimal `x` is written with, when it has at most 4 decimals (written
 /// rounded, as LLaMA-Factory's `round(epoch, 2)` and transformers 5's 4 digits do); `None` for
 /// full-precision numbers and whole ones.
@@ -319,9 +336,17 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     // crashed run's last epoch 0.1 at step 39 says 390, the run's true 406); a logged step over
     // its epoch; the stated examples over the batch, when the planned total did not fit them;
     // the planned total over the epochs as it is, when nothing contradicts it.
+    let total = cfg.num(TotalSteps);
     let logged = logged_epoch(files).and_then(|l| {
         let (s, e) = (l.step, l.epoch);
-        let spe = near_integer(s / e).filter(|spe| (spe * e - s).abs() < 0.5)?;
+        // Step ÷ epoch is the trainer's count to within a step (the epoch counts micro-batches,
+        // and a partial last accumulation is a step of its own: 7,500 micro-batches at GA 8 log
+        // 937.5 steps an epoch and make 938). Of the whole numbers either side, the one the
+        // planned total divides into whole epochs is taken when only one does; else the nearest.
+        let whole = total.and_then(|t| whole_epochs(s / e, t));
+        let spe = whole
+            .or_else(|| near_integer(s / e))
+            .filter(|spe| (spe * e - s).abs() < 0.5)?;
         // The epoch as written may be rounded: with d decimals it is ± half a unit of the last
         // one, and steps per epoch somewhere in s ÷ (e ± that).
         let bound = l
@@ -331,7 +356,16 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             .map_or_else(String::new, |(lo, hi)| {
                 format!("; the epoch is rounded, so between {lo} and {hi}")
             });
-        let how = format!("step {s} ÷ epoch {e} ({}){bound}", l.origin);
+        // Said when step ÷ epoch is not the whole number taken.
+        let fitted = match (whole, total) {
+            (Some(w), Some(t)) if (s / e - w).abs() > 1e-6 => format!(
+                " = {}, so {w}: total_steps {t} is {} of it",
+                crate::model::format_number(s / e),
+                super::source::plural((t / w) as usize, "whole epoch")
+            ),
+            _ => String::new(),
+        };
+        let how = format!("step {s} ÷ epoch {e}{fitted} ({}){bound}", l.origin);
         Some((l, spe, how))
     });
     // The examples a stated count says an epoch holds, over the effective batch (stated, or of
@@ -592,5 +626,30 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_epochs;
+
+    #[test]
+    fn steps_per_epoch_is_the_neighbour_the_total_divides() {
+        // 7,500 micro-batches at GA 8: the epoch says 937.5 steps; the trainer made 938, and
+        // 6,566 steps are 7 epochs of them (a real LLaMA-Factory jsonl).
+        assert_eq!(
+            whole_epochs(100.0 / 0.10666666666666667, 6566.0),
+            Some(938.0)
+        );
+        // Float noise on a whole number: the number itself.
+        assert_eq!(whole_epochs(1_000.000_000_1, 3000.0), Some(1000.0));
+        assert_eq!(whole_epochs(999.999_999_9, 3_000.0), Some(1000.0));
+        // A run stopped by max_steps mid-epoch: neither neighbour divides it, nothing is chosen.
+        assert_eq!(whole_epochs(1000.4, 2500.0), None);
+        // Both divide the total: neither is chosen over the other, the nearest is taken.
+        assert_eq!(whole_epochs(2.5, 6.0), None);
+        // Fewer steps than an epoch, or no step count: none.
+        assert_eq!(whole_epochs(1000.4, 500.0), None);
+        assert_eq!(whole_epochs(f64::NAN, 500.0), None);
     }
 }

@@ -567,3 +567,39 @@ fn a_lone_run_whose_logged_loss_is_16x_its_eval_loss_is_told_so() {
     // The last 3 evals' ratios (steps 400, 500, 600) are 16.9, 16.8 and 16.5: the median is
     // step 500's.
 }
+
+#[test]
+fn runs_of_other_jobs_get_no_batch_or_speed_comparison() {
+    // A 14B model on 7 processes against the tiny Llama on one: their speeds are not the world
+    // size's doing, so no scaling efficiency (it said 1%). Other data and model (KoELECTRA
+    // against the tiny Llama): no critical batch from their steps. not-comparable says why.
+    for (a, b, gone) in [
+        (
+            "fixtures/public/01_lf-qwen3-14b-world7-nolosslog",
+            "fixtures/lf_1gpu_ga8",
+            "scaling-efficiency",
+        ),
+        (
+            "fixtures/real/06_hf-stdout-custom-banner-integer-epochs",
+            "fixtures/lf_1gpu_ga8",
+            "critical-batch-size",
+        ),
+    ] {
+        for (x, y) in [(a, b), (b, a)] {
+            let ids = finding_ids(&json_of(&[x, y]));
+            assert!(!ids.iter().any(|i| i == gone), "{x} {y}: {ids:?}");
+            assert!(
+                ids.iter().any(|i| i == "not-comparable"),
+                "{x} {y}: {ids:?}"
+            );
+        }
+    }
+    // The same data at another batch (a sweep run, its example count worked out to within a
+    // batch: ≈1,920 against 2,048) is still one job: its critical batch is estimated.
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/sweep/b128_lr0.002/trainer_state.json",
+    ]);
+    let ids = finding_ids(&doc);
+    assert!(ids.iter().any(|i| i == "critical-batch-size"), "{ids:?}");
+}

@@ -54,7 +54,7 @@ fn starts_near_zero(run: &Run) -> bool {
 }
 
 /// Checks every pair with different effective batches.
-pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     // Three or more batches: one fit over all of them instead of a finding per pair.
     if let Some(sweep) = ctx.sweep {
         return vec![sweep_finding(sweep)];
@@ -70,6 +70,11 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         }
         let Some(t) = &pair.target else { continue };
         if !starts_near_zero(ra) || !starts_near_zero(rb) {
+            continue;
+        }
+        // Two jobs (other data, another model): what one's batch bought over the other's is
+        // not the batch's doing.
+        if super::not_comparable::other_task(ra, rb, earlier) {
             continue;
         }
         // Order by batch: 1 = small, 2 = big.

@@ -237,8 +237,8 @@ const CHECKS: [Check; 14] = [
     Check::Alone(divergence::check),
     Check::Alone(loss_spike::check),
     Check::Alone(overfitting::check),
-    Check::Alone(scaling_efficiency::check),
-    Check::Alone(critical_batch::check),
+    Check::After(scaling_efficiency::check),
+    Check::After(critical_batch::check),
     Check::Alone(crashed::check),
 ];
 

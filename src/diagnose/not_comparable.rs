@@ -5,76 +5,116 @@
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
 
 use super::{Context, config_evidence, logged, raised_for};
-use crate::model::{Finding, Key, Severity, format_count as count, format_number as num};
+use crate::model::{
+    Evidence, Finding, Key, Run, Severity, format_count as count, format_number as num,
+};
 
 /// Relative difference beyond which example counts or epochs differ.
 const REL_DIFF: f64 = 0.01;
 /// Starting losses further apart than this ratio are not the same task/model/loss.
 const START_RATIO: f64 = 2.0;
 
+/// One way two runs differ beyond the batch, with its evidence. `task`: a different task or
+/// model (training examples, starting loss), not only a different length (epochs).
+struct Difference {
+    what: String,
+    evidence: Vec<Evidence>,
+    task: bool,
+}
+
+/// How `a` and `b` differ beyond the batch, in the order the summary says it. `artifact`: a
+/// `loss-logging-artifact` explains a gap between their starting losses.
+fn differences(a: &Run, b: &Run, artifact: bool) -> Vec<Difference> {
+    let mut out = Vec::new();
+    // Runs a step limit stops (a max_steps batch sweep) differ in epochs by design: their
+    // length is the limit, and they are compared at matched samples anyway.
+    let limited =
+        super::options::step_limit(a).is_some() && super::options::step_limit(b).is_some();
+    for (key, words) in [
+        (Key::NumExamples, "training examples"),
+        (Key::Epochs, "epochs"),
+    ] {
+        if key == Key::Epochs && limited {
+            continue;
+        }
+        if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
+            let derived = |r: &Run| {
+                r.config
+                    .get(key)
+                    .is_some_and(|s| matches!(s.source, crate::model::Provenance::Derived(_)))
+            };
+            // An example count worked out as batch × steps per epoch is known to a batch (the
+            // last one may be partial, and steps per epoch to a step): within that, the runs may
+            // well hold the same examples.
+            let slack = |r: &Run| match (key, derived(r)) {
+                (Key::NumExamples, true) => r.config.num(Key::EffectiveBatch).unwrap_or(0.0),
+                _ => 0.0,
+            };
+            let allowed = (REL_DIFF * x.max(y)).max(slack(a)).max(slack(b));
+            if (x - y).abs() > allowed {
+                // A value worked out from others (not logged) is shown as the estimate it is.
+                let shown = |r: &Run, v: f64| {
+                    let derived = derived(r);
+                    // An estimate as precise as it is: whole examples, epochs to three
+                    // significant digits ("≈1 vs 3", not "≈0.999541").
+                    match (derived, key) {
+                        (true, Key::Epochs) => format!("≈{}", count(super::round_sig(v, 3))),
+                        (true, _) => format!("≈{}", count(v.round())),
+                        (false, _) => count(v),
+                    }
+                };
+                out.push(Difference {
+                    what: format!("{words}: {} vs {}", shown(a, x), shown(b, y)),
+                    evidence: config_evidence(a, key)
+                        .into_iter()
+                        .chain(config_evidence(b, key))
+                        .collect(),
+                    task: key == Key::NumExamples,
+                });
+            }
+        }
+    }
+    let first = |r: &Run| r.loss()?.first_positive();
+    if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
+        let r = pb.value / pa.value;
+        if r.max(1.0 / r) > START_RATIO {
+            out.push(Difference {
+                what: format!("first logged loss: {} vs {}", num(pa.value), num(pb.value)),
+                evidence: vec![logged(a, "loss", pa), logged(b, "loss", pb)],
+                task: true,
+            });
+        }
+    }
+    out
+}
+
+/// Whether `a` and `b` are evidently different jobs: other training examples, or starting
+/// losses more than [`START_RATIO`]× apart that no logging artefact explains (what
+/// `not-comparable` says of them). Their speeds, or what a larger batch bought one over the
+/// other, are then not the batch's doing: the checks that compare those pass such a pair over.
+pub fn other_task(a: &Run, b: &Run, earlier: &[Finding]) -> bool {
+    let artifact = raised_for(earlier, "loss-logging-artifact", a, b);
+    differences(a, b, artifact).iter().any(|d| d.task)
+}
+
 /// Checks every pair.
 pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);
-        let mut what = Vec::new();
-        let mut evidence = Vec::new();
-        // Runs a step limit stops (a max_steps batch sweep) differ in epochs by design: their
-        // length is the limit, and they are compared at matched samples anyway.
-        let limited =
-            super::options::step_limit(a).is_some() && super::options::step_limit(b).is_some();
-        for (key, words) in [
-            (Key::NumExamples, "training examples"),
-            (Key::Epochs, "epochs"),
-        ] {
-            if key == Key::Epochs && limited {
-                continue;
-            }
-            if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
-                if (x - y).abs() > REL_DIFF * x.max(y) {
-                    // A value worked out from others (not logged) is shown as the estimate it is.
-                    let shown = |r: &crate::model::Run, v: f64| {
-                        let derived = r.config.get(key).is_some_and(|s| {
-                            matches!(s.source, crate::model::Provenance::Derived(_))
-                        });
-                        // An estimate as precise as it is: whole examples, epochs to three
-                        // significant digits ("≈1 vs 3", not "≈0.999541").
-                        match (derived, key) {
-                            (true, Key::Epochs) => format!("≈{}", count(super::round_sig(v, 3))),
-                            (true, _) => format!("≈{}", count(v.round())),
-                            (false, _) => count(v),
-                        }
-                    };
-                    what.push(format!("{words}: {} vs {}", shown(a, x), shown(b, y)));
-                    evidence.extend(config_evidence(a, key));
-                    evidence.extend(config_evidence(b, key));
-                }
-            }
-        }
         let artifact = raised_for(earlier, "loss-logging-artifact", a, b);
-        let first = |r: &crate::model::Run| r.loss()?.first_positive();
-        if let (Some(pa), Some(pb), false) = (first(a), first(b), artifact) {
-            let r = pb.value / pa.value;
-            if r.max(1.0 / r) > START_RATIO {
-                what.push(format!(
-                    "first logged loss: {} vs {}",
-                    num(pa.value),
-                    num(pb.value)
-                ));
-                evidence.push(logged(a, "loss", pa));
-                evidence.push(logged(b, "loss", pb));
-            }
-        }
-        if what.is_empty() {
+        let found = differences(a, b, artifact);
+        if found.is_empty() {
             continue;
         }
+        let what: Vec<&str> = found.iter().map(|d| d.what.as_str()).collect();
         out.push(Finding {
             id: "not-comparable",
             severity: Severity::Warning,
             runs: vec![a.label.clone(), b.label.clone()],
             subject: None,
             summary: format!("{} and {} differ in more than the batch: {}. Differences in their curves may come from that.", a.label, b.label, what.join("; ")),
-            evidence,
+            evidence: found.into_iter().flat_map(|d| d.evidence).collect(),
             fix: None,
         });
     }

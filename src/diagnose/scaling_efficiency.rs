@@ -69,10 +69,14 @@ impl Throughput {
 }
 
 /// Checks every pair.
-pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
+pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (a, b) = ctx.pair_runs(pair);
+        // Two jobs (other data, another model) run at their own speeds, whatever the world size.
+        if super::not_comparable::other_task(a, b, earlier) {
+            continue;
+        }
         let get = |r: &Run| {
             let t = Throughput::of(r)?;
             Some((t.samples_per_second, r.config.num(Key::WorldSize)?, t))

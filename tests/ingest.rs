@@ -825,3 +825,26 @@ fn steps_per_epoch_from_a_fractional_step_over_epoch_is_the_trainers_count() {
         "{text}"
     );
 }
+
+#[test]
+fn a_gap_in_the_logged_loss_is_said() {
+    // Head and tail excerpts of a real jsonl: losses at steps 5–60 and 8,705–8,710. A
+    // comparison in between would read a line drawn across 8,645 steps.
+    let out = losscmp()
+        .arg("fixtures/public/04_lf-jsonl-nullfields-luojiu7b")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        stderr.contains("the training loss has a gap: none is logged from step 60 to step 8,705 (8,645 steps; elsewhere it is logged every 5), so a comparison inside it reads a straight line drawn across it"),
+        "{stderr}"
+    );
+    // A loss logged evenly has none.
+    let out = losscmp()
+        .arg("fixtures/lf_1gpu_ga8")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!stderr.contains("has a gap"), "{stderr}");
+}

@@ -486,6 +486,9 @@ fn assemble(
             crate::model::format_count(step),
         ));
     }
+    if let Some(gap) = loss.and_then(loss_gap) {
+        warnings.push(gap);
+    }
     Ok(Run {
         label: spec.label.clone(),
         path: display,
@@ -497,6 +500,55 @@ fn assemble(
         crashed,
         stopped_early,
     })
+}
+
+/// How many of the run's usual logging intervals a stretch without a training loss spans before
+/// it is a gap worth saying: comparisons inside it read a straight line drawn across it.
+const GAP_INTERVALS: f64 = 20.0;
+
+/// The widest stretch of steps with no training loss logged, when it spans more than
+/// [`GAP_INTERVALS`] of the loss's usual (median) logging interval: an excerpt's head and tail,
+/// a log that lost its middle. `None` for a loss logged evenly, or at fewer than 5 steps.
+fn loss_gap(loss: &crate::model::Series) -> Option<String> {
+    let steps: Vec<f64> = loss
+        .points
+        .coordinates(crate::model::Coordinate::Step)
+        .filter(|s| s.is_finite())
+        .collect();
+    let mut intervals: Vec<f64> = steps
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0.0)
+        .collect();
+    if intervals.len() < 4 {
+        return None;
+    }
+    let (from, to) = steps
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .max_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)))?;
+    intervals.sort_by(f64::total_cmp);
+    let usual = intervals[intervals.len() / 2];
+    let wide = intervals
+        .iter()
+        .filter(|&&d| d > GAP_INTERVALS * usual)
+        .count();
+    if wide == 0 {
+        return None;
+    }
+    let count = crate::model::format_count;
+    let more = match wide - 1 {
+        0 => String::new(),
+        1 => format!(" (and 1 more gap over {GAP_INTERVALS}× that interval)"),
+        n => format!(" (and {n} more gaps over {GAP_INTERVALS}× that interval)"),
+    };
+    Some(format!(
+        "the training loss has a gap: none is logged from step {} to step {} ({} steps; elsewhere it is logged every {}){more}, so a comparison inside it reads a straight line drawn across it",
+        count(from),
+        count(to),
+        count(to - from),
+        count(usual)
+    ))
 }
 
 /// `part` of `whole` as a share of it: "72%", or "under 1%".

@@ -389,9 +389,15 @@ fn a_cut_short_larger_batch_run_credits_the_batch_with_its_own_share_only() {
 /// epochs of such a run follow from it, so changing them would change nothing.
 #[test]
 fn a_run_stopped_by_max_steps_is_changed_by_max_steps() {
-    // Overfitting in a run that reached max_steps 5000 at epoch 38.17 of a derived 39.
+    // Overfitting in a run that reached max_steps 5000 at epoch 38.17 of a derived 39. Its eval
+    // loss was best at step 1000, but it keeps its best checkpoint by WER (best_metric 0.7432,
+    // its eval_wer at step 3000, still falling after step 1000): the change stops it there.
     let (text, _) = text_of(&["fixtures/public/05_hf-state-old-noGradNorm-whisper-38ep"]);
-    assert!(text.contains("change: max_steps: 5000 → 1000"), "{text}");
+    assert!(text.contains("change: max_steps: 5000 → 3000"), "{text}");
+    assert!(
+        text.contains("The run keeps its best checkpoint by eval_wer (best_metric 0.743156 at step 3000), which went on improving after the eval loss's best (step 1000)"),
+        "{text}"
+    );
     assert!(!text.contains("num_train_epochs"), "{text}");
     // A 2× batch in a sweep run whose YAML sets max_steps: its accumulation halves and its
     // step limit doubles, so it sees the same samples; in both orders.

@@ -4,8 +4,8 @@
 //! than at the best eval. Severity warning; the fix names the epoch of the best eval (the step,
 //! as `max_steps`, for a run its step limit stopped: `options::step_limit`).
 
-use super::{Context, logged};
-use crate::model::{Finding, Fix, Key, Severity, format_number as num};
+use super::{Context, config_evidence, logged};
+use crate::model::{Finding, Fix, Key, Point, Run, Severity, format_number as num};
 
 /// Fewest eval points to call a trend.
 pub const MIN_EVALS: usize = 3;
@@ -49,14 +49,19 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         if tl.value >= tb.value {
             continue;
         }
+        // The eval the run kept its best checkpoint at, by its own metric: where training
+        // should stop, when that metric is not the eval loss (a speech run chosen by WER, whose
+        // WER went on improving after its eval loss turned).
+        let kept = kept_by(run).filter(|(name, p)| name != "eval_loss" && p.step > best.step);
+        let stop = kept.as_ref().map_or(best, |(_, p)| *p);
         // A run stopped by its step limit is shortened by that limit (its epochs follow from
         // it); else by its epochs.
         let limit = super::options::step_limit(run);
         let changes = match limit {
             Some(limit) => {
-                super::options::change(run, Key::TotalSteps, Some(limit), best.step.ceil())
+                super::options::change(run, Key::TotalSteps, Some(limit), stop.step.ceil())
             }
-            None => best
+            None => stop
                 .epoch
                 .get()
                 .filter(|_| run.config.num(Key::Epochs).is_some())
@@ -86,16 +91,52 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 num(tb.value),
                 num(tl.value)
             ),
-            evidence: vec![logged(run, "eval_loss", best), logged(run, "eval_loss", last), logged(run, "loss", tb), logged(run, "loss", tl)],
+            evidence: [logged(run, "eval_loss", best), logged(run, "eval_loss", last), logged(run, "loss", tb), logged(run, "loss", tl)]
+                .into_iter()
+                .chain(kept.iter().flat_map(|(name, p)| {
+                    [config_evidence(run, Key::BestMetric), Some(logged(run, name, *p))]
+                        .into_iter()
+                        .flatten()
+                }))
+                .collect(),
             fix: Some(Fix {
-                summary: format!(
-                    "Stop at the best eval (load_best_model_at_end with metric_for_best_model: eval_loss), train {}, or regularise.",
-                    if limit.is_some() { "fewer steps" } else { "fewer epochs" }
-                ),
+                summary: match &kept {
+                    Some((name, p)) => format!(
+                        "The run keeps its best checkpoint by {name} (best_metric {} at {}), which went on improving after the eval loss's best ({}): stop at that checkpoint, its own best, and train {}, or regularise.",
+                        num(p.value),
+                        p.position(),
+                        best.position(),
+                        if limit.is_some() { "no more steps" } else { "no more epochs" }
+                    ),
+                    None => format!(
+                        "Stop at the best eval (load_best_model_at_end with metric_for_best_model: eval_loss), train {}, or regularise.",
+                        if limit.is_some() { "fewer steps" } else { "fewer epochs" }
+                    ),
+                },
                 changes,
                 alternatives: vec![],
             }),
         });
     }
     out
+}
+
+/// The eval metric and point a run kept its best checkpoint by: the `eval_*` series holding the
+/// state's `best_metric` (the state does not name `metric_for_best_model`), at the first point
+/// with exactly that value, when one series alone holds it.
+fn kept_by(run: &Run) -> Option<(String, Point)> {
+    let best = run.config.num(Key::BestMetric)?;
+    let mut found = run
+        .series
+        .iter()
+        .filter(|(name, _)| name.starts_with("eval_"))
+        .filter_map(|(name, series)| {
+            let p = series
+                .points
+                .iter()
+                .find(|p| p.value.to_bits() == best.to_bits())?;
+            Some((name.clone(), p))
+        });
+    let one = found.next()?;
+    found.next().is_none().then_some(one)
 }

@@ -51,6 +51,10 @@ pub enum Key {
     /// "Resuming training from checkpoint ... global step N").
     ResumedFromStep,
     TokensSeen,
+    /// The best value of the metric the run kept its best checkpoint by (`best_metric` in
+    /// `trainer_state.json`; `metric_for_best_model` is not written there, so the metric is
+    /// found as the eval series that holds this value).
+    BestMetric,
     /// The trainer that wrote the run (`hf`, `llamafactory`, `axolotl`, `deepspeed`,
     /// `megatron`, `nanogpt`, `ms-swift`, `torchtune`), so fixes use its option names.
     Trainer,
@@ -58,7 +62,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in report order.
-    pub const ALL: [Key; 20] = [
+    pub const ALL: [Key; 21] = [
         Key::WorldSize,
         Key::PerDeviceBatch,
         Key::GradAccum,
@@ -78,6 +82,7 @@ impl Key {
         Key::TrainSamplesPerSecond,
         Key::ResumedFromStep,
         Key::TokensSeen,
+        Key::BestMetric,
         Key::Trainer,
     ];
 
@@ -103,6 +108,7 @@ impl Key {
             Key::TrainSamplesPerSecond => "train_samples_per_second",
             Key::ResumedFromStep => "resumed_from_step",
             Key::TokensSeen => "tokens_seen",
+            Key::BestMetric => "best_metric",
             Key::Trainer => "trainer",
         }
     }

@@ -858,7 +858,7 @@ fn key_value(
 }
 
 /// The top-level fields read, in the order [`top_level_facts`] takes them.
-const TOP_LEVEL: [&str; 7] = [
+const TOP_LEVEL: [&str; 8] = [
     "max_steps",
     "num_train_epochs",
     "train_batch_size",
@@ -866,6 +866,7 @@ const TOP_LEVEL: [&str; 7] = [
     "num_input_tokens_seen",
     "global_step",
     "epoch",
+    "best_metric",
 ];
 
 fn finish(h: History) -> Parsed {
@@ -901,8 +902,10 @@ fn finish(h: History) -> Parsed {
 }
 
 /// Facts from the top-level fields, given in [`TOP_LEVEL`]'s order.
-fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
-    let [max_steps, epochs, batch, logging, tokens, step, epoch] =
+fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 8]) {
+    // The best metric may be any finite number (a loss, an accuracy, a negative reward).
+    let best = values[7].filter(|x| x.is_finite());
+    let [max_steps, epochs, batch, logging, tokens, step, epoch, _] =
         values.map(|v| v.filter(|&x| x > 0.0 && x.is_finite()));
     if let (Some(step), Some(epoch)) = (step, epoch) {
         // A step past the planned total, or one that makes an epoch shorter than a step or
@@ -936,6 +939,9 @@ fn top_level_facts(out: &mut Parsed, values: [Option<f64>; 7]) {
     }
     if let Some(x) = tokens {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
+    }
+    if let Some(x) = best {
+        out.fact(Key::BestMetric, x, "best_metric", 2);
     }
 }
 

@@ -64,6 +64,7 @@ fn read_runs(config: &Config, done: impl Fn() + Sync) -> Result<Vec<model::Run>>
         })
         .collect::<Vec<Result<_>>>();
     let mut runs = runs.into_iter().collect::<Result<Vec<_>>>()?;
+    ingest::note_same_files(&mut runs);
     // Plans come after the runs on the command line, so indices (the baseline's) are kept.
     for spec in config.runs.iter().filter(|s| s.planned) {
         let plan = ingest::read_plan(spec, &runs[config.baseline])

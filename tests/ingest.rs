@@ -848,3 +848,42 @@ fn a_gap_in_the_logged_loss_is_said() {
     let stderr = String::from_utf8(out.stderr).expect("utf-8");
     assert!(!stderr.contains("has a gap"), "{stderr}");
 }
+
+#[test]
+fn two_arguments_that_are_one_run_are_said_to_be() {
+    let stderr = |args: &[&str]| {
+        let out = losscmp().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8(out.stderr).expect("utf-8")
+    };
+    // Two checkpoint folders of one run: each is read with the run directory.
+    let err = stderr(&[
+        "fixtures/lf_1gpu_ga8/checkpoint-192",
+        "fixtures/lf_1gpu_ga8/checkpoint-384",
+    ]);
+    assert!(
+        err.contains("[lf_1gpu_ga8#2] read from the same files as lf_1gpu_ga8 (fixtures/lf_1gpu_ga8/checkpoint-192): the two are one run (a checkpoint folder is read with its run directory; to compare checkpoints, give their trainer_state.json files)"),
+        "{err}"
+    );
+    // One directory spelled two ways.
+    let err = stderr(&["./fixtures/lf_1gpu_ga8", "fixtures/lf_1gpu_ga8"]);
+    assert!(
+        err.contains("[lf_1gpu_ga8#2] read from the same files as lf_1gpu_ga8 (./fixtures/lf_1gpu_ga8): the two are one run\n"),
+        "{err}"
+    );
+    // Two runs, two files of one directory, and two checkpoints' own states: none.
+    for args in [
+        ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"],
+        [
+            "fixtures/lf_1gpu_ga8/train.log",
+            "fixtures/lf_1gpu_ga8/trainer_log.jsonl",
+        ],
+        [
+            "fixtures/lf_1gpu_ga8/checkpoint-192/trainer_state.json",
+            "fixtures/lf_1gpu_ga8/checkpoint-384/trainer_state.json",
+        ],
+    ] {
+        let err = stderr(&args);
+        assert!(!err.contains("same files"), "{args:?}: {err}");
+    }
+}

@@ -551,6 +551,58 @@ fn loss_gap(loss: &crate::model::Series) -> Option<String> {
     ))
 }
 
+/// Warns a run that was read from the files an earlier one was, a checkpoint's trainer state
+/// counted as its run directory's (the same directory given twice, or two checkpoint folders of
+/// one run, each read with its run directory): the two are one run. Paths are compared as the
+/// file system resolves them (`./run` and `run` are one), stdin never.
+pub fn note_same_files(runs: &mut [Run]) {
+    use std::path::PathBuf;
+    // A file as compared, and whether it is a checkpoint's state read with its run directory
+    // (`folder`: the run was given as a directory; a state file given alone is itself).
+    let key = |path: &str, folder: bool| -> Option<(PathBuf, bool)> {
+        let real = std::fs::canonicalize(path).ok()?;
+        let checkpoint = real.parent().filter(|_| folder).and_then(|d| {
+            let name = d.file_name()?.to_str()?;
+            name.starts_with("checkpoint-").then(|| d.parent())?
+        });
+        Some(match checkpoint {
+            Some(run_dir) => (run_dir.join("trainer_state.json"), true),
+            None => (real, false),
+        })
+    };
+    let files = |r: &Run| -> Option<(Vec<PathBuf>, bool)> {
+        let keys: Vec<_> = r
+            .sources
+            .iter()
+            .filter(|s| s.format.is_some())
+            .map(|s| key(&s.path, Path::new(&r.path).is_dir()))
+            .collect::<Option<_>>()?;
+        let checkpoint = keys.iter().any(|k| k.1);
+        let mut paths: Vec<_> = keys.into_iter().map(|k| k.0).collect();
+        paths.sort();
+        paths.dedup();
+        (!paths.is_empty()).then_some((paths, checkpoint))
+    };
+    let read: Vec<_> = runs.iter().map(files).collect();
+    for j in 1..runs.len() {
+        let Some((mine, checkpoint)) = &read[j] else {
+            continue;
+        };
+        let Some(i) = (0..j).find(|&i| read[i].as_ref().is_some_and(|(p, _)| p == mine)) else {
+            continue;
+        };
+        let hint = if *checkpoint || read[i].as_ref().is_some_and(|r| r.1) {
+            " (a checkpoint folder is read with its run directory; to compare checkpoints, give their trainer_state.json files)"
+        } else {
+            ""
+        };
+        let (first, path) = (runs[i].label.clone(), runs[i].path.clone());
+        runs[j].warnings.push(format!(
+            "read from the same files as {first} ({path}): the two are one run{hint}"
+        ));
+    }
+}
+
 /// `part` of `whole` as a share of it: "72%", or "under 1%".
 fn share(part: f64, whole: f64) -> String {
     match 100.0 * part / whole {

@@ -609,3 +609,24 @@ fn runs_of_other_jobs_get_no_batch_or_speed_comparison() {
     let ids = finding_ids(&doc);
     assert!(ids.iter().any(|i| i == "critical-batch-size"), "{ids:?}");
 }
+
+#[test]
+fn a_zero_loss_gives_no_ratio_in_either_order() {
+    // A run whose loss collapsed to exactly 0 against one that did not: 0 ÷ x and x ÷ 0 say
+    // nothing the two values do not, and read alike whichever run comes first.
+    let (a, b) = (
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/public/16_lf-jsonl-loss-collapses-to-0",
+    );
+    for args in [[a, b], [b, a]] {
+        let (text, _) = text_of(&args);
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("at 2.96 epochs: loss"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            line.contains("(—); over the last quarter (epochs 2.24–2.96) —;"),
+            "{line}"
+        );
+    }
+}

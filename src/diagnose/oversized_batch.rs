@@ -453,15 +453,17 @@ pub(crate) fn inferred_batches(reference: &Run, run: &Run) -> Option<(f64, f64)>
 }
 
 /// A ratio in words beside the values it divides: "448×", "1.5×", "0.60×", "0.0022×" (below
-/// 0.1 two significant digits, so a run far below the other does not read as "0.00×").
+/// 0.1 two significant digits, so a run far below the other does not read as "0.00×"). A ratio
+/// with a zero on either side (0, or infinite) says nothing the values beside it do not, and is
+/// "—" either way round, so both orders of a pair print the same.
 pub fn ratio_words(r: f64) -> String {
-    if !r.is_finite() {
+    if !r.is_finite() || r == 0.0 {
         "—".into()
     } else if r >= 10.0 {
         format!("{r:.0}×")
     } else if r >= 1.995 {
         format!("{r:.1}×")
-    } else if r.abs() >= 0.0995 || r == 0.0 {
+    } else if r.abs() >= 0.0995 {
         format!("{r:.2}×")
     } else {
         // 0.0022 has its first digit at the third decimal: −log10 = 2.65, two more decimals.
@@ -717,7 +719,8 @@ mod tests {
             (0.002_229_6, "0.0022×"),
             (0.000_012_34, "0.000012×"),
             (-0.002, "-0.0020×"),
-            (0.0, "0.00×"),
+            (0.0, "—"),
+            (f64::INFINITY, "—"),
             (f64::NAN, "—"),
         ] {
             assert_eq!(ratio_words(r), words, "{r}");

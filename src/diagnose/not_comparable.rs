@@ -3,6 +3,9 @@
 //! limit stops both: their epochs then follow from the limit and the batch), or a starting
 //! loss more than [`START_RATIO`]× apart (unless a `loss-logging-artifact` explains it: then the
 //! logged loss itself differs). Severity warning, per pair; the summary lists what differs.
+//! An example count derived as batch × steps per epoch differs only beyond that batch. Other
+//! examples or starting losses make the pair two jobs ([`other_task`]), which the checks of what
+//! a batch or a world size did pass over.
 
 use super::{Context, config_evidence, logged, raised_for};
 use crate::model::{

@@ -2,7 +2,8 @@
 //! [`MIN_EVALS`] eval points, its last eval loss is at least [`RISE`] above its minimum
 //! (relative) and [`ABS_RISE`] above it (absolute), and the train loss at the last eval is lower
 //! than at the best eval. Severity warning; the fix names the epoch of the best eval (the step,
-//! as `max_steps`, for a run its step limit stopped: `options::step_limit`).
+//! as `max_steps`, for a run its step limit stopped: `options::step_limit`), or of the eval the
+//! run keeps its best checkpoint at by its own metric (`best_metric`), when that came later.
 
 use super::{Context, config_evidence, logged};
 use crate::model::{Finding, Fix, Key, Point, Run, Severity, format_number as num};
@@ -102,11 +103,10 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             fix: Some(Fix {
                 summary: match &kept {
                     Some((name, p)) => format!(
-                        "The run keeps its best checkpoint by {name} (best_metric {} at {}), which went on improving after the eval loss's best ({}): stop at that checkpoint, its own best, and train {}, or regularise.",
+                        "The run keeps its best checkpoint by {name} (best_metric {} at {}), which went on improving after the eval loss's best ({}): stop at that checkpoint, not at the eval loss's best, or regularise.",
                         num(p.value),
                         p.position(),
                         best.position(),
-                        if limit.is_some() { "no more steps" } else { "no more epochs" }
                     ),
                     None => format!(
                         "Stop at the best eval (load_best_model_at_end with metric_for_best_model: eval_loss), train {}, or regularise.",

@@ -634,3 +634,58 @@ fn a_run_whose_only_metric_has_such_a_key_is_refused_with_the_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_output_that_cannot_be_written_stops_all_of_them_first() {
+    // A nightly job with one bad output path is not left with some files new and others stale:
+    // every output is checked before any is written.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (csv, md, sub) = (
+        dir.path().join("ok.csv"),
+        dir.path().join("ok.md"),
+        dir.path().join("adir"),
+    );
+    fs::create_dir(&sub).expect("mkdir");
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "--csv"])
+        .arg(&csv)
+        .arg("--json")
+        .arg(&sub)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        stderr.contains(&format!(
+            "--json {}: that is a directory; give a file path",
+            sub.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!csv.exists() && !md.exists(), "an output was written");
+    // A directory that does not exist, named before anything is read into a file.
+    let missing = dir.path().join("missing").join("x.csv");
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--csv"])
+        .arg(&missing)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        stderr.contains("cannot write there:") && stderr.contains("is not a directory that exists"),
+        "{stderr}"
+    );
+    assert!(!md.exists(), "an output was written");
+    // Leaves no temporary file behind.
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".losscmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

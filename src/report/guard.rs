@@ -1,8 +1,10 @@
 //! Inputs are read-only: before anything is written, every output path is checked against every
 //! file a run was read from (or looked at: a skipped checkpoint state is the user's data too).
-//! (`--dataset` only ever adds new files.) A path that resolves to one of them — the same file by device and inode (hard links,
-//! symlinks, `./` and `../` spellings), or the same canonical path — is refused with exit 2,
-//! naming the run and the file. Two outputs to one file are refused too.
+//! (`--dataset` only ever adds new files.) A path that resolves to one of them — the same file
+//! by device and inode (hard links, symlinks, `./` and `../` spellings), or the same canonical
+//! path — is refused with exit 2, naming the run and the file. Two outputs to one file are
+//! refused too, and so is an output that cannot be written (a directory, a folder that does not
+//! exist or takes no new file): every output is checked before any is written.
 
 use std::path::{Path, PathBuf};
 
@@ -128,5 +130,48 @@ pub fn check(runs: &[Run], config: &Config) -> Result<()> {
         }
         seen.push((flag, path, id));
     }
+    // Every output can be written before any is: a nightly job is never left with some files
+    // new and others stale.
+    for (flag, path) in outputs(config) {
+        writable(flag, path)?;
+    }
     Ok(())
+}
+
+/// Whether `path` can be written as an output: not a directory, and a file can be made beside it
+/// (where it is written first, then renamed over it). A device or a FIFO is written in place.
+fn writable(flag: &str, path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).ok();
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
+        bail!(
+            "{flag} {}: that is a directory; give a file path",
+            path.display()
+        );
+    }
+    if meta.is_some_and(|m| !m.is_file()) {
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: cannot write there: {} is not a directory that exists",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".losscmp-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{flag} {}: cannot write there: {} ({})",
+                path.display(),
+                e.kind(),
+                dir.display()
+            )
+        })
 }

@@ -563,3 +563,15 @@ fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
     assert_eq!(config["epochs"]["value"], 12.5, "{config}");
     assert_eq!(config["total_steps"]["value"], 200.0, "{config}");
 }
+
+#[test]
+fn the_markdown_runs_table_marks_a_plan() {
+    let out = losscmp()
+        .args([BASE, "--plan", YAML, "--label", &format!("new={YAML}")])
+        .args(["--set", "new:world_size=8", "--markdown", "-"])
+        .output()
+        .expect("runs");
+    let md = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(md.contains("| new (planned) | 8 | 2 | 8 | 128 |"), "{md}");
+    assert!(md.contains("| lf\\_1gpu\\_ga8 | 1 |"), "{md}");
+}

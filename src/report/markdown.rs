@@ -44,9 +44,11 @@ pub fn render(report: &Report<'_>) -> String {
                 .map_or_else(|| "—".into(), |p| num(p.value))
         };
         let values: Vec<String> = TABLE_KEYS.iter().map(|&k| v(k)).collect();
+        // A plan is marked as the page and the terminal mark it.
+        let planned = if run.planned { " (planned)" } else { "" };
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {} |",
+            "| {}{planned} | {} | {} | {} |",
             cell(&run.label),
             values.join(" | "),
             last("loss"),

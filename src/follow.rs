@@ -91,7 +91,18 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
             if !progress.is_empty() {
                 say(started, &progress.join("; "));
             }
-            let verdict = report::term::verdict_line(&judged.report(config));
+            // The verdict with its cause's severity: a cause first called from the configuration
+            // (a warning) and later confirmed by the curves (an error) is said again.
+            let severity = judged
+                .verdict
+                .causes
+                .first()
+                .and_then(|c| judged.findings.get(c.finding))
+                .map_or(String::new(), |f| format!(" ({})", f.severity.name()));
+            let verdict = format!(
+                "{}{severity}",
+                report::term::verdict_line(&judged.report(config))
+            );
             if said.as_ref() != Some(&verdict) {
                 say(started, &format!("verdict: {verdict}"));
                 said = Some(verdict);

@@ -126,7 +126,11 @@ fn the_8_process_run_is_stopped_with_exit_1_before_its_replay_ends() {
         .timeout(Duration::from_secs(60))
         .assert()
         .code(1)
-        .stderr(contains("verdict: live: short of optimizer updates"))
+        // Called from the configuration first (a warning), said again when the curves confirm
+        // it (an error), which stops the run.
+        .stderr(contains(
+            "verdict: live: short of optimizer updates — gradient_accumulation_steps 8 → 1 (error)",
+        ))
         .stderr(contains("--fail-on error: "))
         .stderr(contains("oversized-effective-batch (lf2_1gpu_ga8 vs live)"))
         .stdout(contains("gradient_accumulation_steps 8 → 1"));

@@ -791,3 +791,21 @@ fn contradicting_batch_facts_are_not_printed_as_an_equation() {
     assert!(!text.contains("16 = world 8"), "{text}");
     assert!(err.contains("is not world_size 8"), "{err}");
 }
+
+#[test]
+fn the_unchecked_example_in_docs_json_holds() {
+    // docs/json.md's example of a cause check that could not run, word for word.
+    let doc = json_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/public/06_nanogpt-nan-loss",
+    ]);
+    assert_eq!(
+        doc["verdict"]["unchecked"],
+        serde_json::json!([{
+            "check": "oversized-effective-batch",
+            "missing": ["effective_batch"],
+            "run": "06_nanogpt-nan-loss",
+            "set": "--set 06_nanogpt-nan-loss:effective_batch=N"
+        }])
+    );
+}

@@ -117,6 +117,10 @@ impl Tail {
             Err(e) => return Err(e),
         };
         let single_file = candidates.len() == 1 && !self.spec.path.is_dir();
+        // The files in the order a whole read finds them, those that appeared later among
+        // them: a fact two files give alike is taken from the one a whole read takes it from
+        // (all_results.json's throughput, not the stdout summary's rounded copy).
+        let order = candidates.clone();
         let mut grew = false;
         for path in candidates {
             let i = match self.files.iter().position(|f| f.path == path) {
@@ -142,6 +146,12 @@ impl Tail {
                 }
             }
         }
+        self.files.sort_by_key(|f| {
+            order
+                .iter()
+                .position(|p| *p == f.path)
+                .unwrap_or(usize::MAX)
+        });
         let mut crashed = None;
         for f in &self.files {
             match (&f.read, &f.skipped) {
@@ -307,7 +317,18 @@ impl Tailed {
                         match &mut self.read {
                             Some(read) => {
                                 read.parsed.records.append(more.records);
-                                read.parsed.facts.extend(more.facts);
+                                // A reader states some facts once per read (a jsonl's
+                                // total_steps, from its first row): a part read later states
+                                // them again, and a whole read would not have.
+                                let known = &read.parsed.facts;
+                                let new: Vec<_> = more
+                                    .facts
+                                    .into_iter()
+                                    .filter(|f| {
+                                        !known.iter().any(|k| k.key == f.key && k.value == f.value)
+                                    })
+                                    .collect();
+                                read.parsed.facts.extend(new);
                                 read.parsed.warnings.extend(more.warnings);
                                 None
                             }
@@ -508,6 +529,53 @@ mod tests {
             .map(|p| p.line)
             .collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn files_that_appear_later_read_as_a_whole_read_of_the_finished_run() {
+        // The real 8-process run's files as the trainer writes them: the log and the jsonl in
+        // parts, the results files last. A whole read finds them in name order, and where two
+        // give one fact it takes the first it finds (all_results.json's throughput, not the
+        // stdout summary's rounded copy); the jsonl's total steps, stated by its first row, is
+        // one fact however many parts it arrives in.
+        let src = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/gen/lf2_8proc_ga8"
+        ));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spec = RunSpec {
+            label: "live".into(),
+            path: dir.path().to_path_buf(),
+            overrides: Vec::new(),
+            columns: Vec::new(),
+            planned: false,
+        };
+        let mut tail = Tail::new(spec.clone());
+        let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
+        let rows: Vec<&str> = jsonl.split_inclusive('\n').collect();
+        fs::copy(src.join("config.yaml"), dir.path().join("config.yaml")).expect("copy");
+        fs::copy(src.join("train.log"), dir.path().join("train.log")).expect("copy");
+        for part in [&rows[..3], &rows[3..10], &rows[10..]] {
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join("trainer_log.jsonl"))
+                .expect("open");
+            std::io::Write::write_all(&mut f, part.concat().as_bytes()).expect("append");
+            tail.poll().expect("poll");
+        }
+        for f in [
+            "train_results.json",
+            "all_results.json",
+            "trainer_state.json",
+        ] {
+            fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+        }
+        let followed = tail.poll().expect("poll").run.expect("a run");
+        let whole = super::super::read_run(&spec).expect("read");
+        assert_eq!(followed.config, whole.config);
+        assert_eq!(followed.sources, whole.sources);
+        assert_eq!(followed.series, whole.series);
     }
 
     #[test]

@@ -510,25 +510,41 @@ const GAP_INTERVALS: f64 = 20.0;
 /// [`GAP_INTERVALS`] of the loss's usual (median) logging interval: an excerpt's head and tail,
 /// a log that lost its middle. `None` for a loss logged evenly, or at fewer than 5 steps.
 fn loss_gap(loss: &crate::model::Series) -> Option<String> {
-    let steps: Vec<f64> = loss
-        .points
-        .coordinates(crate::model::Coordinate::Step)
-        .filter(|s| s.is_finite())
-        .collect();
-    let mut intervals: Vec<f64> = steps
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|&d| d > 0.0)
-        .collect();
-    if intervals.len() < 4 {
+    let steps = || {
+        loss.points
+            .coordinates(crate::model::Coordinate::Step)
+            .filter(|s| s.is_finite())
+    };
+    // One pass first: the widest stretch and the narrowest interval. A loss whose widest stretch
+    // is within GAP_INTERVALS of its narrowest interval has no gap (the median is at least the
+    // narrowest), and a million-point log is done with here, nothing held.
+    let (mut prev, mut n, mut narrowest) = (None, 0usize, f64::INFINITY);
+    let mut widest = (0.0, 0.0);
+    for s in steps() {
+        if let Some(p) = prev {
+            let d = s - p;
+            if d > 0.0 {
+                n += 1;
+                narrowest = narrowest.min(d);
+                // The last of equal stretches.
+                if d >= widest.1 - widest.0 {
+                    widest = (p, s);
+                }
+            }
+        }
+        prev = Some(s);
+    }
+    if n < 4 || widest.1 - widest.0 <= GAP_INTERVALS * narrowest {
         return None;
     }
-    let (from, to) = steps
-        .windows(2)
-        .map(|w| (w[0], w[1]))
-        .max_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)))?;
-    intervals.sort_by(f64::total_cmp);
-    let usual = intervals[intervals.len() / 2];
+    let (from, to) = widest;
+    let mut intervals: Vec<f64> = steps()
+        .zip(steps().skip(1))
+        .map(|(a, b)| b - a)
+        .filter(|&d| d > 0.0)
+        .collect();
+    let middle = intervals.len() / 2;
+    let usual = *intervals.select_nth_unstable_by(middle, f64::total_cmp).1;
     let wide = intervals
         .iter()
         .filter(|&&d| d > GAP_INTERVALS * usual)

@@ -469,6 +469,17 @@ fn count_lines(path: &Path, from: u64, to: u64) -> Result<u32, IngestError> {
 mod tests {
     use super::*;
 
+    /// A run named `live`, read from `path` (a directory or one file).
+    fn live(path: PathBuf) -> RunSpec {
+        RunSpec {
+            label: "live".into(),
+            path,
+            overrides: Vec::new(),
+            columns: Vec::new(),
+            planned: false,
+        }
+    }
+
     #[test]
     fn line_numbers_in_text_move_on() {
         assert_eq!(
@@ -495,13 +506,7 @@ mod tests {
                 )
             })
             .collect();
-        let spec = RunSpec {
-            label: "live".into(),
-            path: dir.path().to_path_buf(),
-            overrides: Vec::new(),
-            columns: Vec::new(),
-            planned: false,
-        };
+        let spec = live(dir.path().to_path_buf());
         let mut tail = Tail::new(spec.clone());
         // Two rows and half of the third: the half waits.
         let half = &rows[2][..10];
@@ -543,13 +548,7 @@ mod tests {
             "/fixtures/gen/lf2_8proc_ga8"
         ));
         let dir = tempfile::tempdir().expect("temp dir");
-        let spec = RunSpec {
-            label: "live".into(),
-            path: dir.path().to_path_buf(),
-            overrides: Vec::new(),
-            columns: Vec::new(),
-            planned: false,
-        };
+        let spec = live(dir.path().to_path_buf());
         let mut tail = Tail::new(spec.clone());
         let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
         let rows: Vec<&str> = jsonl.split_inclusive('\n').collect();
@@ -589,13 +588,7 @@ mod tests {
         .expect("fixture");
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("train.log");
-        let spec = RunSpec {
-            label: "live".into(),
-            path: path.clone(),
-            overrides: Vec::new(),
-            columns: Vec::new(),
-            planned: false,
-        };
+        let spec = live(path.clone());
         let mut tail = Tail::new(spec.clone());
         let mut written = 0;
         for piece in [7_000, 13, 40_000, 1, 2_500, 9_999, 120_000] {

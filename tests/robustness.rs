@@ -646,17 +646,22 @@ fn an_output_that_cannot_be_written_stops_all_of_them_first() {
         dir.path().join("adir"),
     );
     fs::create_dir(&sub).expect("mkdir");
-    let out = losscmp()
-        .args(["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8", "--csv"])
-        .arg(&csv)
-        .arg("--json")
-        .arg(&sub)
-        .arg("--markdown")
-        .arg(&md)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    // Refused with exit 2: what it says.
+    let refused = |args: &[&std::ffi::OsStr]| {
+        let out = losscmp().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).expect("utf-8")
+    };
+    let stderr = refused(&[
+        "fixtures/lf_1gpu_ga8".as_ref(),
+        "fixtures/lf_8proc_ga8".as_ref(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--json".as_ref(),
+        sub.as_os_str(),
+        "--markdown".as_ref(),
+        md.as_os_str(),
+    ]);
     assert!(
         stderr.contains(&format!(
             "--json {}: that is a directory; give a file path",
@@ -667,15 +672,13 @@ fn an_output_that_cannot_be_written_stops_all_of_them_first() {
     assert!(!csv.exists() && !md.exists(), "an output was written");
     // A directory that does not exist, named before anything is read into a file.
     let missing = dir.path().join("missing").join("x.csv");
-    let out = losscmp()
-        .args(["fixtures/lf_1gpu_ga8", "--csv"])
-        .arg(&missing)
-        .arg("--markdown")
-        .arg(&md)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    let stderr = refused(&[
+        "fixtures/lf_1gpu_ga8".as_ref(),
+        "--csv".as_ref(),
+        missing.as_os_str(),
+        "--markdown".as_ref(),
+        md.as_os_str(),
+    ]);
     assert!(
         stderr.contains("cannot write there:") && stderr.contains("is not a directory that exists"),
         "{stderr}"

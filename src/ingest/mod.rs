@@ -578,8 +578,8 @@ pub fn note_same_files(runs: &mut [Run]) {
     let key = |path: &str, folder: bool| -> Option<(PathBuf, bool)> {
         let real = std::fs::canonicalize(path).ok()?;
         let checkpoint = real.parent().filter(|_| folder).and_then(|d| {
-            let name = d.file_name()?.to_str()?;
-            name.starts_with("checkpoint-").then(|| d.parent())?
+            source::checkpoint_number(d.file_name()?.to_str()?)?;
+            d.parent()
         });
         Some(match checkpoint {
             Some(run_dir) => (run_dir.join("trainer_state.json"), true),
@@ -587,11 +587,12 @@ pub fn note_same_files(runs: &mut [Run]) {
         })
     };
     let files = |r: &Run| -> Option<(Vec<PathBuf>, bool)> {
+        let folder = Path::new(&r.path).is_dir();
         let keys: Vec<_> = r
             .sources
             .iter()
             .filter(|s| s.format.is_some())
-            .map(|s| key(&s.path, Path::new(&r.path).is_dir()))
+            .map(|s| key(&s.path, folder))
             .collect::<Option<_>>()?;
         let checkpoint = keys.iter().any(|k| k.1);
         let mut paths: Vec<_> = keys.into_iter().map(|k| k.0).collect();

@@ -129,10 +129,7 @@ pub fn discover(
             continue;
         }
         if entry.is_dir() {
-            if let Some(n) = name
-                .strip_prefix("checkpoint-")
-                .and_then(|n| n.parse::<u64>().ok())
-            {
+            if let Some(n) = checkpoint_number(&name) {
                 let state = entry.join("trainer_state.json");
                 if state.is_file() {
                     checkpoints.push((n, state));
@@ -269,12 +266,16 @@ pub(super) fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// N of a folder named `checkpoint-N`, the Trainer's name for a checkpoint's folder.
+pub fn checkpoint_number(name: &str) -> Option<u64> {
+    name.strip_prefix("checkpoint-")?.parse().ok()
+}
+
 /// The run directory a `checkpoint-N` folder sits in, when the folder holds a trainer state and
 /// the parent holds files of its own.
 pub fn checkpoint_parent(path: &Path) -> Option<PathBuf> {
     let full = path.canonicalize().ok()?;
-    let name = full.file_name()?.to_str()?;
-    name.strip_prefix("checkpoint-")?.parse::<u64>().ok()?;
+    checkpoint_number(full.file_name()?.to_str()?)?;
     if !full.join("trainer_state.json").is_file() {
         return None;
     }

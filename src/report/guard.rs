@@ -141,20 +141,16 @@ pub fn check(runs: &[Run], config: &Config) -> Result<()> {
 /// Whether `path` can be written as an output: not a directory, and a file can be made beside it
 /// (where it is written first, then renamed over it). A device or a FIFO is written in place.
 fn writable(flag: &str, path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).ok();
-    if meta.as_ref().is_some_and(|m| m.is_dir()) {
+    if path.is_dir() {
         bail!(
             "{flag} {}: that is a directory; give a file path",
             path.display()
         );
     }
-    if meta.is_some_and(|m| !m.is_file()) {
+    if super::special(path) {
         return Ok(());
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = super::folder_of(path);
     if !dir.is_dir() {
         bail!(
             "{flag} {}: cannot write there: {} is not a directory that exists",

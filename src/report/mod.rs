@@ -284,10 +284,7 @@ fn rendered(target: &Option<Output>, last: bool) -> bool {
 /// A temporary file in `path`'s directory (so the rename that replaces `path` stays on one file
 /// system).
 fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = folder_of(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".losscmp-").suffix(suffix);
     if let Some(p) = output_permissions(path) {
@@ -299,6 +296,14 @@ fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
             path.display()
         )
     })
+}
+
+/// The folder an output is written in (its temporary file made there first): `.` for a bare
+/// file name.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// The permissions an output gets: those of the file it replaces, else what a new file gets

@@ -102,7 +102,7 @@ impl Chart {
     /// character in it is not well-formed XML.
     fn printable(&self) -> Chart {
         let p = |s: &str| super::text::one_line(s).into_owned();
-        Chart {
+        let mut printable = Chart {
             title: p(&self.title),
             x_label: p(&self.x_label),
             y_label: p(&self.y_label),
@@ -123,6 +123,38 @@ impl Chart {
                 })
                 .collect(),
             ..self.clone()
+        };
+        printable.note_hidden_lines();
+        printable
+    }
+
+    /// Marks in the legend a line drawn over by a later one with the same points (two runs that
+    /// logged the same values: a rerun, a copy of the baseline), which would otherwise not be
+    /// seen at all: its label says which line it is under.
+    fn note_hidden_lines(&mut self) {
+        let under: Vec<Option<String>> = (0..self.lines.len())
+            .map(|i| {
+                let line = &self.lines[i];
+                if line.label.is_empty() || line.points.is_empty() {
+                    return None;
+                }
+                // The last one drawn over it is the one seen.
+                self.lines[i + 1..]
+                    .iter()
+                    .rev()
+                    .find(|l| {
+                        !l.label.is_empty()
+                            && !l.faint
+                            && l.dots == line.dots
+                            && l.points == line.points
+                    })
+                    .map(|l| l.label.clone())
+            })
+            .collect();
+        for (line, over) in self.lines.iter_mut().zip(under) {
+            if let Some(over) = over {
+                line.label = format!("{} (under {over})", line.label);
+            }
         }
     }
 
@@ -555,6 +587,18 @@ mod tests {
                 .any(|ch| ch.is_control() && ch != '\n' && ch != '\t' && ch != '\r')
         );
         assert!(s.contains("run\\u{1b}[2J"));
+    }
+
+    #[test]
+    fn a_line_under_an_identical_one_says_so_in_the_legend() {
+        let mut c = chart();
+        c.lines[1].points = c.lines[0].points.clone();
+        let s = svg(&c).expect("draws");
+        assert!(s.contains("a (under b &lt;x&gt;)"), "{s}");
+        assert!(!s.contains("b &lt;x&gt; (under"));
+        // Lines that differ anywhere are both seen: no note.
+        let s = svg(&chart()).expect("draws");
+        assert!(!s.contains("(under"));
     }
 
     #[test]

@@ -447,7 +447,7 @@ fn a_resumed_runs_throughput_is_taken_over_its_last_session() {
 fn a_target_off_the_samples_axis_gives_no_sample_counts() {
     let doc = json_of(&[
         "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
-        "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+        "fixtures/real/01_ms-swift-2024-global-step-rows-twice",
     ]);
     assert_eq!(doc["data_axis"], "step");
     let t = &doc["comparisons"][0]["target"];

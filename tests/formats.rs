@@ -155,6 +155,64 @@ fn nanogpt_nan_losses_are_found_with_their_line() {
         .stdout(predicate::str::contains("train.log: line 104"));
 }
 
+/// nanoGPT's gradient_accumulation_steps is the total over all processes (its train.py divides
+/// it by the world size): with the world size known, the effective batch is still batch × it.
+#[test]
+fn nanogpt_accumulation_is_a_total_whatever_the_world_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("gpt2.log");
+    // The GPT-2 recipe's settings as train.py echoes them (hand-made: no block_size line, so
+    // the batch comes from its factors, not from the tokens per iteration).
+    let mut text = String::from(
+        "Overriding: batch_size = 12\nOverriding: gradient_accumulation_steps = 40\ntokens per iteration will be: 491,520\n",
+    );
+    for i in 0..30 {
+        text += &format!(
+            "iter {}: loss {:.4}, time 100.00ms, mfu 30.00%\n",
+            i * 10,
+            11.0 - 0.1 * f64::from(i)
+        );
+    }
+    std::fs::write(&log, text).expect("write");
+    let out = losscmp()
+        .arg(&log)
+        .args(["--set", "gpt2:world_size=8", "-v"])
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "effective batch 480 = per-device 12 × grad accum 40 (the total over all processes)"
+        ),
+        "{stdout}"
+    );
+    // 300 iterations × 480, not × 3,840.
+    assert!(stdout.contains("(139,200 samples)"), "{stdout}");
+    assert!(!stderr.contains("is not"), "{stderr}");
+    // A logged batch that the world size would contradict for other trainers agrees here.
+    let out = losscmp()
+        .arg("fixtures/real/17_nanogpt-stdout-config-file-echo")
+        .args([
+            "--set",
+            "17_nanogpt-stdout-config-file-echo:world_size=8",
+            "-v",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "effective batch 32 = per-device 32 × grad accum 1 (the total over all processes)"
+        ),
+        "{stdout}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("is not"));
+}
+
 #[test]
 fn ms_swift_steps_come_from_the_progress_string() {
     let doc = json_of(&["fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b"]);

@@ -306,7 +306,7 @@ fn every_printed_ratio_matches_the_values_beside_it() {
 fn a_pair_on_steps_alone_prints_each_comparison_once() {
     let (text, _) = text_of(&[
         "fixtures/real/09_megatron-gpt2-batch-size-changes-after-eval",
-        "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+        "fixtures/real/01_ms-swift-2024-global-step-rows-twice",
     ]);
     assert!(text.contains("compared by optimizer step"), "{text}");
     let at: Vec<&str> = text
@@ -416,23 +416,50 @@ fn the_json_overlap_has_its_documented_fields() {
 }
 
 /// A world size given with --set that the log's batch line contradicts: named as a
-/// contradiction, and the fix's accumulation gives the baseline's batch from the factors it
-/// prints (4 × 2 × 2 = 16), not from the logged batch's ratio (4 × 2 × 1 = 8).
+/// contradiction, and no option change is worked out from factors that disagree; one that
+/// agrees gives the change whose product is the baseline's batch.
 #[test]
-fn the_fix_after_a_set_multiplies_out_to_the_batch_it_restores() {
+fn a_set_the_log_contradicts_gives_no_option_change() {
     let (text, err) = text_of(&[
         "fixtures/lf_1gpu_ga8",
         "fixtures/lf_8proc_ga8",
         "--set",
         "lf_8proc_ga8:world_size=4",
     ]);
+    // 4 × 2 × 8 is not the logged 128: which fact is wrong is not known, so no option change
+    // is worked out from them (a GA 8 → 2 would give 32 on the 8 processes the log says ran).
+    assert!(
+        text.contains("Its batch facts disagree (see the warnings), so no option change is worked out from them."),
+        "{text}"
+    );
+    assert!(!text.contains("gradient_accumulation_steps 8 →"), "{text}");
+    assert!(err.contains("is not world_size 4"), "{err}");
+    // A --set that agrees with the log changes nothing: GA 8 → 1, 8 × 2 × 1 = 16.
+    let (text, _) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8",
+        "--set",
+        "lf_8proc_ga8:world_size=8",
+    ]);
     assert!(
         text.contains(
-            "gradient_accumulation_steps 8 → 2 for lf_8proc_ga8: 4 × 2 × 2 = 16 restores"
+            "gradient_accumulation_steps 8 → 1 for lf_8proc_ga8: 8 × 2 × 1 = 16 restores"
         ),
         "{text}"
     );
-    assert!(err.contains("is not world_size 4"), "{err}");
+}
+
+/// A --set of the accumulation the log already states otherwise gives no change "1 → 1".
+#[test]
+fn a_set_against_the_log_gives_no_empty_change() {
+    let (text, _) = text_of(&[
+        "fixtures/lf_1gpu_ga8",
+        "fixtures/lf_8proc_ga8",
+        "--set",
+        "lf_8proc_ga8:grad_accum=1",
+    ]);
+    assert!(!text.contains("1 → 1"), "{text}");
+    assert!(text.contains("Its batch facts disagree"), "{text}");
 }
 
 /// Counts agree with their nouns: "8 warnings, 1 info", "1 warning".

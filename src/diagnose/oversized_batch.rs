@@ -527,17 +527,30 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
     let mut changes: Vec<ConfigChange> = Vec::new();
     // The accumulation that gives the smaller run's batch: from the factors where they are
     // known (so the product printed is that batch), else the batch ratio.
+    // nanoGPT's accumulation is the total over all processes: batch × it is the whole batch.
+    let total = big.config.accumulation_is_total();
     let to_ga = |g: f64| match (b_small, world, pdb) {
+        (Some(b), _, Some(p)) if total => whole(b / p),
         (Some(b), Some(w), Some(p)) if trainer.batch_grows_with_world() => whole(b / (w * p)),
         _ => whole(g / k),
     };
+    // Factors that contradict the stated batch (warned about when read, or a --set against
+    // the log) give no option change: which of them is wrong is not known.
+    let agree = big
+        .config
+        .batch_product()
+        .zip(b_big)
+        .is_none_or(|((p, _), b)| (p - b).abs() <= 0.5);
     let summary = if let Some((new_ga, mut cs)) = ga
+        .filter(|_| agree)
         .zip(ga.and_then(to_ga))
+        .filter(|(g, n)| g != n)
         .map(|(g, n)| (n, accumulation(big, g, n)))
         .filter(|(_, cs)| !cs.is_empty())
     {
-        let product = match (world, pdb) {
-            (Some(w), Some(b)) => format!(
+        let product = match (total, world, pdb) {
+            (true, _, Some(b)) => format!("{} × {} = {}", num(b), num(new_ga), num(b * new_ga)),
+            (false, Some(w), Some(b)) => format!(
                 "{} × {} × {} = {}",
                 num(w),
                 num(b),
@@ -566,6 +579,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         changes.append(&mut cs);
         s + &keep_samples(big, k, &mut changes)
     } else if let Some(c) = pdb
+        .filter(|_| agree)
         .and_then(|b| whole(b / k))
         .and_then(|n| change(big, Key::PerDeviceBatch, pdb, n))
         // Megatron-LM: accumulation is derived from the global batch, which is the option.
@@ -588,8 +602,18 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
         } else {
             format!(", or train {} as long", times(k))
         };
+        let disagree = if agree {
+            ""
+        } else {
+            " Its batch facts disagree (see the warnings), so no option change is worked out from them."
+        };
+        let factors = if total {
+            "per-device batch × gradient accumulation, the total over all processes"
+        } else {
+            "per-device batch × world size × gradient accumulation"
+        };
         format!(
-            "Reduce {}'s effective batch (per-device batch × world size × gradient accumulation) by {}{longer}.",
+            "Reduce {}'s effective batch ({factors}) by {}{longer}.{disagree}",
             big.label,
             times(k)
         )

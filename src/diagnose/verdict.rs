@@ -307,9 +307,15 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
     if run.config.num(Key::EffectiveBatch).is_some() {
         return None;
     }
-    let factors = [Key::WorldSize, Key::PerDeviceBatch, Key::GradAccum];
+    // nanoGPT's accumulation is the total over all processes: the world size is no factor.
+    let factors: &[Key] = if run.config.accumulation_is_total() {
+        &[Key::PerDeviceBatch, Key::GradAccum]
+    } else {
+        &[Key::WorldSize, Key::PerDeviceBatch, Key::GradAccum]
+    };
     let missing: Vec<Key> = factors
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| run.config.num(*k).is_none())
         .collect();
     // All three unknown: the product is the one number to give.

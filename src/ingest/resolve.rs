@@ -71,8 +71,10 @@ pub fn resolve(
             Some(_) => {}
         }
     }
-    derive(&mut cfg, files);
+    // The trainer first: how its batch is made (nanoGPT's accumulation is a total) is part of
+    // what is derived.
     trainer(&mut cfg, files);
+    derive(&mut cfg, files);
     check_product(&cfg, warnings);
     cfg
 }
@@ -317,19 +319,8 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     };
 
     // The effective batch of its parts, before steps per epoch reads it (the examples over it).
-    if let (None, Some(w), Some(b), Some(g)) = (
-        cfg.get(EffectiveBatch),
-        cfg.num(WorldSize),
-        cfg.num(PerDeviceBatch),
-        cfg.num(GradAccum),
-    ) {
-        cfg.set_if_absent(
-            EffectiveBatch,
-            num(w * b * g),
-            Provenance::Derived(format!(
-                "world_size {w} × per_device_batch {b} × grad_accum {g}"
-            )),
-        );
+    if let (None, Some((product, how))) = (cfg.get(EffectiveBatch), cfg.batch_product()) {
+        cfg.set_if_absent(EffectiveBatch, num(product), Provenance::Derived(how));
     }
     // Steps per epoch, the first of: the planned total over the epochs, when both are stated,
     // divide evenly and fit what else is known (exact, where a logged epoch may be rounded: a
@@ -486,9 +477,31 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         // nanoGPT's gradient_accumulation_steps is the total over all processes (train.py
         // divides it by the world size): batch × it is the effective batch on any number of
         // processes, and says nothing of how many there were.
-        let global_accumulation = files.iter().any(|f| f.format.name() == "nanogpt");
+        let total = cfg.accumulation_is_total();
         match (w, b, g) {
-            (None, Some(_), Some(_)) if global_accumulation => {}
+            (_, Some(_), Some(_)) if total => {}
+            (_, Some(b), None) if total => {
+                if let Some(g) = near_integer(eff / b).filter(|g| (g * b - eff).abs() < 0.5) {
+                    cfg.set_if_absent(
+                        GradAccum,
+                        num(g),
+                        Provenance::Derived(format!(
+                            "effective_batch {eff} ÷ per_device_batch {b} (the accumulation is the total over all processes)"
+                        )),
+                    );
+                }
+            }
+            (_, None, Some(g)) if total => {
+                if let Some(b) = near_integer(eff / g).filter(|b| (b * g - eff).abs() < 0.5) {
+                    cfg.set_if_absent(
+                        PerDeviceBatch,
+                        num(b),
+                        Provenance::Derived(format!(
+                            "effective_batch {eff} ÷ grad_accum {g} (the total over all processes)"
+                        )),
+                    );
+                }
+            }
             (None, Some(b), Some(g)) => {
                 if let Some(w) =
                     near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5)
@@ -585,11 +598,12 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
     // Without the world size, the effective batch must still be a whole multiple of the
     // per-device batch × accumulation: the header saying 8 per device × 1 but a total of 4
     // contradicts itself.
-    if let (Some(eff), None, Some(b), Some(g)) = (
+    if let (Some(eff), None, Some(b), Some(g), false) = (
         cfg.get(EffectiveBatch),
         cfg.num(WorldSize),
         cfg.get(PerDeviceBatch),
         cfg.get(GradAccum),
+        cfg.accumulation_is_total(),
     ) {
         if let (Some(e), Some(bv), Some(gv)) =
             (eff.value.as_f64(), b.value.as_f64(), g.value.as_f64())
@@ -604,25 +618,35 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
             }
         }
     }
-    if let (Some(eff), Some(w), Some(b), Some(g)) = (
-        cfg.get(EffectiveBatch),
-        cfg.num(WorldSize),
-        cfg.num(PerDeviceBatch),
-        cfg.num(GradAccum),
-    ) {
+    if let (Some(eff), Some((product, _))) = (cfg.get(EffectiveBatch), cfg.batch_product()) {
         if let Some(e) = eff.value.as_f64() {
-            if (w * b * g - e).abs() > 0.5 && !matches!(eff.source, Provenance::Derived(_)) {
+            if (product - e).abs() > 0.5 && !matches!(eff.source, Provenance::Derived(_)) {
                 let at = |k: Key| {
-                    cfg.get(k)
-                        .map_or_else(String::new, |v| format!(" ({})", v.source))
+                    let v = cfg.num(k).map_or_else(String::new, |x| x.to_string());
+                    let from = cfg
+                        .get(k)
+                        .map_or_else(String::new, |v| format!(" ({})", v.source));
+                    format!("{} {v}{from}", k.name())
+                };
+                let (factors, hint) = if cfg.accumulation_is_total() {
+                    (
+                        format!("{} × {}", at(PerDeviceBatch), at(GradAccum)),
+                        "the accumulation is nanoGPT's total over all processes",
+                    )
+                } else {
+                    (
+                        format!(
+                            "{} × {} × {}",
+                            at(WorldSize),
+                            at(PerDeviceBatch),
+                            at(GradAccum)
+                        ),
+                        "check world_size (DataParallel, tensor/pipeline parallelism)",
+                    )
                 };
                 warnings.push(format!(
-                    "effective_batch {e} ({}) is not world_size {w}{} × per_device_batch {b}{} × grad_accum {g}{} = {}; check world_size (DataParallel, tensor/pipeline parallelism)",
+                    "effective_batch {e} ({}) is not {factors} = {product}; {hint}",
                     eff.source,
-                    at(WorldSize),
-                    at(PerDeviceBatch),
-                    at(GradAccum),
-                    w * b * g
                 ));
             }
         }

@@ -225,6 +225,31 @@ impl RunConfig {
         self.values.get(&key)
     }
 
+    /// Whether the run's gradient accumulation is the total over all processes: nanoGPT's
+    /// `gradient_accumulation_steps`, which its train.py divides by the world size. The
+    /// effective batch is then per-device batch × accumulation on any number of processes.
+    pub fn accumulation_is_total(&self) -> bool {
+        self.text(Key::Trainer) == Some("nanogpt")
+    }
+
+    /// The effective batch the factors make, where all they need is known: world size ×
+    /// per-device batch × accumulation, or per-device batch × accumulation where the
+    /// accumulation is the total over all processes; with the formula it was worked out by.
+    pub fn batch_product(&self) -> Option<(f64, String)> {
+        let (b, g) = (self.num(Key::PerDeviceBatch)?, self.num(Key::GradAccum)?);
+        if self.accumulation_is_total() {
+            return Some((
+                b * g,
+                format!("per_device_batch {b} × grad_accum {g} (the total over all processes)"),
+            ));
+        }
+        let w = self.num(Key::WorldSize)?;
+        Some((
+            w * b * g,
+            format!("world_size {w} × per_device_batch {b} × grad_accum {g}"),
+        ))
+    }
+
     /// Sets a key unless it is already known. A non-finite number (a derivation that divided by
     /// zero or overflowed) is not a value and is not set.
     pub fn set_if_absent(&mut self, key: Key, value: ConfigValue, source: Provenance) {

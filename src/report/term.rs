@@ -386,27 +386,38 @@ fn run_block(
     let c = &run.config;
     let eff = match c.num(Key::EffectiveBatch) {
         Some(b) => {
-            let product = match (
-                c.num(Key::WorldSize),
-                c.num(Key::PerDeviceBatch),
-                c.num(Key::GradAccum),
-            ) {
-                // An equation only where it holds: facts that contradict each other (warned
-                // about when read) are listed, not multiplied.
-                (Some(w), Some(d), Some(g)) if (w * d * g - b).abs() <= 1e-9 * b.abs() => format!(
-                    " = world {} × per-device {} × grad accum {}",
-                    num(w),
-                    num(d),
-                    num(g)
+            let (d, g) = (c.num(Key::PerDeviceBatch), c.num(Key::GradAccum));
+            // The factors as printed: nanoGPT's accumulation is the total over all processes,
+            // so the world size is not among them.
+            let factors = match (c.accumulation_is_total(), c.num(Key::WorldSize), d, g) {
+                (true, _, Some(d), Some(g)) => Some((
+                    d * g,
+                    format!(
+                        "per-device {} × grad accum {} (the total over all processes)",
+                        num(d),
+                        num(g)
+                    ),
+                )),
+                (false, Some(w), Some(d), Some(g)) => Some((
+                    w * d * g,
+                    format!(
+                        "world {} × per-device {} × grad accum {}",
+                        num(w),
+                        num(d),
+                        num(g)
+                    ),
+                )),
+                _ => None,
+            };
+            // An equation only where it holds: facts that contradict each other (warned
+            // about when read) are listed, not multiplied.
+            let product = match factors {
+                Some((p, text)) if (p - b).abs() <= 1e-9 * b.abs() => format!(" = {text}"),
+                Some((p, text)) => format!(
+                    " (not {text} = {}: the facts disagree, see the warnings)",
+                    num(p)
                 ),
-                (Some(w), Some(d), Some(g)) => format!(
-                    " (not world {} × per-device {} × grad accum {} = {}: the facts disagree, see the warnings)",
-                    num(w),
-                    num(d),
-                    num(g),
-                    num(w * d * g)
-                ),
-                _ => String::new(),
+                None => String::new(),
             };
             format!("{}{product}", num(b))
         }

@@ -692,3 +692,69 @@ fn an_output_that_cannot_be_written_stops_all_of_them_first() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Text saved with a byte-order mark reads as the same text without one: a UTF-8 BOM (Notepad,
+/// PowerShell 7's `Out-File -Encoding utf8BOM`) is dropped, UTF-16 (Windows PowerShell's `>`) is
+/// transcoded, plain or gzipped, in a run directory, alone, or on stdin.
+#[test]
+fn byte_order_marks_read_as_the_text_without_them() {
+    let (tmp, run) = copy_run("lf_1gpu_ga8");
+    let run_arg = run.to_str().expect("utf-8 path").to_string();
+    let plain = |name: &str| fs::read(run.join(name)).expect("read");
+    let json = |args: &[&str], stdin: Option<Vec<u8>>| {
+        let mut cmd = losscmp();
+        cmd.args(args).args(["--json", "-"]);
+        if let Some(bytes) = stdin {
+            cmd.write_stdin(bytes);
+        }
+        let out = cmd.output().expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        // Every value, not where it was read from (the files have other names).
+        let metrics = doc["runs"][0]["metrics"].as_object_mut().expect("metrics");
+        for m in metrics.values_mut() {
+            m.as_object_mut().expect("metric").remove("source");
+        }
+        doc["runs"][0]["metrics"].to_string()
+    };
+    let bom = |bytes: Vec<u8>| [vec![0xef, 0xbb, 0xbf], bytes].concat();
+    let utf16 = |bytes: &[u8]| {
+        let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        let mut out = vec![0xff, 0xfe];
+        out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        out
+    };
+    // Each file alone, with and without its mark, gives the same metrics.
+    for name in ["trainer_state.json", "trainer_log.jsonl", "train.log"] {
+        let want = json(&[run.join(name).to_str().expect("path")], None);
+        for (tag, bytes) in [("utf8", bom(plain(name))), ("utf16", utf16(&plain(name)))] {
+            let p = tmp.path().join(format!("{tag}-{name}"));
+            fs::write(&p, &bytes).expect("write");
+            assert_eq!(
+                json(&[p.to_str().expect("path")], None),
+                want,
+                "{tag} {name}"
+            );
+            let gz = tmp.path().join(format!("{tag}-{name}.gz"));
+            fs::write(&gz, gzip(&bytes)).expect("write");
+            assert_eq!(
+                json(&[gz.to_str().expect("path")], None),
+                want,
+                "{tag} {name}.gz"
+            );
+            assert_eq!(json(&["-"], Some(bytes)), want, "{tag} {name} on stdin");
+        }
+    }
+    // The whole run with its files marked reads as the run.
+    let want = json(&[&run_arg], None);
+    for name in ["trainer_state.json", "trainer_log.jsonl"] {
+        fs::write(run.join(name), bom(plain(name))).expect("write");
+    }
+    fs::write(run.join("train.log"), utf16(&plain("train.log"))).expect("write");
+    assert_eq!(json(&[&run_arg], None), want);
+}

@@ -6,6 +6,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use encoding_rs_io::DecodeReaderBytesBuilder;
 use flate2::read::MultiGzDecoder;
 
 use super::crash;
@@ -32,6 +33,10 @@ pub enum IngestError {
     Empty { path: String },
     #[error("{path}: a binary file, not a training log")]
     Binary { path: String },
+    #[error(
+        "{path}: UTF-16 text can be read whole but not followed as it grows; have the trainer write UTF-8 (in PowerShell: `| Out-File -Encoding utf8`)"
+    )]
+    Utf16Growing { path: String },
     #[error(
         "{path}: a Git LFS pointer, not the log itself; run `git lfs pull` in its repository first"
     )]
@@ -402,20 +407,54 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
 }
 
 /// [`open`] for a reader that asks for large blocks itself: a plain file unbuffered (a buffer
-/// would copy every byte once more), gzip decompressed.
+/// would copy every byte once more), gzip decompressed, text with a byte-order mark as UTF-8.
 pub fn open_blocks(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
-    // A regular file is told from gzip by its first two bytes, not by filling the buffer.
+    // A regular file is told from gzip by its first bytes, not by filling the buffer.
     if let Some(file) = plain_file(path)? {
         return Ok(Box::new(file));
     }
-    let file = File::open(path).map_err(|e| IngestError::Io {
+    let io = |e| IngestError::Io {
         path: path.display().to_string(),
         error: e,
-    })?;
-    Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-        256 * 1024,
-        file,
-    ))))
+    };
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
+    let gz = {
+        use std::io::BufRead;
+        file.fill_buf().map_err(io)?.starts_with(&GZIP)
+    };
+    Ok(if gz {
+        as_utf8(Box::new(MultiGzDecoder::new(file)))
+    } else {
+        as_utf8(Box::new(file))
+    })
+}
+
+/// gzip's magic bytes.
+const GZIP: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a file's first bytes are a byte-order mark: UTF-8's, or UTF-16's (either byte order).
+fn has_bom(first: &[u8]) -> bool {
+    first.starts_with(&[0xef, 0xbb, 0xbf])
+        || first.starts_with(&[0xff, 0xfe])
+        || first.starts_with(&[0xfe, 0xff])
+}
+
+/// `reader` as UTF-8: text that starts with a UTF-16 byte-order mark transcoded as it streams,
+/// a UTF-8 byte-order mark dropped; anything else passed through as it is.
+fn as_utf8(reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    Box::new(
+        DecodeReaderBytesBuilder::new()
+            .strip_bom(true)
+            .build(reader),
+    )
+}
+
+/// Up to the first three bytes of `file`, read from where it is.
+fn first_bytes(file: &mut File) -> io::Result<([u8; 3], usize)> {
+    let mut first = [0u8; 3];
+    let n = file.take(3).read(&mut first)?;
+    // A short first read of a regular file is its end.
+    Ok((first, n))
 }
 
 /// A file a reader may cut in parts: a regular, uncompressed file of at least `min` bytes (and
@@ -429,9 +468,10 @@ pub fn splittable(path: &Path, min: u64) -> io::Result<Option<(File, u64)>> {
         return Ok(None);
     }
     let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
-    file.read_exact(&mut magic)?;
-    Ok((magic != [0x1f, 0x8b]).then_some((file, meta.len())))
+    let (first, n) = first_bytes(&mut file)?;
+    // Compressed or transcoded text is read in one stream.
+    let plain = !first[..n].starts_with(&GZIP) && !has_bom(&first[..n]);
+    Ok(plain.then_some((file, meta.len())))
 }
 
 /// The file, opened, when it is a regular file that is not gzip-compressed; `None` for anything
@@ -445,9 +485,8 @@ fn plain_file(path: &Path) -> Result<Option<File>, IngestError> {
         return Ok(None);
     }
     let mut file = File::open(path).map_err(err)?;
-    let mut magic = [0u8; 2];
-    let n = (&mut file).take(2).read(&mut magic).map_err(err)?;
-    if n == 2 && magic == [0x1f, 0x8b] {
+    let (first, n) = first_bytes(&mut file).map_err(err)?;
+    if first[..n].starts_with(&GZIP) || has_bom(&first[..n]) {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0)).map_err(err)?;
@@ -578,18 +617,19 @@ impl Input {
             }
             Box::new(File::open(path).map_err(io)?)
         };
-        // A stream is read once; its first two bytes tell gzip.
+        // A stream is read once; its first two bytes tell gzip, and the first of its text a
+        // byte-order mark.
         let mut reader = BufReader::with_capacity(SNIFF_BYTES, raw);
         let gz = {
             use std::io::BufRead;
-            reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b])
+            reader.fill_buf().map_err(io)?.starts_with(&GZIP)
         };
         let rest: Box<dyn Read + Send> = if gz {
             Box::new(MultiGzDecoder::new(reader))
         } else {
             Box::new(reader)
         };
-        Input::stream(display, rest)
+        Input::stream(display, as_utf8(rest))
     }
 
     /// A stream whose first [`SNIFF_BYTES`] are read now for sniffing and handed back in front
@@ -621,6 +661,15 @@ impl Input {
             error: e,
         };
         let mut file = File::open(path).map_err(io)?;
+        if from == 0 {
+            // The first read: a byte-order mark is read as a whole read reads it.
+            return Input::stream(display, as_utf8(Box::new(file.take(to))));
+        }
+        // UTF-16 cannot be taken up mid-file by byte offsets as it grows.
+        let (first, n) = first_bytes(&mut file).map_err(io)?;
+        if has_bom(&first[..n]) && !first.starts_with(&[0xef, 0xbb, 0xbf]) {
+            return Err(IngestError::Utf16Growing { path: display });
+        }
         file.seek(SeekFrom::Start(from)).map_err(io)?;
         Input::stream(display, Box::new(file.take(to.saturating_sub(from))))
     }

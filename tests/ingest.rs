@@ -617,6 +617,47 @@ fn a_log_that_holds_part_of_a_finished_run_is_said_and_its_results_sit_at_their_
     assert!(!warnings.contains("hold part of the run"), "{warnings}");
 }
 
+/// transformers before 4.5 logged steps per second as `train_samples_per_second`: 3.969 ×
+/// 20.155 s is real/21's 80 steps, not 80 samples. No batch of 1 is derived from it, and it is
+/// said; where the example scripts' `train_samples` is known, the batch comes from it.
+#[test]
+fn an_old_transformers_samples_per_second_that_counts_steps_gives_no_batch() {
+    let case = fixture("real/21_hf-state-2021-era-summary-without-train-loss");
+    let doc = json_of(&[case.to_str().expect("utf-8")]);
+    let config = &doc["runs"][0]["config"];
+    assert!(config["effective_batch"]["value"].is_null(), "{config}");
+    assert!(
+        config["train_samples_per_second"]["value"].is_null(),
+        "{config}"
+    );
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("× train_runtime 20.155 is 80, the run's 80 steps: transformers before 4.5 logged steps per second under that name"),
+        "{warnings}"
+    );
+
+    let case = fixture("public/40_hf-2021-results-samples-per-second-counts-steps");
+    let doc = json_of(&[case.to_str().expect("utf-8")]);
+    let config = &doc["runs"][0]["config"];
+    assert_eq!(config["num_examples"]["value"], 14732.0, "{config}");
+    assert_eq!(config["effective_batch"]["value"], 64.0, "{config}");
+    assert!(
+        config["effective_batch"]["source"]
+            .as_str()
+            .is_some_and(|s| s.contains("num_examples 14732 × epochs 3 ÷ total_steps 693")),
+        "{config}"
+    );
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("is 693, the run's 693 steps"),
+        "{warnings}"
+    );
+    // One loss, at step 500 of 693, logged every 500: the run's last log, not a part of it.
+    assert!(!warnings.contains("hold part of the run"), "{warnings}");
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(loss["final_samples"], 32000.0, "{loss}");
+}
+
 #[test]
 fn a_throughput_batch_is_a_multiple_of_the_per_device_batch() {
     // 260 examples at per-device batch 2 and GA 8: 17 steps an epoch, the last one partial.

@@ -187,12 +187,14 @@ impl Parsed {
         }
     }
 
-    /// The end-of-training throughput (`train_runtime`, `train_samples_per_second`) read by
+    /// The end-of-training throughput (`train_runtime`, `train_samples_per_second`,
+    /// `train_steps_per_second`) read by
     /// `value`, each located by `at(field)`; state written after the fact (rank 2).
     fn throughput(&mut self, value: impl Fn(&str) -> Option<f64>, at: impl Fn(&'static str) -> At) {
         for (field, key) in [
             ("train_runtime", Key::TrainRuntime),
             ("train_samples_per_second", Key::TrainSamplesPerSecond),
+            ("train_steps_per_second", Key::TrainStepsPerSecond),
         ] {
             if let Some(x) = value(field) {
                 self.fact(key, x, at(field), 2);

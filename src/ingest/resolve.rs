@@ -75,6 +75,7 @@ pub fn resolve(
     // what is derived.
     trainer(&mut cfg, files);
     derive(&mut cfg, files);
+    steps_for_samples(&mut cfg, warnings);
     check_product(&cfg, warnings);
     cfg
 }
@@ -185,6 +186,29 @@ pub(in crate::ingest) fn fits(spe: f64, other: f64) -> bool {
 /// makes `r` up to a step's worth of an epoch short of the batch: with the per-device batch
 /// known (and the world size), the batch is the multiple of it within 2% of `r`, else the one
 /// above `r` that such a shortfall explains; without it, the whole number within 2% of `r`.
+/// The batch whose epochs of `n` examples, the last batch partial, make `t` steps in `e` whole
+/// epochs: the smallest b with ⌈n ÷ b⌉ = t ÷ e, when ⌈n ÷ b⌉ is that and b is not 1 (a batch
+/// of 1 has no partial batch). With the steps per epoch.
+fn batch_of_epoch(n: f64, e: f64, t: f64) -> Option<(f64, f64)> {
+    let spe = near_integer(t / e).filter(|s| (s * e - t).abs() < 0.5)?;
+    if !(n.fract() == 0.0 && n >= spe) {
+        return None;
+    }
+    let b = (n / spe).ceil();
+    (b >= 2.0 && (n / b).ceil() == spe).then_some((b, spe))
+}
+
+/// Whether a run's `train_samples_per_second` counts steps: transformers before 4.5 divided
+/// its steps, not its samples, by the runtime, so that figure × runtime is the step count, and
+/// wrote no `train_steps_per_second` beside it. Read so only where the run's batch is not known
+/// to be 1 (then the two are one).
+fn counts_steps(sps: f64, runtime: f64, steps: f64, cfg: &RunConfig) -> bool {
+    let per_step = sps * runtime / steps;
+    (per_step - 1.0).abs() <= 0.01
+        && cfg.get(Key::TrainStepsPerSecond).is_none()
+        && cfg.num(Key::EffectiveBatch).is_none_or(|b| b > 1.0)
+}
+
 fn batch_of_throughput(cfg: &RunConfig, r: f64) -> Option<(f64, String)> {
     use Key::*;
     let Some(per_device) = cfg.num(PerDeviceBatch) else {
@@ -451,10 +475,19 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                         "≈ num_examples {n} × epochs {e} ÷ total_steps {t}"
                     )),
                 );
+            } else if let Some((b, spe)) = batch_of_epoch(n, e, t) {
+                cfg.set_if_absent(
+                    EffectiveBatch,
+                    num(b),
+                    Provenance::Derived(format!(
+                        "num_examples {n} in ⌈{n} ÷ {b}⌉ = {spe} steps an epoch, total_steps {t} ÷ epochs {e} (the last batch of each epoch partial)"
+                    )),
+                );
             }
         } else if let (Some(sps), Some(rt)) =
             (cfg.num(TrainSamplesPerSecond), cfg.num(TrainRuntime))
             && let Some(t) = cfg.num(TotalSteps).or_else(last_step)
+            && !counts_steps(sps, rt, t, cfg)
         {
             let r = sps * rt / t;
             if let Some((b, unit)) = batch_of_throughput(cfg, r) {
@@ -593,6 +626,31 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     }
 }
 
+/// A `train_samples_per_second` that counts steps (transformers before 4.5) is no throughput:
+/// dropped, with a warning, so no batch or efficiency is worked out from it.
+fn steps_for_samples(cfg: &mut RunConfig, warnings: &mut Vec<String>) {
+    use Key::*;
+    let (Some(sps), Some(rt), Some(t)) = (
+        cfg.get(TrainSamplesPerSecond),
+        cfg.num(TrainRuntime),
+        cfg.num(TotalSteps),
+    ) else {
+        return;
+    };
+    let Some(x) = sps.value.as_f64() else {
+        return;
+    };
+    if matches!(sps.source, Provenance::Override(_)) || !counts_steps(x, rt, t, cfg) {
+        return;
+    }
+    warnings.push(format!(
+        "train_samples_per_second {x} ({}) × train_runtime {rt} is {}, the run's {t} steps: transformers before 4.5 logged steps per second under that name (and no train_steps_per_second beside it); not used as a throughput (no batch or scaling efficiency is worked out from it)",
+        sps.source,
+        (x * rt).round()
+    ));
+    cfg.values.remove(&TrainSamplesPerSecond);
+}
+
 fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
     use Key::*;
     // Without the world size, the effective batch must still be a whole multiple of the
@@ -655,7 +713,18 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::whole_epochs;
+    use super::{batch_of_epoch, whole_epochs};
+
+    #[test]
+    fn a_batch_is_the_one_whose_partial_epochs_make_the_steps() {
+        // 260 examples in batches of 16: 17 steps an epoch (the last of 4), 51 in 3 epochs.
+        assert_eq!(batch_of_epoch(260.0, 3.0, 51.0), Some((16.0, 17.0)));
+        // 14,732 examples, 693 steps in 3 epochs: 231 an epoch, batches of 64.
+        assert_eq!(batch_of_epoch(14732.0, 3.0, 693.0), Some((64.0, 231.0)));
+        // A batch of 1 has no partial batch; steps that are no whole number an epoch, none.
+        assert_eq!(batch_of_epoch(100.0, 1.0, 100.0), None);
+        assert_eq!(batch_of_epoch(260.0, 3.0, 50.0), None);
+    }
 
     #[test]
     fn steps_per_epoch_is_the_neighbour_the_total_divides() {

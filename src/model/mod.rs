@@ -47,6 +47,9 @@ pub enum Key {
     TransformersVersion,
     TrainRuntime,
     TrainSamplesPerSecond,
+    /// The end-of-training steps per second (transformers 4.5 and later write it beside the
+    /// samples per second; before, `train_samples_per_second` counted steps).
+    TrainStepsPerSecond,
     /// The optimizer step a resumed run's last session started from (the Trainer's
     /// "Resuming training from checkpoint ... global step N").
     ResumedFromStep,
@@ -62,7 +65,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in report order.
-    pub const ALL: [Key; 21] = [
+    pub const ALL: [Key; 22] = [
         Key::WorldSize,
         Key::PerDeviceBatch,
         Key::GradAccum,
@@ -80,6 +83,7 @@ impl Key {
         Key::TransformersVersion,
         Key::TrainRuntime,
         Key::TrainSamplesPerSecond,
+        Key::TrainStepsPerSecond,
         Key::ResumedFromStep,
         Key::TokensSeen,
         Key::BestMetric,
@@ -106,6 +110,7 @@ impl Key {
             Key::TransformersVersion => "transformers_version",
             Key::TrainRuntime => "train_runtime",
             Key::TrainSamplesPerSecond => "train_samples_per_second",
+            Key::TrainStepsPerSecond => "train_steps_per_second",
             Key::ResumedFromStep => "resumed_from_step",
             Key::TokensSeen => "tokens_seen",
             Key::BestMetric => "best_metric",
@@ -537,14 +542,17 @@ pub fn stopped_short(config: &RunConfig, loss: Option<&Series>) -> Option<(f64, 
 
 /// Whether logs whose last step is `last` fall short of step `end`: a finished run's last log
 /// may be up to a logging interval before its end (`logging_steps`, else the last gap between
-/// the loss's steps), so only a gap past that and 5% of `end` counts.
+/// the loss's steps, or a lone loss's step: the Trainer logs first at step `logging_steps`), so
+/// only a gap past that and 5% of `end` counts.
 pub fn falls_short(config: &RunConfig, loss: Option<&Series>, last: f64, end: f64) -> bool {
     let interval = config
         .num(Key::LoggingSteps)
         .or_else(|| {
             let p = &loss?.points;
-            let n = p.len();
-            Some(p.get(n.checked_sub(1)?)?.step - p.get(n.checked_sub(2)?)?.step)
+            match p.len() {
+                1 => Some(p.get(0)?.step),
+                n => Some(p.get(n.checked_sub(1)?)?.step - p.get(n.checked_sub(2)?)?.step),
+            }
         })
         .filter(|g| g.is_finite())
         .unwrap_or(1.0)

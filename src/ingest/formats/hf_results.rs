@@ -57,6 +57,14 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
     {
         out.fact(Key::TokensSeen, x, "num_input_tokens_seen", 2);
     }
+    // The example scripts' (run_clm.py, run_summarization.py …) count of training examples.
+    if let Some(x) = map
+        .get("train_samples")
+        .and_then(number)
+        .filter(|&x| x >= 1.0 && x.fract() == 0.0)
+    {
+        out.fact(Key::NumExamples, x, "train_samples", 2);
+    }
     let epoch = map.get("epoch").and_then(number);
     // Written when training ended: where it stood then.
     out.stood = epoch

@@ -182,6 +182,7 @@ pub fn read(mut reader: impl Read, path: &str) -> Result<Parsed, IngestError> {
                 let key = match v.tag.as_str() {
                     "train/train_runtime" => Key::TrainRuntime,
                     "train/train_samples_per_second" => Key::TrainSamplesPerSecond,
+                    "train/train_steps_per_second" => Key::TrainStepsPerSecond,
                     _ => continue,
                 };
                 out.fact(key, x, At::Record(index, v.tag.clone().into()), 2);

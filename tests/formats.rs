@@ -213,6 +213,48 @@ fn nanogpt_accumulation_is_a_total_whatever_the_world_size() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("is not"));
 }
 
+/// A stdout buffered by nohup writes 20 dicts at once after the bar has reached the next
+/// evaluation: all follow the same bar counter. None is dropped as a duplicate; each is placed by
+/// its epoch (the bar's total 1,755 ÷ the summary's epoch 3 = 585 steps an epoch), in order,
+/// and the warning says so and how close that is.
+#[test]
+fn dicts_written_in_bursts_after_the_bar_are_placed_by_their_epochs() {
+    let doc = json_of(&["fixtures/public/41_trl-sft-nohup-stdout-dicts-in-bursts"]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(loss["points"], 55, "{loss}");
+    assert_eq!(loss["dropped_duplicates"], 0, "{loss}");
+    // The last dict, epoch 2.99: 2.99 × 585 = 1,749.15.
+    assert_eq!(loss["final_step"], 1749.0, "{loss}");
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings
+            .contains("57 metric dicts were written in bursts after the progress bar had moved on")
+            && warnings.contains("about ±3 steps"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("logged more than once"), "{warnings}");
+    let out = losscmp()
+        .arg("fixtures/public/41_trl-sft-nohup-stdout-dicts-in-bursts")
+        .args(["--csv", "-"])
+        .output()
+        .expect("runs");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let steps: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.contains(",loss,"))
+        .map(|l| {
+            l.split(',')
+                .nth(2)
+                .and_then(|s| s.parse().ok())
+                .expect("step")
+        })
+        .collect();
+    assert_eq!(steps.len(), 55);
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    // The first, epoch 0.02 (logged at step 10): 0.02 × 585 = 11.7.
+    assert_eq!(steps[0], 12.0);
+}
+
 #[test]
 fn ms_swift_steps_come_from_the_progress_string() {
     let doc = json_of(&["fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b"]);

@@ -235,6 +235,7 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
                     })
             };
             st.out.throughput(num, |field| At::line(lineno, field));
+            st.summary_epoch = num("epoch").filter(|e| e.is_finite() && *e > 0.0);
         }
         return;
     }

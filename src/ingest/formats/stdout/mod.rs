@@ -105,6 +105,9 @@ struct State {
     bad_dicts: crate::ingest::Skipped,
     /// The metrics of the dict being read, by name number ([`Names::number`]).
     metrics: Vec<(u32, f64)>,
+    /// The epoch of the end-of-training summary dict (`train_runtime`, …, `epoch`), the last
+    /// one read: where training ended, for dicts no bar places.
+    summary_epoch: Option<f64>,
     /// What each key of the dicts read before means, by position ([`DictKey`]).
     dict_shape: Shape<DictKey>,
 }
@@ -131,6 +134,7 @@ impl State {
             nul: None,
             nul_lines: 0,
             metrics: Vec::new(),
+            summary_epoch: None,
             dict_shape: Shape::default(),
             bad_dicts: crate::ingest::Skipped::default(),
         }
@@ -184,6 +188,7 @@ impl State {
             self.nul = next.nul.map(|(l, o)| (l.saturating_add(before), o));
         }
         self.nul_lines += next.nul_lines;
+        self.summary_epoch = next.summary_epoch.or(self.summary_epoch);
         self.bad_dicts.count += next.bad_dicts.count;
         if self.bad_dicts.first.is_none() {
             self.bad_dicts.first = next.bad_dicts.first.map(|l| l + before as usize);
@@ -297,13 +302,13 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
             );
         }
     }
-    place_steps(&mut out, &st.hints);
+    place_steps(&mut out, &st.hints, st.summary_epoch);
     out
 }
 
 /// Gives each dict record a step from its epoch (with the header's steps per epoch) or the
 /// training bar's counter.
-fn place_steps(out: &mut Parsed, hints: &Hints) {
+fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
     let fact = |k: Key| {
         out.facts
             .iter()
@@ -335,13 +340,32 @@ fn place_steps(out: &mut Parsed, hints: &Hints) {
         ),
     };
     let spe = spe.filter(|s| s.is_finite() && *s > 0.0);
+    // Where no header gives the steps of an epoch, the dicts are placed by the bar. But dicts a
+    // buffered stdout (nohup, a pipe) wrote in one burst after the bar had moved on all have
+    // the bar's counter when they were written, not their steps: those are placed by their
+    // epochs, at the bar's total over the epoch the end-of-training summary ended at.
+    let at_end = total
+        .zip(summary_epoch)
+        .map(|(t, e)| t / e)
+        .filter(|s| spe.is_none() && s.is_finite() && *s >= 1.0);
+    let burst = if at_end.is_some() {
+        hints.bursts(&out.records)
+    } else {
+        Vec::new()
+    };
+    let mut by_epoch = 0usize;
     let mut bar_of = hints.in_order();
     out.records.fill_steps(|i, epoch| {
+        let burst_spe = at_end.filter(|_| burst.get(i).copied().unwrap_or(false));
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
         let bar = bar_of(i)
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
         match (spe, epoch, bar) {
+            (_, Some(epoch), _) if let Some(burst_spe) = burst_spe => {
+                by_epoch += 1;
+                Some(((epoch * burst_spe).round(), BURST_BY_END))
+            }
             (Some(spe), Some(epoch), bar) => {
                 let estimate = epoch * spe;
                 // Printed epochs are rounded: 2 decimals in older transformers, 4 significant
@@ -360,7 +384,18 @@ fn place_steps(out: &mut Parsed, hints: &Hints) {
             _ => None,
         }
     });
+    if by_epoch > 0 {
+        let doubt = at_end.map_or(0.0, |s| (EPOCH_ROUNDING * s).ceil());
+        out.warnings.push(format!(
+            "{by_epoch} metric dicts were written in bursts after the progress bar had moved on (stdout buffered: nohup, a pipe, a file), so the bar does not give their steps; placed by epoch × steps per epoch instead, to within the logged epoch's rounding (about ±{} steps)",
+            crate::model::format_count(doubt)
+        ));
+    }
 }
+
+/// How a dict of a burst was placed when no header gave the steps of an epoch.
+const BURST_BY_END: &str =
+    "epoch × steps per epoch (the progress bar's total ÷ the epoch of the end-of-training summary)";
 
 /// Absolute rounding of epochs printed with 2 decimals (older transformers).
 const EPOCH_ROUNDING: f64 = 0.005;

@@ -217,6 +217,37 @@ impl Hints {
         }
     }
 
+    /// Which records were written in a burst: a run of records in a row with the same bar
+    /// counter whose epochs differ (several logged steps cannot all be the one step the bar was
+    /// at). What a buffered stdout (nohup, a pipe) gives: the bar, on unbuffered stderr, runs
+    /// ahead, and the dicts come out together later. Empty when there is none.
+    pub(super) fn bursts(&self, frame: &crate::model::Frame) -> Vec<bool> {
+        use crate::model::Coordinate;
+        let mut burst: Vec<bool> = Vec::new();
+        let n = self.counters.len().min(frame.len());
+        let mut start = 0;
+        while start < n {
+            let c = self.counters[start];
+            let mut end = start + 1;
+            while end < n && self.counters[end].to_bits() == c.to_bits() {
+                end += 1;
+            }
+            // A record alone at its counter (every one, in most logs) is no burst.
+            let mut epochs = (start..end).filter_map(|i| frame.known(Coordinate::Epoch, i));
+            if end - start > 1
+                && !c.is_nan()
+                && epochs.next().is_some_and(|f| epochs.any(|e| e != f))
+            {
+                if burst.is_empty() {
+                    burst = vec![false; n];
+                }
+                burst[start..end].fill(true);
+            }
+            start = end;
+        }
+        burst
+    }
+
     /// Appends the next part's hints, after these.
     pub(super) fn append(&mut self, next: Hints) {
         let offset = self.counters.len();

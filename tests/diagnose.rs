@@ -630,3 +630,18 @@ fn a_zero_loss_gives_no_ratio_in_either_order() {
         );
     }
 }
+
+/// A GRPO run's loss is a policy objective near 0, often negative: its rise from −0.15 toward 0
+/// is no divergence, nor is any loss whose best is not above 0.
+#[test]
+fn a_grpo_policy_loss_rising_toward_zero_is_no_divergence() {
+    let doc = json_of(&["fixtures/public/42_trl-grpo-state-loss-near-zero"]);
+    let ids: Vec<&str> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"divergence"), "{ids:?}");
+    assert!(!ids.contains(&"collapsed-loss"), "{ids:?}");
+}

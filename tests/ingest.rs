@@ -656,6 +656,14 @@ fn an_old_transformers_samples_per_second_that_counts_steps_gives_no_batch() {
     assert!(!warnings.contains("hold part of the run"), "{warnings}");
     let loss = &doc["runs"][0]["metrics"]["loss"];
     assert_eq!(loss["final_samples"], 32000.0, "{loss}");
+    // The results were written where the state says training ended (global_step 693), not at
+    // the last logged loss (500); their memory deltas and example count are no metrics.
+    let metrics = &doc["runs"][0]["metrics"];
+    assert_eq!(metrics["eval_loss"]["final_step"], 693.0, "{metrics}");
+    assert!(
+        metrics["eval_samples"].is_null() && metrics["eval_mem_cpu_alloc_delta"].is_null(),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::model::{Finding, Severity};
 pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for run in ctx.runs {
-        if run.series.keys().any(|k| k.contains("reward") || k == "kl") {
+        if run.is_rl() {
             continue;
         }
         let Some(loss) = run.loss() else { continue };

@@ -1,6 +1,8 @@
 //! `divergence`: the training loss ends far above its best: the smoothed loss (EMA over steps,
 //! TensorBoard strength 0.6) at the end is at least [`FACTOR`]× its minimum and at least
-//! [`ABS_RISE`] above it. Severity error.
+//! [`ABS_RISE`] above it. Severity error. A loss whose best is not above 0 is no
+//! language-modelling loss (a policy objective), and reinforcement-learning runs (a `reward*` or
+//! `kl` metric: GRPO, PPO) are exempt: their loss rising toward 0 is no divergence.
 
 use super::{Context, derived};
 use crate::align::{Axis, Curve, Ema};
@@ -14,7 +16,7 @@ pub const ABS_RISE: f64 = 0.1;
 /// Checks every run.
 pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for run in ctx.runs {
+    for run in ctx.runs.iter().filter(|r| !r.is_rl()) {
         let Some(loss) = run.loss() else { continue };
         // Two passes over the points, no curve built: the range (for the EMA's unit), then the
         // smoothed values' minimum and last.
@@ -37,7 +39,7 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 (min, at_min) = (last, x);
             }
         }
-        if !(last >= FACTOR * min && last - min >= ABS_RISE) {
+        if !(min > 0.0 && last >= FACTOR * min && last - min >= ABS_RISE) {
             continue;
         }
         out.push(Finding {

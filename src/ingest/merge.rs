@@ -39,6 +39,12 @@ pub fn merge(
         .iter()
         .filter_map(|f| f.parsed.records.max(Coordinate::Step))
         .fold(0.0, f64::max);
+    // The last step a file says training reached (a trainer state's `global_step`).
+    let ended = files
+        .iter()
+        .filter_map(|f| f.parsed.stood?.step)
+        .filter(|s| s.is_finite())
+        .reduce(f64::max);
 
     let times = Channel::of(files, Coordinate::Time);
     let tokens = Channel::of(files, Coordinate::Tokens);
@@ -127,7 +133,15 @@ pub fn merge(
                         {
                             (end, END_BY_EPOCH)
                         }
-                        _ => (last_step, origin),
+                        // The step a trainer state says training ended at, a few steps past
+                        // the last logged one (a last logging interval cut short), is where
+                        // the results were written.
+                        _ => match ended {
+                            Some(e) if e > last_step && !falls_short(cfg, None, last_step, e) => {
+                                (e, END_AT_STATE)
+                            }
+                            _ => (last_step, origin),
+                        },
                     }
                 }
                 (None, _) => match (row_epoch, spe, logging) {
@@ -360,6 +374,8 @@ fn place_column(
 /// A coordinate as a frame stores it: NaN for unknown.
 /// How a results file's values are placed when their epoch is well past the last logged step.
 const END_BY_EPOCH: &str = "end of training (results file): its epoch × steps per epoch";
+const END_AT_STATE: &str =
+    "end of training (results file): the step the trainer state says training ended at";
 
 fn known(x: Option<f64>) -> f64 {
     x.unwrap_or(f64::NAN)

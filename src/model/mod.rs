@@ -518,6 +518,15 @@ impl Run {
         self.series.get("loss")
     }
 
+    /// Whether the run is a reinforcement-learning one (GRPO, PPO, …: recognised by a
+    /// `reward*` or `kl` metric), whose "loss" is a policy objective that sits near 0, may be
+    /// negative, and rises and falls for reasons a language-modelling loss does not.
+    pub fn is_rl(&self) -> bool {
+        self.series
+            .keys()
+            .any(|k| k.contains("reward") || k == "kl")
+    }
+
     /// Where a run whose logs stop short of its planned steps stopped: (last loss step, total
     /// steps). See [`stopped_short`].
     pub fn stopped_short(&self) -> Option<(f64, f64)> {

@@ -76,7 +76,14 @@ pub fn read(text: &str, path: &str) -> Result<Parsed, IngestError> {
         ..Row::default()
     });
     for (k, v) in &map {
-        if k.starts_with("eval_") && !k.ends_with("_runtime") && !k.ends_with("_per_second") {
+        // Metrics, not the evaluation's runtime, throughput, memory (`eval_mem_*_delta`) or
+        // size (`eval_samples`, the example scripts' count of evaluation examples).
+        if k.starts_with("eval_")
+            && !k.ends_with("_runtime")
+            && !k.ends_with("_per_second")
+            && k != "eval_samples"
+            && !k.contains("_mem_")
+        {
             if let Some(x) = number(v) {
                 rec.metrics.push((k.as_str().into(), x));
             }

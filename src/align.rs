@@ -429,10 +429,10 @@ pub fn align(runs: &[Run], reference: usize, opts: AlignOptions) -> Aligned {
     let axis = pick_axis(runs, opts.axis.chain());
     if axis != opts.axis {
         // Which runs lack the axis, and for samples seen, the --set that gives it.
-        let lacking: Vec<&str> = runs
+        let lacking: Vec<std::borrow::Cow<'_, str>> = runs
             .iter()
             .filter(|r| !on_axis(r, opts.axis))
-            .map(|r| r.label.as_str())
+            .map(|r| crate::model::shell_label(&r.label))
             .collect();
         // One --set per run that lacks it: each run's batch is its own fact.
         let set = match (opts.axis, lacking.as_slice()) {

@@ -20,6 +20,21 @@ pub enum Output {
     File(PathBuf),
 }
 
+/// The trainers `--set RUN:trainer=NAME` takes: each names the options a fix edits
+/// (docs/diagnostics.md, "Fixes in the trainer's words").
+const TRAINERS: [&str; 10] = [
+    "hf",
+    "trl",
+    "llamafactory",
+    "axolotl",
+    "deepspeed",
+    "megatron",
+    "nanogpt",
+    "ms-swift",
+    "torchtune",
+    "olmo",
+];
+
 /// Everything the pipeline needs, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -121,6 +136,9 @@ impl Config {
             let (name, path) = split.with_context(|| {
                 format!("--label {l:?}: expected NAME=PATH, e.g. --label run8=runs/8gpu")
             })?;
+            if name.trim().is_empty() {
+                bail!("--label {l:?}: the name is empty; e.g. --label run8={path}");
+            }
             if let Some((other, _)) = labelled.iter().find(|(_, p)| same_path(p, Path::new(path))) {
                 bail!("--label {l:?}: {path} is already labelled {other:?}; one name per run");
             }
@@ -235,13 +253,27 @@ impl Config {
         for run in &mut runs {
             run.columns = columns.clone();
         }
+        let mut set_by: Vec<(usize, Key, &str)> = Vec::new();
         for s in &cli.sets {
-            let (run, kv) = s.split_once(':').with_context(|| {
-                format!("--set {s:?}: expected RUN:KEY=VALUE, e.g. --set run8:world_size=8")
-            })?;
-            let (key, value) = kv
-                .split_once('=')
-                .with_context(|| format!("--set {s:?}: expected RUN:KEY=VALUE"))?;
+            // A label may hold ':' (and '='): the split is the ':' after which a known key
+            // follows, for a run of that name if there is one.
+            let splits: Vec<(&str, &str, &str)> = s
+                .match_indices(':')
+                .filter_map(|(i, _)| {
+                    let (key, value) = s[i + 1..].split_once('=')?;
+                    Some((&s[..i], key, value))
+                })
+                .collect();
+            let known = |k: &str| Key::from_name(k.trim()).is_some();
+            let (run, key, value) = splits
+                .iter()
+                .find(|(r, k, _)| known(k) && find_run(&runs, r).is_some())
+                .or_else(|| splits.iter().find(|(_, k, _)| known(k)))
+                .or_else(|| splits.first())
+                .copied()
+                .with_context(|| {
+                    format!("--set {s:?}: expected RUN:KEY=VALUE, e.g. --set run8:world_size=8")
+                })?;
             let key = Key::from_name(key.trim()).with_context(|| {
                 let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
                 format!(
@@ -250,14 +282,37 @@ impl Config {
                 )
             })?;
             let value = if key.is_text() {
-                ConfigValue::Text(value.trim().to_string())
+                let text = value.trim();
+                if text.is_empty() {
+                    bail!("--set {s:?}: {} needs a value", key.name());
+                }
+                if key == Key::Trainer && !TRAINERS.contains(&text) {
+                    bail!(
+                        "--set {s:?}: unknown trainer {text:?}; known trainers: {}",
+                        TRAINERS.join(", ")
+                    );
+                }
+                ConfigValue::Text(text.to_string())
             } else {
+                // No warmup is a warmup of 0; every other number is a positive count or rate.
+                let zero_ok = matches!(key, Key::WarmupSteps | Key::WarmupRatio);
                 let x: f64 = value
                     .trim()
                     .parse()
                     .ok()
-                    .filter(|x: &f64| x.is_finite() && *x > 0.0)
-                    .with_context(|| format!("--set {s:?}: {value:?} is not a positive number"))?;
+                    .filter(|x: &f64| x.is_finite() && (*x > 0.0 || (zero_ok && *x == 0.0)))
+                    .with_context(|| {
+                        if zero_ok {
+                            format!("--set {s:?}: {value:?} is not a number of 0 or more")
+                        } else {
+                            format!("--set {s:?}: {value:?} is not a positive number")
+                        }
+                    })?;
+                if key == Key::WarmupRatio && x >= 1.0 {
+                    bail!(
+                        "--set {s:?}: warmup_ratio is the share of the steps spent warming up, below 1 (warmup_steps=N gives a count)"
+                    );
+                }
                 // Processes, samples and steps are counted: 2.5 processes is a typo.
                 let counted = matches!(
                     key,
@@ -280,6 +335,15 @@ impl Config {
             };
             let target = find_run(&runs, run)
                 .with_context(|| format!("--set {s:?}: no run labelled {run:?}"))?;
+            if let Some((_, _, earlier)) = set_by.iter().find(|(t, k, _)| *t == target && *k == key)
+            {
+                bail!(
+                    "--set {s:?}: {} of {} is already set by --set {earlier:?}; give it once",
+                    key.name(),
+                    runs[target].label
+                );
+            }
+            set_by.push((target, key, s));
             runs[target].overrides.push((key, value));
         }
         let baseline = match &cli.baseline {

@@ -758,3 +758,78 @@ fn byte_order_marks_read_as_the_text_without_them() {
     fs::write(run.join("train.log"), utf16(&plain("train.log"))).expect("write");
     assert_eq!(json(&[&run_arg], None), want);
 }
+
+/// `--set` values a user would give are taken, and mistakes are refused with exit 2 and what
+/// is wrong: no warmup is a warmup of 0; a ratio of 1.5, an empty scheduler, an unknown
+/// trainer, one key set twice and an empty label are refused; a label holding ':' is
+/// targeted; a label with a space is suggested quoted.
+#[test]
+fn set_values_and_labels_are_checked() {
+    let pair = ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"];
+    losscmp()
+        .args(pair)
+        .args(["--set", "lf_8proc_ga8:warmup_steps=0"])
+        .assert()
+        .success();
+    for (args, says) in [
+        (
+            vec!["--set", "lf_8proc_ga8:warmup_ratio=1.5"],
+            "warmup_ratio is the share of the steps",
+        ),
+        (
+            vec!["--set", "lf_8proc_ga8:scheduler="],
+            "scheduler needs a value",
+        ),
+        (
+            vec!["--set", "lf_8proc_ga8:trainer=bogus"],
+            "unknown trainer \"bogus\"; known trainers: hf,",
+        ),
+        (
+            vec![
+                "--set",
+                "lf_8proc_ga8:world_size=8",
+                "--set",
+                "lf_8proc_ga8:world_size=4",
+            ],
+            "world_size of lf_8proc_ga8 is already set by --set \"lf_8proc_ga8:world_size=8\"",
+        ),
+    ] {
+        losscmp()
+            .args(pair)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    losscmp()
+        .args(["--label", "=fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the name is empty"));
+    losscmp()
+        .args([
+            "--label",
+            "a:b=fixtures/lf_1gpu_ga8",
+            "fixtures/lf_8proc_ga8",
+        ])
+        .args(["--set", "a:b:learning_rate=0.002", "-v"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "override: --set learning_rate=0.002",
+        ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("my run");
+    fs::create_dir(&run).expect("mkdir");
+    fs::copy(
+        fixture("lf_8proc_ga8/trainer_log.jsonl"),
+        run.join("trainer_log.jsonl"),
+    )
+    .expect("copy");
+    losscmp()
+        .arg(&run)
+        .arg("fixtures/lf_1gpu_ga8")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("--set 'my run':effective_batch=N"));
+}

@@ -300,7 +300,7 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
             missing: vec![Key::LoggingSteps],
             set: format!(
                 "--set {0}:logging_steps=N (or --set {0}:total_steps=N)",
-                run.label
+                crate::model::shell_label(&run.label)
             ),
         });
     }
@@ -326,7 +326,13 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
     };
     let set = missing
         .iter()
-        .map(|k| format!("--set {}:{}=N", run.label, k.name()))
+        .map(|k| {
+            format!(
+                "--set {}:{}=N",
+                crate::model::shell_label(&run.label),
+                k.name()
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ");
     Some(Unchecked {

@@ -33,6 +33,8 @@ pub fn merge(
     warnings: &mut Vec<String>,
     unplaced_total: &mut usize,
 ) -> BTreeMap<String, Series> {
+    // As the --set the warnings suggest takes it.
+    let label = crate::model::shell_label(label);
     let spe = cfg.num(Key::StepsPerEpoch);
     let logging = cfg.num(Key::LoggingSteps);
     let last_step = files

@@ -324,7 +324,7 @@ fn assemble(
         return Err(IngestError::NoSteps {
             path: display,
             count: unplaced,
-            label: spec.label.clone(),
+            label: crate::model::shell_label(&spec.label).into_owned(),
         });
     }
     let lfs = sources

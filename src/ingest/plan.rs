@@ -96,14 +96,14 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         warnings.push(format!(
             "{}: no world size in the plan; assumed 1 process (give the launch command, or --set {}:world_size=N)",
             path.display(),
-            spec.label
+            crate::model::shell_label(&spec.label)
         ));
         cfg.set_if_absent(
             Key::WorldSize,
             ConfigValue::Number(1.0),
             Provenance::Assumed(format!(
                 "1 process: the plan names no launcher or world size (--set {}:world_size=N)",
-                spec.label
+                crate::model::shell_label(&spec.label)
             )),
         );
     }
@@ -159,7 +159,7 @@ fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings:
                 ConfigValue::Number(value),
                 Provenance::Assumed(format!(
                     "the default of {source}; the plan does not set {option} (--set {}:{}=N)",
-                    spec.label,
+                    crate::model::shell_label(&spec.label),
                     key.name()
                 )),
             );
@@ -176,7 +176,10 @@ fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings:
             list(&|a| a.0.to_string(), " or "),
             if assumed.len() == 1 { "" } else { "s" },
             list(&|a| crate::model::format_number(a.1), " and "),
-            list(&|a| format!("--set {}:{}=N", spec.label, a.2), ", ")
+            list(
+                &|a| format!("--set {}:{}=N", crate::model::shell_label(&spec.label), a.2),
+                ", "
+            )
         ));
     }
 }

@@ -549,6 +549,22 @@ pub fn stopped_short(config: &RunConfig, loss: Option<&Series>) -> Option<(f64, 
         .then_some((last, total))
 }
 
+/// A run's label as one shell word, for the `--set LABEL:KEY=N` a message suggests: as it is
+/// when it is one already, else in single quotes (`'my run':effective_batch=N` is one word).
+pub fn shell_label(label: &str) -> std::borrow::Cow<'_, str> {
+    // `#` starts a comment only at the start of a word.
+    let plain = !label.is_empty()
+        && !label.starts_with('#')
+        && label
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./+,@%=#".contains(c));
+    if plain {
+        label.into()
+    } else {
+        format!("'{}'", label.replace('\'', r"'\''")).into()
+    }
+}
+
 /// Whether logs whose last step is `last` fall short of step `end`: a finished run's last log
 /// may be up to a logging interval before its end (`logging_steps`, else the last gap between
 /// the loss's steps, or a lone loss's step: the Trainer logs first at step `logging_steps`), so

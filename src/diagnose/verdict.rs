@@ -293,7 +293,7 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
     let steps_unknown = run
         .loss()
         .is_some_and(|s| !s.points.iter().any(|p| p.step.is_finite()));
-    if steps_unknown && run.config.num(Key::TotalSteps).is_none() {
+    if steps_unknown {
         return Some(Unchecked {
             check: "oversized-effective-batch",
             run: run.label.clone(),

@@ -198,6 +198,26 @@ fn batch_of_epoch(n: f64, e: f64, t: f64) -> Option<(f64, f64)> {
     (b >= 2.0 && (n / b).ceil() == spe).then_some((b, spe))
 }
 
+/// The steps a printed rate × runtime make, when only one whole number lies within the rate's
+/// rounding (the Trainer rounds it to 3 decimals: 0.043 steps/s × 702 s is 29.8 to 30.5, so 30;
+/// 1.234 × 36,000 s is 44,406 to 44,442, so none).
+fn steps_of_rate(rate: f64, runtime: f64) -> Option<f64> {
+    if !(rate > 0.0 && runtime > 0.0) {
+        return None;
+    }
+    // Half a unit of the last decimal printed (at most 3).
+    let decimals = (0..=3)
+        .find(|&d| {
+            let scaled = rate * 10f64.powi(d);
+            (scaled - scaled.round()).abs() < 1e-9
+        })
+        .unwrap_or(3);
+    let half = 0.5 / 10f64.powi(decimals);
+    let (lo, hi) = ((rate - half) * runtime, (rate + half) * runtime);
+    let t = lo.ceil();
+    (t >= 1.0 && t <= hi && t + 1.0 > hi).then_some(t)
+}
+
 /// Whether a run's `train_samples_per_second` counts steps: transformers before 4.5 divided
 /// its steps, not its samples, by the runtime, so that figure × runtime is the step count, and
 /// wrote no `train_steps_per_second` beside it. Read so only where the run's batch is not known
@@ -463,6 +483,35 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             );
         }
     }
+    // The planned total, where nothing states it: the epochs' steps (the Trainer makes
+    // ⌈epochs × steps per epoch⌉), else the end-of-training steps per second × runtime when the
+    // rounding of the printed rate leaves one whole number.
+    if let (None, Some(e), Some(spe)) =
+        (cfg.get(TotalSteps), cfg.num(Epochs), cfg.num(StepsPerEpoch))
+    {
+        let t = (e * spe - 1e-6).ceil();
+        if t >= 1.0 {
+            cfg.set_if_absent(
+                TotalSteps,
+                num(t),
+                Provenance::Derived(format!("⌈epochs {e} × steps_per_epoch {spe}⌉")),
+            );
+        }
+    }
+    if let (None, Some(sps), Some(rt)) = (
+        cfg.get(TotalSteps),
+        cfg.get(TrainStepsPerSecond),
+        cfg.num(TrainRuntime),
+    ) && let Some(x) = sps.value.as_f64()
+        && let Some(t) = steps_of_rate(x, rt)
+    {
+        let how = format!(
+            "train_steps_per_second {x} ({}) × train_runtime {rt} = {}, the one whole number within the rate's printed rounding",
+            sps.source,
+            crate::model::format_number(x * rt)
+        );
+        cfg.set_if_absent(TotalSteps, num(t), Provenance::Derived(how));
+    }
     if cfg.get(EffectiveBatch).is_none() {
         if let (Some(n), Some(e), Some(t)) =
             (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps))
@@ -714,6 +763,15 @@ fn check_product(cfg: &RunConfig, warnings: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::{batch_of_epoch, whole_epochs};
+
+    #[test]
+    fn a_rate_gives_steps_only_where_its_rounding_leaves_one() {
+        use super::steps_of_rate;
+        assert_eq!(steps_of_rate(0.043, 702.0), Some(30.0));
+        assert_eq!(steps_of_rate(1.234, 36_000.0), None);
+        assert_eq!(steps_of_rate(0.5, 10.0), Some(5.0));
+        assert_eq!(steps_of_rate(0.0, 10.0), None);
+    }
 
     #[test]
     fn a_batch_is_the_one_whose_partial_epochs_make_the_steps() {

@@ -801,6 +801,14 @@ fn set_values_and_labels_are_checked() {
             .code(2)
             .stderr(predicate::str::contains(says));
     }
+    // A planned total the logs ran past is said.
+    losscmp()
+        .args(["fixtures/lf_8proc_ga8", "--set", "lf_8proc_ga8:total_steps=10"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "total_steps 10 (override: --set total_steps=10) is less than the step the training loss is logged to, 48",
+        ));
     losscmp()
         .args(["--label", "=fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"])
         .assert()

@@ -408,6 +408,18 @@ fn assemble(
         .map(|p| p.step)
         .filter(|s| s.is_finite());
     let reach = reached(&files, &config);
+    // A planned total given with --set that the logs run past: said, as a file that says so is.
+    if let (Some(last), Some(total)) = (last_loss, config.get(Key::TotalSteps))
+        && matches!(total.source, crate::model::Provenance::Override(_))
+        && total.value.as_f64().is_some_and(|t| last > t)
+    {
+        warnings.push(format!(
+            "total_steps {} ({}) is less than the step the training loss is logged to, {}: the logs ran past it; check the value (the checks read it as the planned total)",
+            total.value,
+            total.source,
+            crate::model::format_count(last)
+        ));
+    }
     if let Some((last, total)) = crate::model::stopped_short(&config, loss) {
         let share = share(last, total);
         let (last, total) = (

@@ -255,6 +255,35 @@ fn dicts_written_in_bursts_after_the_bar_are_placed_by_their_epochs() {
     assert_eq!(steps[0], 12.0);
 }
 
+/// A header-less log's training bar is the one its loss dicts were written under, not a larger
+/// bar with no description run before training (a `datasets.map` over 71,514 examples at
+/// 3,272 it/s; hand-made in the layout of a real log that showed it, `2200xiaohu/LMSYS`).
+#[test]
+fn the_training_bar_is_the_one_the_loss_dicts_follow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("train.log");
+    let mut text = String::from(
+        "100%|##########| 71514/71514 [00:21<00:00, 3272.12it/s]\n  0%|          | 0/8264 [00:00<?, ?it/s]\n",
+    );
+    for i in 1..=5 {
+        text += &format!(
+            "  0%|          | {}/8264 [0{i}:00<16:00:00,  7.00s/it]\n{{'loss': {:.4}, 'grad_norm': 1.5, 'learning_rate': 7e-05, 'epoch': 0.0{i}}}\n",
+            i * 10,
+            1.0 - 0.1 * f64::from(i)
+        );
+    }
+    std::fs::write(&log, text).expect("write");
+    let doc = json_of(&[log.to_str().expect("utf-8")]);
+    let total = &doc["runs"][0]["config"]["total_steps"];
+    assert_eq!(total["value"], 8264.0, "{total}");
+    assert!(
+        total["source"]
+            .as_str()
+            .is_some_and(|s| s.contains("the bar the training loss dicts were written under")),
+        "{total}"
+    );
+}
+
 #[test]
 fn ms_swift_steps_come_from_the_progress_string() {
     let doc = json_of(&["fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b"]);

@@ -645,3 +645,19 @@ fn a_grpo_policy_loss_rising_toward_zero_is_no_divergence() {
     assert!(!ids.contains(&"divergence"), "{ids:?}");
     assert!(!ids.contains(&"collapsed-loss"), "{ids:?}");
 }
+
+/// A run whose own best-checkpoint metric (WER) is best at its last eval is not told to stop at
+/// that checkpoint, which is where it stopped: its eval loss rose, but by the measure the run
+/// chose training went on paying.
+#[test]
+fn a_run_whose_own_metric_is_best_at_the_end_is_not_overfitting() {
+    let ids = finding_ids(&json_of(&[
+        "fixtures/public/43_hf-whisper-best-wer-at-last-eval",
+    ]));
+    assert!(!ids.iter().any(|i| i == "overfitting"), "{ids:?}");
+    // The Whisper run whose WER was best at step 3000 of 5000 still is.
+    let ids = finding_ids(&json_of(&[
+        "fixtures/public/05_hf-state-old-noGradNorm-whisper-38ep",
+    ]));
+    assert!(ids.iter().any(|i| i == "overfitting"), "{ids:?}");
+}

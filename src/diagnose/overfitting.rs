@@ -4,6 +4,8 @@
 //! than at the best eval. Severity warning; the fix names the epoch of the best eval (the step,
 //! as `max_steps`, for a run its step limit stopped: `options::step_limit`), or of the eval the
 //! run keeps its best checkpoint at by its own metric (`best_metric`), when that came later.
+//! When that metric is best at the last eval, the run's own measure kept improving to the end:
+//! no finding.
 
 use super::{Context, config_evidence, logged};
 use crate::model::{Finding, Fix, Key, Point, Run, Severity, format_number as num};
@@ -54,6 +56,11 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // should stop, when that metric is not the eval loss (a speech run chosen by WER, whose
         // WER went on improving after its eval loss turned).
         let kept = kept_by(run).filter(|(name, p)| name != "eval_loss" && p.step > best.step);
+        // That metric best at the last eval: by the run's own measure training longer went on
+        // paying, and stopping there is where it stopped. No finding.
+        if kept.as_ref().is_some_and(|(_, p)| p.step >= last.step) {
+            continue;
+        }
         let stop = kept.as_ref().map_or(best, |(_, p)| *p);
         // A run stopped by its step limit is shortened by that limit (its epochs follow from
         // it); else by its epochs.

@@ -284,6 +284,21 @@ fn the_training_bar_is_the_one_the_loss_dicts_follow() {
     );
 }
 
+/// An Unsloth GRPO banner's examples ÷ batch (20 steps an epoch) that the training bar
+/// contradicts (it makes 80: each prompt is several completions): the bar's counters give the
+/// steps, so the run reaches its 250 steps, not 63.
+#[test]
+fn a_banner_batch_the_bar_contradicts_gives_way_to_the_bar() {
+    let doc = json_of(&["fixtures/public/44_unsloth-grpo-stdout-banner-counts-prompts"]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(loss["final_step"], 250.0, "{loss}");
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("the training progress bar's counters do not fit the 20 steps an epoch worked out from the header"),
+        "{warnings}"
+    );
+}
+
 #[test]
 fn ms_swift_steps_come_from_the_progress_string() {
     let doc = json_of(&["fixtures/public/31_ms-swift-logging-jsonl-qwen3-8b"]);

@@ -361,6 +361,27 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
         ),
     };
     let spe = spe.filter(|s| s.is_finite() && *s > 0.0);
+    // Steps per epoch worked out from the examples ÷ the batch (where the planned total over
+    // the epochs did not fit them) that the training bar contradicts: the bar's counters are the
+    // steps. (A GRPO run's banner counts prompts: 80 examples at a total batch of 4 is not 20
+    // steps an epoch when each prompt is several completions; its bar makes 80.)
+    let by_examples = spe.is_some() && stated.is_none() && origin.contains("examples");
+    let spe = match (by_examples, spe) {
+        (true, Some(s)) => {
+            let off = bar_steps_per_epoch(&out.records, hints, total)
+                .is_some_and(|b| (b / s - 1.0).abs() > 0.05);
+            if off {
+                out.warnings.push(format!(
+                    "the training progress bar's counters do not fit the {} steps an epoch worked out from the header (its counter ÷ epoch is more than 5% away: a GRPO run's examples are prompts, each several completions); the counters give the steps",
+                    crate::model::format_number(s)
+                ));
+                None
+            } else {
+                Some(s)
+            }
+        }
+        (_, spe) => spe,
+    };
     // Where no header gives the steps of an epoch, the dicts are placed by the bar. But dicts a
     // buffered stdout (nohup, a pipe) wrote in one burst after the bar had moved on all have
     // the bar's counter when they were written, not their steps: those are placed by their
@@ -412,6 +433,29 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
             crate::model::format_count(doubt)
         ));
     }
+}
+
+/// The steps of an epoch the training bar's counters say, where at least three dicts with an
+/// epoch follow a bar of the run's total steps: the median of counter ÷ epoch.
+fn bar_steps_per_epoch(
+    frame: &crate::model::Frame,
+    hints: &Hints,
+    total: Option<f64>,
+) -> Option<f64> {
+    let mut bar_of = hints.in_order();
+    let mut ratios: Vec<f64> = (0..frame.len())
+        .filter_map(|i| {
+            let (n, t) = bar_of(i)?;
+            let e = frame.known(crate::model::Coordinate::Epoch, i)?;
+            (total.is_none_or(|total| total == t) && e > 0.0 && n > 0.0).then_some(n / e)
+        })
+        .filter(|r| r.is_finite())
+        .collect();
+    if ratios.len() < 3 {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some(ratios[ratios.len() / 2])
 }
 
 /// How a dict of a burst was placed when no header gave the steps of an epoch.

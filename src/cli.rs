@@ -18,8 +18,9 @@ pub struct Cli {
 
     /// Name a run: `--label run8=path/to/run`. A PATH that is not among the RUN arguments is
     /// added as a run (after them), so `--label a=runs/1gpu --label b=runs/8gpu` is a
-    /// comparison. Default name: the directory (or file) name; runs in folders of the same name
-    /// take the parents that tell them apart (`1gpu/output`, `8gpu/output`).
+    /// comparison. Default name: the directory (or file) name as given (a symlink's own, a `.gz`
+    /// file's without it); runs in folders of the same name take the parents that tell them
+    /// apart (`1gpu/output`, `8gpu/output`).
     #[arg(long = "label", value_name = "NAME=PATH")]
     pub labels: Vec<String>,
 

@@ -666,7 +666,22 @@ fn label_parts(path: &Path) -> Vec<String> {
     // (trainer_state.json, train.log) takes the directory's name too, since its name says
     // nothing about the run. Any other file is named by its stem (`wandb_export_run8.csv`:
     // `wandb_export_run8`).
-    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    // The folder resolved, the name kept: a symlink is named as the user named it, not by
+    // its target.
+    let full = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent
+                .canonicalize()
+                .map(|p| p.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+    };
     let names = |p: &Path| -> Vec<String> {
         p.components()
             .filter_map(|c| match c {
@@ -678,7 +693,12 @@ fn label_parts(path: &Path) -> Vec<String> {
     // A checkpoint folder is read with its run and named by it.
     let checkpoint = crate::ingest::checkpoint_parent(path).is_some();
     if full.is_file() && !checkpoint && !generic_file_name(&full) {
-        if let Some(stem) = full.file_stem() {
+        // A compressed file is named as it would be uncompressed (`b8.log.gz`: `b8`).
+        let plain = match full.file_name() {
+            Some(n) if has_extension(&full, &["gz"]) => Path::new(n).with_extension(""),
+            _ => full.clone(),
+        };
+        if let Some(stem) = plain.file_stem() {
             let mut parts = full.parent().map(names).unwrap_or_default();
             parts.push(stem.to_string_lossy().into_owned());
             return parts;

@@ -841,3 +841,23 @@ fn set_values_and_labels_are_checked() {
         .success()
         .stderr(predicate::str::contains("--set 'my run':effective_batch=N"));
 }
+
+/// A run is named as the user named its file: a gzipped log as it would be uncompressed
+/// (`b8train.log.gz`: b8train), a symlink by its own name, not its target's.
+#[test]
+fn a_compressed_or_linked_log_is_named_as_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = fs::read(fixture("lf_8proc_ga8/train.log")).expect("read");
+    fs::write(dir.path().join("b8train.log.gz"), gzip(&log)).expect("write");
+    fs::write(dir.path().join("target.log"), &log).expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("target.log"), dir.path().join("link.log"))
+        .expect("symlink");
+    for (file, label) in [("b8train.log.gz", "b8train"), ("link.log", "link")] {
+        if cfg!(not(unix)) && file == "link.log" {
+            continue;
+        }
+        let doc = common::json_of(&[dir.path().join(file).to_str().expect("utf-8")]);
+        assert_eq!(doc["runs"][0]["label"], label, "{file}");
+    }
+}

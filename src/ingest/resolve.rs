@@ -181,11 +181,6 @@ pub(in crate::ingest) fn fits(spe: f64, other: f64) -> bool {
     (spe - other).abs() <= 1.0_f64.max(INTEGER_TOLERANCE * spe)
 }
 
-/// The effective batch a throughput ratio `r` (samples ÷ steps) says, and how it was rounded.
-/// HF counts the examples times the epochs as the samples, so a partial last batch of an epoch
-/// makes `r` up to a step's worth of an epoch short of the batch: with the per-device batch
-/// known (and the world size), the batch is the multiple of it within 2% of `r`, else the one
-/// above `r` that such a shortfall explains; without it, the whole number within 2% of `r`.
 /// The batch whose epochs of `n` examples, the last batch partial, make `t` steps in `e` whole
 /// epochs: the smallest b with ⌈n ÷ b⌉ = t ÷ e, when ⌈n ÷ b⌉ is that and b is not 1 (a batch
 /// of 1 has no partial batch). With the steps per epoch.
@@ -229,6 +224,11 @@ fn counts_steps(sps: f64, runtime: f64, steps: f64, cfg: &RunConfig) -> bool {
         && cfg.num(Key::EffectiveBatch).is_none_or(|b| b > 1.0)
 }
 
+/// The effective batch a throughput ratio `r` (samples ÷ steps) says, and how it was rounded.
+/// HF counts the examples times the epochs as the samples, so a partial last batch of an epoch
+/// makes `r` up to a step's worth of an epoch short of the batch: with the per-device batch
+/// known (and the world size), the batch is the multiple of it within 2% of `r`, else the one
+/// above `r` that such a shortfall explains; without it, the whole number within 2% of `r`.
 fn batch_of_throughput(cfg: &RunConfig, r: f64) -> Option<(f64, String)> {
     use Key::*;
     let Some(per_device) = cfg.num(PerDeviceBatch) else {

@@ -349,15 +349,18 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
         .zip(fact(Key::EffectiveBatch))
         .map(|(n, b)| n / b)
         .filter(|s| s.is_finite() && *s > 0.0);
-    let (spe, origin) = match (stated, planned, per_epoch) {
-        (Some(s), _, _) => (Some(s), "epoch × steps per epoch (training header)"),
+    // With whether the steps of an epoch are the examples ÷ the batch.
+    let (spe, origin, by_examples) = match (stated, planned, per_epoch) {
+        (Some(s), _, _) => (Some(s), "epoch × steps per epoch (training header)", false),
         (None, Some(p), Some(d)) if !crate::ingest::resolve::fits(p, d) => (
             Some(d.ceil()),
             "epoch × steps per epoch (the log's examples ÷ its total batch; its total steps ÷ its epochs is rounded up by max_steps)",
+            true,
         ),
         (None, p, _) => (
             p,
             "epoch × steps per epoch (the log's total steps ÷ its epochs)",
+            false,
         ),
     };
     let spe = spe.filter(|s| s.is_finite() && *s > 0.0);
@@ -365,7 +368,6 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
     // the epochs did not fit them) that the training bar contradicts: the bar's counters are the
     // steps. (A GRPO run's banner counts prompts: 80 examples at a total batch of 4 is not 20
     // steps an epoch when each prompt is several completions; its bar makes 80.)
-    let by_examples = spe.is_some() && stated.is_none() && origin.contains("examples");
     let spe = match (by_examples, spe) {
         (true, Some(s)) => {
             let off = bar_steps_per_epoch(&out.records, hints, total)

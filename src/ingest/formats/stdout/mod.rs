@@ -287,39 +287,42 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
         ));
     }
     out.facts.append(&mut header_facts);
-    // The training bar: the one the training loss dicts were written under (a bar run before
+    // Where nothing states the total steps (a header does: then no pass over the losses), the
+    // training bar's: the one the training loss dicts were written under (a bar run before
     // training, a `datasets.map` with no description, may be larger), else the largest bar
     // without a description.
-    let under_loss = out.records.column("loss").and_then(|c| {
-        let mut bar_of = st.hints.in_order();
-        // The largest total, and the first dict under it.
-        c.rows
-            .iter()
-            .filter_map(|&r| Some((bar_of(r as usize)?.1, r)))
-            .filter(|(t, _)| t.is_finite())
-            .fold(None, |best: Option<(f64, u32)>, (t, r)| match best {
-                Some((b, _)) if b >= t => best,
-                _ => Some((t, r)),
-            })
-            .map(|(t, r)| (t, out.records.line(r as usize)))
-    });
-    let training_bar = match (under_loss, st.largest_bar) {
-        (Some((t, line)), _) => Some((
-            t,
-            line,
-            "progress bar total; the bar the training loss dicts were written under (this line's dict the first)",
-        )),
-        (None, Some((t, line))) => Some((
-            t,
-            line,
-            "progress bar total; assumed the training bar's, the largest bar without a description",
-        )),
-        (None, None) => None,
-    };
-    if let Some((total, line, why)) = training_bar {
-        let stated = out.facts.iter().any(|f| f.key == Key::TotalSteps);
-        let train_dicts = out.records.column("loss").map_or(0, |c| c.rows.len());
-        if !stated && train_dicts > 0 && total >= train_dicts as f64 {
+    let stated = out.facts.iter().any(|f| f.key == Key::TotalSteps);
+    let train_dicts = out.records.column("loss").map_or(0, |c| c.rows.len());
+    if !stated && train_dicts > 0 {
+        let under_loss = out.records.column("loss").and_then(|c| {
+            let mut bar_of = st.hints.in_order();
+            // The largest total, and the first dict under it.
+            c.rows
+                .iter()
+                .filter_map(|&r| Some((bar_of(r as usize)?.1, r)))
+                .filter(|(t, _)| t.is_finite())
+                .fold(None, |best: Option<(f64, u32)>, (t, r)| match best {
+                    Some((b, _)) if b >= t => best,
+                    _ => Some((t, r)),
+                })
+                .map(|(t, r)| (t, out.records.line(r as usize)))
+        });
+        let training_bar = match (under_loss, st.largest_bar) {
+            (Some((t, line)), _) => Some((
+                t,
+                line,
+                "progress bar total; the bar the training loss dicts were written under (this line's dict the first)",
+            )),
+            (None, Some((t, line))) => Some((
+                t,
+                line,
+                "progress bar total; assumed the training bar's, the largest bar without a description",
+            )),
+            (None, None) => None,
+        };
+        if let Some((total, line, why)) = training_bar
+            && total >= train_dicts as f64
+        {
             out.fact(Key::TotalSteps, total, At::line(line, why), 2);
         }
     }

@@ -432,11 +432,15 @@ pub fn open_blocks(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
 /// gzip's magic bytes.
 const GZIP: [u8; 2] = [0x1f, 0x8b];
 
-/// Whether a file's first bytes are a byte-order mark: UTF-8's, or UTF-16's (either byte order).
-fn has_bom(first: &[u8]) -> bool {
-    first.starts_with(&[0xef, 0xbb, 0xbf])
-        || first.starts_with(&[0xff, 0xfe])
-        || first.starts_with(&[0xfe, 0xff])
+/// Whether a file's first bytes are UTF-16's byte-order mark (either byte order).
+fn utf16(first: &[u8]) -> bool {
+    first.starts_with(&[0xff, 0xfe]) || first.starts_with(&[0xfe, 0xff])
+}
+
+/// Whether a file whose first bytes are `first` is read as it is: not gzip, and no byte-order
+/// mark (UTF-8's, or UTF-16's) to drop or transcode.
+fn plain_bytes(first: &[u8]) -> bool {
+    !(first.starts_with(&GZIP) || first.starts_with(&[0xef, 0xbb, 0xbf]) || utf16(first))
 }
 
 /// `reader` as UTF-8: text that starts with a UTF-16 byte-order mark transcoded as it streams,
@@ -458,7 +462,8 @@ fn first_bytes(file: &mut File) -> io::Result<([u8; 3], usize)> {
 }
 
 /// A file a reader may cut in parts: a regular, uncompressed file of at least `min` bytes (and
-/// two), opened, with its length. None for anything else (a pipe, stdin, gzip, a small file).
+/// two), opened, with its length. None for anything else (a pipe, stdin, gzip, text with a
+/// byte-order mark, a small file).
 pub fn splittable(path: &Path, min: u64) -> io::Result<Option<(File, u64)>> {
     if path.as_os_str() == "-" {
         return Ok(None);
@@ -470,8 +475,7 @@ pub fn splittable(path: &Path, min: u64) -> io::Result<Option<(File, u64)>> {
     let mut file = File::open(path)?;
     let (first, n) = first_bytes(&mut file)?;
     // Compressed or transcoded text is read in one stream.
-    let plain = !first[..n].starts_with(&GZIP) && !has_bom(&first[..n]);
-    Ok(plain.then_some((file, meta.len())))
+    Ok(plain_bytes(&first[..n]).then_some((file, meta.len())))
 }
 
 /// The file, opened, when it is a regular file that is not gzip-compressed; `None` for anything
@@ -486,7 +490,7 @@ fn plain_file(path: &Path) -> Result<Option<File>, IngestError> {
     }
     let mut file = File::open(path).map_err(err)?;
     let (first, n) = first_bytes(&mut file).map_err(err)?;
-    if first[..n].starts_with(&GZIP) || has_bom(&first[..n]) {
+    if !plain_bytes(&first[..n]) {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0)).map_err(err)?;
@@ -667,7 +671,7 @@ impl Input {
         }
         // UTF-16 cannot be taken up mid-file by byte offsets as it grows.
         let (first, n) = first_bytes(&mut file).map_err(io)?;
-        if has_bom(&first[..n]) && !first.starts_with(&[0xef, 0xbb, 0xbf]) {
+        if utf16(&first[..n]) {
             return Err(IngestError::Utf16Growing { path: display });
         }
         file.seek(SeekFrom::Start(from)).map_err(io)?;

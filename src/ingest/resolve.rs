@@ -560,70 +560,43 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         // divides it by the world size): batch × it is the effective batch on any number of
         // processes, and says nothing of how many there were.
         let total = cfg.accumulation_is_total();
-        match (w, b, g) {
-            (_, Some(_), Some(_)) if total => {}
-            (_, Some(b), None) if total => {
-                if let Some(g) = near_integer(eff / b).filter(|g| (g * b - eff).abs() < 0.5) {
-                    cfg.set_if_absent(
-                        GradAccum,
-                        num(g),
-                        Provenance::Derived(format!(
-                            "effective_batch {eff} ÷ per_device_batch {b} (the accumulation is the total over all processes)"
-                        )),
-                    );
-                }
-            }
-            (_, None, Some(g)) if total => {
-                if let Some(b) = near_integer(eff / g).filter(|b| (b * g - eff).abs() < 0.5) {
-                    cfg.set_if_absent(
-                        PerDeviceBatch,
-                        num(b),
-                        Provenance::Derived(format!(
-                            "effective_batch {eff} ÷ grad_accum {g} (the total over all processes)"
-                        )),
-                    );
-                }
-            }
-            (None, Some(b), Some(g)) => {
-                if let Some(w) =
-                    near_integer(eff / (b * g)).filter(|w| (w * b * g - eff).abs() < 0.5)
-                {
-                    cfg.set_if_absent(
-                        WorldSize,
-                        num(w),
-                        Provenance::Derived(format!(
-                            "effective_batch {eff} ÷ (per_device_batch {b} × grad_accum {g})"
-                        )),
-                    );
-                }
-            }
-            (Some(w), Some(b), None) => {
-                if let Some(g) =
-                    near_integer(eff / (b * w)).filter(|g| (g * b * w - eff).abs() < 0.5)
-                {
-                    cfg.set_if_absent(
-                        GradAccum,
-                        num(g),
-                        Provenance::Derived(format!(
-                            "effective_batch {eff} ÷ (per_device_batch {b} × world_size {w})"
-                        )),
-                    );
-                }
-            }
-            (Some(w), None, Some(g)) => {
-                if let Some(b) =
-                    near_integer(eff / (g * w)).filter(|b| (b * g * w - eff).abs() < 0.5)
-                {
-                    cfg.set_if_absent(
-                        PerDeviceBatch,
-                        num(b),
-                        Provenance::Derived(format!(
-                            "effective_batch {eff} ÷ (world_size {w} × grad_accum {g})"
-                        )),
-                    );
-                }
-            }
-            _ => {}
+        // The one factor missing: the effective batch over the product of the others, when that
+        // is a whole number.
+        let missing = match (w, b, g) {
+            (_, Some(_), Some(_)) if total => None,
+            (_, Some(b), None) if total => Some((
+                GradAccum,
+                b,
+                format!(
+                    "effective_batch {eff} ÷ per_device_batch {b} (the accumulation is the total over all processes)"
+                ),
+            )),
+            (_, None, Some(g)) if total => Some((
+                PerDeviceBatch,
+                g,
+                format!("effective_batch {eff} ÷ grad_accum {g} (the total over all processes)"),
+            )),
+            (None, Some(b), Some(g)) => Some((
+                WorldSize,
+                b * g,
+                format!("effective_batch {eff} ÷ (per_device_batch {b} × grad_accum {g})"),
+            )),
+            (Some(w), Some(b), None) => Some((
+                GradAccum,
+                b * w,
+                format!("effective_batch {eff} ÷ (per_device_batch {b} × world_size {w})"),
+            )),
+            (Some(w), None, Some(g)) => Some((
+                PerDeviceBatch,
+                g * w,
+                format!("effective_batch {eff} ÷ (world_size {w} × grad_accum {g})"),
+            )),
+            _ => None,
+        };
+        if let Some((key, others, how)) = missing
+            && let Some(x) = near_integer(eff / others).filter(|x| (x * others - eff).abs() < 0.5)
+        {
+            cfg.set_if_absent(key, num(x), Provenance::Derived(how));
         }
         if let (None, Some(spe)) = (cfg.get(NumExamples), cfg.num(StepsPerEpoch)) {
             cfg.set_if_absent(

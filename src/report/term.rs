@@ -386,29 +386,27 @@ fn run_block(
     let c = &run.config;
     let eff = match c.num(Key::EffectiveBatch) {
         Some(b) => {
-            let (d, g) = (c.num(Key::PerDeviceBatch), c.num(Key::GradAccum));
-            // The factors as printed: nanoGPT's accumulation is the total over all processes,
-            // so the world size is not among them.
-            let factors = match (c.accumulation_is_total(), c.num(Key::WorldSize), d, g) {
-                (true, _, Some(d), Some(g)) => Some((
-                    d * g,
+            // The factors as printed, multiplied as the configuration multiplies them:
+            // nanoGPT's accumulation is the total over all processes, so the world size is not
+            // among them.
+            let factors = c.batch_product().map(|(p, _)| {
+                let part = |k: Key| c.num(k).map_or_else(String::new, num);
+                let text = if c.accumulation_is_total() {
                     format!(
                         "per-device {} × grad accum {} (the total over all processes)",
-                        num(d),
-                        num(g)
-                    ),
-                )),
-                (false, Some(w), Some(d), Some(g)) => Some((
-                    w * d * g,
+                        part(Key::PerDeviceBatch),
+                        part(Key::GradAccum)
+                    )
+                } else {
                     format!(
                         "world {} × per-device {} × grad accum {}",
-                        num(w),
-                        num(d),
-                        num(g)
-                    ),
-                )),
-                _ => None,
-            };
+                        part(Key::WorldSize),
+                        part(Key::PerDeviceBatch),
+                        part(Key::GradAccum)
+                    )
+                };
+                (p, text)
+            });
             // An equation only where it holds: facts that contradict each other (warned
             // about when read) are listed, not multiplied.
             let product = match factors {

@@ -214,11 +214,18 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
             Role::Metric(n) => metrics.push((n, x)),
         }
     });
-    if parsed.is_none() {
+    let Some(end) = parsed else {
         // A dict cut short (the last line of a killed run) or mangled: counted for a warning.
         if text.starts_with(b"{'") {
             st.bad_dicts.line(lineno as usize);
         }
+        return;
+    };
+    // The trainers print a metric dict alone on its line. One with words after it is quoted by a
+    // message (a type checker's `{'step': 0, 'agent_id': …} of type {…} is not assignable to
+    // …` in a GRPO environment's log): not a training metric.
+    if !text.get(end..).unwrap_or_default().trim_ascii().is_empty() {
+        st.metrics.clear();
         return;
     }
     st.block = Block::None;

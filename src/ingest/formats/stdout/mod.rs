@@ -742,6 +742,25 @@ mod tests {
     }
 
     #[test]
+    fn a_dict_quoted_by_a_message_is_not_a_metric() {
+        // A GRPO environment's type error quotes its step's dict (public/44): the dict has a
+        // step and numbers, but words follow it on its line. Trailing whitespace does not count.
+        let log = "{'loss': 0.5, 'epoch': 0.1}  \n\
+{'step': 0, 'agent_id': 'market_maker', 'direction': 0.03, 'reward': -0.67} of type {'step': Number} is not assignable to {'step': None}\n\
+{'loss': 0.4, 'epoch': 0.2}\r\n";
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        let names: Vec<_> = p
+            .records
+            .columns()
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        assert_eq!(names, ["loss"]);
+        assert_eq!(p.records.len(), 2);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
     fn long_epochs_take_the_step_from_the_bar() {
         // 1,000,000 steps per epoch: '0.5' (4 significant digits) cannot tell step 500,010 from
         // 500,000; the bar can.

@@ -150,6 +150,32 @@ fn a_lone_jsonl_says_what_it_cannot_determine() {
     assert_eq!(run["metrics"]["loss"]["final_samples"], 6144.0);
 }
 
+/// `--set` is for what a log lacks: a value that replaces one a file states is used, and the
+/// replaced value is named with its file and line (a typo, or a value meant for another run).
+#[test]
+fn a_set_value_that_replaces_a_logged_one_says_so() {
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--set", "lf_1gpu_ga8:num_examples=5000"])
+        .args(["--json", "-"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "[lf_1gpu_ga8] num_examples: --set num_examples=5000 is used, not 2048 that fixtures/lf_1gpu_ga8/train.log: line 204 (Num examples) says",
+        ));
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    assert_eq!(config_value(&doc["runs"][0], "num_examples"), 5000.0);
+    // The same value as the log's: nothing to say.
+    losscmp()
+        .args([
+            "fixtures/lf_1gpu_ga8",
+            "--set",
+            "lf_1gpu_ga8:num_examples=2048",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("num_examples").not());
+}
+
 #[test]
 fn a_resumed_run_keeps_one_point_per_step_and_says_so() {
     losscmp()

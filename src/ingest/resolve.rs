@@ -34,6 +34,7 @@ pub fn resolve(
         .flat_map(|f| f.parsed.facts.iter().map(move |fact| (f, fact)))
         .collect();
     facts.sort_by_key(|(_, fact)| fact.rank);
+    let mut overridden: Vec<Key> = Vec::new();
     for (file, fact) in &facts {
         let provenance = Provenance::file(file.path.clone(), fact.locator.clone());
         if let Some(why) = fact.value.as_f64().and_then(|x| invalid(fact.key, x)) {
@@ -66,6 +67,16 @@ pub fn resolve(
                     kept.value,
                     provenance,
                     fact.value
+                ));
+            }
+            // `--set` is for what a log lacks: one that replaces what a file states is said
+            // once (a value meant for another run, or a typo, shows here).
+            Some(kept) if !same(&kept.value, &fact.value) && !overridden.contains(&fact.key) => {
+                overridden.push(fact.key);
+                let name = fact.key.name();
+                warnings.push(format!(
+                    "{name}: --set {name}={} is used, not {} that {provenance} says",
+                    kept.value, fact.value
                 ));
             }
             Some(_) => {}

@@ -255,6 +255,37 @@ fn dicts_written_in_bursts_after_the_bar_are_placed_by_their_epochs() {
     assert_eq!(steps[0], 12.0);
 }
 
+/// The same bursts in a run killed before its end-of-training summary (Ctrl-C at step 244 of
+/// 8,264): nothing in the log gives an epoch's steps, so the dicts are left to the run's
+/// configuration, whose `logging_steps` 10 places the n-th at step 10n where its epoch agrees
+/// (2 decimals of a 4,132-step epoch leave ±20 steps). Before, every dict of a burst took the
+/// bar's counter and 22 of 24 losses were dropped as "logged more than once".
+#[test]
+fn bursts_with_no_summary_are_placed_by_the_logging_interval() {
+    let dir = "fixtures/public/45_hf-stdout-buffered-bursts-no-summary-killed";
+    let doc = json_of(&[dir]);
+    let run = &doc["runs"][0];
+    let loss = &run["metrics"]["loss"];
+    assert_eq!(loss["points"], 24, "{loss}");
+    assert_eq!(loss["dropped_duplicates"], 0, "{loss}");
+    assert_eq!(loss["final_step"], 240.0, "{loss}");
+    assert_eq!(loss["final"], 0.488, "{loss}");
+    assert_eq!(
+        loss["step_origin"],
+        "dict number × logging_steps, within the rounding of its epoch × steps per epoch (run configuration)"
+    );
+    // The eval after the first burst shares the step of the dict before it: 200.
+    assert_eq!(run["metrics"]["eval_loss"]["final_step"], 200.0);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings
+            .contains("25 metric dicts were written in bursts after the progress bar had moved on")
+            && warnings.contains("placed by the run's configuration"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("logged more than once"), "{warnings}");
+}
+
 /// A header-less log's training bar is the one its loss dicts were written under, not a larger
 /// bar with no description run before training (a `datasets.map` over 71,514 examples at
 /// 3,272 it/s; hand-made in the layout of a real log that showed it, `2200xiaohu/LMSYS`).

@@ -94,10 +94,7 @@ pub fn merge(
             && frame.iter().all(|r| r.step.is_none())
             && frame.iter().any(|r| r.epoch.is_some());
         // Rows placed by their number (below) need to know which hold a training metric.
-        let numbered = logging.is_some()
-            && frame
-                .iter()
-                .any(|r| r.step.is_none() && (spe.is_none() || r.epoch.is_none()));
+        let numbered = logging.is_some() && frame.iter().any(|r| r.step.is_none());
         let mut training = Vec::new();
         if numbered {
             training = vec![false; n];
@@ -147,6 +144,24 @@ pub fn merge(
                     }
                 }
                 (None, _) => match (row_epoch, spe, logging) {
+                    // Both: the dict's number × the interval where its epoch agrees, to within
+                    // the printed epoch's rounding (2 decimals of a 4,132-step epoch are ±20
+                    // steps; the number is exact for one uninterrupted run), else its epoch.
+                    (Some(e), Some(spe), Some(every)) => {
+                        if training.get(i).copied().unwrap_or(false) {
+                            dicts += 1;
+                        }
+                        let by_number = dicts.max(1) as f64 * every;
+                        if (by_number - e * spe).abs() <= crate::ingest::epoch_doubt(e) * spe + 1.0
+                        {
+                            (by_number, NUMBER_BY_EPOCH)
+                        } else {
+                            (
+                                (e * spe).round(),
+                                "epoch × steps per epoch (run configuration)",
+                            )
+                        }
+                    }
                     (Some(e), Some(spe), _) => (
                         (e * spe).round(),
                         "epoch × steps per epoch (run configuration)",
@@ -375,6 +390,8 @@ fn place_column(
 
 /// A coordinate as a frame stores it: NaN for unknown.
 /// How a results file's values are placed when their epoch is well past the last logged step.
+/// A dict without a step placed by its number in the file, its epoch agreeing.
+const NUMBER_BY_EPOCH: &str = "dict number × logging_steps, within the rounding of its epoch × steps per epoch (run configuration)";
 const END_BY_EPOCH: &str = "end of training (results file): its epoch × steps per epoch";
 const END_AT_STATE: &str =
     "end of training (results file): the step the trainer state says training ended at";

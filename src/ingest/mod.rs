@@ -956,6 +956,14 @@ fn drop_overlong_names(parsed: &mut Parsed) {
     });
 }
 
+/// How far a printed epoch may be from the true one: 2 decimals in older transformers
+/// (±0.005), 4 significant digits in 5.x (±0.05%), whichever is wider at `epoch`.
+pub(crate) fn epoch_doubt(epoch: f64) -> f64 {
+    const ABSOLUTE: f64 = 0.005;
+    const RELATIVE: f64 = 5e-4;
+    ABSOLUTE.max(epoch.abs() * RELATIVE)
+}
+
 /// Warns about NUL bytes in a text document that was read whole (its reader skipped the lines
 /// that hold them as it skips any junk line).
 pub(crate) fn damage_warning(text: &str, parsed: &mut Parsed) {

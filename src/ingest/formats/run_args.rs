@@ -57,8 +57,10 @@ const TRAINER_KEYS: [(&str, &str); 6] = [
 /// Yes when the head is YAML or JSON naming at least two training options; not sure for other
 /// YAML, no otherwise.
 pub fn sniff(head: &str, name: &str) -> Option<bool> {
-    // Prose and scripts name the options too (a README, a launch script): never a config.
-    const NOT_CONFIG: [&str; 8] = [
+    // Prose and scripts name the options too (a README, a launch script), and so does a
+    // console log that printed its arguments (`Namespace(per_device_train_batch_size=1, …)`):
+    // never a config.
+    const NOT_CONFIG: [&str; 11] = [
         ".md",
         ".markdown",
         ".rst",
@@ -67,8 +69,12 @@ pub fn sniff(head: &str, name: &str) -> Option<bool> {
         ".sh",
         ".html",
         ".ipynb",
+        ".log",
+        ".out",
+        ".err",
     ];
-    if NOT_CONFIG.iter().any(|ext| name.ends_with(ext)) || super::own_report(head) {
+    let base = name.strip_suffix(".gz").unwrap_or(name);
+    if NOT_CONFIG.iter().any(|ext| base.ends_with(ext)) || super::own_report(head) {
         return Some(false);
     }
     let hits = [
@@ -307,6 +313,16 @@ impl Format for RunArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_console_log_that_printed_its_arguments_is_no_config() {
+        // public/45: a script's `arg is Namespace(…)` line in a log's first 64 KiB.
+        let head = "wandb: Currently logged in as: someone\narg is Namespace(per_device_train_batch_size=1, gradient_accumulation_steps=16, learning_rate=7e-05)\n";
+        assert_eq!(sniff(head, "train.log"), Some(false));
+        assert_eq!(sniff(head, "train.log.gz"), Some(false));
+        assert_eq!(sniff(head, "nohup.out"), Some(false));
+        assert_eq!(sniff(head, "args"), Some(true));
+    }
 
     #[test]
     fn reads_a_wandb_config_yaml() {

@@ -395,30 +395,39 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
         .zip(summary_epoch)
         .map(|(t, e)| t / e)
         .filter(|s| spe.is_none() && s.is_finite() && *s >= 1.0);
-    let burst = if at_end.is_some() {
+    let burst = if spe.is_none() {
         hints.bursts(&out.records)
     } else {
         Vec::new()
     };
-    let mut by_epoch = 0usize;
+    // Burst dicts placed by the summary's epoch, and those left for the run's configuration.
+    let (mut by_epoch, mut left) = (0usize, 0usize);
     let mut bar_of = hints.in_order();
     out.records.fill_steps(|i, epoch| {
-        let burst_spe = at_end.filter(|_| burst.get(i).copied().unwrap_or(false));
+        let in_burst = burst.get(i).copied().unwrap_or(false);
         // The training bar's counter, when it belongs to the training bar (not an eval bar).
         let bar = bar_of(i)
             .filter(|(_, m)| total.is_none_or(|t| t == *m))
             .map(|(n, _)| n);
         match (spe, epoch, bar) {
-            (_, Some(epoch), _) if let Some(burst_spe) = burst_spe => {
-                by_epoch += 1;
-                Some(((epoch * burst_spe).round(), BURST_BY_END))
-            }
+            (_, Some(epoch), _) if in_burst => match at_end {
+                Some(burst_spe) => {
+                    by_epoch += 1;
+                    Some(((epoch * burst_spe).round(), BURST_BY_END))
+                }
+                // No summary to place them by: no step here, and the merge places them by
+                // the run's configuration (its logging interval, its steps per epoch).
+                None => {
+                    left += 1;
+                    None
+                }
+            },
             (Some(spe), Some(epoch), bar) => {
                 let estimate = epoch * spe;
                 // Printed epochs are rounded: 2 decimals in older transformers, 4 significant
                 // digits in 5.x. When that leaves more than a step of doubt (long epochs), the
                 // bar's counter inside the doubt is the exact step.
-                let doubt = EPOCH_ROUNDING.max(epoch * EPOCH_REL_ROUNDING) * spe;
+                let doubt = crate::ingest::epoch_doubt(epoch) * spe;
                 match bar {
                     Some(n) if doubt >= 1.0 && (n - estimate).abs() <= doubt + 1.0 => Some((
                         n,
@@ -431,8 +440,13 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
             _ => None,
         }
     });
+    if left > 0 {
+        out.warnings.push(format!(
+            "{left} metric dicts were written in bursts after the progress bar had moved on (stdout buffered: nohup, a pipe, a file), so the bar does not give their steps, and no end-of-training summary gives an epoch's steps; they are placed by the run's configuration (its logging_steps, its steps per epoch)"
+        ));
+    }
     if by_epoch > 0 {
-        let doubt = at_end.map_or(0.0, |s| (EPOCH_ROUNDING * s).ceil());
+        let doubt = at_end.map_or(0.0, |s| (crate::ingest::epoch_doubt(0.0) * s).ceil());
         out.warnings.push(format!(
             "{by_epoch} metric dicts were written in bursts after the progress bar had moved on (stdout buffered: nohup, a pipe, a file), so the bar does not give their steps; placed by epoch × steps per epoch instead, to within the logged epoch's rounding (about ±{} steps)",
             crate::model::format_count(doubt)
@@ -466,11 +480,6 @@ fn bar_steps_per_epoch(
 /// How a dict of a burst was placed when no header gave the steps of an epoch.
 const BURST_BY_END: &str =
     "epoch × steps per epoch (the progress bar's total ÷ the epoch of the end-of-training summary)";
-
-/// Absolute rounding of epochs printed with 2 decimals (older transformers).
-const EPOCH_ROUNDING: f64 = 0.005;
-/// Relative rounding of epochs printed with 4 significant digits (transformers 5).
-const EPOCH_REL_ROUNDING: f64 = 5e-4;
 
 /// Captured stdout/stderr of HF Trainer, LLaMA-Factory, TRL, axolotl.
 pub struct Stdout;

@@ -107,7 +107,12 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                 say(started, &format!("verdict: {verdict}"));
                 said = Some(verdict);
             }
-            let tripped = !judged.tripped(config).is_empty();
+            // A run being watched is short of its plan until it ends: whether it was cut short
+            // is known only when the watch stops (runs idle, or training ended), which judges
+            // it then.
+            let tripped = !judged
+                .tripped_but(config, |f| f.id == crate::diagnose::CUT_SHORT)
+                .is_empty();
             let ended = !live.is_empty()
                 && judged
                     .runs

@@ -150,12 +150,17 @@ impl Judged {
 
     /// The findings at or above `--fail-on`, as `id (runs)`.
     fn tripped(&self, config: &Config) -> Vec<String> {
+        self.tripped_but(config, |_| false)
+    }
+
+    /// [`Judged::tripped`], leaving out the findings `skip` names.
+    fn tripped_but(&self, config: &Config, skip: impl Fn(&model::Finding) -> bool) -> Vec<String> {
         let Some(level) = config.fail_on else {
             return Vec::new();
         };
         self.findings
             .iter()
-            .filter(|f| f.severity >= level)
+            .filter(|f| f.severity >= level && !skip(f))
             .map(|f| format!("{} ({})", f.id, f.runs.join(" vs ")))
             .collect()
     }

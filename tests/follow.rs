@@ -198,6 +198,34 @@ fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
     assert!(html.contains("live"), "the page names the live run");
 }
 
+/// A run still training is short of its plan: `--fail-on warning` does not stop the watch for
+/// `run-cut-short` while it grows (the baseline replayed against itself, which ends clean).
+#[test]
+fn a_growing_run_is_not_cut_short() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let rows = Arc::new(AtomicUsize::new(0));
+    let writer = replay(
+        fixture("gen/lf2_1gpu_ga8"),
+        live.clone(),
+        20.0,
+        true,
+        Arc::clone(&rows),
+    );
+    losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("live={}", live.display()))
+        .args(["--follow", "--interval", "0.2", "--idle", "200"])
+        .args(["--fail-on", "warning"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stderr(contains("training ended"))
+        .stderr(contains("run-cut-short").not());
+    writer.join().expect("writer");
+}
+
 #[test]
 fn a_run_that_crashes_is_said_to_and_stops_the_watch() {
     // The 8-process run's stdout log, written a few dicts at a time up to three quarters of

@@ -501,6 +501,50 @@ fn a_crash_is_found_at_the_end_of_a_compressed_log_and_of_stdin() {
     );
 }
 
+/// A run killed with no traceback (SIGKILL, a scheduler's time limit) halfway through: a
+/// `run-cut-short` warning, which a nightly gate at `--fail-on warning` fails on and JUnit
+/// reports, and no "matches the baseline"; a checkpoint's own state given as a run is info.
+#[test]
+fn a_run_killed_halfway_fails_the_gate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let half = dir.path().join("half");
+    fs::create_dir(&half).expect("mkdir");
+    let base = fixture("lf_1gpu_ga8");
+    fs::copy(base.join("config.yaml"), half.join("config.yaml")).expect("config");
+    let jsonl = fs::read_to_string(base.join("trainer_log.jsonl")).expect("jsonl");
+    let head: String = jsonl.lines().take(100).map(|l| format!("{l}\n")).collect();
+    fs::write(half.join("trainer_log.jsonl"), head).expect("jsonl");
+    let log = fs::read(base.join("train.log")).expect("log");
+    fs::write(half.join("train.log"), &log[..30_000]).expect("log");
+    let junit = dir.path().join("gate.xml");
+    losscmp()
+        .args([base.to_str().expect("utf-8"), half.to_str().expect("utf-8")])
+        .args(["--fail-on", "warning", "--junit"])
+        .arg(&junit)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("run-cut-short (half)"))
+        .stdout(predicate::str::contains(
+            "half's training loss stops at step 186 of 384 (48%) and its logs have no end-of-training summary",
+        ))
+        .stdout(predicate::str::contains("half matches the baseline").not());
+    let xml = fs::read_to_string(&junit).expect("junit");
+    assert!(
+        xml.contains("run-cut-short") && xml.contains("<failure"),
+        "{xml}"
+    );
+    let checkpoint = base.join("checkpoint-128");
+    let (stdout, _) = text_of(&[checkpoint
+        .join("trainer_state.json")
+        .to_str()
+        .expect("utf-8")]);
+    assert!(
+        stdout.contains("info    run-cut-short")
+            && stdout.contains("checkpoint-128's training loss is a checkpoint's: it stops at step 128 of 384 (33%)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_crash_at_the_end_of_a_console_log_is_named_with_its_line() {
     // Real case 25: nanoGPT's output.log ends in CUDA running out of memory: a warning finding,

@@ -26,6 +26,7 @@ mod synthetic;
 mod too_few_steps;
 mod verdict;
 
+pub use crashed::CUT_SHORT;
 pub use oversized_batch::ratio_words;
 pub use verdict::verdict;
 

@@ -421,7 +421,7 @@ fn assemble(
         ));
     }
     if let Some((last, total)) = crate::model::stopped_short(&config, loss) {
-        let share = share(last, total);
+        let share = crate::model::format_share(last, total);
         let (last, total) = (
             crate::model::format_count(last),
             crate::model::format_count(total),
@@ -432,8 +432,9 @@ fn assemble(
                 "the training loss stops at step {last} of {total} ({share}): the run crashed ({} line {})",
                 c.path, c.line
             ),
+            // What it means is said once, by the run-cut-short finding.
             None => format!(
-                "the training loss stops at step {last} of {total} ({share}) and no end-of-training summary was found: the run was cut short (crashed, killed), is still running, or these are a checkpoint's logs, so its last values are not a finished run's"
+                "the training loss stops at step {last} of {total} ({share}) and no end-of-training summary was found (see the run-cut-short finding)"
             ),
         });
     }
@@ -459,7 +460,7 @@ fn assemble(
             None => format!(
                 "the training loss stops at step {} ({}) of the {} that {} says training reached{}: these logs hold part of the run (a checkpoint's, an excerpt, a file cut short, or a log a resumed run started anew), so their last values are not the run's",
                 crate::model::format_count(last),
-                share(last, reached.step),
+                crate::model::format_share(last, reached.step),
                 crate::model::format_count(reached.step),
                 reached.path,
                 reached.by,
@@ -631,14 +632,6 @@ pub fn note_same_files(runs: &mut [Run]) {
         runs[j].warnings.push(format!(
             "read from the same files as {first} ({path}): the two are one run{hint}"
         ));
-    }
-}
-
-/// `part` of `whole` as a share of it: "72%", or "under 1%".
-fn share(part: f64, whole: f64) -> String {
-    match 100.0 * part / whole {
-        p if p < 1.0 => "under 1%".to_string(),
-        p => format!("{p:.0}%"),
     }
 }
 

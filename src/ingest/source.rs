@@ -271,10 +271,7 @@ pub(super) fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// N of a folder named `checkpoint-N`, the Trainer's name for a checkpoint's folder.
-pub fn checkpoint_number(name: &str) -> Option<u64> {
-    name.strip_prefix("checkpoint-")?.parse().ok()
-}
+pub use crate::model::checkpoint_number;
 
 /// The run directory a `checkpoint-N` folder sits in, when the folder holds a trainer state and
 /// the parent holds files of its own.

@@ -532,6 +532,31 @@ impl Run {
     pub fn stopped_short(&self) -> Option<(f64, f64)> {
         stopped_short(&self.config, self.loss())
     }
+
+    /// Whether the training loss comes from a checkpoint's files (a `checkpoint-N` folder's
+    /// trainer state): logs that stop where the checkpoint was saved.
+    pub fn loss_from_checkpoint(&self) -> bool {
+        self.loss().is_some_and(|s| {
+            std::path::Path::new(&s.source)
+                .parent()
+                .and_then(|d| d.file_name()?.to_str())
+                .and_then(checkpoint_number)
+                .is_some()
+        })
+    }
+}
+
+/// N of a folder named `checkpoint-N`, the Trainer's name for a checkpoint's folder.
+pub fn checkpoint_number(name: &str) -> Option<u64> {
+    name.strip_prefix("checkpoint-")?.parse().ok()
+}
+
+/// `part` as a share of `whole`, in whole percent ("48%"), or "under 1%".
+pub fn format_share(part: f64, whole: f64) -> String {
+    match 100.0 * part / whole {
+        p if p < 1.0 => "under 1%".to_string(),
+        p => format!("{p:.0}%"),
+    }
 }
 
 /// Where logs that stop short of the planned steps, with no end-of-training summary, stop: the

@@ -203,6 +203,56 @@ fn a_launch_script_gives_the_world_size_and_its_config() {
     );
 }
 
+/// Scripts that set the process count in a variable: exported on a line of its own (how
+/// LLaMA-Factory's multi-GPU scripts are often written), or given to torchrun as `$NGPU` or
+/// `${NGPU:-8}`. Each is the 8× batch, and `--fail-on warning` refuses the launch.
+#[test]
+fn a_launch_script_that_sets_the_world_size_in_a_variable_is_judged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::copy(YAML, dir.path().join("sft.yaml")).expect("copy");
+    for (name, text, line) in [
+        (
+            "exported",
+            "export FORCE_TORCHRUN=1\nexport NPROC_PER_NODE=8\nllamafactory-cli train sft.yaml\n",
+            2,
+        ),
+        (
+            "variable",
+            "NGPU=8\ntorchrun --nproc_per_node $NGPU src/train.py sft.yaml\n",
+            1,
+        ),
+        (
+            "default",
+            "torchrun --nproc_per_node ${NGPU:-8} src/train.py sft.yaml\n",
+            1,
+        ),
+    ] {
+        let script = dir.path().join(format!("{name}.sh"));
+        fs::write(&script, text).expect("write");
+        let doc = json_of(&[BASE, "--plan", script.to_str().expect("utf-8")]);
+        let world = &run_named(&doc, name)["config"]["world_size"];
+        assert_eq!(world["value"], 8.0, "{name}: {world}");
+        assert!(
+            world["source"]
+                .as_str()
+                .expect("source")
+                .contains(&format!("{name}.sh: line {line} ")),
+            "{name}: {world}"
+        );
+        assert_eq!(causes(&doc)[0].1, "oversized-effective-batch", "{name}");
+        losscmp()
+            .args([
+                BASE,
+                "--plan",
+                script.to_str().expect("utf-8"),
+                "--fail-on",
+                "warning",
+            ])
+            .assert()
+            .code(1);
+    }
+}
+
 #[test]
 fn torchrun_with_a_deepspeed_config_uses_deepspeeds_option_names() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -7,9 +7,10 @@
 //!   `train_batch_size`, `optimizer.params.lr`);
 //! - a torchtune recipe YAML (`batch_size`, `gradient_accumulation_steps`, `epochs`,
 //!   `optimizer.lr`; recognised by its `_component_` keys);
-//! - a launch script or command line: `torchrun --nproc_per_node 8 …`, `NPROC_PER_NODE=8
-//!   FORCE_TORCHRUN=1 llamafactory-cli train x.yaml`, `accelerate launch --num_processes 8 …`,
-//!   `deepspeed --num_gpus 8 …`, `python -m torch.distributed.run …`. The world size is read from
+//! - a launch script or command line, its shell variables followed: `torchrun --nproc_per_node
+//!   8 …`, `NPROC_PER_NODE=8 FORCE_TORCHRUN=1 llamafactory-cli train x.yaml`, `export
+//!   NPROC_PER_NODE=8`, `accelerate launch --num_processes 8 …`, `deepspeed --num_gpus 8 …`,
+//!   `python -m torch.distributed.run …`. The world size is read from
 //!   the launcher, HF options given inline (`--gradient_accumulation_steps 8`) are read, and the
 //!   config files it names (`x.yaml`, `--deepspeed ds.json`) are read beside it.
 //!
@@ -372,6 +373,119 @@ fn mapped(pairs: &[(String, String)], table: &[(&str, Key)], text: &str) -> Pars
     out
 }
 
+/// A launch script's shell variables, line by line: `NAME=value` (set), `export NAME=value`
+/// (set and in the environment of the commands after it), each with the line it is set on.
+#[derive(Default)]
+struct Shell {
+    vars: Vec<(String, String, usize)>,
+    exported: Vec<String>,
+}
+
+impl Shell {
+    /// Takes the assignments of a line that is only assignments (`A=1 B=2`, `export A=1`);
+    /// false for a command.
+    fn assigns(&mut self, words: &[(usize, String)]) -> bool {
+        let export = words.first().is_some_and(|(_, w)| w == "export");
+        let rest = &words[usize::from(export)..];
+        let assignment = |w: &str| {
+            let (name, _) = w.split_once('=')?;
+            let ident = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ident.then_some(())
+        };
+        if rest.is_empty() || !rest.iter().all(|(_, w)| assignment(w).is_some()) {
+            // `export NAME` of a variable set before.
+            if export && !rest.is_empty() && rest.iter().all(|(_, w)| !w.contains('=')) {
+                self.exported.extend(rest.iter().map(|(_, w)| w.clone()));
+                return true;
+            }
+            return false;
+        }
+        for (line, w) in rest {
+            let Some((name, value)) = w.split_once('=') else {
+                continue;
+            };
+            let value = self.expand_text(value);
+            self.vars.retain(|(n, _, _)| n != name);
+            self.vars.push((name.to_string(), value, *line));
+            if export {
+                self.exported.push(name.to_string());
+            }
+        }
+        true
+    }
+
+    /// The value of `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME-default}` references in
+    /// `text` (a name never set gives its default, or stays as written).
+    fn expand_text(&self, text: &str) -> String {
+        self.expand_word(text).0
+    }
+
+    /// [`Shell::expand_text`], and the line the last variable it used was set on.
+    fn expand_word(&self, text: &str) -> (String, Option<usize>) {
+        let mut out = String::with_capacity(text.len());
+        let mut line = None;
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (name, default, len) = if let Some(body) = after.strip_prefix('{') {
+                let Some(close) = body.find('}') else {
+                    out.push('$');
+                    rest = after;
+                    continue;
+                };
+                let inner = &body[..close];
+                let (name, default) = match inner.split_once(":-").or_else(|| inner.split_once('-'))
+                {
+                    Some((n, d)) => (n, Some(d)),
+                    None => (inner, None),
+                };
+                (name, default, close + 2)
+            } else {
+                let len = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..len], None, len)
+            };
+            match self.vars.iter().find(|(n, _, _)| n == name) {
+                Some((_, value, set)) if !name.is_empty() => {
+                    out.push_str(value);
+                    line = Some(*set);
+                }
+                _ => match default {
+                    Some(d) if !name.is_empty() => out.push_str(&self.expand_text(d)),
+                    _ => out.push_str(&rest[at..at + 1 + len]),
+                },
+            }
+            rest = &after[len..];
+        }
+        out.push_str(rest);
+        (out, line)
+    }
+
+    /// A command's words with their variables' values; a word made from a variable is at the
+    /// line the variable was set on (where its value is edited).
+    fn expand(&self, words: Vec<(usize, String)>) -> Vec<(usize, String)> {
+        words
+            .into_iter()
+            .map(|(line, w)| {
+                let (text, set) = self.expand_word(&w);
+                (set.unwrap_or(line), text)
+            })
+            .collect()
+    }
+
+    /// The exported variables, as `NAME=value` words at the lines they were set on.
+    fn environment(&self) -> impl Iterator<Item = (usize, String)> + '_ {
+        self.vars
+            .iter()
+            .filter(|(n, _, _)| self.exported.contains(n))
+            .map(|(n, v, line)| (*line, format!("{n}={v}")))
+    }
+}
+
 /// What a launch command states.
 #[derive(Debug, Default, PartialEq)]
 struct Launch {
@@ -408,7 +522,15 @@ fn launch_command(text: &str) -> Launch {
         }
     }
     logical.extend(pending);
+    // The script's variables, as the shell would have them when each command runs: `NGPU=8`
+    // for `--nproc_per_node $NGPU`, and `export NPROC_PER_NODE=8`, which the launcher reads from
+    // its environment.
+    let mut shell = Shell::default();
     for words in logical {
+        if shell.assigns(&words) {
+            continue;
+        }
+        let words = shell.expand(words);
         let (lines, tokens): (Vec<usize>, Vec<String>) = words.into_iter().unzip();
         let lineno = lines.first().copied().unwrap_or(1);
         let launcher = tokens.iter().any(|t| {
@@ -428,19 +550,28 @@ fn launch_command(text: &str) -> Launch {
         if !launcher {
             continue;
         }
+        // An exported variable the command line does not set itself, as if it had.
+        let (lines, tokens): (Vec<usize>, Vec<String>) = lines
+            .into_iter()
+            .zip(tokens)
+            .chain(shell.environment())
+            .unzip();
         let value = |names: &[&str]| -> Option<(f64, At)> {
             for (i, t) in tokens.iter().enumerate() {
                 for n in names {
+                    // The value's word, and its line (a variable's value: where it was set).
                     let v = if let Some(v) = t.strip_prefix(&format!("{n}=")) {
-                        Some(v.to_string())
+                        Some((v.to_string(), lines[i]))
                     } else if t == n {
-                        tokens.get(i + 1).cloned()
+                        tokens.get(i + 1).cloned().zip(lines.get(i + 1).copied())
                     } else {
                         None
                     };
-                    if let Some(x) = v.and_then(|v| super::lenient::parse_number(&v)) {
+                    if let Some((x, line)) =
+                        v.and_then(|(v, line)| Some((super::lenient::parse_number(&v)?, line)))
+                    {
                         if x.is_finite() && x > 0.0 {
-                            return Some((x, At::line(lines[i], format!("{n} {x}"))));
+                            return Some((x, At::line(line, format!("{n} {x}"))));
                         }
                     }
                 }
@@ -564,6 +695,51 @@ mod tests {
         );
         assert_eq!(world("llamafactory-cli train x.yaml"), None);
         assert_eq!(world("echo --nproc_per_node 8"), None, "not a launcher");
+    }
+
+    #[test]
+    fn script_variables_give_the_world_size() {
+        let at = |text: &str| {
+            launch_command(text)
+                .facts
+                .iter()
+                .find(|f| f.key == Key::WorldSize)
+                .map(|f| (f.value.as_f64(), f.locator.clone()))
+        };
+        // Exported, the launcher reads it from its environment.
+        assert_eq!(
+            at("export FORCE_TORCHRUN=1\nexport NPROC_PER_NODE=8\nllamafactory-cli train x.yaml\n"),
+            Some((Some(8.0), At::line(2, "NPROC_PER_NODE 8")))
+        );
+        assert_eq!(
+            at("NPROC_PER_NODE=4\nexport NPROC_PER_NODE\nllamafactory-cli train x.yaml\n"),
+            Some((Some(4.0), At::line(1, "NPROC_PER_NODE 4")))
+        );
+        // A variable's value, at the line it is set on (where it is edited).
+        assert_eq!(
+            at("NGPU=8\ntorchrun --nproc_per_node $NGPU train.py\n"),
+            Some((Some(8.0), At::line(1, "--nproc_per_node 8")))
+        );
+        assert_eq!(
+            at("N=2\ntorchrun --nnodes=${N} --nproc_per_node=${GPUS:-4} train.py\n").map(|a| a.0),
+            Some(Some(8.0))
+        );
+        // The command line's own setting wins over an exported one.
+        assert_eq!(
+            at("export NPROC_PER_NODE=8\nNPROC_PER_NODE=2 llamafactory-cli train x.yaml\n")
+                .map(|a| a.0),
+            Some(Some(2.0))
+        );
+        // Set but not exported: the launcher does not see it, as the shell has it.
+        assert_eq!(
+            at("NPROC_PER_NODE=8\nllamafactory-cli train x.yaml\n"),
+            None
+        );
+        // A value the script computes cannot be read.
+        assert_eq!(
+            at("NGPU=$(nvidia-smi -L | wc -l)\ntorchrun --nproc_per_node $NGPU t.py\n"),
+            None
+        );
     }
 
     #[test]

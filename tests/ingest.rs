@@ -176,6 +176,50 @@ fn a_set_value_that_replaces_a_logged_one_says_so() {
         .stderr(predicate::str::contains("num_examples").not());
 }
 
+/// A stdout log beside its trainer state (hand-made in the shape of a real seq2seq run's,
+/// `Jaong/Checkpoint-of-CPT`): the log's last dict, at epoch 9.11 × 549 steps an epoch =
+/// step 5,001, is the state's last entry (step 5,000) again, not an 11th point past it.
+#[test]
+fn a_stdout_copy_of_the_last_entry_is_not_a_point_past_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steps: Vec<u32> = (1..=10).map(|k| k * 500).collect();
+    let loss = |s: u32| 0.2645 + f64::from(5000 - s) / 10_000.0;
+    let entries: Vec<String> = steps
+        .iter()
+        .map(|&s| {
+            format!(
+                "{{\"epoch\": {}, \"loss\": {}, \"step\": {s}}}",
+                f64::from(s) / 549.0,
+                loss(s)
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("trainer_state.json"),
+        format!(
+            "{{\"global_step\": 5000, \"max_steps\": 5000, \"num_train_epochs\": 10, \"logging_steps\": 500, \"log_history\": [{}]}}",
+            entries.join(", ")
+        ),
+    )
+    .expect("state");
+    let mut log = String::from(
+        "***** Running training *****\n  Num examples = 4,392\n  Num Epochs = 10\n  Num update steps per epoch = 549\n  Total optimization steps = 5,000\n",
+    );
+    for &s in &steps {
+        log.push_str(&format!(
+            "{{'loss': {:.4}, 'learning_rate': 1e-05, 'epoch': {:.2}}}\n",
+            loss(s),
+            f64::from(s) / 549.0
+        ));
+    }
+    std::fs::write(dir.path().join("train.log"), log).expect("log");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(loss["points"], 10, "{loss}");
+    assert_eq!(loss["final_step"], 5000.0, "{loss}");
+    assert_eq!(loss["extended_points"], 0, "{loss}");
+}
+
 #[test]
 fn a_resumed_run_keeps_one_point_per_step_and_says_so() {
     losscmp()

@@ -282,9 +282,21 @@ pub fn merge(
         for other in holders {
             also_in.push(files[other.file].path.clone());
             let last = rows.last().map_or(f64::NEG_INFINITY, |&r| step_of(r));
+            // The last record again, placed a little past it by another file's rounded epoch
+            // (a stdout dict at epoch 9.11 × 549 = step 5,001 beside its trainer state's 5,000):
+            // the same value within printed precision, less than a logging interval on.
+            let interval = logging.or_else(|| {
+                let n = rows.len();
+                (n >= 2).then(|| last - step_of(rows[n - 2]))
+            });
+            let last_value = values.last().copied();
+            let again = |step: f64, v: f64| {
+                interval.is_some_and(|i| step - last < i)
+                    && last_value.is_some_and(|l| (v - l).abs() <= 1e-3 * l.abs().max(v.abs()))
+            };
             let before = rows.len();
             for (r, v) in other.rows.into_iter().zip(other.values) {
-                if step_of(r) > last {
+                if step_of(r) > last && !again(step_of(r), v) {
                     rows.push(r);
                     values.push(v);
                 }

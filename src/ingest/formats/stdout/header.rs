@@ -183,6 +183,16 @@ enum Role {
     Metric(u32),
 }
 
+/// Whether `text` opens a Python set of strings (`{'a', 'b'}`), not a dict: its first quoted
+/// string is followed by a comma or the closing brace.
+fn set_literal(text: &[u8]) -> bool {
+    let Some(close) = text.get(2..).and_then(|t| memchr::memchr(b'\'', t)) else {
+        return false;
+    };
+    let after = text[2 + close + 1..].trim_ascii_start();
+    matches!(after.first(), Some(b',' | b'}'))
+}
+
 pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
     let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
@@ -216,7 +226,9 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
     });
     let Some(end) = parsed else {
         // A dict cut short (the last line of a killed run) or mangled: counted for a warning.
-        if text.starts_with(b"{'") {
+        // Not a set a message prints (`Removed shared tensor {'model.shared.weight', …} while
+        // saving`): its first string is followed by a comma, a key by a colon.
+        if text.starts_with(b"{'") && !set_literal(text) {
             st.bad_dicts.line(lineno as usize);
         }
         return;

@@ -770,6 +770,21 @@ mod tests {
     }
 
     #[test]
+    fn a_set_in_a_message_is_no_damaged_dict() {
+        // A seq2seq save message (transformers 4.38) prints a set of tensor names.
+        let log = "{'loss': 0.2645, 'epoch': 9.11}\nRemoved shared tensor {'model.shared.weight', 'lm_head.weight'} while saving.\n{'loss': 0.2\n";
+        let p = read(log.as_bytes(), "train.log").expect("reads");
+        assert_eq!(p.records.len(), 1);
+        // The cut-short last dict is still counted, at its line.
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].contains("(first at line 3)"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
     fn long_epochs_take_the_step_from_the_bar() {
         // 1,000,000 steps per epoch: '0.5' (4 significant digits) cannot tell step 500,010 from
         // 500,000; the bar can.

@@ -220,6 +220,30 @@ fn a_stdout_copy_of_the_last_entry_is_not_a_point_past_it() {
     assert_eq!(loss["extended_points"], 0, "{loss}");
 }
 
+/// public/05's state with the `all_results.json` its repository holds beside it
+/// (`P4P4N1CK/whisper-large-v2-japanese-5k-steps`): max_steps 5,000 ends the run at epoch
+/// 38.17, so the planned 39 epochs are rounded up; the batch is the one whose ⌈6,505 ÷ b⌉ is
+/// the 131 steps an epoch the logged epochs give (50, as samples/s × runtime ÷ steps has it),
+/// not 6,505 × 39 ÷ 5,000 ≈ 51.
+#[test]
+fn a_run_max_steps_ends_mid_epoch_takes_its_batch_from_an_epochs_steps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        fixture("public/05_hf-state-old-noGradNorm-whisper-38ep/trainer_state.json"),
+        dir.path().join("trainer_state.json"),
+    )
+    .expect("state");
+    std::fs::write(
+        dir.path().join("all_results.json"),
+        r#"{"epoch": 38.17, "train_loss": 0.01890342615880072, "train_runtime": 77350.9963, "train_samples": 6505, "train_samples_per_second": 3.232, "train_steps_per_second": 0.065}"#,
+    )
+    .expect("results");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let run = &doc["runs"][0];
+    assert_eq!(config_value(run, "effective_batch"), 50.0);
+    assert_eq!(run["metrics"]["loss"]["final_samples"], 250_000.0);
+}
+
 #[test]
 fn a_resumed_run_keeps_one_point_per_step_and_says_so() {
     losscmp()

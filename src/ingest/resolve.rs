@@ -197,11 +197,17 @@ pub(in crate::ingest) fn fits(spe: f64, other: f64) -> bool {
 /// of 1 has no partial batch). With the steps per epoch.
 fn batch_of_epoch(n: f64, e: f64, t: f64) -> Option<(f64, f64)> {
     let spe = near_integer(t / e).filter(|s| (s * e - t).abs() < 0.5)?;
-    if !(n.fract() == 0.0 && n >= spe) {
+    Some((batch_of_steps(n, spe)?, spe))
+}
+
+/// The smallest batch b with ⌈n ÷ b⌉ = `spe` steps an epoch, when there is one and it is not 1
+/// (a batch of 1 has no partial batch).
+fn batch_of_steps(n: f64, spe: f64) -> Option<f64> {
+    if !(n.fract() == 0.0 && spe >= 1.0 && n >= spe) {
         return None;
     }
     let b = (n / spe).ceil();
-    (b >= 2.0 && (n / b).ceil() == spe).then_some((b, spe))
+    (b >= 2.0 && (n / b).ceil() == spe).then_some(b)
 }
 
 /// The steps a printed rate × runtime make, when only one whole number lies within the rate's
@@ -524,7 +530,25 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         cfg.set_if_absent(TotalSteps, num(t), Provenance::Derived(how));
     }
     if cfg.get(EffectiveBatch).is_none() {
-        if let (Some(n), Some(e), Some(t)) =
+        // A run max_steps ended mid-epoch: its planned epochs are rounded up (39 for the 38.17 it
+        // ran), and examples × epochs ÷ steps is as far off (51 for a batch of 50); the steps of
+        // an epoch the logged epochs give are what the batch makes of the examples.
+        let mid_epoch = match (cfg.num(StepsPerEpoch), cfg.num(Epochs), cfg.num(TotalSteps)) {
+            (Some(spe), Some(e), Some(t)) => !fits(t / e, spe),
+            _ => false,
+        };
+        if let (true, Some(n), Some(spe)) =
+            (mid_epoch, cfg.num(NumExamples), cfg.num(StepsPerEpoch))
+            && let Some(b) = batch_of_steps(n, spe)
+        {
+            cfg.set_if_absent(
+                EffectiveBatch,
+                num(b),
+                Provenance::Derived(format!(
+                    "num_examples {n} in ⌈{n} ÷ {b}⌉ = {spe} steps an epoch (the planned epochs are rounded up: max_steps ends the run mid-epoch)"
+                )),
+            );
+        } else if let (Some(n), Some(e), Some(t)) =
             (cfg.num(NumExamples), cfg.num(Epochs), cfg.num(TotalSteps))
         {
             if let Some(b) = near_integer(n * e / t) {
@@ -755,6 +779,17 @@ mod tests {
         assert_eq!(steps_of_rate(1.234, 36_000.0), None);
         assert_eq!(steps_of_rate(0.5, 10.0), Some(5.0));
         assert_eq!(steps_of_rate(0.0, 10.0), None);
+    }
+
+    #[test]
+    fn a_batch_is_the_one_an_epochs_steps_make_of_the_examples() {
+        use super::batch_of_steps;
+        // 6,505 examples in 131 steps an epoch: 50 (⌈6505 ÷ 51⌉ is 128).
+        assert_eq!(batch_of_steps(6505.0, 131.0), Some(50.0));
+        assert_eq!(batch_of_steps(2048.0, 128.0), Some(16.0));
+        // No batch makes 100 steps of 150 examples but 2 (⌈150 ÷ 2⌉ = 75).
+        assert_eq!(batch_of_steps(150.0, 100.0), None);
+        assert_eq!(batch_of_steps(100.0, 100.0), None);
     }
 
     #[test]

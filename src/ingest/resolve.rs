@@ -60,8 +60,14 @@ pub fn resolve(
                 if !same(&kept.value, &fact.value)
                     && !matches!(kept.source, Provenance::Override(_)) =>
             {
+                // Two TensorBoard sessions of one output directory: the newest came first.
+                let why = if [&kept.source, &provenance].iter().all(|p| tensorboard(p)) {
+                    "the newest TensorBoard session's (each trainer.train() in one output directory writes its own; the run's state is the newest's)"
+                } else {
+                    "the first (what the trainer reported it used ranks first)"
+                };
                 warnings.push(format!(
-                    "{}: {} says {}, but {} says {}; using the first (what the trainer reported it used ranks first)",
+                    "{}: {} says {}, but {} says {}; using {why}",
                     fact.key.name(),
                     kept.source,
                     kept.value,
@@ -118,6 +124,14 @@ fn trainer(cfg: &mut RunConfig, files: &[ReadFile]) {
             Provenance::Derived(format!("{name}'s log format ({})", f.path)),
         );
     }
+}
+
+/// Whether a value was read from a TensorBoard events file.
+fn tensorboard(p: &Provenance) -> bool {
+    matches!(p, Provenance::File { path, .. }
+        if std::path::Path::new(path)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents")))
 }
 
 /// Largest count taken as a value: Python's `sys.maxsize` (9223372036854775807) and similar

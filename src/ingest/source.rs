@@ -185,6 +185,16 @@ pub fn discover(
     Ok(files)
 }
 
+/// The Unix time a TensorBoard events file was opened at, from its name.
+fn events_time(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("events.out.tfevents.")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Files trainers write one level below the output directory: build-nanogpt's and torchtune's
 /// `log/` or `logs/`, the HF Trainer's default `logging_dir` `runs/<date>_<host>/` (TensorBoard
 /// events), and W&B's `wandb/` (the newest `run-*` or `offline-run-*` folder: its `files/` and
@@ -231,6 +241,12 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
                         .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents"))
                 }));
             }
+            // Each `trainer.train()` in one output directory (a notebook run again) writes a
+            // session of its own: the newest first, so that its end-of-training summary is the
+            // one the run's facts take (the checkpoints and state are the newest session's). By
+            // the Unix time in the file's name (`events.out.tfevents.<time>.<host>.<pid>.<n>`),
+            // not the folder's (`Apr23_03-04-15_…`, a month name).
+            out.sort_by_key(|f| std::cmp::Reverse(events_time(f)));
             out
         }
         "wandb" => {
@@ -953,6 +969,46 @@ impl NulDamage {
 #[cfg(test)]
 mod tests {
     use std::io::Read;
+
+    /// A `runs/` folder of several `trainer.train()` sessions: the newest session's events file
+    /// first, by the time in its name, whatever its folder's name sorts as.
+    #[test]
+    fn the_newest_tensorboard_session_comes_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runs = dir.path().join("runs");
+        for (folder, file) in [
+            (
+                "Apr23_00-25-21_host",
+                "events.out.tfevents.1713831921.host.2933.3",
+            ),
+            (
+                "Apr23_03-04-15_host",
+                "events.out.tfevents.1713841455.host.2933.8",
+            ),
+            (
+                "Dec31_23-59-59_host",
+                "events.out.tfevents.1703980799.host.1.0",
+            ),
+        ] {
+            std::fs::create_dir_all(runs.join(folder)).expect("mkdir");
+            std::fs::write(runs.join(folder).join(file), b"x").expect("write");
+        }
+        let found = super::one_level_down(&runs, "runs")
+            .expect("reads")
+            .expect("files");
+        let names: Vec<String> = found
+            .iter()
+            .map(|f| f.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "events.out.tfevents.1713841455.host.2933.8",
+                "events.out.tfevents.1713831921.host.2933.3",
+                "events.out.tfevents.1703980799.host.1.0",
+            ]
+        );
+    }
 
     /// Whatever the sizes of the reads, the kept end is the text's last bytes (at least
     /// `crash::TAIL` of them, or all), and the lines counted before it are the text's before it.

@@ -836,3 +836,31 @@ fn the_unchecked_example_in_docs_json_holds() {
         }])
     );
 }
+
+/// Three runs, two of them at the baseline's batch: the cause is said against the baseline,
+/// whatever the other run is named (it was the alphabetically first of the tied runs).
+#[test]
+fn among_runs_tied_at_one_batch_the_headline_names_the_baseline() {
+    for other in ["aaa", "zzz"] {
+        let out = losscmp()
+            .args(["--label", "base=fixtures/lf_1gpu_ga8"])
+            .args(["--label", "big=fixtures/lf_8proc_ga8"])
+            .arg("--label")
+            .arg(format!("{other}=fixtures/lf_8proc_ga1"))
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let headline = stdout
+            .lines()
+            .find(|l| l.contains("big used an 8× larger effective batch than"))
+            .expect("the cause");
+        assert!(
+            headline.contains("than base (128 vs 16"),
+            "{other}: {headline}"
+        );
+        assert!(
+            stdout.contains("restores base's effective batch of 16"),
+            "{other}: {stdout}"
+        );
+    }
+}

@@ -273,8 +273,10 @@ pub fn diagnose(ctx: &Context<'_>) -> Vec<Finding> {
 
 /// A batch check's findings, each with its batch ratio, in the order the verdict reads them (it
 /// takes a run's first as its cause): by the run each addresses, in run order; of one run, the
-/// largest ratio first (against the run with the smallest batch), ties by the other run's
-/// label. So the cause and its change do not depend on which run is the baseline.
+/// largest ratio first (against the run with the smallest batch), then the one against the
+/// baseline, then by the other run's label. So the cause and its change do not depend on which
+/// run is the baseline (runs tied at one ratio have one batch), and among equals the headline
+/// names the baseline.
 fn strongest_first(ctx: &Context<'_>, mut found: Vec<(f64, Finding)>) -> Vec<Finding> {
     let index = |f: &Finding| {
         let subject = f.subject.as_deref();
@@ -288,10 +290,13 @@ fn strongest_first(ctx: &Context<'_>, mut found: Vec<(f64, Finding)>) -> Vec<Fin
             .find(|r| Some(r.as_str()) != f.subject.as_deref())
             .cloned()
     };
+    let baseline = &ctx.runs[ctx.reference].label;
+    let off_baseline = |f: &Finding| !f.runs.contains(baseline);
     found.sort_by(|(ka, a), (kb, b)| {
         index(a)
             .cmp(&index(b))
             .then(kb.total_cmp(ka))
+            .then_with(|| off_baseline(a).cmp(&off_baseline(b)))
             .then_with(|| other(a).cmp(&other(b)))
     });
     found.into_iter().map(|(_, f)| f).collect()

@@ -38,6 +38,8 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
     let mut waiting_said: Option<String> = None;
     // Runs whose console log ends with a crash: said once, and done training.
     let mut crashed: BTreeSet<String> = BTreeSet::new();
+    // Every live run has ended; stopped at the first interval after that adds nothing.
+    let mut ending = false;
     loop {
         let tick = Instant::now();
         polls += 1;
@@ -121,21 +123,29 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                     .all(|r| {
                         r.config.get(Key::TrainRuntime).is_some() || crashed.contains(&r.label)
                     });
-            if tripped || ended {
-                if ended && !tripped {
-                    say(
-                        started,
-                        if live.iter().any(|l| crashed.contains(l)) {
-                            "training ended (crashed, or its end-of-training summary was written)"
-                        } else {
-                            "training ended (its end-of-training summary was written)"
-                        },
-                    );
-                }
+            if tripped {
                 judged.emit(config)?;
                 return Ok(judged.exit_status(config, true));
             }
+            // Training ended: the trainer writes its state and results files just after its
+            // summary line, so the watch reads on until an interval adds nothing, and the
+            // outputs hold their full-precision values, as a read of the finished run would.
+            ending |= ended;
             last = Some(judged);
+        }
+        if ending && !grew {
+            if let Some(judged) = last {
+                say(
+                    started,
+                    if live.iter().any(|l| crashed.contains(l)) {
+                        "training ended (crashed, or its end-of-training summary was written)"
+                    } else {
+                        "training ended (its end-of-training summary was written)"
+                    },
+                );
+                judged.emit(config)?;
+                return Ok(judged.exit_status(config, true));
+            }
         }
         quiet = if grew { 0 } else { quiet + 1 };
         if quiet >= f.idle {

@@ -82,6 +82,8 @@ fn replay(
             rows.fetch_add(1, Ordering::SeqCst);
         }
         if finish {
+            // The trainer saves its state and results a moment after its summary line.
+            std::thread::sleep(Duration::from_millis(100));
             for f in [
                 "trainer_state.json",
                 "train_results.json",
@@ -183,11 +185,14 @@ fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
         Arc::clone(&rows),
     );
     let out = dir.path().join("report.html");
+    let json = dir.path().join("report.json");
     losscmp()
         .args([BASE, "--label"])
         .arg(format!("live={}", live.display()))
         .args(["--follow", "--interval", "0.2", "--idle", "200", "--out"])
         .arg(&out)
+        .arg("--json")
+        .arg(&json)
         .timeout(Duration::from_secs(60))
         .assert()
         .success()
@@ -196,6 +201,20 @@ fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
     writer.join().expect("writer");
     let html = fs::read_to_string(&out).expect("report written");
     assert!(html.contains("live"), "the page names the live run");
+    // The results written after the summary line were read: the throughput at full precision
+    // (all_results.json's 136.45), not the summary line's 4 digits (136.4).
+    let doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).expect("json written")).expect("json");
+    let live_run = doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["label"] == "live")
+        .expect("the live run");
+    assert_eq!(
+        live_run["config"]["train_samples_per_second"]["value"],
+        136.45
+    );
 }
 
 /// A run still training is short of its plan: `--fail-on warning` does not stop the watch for

@@ -105,9 +105,22 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                 "{}{severity}",
                 report::term::verdict_line(&judged.report(config))
             );
-            if said.as_ref() != Some(&verdict) {
+            // Said when it changes: a cause by its line; a match (or a better run) by its runs,
+            // not by its sentence, whose window moves on as the runs grow.
+            let v = &judged.verdict;
+            let key = if !v.causes.is_empty() {
+                verdict.clone()
+            } else if !v.matches.is_empty() {
+                let runs: Vec<&str> = v.matches.iter().map(|(r, _)| r.as_str()).collect();
+                format!("matches: {}", runs.join(", "))
+            } else if let Some((runs, _)) = &v.better {
+                format!("better: {}", runs.join(", "))
+            } else {
+                verdict.clone()
+            };
+            if said.as_ref() != Some(&key) {
                 say(started, &format!("verdict: {verdict}"));
-                said = Some(verdict);
+                said = Some(key);
             }
             // A run being watched is short of its plan until it ends: whether it was cut short
             // is known only when the watch stops (runs idle, or training ended), which judges

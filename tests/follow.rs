@@ -245,6 +245,44 @@ fn a_growing_run_is_not_cut_short() {
     writer.join().expect("writer");
 }
 
+/// A run that matches the baseline as it grows is said to once: the "verdict:" line is not
+/// repeated each interval as the match's window moves on (the fixed 8-process run's jsonl
+/// written row by row).
+#[test]
+fn a_match_is_said_once_while_its_window_moves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let src = fixture("lf_8proc_ga1");
+    fs::copy(src.join("config.yaml"), live.join("config.yaml")).expect("config");
+    let rows: Vec<String> = fs::read_to_string(src.join("trainer_log.jsonl"))
+        .expect("jsonl")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let jsonl = live.join("trainer_log.jsonl");
+    let writer = std::thread::spawn(move || {
+        for row in rows {
+            append(&jsonl, &format!("{row}\n"));
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    });
+    let out = losscmp()
+        .args(["fixtures/lf_1gpu_ga8", "--label"])
+        .arg(format!("live={}", live.display()))
+        .args(["--follow", "--interval", "0.2", "--idle", "5"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    writer.join().expect("writer");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let said = stderr
+        .lines()
+        .filter(|l| l.contains("verdict: live matches the baseline"))
+        .count();
+    assert_eq!(said, 1, "{stderr}");
+}
+
 #[test]
 fn a_run_that_crashes_is_said_to_and_stops_the_watch() {
     // The 8-process run's stdout log, written a few dicts at a time up to three quarters of

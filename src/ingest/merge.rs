@@ -292,7 +292,7 @@ pub fn merge(
             let last_value = values.last().copied();
             let again = |step: f64, v: f64| {
                 interval.is_some_and(|i| step - last < i)
-                    && last_value.is_some_and(|l| (v - l).abs() <= 1e-3 * l.abs().max(v.abs()))
+                    && last_value.is_some_and(|l| super::resolve::same_printed(l, v))
             };
             let before = rows.len();
             for (r, v) in other.rows.into_iter().zip(other.values) {

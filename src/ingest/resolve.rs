@@ -157,13 +157,15 @@ fn invalid(key: Key, x: f64) -> Option<&'static str> {
 
 fn same(a: &ConfigValue, b: &ConfigValue) -> bool {
     match (a, b) {
-        // Printed values are rounded (transformers 5 prints 4 significant digits): agreement to
-        // that precision is agreement.
-        (ConfigValue::Number(x), ConfigValue::Number(y)) => {
-            (x - y).abs() <= PRINTED_PRECISION * x.abs().max(y.abs())
-        }
+        (ConfigValue::Number(x), ConfigValue::Number(y)) => same_printed(*x, *y),
         _ => a == b,
     }
+}
+
+/// Whether two numbers agree to the precision logs print them with (transformers 5 prints 4
+/// significant digits): agreement to that precision is agreement.
+pub(in crate::ingest) fn same_printed(x: f64, y: f64) -> bool {
+    (x - y).abs() <= PRINTED_PRECISION * x.abs().max(y.abs())
 }
 
 fn near_integer(x: f64) -> Option<f64> {

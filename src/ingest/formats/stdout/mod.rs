@@ -446,6 +446,7 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
         ));
     }
     if by_epoch > 0 {
+        // The printed epoch's absolute rounding (its doubt at epoch 0), in steps.
         let doubt = at_end.map_or(0.0, |s| (crate::ingest::epoch_doubt(0.0) * s).ceil());
         out.warnings.push(format!(
             "{by_epoch} metric dicts were written in bursts after the progress bar had moved on (stdout buffered: nohup, a pipe, a file), so the bar does not give their steps; placed by epoch × steps per epoch instead, to within the logged epoch's rounding (about ±{} steps)",

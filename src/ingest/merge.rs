@@ -143,54 +143,47 @@ pub fn merge(
                         },
                     }
                 }
-                (None, _) => match (row_epoch, spe, logging) {
-                    // Both: the dict's number × the interval where its epoch agrees, to within
-                    // the printed epoch's rounding (2 decimals of a 4,132-step epoch are ±20
-                    // steps; the number is exact for one uninterrupted run), else its epoch.
-                    (Some(e), Some(spe), Some(every)) => {
-                        if training.get(i).copied().unwrap_or(false) {
-                            dicts += 1;
-                        }
-                        let by_number = dicts.max(1) as f64 * every;
-                        if (by_number - e * spe).abs() <= crate::ingest::epoch_doubt(e) * spe + 1.0
-                        {
-                            (by_number, NUMBER_BY_EPOCH)
-                        } else {
-                            (
-                                (e * spe).round(),
-                                "epoch × steps per epoch (run configuration)",
-                            )
-                        }
-                    }
-                    (Some(e), Some(spe), _) => (
-                        (e * spe).round(),
-                        "epoch × steps per epoch (run configuration)",
-                    ),
+                (None, _) => {
                     // Dicts without steps (stdout holding only the dicts): the n-th training
                     // dict was logged at step n × logging_steps; an eval dict shares the step
                     // of the training dict before it.
-                    (_, _, Some(every)) => {
+                    let by_number = logging.map(|every| {
                         if training.get(i).copied().unwrap_or(false) {
                             dicts += 1;
                         }
-                        (
-                            dicts.max(1) as f64 * every,
-                            "dict number × logging_steps (run configuration)",
-                        )
-                    }
-                    _ if epoch_only && row_epoch.is_some() => {
-                        on_epochs += 1;
-                        (f64::NAN, EPOCH_ONLY)
-                    }
-                    _ => {
-                        unplaced += 1;
-                        if skip.is_empty() {
-                            skip = vec![false; n];
+                        dicts.max(1) as f64 * every
+                    });
+                    // Its epoch × steps per epoch, and the doubt the printed epoch's rounding
+                    // leaves (2 decimals of a 4,132-step epoch are ±20 steps).
+                    let by_epoch = row_epoch
+                        .zip(spe)
+                        .map(|(e, spe)| (e * spe, crate::ingest::epoch_doubt(e) * spe + 1.0));
+                    match (by_number, by_epoch) {
+                        // Both: the number where the epoch agrees (it is exact for one
+                        // uninterrupted run), else the epoch.
+                        (Some(numbered), Some((x, doubt))) if (numbered - x).abs() <= doubt => {
+                            (numbered, NUMBER_BY_EPOCH)
                         }
-                        skip[i] = true;
-                        continue;
+                        (_, Some((x, _))) => {
+                            (x.round(), "epoch × steps per epoch (run configuration)")
+                        }
+                        (Some(numbered), None) => {
+                            (numbered, "dict number × logging_steps (run configuration)")
+                        }
+                        (None, None) if epoch_only && row_epoch.is_some() => {
+                            on_epochs += 1;
+                            (f64::NAN, EPOCH_ONLY)
+                        }
+                        (None, None) => {
+                            unplaced += 1;
+                            if skip.is_empty() {
+                                skip = vec![false; n];
+                            }
+                            skip[i] = true;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             // A row that came with its step keeps it, and how it was known: none said is
             // "logged", as `place_column` reads it.

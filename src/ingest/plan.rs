@@ -388,13 +388,13 @@ impl Shell {
         let export = words.first().is_some_and(|(_, w)| w == "export");
         let rest = &words[usize::from(export)..];
         let assignment = |w: &str| {
-            let (name, _) = w.split_once('=')?;
-            let ident = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            ident.then_some(())
+            w.split_once('=').is_some_and(|(name, _)| {
+                !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
         };
-        if rest.is_empty() || !rest.iter().all(|(_, w)| assignment(w).is_some()) {
+        if rest.is_empty() || !rest.iter().all(|(_, w)| assignment(w)) {
             // `export NAME` of a variable set before.
             if export && !rest.is_empty() && rest.iter().all(|(_, w)| !w.contains('=')) {
                 self.exported.extend(rest.iter().map(|(_, w)| w.clone()));

@@ -1030,3 +1030,78 @@ fn two_arguments_that_are_one_run_are_said_to_be() {
         assert!(!err.contains("same files"), "{args:?}: {err}");
     }
 }
+
+/// A run_clm-style script's `TrainingArguments(` printout (real, fixtures/gen/hf5_1proc_ga4):
+/// the options no training header prints come from it, each at its line, enums by their
+/// value.
+#[test]
+fn a_printed_arguments_block_is_read_with_its_lines() {
+    let (out, _) = text_of(&["fixtures/gen/hf5_1proc_ga4/train.log", "-v"]);
+    let row = |key: &str| {
+        out.lines()
+            // A configuration row, indented under its run's summary lines.
+            .find(|l| l.starts_with(&format!("    {key} ")))
+            .unwrap_or_else(|| panic!("no {key} row: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        row("learning_rate").ends_with("train.log: line 62 (learning_rate)"),
+        "{}",
+        row("learning_rate")
+    );
+    assert!(
+        row("learning_rate").contains(" 0.0005 "),
+        "{}",
+        row("learning_rate")
+    );
+    assert!(
+        row("scheduler").starts_with("scheduler cosine "),
+        "{}",
+        row("scheduler")
+    );
+    assert!(
+        row("optimizer").starts_with("optimizer adamw_torch_fused "),
+        "{}",
+        row("optimizer")
+    );
+    assert!(
+        row("logging_steps").contains("line 72 (logging_steps)"),
+        "{}",
+        row("logging_steps")
+    );
+    assert!(
+        row("warmup_steps").starts_with("warmup_steps 5 "),
+        "{}",
+        row("warmup_steps")
+    );
+}
+
+/// A file of arguments beside the log that printed the run's arguments, disagreeing on the
+/// learning rate (edited after the run): the log's value is used and the warning says why; a
+/// fix still edits the file of arguments.
+#[test]
+fn a_printed_arguments_block_outranks_an_edited_arguments_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        fixture("gen/hf5_1proc_ga4/train.log"),
+        dir.path().join("train.log"),
+    )
+    .expect("log");
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "per_device_train_batch_size: 4\ngradient_accumulation_steps: 4\nlearning_rate: 1.0e-4\n",
+    )
+    .expect("yaml");
+    let run = dir.path().to_str().expect("utf-8");
+    let doc = json_of(&[run]);
+    let lr = &doc["runs"][0]["config"]["learning_rate"];
+    assert_eq!(lr["value"], 0.0005, "{lr}");
+    let (_, err) = text_of(&[run]);
+    assert!(
+        err.contains("learning_rate: ") && err.contains("train.log: line 62 (learning_rate) says 0.0005, but ")
+            && err.contains("config.yaml: line 3 (learning_rate) says 0.0001; using the log's (printed as the run went; the file of arguments may have been edited since)"),
+        "{err}"
+    );
+}

@@ -864,3 +864,30 @@ fn among_runs_tied_at_one_batch_the_headline_names_the_baseline() {
         );
     }
 }
+
+/// Plain transformers runs whose script printed its `TrainingArguments` (real, made by
+/// fixtures/gen/run_hf.sh): the logs alone give the learning rate and the optimizer, so the
+/// alternative scales the printed rate by that optimizer's rule with nothing assumed, either
+/// order.
+#[test]
+fn a_printed_arguments_block_gives_the_rate_and_the_optimizer() {
+    let (one, four) = ("fixtures/gen/hf5_1proc_ga4", "fixtures/gen/hf5_4proc_ga4");
+    for order in [[one, four], [four, one]] {
+        let c = causes(&json_of(&order));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0].0.as_str(), c[0].1.as_str()),
+            ("hf5_4proc_ga4", "oversized-effective-batch")
+        );
+        assert_eq!(
+            c[0].2["gradient_accumulation_steps"],
+            (Value::from(4.0), Value::from(1.0))
+        );
+        let (out, _) = text_of(&order);
+        assert!(
+            out.contains("scale learning_rate 0.0005 → 0.001 (square-root scaling rule for Adam-family optimizers (adamw_torch_fused)"),
+            "{out}"
+        );
+        assert!(!out.contains("assumed"), "{out}");
+    }
+}

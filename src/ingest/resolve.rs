@@ -33,8 +33,13 @@ pub fn resolve(
         .iter()
         .flat_map(|f| f.parsed.facts.iter().map(move |fact| (f, fact)))
         .collect();
-    facts.sort_by_key(|(_, fact)| fact.rank);
+    // Within a rank, what a log printed as the run went comes before a file of arguments,
+    // which may have been edited since.
+    let arguments = |f: &ReadFile| f.format.role() == super::formats::Role::Arguments;
+    facts.sort_by_key(|(f, fact)| (fact.rank, arguments(f)));
     let mut overridden: Vec<Key> = Vec::new();
+    // The rank of each value taken from a file, and whether a log stated it.
+    let mut taken: Vec<(Key, u8, bool)> = Vec::new();
     for (file, fact) in &facts {
         let provenance = Provenance::file(file.path.clone(), fact.locator.clone());
         if let Some(why) = fact.value.as_f64().and_then(|x| invalid(fact.key, x)) {
@@ -53,6 +58,7 @@ pub fn resolve(
         }
         match cfg.values.get(&fact.key) {
             None => {
+                taken.push((fact.key, fact.rank, !arguments(file)));
                 cfg.values
                     .insert(fact.key, Sourced::new(fact.value.clone(), provenance));
             }
@@ -61,8 +67,13 @@ pub fn resolve(
                     && !matches!(kept.source, Provenance::Override(_)) =>
             {
                 // Two TensorBoard sessions of one output directory: the newest came first.
+                let logged = taken
+                    .iter()
+                    .any(|&(k, rank, log)| k == fact.key && rank == fact.rank && log);
                 let why = if [&kept.source, &provenance].iter().all(|p| tensorboard(p)) {
                     "the newest TensorBoard session's (each trainer.train() in one output directory writes its own; the run's state is the newest's)"
+                } else if logged && arguments(file) {
+                    "the log's (printed as the run went; the file of arguments may have been edited since)"
                 } else {
                     "the first (what the trainer reported it used ranks first)"
                 };

@@ -178,17 +178,34 @@ pub fn options(
     locate: impl Fn(&str) -> At,
 ) -> Parsed {
     let mut out = Parsed::default();
-    for (option, value) in pairs {
-        // W&B's `files/config.yaml` nests each value: `name: {desc: null, value: 2}`.
-        let option = option.strip_suffix(".value").unwrap_or(&option);
+    // W&B's `files/config.yaml` nests each value: `name: {desc: null, value: 2}`.
+    let pairs: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(o, v)| {
+            (
+                o.strip_suffix(".value").map_or(o.clone(), str::to_string),
+                v,
+            )
+        })
+        .collect();
+    // A `max_steps` above 0 ends the run there, and the HF Trainer ignores `num_train_epochs`
+    // then (the epochs are how far the steps go, which the logs say).
+    let stepped = pairs
+        .iter()
+        .any(|(o, v)| o == "max_steps" && parse_number(v).is_some_and(|x| x > 0.0));
+    for (option, value) in &pairs {
+        let option = option.as_str();
         let Some(&(_, key)) = OPTIONS.iter().find(|(o, _)| *o == option) else {
             continue;
         };
+        if key == Key::Epochs && stepped {
+            continue;
+        }
         let locator = locate(option);
         match key {
-            Key::Scheduler | Key::Optimizer => out.text_fact(key, &value, locator, 1),
+            Key::Scheduler | Key::Optimizer => out.text_fact(key, value, locator, 1),
             _ => {
-                let Some(x) = parse_number(&value) else {
+                let Some(x) = parse_number(value) else {
                     // Unset (`null`, empty) or left to the launcher (DeepSpeed's `"auto"`) is
                     // no value; anything else is one that cannot be read.
                     let unset = ["", "~", "null", "none", "auto"]

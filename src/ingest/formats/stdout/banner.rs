@@ -41,6 +41,16 @@ const LABELS: [(&str, Key, u8); 17] = [
 
 /// Reads the settings on one preamble line.
 pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
+    // A printout of the trainer's arguments: its lines are options, not a banner's.
+    if st.dump.is_some()
+        || memchr::memmem::find(raw, b"Arguments(").is_some()
+        || memchr::memmem::find(raw, b"Config(").is_some()
+    {
+        let text = String::from_utf8_lossy(&without_ansi(raw)).into_owned();
+        if super::args_dump::on_line(st, &text, lineno) {
+            return;
+        }
+    }
     if raw.len() > 400 || memchr::memchr(0, raw).is_some() {
         return;
     }

@@ -11,6 +11,7 @@
 use crate::model::At;
 use std::io::Read;
 
+mod args_dump;
 mod banner;
 mod deepspeed;
 mod header;
@@ -110,6 +111,8 @@ struct State {
     summary_epoch: Option<f64>,
     /// What each key of the dicts read before means, by position ([`DictKey`]).
     dict_shape: Shape<DictKey>,
+    /// A printout of the trainer's arguments being read ([`args_dump`]).
+    dump: Option<args_dump::Dump>,
 }
 
 impl State {
@@ -137,6 +140,7 @@ impl State {
             summary_epoch: None,
             dict_shape: Shape::default(),
             bad_dicts: crate::ingest::Skipped::default(),
+            dump: None,
         }
     }
 
@@ -217,6 +221,7 @@ fn scan(mut reader: impl Read, mut st: State, path: &str) -> Result<(State, usiz
 }
 
 fn finish(mut st: State, too_long: usize) -> Parsed {
+    args_dump::close(&mut st);
     let out = std::mem::take(&mut st.out);
     let header = std::mem::take(&mut st.header_facts);
     complete(out, header, &st, too_long)

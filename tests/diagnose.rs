@@ -661,3 +661,18 @@ fn a_run_whose_own_metric_is_best_at_the_end_is_not_overfitting() {
     ]));
     assert!(ids.iter().any(|i| i == "overfitting"), "{ids:?}");
 }
+
+/// A real run `max_steps 30` stopped (fixtures/gen/hf5_1proc_max_steps30, its script given
+/// `--num_train_epochs 3 --max_steps 30`): too few updates, and the fix raises the limit; a
+/// smaller accumulation or more epochs would not add one.
+#[test]
+fn too_few_updates_under_a_step_limit_raises_the_limit() {
+    let doc = json_of(&["fixtures/gen/hf5_1proc_max_steps30"]);
+    let f = common::finding(&doc, "too-few-optimizer-steps");
+    let changes = f["fix"]["changes"].as_object().expect("changes");
+    assert_eq!(changes.keys().collect::<Vec<_>>(), ["max_steps"], "{f}");
+    assert_eq!(changes["max_steps"]["from"], 30.0);
+    assert_eq!(changes["max_steps"]["to"], 100.0);
+    let summary = f["fix"]["summary"].as_str().expect("summary");
+    assert!(summary.contains("step limit (max_steps 30)"), "{summary}");
+}

@@ -29,15 +29,23 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             let mut evidence = vec![step_ev.clone()];
             evidence.extend(config_evidence(run, Key::EffectiveBatch));
             evidence.extend(config_evidence(run, Key::GradAccum));
-            let changes: Vec<ConfigChange> = run
-                .config
-                .num(Key::GradAccum)
-                .filter(|&g| g > 1.0)
-                .map(|g| {
-                    let to = (g * steps / MIN_STEPS).floor().max(1.0);
-                    super::options::accumulation(run, g, to)
-                })
-                .unwrap_or_default();
+            // A step limit ended the run: a smaller batch or more epochs change nothing, only
+            // the limit does.
+            let limit = super::options::step_limit(run);
+            let changes: Vec<ConfigChange> = match limit {
+                Some(l) => super::options::change(run, Key::TotalSteps, Some(l), MIN_STEPS)
+                    .into_iter()
+                    .collect(),
+                None => run
+                    .config
+                    .num(Key::GradAccum)
+                    .filter(|&g| g > 1.0)
+                    .map(|g| {
+                        let to = (g * steps / MIN_STEPS).floor().max(1.0);
+                        super::options::accumulation(run, g, to)
+                    })
+                    .unwrap_or_default(),
+            };
             let stopped = run.stopped_short();
             out.push(Finding {
                 id: "too-few-optimizer-steps",
@@ -64,7 +72,13 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 fix: Some(Fix {
                     // A smaller batch names the accumulation to take back when there is one;
                     // a batch of 1 leaves more epochs (or steps) only.
-                    summary: if !changes.is_empty() {
+                    summary: if let (Some(l), Some(c)) = (limit, changes.first()) {
+                        format!(
+                            "Make more updates: the run stopped at its step limit ({} {}), which a smaller batch or more epochs do not move; raise it.",
+                            c.option,
+                            num(l)
+                        )
+                    } else if !changes.is_empty() {
                         // Named as the change names it (axolotl's `batch_size` may set it).
                         format!(
                             "Make more updates: a smaller effective batch ({}) or more epochs.",

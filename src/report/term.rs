@@ -425,30 +425,32 @@ fn run_block(
     // As the runs tables show them: where a run that stopped short or early stopped, too.
     let steps = super::view::table_value(run, Key::TotalSteps).unwrap_or_else(|| "unknown".into());
     let _ = writeln!(out, "  optimizer steps {steps}");
-    for key in Key::ALL {
-        let value = c.get(key);
-        let shown = super::view::CORE_KEYS.contains(&key);
-        match value {
-            Some(v) => {
-                let _ = writeln!(
-                    out,
-                    "    {:<24} {:<12} {}",
-                    key.name(),
-                    s(&v.value.to_string()),
-                    p.dim(&v.source.to_string())
-                );
-            }
-            None if shown => {
-                let _ = writeln!(
-                    out,
-                    "    {:<24} {:<12} {}",
-                    key.name(),
-                    "unknown",
-                    p.dim("not in the logs; set it with --set")
-                );
-            }
-            None => {}
-        }
+    // One row per key: its value and where it came from, the values in one column as wide
+    // as the longest (an optimizer's name can be `adamw_torch_fused`).
+    let rows: Vec<(&str, String, String)> = Key::ALL
+        .into_iter()
+        .filter_map(|key| match c.get(key) {
+            Some(v) => Some((
+                key.name(),
+                s(&v.value.to_string()).into_owned(),
+                v.source.to_string(),
+            )),
+            None if super::view::CORE_KEYS.contains(&key) => Some((
+                key.name(),
+                "unknown".into(),
+                "not in the logs; set it with --set".into(),
+            )),
+            None => None,
+        })
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(_, v, _)| v.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    for (name, value, source) in rows {
+        let _ = writeln!(out, "    {name:<24} {value:<width$} {}", p.dim(&source));
     }
     for name in ["loss", "eval_loss"] {
         if let Some(sum) = summaries.get(name) {

@@ -710,6 +710,22 @@ fn label_parts(path: &Path) -> Vec<String> {
         parts.push(name);
         return parts;
     }
+    // A folder a trainer writes inside its output directory is named by that directory, as
+    // the directory itself would be (`out/wandb`, `out/wandb/latest-run`, `out/runs`: `out`),
+    // and a W&B run's `files/` by its run folder.
+    if full.is_dir() && !checkpoint {
+        let parts = names(&full);
+        let from_end = |k: usize| parts.len().checked_sub(k).map(|i| parts[i].as_str());
+        let keep = match (from_end(2), from_end(1)) {
+            (_, Some("wandb" | "runs" | "lightning_logs")) => parts.len() - 1,
+            (Some("wandb"), Some("latest-run")) => parts.len() - 2,
+            (Some(run), Some("files")) if crate::ingest::wandb_run_name(run) => parts.len() - 1,
+            _ => parts.len(),
+        };
+        if keep >= 1 {
+            return parts[..keep].to_vec();
+        }
+    }
     let named = if full.is_file() || checkpoint {
         full.parent()
     } else {

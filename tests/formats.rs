@@ -443,8 +443,10 @@ fn a_wandb_run_file_reads_its_config_and_agrees_with_the_trainer_state() {
     let doc = json_of(&[
         "fixtures/trackers/lf_1gpu_ga8/wandb",
         "--set",
-        "wandb:world_size=1",
+        "lf_1gpu_ga8:world_size=1",
     ]);
+    // Named by its output directory, as `wandb/` is a folder the trainer writes in it.
+    assert_eq!(doc["runs"][0]["label"], "lf_1gpu_ga8");
     let run = &doc["runs"][0];
     assert_eq!(run["config"]["effective_batch"]["value"], 16.0);
     assert!(
@@ -456,6 +458,8 @@ fn a_wandb_run_file_reads_its_config_and_agrees_with_the_trainer_state() {
     let points = exported(&[
         "fixtures/lf_1gpu_ga8",
         "fixtures/trackers/lf_1gpu_ga8/wandb",
+        "--label",
+        "wandb=fixtures/trackers/lf_1gpu_ga8/wandb",
     ]);
     assert_same_points(
         &points,

@@ -1105,3 +1105,37 @@ fn a_printed_arguments_block_outranks_an_edited_arguments_file() {
         "{err}"
     );
 }
+
+/// W&B's folders given as the RUN (the real nanoGPT run of fixtures/real/12 laid out as W&B
+/// keeps runs, an older copy beside it and `latest-run` linking the newest): `out/wandb` reads
+/// its newest run and says which, `latest-run` and a run's `files/` read that run; each is
+/// named as its output directory or run folder is, not `wandb`, `latest-run` or `files`.
+#[cfg(unix)]
+#[test]
+fn wandb_folders_given_as_the_run_read_the_run_they_hold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wandb = dir.path().join("out").join("wandb");
+    let real = fixture(
+        "real/12_wandb-run-dir-nanogpt-keyboardinterrupt/wandb/run-20240214_191025-bn1klkfl",
+    );
+    common::copy_dir(&real, &wandb.join("run-20240101_000000-older"));
+    common::copy_dir(&real, &wandb.join("run-20240214_191025-bn1klkfl"));
+    std::os::unix::fs::symlink("run-20240214_191025-bn1klkfl", wandb.join("latest-run"))
+        .expect("link");
+    let (out, err) = text_of(&[wandb.to_str().expect("utf-8")]);
+    assert!(out.contains("out checked on its own"), "{out}");
+    assert!(
+        err.contains("W&B's folder; read its newest run, run-20240214_191025-bn1klkfl (pass another run-* folder to read that one)"),
+        "{err}"
+    );
+    let (out, _) = text_of(&[wandb.join("latest-run").to_str().expect("utf-8")]);
+    assert!(out.contains("out checked on its own"), "{out}");
+    let files = wandb.join("run-20240101_000000-older").join("files");
+    let doc = json_of(&[files.to_str().expect("utf-8")]);
+    assert_eq!(doc["runs"][0]["label"], "run-20240101_000000-older");
+    assert_eq!(
+        doc["runs"][0]["metrics"]["loss"]["points"], 134,
+        "{}",
+        doc["runs"][0]["metrics"]["loss"]
+    );
+}

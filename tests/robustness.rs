@@ -4,10 +4,10 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{fixture, gzip, losscmp, predicate, text_of};
+use common::{copy_dir, fixture, gzip, losscmp, predicate, text_of};
 
 /// A copy of a fixture run in a temporary directory, so a test that writes near the inputs can
 /// never damage the fixtures themselves.
@@ -16,19 +16,6 @@ fn copy_run(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dest = dir.path().join(name);
     copy_dir(&fixture(name), &dest);
     (dir, dest)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// Fault 1: an output flag pointed at a log of a run must not replace it.

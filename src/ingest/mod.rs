@@ -30,7 +30,7 @@ use formats::FormatRef;
 pub use formats::mlflow::run_name as mlflow_run_name;
 pub use plan::read_plan;
 pub use records::Records;
-pub use source::{IngestError, checkpoint_parent};
+pub use source::{IngestError, checkpoint_parent, wandb_run_name};
 pub use tail::{Polled, Tail};
 
 /// What the user asked to read: a path (or `-`) and the label to show it under.

@@ -123,6 +123,9 @@ pub fn discover(
         ));
         return Ok(files);
     }
+    if let Some(found) = trainer_folder(path, &display, warnings)? {
+        return Ok(found);
+    }
     let mut files = Vec::new();
     let mut checkpoints = Vec::new();
     for entry in read_dir_sorted(path)? {
@@ -249,33 +252,99 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
             out.sort_by_key(|f| std::cmp::Reverse(events_time(f)));
             out
         }
-        "wandb" => {
-            // Run folders are named by start time: the last in order is the newest.
-            let newest = read_dir_sorted(dir)?.into_iter().rev().find(|p| {
-                p.is_dir()
-                    && p.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        n.starts_with("run-") || n.starts_with("offline-run-")
-                    })
-            });
-            match newest {
-                Some(run) => {
-                    let mut out: Vec<PathBuf> = logs(&run)?
-                        .into_iter()
-                        .filter(|f| f.extension().is_some_and(|e| e == "wandb"))
-                        .collect();
-                    let files = run.join("files");
-                    if files.is_dir() {
-                        out.extend(logs(&files)?);
-                    }
-                    out
-                }
-                None => Vec::new(),
-            }
-        }
+        "wandb" => match newest_wandb_run(dir)? {
+            Some(run) => wandb_run(&run)?,
+            None => Vec::new(),
+        },
         _ => return Ok(None),
     };
     Ok((!found.is_empty()).then_some(found))
+}
+
+/// Whether a folder's name is a W&B run's (`run-<time>-<id>`, `offline-run-…`, or the
+/// `latest-run` link W&B keeps to the newest).
+pub fn wandb_run_name(name: &str) -> bool {
+    name.starts_with("run-") || name.starts_with("offline-run-") || name == "latest-run"
+}
+
+/// The newest W&B run folder in `wandb/`: run folders are named by start time, so the last in
+/// order (the `latest-run` link is not counted: it names one of them).
+fn newest_wandb_run(dir: &Path) -> Result<Option<PathBuf>, IngestError> {
+    Ok(read_dir_sorted(dir)?.into_iter().rev().find(|p| {
+        p.is_dir()
+            && p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n != "latest-run" && wandb_run_name(&n)
+            })
+    }))
+}
+
+/// A W&B run folder's files: its `.wandb` run file and what `files/` holds.
+fn wandb_run(run: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    let logs = |d: &Path| -> Result<Vec<PathBuf>, IngestError> {
+        Ok(read_dir_sorted(d)?
+            .into_iter()
+            .filter(|f| {
+                f.is_file()
+                    && f.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .is_some_and(|n| !n.starts_with('.') && looks_like_log_name(&n))
+            })
+            .collect())
+    };
+    let mut out: Vec<PathBuf> = logs(run)?
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "wandb"))
+        .collect();
+    let files = run.join("files");
+    if files.is_dir() {
+        out.extend(logs(&files)?);
+    }
+    Ok(out)
+}
+
+/// A folder a trainer writes inside an output directory, given as the RUN itself: W&B's
+/// `wandb/` (its newest run is read, as from the output directory), a W&B run folder
+/// (`wandb/run-…/`, `wandb/latest-run`: its `files/` and run file), the HF Trainer's `runs/`
+/// (its TensorBoard sessions) or Lightning's `lightning_logs/`. `None` for any other folder,
+/// and for one of these names that holds none of what the trainer writes there.
+fn trainer_folder(
+    path: &Path,
+    display: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Vec<PathBuf>>, IngestError> {
+    // `.` or `wandb/latest-run/..` name their folder only once resolved.
+    let own = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .or_else(|| {
+            let full = path.canonicalize().ok()?;
+            Some(full.file_name()?.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if wandb_run_name(&own) {
+        let found = wandb_run(path)?;
+        return Ok((!found.is_empty()).then_some(found));
+    }
+    if own == "wandb" {
+        let Some(run) = newest_wandb_run(path)? else {
+            return Ok(None);
+        };
+        let found = wandb_run(&run)?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let name = run.file_name().map(|n| n.to_string_lossy().into_owned());
+        warnings.push(format!(
+            "{display}: W&B's folder; read its newest run, {} (pass another run-* folder to read that one)",
+            name.unwrap_or_default()
+        ));
+        return Ok(Some(found));
+    }
+    if matches!(own.as_str(), "runs" | "lightning_logs") {
+        return one_level_down(path, &own);
+    }
+    Ok(None)
 }
 
 /// `n` and `word`, plural unless `n` is 1: "1 record", "208 records".

@@ -314,3 +314,18 @@ pub fn finding<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Valu
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("no {id} finding"))
 }
+
+/// Copies the folder `from` into `to`, recursively (a fixture to change, or to lay out as a
+/// trainer would).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}

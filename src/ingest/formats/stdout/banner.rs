@@ -17,7 +17,7 @@ use crate::model::At;
 pub(super) const PREAMBLE_LINES: u32 = 5_000;
 
 /// Labels and the key each sets, with the rank of what they say.
-const LABELS: [(&str, Key, u8); 17] = [
+const LABELS: [(&str, Key, u8); 19] = [
     // Unsloth's banner.
     ("num gpus used", Key::WorldSize, 0),
     ("data parallel gpus", Key::WorldSize, 0),
@@ -37,6 +37,8 @@ const LABELS: [(&str, Key, u8); 17] = [
     ("max steps", Key::TotalSteps, 1),
     ("train", Key::NumExamples, 1),
     ("train examples", Key::NumExamples, 1),
+    ("train samples", Key::NumExamples, 1),
+    ("effective batch size", Key::EffectiveBatch, 1),
 ];
 
 /// Reads the settings on one preamble line.
@@ -57,9 +59,10 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
     let bytes = without_ansi(raw);
     let text = String::from_utf8_lossy(&bytes);
     for segment in text.split('|') {
+        // The last colon: a logger's own `INFO:__main__:` comes before the label.
         let Some((label, value)) = segment
             .split_once(" = ")
-            .or_else(|| segment.split_once(':'))
+            .or_else(|| segment.rsplit_once(':'))
         else {
             continue;
         };
@@ -174,6 +177,34 @@ mod tests {
                 (Key::PerDeviceBatch, 8.0, 1),
                 (Key::LearningRate, 0.0002, 1),
                 (Key::NumExamples, 120.0, 1),
+            ]
+        );
+    }
+
+    /// A script's banner through Python's logging (`INFO:__main__:`), as a real QLoRA run
+    /// printed it (sweep of public logs: `Ariz-Mohammadi/finetuned-qwen3-medical-qlora`).
+    #[test]
+    fn a_banner_behind_a_loggers_prefix() {
+        let got = facts(&[
+            "INFO:__main__:📊 Train samples: 18689",
+            "INFO:__main__:📊 Eval samples: 984",
+            "INFO:__main__:   Trainable params: 3,833,856 (0.08%)",
+            "INFO:__main__:   Batch size (per device): 1",
+            "INFO:__main__:   Gradient accumulation: 32",
+            "INFO:__main__:   Effective batch size: 32",
+            "INFO:__main__:   Learning rate: 0.0002",
+            "2025-01-10 12:00:00,123 - INFO - Epochs: 3",
+            "INFO:__main__:   Max sequence length: 2048",
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (Key::NumExamples, 18689.0, 1),
+                (Key::PerDeviceBatch, 1.0, 1),
+                (Key::GradAccum, 32.0, 1),
+                (Key::EffectiveBatch, 32.0, 1),
+                (Key::LearningRate, 0.0002, 1),
+                (Key::Epochs, 3.0, 1),
             ]
         );
     }

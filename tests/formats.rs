@@ -225,6 +225,29 @@ fn dicts_written_in_bursts_after_the_bar_are_placed_by_their_epochs() {
     assert_eq!(loss["dropped_duplicates"], 0, "{loss}");
     // The last dict, epoch 2.99: 2.99 × 585 = 1,749.15.
     assert_eq!(loss["final_step"], 1749.0, "{loss}");
+    // Its script's banner gives the epochs (line 53, `Epochs: 3`): every dict is placed by
+    // its epoch × 1,755 ÷ 3 = 585 steps an epoch, the bar's counter of a burst never used.
+    assert_eq!(
+        loss["step_origin"],
+        "epoch × steps per epoch (the log's total steps ÷ its epochs)"
+    );
+    let warnings = doc["warnings"].to_string();
+    assert!(!warnings.contains("logged more than once"), "{warnings}");
+    // Without the banner's epochs, the end-of-training summary's epoch places the burst dicts.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::read_to_string(
+        "fixtures/public/41_trl-sft-nohup-stdout-dicts-in-bursts/training.log",
+    )
+    .expect("log")
+    .replace("INFO:__main__:   Epochs: 3\n", "");
+    std::fs::write(dir.path().join("training.log"), log).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(
+        (&loss["points"], &loss["final_step"]),
+        (&55.into(), &1749.0.into()),
+        "{loss}"
+    );
     let warnings = doc["warnings"].to_string();
     assert!(
         warnings
@@ -533,5 +556,64 @@ fn tensorboard_events_under_runs_are_found() {
         String::from_utf8_lossy(&out.stderr).contains("read 1 file from runs/"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `TrainingArguments(` printout of a log written with CRLF line ends (a Windows run, as a
+/// real LLaMA-Factory log in `NearMugi/llm` is): the real fixtures/gen/hf5_1proc_ga4 log with
+/// its `\n` made `\r\n` reads the same values at the same lines.
+#[test]
+fn a_crlf_logs_printed_arguments_are_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::read_to_string("fixtures/gen/hf5_1proc_ga4/train.log").expect("log");
+    std::fs::write(dir.path().join("train.log"), log.replace('\n', "\r\n")).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let config = &doc["runs"][0]["config"];
+    assert_eq!(config["learning_rate"]["value"], 0.0005, "{config}");
+    assert!(
+        config["learning_rate"]["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("train.log: line 62 (learning_rate)"),
+        "{config}"
+    );
+    assert_eq!(config["scheduler"]["value"], "cosine", "{config}");
+    assert_eq!(doc["runs"][0]["metrics"]["loss"]["points"], 100);
+}
+
+/// transformers 4.5x with `include_tokens_per_second` adds `train_runtime` and
+/// `train_tokens_per_second` to every step's dict (a real run's log in `saforem2/ezpz` prints
+/// them so): those are steps, not the end-of-training summary, whose runtime is the run's.
+/// Hand-made in that log's shape.
+#[test]
+fn step_dicts_with_the_runtime_so_far_are_steps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = String::from(
+        "***** Running training *****\n  Num examples = 2,400\n  Instantaneous batch size per device = 1\n  Total train batch size (w. parallel, distributed & accumulation) = 24\n  Gradient Accumulation steps = 1\n  Total optimization steps = 10\n  0%|          | 0/10 [00:00<?, ?it/s]\n",
+    );
+    for k in 1..=10 {
+        log.push_str(&format!(
+            "{:3}%|#         | {k}/10 [00:27<04:05, 3.5s/it]\n",
+            k * 10
+        ));
+        log.push_str(&format!(
+            "{{'loss': {:.4}, 'grad_norm': 1.5, 'learning_rate': 5e-05, 'epoch': {:.2}, 'num_input_tokens_seen': {}, 'train_runtime': {:.4}, 'train_tokens_per_second': 7201.711}}\n",
+            2.6 - 0.02 * f64::from(k),
+            f64::from(k) / 100.0,
+            196_608 * k,
+            27.3 + 3.5 * f64::from(k - 1)
+        ));
+    }
+    log.push_str("{'train_runtime': 425.43, 'train_samples_per_second': 5.641, 'train_steps_per_second': 0.235, 'train_loss': 2.49, 'epoch': 0.1}\n");
+    std::fs::write(dir.path().join("train.log"), log).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let run = &doc["runs"][0];
+    assert_eq!(run["metrics"]["loss"]["points"], 10, "{}", run["metrics"]);
+    assert_eq!(run["metrics"]["loss"]["final_step"], 10.0);
+    assert_eq!(run["config"]["train_runtime"]["value"], 425.43);
+    assert!(
+        !doc["warnings"].to_string().contains("train_runtime"),
+        "{}",
+        doc["warnings"]
     );
 }

@@ -22,6 +22,11 @@ pub(super) struct Dump {
 pub(super) fn on_line(st: &mut State, text: &str, lineno: u32) -> bool {
     let t = text.trim();
     if st.dump.is_some() {
+        // A CRLF log's `\r` ends a line of its own: the empty line after it is no line of the
+        // printout's, nor its end.
+        if t.is_empty() {
+            return true;
+        }
         if t == ")" {
             close(st);
             return true;
@@ -236,6 +241,20 @@ mod tests {
                 (Key::WarmupSteps, "5".into(), 13),
             ]
         );
+    }
+
+    #[test]
+    fn a_crlf_logs_empty_lines_do_not_end_it() {
+        let got = facts(&[
+            "TrainingArguments(",
+            "",
+            "gradient_accumulation_steps=8,",
+            "",
+            "learning_rate=0.0002,",
+            "",
+            ")",
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
     }
 
     #[test]

@@ -241,7 +241,11 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
         return;
     }
     st.block = Block::None;
-    if summary {
+    // A step's dict may carry the run's time so far too (`include_tokens_per_second` adds
+    // `train_runtime` and `train_tokens_per_second` to every log in transformers 4.5x): one with
+    // a training loss is a step's, not the end-of-training summary.
+    let names = &st.names;
+    if summary && !st.metrics.iter().any(|&(n, _)| &**names.name(n) == "loss") {
         // The end-of-training dict, once per run: read again as pairs.
         if let Some((pairs, _)) = parse_py_dict(&String::from_utf8_lossy(text)) {
             let num = |k: &str| {

@@ -676,3 +676,24 @@ fn too_few_updates_under_a_step_limit_raises_the_limit() {
     let summary = f["fix"]["summary"].as_str().expect("summary");
     assert!(summary.contains("step limit (max_steps 30)"), "{summary}");
 }
+
+/// The same run as a streaming dataset has it: the Trainer prints `Num Epochs =
+/// 9,223,372,036,854,775,807` (no length), so only the `max_steps=30` of the printed
+/// `TrainingArguments(` says a step limit ended the run; the fix still raises it.
+#[test]
+fn a_printed_max_steps_is_a_step_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::read_to_string("fixtures/gen/hf5_1proc_max_steps30/train.log")
+        .expect("log")
+        .replace(
+            "Num Epochs = 1\n",
+            "Num Epochs = 9,223,372,036,854,775,807\n",
+        );
+    assert!(log.contains("9,223,372,036,854,775,807"));
+    std::fs::write(dir.path().join("train.log"), log).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let f = common::finding(&doc, "too-few-optimizer-steps");
+    let changes = f["fix"]["changes"].as_object().expect("changes");
+    assert_eq!(changes.keys().collect::<Vec<_>>(), ["max_steps"], "{f}");
+    assert_eq!(changes["max_steps"]["from"], 30.0);
+}

@@ -155,13 +155,14 @@ fn arguments_file(run: &Run) -> Option<&str> {
 }
 
 /// The step count a run was set to stop at, when that (not its epochs) is what ended it: a
-/// maximum step count in its own arguments (`max_steps: 1600` in a LLaMA-Factory YAML), or —
+/// maximum step count in its own arguments (`max_steps: 1600` in a LLaMA-Factory YAML, or in
+/// the `TrainingArguments(` its script printed), or —
 /// known from its logs alone — a run that reached its total steps partway through an epoch
 /// (the Trainer then derives `num_train_epochs` from `max_steps`, rounded up, and changing the
 /// epochs changes nothing). A fix that changes how long such a run trains changes this.
 pub fn step_limit(run: &Run) -> Option<f64> {
     let total = run.config.num(Key::TotalSteps).filter(|t| *t > 0.0)?;
-    if run.config.set_in.contains_key(&Key::TotalSteps) {
+    if run.config.step_limit.is_some() {
         return Some(total);
     }
     let epochs = run.config.num(Key::Epochs)?;

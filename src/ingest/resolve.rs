@@ -50,6 +50,9 @@ pub fn resolve(
             ));
             continue;
         }
+        if fact.key == Key::TotalSteps && fact.rank == 1 && cfg.step_limit.is_none() {
+            cfg.step_limit = Some(provenance.clone());
+        }
         // The run's own arguments say where a fix edits the option, whichever value wins.
         if file.format.role() == super::formats::Role::Arguments && fact.rank == 1 {
             cfg.set_in

@@ -209,6 +209,10 @@ pub struct RunConfig {
     /// Where the run's own arguments set a key (a recipe YAML, `training_args.json`, W&B's
     /// config): the file a fix edits. Present only when such a file was read.
     pub set_in: BTreeMap<Key, Provenance>,
+    /// Where the run's arguments set the step count it stops at (`max_steps` in a file of
+    /// arguments or in a printout of them in its log, a script's `Max steps:`): that count, not
+    /// its epochs, ends the run.
+    pub step_limit: Option<Provenance>,
 }
 
 impl RunConfig {

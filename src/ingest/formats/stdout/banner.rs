@@ -77,6 +77,14 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
         let Some(x) = leading_number(value) else {
             continue;
         };
+        // Unsloth's `Num GPUs used` counts the GPUs a model is spread over too (a 30B model
+        // over 3 cards in one process); `Data Parallel GPUs` counts the processes that each take
+        // a batch, the world size, and replaces it.
+        if shown.eq_ignore_ascii_case("data parallel gpus") {
+            st.out.facts.retain(|f| {
+                !(f.key == Key::WorldSize && f.locator.what().eq_ignore_ascii_case("num gpus used"))
+            });
+        }
         if st.out.facts.iter().any(|f| f.key == key && f.rank <= rank) {
             continue;
         }
@@ -146,13 +154,14 @@ mod tests {
         ]);
         assert_eq!(
             got,
+            // The world size is the data-parallel count's (it replaces `Num GPUs used`).
             vec![
-                (Key::WorldSize, 1.0, 0),
                 (Key::NumExamples, 312.0, 0),
                 (Key::Epochs, 3.0, 0),
                 (Key::TotalSteps, 117.0, 0),
                 (Key::PerDeviceBatch, 2.0, 0),
                 (Key::GradAccum, 4.0, 0),
+                (Key::WorldSize, 1.0, 0),
                 (Key::EffectiveBatch, 8.0, 0),
             ]
         );
@@ -179,6 +188,20 @@ mod tests {
                 (Key::NumExamples, 120.0, 1),
             ]
         );
+    }
+
+    /// Unsloth spreading one model over 3 GPUs in one process (a real multi-card QLoRA log in
+    /// `unslothai/unsloth`'s README_amd_radeon.md): the world size is its data-parallel count.
+    #[test]
+    fn unsloths_data_parallel_gpus_are_the_world_size() {
+        let got = facts(&[
+            "==((====))==  Unsloth - 2x faster free finetuning | Num GPUs used = 3",
+            "   \\\\   /|    Num examples = 1,000 | Num Epochs = 1 | Total steps = 100",
+            "O^O/ \\_/ \\    Batch size per device = 1 | Gradient accumulation steps = 2",
+            "\\        /    Data Parallel GPUs = 1 | Total batch size (1 x 2 x 1) = 2",
+        ]);
+        let world: Vec<_> = got.iter().filter(|f| f.0 == Key::WorldSize).collect();
+        assert_eq!(world, [&(Key::WorldSize, 1.0, 0)]);
     }
 
     /// A script's banner through Python's logging (`INFO:__main__:`), as a real QLoRA run

@@ -617,3 +617,38 @@ fn step_dicts_with_the_runtime_so_far_are_steps() {
         doc["warnings"]
     );
 }
+
+/// llmtuner (LLaMA-Factory before its rename) echoes each log through its logger, then HF
+/// prints it; at the end it echoes the end-of-training log with its missing loss and learning
+/// rate as 0 (a real run's log in `NearMugi/llm` ends so). Hand-made in that log's shape: the
+/// last loss is the last step's, and no collapse is found.
+#[test]
+fn llmtuners_echo_of_the_end_of_training_log_is_no_zero_loss() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = String::from(
+        "***** Running training *****\n  Num examples = 640\n  Num Epochs = 3\n  Instantaneous batch size per device = 4\n  Total train batch size (w. parallel, distributed & accumulation) = 64\n  Gradient Accumulation steps = 16\n  Total optimization steps = 30\n",
+    );
+    for k in 1..=10 {
+        let (loss, epoch) = (1.5 - 0.05 * f64::from(k), 0.3 * f64::from(k));
+        log.push_str(&format!(
+            "02/16/2024 02:19:01 - INFO - llmtuner.extras.callbacks - {{'loss': {loss:.4}, 'learning_rate': 1.0000e-04, 'epoch': {epoch:.2}}}\n{{'loss': {loss:.4}, 'learning_rate': 0.0001, 'epoch': {epoch:.2}}}\n"
+        ));
+    }
+    log.push_str("\n\nTraining completed. Do not forget to share your model on huggingface.co/models =)\n\n\n");
+    log.push_str("02/16/2024 02:21:27 - INFO - llmtuner.extras.callbacks - {'loss': 0.0000, 'learning_rate': 0.0000e+00, 'epoch': 3.00}\n");
+    log.push_str("{'train_runtime': 1029.3, 'train_samples_per_second': 1.865, 'train_steps_per_second': 0.029, 'train_loss': 1.22, 'epoch': 3.0}\n");
+    std::fs::write(dir.path().join("train.log"), log).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(
+        (&loss["final"], &loss["min"]),
+        (&1.0.into(), &1.0.into()),
+        "{loss}"
+    );
+    assert_eq!(loss["final_step"], 30.0, "{loss}");
+    assert!(
+        !common::finding_ids(&doc).contains(&"collapsed-loss".to_string()),
+        "{:?}",
+        common::finding_ids(&doc)
+    );
+}

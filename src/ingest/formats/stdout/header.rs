@@ -58,7 +58,7 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         f.dict.find(bytes)
     };
     if let Some(at) = dict {
-        on_dict(st, &bytes[at..], lineno);
+        on_dict(st, &bytes[at..], lineno, at > 0);
         return;
     }
     if last_percent_bar(bytes).is_some() {
@@ -193,7 +193,8 @@ fn set_literal(text: &[u8]) -> bool {
     matches!(after.first(), Some(b',' | b'}'))
 }
 
-pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
+/// `echoed`: the dict follows other text on its line (a logger's prefix).
+pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
     let (mut epoch, mut step, mut tokens, mut summary) = (None, None, None, false);
     st.metrics.clear();
@@ -263,6 +264,20 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32) {
         return;
     }
     if st.metrics.is_empty() {
+        return;
+    }
+    // LLaMA-Factory's (llmtuner's) callback echoes every log through its logger, the
+    // end-of-training one too, whose missing loss and learning rate it prints as 0
+    // (`… llmtuner.extras.callbacks - {'loss': 0.0000, 'learning_rate': 0.0000e+00, 'epoch':
+    // 3.00}`): not a step whose loss collapsed.
+    let value = |name: &str| {
+        st.metrics
+            .iter()
+            .find(|&&(n, _)| &**st.names.name(n) == name)
+            .map(|&(_, x)| x)
+    };
+    if echoed && value("loss") == Some(0.0) && value("learning_rate") == Some(0.0) {
+        st.metrics.clear();
         return;
     }
     // The Trainer's logs always carry the epoch; a dict with neither epoch nor step and no metric

@@ -652,3 +652,36 @@ fn llmtuners_echo_of_the_end_of_training_log_is_no_zero_loss() {
         common::finding_ids(&doc)
     );
 }
+
+/// A run with no progress bar (`disable_tqdm`) whose epochs are printed to 2 decimals, in a
+/// 12,500-step epoch: ten dicts share each rounded epoch (0.01 is 125 steps). Placed by their
+/// number × the `logging_steps` its printed arguments give, where their epochs agree, not
+/// stacked on one step each and dropped as duplicates. Hand-made in the shape of a real
+/// ChatGLM P-tuning log (`CambriconKnight/dev-env-ubuntu`, whose doc drops the bars).
+#[test]
+fn dicts_without_a_bar_sharing_a_rounded_epoch_are_numbered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = String::from(
+        "01/01/2024 00:00:00 - INFO - __main__ - Training/evaluation parameters TrainingArguments(\n_n_gpu=1,\ngradient_accumulation_steps=1,\nlearning_rate=5e-05,\nlogging_steps=10,\nmax_steps=400,\nnum_train_epochs=3.0,\nper_device_train_batch_size=8,\n)\n***** Running training *****\n  Num examples = 100,000\n  Num Epochs = 1\n  Instantaneous batch size per device = 8\n  Total train batch size (w. parallel, distributed & accumulation) = 8\n  Gradient Accumulation steps = 1\n  Total optimization steps = 400\n",
+    );
+    for k in 1..=40 {
+        let step = 10 * k;
+        log.push_str(&format!(
+            "{{'loss': {:.4}, 'learning_rate': {}, 'epoch': {:.2}}}\n",
+            3.0 - 0.03 * f64::from(k),
+            5e-05 * f64::from(400 - step) / 400.0,
+            f64::from(step) / 12_500.0
+        ));
+    }
+    std::fs::write(dir.path().join("train.log"), log).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let loss = &doc["runs"][0]["metrics"]["loss"];
+    assert_eq!(loss["points"], 40, "{loss}");
+    assert_eq!(loss["final_step"], 400.0, "{loss}");
+    assert_eq!(loss["dropped_duplicates"], 0, "{loss}");
+    assert!(
+        !doc["warnings"].to_string().contains("more than once"),
+        "{}",
+        doc["warnings"]
+    );
+}

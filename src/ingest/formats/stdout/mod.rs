@@ -438,6 +438,11 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
                         n,
                         "training progress bar counter (within the rounding of the logged epoch)",
                     )),
+                    // No bar (`disable_tqdm`) and an epoch rounded to more than a step: dicts
+                    // logged a few steps apart share one rounded epoch, so their estimates
+                    // fall on one step. Left to the merge, which numbers them by the run's
+                    // logging interval where their epochs agree.
+                    None if doubt >= 1.0 => None,
                     _ => Some((estimate.round(), origin)),
                 }
             }

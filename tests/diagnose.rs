@@ -678,7 +678,7 @@ fn too_few_updates_under_a_step_limit_raises_the_limit() {
 }
 
 /// The same run as a streaming dataset has it: the Trainer prints `Num Epochs =
-/// 9,223,372,036,854,775,807` (no length), so only the `max_steps=30` of the printed
+/// 9,223,372,036,854,775,807` (no length) and no steps per epoch, so only the `max_steps=30` of the printed
 /// `TrainingArguments(` says a step limit ended the run; the fix still raises it.
 #[test]
 fn a_printed_max_steps_is_a_step_limit() {
@@ -688,7 +688,9 @@ fn a_printed_max_steps_is_a_step_limit() {
         .replace(
             "Num Epochs = 1\n",
             "Num Epochs = 9,223,372,036,854,775,807\n",
-        );
+        )
+        // nor does it know an epoch's steps.
+        .replace("  Num update steps per epoch = 100\n", "");
     assert!(log.contains("9,223,372,036,854,775,807"));
     std::fs::write(dir.path().join("train.log"), log).expect("write");
     let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
@@ -696,4 +698,10 @@ fn a_printed_max_steps_is_a_step_limit() {
     let changes = f["fix"]["changes"].as_object().expect("changes");
     assert_eq!(changes.keys().collect::<Vec<_>>(), ["max_steps"], "{f}");
     assert_eq!(changes["max_steps"]["from"], 30.0);
+    // Such a header's `Num examples` is the total batch × max_steps, not the data: not read.
+    assert!(
+        doc["runs"][0]["config"]["num_examples"]["value"].is_null(),
+        "{}",
+        doc["runs"][0]["config"]
+    );
 }

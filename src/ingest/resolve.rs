@@ -150,7 +150,7 @@ fn tensorboard(p: &Provenance) -> bool {
 
 /// Largest count taken as a value: Python's `sys.maxsize` (9223372036854775807) and similar
 /// numbers are "no limit" sentinels (`num_train_epochs` of a streaming run), not counts.
-const SENTINEL: f64 = 1e15;
+pub(crate) const SENTINEL: f64 = 1e15;
 
 /// Why a number cannot be the value of `key`, if it cannot: non-finite, out of range, or a
 /// sentinel. Counts and rates are positive; `max_steps: -1` means "not set".

@@ -291,6 +291,18 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
             st.headers_seen
         ));
     }
+    // A dataset with no length (streaming): the Trainer prints `Num Epochs` as `sys.maxsize`,
+    // and its `Num examples` is the total batch × max_steps, not the data: not a count of
+    // examples.
+    let endless = header_facts.iter().any(|f| {
+        f.key == Key::Epochs
+            && f.value
+                .as_f64()
+                .is_some_and(|e| e >= crate::ingest::resolve::SENTINEL)
+    });
+    if endless {
+        header_facts.retain(|f| f.key != Key::NumExamples);
+    }
     out.facts.append(&mut header_facts);
     // Where nothing states the total steps (a header does: then no pass over the losses), the
     // training bar's: the one the training loss dicts were written under (a bar run before
@@ -382,7 +394,7 @@ fn place_steps(out: &mut Parsed, hints: &Hints, summary_epoch: Option<f64>) {
                 .is_some_and(|b| (b / s - 1.0).abs() > 0.05);
             if off {
                 out.warnings.push(format!(
-                    "the training progress bar's counters do not fit the {} steps an epoch worked out from the header (its counter ÷ epoch is more than 5% away: a GRPO run's examples are prompts, each several completions); the counters give the steps",
+                    "the training progress bar's counters do not fit the {} steps an epoch worked out from the header's examples ÷ batch (its counter ÷ epoch is more than 5% away: what the header counts is not what a step takes a batch of, as a GRPO run's prompts, each several completions, are not); the counters give the steps",
                     crate::model::format_number(s)
                 ));
                 None

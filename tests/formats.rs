@@ -685,3 +685,60 @@ fn dicts_without_a_bar_sharing_a_rounded_epoch_are_numbered() {
         doc["warnings"]
     );
 }
+
+/// A real transformers 4.39 run with `--disable_tqdm True` (fixtures/gen/hf4_1proc_notqdm):
+/// no progress bar, epochs printed to 2 decimals in an 800-step epoch, so three to five dicts
+/// share each printed epoch. The printout's `logging_steps` 2 numbers them: 100 losses at steps
+/// 2–200, as its trainer_state.json has them. The script's evaluation after training, at the
+/// step of the last one during it with the same eval_loss, is that one point, not a step
+/// logged twice.
+#[test]
+fn a_real_run_without_bars_keeps_every_dict() {
+    let doc = json_of(&["fixtures/gen/hf4_1proc_notqdm/train.log"]);
+    let run = &doc["runs"][0];
+    let loss = &run["metrics"]["loss"];
+    assert_eq!(loss["points"], 100, "{loss}");
+    assert_eq!(loss["dropped_duplicates"], 0, "{loss}");
+    assert_eq!(
+        (&loss["final_step"], &loss["final"]),
+        (&200.0.into(), &4.5509.into()),
+        "{loss}"
+    );
+    assert_eq!(run["metrics"]["eval_loss"]["points"], 4);
+    assert_eq!(run["metrics"]["eval_loss"]["final_step"], 200.0);
+    assert!(
+        !doc["warnings"].to_string().contains("more than once"),
+        "{}",
+        doc["warnings"]
+    );
+    // Every loss at the step its trainer_state.json gives it.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("fixtures/gen/hf4_1proc_notqdm/out/trainer_state.json")
+            .expect("state"),
+    )
+    .expect("json");
+    let logged: Vec<(f64, f64)> = state["log_history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|e| Some((e["step"].as_f64()?, e.get("loss")?.as_f64()?)))
+        .collect();
+    let out = losscmp()
+        .args(["fixtures/gen/hf4_1proc_notqdm/train.log", "--csv", "-"])
+        .output()
+        .expect("runs");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let read: Vec<(f64, f64)> = csv
+        .lines()
+        .filter(|l| l.contains(",loss,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].parse().expect("step"), f[7].parse().expect("value"))
+        })
+        .collect();
+    assert_eq!(read.len(), logged.len());
+    for ((s, v), (ls, lv)) in read.iter().zip(&logged) {
+        assert_eq!(s, ls);
+        assert!((v - lv).abs() < 1e-4, "step {s}: {v} vs {lv}");
+    }
+}

@@ -203,19 +203,8 @@ fn events_time(path: &Path) -> Option<u64> {
 /// events), and W&B's `wandb/` (the newest `run-*` or `offline-run-*` folder: its `files/` and
 /// its `.wandb` run file). `None` for any other folder.
 fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, IngestError> {
-    let logs = |d: &Path| -> Result<Vec<PathBuf>, IngestError> {
-        Ok(read_dir_sorted(d)?
-            .into_iter()
-            .filter(|f| {
-                f.is_file()
-                    && f.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .is_some_and(|n| !n.starts_with('.') && looks_like_log_name(&n))
-            })
-            .collect())
-    };
     let found = match name {
-        "log" | "logs" => logs(dir)?,
+        "log" | "logs" => log_files(dir)?,
         "lightning_logs" => {
             // PyTorch Lightning's loggers write `version_<N>/`: the highest N is the newest.
             let newest = read_dir_sorted(dir)?
@@ -232,14 +221,14 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
                 })
                 .max();
             match newest {
-                Some((_, v)) => logs(&v)?,
+                Some((_, v)) => log_files(&v)?,
                 None => Vec::new(),
             }
         }
         "runs" => {
             let mut out = Vec::new();
             for sub in read_dir_sorted(dir)?.into_iter().filter(|p| p.is_dir()) {
-                out.extend(logs(&sub)?.into_iter().filter(|f| {
+                out.extend(log_files(&sub)?.into_iter().filter(|f| {
                     f.file_name()
                         .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents"))
                 }));
@@ -281,26 +270,29 @@ fn newest_wandb_run(dir: &Path) -> Result<Option<PathBuf>, IngestError> {
 
 /// A W&B run folder's files: its `.wandb` run file and what `files/` holds.
 fn wandb_run(run: &Path) -> Result<Vec<PathBuf>, IngestError> {
-    let logs = |d: &Path| -> Result<Vec<PathBuf>, IngestError> {
-        Ok(read_dir_sorted(d)?
-            .into_iter()
-            .filter(|f| {
-                f.is_file()
-                    && f.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .is_some_and(|n| !n.starts_with('.') && looks_like_log_name(&n))
-            })
-            .collect())
-    };
-    let mut out: Vec<PathBuf> = logs(run)?
+    let mut out: Vec<PathBuf> = log_files(run)?
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "wandb"))
         .collect();
     let files = run.join("files");
     if files.is_dir() {
-        out.extend(logs(&files)?);
+        out.extend(log_files(&files)?);
     }
     Ok(out)
+}
+
+/// The files of `dir` a run's logs may be among: not hidden, not named as weights, images,
+/// code or prose.
+fn log_files(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    Ok(read_dir_sorted(dir)?
+        .into_iter()
+        .filter(|f| {
+            f.is_file()
+                && f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .is_some_and(|n| !n.starts_with('.') && looks_like_log_name(&n))
+        })
+        .collect())
 }
 
 /// A folder a trainer writes inside an output directory, given as the RUN itself: W&B's

@@ -181,11 +181,9 @@ pub fn options(
     // W&B's `files/config.yaml` nests each value: `name: {desc: null, value: 2}`.
     let pairs: Vec<(String, String)> = pairs
         .into_iter()
-        .map(|(o, v)| {
-            (
-                o.strip_suffix(".value").map_or(o.clone(), str::to_string),
-                v,
-            )
+        .map(|(o, v)| match o.strip_suffix(".value") {
+            Some(bare) => (bare.to_string(), v),
+            None => (o, v),
         })
         .collect();
     // A `max_steps` above 0 ends the run there, and the HF Trainer ignores `num_train_epochs`

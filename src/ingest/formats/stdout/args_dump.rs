@@ -53,6 +53,7 @@ pub(super) fn on_line(st: &mut State, text: &str, lineno: u32) -> bool {
         return false;
     };
     let pairs: Vec<_> = top_level(inner)
+        .into_iter()
         .filter_map(|part| option(part.trim()))
         .map(|(n, v)| (n.to_string(), v, lineno))
         .collect();
@@ -122,7 +123,7 @@ fn unquote(v: &str) -> &str {
 }
 
 /// The parts of a one-line printout, split at the commas outside quotes and brackets.
-fn top_level(s: &str) -> impl Iterator<Item = &str> {
+fn top_level(s: &str) -> Vec<&str> {
     let mut depth = 0i32;
     let mut quote = None;
     let mut start = 0;
@@ -142,7 +143,7 @@ fn top_level(s: &str) -> impl Iterator<Item = &str> {
         }
     }
     cuts.push(&s[start..]);
-    cuts.into_iter()
+    cuts
 }
 
 /// The options a printout must name to be a trainer's arguments (a model's or an adapter's

@@ -280,6 +280,16 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
         st.metrics.clear();
         return;
     }
+    // A script's evaluation after training (`trainer.evaluate()`) where the last one during
+    // training was (same epoch, same eval_loss): the same evaluation again, one point, not a
+    // step logged twice.
+    if let Some(loss) = value("eval_loss") {
+        if st.last_eval == Some((epoch, loss)) {
+            st.metrics.clear();
+            return;
+        }
+        st.last_eval = Some((epoch, loss));
+    }
     // The Trainer's logs always carry the epoch; a dict with neither epoch nor step and no metric
     // the trainers log is something else the script printed (a fill-mask result, a generation
     // sample, another task's scores): not a training metric.

@@ -113,6 +113,8 @@ struct State {
     dict_shape: Shape<DictKey>,
     /// A printout of the trainer's arguments being read ([`args_dump`]).
     dump: Option<args_dump::Dump>,
+    /// The epoch and `eval_loss` of the last evaluation dict.
+    last_eval: Option<(Option<f64>, f64)>,
 }
 
 impl State {
@@ -141,6 +143,7 @@ impl State {
             dict_shape: Shape::default(),
             bad_dicts: crate::ingest::Skipped::default(),
             dump: None,
+            last_eval: None,
         }
     }
 

@@ -172,6 +172,25 @@ pub(super) struct DictKey {
     role: Role,
     /// One of the end-of-training dict's keys ([`SUMMARY_KEYS`]).
     summary: bool,
+    /// A metric some rule below looks at.
+    watched: Option<Watched>,
+}
+
+/// The metrics a dict's reading depends on: which dicts are a step's, an echo or an
+/// evaluation repeated.
+#[derive(Clone, Copy)]
+enum Watched {
+    Loss,
+    LearningRate,
+    EvalLoss,
+}
+
+/// The watched metrics of one dict.
+#[derive(Default)]
+struct Seen {
+    loss: Option<f64>,
+    learning_rate: Option<f64>,
+    eval_loss: Option<f64>,
 }
 
 #[derive(Clone, Copy)]
@@ -208,7 +227,14 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
             _ => Role::Metric(names.number(k)),
         },
         summary: k.starts_with("train_") && SUMMARY_KEYS.contains(&k),
+        watched: match k {
+            "loss" => Some(Watched::Loss),
+            "learning_rate" => Some(Watched::LearningRate),
+            "eval_loss" => Some(Watched::EvalLoss),
+            _ => None,
+        },
     };
+    let mut seen = Seen::default();
     let parsed = for_each_py_pair_shaped(text, &mut st.dict_shape, kind, |k, v| {
         summary |= k.summary;
         let PyValue::Number(x) = v else {
@@ -222,7 +248,15 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
                 step.get_or_insert(x);
             }
             Role::Tokens => tokens = (x > 0.0).then_some(x),
-            Role::Metric(n) => metrics.push((n, x)),
+            Role::Metric(n) => {
+                metrics.push((n, x));
+                match k.watched {
+                    Some(Watched::Loss) => seen.loss = Some(x),
+                    Some(Watched::LearningRate) => seen.learning_rate = Some(x),
+                    Some(Watched::EvalLoss) => seen.eval_loss = Some(x),
+                    None => {}
+                }
+            }
         }
     });
     let Some(end) = parsed else {
@@ -245,8 +279,7 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
     // A step's dict may carry the run's time so far too (`include_tokens_per_second` adds
     // `train_runtime` and `train_tokens_per_second` to every log in transformers 4.5x): one with
     // a training loss is a step's, not the end-of-training summary.
-    let names = &st.names;
-    if summary && !st.metrics.iter().any(|&(n, _)| &**names.name(n) == "loss") {
+    if summary && seen.loss.is_none() {
         // The end-of-training dict, once per run: read again as pairs.
         if let Some((pairs, _)) = parse_py_dict(&String::from_utf8_lossy(text)) {
             let num = |k: &str| {
@@ -270,20 +303,14 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
     // end-of-training one too, whose missing loss and learning rate it prints as 0
     // (`… llmtuner.extras.callbacks - {'loss': 0.0000, 'learning_rate': 0.0000e+00, 'epoch':
     // 3.00}`): not a step whose loss collapsed.
-    let value = |name: &str| {
-        st.metrics
-            .iter()
-            .find(|&&(n, _)| &**st.names.name(n) == name)
-            .map(|&(_, x)| x)
-    };
-    if echoed && value("loss") == Some(0.0) && value("learning_rate") == Some(0.0) {
+    if echoed && seen.loss == Some(0.0) && seen.learning_rate == Some(0.0) {
         st.metrics.clear();
         return;
     }
     // A script's evaluation after training (`trainer.evaluate()`) where the last one during
     // training was (same epoch, same eval_loss): the same evaluation again, one point, not a
     // step logged twice.
-    if let Some(loss) = value("eval_loss") {
+    if let Some(loss) = seen.eval_loss {
         if st.last_eval == Some((epoch, loss)) {
             st.metrics.clear();
             return;

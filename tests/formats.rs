@@ -742,3 +742,40 @@ fn a_real_run_without_bars_keeps_every_dict() {
         assert!((v - lv).abs() < 1e-4, "step {s}: {v} vs {lv}");
     }
 }
+
+/// A Trainer subclass whose `log()` writes the rate as `lr` (a real trainer_state.json in
+/// `HangerYang/Star` has `"lr": 0.0001` in every entry and no `learning_rate`): read as the
+/// learning rate. Hand-made in that shape; a state with both keeps each as logged.
+#[test]
+fn a_trainer_states_lr_is_its_learning_rate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entry = |s: u32, extra: &str| {
+        format!(
+            "{{\"epoch\": {}, \"loss\": {}, \"lr\": 0.0001,{extra} \"step\": {s}}}",
+            f64::from(s) / 100.0,
+            3.0 - f64::from(s) / 100.0
+        )
+    };
+    let state = |extra: &str| {
+        let entries: Vec<String> = (1..=5).map(|k| entry(k * 20, extra)).collect();
+        format!(
+            "{{\"global_step\": 100, \"max_steps\": 100, \"logging_steps\": 20, \"log_history\": [{}]}}",
+            entries.join(", ")
+        )
+    };
+    std::fs::write(dir.path().join("trainer_state.json"), state("")).expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let metrics = &doc["runs"][0]["metrics"];
+    assert_eq!(metrics["learning_rate"]["points"], 5, "{metrics}");
+    assert!(metrics["lr"].is_null(), "{metrics}");
+    assert_eq!(doc["runs"][0]["config"]["learning_rate"]["value"], 0.0001);
+    std::fs::write(
+        dir.path().join("trainer_state.json"),
+        state(" \"learning_rate\": 0.0002,"),
+    )
+    .expect("write");
+    let doc = json_of(&[dir.path().to_str().expect("utf-8")]);
+    let metrics = &doc["runs"][0]["metrics"];
+    assert_eq!(metrics["lr"]["points"], 5, "{metrics}");
+    assert_eq!(metrics["learning_rate"]["final"], 0.0002, "{metrics}");
+}

@@ -914,6 +914,11 @@ fn read_as(
         columns,
     })?;
     drop_overlong_names(&mut parsed);
+    // A Trainer subclass that logs its rate as `lr` and never as `learning_rate` (a custom
+    // `log()` override): that is the learning rate, as LLaMA-Factory's and torchtune's `lr` are.
+    if matches!(format.name(), "hf_trainer_state" | "stdout") {
+        parsed.records.rename_column("lr", "learning_rate");
+    }
     Ok(parsed)
 }
 

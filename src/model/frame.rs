@@ -481,6 +481,20 @@ impl Frame {
         self.columns.iter().find(|c| &*c.name == name)
     }
 
+    /// Names metric `from` `to`, where no column is named `to` already; whether it did.
+    pub fn rename_column(&mut self, from: &str, to: &str) -> bool {
+        if self.column(to).is_some() {
+            return false;
+        }
+        match self.columns.iter_mut().find(|c| &*c.name == from) {
+            Some(c) => {
+                c.name = Name::from(to);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Keeps the metric columns `keep` says yes to, and drops the others.
     pub fn retain_columns(&mut self, keep: impl FnMut(&Column) -> bool) {
         self.columns.retain(keep);

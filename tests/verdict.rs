@@ -891,3 +891,44 @@ fn a_printed_arguments_block_gives_the_rate_and_the_optimizer() {
         assert!(!out.contains("assumed"), "{out}");
     }
 }
+
+/// Two real LLaMA-Factory slurm runs of one recipe on 4 and 8 GPUs (fixtures/public/46, 47):
+/// the 8-GPU run lags by 5–6% at matched samples and keeps pace at matched steps. The gap the
+/// regression gate fails is the gap the batch cause explains, so either order gives the one
+/// cause and fix (GA 8 → 4) and fails `--fail-on error`; the options are the trainer's, though
+/// DeepSpeed printed its configuration; the ranks' copies of the header are one header.
+#[test]
+fn a_real_4_to_8_gpu_pair_just_over_the_gate_gets_the_batch_cause_either_order() {
+    let (four, eight) = (
+        "fixtures/public/46_lf-slurm-4proc-ga8-every-rank-prints-header",
+        "fixtures/public/47_lf-slurm-8proc-ga8-deepspeed-config-printed",
+    );
+    for order in [[four, eight], [eight, four]] {
+        let c = causes(&json_of(&order));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0].0.as_str(), c[0].1.as_str()),
+            (
+                "47_lf-slurm-8proc-ga8-deepspeed-config-printed",
+                "oversized-effective-batch"
+            )
+        );
+        assert_eq!(
+            c[0].2["gradient_accumulation_steps"],
+            (Value::from(8.0), Value::from(4.0))
+        );
+        let out = losscmp()
+            .args(order)
+            .args(["--fail-on", "error"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{order:?}");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(stdout.contains("scale learning_rate "), "{stdout}");
+        assert!(!stdout.contains("optimizer.params.lr"), "{stdout}");
+        assert!(!stderr.contains("training headers in one file"), "{stderr}");
+    }
+}

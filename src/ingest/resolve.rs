@@ -122,13 +122,18 @@ fn trainer(cfg: &mut RunConfig, files: &[ReadFile]) {
         .iter()
         .find_map(|f| Some((by_format(f)?, f)))
         .or_else(|| {
-            // DeepSpeed's printed configuration: its option names are the config's.
+            // DeepSpeed's printed configuration: its option names are the config's. Not under
+            // the HF Trainer (its training header printed in the same log: LLaMA-Factory, TRL),
+            // whose own arguments set them and hand DeepSpeed "auto".
             files.iter().find_map(|f| {
-                f.parsed
-                    .facts
+                let facts = &f.parsed.facts;
+                let deepspeed = facts
                     .iter()
-                    .any(|x| x.locator.what().starts_with("DeepSpeed "))
-                    .then_some(("deepspeed", f))
+                    .any(|x| x.locator.what().starts_with("DeepSpeed "));
+                let hf = facts.iter().any(|x| {
+                    x.key == Key::TotalSteps && x.locator.what() == "Total optimization steps"
+                });
+                (deepspeed && !hf).then_some(("deepspeed", f))
             })
         });
     if let Some((name, f)) = named {

@@ -74,7 +74,14 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
     if f.header.find(bytes).is_some() {
         st.block = Block::TrainHeader;
         st.training = true;
-        st.headers_seen += 1;
+        // Each process of a distributed run may print the header (LLaMA-Factory's ranks do):
+        // headers with no metric dict between them are one header, a resumed or another run's
+        // comes after dicts.
+        let dicts = st.out.records.len();
+        if st.headers_seen == 0 || st.dicts_at_header != dicts {
+            st.headers_seen += 1;
+        }
+        st.dicts_at_header = dicts;
         st.header_facts.clear();
         return;
     }

@@ -75,6 +75,8 @@ struct State {
     out: Parsed,
     header_facts: Vec<Fact>,
     headers_seen: usize,
+    /// How many records had been read at the last training header.
+    dicts_at_header: usize,
     /// A training header came before the part of the file this state reads (the second half
     /// of a split file, when the file's head holds one): as if `headers_seen` were not 0.
     headed: bool,
@@ -123,6 +125,7 @@ impl State {
             out: Parsed::default(),
             header_facts: Vec::new(),
             headers_seen: 0,
+            dicts_at_header: 0,
             headed: false,
             block: Block::None,
             bar,

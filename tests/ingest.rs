@@ -559,7 +559,20 @@ fn unplaced_loss_records_are_named_as_the_reason_for_no_loss() {
         .stderr(predicate::str::contains(
             "no training loss could be placed: the metric records without a step were skipped",
         ))
-        .stderr(predicate::str::contains("logging_steps larger than the run").not());
+        .stderr(predicate::str::contains("logging_steps larger than the run").not())
+        // What it suggests places them: their epochs × the steps of an epoch.
+        .stderr(predicate::str::contains(
+            "add --set 22_deepspeed-hf-interleaved-fate-llm:steps_per_epoch=N (their epochs then give their steps)",
+        ));
+    losscmp()
+        .args([
+            "fixtures/public/22_deepspeed-hf-interleaved-fate-llm",
+            "--set",
+            "22_deepspeed-hf-interleaved-fate-llm:steps_per_epoch=100",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no training loss could be placed").not());
 }
 
 #[test]

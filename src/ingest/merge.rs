@@ -218,7 +218,7 @@ pub fn merge(
         if unplaced > 0 {
             *unplaced_total += unplaced;
             warnings.push(format!(
-                "{}: {unplaced} metric records have no step, and nothing gives one (steps per epoch, a logging interval); skipped — add --set {label}:logging_steps=N or --set {label}:total_steps=N, or pass the trainer_state.json",
+                "{}: {unplaced} metric records have no step, and nothing gives one (steps per epoch, a logging interval); skipped — add --set {label}:steps_per_epoch=N (their epochs then give their steps) or --set {label}:logging_steps=N, or pass the trainer_state.json",
                 file.path
             ));
         }

@@ -56,6 +56,17 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
     if raw.len() > 400 || memchr::memchr(0, raw).is_some() {
         return;
     }
+    // DeepSpeed's launcher: `[launch.py:164:main] dist_world_size=6`, the processes it started.
+    const DIST: &[u8] = b"dist_world_size=";
+    if let Some(at) = memchr::memmem::find(raw, DIST) {
+        if let Some((n, _)) = integer_at(raw, at + DIST.len()) {
+            if !st.out.facts.iter().any(|f| f.key == Key::WorldSize) {
+                st.out
+                    .fact(Key::WorldSize, n, At::line(lineno, "dist_world_size"), 0);
+            }
+        }
+        return;
+    }
     let bytes = without_ansi(raw);
     let text = String::from_utf8_lossy(&bytes);
     for segment in text.split('|') {
@@ -202,6 +213,17 @@ mod tests {
         ]);
         let world: Vec<_> = got.iter().filter(|f| f.0 == Key::WorldSize).collect();
         assert_eq!(world, [&(Key::WorldSize, 1.0, 0)]);
+    }
+
+    /// DeepSpeed's launcher line (a real log in `yunsaijc/Eso-LLaVA` prints
+    /// `dist_world_size=1` and no configuration).
+    #[test]
+    fn deepspeeds_launcher_gives_the_world_size() {
+        let got = facts(&[
+            "[2024-08-19 10:28:01,817] [INFO] [launch.py:163:main] nnodes=1, num_local_procs=1, node_rank=0",
+            "[2024-08-19 10:28:01,817] [INFO] [launch.py:163:main] dist_world_size=1",
+        ]);
+        assert_eq!(got, vec![(Key::WorldSize, 1.0, 0)]);
     }
 
     /// A script's banner through Python's logging (`INFO:__main__:`), as a real QLoRA run

@@ -481,17 +481,13 @@ impl Frame {
         self.columns.iter().find(|c| &*c.name == name)
     }
 
-    /// Names metric `from` `to`, where no column is named `to` already; whether it did.
-    pub fn rename_column(&mut self, from: &str, to: &str) -> bool {
+    /// Names metric `from` `to`, where no column is named `to` already.
+    pub fn rename_column(&mut self, from: &str, to: &str) {
         if self.column(to).is_some() {
-            return false;
+            return;
         }
-        match self.columns.iter_mut().find(|c| &*c.name == from) {
-            Some(c) => {
-                c.name = Name::from(to);
-                true
-            }
-            None => false,
+        if let Some(c) = self.columns.iter_mut().find(|c| &*c.name == from) {
+            c.name = Name::from(to);
         }
     }
 

@@ -932,3 +932,29 @@ fn a_real_4_to_8_gpu_pair_just_over_the_gate_gets_the_batch_cause_either_order()
         assert!(!stderr.contains("training headers in one file"), "{stderr}");
     }
 }
+
+/// A file of arguments beside a log that disagrees with what the run used (GA 2 in the file,
+/// 4 in the training header): the fix still edits the file's line, and the place says that line
+/// holds another value than the run used, so the patch is not read against a line it does not
+/// fit.
+#[test]
+fn a_fix_at_a_line_that_holds_another_value_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = dir.path().join("hf5_4proc_ga4");
+    common::copy_dir(std::path::Path::new("fixtures/gen/hf5_4proc_ga4"), &run);
+    std::fs::write(
+        run.join("config.yaml"),
+        "### train\nper_device_train_batch_size: 4\ngradient_accumulation_steps: 2\nlearning_rate: 1.0e-4\n",
+    )
+    .expect("yaml");
+    let doc = json_of(&["fixtures/gen/hf5_1proc_ga4", run.to_str().expect("utf-8")]);
+    let c = &doc["verdict"]["causes"][0]["changes"]["gradient_accumulation_steps"];
+    assert_eq!((&c["from"], &c["to"]), (&4.0.into(), &1.0.into()), "{c}");
+    let file = c["file"].as_str().expect("file");
+    assert!(
+        file.ends_with(
+            "config.yaml: line 3 (gradient_accumulation_steps; it says 2, the run used 4)"
+        ),
+        "{file}"
+    );
+}

@@ -25,20 +25,59 @@ struct Difference {
     task: bool,
 }
 
+/// The difference in length between runs one of which (`a` when `a_limited`) its step limit
+/// `limit` stopped: the epoch it reached against the other's epochs, when they differ.
+fn step_limited(a: &Run, b: &Run, a_limited: bool, limit: f64) -> Option<Difference> {
+    let (limited, other) = if a_limited { (a, b) } else { (b, a) };
+    let reached = limited.loss()?.last_finite()?.epoch.get()?;
+    let epochs = other.config.num(Key::Epochs)?;
+    if (reached - epochs).abs() <= REL_DIFF * reached.max(epochs) {
+        return None;
+    }
+    let stopped = format!(
+        "{} stopped at its step limit ({} steps, epoch {})",
+        limited.label,
+        count(limit),
+        count(super::round_sig(reached, 3))
+    );
+    let trained = format!("{} trained {} epochs", other.label, count(epochs));
+    let (first, second) = if a_limited {
+        (stopped, trained)
+    } else {
+        (trained, stopped)
+    };
+    Some(Difference {
+        what: format!("training length: {first}, {second}"),
+        evidence: config_evidence(limited, Key::TotalSteps)
+            .into_iter()
+            .chain(config_evidence(other, Key::Epochs))
+            .collect(),
+        task: false,
+    })
+}
+
 /// How `a` and `b` differ beyond the batch, in the order the summary says it. `artifact`: a
 /// `loss-logging-artifact` explains a gap between their starting losses.
 fn differences(a: &Run, b: &Run, artifact: bool) -> Vec<Difference> {
     let mut out = Vec::new();
     // Runs a step limit stops (a max_steps batch sweep) differ in epochs by design: their
     // length is the limit, and they are compared at matched samples anyway.
-    let limited =
-        super::options::step_limit(a).is_some() && super::options::step_limit(b).is_some();
+    let limits = (super::options::step_limit(a), super::options::step_limit(b));
     for (key, words) in [
         (Key::NumExamples, "training examples"),
         (Key::Epochs, "epochs"),
     ] {
-        if key == Key::Epochs && limited {
-            continue;
+        if key == Key::Epochs {
+            match limits {
+                (Some(_), Some(_)) => continue,
+                // One run stopped at its step limit: its planned epochs are the steps rounded
+                // up to whole epochs, not how far it went; the difference is the limit.
+                (Some(l), None) | (None, Some(l)) => {
+                    out.extend(step_limited(a, b, limits.0.is_some(), l));
+                    continue;
+                }
+                (None, None) => {}
+            }
         }
         if let (Some(x), Some(y)) = (a.config.num(key), b.config.num(key)) {
             let derived = |r: &Run| {

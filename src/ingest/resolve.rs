@@ -88,6 +88,19 @@ pub fn resolve(
                     provenance,
                     fact.value
                 ));
+                // A fix edits this file's line, which holds another value than the run used:
+                // the place says both, so a patch is not read against a line it does not fit.
+                if cfg.set_in.get(&fact.key) == Some(&provenance) {
+                    let at = fact.locator.clone();
+                    let what = format!(
+                        "{}; it says {}, the run used {}",
+                        at.what(),
+                        fact.value,
+                        kept.value
+                    );
+                    cfg.set_in
+                        .insert(fact.key, Provenance::file(file.path.clone(), at.with(what)));
+                }
             }
             // `--set` is for what a log lacks: one that replaces what a file states is said
             // once (a value meant for another run, or a typo, shows here).

@@ -929,6 +929,11 @@ fn a_real_4_to_8_gpu_pair_just_over_the_gate_gets_the_batch_cause_either_order()
         );
         assert!(stdout.contains("scale learning_rate "), "{stdout}");
         assert!(!stdout.contains("optimizer.params.lr"), "{stdout}");
+        // The two logged peaks, equal within 1% but printed apart, are both given.
+        assert!(
+            stdout.contains("at about the same learning rate (9.986e-5 vs 9.999e-5)"),
+            "{stdout}"
+        );
         assert!(!stderr.contains("training headers in one file"), "{stderr}");
     }
 }

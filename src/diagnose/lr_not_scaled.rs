@@ -58,13 +58,25 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         .flatten()
         .collect();
         let change = super::options::change(target, Key::LearningRate, Some(lr), scaled);
+        // Rates equal within SAME_LR but printed apart (two logged peaks) are both given: a
+        // number beside another never contradicts it.
+        let other_lr = other.config.num(Key::LearningRate).unwrap_or(lr);
+        let same = if num(lr) == num(other_lr) {
+            format!("the same learning rate {}", num(lr))
+        } else {
+            format!(
+                "about the same learning rate ({} vs {})",
+                num(lr),
+                num(other_lr)
+            )
+        };
         out.push((k, Finding {
             id: "lr-not-scaled",
             severity: Severity::Warning,
             runs: vec![reference.label.clone(), run.label.clone()],
             subject: Some(target.label.clone()),
             summary: format!(
-                "{}{} {} {} {size} effective batch than {} ({} vs {}) at the same learning rate {}.",
+                "{}{} {} {} {size} effective batch than {} ({} vs {}) at {same}.",
                 if target.planned { "Planned: " } else { "" },
                 target.label,
                 if target.planned { "would train with" } else { "trains with" },
@@ -72,7 +84,6 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                 other.label,
                 num(target.config.num(Key::EffectiveBatch).unwrap_or_default()),
                 num(other.config.num(Key::EffectiveBatch).unwrap_or_default()),
-                num(lr)
             ),
             evidence,
             fix: Some(Fix {

@@ -914,12 +914,15 @@ fn read_as(
         columns,
     })?;
     drop_overlong_names(&mut parsed);
-    // A Trainer subclass that logs its rate as `lr` and never as `learning_rate` (a custom
-    // `log()` override): that is the learning rate, as LLaMA-Factory's and torchtune's `lr` are.
-    if matches!(format.name(), "hf_trainer_state" | "stdout") {
-        parsed.records.rename_column("lr", "learning_rate");
-    }
     Ok(parsed)
+}
+
+/// A Trainer subclass that logs its rate as `lr` and never as `learning_rate` (a custom `log()`
+/// override): that is the learning rate, as LLaMA-Factory's and torchtune's `lr` are. For the
+/// readers of the HF Trainer's own records (its state, its stdout), each at its end, so that a
+/// log followed as it grows is named as one read whole.
+pub(in crate::ingest) fn rate_named_lr(records: &mut Records) {
+    records.rename_column("lr", "learning_rate");
 }
 
 /// A key longer than this is not a metric name: the longest the trainers write are tens of

@@ -537,6 +537,34 @@ mod tests {
     }
 
     #[test]
+    fn a_growing_stdout_log_whose_rate_is_lr_reads_as_the_whole_does() {
+        // A Trainer subclass that logs `lr`: the learning rate, followed or read whole.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        let rows: Vec<String> = (1..=4)
+            .map(|s| {
+                format!(
+                    "{{'loss': {}, 'lr': 0.001, 'epoch': {}}}\n",
+                    1.0 / f64::from(s),
+                    f64::from(s) / 4.0
+                )
+            })
+            .collect();
+        let spec = live(dir.path().to_path_buf());
+        let mut tail = Tail::new(spec.clone());
+        // The header gives the dicts their steps (epoch × 4).
+        let header = "***** Running training *****\n  Num Epochs = 1\n  Num update steps per epoch = 4\n  Total optimization steps = 4\n";
+        fs::write(&path, format!("{header}{}", rows[..2].concat())).expect("write");
+        tail.poll().expect("poll");
+        fs::write(&path, format!("{header}{}", rows.concat())).expect("write");
+        let followed = tail.poll().expect("poll").run.expect("a run");
+        assert!(followed.series.contains_key("learning_rate"));
+        assert!(!followed.series.contains_key("lr"));
+        let whole = super::super::read_run(&spec).expect("read");
+        assert_eq!(followed.series, whole.series);
+    }
+
+    #[test]
     fn files_that_appear_later_read_as_a_whole_read_of_the_finished_run() {
         // The real 8-process run's files as the trainer writes them: the log and the jsonl in
         // parts, the results files last. A whole read finds them in name order, and where two

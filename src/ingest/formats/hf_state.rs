@@ -898,6 +898,7 @@ fn finish(h: History) -> Parsed {
             ));
         }
     }
+    crate::ingest::rate_named_lr(&mut out.records);
     out
 }
 

@@ -350,6 +350,7 @@ fn complete(mut out: Parsed, mut header_facts: Vec<Fact>, st: &State, too_long: 
         }
     }
     place_steps(&mut out, &st.hints, st.summary_epoch);
+    crate::ingest::rate_named_lr(&mut out.records);
     out
 }
 

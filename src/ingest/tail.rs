@@ -303,7 +303,10 @@ impl Tailed {
                         let mut input = input;
                         tail.feed(input.reader()?, &display)?;
                         *offset = cut;
-                        Some((formats::STDOUT, tail.parsed()))
+                        // As `read_as` leaves a whole read.
+                        let mut parsed = tail.parsed();
+                        super::drop_overlong_names(&mut parsed);
+                        Some((formats::STDOUT, parsed))
                     }
                     How::Lines {
                         format,
@@ -560,6 +563,28 @@ mod tests {
         let followed = tail.poll().expect("poll").run.expect("a run");
         assert!(followed.series.contains_key("learning_rate"));
         assert!(!followed.series.contains_key("lr"));
+        let whole = super::super::read_run(&spec).expect("read");
+        assert_eq!(followed.series, whole.series);
+    }
+
+    #[test]
+    fn a_growing_stdout_log_drops_overlong_names_as_a_whole_read_does() {
+        // A damaged line's 300-byte key is no metric name, followed or read whole.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("train.log");
+        let long = "k".repeat(300);
+        let header = "***** Running training *****\n  Num Epochs = 1\n  Num update steps per epoch = 2\n  Total optimization steps = 2\n";
+        let rows = [
+            "{'loss': 1.0, 'epoch': 0.5}\n".to_string(),
+            format!("{{'loss': 0.5, '{long}': 1.0, 'epoch': 1.0}}\n"),
+        ];
+        let spec = live(dir.path().to_path_buf());
+        let mut tail = Tail::new(spec.clone());
+        fs::write(&path, format!("{header}{}", rows[0])).expect("write");
+        tail.poll().expect("poll");
+        fs::write(&path, format!("{header}{}", rows.concat())).expect("write");
+        let followed = tail.poll().expect("poll").run.expect("a run");
+        assert!(!followed.series.contains_key(long.as_str()));
         let whole = super::super::read_run(&spec).expect("read");
         assert_eq!(followed.series, whole.series);
     }

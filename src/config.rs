@@ -717,7 +717,7 @@ fn label_parts(path: &Path) -> Vec<String> {
         let parts = names(&full);
         let from_end = |k: usize| parts.len().checked_sub(k).map(|i| parts[i].as_str());
         let keep = match (from_end(2), from_end(1)) {
-            (_, Some("wandb" | "runs" | "lightning_logs")) => parts.len() - 1,
+            (_, Some(name)) if crate::ingest::TRAINER_FOLDERS.contains(&name) => parts.len() - 1,
             (Some("wandb"), Some("latest-run")) => parts.len() - 2,
             (Some(run), Some("files")) if crate::ingest::wandb_run_name(run) => parts.len() - 1,
             _ => parts.len(),

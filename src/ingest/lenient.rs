@@ -250,6 +250,15 @@ pub fn number(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
+/// Whether `name` is an identifier as Python and the shell spell one: ASCII letters, digits
+/// and `_`, not starting with a digit (an option of a printed `TrainingArguments(`, a shell
+/// variable).
+pub fn identifier(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Parses a number as trainers print it: plain, E-notation, Python's `nan`/`inf`, JSON's
 /// `NaN`/`Infinity`, thousands separators, a trailing `%`.
 pub fn parse_number(s: &str) -> Option<f64> {

@@ -30,7 +30,7 @@ use formats::FormatRef;
 pub use formats::mlflow::run_name as mlflow_run_name;
 pub use plan::read_plan;
 pub use records::Records;
-pub use source::{IngestError, checkpoint_parent, wandb_run_name};
+pub use source::{IngestError, TRAINER_FOLDERS, checkpoint_parent, wandb_run_name};
 pub use tail::{Polled, Tail};
 
 /// What the user asked to read: a path (or `-`) and the label to show it under.
@@ -176,6 +176,11 @@ pub struct Stood {
 }
 
 impl Parsed {
+    /// Whether a fact states `key` at `rank` or a better (lower) one already.
+    fn states(&self, key: Key, rank: u8) -> bool {
+        self.facts.iter().any(|f| f.key == key && f.rank <= rank)
+    }
+
     fn fact(&mut self, key: Key, value: f64, locator: impl Into<At>, rank: u8) {
         if value.is_finite() {
             self.facts.push(Fact {

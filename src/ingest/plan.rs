@@ -388,11 +388,8 @@ impl Shell {
         let export = words.first().is_some_and(|(_, w)| w == "export");
         let rest = &words[usize::from(export)..];
         let assignment = |w: &str| {
-            w.split_once('=').is_some_and(|(name, _)| {
-                !name.is_empty()
-                    && !name.starts_with(|c: char| c.is_ascii_digit())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
+            w.split_once('=')
+                .is_some_and(|(name, _)| crate::ingest::lenient::identifier(name))
         };
         if rest.is_empty() || !rest.iter().all(|(_, w)| assignment(w)) {
             // `export NAME` of a variable set before.

@@ -250,6 +250,10 @@ fn one_level_down(dir: &Path, name: &str) -> Result<Option<Vec<PathBuf>>, Ingest
     Ok((!found.is_empty()).then_some(found))
 }
 
+/// Folders a trainer writes its logs into inside an output directory that are read as from the
+/// output directory when given as the RUN ([`trainer_folder`]), and named by it.
+pub const TRAINER_FOLDERS: [&str; 3] = ["wandb", "runs", "lightning_logs"];
+
 /// Whether a folder's name is a W&B run's (`run-<time>-<id>`, `offline-run-…`, or the
 /// `latest-run` link W&B keeps to the newest).
 pub fn wandb_run_name(name: &str) -> bool {
@@ -333,7 +337,7 @@ fn trainer_folder(
         ));
         return Ok(Some(found));
     }
-    if matches!(own.as_str(), "runs" | "lightning_logs") {
+    if TRAINER_FOLDERS.contains(&own.as_str()) {
         return one_level_down(path, &own);
     }
     Ok(None)

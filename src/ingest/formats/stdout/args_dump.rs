@@ -84,10 +84,7 @@ fn opening(t: &str) -> Option<usize> {
 /// identifier.
 fn option(part: &str) -> Option<(&str, String)> {
     let (name, value) = part.split_once('=')?;
-    let ident = !name.is_empty()
-        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ident.then(|| (name, plain(value.trim())))
+    crate::ingest::lenient::identifier(name).then(|| (name, plain(value.trim())))
 }
 
 /// A printed value as a configuration file would hold it: a quoted string without its quotes,
@@ -176,12 +173,7 @@ pub(super) fn close(st: &mut State) {
     );
     st.out.warnings.extend(parsed.warnings);
     for fact in parsed.facts {
-        if !st
-            .out
-            .facts
-            .iter()
-            .any(|f| f.key == fact.key && f.rank <= fact.rank)
-        {
+        if !st.out.states(fact.key, fact.rank) {
             st.out.facts.push(fact);
         }
     }

@@ -96,7 +96,7 @@ pub(super) fn on_preamble_line(st: &mut State, raw: &[u8], lineno: u32) {
                 !(f.key == Key::WorldSize && f.locator.what().eq_ignore_ascii_case("num gpus used"))
             });
         }
-        if st.out.facts.iter().any(|f| f.key == key && f.rank <= rank) {
+        if st.out.states(key, rank) {
             continue;
         }
         st.out

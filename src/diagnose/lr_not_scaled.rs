@@ -43,11 +43,8 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let lr = target.config.num(Key::LearningRate).unwrap_or(lr_run);
         // A smaller planned batch divides by the factor ("÷√2 ≈ 1.41").
         let (rule, factor) = scaling_rule(target, k, to_plan);
-        let (scaled, size) = if to_plan {
-            (lr / factor, "smaller")
-        } else {
-            (lr * factor, "larger")
-        };
+        let scaled = super::oversized_batch::scaled_rate(lr, factor, to_plan);
+        let size = if to_plan { "smaller" } else { "larger" };
         let evidence = [
             config_evidence(small, Key::EffectiveBatch),
             config_evidence(big, Key::EffectiveBatch),

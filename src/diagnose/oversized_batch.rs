@@ -455,8 +455,9 @@ pub(crate) fn inferred_batches(reference: &Run, run: &Run) -> Option<(f64, f64)>
     Some((b, a))
 }
 
-/// A ratio in words beside the values it divides: "448×", "1.5×", "0.60×", "0.0022×" (below
-/// 0.1 two significant digits, so a run far below the other does not read as "0.00×"). A ratio
+/// A ratio in words beside the values it divides: "448×", "2.5×", "1.50×", "1.053×" (within a
+/// tenth of 1), "0.60×", "0.0022×" (below 0.1 two significant digits, so a run far below the
+/// other does not read as "0.00×"). A ratio
 /// with a zero on either side (0, or infinite) says nothing the values beside it do not, and is
 /// "—" either way round, so both orders of a pair print the same.
 pub fn ratio_words(r: f64) -> String {
@@ -466,6 +467,11 @@ pub fn ratio_words(r: f64) -> String {
         format!("{r:.0}×")
     } else if r >= 1.995 {
         format!("{r:.1}×")
+    } else if (r - 1.0).abs() < 0.1 {
+        // Within a tenth of 1, a third decimal: a gate's tolerance is printed to a tenth of a
+        // percent, and 1.0527 read as "1.05×" beside "beyond the 5.0% tolerance" looks like
+        // no gap at all.
+        format!("{r:.3}×")
     } else if r.abs() >= 0.0995 {
         format!("{r:.2}×")
     } else {
@@ -639,7 +645,7 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
             alternatives.push(format!(
                 "Keep the batch and scale {lr_option} {} → {} ({rule}); this does not restore the number of updates, and needs warmup counted in samples — a weaker fix than the batch change.",
                 num(lr),
-                num(lr * factor)
+                num(scaled_rate(lr, factor, false))
             ));
         }
         _ => {}
@@ -696,6 +702,32 @@ fn keep_samples(big: &Run, k: f64, changes: &mut Vec<ConfigChange>) -> String {
     s
 }
 
+/// A learning rate scaled by a rule's factor (divided, `down`), to the significant digits the
+/// rate itself is printed with, and at least three: the factor is printed to three ("×√8 ≈
+/// 2.83"), so 0.002 becomes 0.00566, which the two numbers beside it give, not 0.00565685; and a
+/// rate known to four digits (a logged peak, 9.986e-5) becomes 0.0001412, not 0.000141222.
+pub fn scaled_rate(lr: f64, factor: f64, down: bool) -> f64 {
+    let x = if down { lr / factor } else { lr * factor };
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    let printed = num(lr);
+    // Its digits, less the zeros the exponent form pads with ("2.000e-5").
+    let mantissa = printed.split(['e', 'E']).next().unwrap_or("");
+    let mantissa = if printed.contains('e') {
+        mantissa.trim_end_matches('0')
+    } else {
+        mantissa
+    };
+    let digits = mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|&d| d == b'0')
+        .count();
+    let keep = digits.clamp(3, 6);
+    format!("{x:.*e}", keep - 1).parse().unwrap_or(x)
+}
+
 /// The learning-rate scaling rule for a run's optimizer: √k for Adam-family (Malladi et al. 2022,
 /// "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms"), k for SGD (Goyal et al.
 /// 2017, "Accurate, Large Minibatch SGD"). Unknown optimizers are assumed AdamW, the HF default.
@@ -731,14 +763,36 @@ pub fn scaling_rule(run: &Run, k: f64, down: bool) -> (String, f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::ratio_words;
+    use super::{ratio_words, scaled_rate};
 
     #[test]
-    fn a_ratio_keeps_two_significant_digits_below_one_tenth() {
+    fn a_scaled_rate_keeps_the_digits_its_rate_is_printed_with_and_three_at_least() {
+        let root8 = 8f64.sqrt();
+        for (lr, factor, down, scaled) in [
+            (0.002, root8, false, 0.00566),
+            (9.986e-5, 2f64.sqrt(), false, 0.0001412),
+            (2e-5, root8, false, 5.66e-5),
+            (0.002, 8.0, false, 0.016),
+            (1.414e-4, 2f64.sqrt(), true, 9.998e-5),
+            (0.0003, 2f64.sqrt(), true, 0.000212),
+        ] {
+            assert_eq!(
+                scaled_rate(lr, factor, down),
+                scaled,
+                "{lr} {factor} {down}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ratio_keeps_two_significant_digits_below_one_tenth_and_three_near_one() {
         for (r, words) in [
             (448.6, "449×"),
             (8.0, "8.0×"),
             (1.52, "1.52×"),
+            (1.0527, "1.053×"),
+            (0.96, "0.960×"),
+            (1.1, "1.10×"),
             (0.6, "0.60×"),
             (0.1, "0.10×"),
             (0.0994, "0.099×"),

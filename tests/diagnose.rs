@@ -677,6 +677,28 @@ fn too_few_updates_under_a_step_limit_raises_the_limit() {
     assert!(summary.contains("step limit (max_steps 30)"), "{summary}");
 }
 
+/// A run its epochs ended a few steps after its last logged loss (public/48: the loss at step
+/// 60, epoch 2.857; the run ends at step 63, epoch 3.0, of 3 epochs) was no step limit's: the
+/// last loss's epoch, carried to the total step, is the planned epochs. Its fix is a smaller
+/// batch or more epochs, with no `max_steps` in it.
+#[test]
+fn a_run_its_epochs_ended_after_its_last_loss_has_no_step_limit() {
+    let dir = "fixtures/public/48_lf-state-epochs-end-3-steps-after-last-loss";
+    let doc = json_of(&[dir]);
+    let f = common::finding(&doc, "too-few-optimizer-steps");
+    let fix = f["fix"]["summary"].as_str().expect("summary");
+    assert!(!fix.contains("step limit"), "{f}");
+    assert!(
+        fix.contains("a smaller effective batch or more epochs"),
+        "{f}"
+    );
+    assert!(f["fix"]["changes"].get("max_steps").is_none(), "{f}");
+    // Beside a run of another length, the lengths are epochs, not a step limit's.
+    let doc = json_of(&[dir, "fixtures/lf_1gpu_ga8"]);
+    let text = doc.to_string();
+    assert!(!text.contains("stopped at its step limit"), "{text}");
+}
+
 /// The same run as a streaming dataset has it: the Trainer prints `Num Epochs =
 /// 9,223,372,036,854,775,807` (no length) and no steps per epoch, so only the `max_steps=30` of the printed
 /// `TrainingArguments(` says a step limit ended the run; the fix still raises it.

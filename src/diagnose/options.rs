@@ -169,7 +169,16 @@ pub fn step_limit(run: &Run) -> Option<f64> {
     let last = run.loss()?.last_finite()?;
     let epoch = last.epoch.get()?;
     let reached = last.step >= total - run.config.num(Key::LoggingSteps).unwrap_or(1.0);
-    (reached && epoch < epochs - 0.01).then_some(total)
+    if !reached || last.step <= 0.0 {
+        return None;
+    }
+    // The epoch at the total step, from the last loss's: that loss may be a logging interval
+    // before the end (step 60 at epoch 2.857 of a run whose epochs ended it at step 63, epoch
+    // 3), and its printed epoch's rounding grows with the projection.
+    let on = total / last.step;
+    let at_total = epoch * on;
+    let doubt = (crate::ingest::epoch_doubt(epoch) * on).max(0.01);
+    (at_total < epochs - doubt).then_some(total)
 }
 
 /// The changes that set `run`'s gradient accumulation from `from` to `to`: the accumulation and,

@@ -50,19 +50,41 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let Some((worst, ratio)) = worst.and_then(|(i, r)| Some((loss.points.get(i)?, r))) else {
             continue;
         };
+        let mut evidence = vec![logged(run, "loss", worst)];
+        // An RL run's loss (GRPO's) is mostly its KL penalty, β × KL: a spike in it is the
+        // policy moving away from its reference model, which the KL logged at that step shows.
+        let kl = run
+            .is_rl()
+            .then(|| run.series.get("kl"))
+            .flatten()
+            .and_then(|kl| {
+                let points = &kl.points;
+                let i = points.partition_point(|p| p.step < worst.step);
+                points.get(i).filter(|p| p.step == worst.step)
+            });
+        let why = match kl {
+            Some(k) => {
+                evidence.push(logged(run, "kl", k));
+                format!(
+                    " Its kl there is {}: an RL loss is mostly its KL penalty (β × KL), so the policy moved far from its reference model at that step.",
+                    num(k.value)
+                )
+            }
+            None => String::new(),
+        };
         out.push(Finding {
             id: "loss-spike",
             severity: Severity::Warning,
             runs: vec![run.label.clone()],
             subject: Some(run.label.clone()),
             summary: format!(
-                "{} has {} loss spikes; the largest at {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).",
+                "{} has {} loss spikes; the largest at {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).{why}",
                 run.label,
                 spikes,
                 worst.position(),
                 num(worst.value)
             ),
-            evidence: vec![logged(run, "loss", worst)],
+            evidence,
             fix: None,
         });
     }
@@ -71,7 +93,35 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::synthetic::{findings, run};
+    use super::super::synthetic::{findings, run, set_series};
+
+    #[test]
+    fn an_rl_runs_spike_gives_the_kl_logged_at_its_step() {
+        // GRPO at β = 0.001: the loss is the KL penalty, 0.1792 where kl is 179.2.
+        let kl = |s: f64| if s == 150.0 { 179.2 } else { 0.5 };
+        let mut r = run("g", 16.0, 200, 2, |s| kl(s) / 1000.0 + 0.01);
+        set_series(&mut r, "kl", 2, 200, kl);
+        let found: Vec<_> = findings(&[r])
+            .into_iter()
+            .filter(|f| f.id == "loss-spike")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert!(f.summary.contains("at step 150: 0.1892"), "{}", f.summary);
+        assert!(f.summary.contains("Its kl there is 179.2"), "{}", f.summary);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.name == "kl[g]@step 150" && e.value == 179.2)
+        );
+        // Not an RL run: the loss alone.
+        let plain = run("p", 16.0, 200, 2, |s| kl(s) / 1000.0 + 0.01);
+        let f = findings(&[plain])
+            .into_iter()
+            .find(|f| f.id == "loss-spike")
+            .expect("spike");
+        assert!(!f.summary.contains("kl"), "{}", f.summary);
+    }
 
     #[test]
     fn counts_each_spike_over_the_finite_window_and_names_the_largest() {

@@ -127,13 +127,34 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
                 && f.id == "not-comparable"
                 && f.runs.contains(&run.label)
         };
+        // Too few updates explains a regression only against a run that made more of them: two
+        // runs of 60 updates each differ for another reason.
+        let updates = |label: &str| {
+            ctx.runs
+                .iter()
+                .find(|r| r.label == label)
+                .and_then(|r| r.config.num(Key::TotalSteps))
+        };
+        let fewer_than_other = |f: &Finding| {
+            let mine = updates(&run.label);
+            f.runs
+                .iter()
+                .filter(|l| **l != run.label)
+                .any(|l| match (mine, updates(l)) {
+                    (Some(m), Some(o)) => o > m,
+                    _ => true,
+                })
+        };
         let explains: Vec<usize> = (0..findings.len())
             .filter(|&i| {
+                let f = &findings[i];
+                let unexplained = findings[root].id == "too-few-optimizer-steps"
+                    && f.id == "loss-regression"
+                    && !fewer_than_other(f);
                 i != root
-                    && ((about(&findings[i])
-                        && (folds.contains(&findings[i].id)
-                            || findings[i].id == findings[root].id))
-                        || unlike(&findings[i]))
+                    && !unexplained
+                    && ((about(f) && (folds.contains(&f.id) || f.id == findings[root].id))
+                        || unlike(f))
             })
             .collect();
         for &i in &explains {
@@ -341,4 +362,43 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
         missing,
         set,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synthetic::run;
+    use super::super::{Context, DiagnoseOptions};
+    use crate::align::{AlignOptions, Axis, align};
+
+    /// The findings a run's cause folds, by id, for runs of 2 steps a log.
+    fn folded(runs: &[crate::model::Run], subject: &str) -> Vec<&'static str> {
+        let aligned = align(
+            runs,
+            0,
+            AlignOptions {
+                axis: Axis::Samples,
+                chosen: false,
+                smooth: None,
+            },
+        );
+        let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
+        let mut findings = super::super::diagnose(&ctx);
+        let v = super::verdict(&ctx, &mut findings);
+        let cause = v.causes.iter().find(|c| c.run == subject).expect("a cause");
+        assert_eq!(findings[cause.finding].id, "too-few-optimizer-steps");
+        cause.explains.iter().map(|&i| findings[i].id).collect()
+    }
+
+    #[test]
+    fn too_few_updates_explains_a_regression_only_against_a_run_that_made_more() {
+        // Both under 100 updates; the worse run's loss sits 3× the baseline's.
+        let wiggle = |s: f64| 1.0 + 0.01 * (s * 0.7).sin();
+        let base = run("base", 16.0, 60, 2, |s| 0.2 * wiggle(s));
+        let same = run("same", 16.0, 60, 2, |s| 0.6 * wiggle(s));
+        assert!(!folded(&[base.clone(), same], "same").contains(&"loss-regression"));
+        // Fewer updates than the baseline at the same batch: the shortfall is the gap's cause.
+        let base = run("base", 16.0, 90, 2, |s| 0.2 * wiggle(s));
+        let fewer = run("fewer", 16.0, 30, 2, |s| 0.6 * wiggle(s));
+        assert!(folded(&[base, fewer], "fewer").contains(&"loss-regression"));
+    }
 }

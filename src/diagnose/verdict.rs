@@ -68,7 +68,7 @@ fn better(
     let runs: Vec<String> = ahead.iter().map(|(_, r, _, _)| r.label.clone()).collect();
     let sentence = if let [_] = ahead {
         format!(
-            "{} is better than the baseline {} at matched {axis}: over the last quarter of the overlap ({}) the baseline's loss averages {} {}'s ({}). No check found a cause for the baseline; give --baseline {} to gate {} against it.",
+            "{} is better than the baseline {} at matched {axis}: over the last quarter of the overlap ({}) the baseline's loss averages {} {}'s ({}). No check found a cause for the gap; give --baseline {} to gate {} against it.",
             run.label,
             reference.label,
             view.last_window(),
@@ -90,7 +90,7 @@ fn better(
             .map(format_p)
             .unwrap_or_default();
         format!(
-            "The baseline {} is worse than {} runs at matched {axis}: over the last quarter of each overlap its loss averages {} to {} theirs (each {worst}): {}. No check found a cause for the baseline; give --baseline with one of them to gate {} against it.",
+            "The baseline {} is worse than {} runs at matched {axis}: over the last quarter of each overlap its loss averages {} to {} theirs (each {worst}): {}. No check found a cause for the gap; give --baseline with one of them to gate {} against it.",
             reference.label,
             ahead.len(),
             ratio_words(lo),
@@ -100,6 +100,25 @@ fn better(
         )
     };
     Some((runs, sentence))
+}
+
+/// Whether a run's cause `id` explains its loss being worse than `other`'s: any cause does, but
+/// too few updates only against a run that made more of them (two runs of 60 updates each
+/// differ for another reason). A count not known is taken to explain it.
+fn explains_gap(ctx: &Context<'_>, id: &str, subject: &str, other: &str) -> bool {
+    if id != "too-few-optimizer-steps" {
+        return true;
+    }
+    let updates = |label: &str| {
+        ctx.runs
+            .iter()
+            .find(|r| r.label == label)
+            .and_then(|r| r.config.num(Key::TotalSteps))
+    };
+    match (updates(subject), updates(other)) {
+        (Some(mine), Some(theirs)) => theirs > mine,
+        _ => true,
+    }
 }
 
 /// Builds the verdict and leaves each run's changes in one place: the fixes of folded findings
@@ -127,30 +146,15 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
                 && f.id == "not-comparable"
                 && f.runs.contains(&run.label)
         };
-        // Too few updates explains a regression only against a run that made more of them: two
-        // runs of 60 updates each differ for another reason.
-        let updates = |label: &str| {
-            ctx.runs
-                .iter()
-                .find(|r| r.label == label)
-                .and_then(|r| r.config.num(Key::TotalSteps))
-        };
-        let fewer_than_other = |f: &Finding| {
-            let mine = updates(&run.label);
-            f.runs
-                .iter()
-                .filter(|l| **l != run.label)
-                .any(|l| match (mine, updates(l)) {
-                    (Some(m), Some(o)) => o > m,
-                    _ => true,
-                })
-        };
         let explains: Vec<usize> = (0..findings.len())
             .filter(|&i| {
                 let f = &findings[i];
-                let unexplained = findings[root].id == "too-few-optimizer-steps"
-                    && f.id == "loss-regression"
-                    && !fewer_than_other(f);
+                let unexplained = f.id == "loss-regression"
+                    && !f
+                        .runs
+                        .iter()
+                        .filter(|l| **l != run.label)
+                        .any(|l| explains_gap(ctx, findings[root].id, &run.label, l));
                 i != root
                     && !unexplained
                     && ((about(f) && (folds.contains(&f.id) || f.id == findings[root].id))
@@ -227,10 +231,10 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
     let mut ahead = Vec::new();
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        if v.causes
-            .iter()
-            .any(|c| c.run == reference.label || c.run == run.label)
-        {
+        if v.causes.iter().any(|c| {
+            c.run == reference.label
+                && explains_gap(ctx, findings[c.finding].id, &reference.label, &run.label)
+        }) {
             continue;
         }
         let Some(o) = &pair.by_data else { continue };
@@ -370,8 +374,8 @@ mod tests {
     use super::super::{Context, DiagnoseOptions};
     use crate::align::{AlignOptions, Axis, align};
 
-    /// The findings a run's cause folds, by id, for runs of 2 steps a log.
-    fn folded(runs: &[crate::model::Run], subject: &str) -> Vec<&'static str> {
+    /// The verdict of `runs` against the first, with the findings.
+    fn judged(runs: &[crate::model::Run]) -> (crate::model::Verdict, Vec<crate::model::Finding>) {
         let aligned = align(
             runs,
             0,
@@ -384,6 +388,12 @@ mod tests {
         let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
         let mut findings = super::super::diagnose(&ctx);
         let v = super::verdict(&ctx, &mut findings);
+        (v, findings)
+    }
+
+    /// The findings a run's cause folds, by id.
+    fn folded(runs: &[crate::model::Run], subject: &str) -> Vec<&'static str> {
+        let (v, findings) = judged(runs);
         let cause = v.causes.iter().find(|c| c.run == subject).expect("a cause");
         assert_eq!(findings[cause.finding].id, "too-few-optimizer-steps");
         cause.explains.iter().map(|&i| findings[i].id).collect()
@@ -395,7 +405,16 @@ mod tests {
         let wiggle = |s: f64| 1.0 + 0.01 * (s * 0.7).sin();
         let base = run("base", 16.0, 60, 2, |s| 0.2 * wiggle(s));
         let same = run("same", 16.0, 60, 2, |s| 0.6 * wiggle(s));
-        assert!(!folded(&[base.clone(), same], "same").contains(&"loss-regression"));
+        assert!(!folded(&[base.clone(), same.clone()], "same").contains(&"loss-regression"));
+        // The other order says the same: the baseline is worse, and its own shortfall of
+        // updates, which the better run shares, is not why.
+        let (v, _) = judged(&[same, base]);
+        let (runs, sentence) = v.better.expect("the better run is named");
+        assert_eq!(runs, ["base"]);
+        assert!(
+            sentence.contains("No check found a cause for the gap"),
+            "{sentence}"
+        );
         // Fewer updates than the baseline at the same batch: the shortfall is the gap's cause.
         let base = run("base", 16.0, 90, 2, |s| 0.2 * wiggle(s));
         let fewer = run("fewer", 16.0, 30, 2, |s| 0.6 * wiggle(s));

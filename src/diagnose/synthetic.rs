@@ -85,6 +85,20 @@ pub fn diagnose(runs: &[Run]) -> Vec<(&'static str, crate::model::Severity)> {
 
 /// Aligns and diagnoses `runs` against the first; returns the findings.
 pub fn findings(runs: &[Run]) -> Vec<crate::model::Finding> {
+    in_context(runs, super::diagnose)
+}
+
+/// Aligns and diagnoses `runs` against the first; returns the verdict and the findings as it
+/// leaves them.
+pub fn judged(runs: &[Run]) -> (crate::model::Verdict, Vec<crate::model::Finding>) {
+    in_context(runs, |ctx| {
+        let mut findings = super::diagnose(ctx);
+        (super::verdict(ctx, &mut findings), findings)
+    })
+}
+
+/// `f` of `runs` aligned by samples against the first, at the default 5% tolerance.
+fn in_context<T>(runs: &[Run], f: impl FnOnce(&Context<'_>) -> T) -> T {
     let aligned: Aligned = align(
         runs,
         0,
@@ -94,8 +108,13 @@ pub fn findings(runs: &[Run]) -> Vec<crate::model::Finding> {
             smooth: None,
         },
     );
-    let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
-    super::diagnose(&ctx)
+    f(&Context::new(
+        runs,
+        &aligned,
+        0,
+        DiagnoseOptions { tolerance: 0.05 },
+        None,
+    ))
 }
 
 /// Whether `id` is among the findings.

@@ -12,8 +12,8 @@
 //! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
 //!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
 //! - **Better than the baseline.** A run whose baseline is worse than it by the regression
-//!   gate's test (the gate read the other way round) while no check found a cause for the
-//!   baseline is said to be better: the baseline orients only the gate, so the verdict still
+//!   gate's test (the gate read the other way round) while no cause of the baseline's explains
+//!   the gap ([`explains_gap`]) is said to be better: the baseline orients only the gate, so the verdict still
 //!   says which run did worse whichever is given first. Information, not a failure.
 //! - **Unchecked.** When the batch check cannot run because an effective batch is unknown and
 //!   the runs' steps per epoch cannot stand in for it (no epochs logged), it is listed with the
@@ -370,26 +370,7 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::synthetic::run;
-    use super::super::{Context, DiagnoseOptions};
-    use crate::align::{AlignOptions, Axis, align};
-
-    /// The verdict of `runs` against the first, with the findings.
-    fn judged(runs: &[crate::model::Run]) -> (crate::model::Verdict, Vec<crate::model::Finding>) {
-        let aligned = align(
-            runs,
-            0,
-            AlignOptions {
-                axis: Axis::Samples,
-                chosen: false,
-                smooth: None,
-            },
-        );
-        let ctx = Context::new(runs, &aligned, 0, DiagnoseOptions { tolerance: 0.05 }, None);
-        let mut findings = super::super::diagnose(&ctx);
-        let v = super::verdict(&ctx, &mut findings);
-        (v, findings)
-    }
+    use super::super::synthetic::{judged, run};
 
     /// The findings a run's cause folds, by id.
     fn folded(runs: &[crate::model::Run], subject: &str) -> Vec<&'static str> {

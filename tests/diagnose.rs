@@ -677,6 +677,27 @@ fn too_few_updates_under_a_step_limit_raises_the_limit() {
     assert!(summary.contains("step limit (max_steps 30)"), "{summary}");
 }
 
+/// A slurm job its time limit stopped (public/49, a real log): slurm's cancel line, glued to
+/// the last tqdm update, is quoted as why the run stopped, with its line.
+#[test]
+fn a_job_slurm_cancelled_says_so_with_its_line() {
+    let dir = "fixtures/public/49_lf-slurm-4proc-cancelled-at-time-limit";
+    let doc = json_of(&[dir]);
+    let f = common::finding(&doc, "run-crashed");
+    let summary = f["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("was stopped by its scheduler")
+            && summary.contains("ends with slurm cancelling the job (line 4642): JOB 1565157 ON kn173 CANCELLED AT 2025-12-09T11:07:08 DUE TO TIME LIMIT."),
+        "{summary}"
+    );
+    assert!(
+        f["evidence"][0]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("line 4642 (slurm's cancel line)")),
+        "{f}"
+    );
+}
+
 /// A run its epochs ended a few steps after its last logged loss (public/48: the loss at step
 /// 60, epoch 2.857; the run ends at step 63, epoch 3.0, of 3 epochs) was no step limit's: the
 /// last loss's epoch, carried to the total step, is the planned epochs. Its fix is a smaller

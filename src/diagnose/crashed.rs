@@ -1,5 +1,6 @@
 //! `run-crashed`: a run whose console log ends with a Python exception after its last metric
-//! record (out of memory, an NCCL timeout, a rank killed). Severity warning: its last values
+//! record (out of memory, an NCCL timeout, a rank killed), or with slurm's line saying it
+//! cancelled the job (its time limit). Severity warning: its last values
 //! are where it stopped, not where training would have gone, and a nightly gate must not pass
 //! it as "matches the baseline". Info when the exception came after the end-of-training summary
 //! (training had finished; the process died on its way out).
@@ -44,14 +45,29 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
                     )
                 } else {
                     format!(
-                        "{} crashed: {said}.{stopped} Its last values are where it stopped, not a finished run's.",
-                        run.label
+                        "{} {}: {said}.{stopped} Its last values are where it stopped, not a finished run's.",
+                        run.label,
+                        if c.cancelled {
+                            "was stopped by its scheduler"
+                        } else {
+                            "crashed"
+                        }
                     )
                 },
                 evidence: vec![Evidence {
                     name: format!("exception_line[{}]", run.label),
                     value: c.line as f64,
-                    source: Provenance::file(c.path.clone(), At::line(c.line, "Python exception")),
+                    source: Provenance::file(
+                        c.path.clone(),
+                        At::line(
+                            c.line,
+                            if c.cancelled {
+                                "slurm's cancel line"
+                            } else {
+                                "Python exception"
+                            },
+                        ),
+                    ),
                 }],
                 fix: None,
             })

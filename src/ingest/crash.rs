@@ -20,12 +20,23 @@ const CHAINED: [&str; 2] = [
     "The above exception was the direct cause",
 ];
 
-/// The exception a log ends with: the line it is on (from 1) and its text.
+/// The exception a log ends with: the line it is on (from 1) and its text; or the scheduler's
+/// line saying it stopped the job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Crash {
     pub line: u64,
     pub exception: String,
+    /// Whether it is slurm's cancel line (`*** JOB 1565157 ON kn173 CANCELLED AT … DUE TO TIME
+    /// LIMIT ***`), not a Python exception: the ranks' tracebacks after it are its echo.
+    pub cancelled: bool,
 }
+
+/// What slurm's step daemon prints when it stops a job: `slurmstepd: error: *** JOB <id> ON
+/// <node> CANCELLED AT <time> DUE TO TIME LIMIT ***` (or `… CANCELLED AT <time> ***` for a
+/// cancel by hand, `DUE TO PREEMPTION`, `DUE TO NODE FAILURE`), glued to the last tqdm update
+/// when the bar had no newline.
+const SLURM_JOB: &[u8] = b"*** JOB ";
+const SLURM_CANCELLED: &str = " CANCELLED AT ";
 
 /// The crash at the end of the plain text file at `path`, after line `last_record` (the last
 /// line a metric was read from), if any.
@@ -59,11 +70,19 @@ pub fn in_tail(
     before: impl FnOnce() -> io::Result<u64>,
 ) -> io::Result<Option<Crash>> {
     let found = tracebacks(tail);
-    if found.is_empty() {
+    let cancel = cancelled(tail);
+    if found.is_empty() && cancel.is_none() {
         return Ok(None);
     }
     let before = before()?;
     let line = |at: usize| before + memchr::memchr_iter(b'\n', &tail[..at]).count() as u64 + 1;
+    if let Some((at, text)) = cancel.filter(|&(at, _)| line(at) > last_record) {
+        return Ok(Some(Crash {
+            line: line(at),
+            exception: text,
+            cancelled: true,
+        }));
+    }
     let after: Vec<_> = found
         .into_iter()
         .filter(|t| line(t.at) > last_record)
@@ -73,7 +92,22 @@ pub fn in_tail(
         .map(|(at, exception)| Crash {
             line: line(at),
             exception,
+            cancelled: false,
         }))
+}
+
+/// Slurm's last cancel line in `tail`: where its line starts, and its words between the
+/// asterisks ("JOB 1565157 ON kn173 CANCELLED AT 2025-12-09T11:07:08 DUE TO TIME LIMIT").
+fn cancelled(tail: &[u8]) -> Option<(usize, String)> {
+    memchr::memmem::rfind_iter(tail, SLURM_JOB).find_map(|start| {
+        let line_start = memchr::memrchr(b'\n', &tail[..start]).map_or(0, |p| p + 1);
+        let end = memchr::memchr(b'\n', &tail[start..]).map_or(tail.len(), |e| start + e);
+        let words = String::from_utf8_lossy(&tail[start + 4..end]);
+        let words = words.trim_end().trim_end_matches('*').trim_end();
+        words
+            .contains(SLURM_CANCELLED)
+            .then(|| (line_start, clip(words.to_string())))
+    })
 }
 
 /// Whether the trainer printed its results (`***** eval metrics *****`) or started an evaluation
@@ -327,6 +361,30 @@ torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n=====\nRoot
         assert!(went_on(evaluating));
         let died = b"RuntimeError: x\n***** dying *****\nwandb: Waiting for W&B process\n";
         assert!(!went_on(died));
+    }
+
+    #[test]
+    fn slurms_cancel_line_ends_the_run_before_the_ranks_tracebacks() {
+        // Glued to the last bar update (no newline before it), and the ranks' tracebacks that
+        // its SIGTERM caused after it.
+        let tail = b"{'loss': 0.70, 'epoch': 1.59}\n 80%| 747/930 [23:55:51<5:13:13]slurmstepd: error: *** JOB 1565157 ON kn173 CANCELLED AT 2025-12-09T11:07:08 DUE TO TIME LIMIT ***\nTraceback (most recent call last):\n  File \"a\"\nKeyboardInterrupt\n";
+        let crash = in_tail(tail, 1, || Ok(40)).expect("read").expect("found");
+        assert_eq!(
+            crash,
+            Crash {
+                line: 42,
+                exception:
+                    "JOB 1565157 ON kn173 CANCELLED AT 2025-12-09T11:07:08 DUE TO TIME LIMIT".into(),
+                cancelled: true,
+            }
+        );
+        // Before the last record, it says nothing of the end; nor does a line that only looks
+        // like it.
+        assert_eq!(in_tail(tail, 45, || Ok(40)).expect("read"), None);
+        assert_eq!(
+            in_tail(b"*** JOB 12 ON n1 STARTED ***\n", 0, || Ok(0)).expect("read"),
+            None
+        );
     }
 
     #[test]

@@ -434,8 +434,14 @@ fn assemble(
         warnings.push(match &crashed {
             // Why is known: said once, by the run-crashed finding.
             Some(c) => format!(
-                "the training loss stops at step {last} of {total} ({share}): the run crashed ({} line {})",
-                c.path, c.line
+                "the training loss stops at step {last} of {total} ({share}): {} ({} line {})",
+                if c.cancelled {
+                    "slurm cancelled the job"
+                } else {
+                    "the run crashed"
+                },
+                c.path,
+                c.line
             ),
             // What it means is said once, by the run-cut-short finding.
             None => format!(
@@ -826,6 +832,7 @@ fn crash_of(
         line: crash.line,
         exception: crash.exception,
         after_summary,
+        cancelled: crash.cancelled,
     })
 }
 

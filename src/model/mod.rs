@@ -498,6 +498,8 @@ pub struct Crashed {
     pub exception: String,
     /// The line of an end-of-training summary before it.
     pub after_summary: Option<u64>,
+    /// Whether it is the scheduler's cancel line (slurm's time limit), not an exception.
+    pub cancelled: bool,
 }
 
 impl Crashed {
@@ -509,8 +511,13 @@ impl Crashed {
             ),
             None => String::new(),
         };
+        let what = if self.cancelled {
+            "slurm cancelling the job"
+        } else {
+            "a Python exception"
+        };
         format!(
-            "{} ends with a Python exception (line {}){after}: {}",
+            "{} ends with {what} (line {}){after}: {}",
             self.path, self.line, self.exception
         )
     }

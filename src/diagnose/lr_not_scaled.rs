@@ -3,8 +3,10 @@
 //! step the larger-batch run covers less distance per sample. Symmetric: the finding addresses
 //! the larger-batch run, whichever is the baseline; a plan judged against a run already made is
 //! addressed whichever batch it has (only the plan can still change), its rate ÷ the factor when
-//! its batch is the smaller. Rule: ×√k for Adam-family optimizers (Malladi et al. 2022), ×k for
-//! SGD (Goyal et al. 2017), with warmup. Severity warning.
+//! its batch is the smaller. Not raised for a larger-batch run that did better per sample than
+//! the other (the other worse by the regression gate's test): its rate did it no harm. Rule:
+//! ×√k for Adam-family optimizers (Malladi et al. 2022), ×k for SGD (Goyal et al. 2017), with
+//! warmup. Severity warning.
 
 use super::oversized_batch::scaling_rule;
 use super::{Context, a_times, config_evidence};
@@ -39,6 +41,17 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // The run addressed: the larger-batch one, or a plan against a run already made (only
         // the plan can still change), whichever batch it has.
         let to_plan = small.planned && !big.planned;
+        // A larger-batch run that did better per sample than the other (the other worse by the
+        // regression gate's test) is not told to change its rate: a change is never proposed
+        // to the better run.
+        let big_is_run = std::ptr::eq(big, run);
+        let small_worse = pair.by_data.as_ref().is_some_and(|o| {
+            let small_over_big = super::View::of(o, !big_is_run);
+            super::loss_regression::worse(&small_over_big, ctx.opts.tolerance).is_some()
+        });
+        if small_worse && !to_plan {
+            continue;
+        }
         let (target, other) = if to_plan { (small, big) } else { (big, small) };
         let lr = target.config.num(Key::LearningRate).unwrap_or(lr_run);
         // A smaller planned batch divides by the factor ("÷√2 ≈ 1.41").
@@ -100,4 +113,30 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         }));
     }
     super::strongest_first(ctx, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synthetic::{diagnose, has, run};
+
+    fn by_updates(step: f64) -> f64 {
+        1.0 + 8.0 * (-step / 40.0).exp()
+    }
+
+    #[test]
+    fn the_larger_batch_is_told_to_scale_its_rate_unless_it_did_better_per_sample() {
+        let base = run("base", 16.0, 384, 2, by_updates);
+        // 8× the batch at the same rate, short of updates: told to scale it.
+        let big = run("big", 128.0, 48, 2, by_updates);
+        assert!(has(&diagnose(&[base.clone(), big]), "lr-not-scaled"));
+        // 8× the batch that ends at 0.7× the loss at every sample: its rate did it no harm, in
+        // either order.
+        let better = run("better", 128.0, 48, 2, |s| {
+            0.7 * by_updates(s * 8.0) * (1.0 + 0.02 * (s * 0.9).sin())
+        });
+        for runs in [[base.clone(), better.clone()], [better, base]] {
+            let found = diagnose(&runs);
+            assert!(!has(&found, "lr-not-scaled"), "{found:?}");
+        }
+    }
 }

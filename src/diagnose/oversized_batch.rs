@@ -712,13 +712,7 @@ pub fn scaled_rate(lr: f64, factor: f64, down: bool) -> f64 {
         return x;
     }
     let printed = num(lr);
-    // Its digits, less the zeros the exponent form pads with ("2.000e-5").
     let mantissa = printed.split(['e', 'E']).next().unwrap_or("");
-    let mantissa = if printed.contains('e') {
-        mantissa.trim_end_matches('0')
-    } else {
-        mantissa
-    };
     let digits = mantissa
         .bytes()
         .filter(u8::is_ascii_digit)

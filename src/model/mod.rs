@@ -175,7 +175,15 @@ pub fn format_number(x: f64) -> String {
     }
     let magnitude = x.abs().log10().floor() as i32;
     if !(-4..15).contains(&magnitude) {
-        return format!("{x:.3e}");
+        // Four significant digits at most, and no zeros padding them ("5e-5", "9.35e-5", not
+        // "5.000e-5"): a digit shown is a digit known.
+        let s = format!("{x:.3e}");
+        return match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => s,
+        };
     }
     let decimals = (5 - magnitude).max(0) as usize;
     let s = format!("{x:.decimals$}");
@@ -751,7 +759,10 @@ mod tests {
         assert_eq!(format_number(0.002), "0.002");
         assert_eq!(format_number(0.0011602), "0.0011602");
         assert_eq!(format_number(2.5002121826), "2.50021");
-        assert_eq!(format_number(1.5e-7), "1.500e-7");
+        assert_eq!(format_number(1.5e-7), "1.5e-7");
+        assert_eq!(format_number(5e-5), "5e-5");
+        assert_eq!(format_number(9.354e-5), "9.354e-5");
+        assert_eq!(format_number(-2.0e-20), "-2e-20");
         assert_eq!(format_number(f64::NAN), "NaN");
     }
 

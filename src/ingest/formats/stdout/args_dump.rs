@@ -260,7 +260,7 @@ mod tests {
             vec![
                 (Key::PerDeviceBatch, "8".into(), 1),
                 (Key::GradAccum, "2".into(), 1),
-                (Key::LearningRate, "5.000e-5".into(), 1),
+                (Key::LearningRate, "5e-5".into(), 1),
                 (Key::Scheduler, "linear".into(), 1),
                 (Key::Epochs, "3".into(), 1),
             ]

@@ -12,8 +12,9 @@
 //! - **Matches.** A run with no finding of warning or worse whose loss at matched samples is
 //!   within `--tolerance` of the baseline's over the last quarter of the overlap is said to match.
 //! - **Better than the baseline.** A run whose baseline is worse than it by the regression
-//!   gate's test (the gate read the other way round) while no cause of the baseline's explains
-//!   the gap ([`explains_gap`]) is said to be better: the baseline orients only the gate, so the verdict still
+//!   gate's test (the gate read the other way round) is said to be better, with the cause of
+//!   the baseline's that explains the gap when there is one ([`explains_gap`]; a batch cause
+//!   names both runs itself and gets no note): the baseline orients only the gate, so the verdict still
 //!   says which run did worse whichever is given first. Information, not a failure.
 //! - **Unchecked.** When the batch check cannot run because an effective batch is unknown and
 //!   the runs' steps per epoch cannot stand in for it (no epochs logged), it is listed with the
@@ -61,14 +62,20 @@ fn explained_by(root: &str) -> &'static [&'static str] {
 fn better(
     ctx: &Context<'_>,
     ahead: &[(&Run, &Run, View, super::stats::Test)],
+    cause: Option<&str>,
 ) -> Option<(Vec<String>, String)> {
     use super::oversized_batch::{format_p, ratio_words};
     let (reference, run, view, test) = ahead.first()?;
     let axis = ctx.aligned.data_axis.label();
+    // Why, when the baseline's own cause explains it (said above, as the baseline's entry).
+    let why = cause.map_or_else(
+        || "No check found a cause for the gap".to_string(),
+        |id| format!("The baseline's {id} above explains the gap"),
+    );
     let runs: Vec<String> = ahead.iter().map(|(_, r, _, _)| r.label.clone()).collect();
     let sentence = if let [_] = ahead {
         format!(
-            "{} is better than the baseline {} at matched {axis}: over the last quarter of the overlap ({}) the baseline's loss averages {} {}'s ({}). No check found a cause for the gap; give --baseline {} to gate {} against it.",
+            "{} is better than the baseline {} at matched {axis}: over the last quarter of the overlap ({}) the baseline's loss averages {} {}'s ({}). {why}; give --baseline {} to gate {} against it.",
             run.label,
             reference.label,
             view.last_window(),
@@ -90,7 +97,7 @@ fn better(
             .map(format_p)
             .unwrap_or_default();
         format!(
-            "The baseline {} is worse than {} runs at matched {axis}: over the last quarter of each overlap its loss averages {} to {} theirs (each {worst}): {}. No check found a cause for the gap; give --baseline with one of them to gate {} against it.",
+            "The baseline {} is worse than {} runs at matched {axis}: over the last quarter of each overlap its loss averages {} to {} theirs (each {worst}): {}. {why}; give --baseline with one of them to gate {} against it.",
             reference.label,
             ahead.len(),
             ratio_words(lo),
@@ -225,25 +232,44 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
             }
         }
     }
-    // A baseline clearly worse than a run, by the gate's own test read the other way round,
-    // with no cause of its own found: said, so that the order of the runs does not decide
-    // whether the verdict mentions it.
-    let mut ahead = Vec::new();
+    // A baseline clearly worse than a run, by the gate's own test read the other way round:
+    // said, so that the order of the runs does not decide whether the verdict says which did
+    // worse (the other order folds the gate's regression under the worse run's cause). With a
+    // cause of the baseline's that explains the gap, the note names it; a batch cause names
+    // both runs itself ("the baseline … is the run short of updates"), as a pair's lower sample
+    // efficiency does, and needs no note.
+    let baseline_cause = |reference: &Run, run: &Run| {
+        v.causes
+            .iter()
+            .filter(|c| c.run == reference.label)
+            .map(|c| findings[c.finding].id)
+            .find(|id| explains_gap(ctx, id, &reference.label, &run.label))
+    };
+    let (mut ahead, mut explained) = (Vec::new(), Vec::new());
+    let mut cause = None;
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
-        if v.causes.iter().any(|c| {
-            c.run == reference.label
-                && explains_gap(ctx, findings[c.finding].id, &reference.label, &run.label)
-        }) {
+        let by = baseline_cause(reference, run);
+        if matches!(
+            by,
+            Some("oversized-effective-batch" | "lr-not-scaled" | "lower-sample-efficiency")
+        ) {
             continue;
         }
         let Some(o) = &pair.by_data else { continue };
         let view = View::of(o, false);
         if let Some(test) = super::loss_regression::worse(&view, ctx.opts.tolerance) {
-            ahead.push((reference, run, view, test));
+            match by {
+                Some(id) => {
+                    cause = Some(id);
+                    explained.push((reference, run, view, test));
+                }
+                None => ahead.push((reference, run, view, test)),
+            }
         }
     }
-    v.better = better(ctx, &ahead);
+    // Runs no cause of the baseline's explains the gap to come first; else those it does.
+    v.better = better(ctx, &ahead, None).or_else(|| better(ctx, &explained, cause));
     // A plan with nothing predicted against it passes, with the numbers it was judged on: not
     // one a warning names (runs that differ in more than the batch), which `--fail-on warning`
     // would fail while this line said "no problem predicted".
@@ -399,6 +425,15 @@ mod tests {
         // Fewer updates than the baseline at the same batch: the shortfall is the gap's cause.
         let base = run("base", 16.0, 90, 2, |s| 0.2 * wiggle(s));
         let fewer = run("fewer", 16.0, 30, 2, |s| 0.6 * wiggle(s));
-        assert!(folded(&[base, fewer], "fewer").contains(&"loss-regression"));
+        assert!(folded(&[base.clone(), fewer.clone()], "fewer").contains(&"loss-regression"));
+        // With the run short of updates as the baseline, the verdict still says which did
+        // worse, and why.
+        let (v, _) = judged(&[fewer, base]);
+        let (runs, sentence) = v.better.expect("the better run is named");
+        assert_eq!(runs, ["base"]);
+        assert!(
+            sentence.contains("The baseline's too-few-optimizer-steps above explains the gap"),
+            "{sentence}"
+        );
     }
 }

@@ -66,7 +66,7 @@ fn better(
 ) -> Option<(Vec<String>, String)> {
     use super::oversized_batch::{format_p, ratio_words};
     let (reference, run, view, test) = ahead.first()?;
-    let axis = ctx.aligned.data_axis.label();
+    let axis = ctx.aligned.data_axis.amount();
     // Why, when the baseline's own cause explains it (said above, as the baseline's entry).
     let why = cause.map_or_else(
         || "No check found a cause for the gap".to_string(),
@@ -225,7 +225,7 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
                         "{} matches the baseline {} {within} at matched {} (over the last quarter of the overlap, {}).",
                         run.label,
                         reference.label,
-                        ctx.aligned.data_axis.label(),
+                        ctx.aligned.data_axis.amount(),
                         view.last_window()
                     ),
                 ));

@@ -78,11 +78,12 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
             runs: vec![run.label.clone()],
             subject: Some(run.label.clone()),
             summary: format!(
-                "{} has {} loss spikes; the largest at {}: {} ({ratio:.1}× the median of the {WINDOW} points before it).{why}",
+                "{} has {} loss spikes; the largest against its median at {}: {} ({} the median of the {WINDOW} points before it).{why}",
                 run.label,
                 spikes,
                 worst.position(),
-                num(worst.value)
+                num(worst.value),
+                super::oversized_batch::ratio_words(ratio)
             ),
             evidence,
             fix: None,
@@ -107,7 +108,7 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
-        assert!(f.summary.contains("at step 150: 0.1892"), "{}", f.summary);
+        assert!(f.summary.contains("at step 150: 0.1892 ("), "{}", f.summary);
         assert!(f.summary.contains("Its kl there is 179.2"), "{}", f.summary);
         assert!(
             f.evidence
@@ -139,9 +140,9 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0]
-                .summary
-                .starts_with("s has 3 loss spikes; the largest at step 150: 5 (5.0×"),
+            found[0].summary.starts_with(
+                "s has 3 loss spikes; the largest against its median at step 150: 5 (5.0×"
+            ),
             "{}",
             found[0].summary
         );

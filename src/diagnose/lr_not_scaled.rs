@@ -29,7 +29,8 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         let Some((lr_ref, lr_run)) = ctx.pair_num(pair, Key::LearningRate) else {
             continue;
         };
-        let (small, big) = if b_run >= b_ref {
+        let run_is_big = b_run >= b_ref;
+        let (small, big) = if run_is_big {
             (reference, run)
         } else {
             (run, reference)
@@ -44,12 +45,13 @@ pub fn check(ctx: &Context<'_>) -> Vec<Finding> {
         // A larger-batch run that did better per sample than the other (the other worse by the
         // regression gate's test) is not told to change its rate: a change is never proposed
         // to the better run.
-        let big_is_run = std::ptr::eq(big, run);
-        let small_worse = pair.by_data.as_ref().is_some_and(|o| {
-            let small_over_big = super::View::of(o, !big_is_run);
-            super::loss_regression::worse(&small_over_big, ctx.opts.tolerance).is_some()
-        });
-        if small_worse && !to_plan {
+        let small_worse = || {
+            pair.by_data.as_ref().is_some_and(|o| {
+                let small_over_big = super::View::of(o, !run_is_big);
+                super::loss_regression::worse(&small_over_big, ctx.opts.tolerance).is_some()
+            })
+        };
+        if !to_plan && small_worse() {
             continue;
         }
         let (target, other) = if to_plan { (small, big) } else { (big, small) };

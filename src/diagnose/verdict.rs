@@ -406,6 +406,15 @@ mod tests {
         cause.explains.iter().map(|&i| findings[i].id).collect()
     }
 
+    /// Asserts that the verdict of `runs` notes "base" as better than the baseline, in a
+    /// sentence that says `why`.
+    fn better_note(runs: &[crate::model::Run], why: &str) {
+        let (v, _) = judged(runs);
+        let (better, sentence) = v.better.expect("the better run is named");
+        assert_eq!(better, ["base"]);
+        assert!(sentence.contains(why), "{sentence}");
+    }
+
     #[test]
     fn too_few_updates_explains_a_regression_only_against_a_run_that_made_more() {
         // Both under 100 updates; the worse run's loss sits 3× the baseline's.
@@ -415,25 +424,16 @@ mod tests {
         assert!(!folded(&[base.clone(), same.clone()], "same").contains(&"loss-regression"));
         // The other order says the same: the baseline is worse, and its own shortfall of
         // updates, which the better run shares, is not why.
-        let (v, _) = judged(&[same, base]);
-        let (runs, sentence) = v.better.expect("the better run is named");
-        assert_eq!(runs, ["base"]);
-        assert!(
-            sentence.contains("No check found a cause for the gap"),
-            "{sentence}"
-        );
+        better_note(&[same, base], "No check found a cause for the gap");
         // Fewer updates than the baseline at the same batch: the shortfall is the gap's cause.
         let base = run("base", 16.0, 90, 2, |s| 0.2 * wiggle(s));
         let fewer = run("fewer", 16.0, 30, 2, |s| 0.6 * wiggle(s));
         assert!(folded(&[base.clone(), fewer.clone()], "fewer").contains(&"loss-regression"));
         // With the run short of updates as the baseline, the verdict still says which did
         // worse, and why.
-        let (v, _) = judged(&[fewer, base]);
-        let (runs, sentence) = v.better.expect("the better run is named");
-        assert_eq!(runs, ["base"]);
-        assert!(
-            sentence.contains("The baseline's too-few-optimizer-steps above explains the gap"),
-            "{sentence}"
+        better_note(
+            &[fewer, base],
+            "The baseline's too-few-optimizer-steps above explains the gap",
         );
     }
 }

@@ -102,8 +102,9 @@ fn cancelled(tail: &[u8]) -> Option<(usize, String)> {
     memchr::memmem::rfind_iter(tail, SLURM_JOB).find_map(|start| {
         let line_start = memchr::memrchr(b'\n', &tail[..start]).map_or(0, |p| p + 1);
         let end = memchr::memchr(b'\n', &tail[start..]).map_or(tail.len(), |e| start + e);
-        let words = String::from_utf8_lossy(&tail[start + 4..end]);
-        let words = words.trim_end().trim_end_matches('*').trim_end();
+        // The words between the asterisks.
+        let words = String::from_utf8_lossy(&tail[start..end]);
+        let words = words.trim_end().trim_matches('*').trim();
         words
             .contains(SLURM_CANCELLED)
             .then(|| (line_start, clip(words.to_string())))

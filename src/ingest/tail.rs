@@ -543,7 +543,6 @@ mod tests {
     fn a_growing_stdout_log_whose_rate_is_lr_reads_as_the_whole_does() {
         // A Trainer subclass that logs `lr`: the learning rate, followed or read whole.
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("train.log");
         let rows: Vec<String> = (1..=4)
             .map(|s| {
                 format!(
@@ -553,39 +552,45 @@ mod tests {
                 )
             })
             .collect();
-        let spec = live(dir.path().to_path_buf());
-        let mut tail = Tail::new(spec.clone());
         // The header gives the dicts their steps (epoch × 4).
         let header = "***** Running training *****\n  Num Epochs = 1\n  Num update steps per epoch = 4\n  Total optimization steps = 4\n";
-        fs::write(&path, format!("{header}{}", rows[..2].concat())).expect("write");
+        let (followed, whole) = followed_and_whole(dir.path(), header, &rows, 2);
+        assert!(followed.series.contains_key("learning_rate"));
+        assert!(!followed.series.contains_key("lr"));
+        assert_eq!(followed.series, whole.series);
+    }
+
+    /// The run of a stdout log `train.log` in `dir`, `header` then `rows`, followed as it
+    /// grows (its first `first` rows, then all), and the same run read whole.
+    fn followed_and_whole(
+        dir: &std::path::Path,
+        header: &str,
+        rows: &[String],
+        first: usize,
+    ) -> (crate::model::Run, crate::model::Run) {
+        let path = dir.join("train.log");
+        let spec = live(dir.to_path_buf());
+        let mut tail = Tail::new(spec.clone());
+        fs::write(&path, format!("{header}{}", rows[..first].concat())).expect("write");
         tail.poll().expect("poll");
         fs::write(&path, format!("{header}{}", rows.concat())).expect("write");
         let followed = tail.poll().expect("poll").run.expect("a run");
-        assert!(followed.series.contains_key("learning_rate"));
-        assert!(!followed.series.contains_key("lr"));
         let whole = super::super::read_run(&spec).expect("read");
-        assert_eq!(followed.series, whole.series);
+        (followed, whole)
     }
 
     #[test]
     fn a_growing_stdout_log_drops_overlong_names_as_a_whole_read_does() {
         // A damaged line's 300-byte key is no metric name, followed or read whole.
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("train.log");
         let long = "k".repeat(300);
         let header = "***** Running training *****\n  Num Epochs = 1\n  Num update steps per epoch = 2\n  Total optimization steps = 2\n";
         let rows = [
             "{'loss': 1.0, 'epoch': 0.5}\n".to_string(),
             format!("{{'loss': 0.5, '{long}': 1.0, 'epoch': 1.0}}\n"),
         ];
-        let spec = live(dir.path().to_path_buf());
-        let mut tail = Tail::new(spec.clone());
-        fs::write(&path, format!("{header}{}", rows[0])).expect("write");
-        tail.poll().expect("poll");
-        fs::write(&path, format!("{header}{}", rows.concat())).expect("write");
-        let followed = tail.poll().expect("poll").run.expect("a run");
+        let (followed, whole) = followed_and_whole(dir.path(), header, &rows, 1);
         assert!(!followed.series.contains_key(long.as_str()));
-        let whole = super::super::read_run(&spec).expect("read");
         assert_eq!(followed.series, whole.series);
     }
 

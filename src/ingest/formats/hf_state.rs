@@ -418,11 +418,10 @@ struct Stream<R> {
     reader: R,
     /// Whether the reader's end is the document's (not a part's).
     last: bool,
-    /// The text not yet parsed: its first `filled` bytes (the rest is room for the next
-    /// block). Blocks are read straight in behind what is held, and read as UTF-8 where they
-    /// lie: a character a block cuts waits there for the next.
+    /// The text held: parsed up to `pos`, the rest not yet. Blocks are read straight in behind
+    /// it, into the spare room, and read as UTF-8 where they lie: a character a block cuts
+    /// waits there for the next.
     text: Vec<u8>,
-    filled: usize,
     pos: usize,
     eof: bool,
     /// Lines in the text parsed and dropped: where a problem is, is said by line.
@@ -444,8 +443,9 @@ impl<R: Read> Stream<R> {
         Stream {
             reader,
             last,
-            text: Vec::new(),
-            filled: 0,
+            // Room for a block behind the unparsed end of the one before: read without
+            // growing (or clearing) the buffer.
+            text: Vec::with_capacity(2 * BLOCK),
             pos: 0,
             eof: false,
             lines: 0,
@@ -456,7 +456,7 @@ impl<R: Read> Stream<R> {
     /// the part ends.
     fn run(&mut self, flat: &mut Flat, display: &str) -> Result<Outcome, IngestError> {
         loop {
-            let held = &self.text[..self.filled];
+            let held = &self.text;
             let t = match std::str::from_utf8(held) {
                 Ok(t) => t,
                 // A character cut by the block's end: what is before it, now.
@@ -480,27 +480,19 @@ impl<R: Read> Stream<R> {
                 }
                 Advance::More(p) => self.pos = p,
             }
-            // More text: keep the unparsed part, read the next block in behind it.
+            // More text: keep the unparsed part, read the next block in behind it (into the
+            // buffer's spare room: nothing is cleared first).
             self.lines += newlines(&self.text[..self.pos]);
-            self.text.copy_within(self.pos..self.filled, 0);
-            self.filled -= self.pos;
+            self.text.drain(..self.pos);
             self.pos = 0;
-            let room = self.filled + BLOCK;
-            if self.text.len() < room {
-                self.text.resize(room, 0);
-            }
-            let n = loop {
-                match self.reader.read(&mut self.text[self.filled..room]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        return Err(IngestError::Io {
-                            path: display.into(),
-                            error: e,
-                        });
-                    }
-                    Ok(n) => break n,
-                }
-            };
+            self.text.reserve(BLOCK);
+            let n = (&mut self.reader)
+                .take(BLOCK as u64)
+                .read_to_end(&mut self.text)
+                .map_err(|error| IngestError::Io {
+                    path: display.into(),
+                    error,
+                })?;
             if n == 0 {
                 if !self.last {
                     return Ok(Outcome::Paused);
@@ -509,7 +501,6 @@ impl<R: Read> Stream<R> {
                 self.eof = true;
                 continue;
             }
-            self.filled += n;
         }
     }
 
@@ -518,30 +509,26 @@ impl<R: Read> Stream<R> {
     /// end of the file written as U+FFFD too.
     fn replace_invalid(&mut self) {
         let mut whole = String::new();
-        let rest = push_valid(&mut whole, &self.text[..self.filled]);
+        let rest = push_valid(&mut whole, &self.text);
         let mut fixed = whole.into_bytes();
-        if self.eof && rest < self.filled {
+        if self.eof && rest < self.text.len() {
             fixed.extend_from_slice(char::REPLACEMENT_CHARACTER.to_string().as_bytes());
         } else {
-            fixed.extend_from_slice(&self.text[rest..self.filled]);
+            fixed.extend_from_slice(&self.text[rest..]);
         }
-        self.filled = fixed.len();
-        if self.text.len() < self.filled {
-            self.text.resize(self.filled, 0);
-        }
-        self.text[..self.filled].copy_from_slice(&fixed);
+        self.text = fixed;
     }
 
     /// Whether the part read ends just before a `log_history` entry: what is left is
     /// whitespace after an entry's comma.
     fn before_entry(&self, flat: &Flat) -> bool {
         flat.at == (Pos::History { first: false })
-            && flat_json::ws(&self.text[..self.filled], self.pos) == self.filled
+            && flat_json::ws(&self.text, self.pos) == self.text.len()
     }
 
     /// The lines read so far, the text held included.
     fn lines_read(&self) -> usize {
-        self.lines + newlines(&self.text[..self.filled])
+        self.lines + newlines(&self.text)
     }
 }
 

@@ -4,7 +4,7 @@
 //! provenance; conflicts between files are reported.
 
 use super::ReadFile;
-use crate::model::{ConfigValue, Coordinate, Key, Provenance, RunConfig, Sourced};
+use crate::model::{ConfigValue, Coordinate, Key, Provenance, RunConfig, Shown, Sourced};
 
 /// How close to a whole number a derived batch size must be to be taken as that number; the
 /// samples/s route loses precision to 3-decimal rounding and partial last batches.
@@ -499,7 +499,9 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
     });
     let overruled = match (planned, contradicted) {
         (Some((t, e)), true) => format!(
-            "; total_steps {t} ÷ epochs {e} = {} does not fit {}: the planned epochs are rounded up when max_steps ends a run mid-epoch",
+            "; total_steps {} ÷ epochs {} = {} does not fit {}: the planned epochs are rounded up when max_steps ends a run mid-epoch",
+            Shown(t),
+            Shown(e),
             (t / e * 10.0).round() / 10.0,
             if logged.is_some() {
                 "the logged epochs"
@@ -513,7 +515,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         cfg.set_if_absent(
             StepsPerEpoch,
             num(spe),
-            Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
+            Provenance::Derived(format!("total_steps {} ÷ epochs {}", Shown(t), Shown(e))),
         );
     }
     if let Some((_, spe, how)) = &logged {
@@ -536,7 +538,11 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
         cfg.set_if_absent(
             Epochs,
             num(t / spe),
-            Provenance::Derived(format!("total_steps {t} ÷ steps_per_epoch {spe}")),
+            Provenance::Derived(format!(
+                "total_steps {} ÷ steps_per_epoch {}",
+                Shown(t),
+                Shown(spe)
+            )),
         );
     }
     if let (Some(t), Some(e), false) = (cfg.num(TotalSteps), cfg.num(Epochs), contradicted) {
@@ -544,7 +550,7 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             cfg.set_if_absent(
                 StepsPerEpoch,
                 num(t / e),
-                Provenance::Derived(format!("total_steps {t} ÷ epochs {e}")),
+                Provenance::Derived(format!("total_steps {} ÷ epochs {}", Shown(t), Shown(e))),
             );
         }
     }
@@ -559,7 +565,11 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             cfg.set_if_absent(
                 TotalSteps,
                 num(t),
-                Provenance::Derived(format!("⌈epochs {e} × steps_per_epoch {spe}⌉")),
+                Provenance::Derived(format!(
+                    "⌈epochs {} × steps_per_epoch {}⌉",
+                    Shown(e),
+                    Shown(spe)
+                )),
             );
         }
     }
@@ -593,7 +603,8 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                 EffectiveBatch,
                 num(b),
                 Provenance::Derived(format!(
-                    "num_examples {n} in ⌈{n} ÷ {b}⌉ = {spe} steps an epoch (the planned epochs are rounded up: max_steps ends the run mid-epoch)"
+                    "num_examples {n} in ⌈{n} ÷ {b}⌉ = {} steps an epoch (the planned epochs are rounded up: max_steps ends the run mid-epoch)",
+                    Shown(spe)
                 )),
             );
         } else if let (Some(n), Some(e), Some(t)) =
@@ -604,7 +615,8 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     EffectiveBatch,
                     num(b),
                     Provenance::Derived(format!(
-                        "≈ num_examples {n} × epochs {e} ÷ total_steps {t}"
+                        "≈ num_examples {n} × epochs {} ÷ total_steps {t}",
+                        Shown(e)
                     )),
                 );
             } else if let Some((b, spe)) = batch_of_epoch(n, e, t) {
@@ -612,7 +624,9 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
                     EffectiveBatch,
                     num(b),
                     Provenance::Derived(format!(
-                        "num_examples {n} in ⌈{n} ÷ {b}⌉ = {spe} steps an epoch, total_steps {t} ÷ epochs {e} (the last batch of each epoch partial)"
+                        "num_examples {n} in ⌈{n} ÷ {b}⌉ = {} steps an epoch, total_steps {t} ÷ epochs {} (the last batch of each epoch partial)",
+                        Shown(spe),
+                        Shown(e)
                     )),
                 );
             }
@@ -685,7 +699,10 @@ pub(super) fn derive(cfg: &mut RunConfig, files: &[ReadFile]) {
             cfg.set_if_absent(
                 NumExamples,
                 num((eff * spe).round()),
-                Provenance::Derived(format!("≈ effective_batch {eff} × steps_per_epoch {spe} (upper bound: last batch may be partial)")),
+                Provenance::Derived(format!(
+                    "≈ effective_batch {eff} × steps_per_epoch {} (upper bound: last batch may be partial)",
+                    Shown(spe)
+                )),
             );
         }
     }
@@ -849,6 +866,31 @@ mod tests {
         // A batch of 1 has no partial batch; steps that are no whole number an epoch, none.
         assert_eq!(batch_of_epoch(100.0, 1.0, 100.0), None);
         assert_eq!(batch_of_epoch(260.0, 3.0, 50.0), None);
+    }
+
+    #[test]
+    fn a_derivation_shows_a_value_it_used_as_the_table_does() {
+        use crate::model::{ConfigValue, Key, Provenance, RunConfig};
+        let mut cfg = RunConfig::default();
+        let stated = |what: &'static str| Provenance::file("trainer_state.json", what.into());
+        for (key, x, what) in [
+            (Key::TotalSteps, 4000.0, "max_steps"),
+            (Key::Epochs, 3.0, "num_train_epochs"),
+            (Key::EffectiveBatch, 2.0, "train_batch_size"),
+        ] {
+            cfg.set_if_absent(key, ConfigValue::Number(x), stated(what));
+        }
+        super::derive(&mut cfg, &[]);
+        let how = |key| match &cfg.get(key).expect("derived").source {
+            Provenance::Derived(how) => how.clone(),
+            other => panic!("{other:?}"),
+        };
+        // 4,000 ÷ 3 is shown as the table shows it (1333.33), not as 1333.3333333333333.
+        assert_eq!(how(Key::StepsPerEpoch), "total_steps 4000 ÷ epochs 3");
+        assert_eq!(
+            how(Key::NumExamples),
+            "≈ effective_batch 2 × steps_per_epoch 1333.33 (upper bound: last batch may be partial)"
+        );
     }
 
     #[test]

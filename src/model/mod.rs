@@ -191,6 +191,16 @@ pub fn format_number(x: f64) -> String {
     s.to_string()
 }
 
+/// A number in `format!` as [`format_number`] writes it (`{}` of `Shown(x)`): a derivation
+/// names the values it used as the configuration table shows them.
+pub struct Shown(pub f64);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_number(self.0))
+    }
+}
+
 /// A count for text: whole numbers with thousands separators (6,144), others as
 /// [`format_number`] writes them.
 pub fn format_count(x: f64) -> String {

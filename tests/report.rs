@@ -290,6 +290,39 @@ impl Filter for DataFrame {
     }
 }
 
+/// The terminal's `compared:` lines of the seed pair (the loss at the end of each axis' overlap,
+/// the last quarter, the samples and steps to the target loss) are on the page and in the
+/// Markdown summary too, word for word.
+#[test]
+fn the_page_and_the_summary_compare_the_pair_as_the_terminal_does() {
+    let args = ["fixtures/lf_1gpu_ga8", "fixtures/lf_8proc_ga8"];
+    let out = losscmp().args(args).output().expect("runs");
+    let terminal = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = terminal
+        .lines()
+        .skip_while(|l| !l.starts_with("compared: lf_8proc_ga8 vs lf_1gpu_ga8"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(lines.len(), 3, "{terminal}");
+    assert!(lines[1].starts_with("at step 48: loss 0.521622 vs 0.343435 (1.52×)"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = report(&args, dir.path());
+    assert!(page.contains("<h2>Compared</h2>"), "{page}");
+    let out = losscmp()
+        .args(args)
+        .args(["--markdown", "-"])
+        .output()
+        .expect("runs");
+    let markdown = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(markdown.contains("### Compared"), "{markdown}");
+    for line in lines {
+        assert!(page.contains(&format!("<li>{line}</li>")), "{line}");
+        assert!(markdown.contains(&format!("  - {line}\n")), "{line}");
+    }
+}
+
 #[test]
 fn markdown_summary_for_a_ci_job() {
     let out = losscmp()

@@ -594,6 +594,7 @@ pub fn render(report: &Report<'_>, charts: &[Chart]) -> Result<String> {
     }
     let _ = writeln!(h, "</div>");
     other_findings(&mut h, report);
+    compared(&mut h, report);
     runs_table(&mut h, report);
     if !rest.is_empty() {
         let _ = writeln!(h, "<h2>Curves</h2>\n<div class=\"charts\">");
@@ -701,6 +702,27 @@ fn other_findings(h: &mut String, report: &Report<'_>) {
     let _ = writeln!(h, "<h2>Other findings</h2>");
     for (i, f) in others {
         finding(h, f, i);
+    }
+}
+
+/// Each pair's comparison, line for line as the terminal prints it.
+fn compared(h: &mut String, report: &Report<'_>) {
+    let pairs = report.compared();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(h, "<h2>Compared</h2>");
+    for c in pairs {
+        let _ = writeln!(
+            h,
+            "<p><b>{}</b> vs <b>{}</b></p>\n<ul class=\"compared\">",
+            escape(&c.run),
+            escape(&c.reference)
+        );
+        for line in &c.lines {
+            let _ = writeln!(h, "<li>{}</li>", escape(line));
+        }
+        let _ = writeln!(h, "</ul>");
     }
 }
 

@@ -141,5 +141,15 @@ pub fn render(report: &Report<'_>) -> String {
             }
         }
     }
+    let pairs = report.compared();
+    if !pairs.is_empty() {
+        let _ = writeln!(m, "\n### Compared\n");
+    }
+    for c in pairs {
+        let _ = writeln!(m, "- {} vs {}", cell(&c.run), cell(&c.reference));
+        for line in &c.lines {
+            let _ = writeln!(m, "  - {}", cell(line));
+        }
+    }
     m
 }

@@ -44,6 +44,13 @@ pub struct Report<'a> {
     pub baseline: usize,
 }
 
+/// One pair's comparison, as [`Report::compared`] gives it.
+pub struct Compared {
+    pub run: String,
+    pub reference: String,
+    pub lines: Vec<String>,
+}
+
 impl Report<'_> {
     /// A cause's headline in a few words ("short of optimizer updates"), marked "(planned)"
     /// for a plan.
@@ -115,6 +122,94 @@ impl Report<'_> {
                 "No run needs a configuration change, but the {n} warnings below need reading."
             ),
         }
+    }
+
+    /// Each pair of runs as every output prints it: the run, the reference, and the lines that
+    /// compare them (the loss at the end of the overlap on each axis, the last quarter's ratio,
+    /// the mean gap, what each took to reach the target loss), in plain text for each renderer
+    /// to make safe.
+    pub fn compared(&self) -> Vec<Compared> {
+        self.aligned
+            .pairs
+            .iter()
+            .map(|pair| Compared {
+                run: self.runs[pair.run].label.clone(),
+                reference: self.runs[pair.reference].label.clone(),
+                lines: self.pair_lines(pair),
+            })
+            .collect()
+    }
+
+    fn pair_lines(&self, pair: &crate::align::Pair) -> Vec<String> {
+        use crate::align::Axis;
+        use crate::diagnose::ratio_words;
+        use crate::model::{format_count as count, format_number as num};
+        let (a, b) = (&self.runs[pair.reference], &self.runs[pair.run]);
+        let mut lines = Vec::new();
+        // With neither samples nor epochs known the data axis is steps: the two overlaps are
+        // one, printed once.
+        let by_steps = pair
+            .by_steps
+            .as_ref()
+            .filter(|_| self.aligned.data_axis != Axis::Step);
+        for o in [pair.by_data.as_ref(), by_steps].into_iter().flatten() {
+            let at = match o.axis {
+                Axis::Step => format!("step {}", count(o.end)),
+                axis => format!("{} {}", axis.amount_of(o.end), axis.amount()),
+            };
+            lines.push(format!(
+                "at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean absolute gap over the overlap {}",
+                num(o.run_at_end),
+                num(o.reference_at_end),
+                ratio_words(o.ratio_at_end()),
+                o.axis.window(o.last_from, o.end),
+                ratio_words(o.ratio_last),
+                num(o.mean_abs_gap)
+            ));
+        }
+        if let Some(t) = &pair.target {
+            let axis = self.aligned.data_axis;
+            let steps = format!(
+                "{} vs {} steps",
+                count(t.run_steps.round()),
+                count(t.reference_steps.round())
+            );
+            let reach = if axis == Axis::Step {
+                steps
+            } else {
+                format!(
+                    "{} vs {} {}, {steps}",
+                    axis.amount_of(t.run_samples),
+                    axis.amount_of(t.reference_samples),
+                    axis.amount()
+                )
+            };
+            lines.push(format!("to reach loss {}: {reach}", num(t.loss)));
+        }
+        if !b.planned && b.series.is_empty() {
+            lines.push(format!(
+                "{} logged no curve (final values only): compared on its configuration and throughput",
+                b.label
+            ));
+        } else if b.planned {
+            lines.push("a plan: nothing trained yet; judged on its configuration".into());
+        } else if pair.by_data.is_none() && pair.by_steps.is_none() {
+            // A run without a training loss has no curve to overlap: say which.
+            let lossless: Vec<&str> = [a, b]
+                .iter()
+                .filter(|r| r.loss().is_none())
+                .map(|r| r.label.as_str())
+                .collect();
+            lines.push(if lossless.is_empty() {
+                "the loss curves do not overlap; nothing to compare".into()
+            } else {
+                format!(
+                    "no training loss logged by {}; nothing to compare",
+                    lossless.join(" and ")
+                )
+            });
+        }
+        lines
     }
 
     /// Every warning of reading and aligning, run warnings prefixed with `[label]`: what stderr,

@@ -11,8 +11,6 @@ use rayon::prelude::*;
 
 use super::Report;
 use super::text::printable as s;
-use crate::align::Axis;
-use crate::diagnose::ratio_words;
 use crate::model::{Finding, Key, Run, Severity, format_count as count, format_number as num};
 
 /// Styles text with anstyle; `emit` writes the result through anstream, which drops the styles
@@ -264,84 +262,16 @@ fn verdict(out: &mut String, p: &Paint, report: &Report<'_>) {
 }
 
 fn comparisons(out: &mut String, p: &Paint, report: &Report<'_>) {
-    for pair in &report.aligned.pairs {
-        let (a, b) = (&report.runs[pair.reference], &report.runs[pair.run]);
+    for c in report.compared() {
         let _ = writeln!(
             out,
             "\n{} {} vs {}",
             p.bold("compared:"),
-            s(&b.label),
-            s(&a.label)
+            s(&c.run),
+            s(&c.reference)
         );
-        // With neither samples nor epochs known the data axis is steps: the two overlaps are
-        // one, printed once.
-        let by_steps = pair
-            .by_steps
-            .as_ref()
-            .filter(|_| report.aligned.data_axis != Axis::Step);
-        for o in [pair.by_data.as_ref(), by_steps].into_iter().flatten() {
-            let at = match o.axis {
-                Axis::Step => format!("step {}", count(o.end)),
-                axis => format!("{} {}", axis.amount_of(o.end), axis.amount()),
-            };
-            let _ = writeln!(
-                out,
-                "  at {at}: loss {} vs {} ({}); over the last quarter ({}) {}; mean absolute gap over the overlap {}",
-                num(o.run_at_end),
-                num(o.reference_at_end),
-                ratio_words(o.ratio_at_end()),
-                o.axis.window(o.last_from, o.end),
-                ratio_words(o.ratio_last),
-                num(o.mean_abs_gap)
-            );
-        }
-        if let Some(t) = &pair.target {
-            let axis = report.aligned.data_axis;
-            let steps = format!(
-                "{} vs {} steps",
-                count(t.run_steps.round()),
-                count(t.reference_steps.round())
-            );
-            let reach = if axis == Axis::Step {
-                steps
-            } else {
-                format!(
-                    "{} vs {} {}, {steps}",
-                    axis.amount_of(t.run_samples),
-                    axis.amount_of(t.reference_samples),
-                    axis.amount()
-                )
-            };
-            let _ = writeln!(out, "  to reach loss {}: {reach}", num(t.loss));
-        }
-        let run = &report.runs[pair.run];
-        if !run.planned && run.series.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {} logged no curve (final values only): compared on its configuration and throughput",
-                s(&run.label)
-            );
-        } else if run.planned {
-            let _ = writeln!(
-                out,
-                "  a plan: nothing trained yet; judged on its configuration"
-            );
-        } else if pair.by_data.is_none() && pair.by_steps.is_none() {
-            // A run without a training loss has no curve to overlap: say which.
-            let lossless: Vec<&str> = [a, b]
-                .iter()
-                .filter(|r| r.loss().is_none())
-                .map(|r| r.label.as_str())
-                .collect();
-            if lossless.is_empty() {
-                let _ = writeln!(out, "  the loss curves do not overlap; nothing to compare");
-            } else {
-                let _ = writeln!(
-                    out,
-                    "  no training loss logged by {}; nothing to compare",
-                    s(&lossless.join(" and "))
-                );
-            }
+        for line in &c.lines {
+            let _ = writeln!(out, "  {}", s(line));
         }
     }
 }

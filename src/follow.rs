@@ -162,9 +162,12 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
         }
         quiet = if grew { 0 } else { quiet + 1 };
         if quiet >= f.idle {
-            let Some(judged) = last else {
+            // A run with nothing to compare when the watch stops (not yet written, or its log
+            // emptied since) fails as one read of its files would: the outputs of an earlier
+            // interval are not what its files hold now.
+            let Some(judged) = last.filter(|_| waiting.is_empty()) else {
                 anyhow::bail!(
-                    "no run had metrics to compare after {} intervals without growth: {}",
+                    "after {} intervals without growth, nothing to compare for {}",
                     f.idle,
                     waiting.join("; ")
                 );

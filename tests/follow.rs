@@ -369,3 +369,91 @@ fn follow_refuses_standard_input() {
         .code(2)
         .stderr(contains("standard input (-) cannot be followed"));
 }
+
+/// A live run of a jsonl and a stdout log (the 8-process run's first rows and dicts).
+fn partial_run(dir: &Path) -> PathBuf {
+    let live = dir.join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let src = fixture("gen/lf2_8proc_ga8");
+    let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
+    let rows: Vec<&str> = jsonl.lines().take(10).collect();
+    append(&live.join("trainer_log.jsonl"), &(rows.join("\n") + "\n"));
+    let log = fs::read_to_string(src.join("train.log")).expect("train.log");
+    let lines: Vec<&str> = log.split_inclusive('\n').collect();
+    let dict = lines
+        .iter()
+        .position(|l| l.contains("{'loss'"))
+        .expect("a dict");
+    append(&live.join("train.log"), &lines[..=dict].concat());
+    live
+}
+
+/// Empties `file` half a second from now, as a restarted `python train.py > train.log` does.
+fn empty_later(file: PathBuf) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        fs::File::create(&file).expect("truncate");
+    })
+}
+
+#[test]
+fn a_log_emptied_while_followed_is_gone_from_the_outputs() {
+    // Its header gave the world size and the batch: after it is emptied the watch ends with
+    // what one read of the files gives, not with what the log held before.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = partial_run(dir.path());
+    let label = format!("live={}", live.display());
+    let writer = empty_later(live.join("train.log"));
+    let followed = losscmp()
+        .args([BASE, "--label", &label])
+        .args([
+            "--follow",
+            "--interval",
+            "0.1",
+            "--idle",
+            "10",
+            "--json",
+            "-",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    writer.join().expect("writer");
+    assert!(followed.status.success());
+    let once = losscmp()
+        .args([BASE, "--label", &label, "--json", "-"])
+        .output()
+        .expect("runs");
+    // What the files say, not how an empty file is described (being written, to the watch).
+    let judged = |out: Vec<u8>| {
+        let mut v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        v["warnings"] = serde_json::Value::Null;
+        for run in v["runs"].as_array_mut().expect("runs") {
+            run["sources"] = serde_json::Value::Null;
+        }
+        v
+    };
+    let (followed, once) = (judged(followed.stdout), judged(once.stdout));
+    // Without the header no batch is known for the live run: compared by epoch.
+    assert_eq!(once["axis"], "epoch");
+    assert_eq!(followed, once);
+}
+
+#[test]
+fn a_run_whose_only_log_is_emptied_fails_as_one_read_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = partial_run(dir.path());
+    fs::remove_file(live.join("train.log")).expect("rm");
+    let writer = empty_later(live.join("trainer_log.jsonl"));
+    losscmp()
+        .args([BASE, "--label"])
+        .arg(format!("live={}", live.display()))
+        .args(["--follow", "--interval", "0.1", "--idle", "10"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "after 10 intervals without growth, nothing to compare for live: ",
+        ));
+    writer.join().expect("writer");
+}

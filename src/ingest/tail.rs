@@ -257,23 +257,27 @@ impl Tailed {
         if !changed && !matches!(self.how, How::New) {
             return Ok(false);
         }
-        // A file that shrank was replaced: read from its start.
+        // A file that shrank was replaced: read from its start. What it held is gone, which
+        // is a change of the run (said as growth) even when nothing is read in its place yet
+        // (emptied, or not yet a log).
+        let mut replaced = false;
         if let How::Lines { offset, .. } | How::Stdout { offset, .. } = &self.how {
             if len < *offset {
                 self.how = How::New;
                 self.read = None;
+                replaced = true;
             }
         }
         if matches!(self.how, How::New) {
             if len == 0 || !meta.is_file() {
                 // Being created: looked at again at the next read.
-                return Ok(false);
+                return Ok(replaced);
             }
             if !self.decide(columns)? {
                 // Not (yet) a log: sniffed again when it changes.
                 self.len = len;
                 self.modified = modified;
-                return Ok(false);
+                return Ok(replaced);
             }
         }
         let grew = match &mut self.how {

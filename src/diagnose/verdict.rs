@@ -22,7 +22,7 @@
 
 use super::{Context, View};
 use crate::model::{
-    Cause, Finding, Key, Run, Severity, Unchecked, Verdict, format_count, format_number,
+    Cause, Finding, Key, Provenance, Run, Severity, Unchecked, Verdict, format_count, format_number,
 };
 
 /// Root causes in order of precedence: the first a run has is its cause.
@@ -292,6 +292,24 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
             }
             continue;
         };
+        // A world size nothing names is assumed 1: a batch found too large then is at least
+        // that large, but none found is no pass (the seed mistake is this plan on 8 GPUs).
+        if run
+            .config
+            .get(Key::WorldSize)
+            .is_some_and(|w| matches!(w.source, Provenance::Assumed(_)))
+        {
+            v.unchecked.push(Unchecked {
+                check: "oversized-effective-batch",
+                run: run.label.clone(),
+                missing: vec![Key::WorldSize],
+                set: format!(
+                    "--set {}:world_size=N",
+                    crate::model::shell_label(&run.label)
+                ),
+            });
+            continue;
+        }
         let steps = |r: &Run| {
             r.config
                 .num(Key::TotalSteps)

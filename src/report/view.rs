@@ -44,11 +44,19 @@ pub const TABLE_KEYS: [Key; 6] = [
 pub fn table_value(run: &crate::model::Run, key: Key) -> Option<String> {
     let v = run.config.get(key)?;
     let of = |at: f64| format!("{} of {}", crate::model::format_number(at), v.value);
-    match (key, run.stopped_short(), run.stopped_early) {
-        (Key::TotalSteps, Some((last, _)), _) => Some(of(last)),
-        (Key::TotalSteps, None, Some(at)) => Some(format!("{} (stopped early)", of(at))),
-        _ => Some(v.value.to_string()),
-    }
+    // A value no file or option gave is marked as such wherever a table shows it (a plan's
+    // world size when nothing names one).
+    let assumed = if matches!(v.source, crate::model::Provenance::Assumed(_)) {
+        " (assumed)"
+    } else {
+        ""
+    };
+    let shown = match (key, run.stopped_short(), run.stopped_early) {
+        (Key::TotalSteps, Some((last, _)), _) => of(last),
+        (Key::TotalSteps, None, Some(at)) => format!("{} (stopped early)", of(at)),
+        _ => v.value.to_string(),
+    };
+    Some(format!("{shown}{assumed}"))
 }
 
 /// A [`TABLE_KEYS`] column's title in the runs tables.

@@ -342,6 +342,25 @@ fn a_missing_plan_is_a_clear_error() {
         .stderr(contains("no run to read"));
 }
 
+/// A config with no setting losscmp reads plans nothing: refused, as a script without a
+/// launcher is, rather than judged on every default and passed.
+#[test]
+fn a_plan_with_no_setting_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in [("empty.yaml", ""), ("other.json", "{\"foo\": 1}")] {
+        let plan = dir.path().join(name);
+        fs::write(&plan, text).expect("write");
+        losscmp()
+            .args([BASE, "--plan"])
+            .arg(&plan)
+            .assert()
+            .code(2)
+            .stderr(contains(format!(
+                "{name}: read as plan (a run config or launch command), but it holds no metric records or run settings"
+            )));
+    }
+}
+
 #[test]
 fn axolotl_and_torchtune_plans_are_judged_in_their_own_option_names() {
     let dir = tempfile::tempdir().expect("temp dir");

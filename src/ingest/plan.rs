@@ -279,6 +279,7 @@ fn read_plan_file(
     depth: usize,
 ) -> Result<(), IngestError> {
     let display = path.display().to_string();
+    let before = files.len();
     let text = super::source::read_to_string(path)?;
     let name = path
         .file_name()
@@ -342,6 +343,21 @@ fn read_plan_file(
         }
         p
     };
+    // A config with no setting read (empty, or none of the options losscmp knows), and no
+    // config it names read either, plans nothing: refused as a launch script without a
+    // launcher is, not judged on defaults.
+    if parsed.facts.is_empty() && files.len() == before {
+        if depth == 0 {
+            return Err(IngestError::NothingUsable {
+                path: display,
+                format: "plan (a run config or launch command)",
+                why: String::new(),
+            });
+        }
+        warnings.push(format!(
+            "{display}: holds no setting losscmp reads (batch, accumulation, learning rate, epochs, steps)"
+        ));
+    }
     // A launch script comes first: what it states (the world size) outranks nothing, but its
     // config files are read after it.
     let file = ReadFile {

@@ -101,10 +101,7 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                 .first()
                 .and_then(|c| judged.findings.get(c.finding))
                 .map_or(String::new(), |f| format!(" ({})", f.severity.name()));
-            let verdict = format!(
-                "{}{severity}",
-                report::term::verdict_line(&judged.report(config))
-            );
+            let verdict = format!("{}{severity}", live_verdict(&judged, config));
             // Said when it changes: a cause by its line; a match (or a better run) by its runs,
             // not by its sentence, whose window moves on as the runs grow.
             let v = &judged.verdict;
@@ -184,6 +181,33 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
             return Ok(judged.exit_status(config, true));
         }
         std::thread::sleep(f.interval.saturating_sub(tick.elapsed()));
+    }
+}
+
+/// The verdict line while the watch runs. Without a cause it names the warnings that stand,
+/// for nothing is printed below it until the stop; `run-cut-short` is not one of them, which
+/// every run being trained is until it ends (it counts at the stop, as for `--fail-on`).
+fn live_verdict(judged: &Judged, config: &Config) -> String {
+    let report = judged.report(config);
+    let v = &judged.verdict;
+    if !(v.causes.is_empty() && v.matches.is_empty() && v.better.is_none()) {
+        return report::term::verdict_line(&report);
+    }
+    let mut warned: Vec<&str> = report
+        .other_findings()
+        .filter(|(_, f)| {
+            f.severity >= crate::model::Severity::Warning && f.id != crate::diagnose::CUT_SHORT
+        })
+        .map(|(_, f)| f.id)
+        .collect();
+    warned.dedup();
+    if warned.is_empty() {
+        "No run needs a change so far: no check found a cause to fix at warning or above.".into()
+    } else {
+        format!(
+            "No run needs a configuration change so far; warnings stand: {}",
+            warned.join(", ")
+        )
     }
 }
 

@@ -395,7 +395,7 @@ fn a_run_stopped_by_max_steps_is_changed_by_max_steps() {
     let (text, _) = text_of(&["fixtures/public/05_hf-state-old-noGradNorm-whisper-38ep"]);
     assert!(text.contains("change: max_steps: 5000 → 3000"), "{text}");
     assert!(
-        text.contains("The run keeps its best checkpoint by eval_wer (best_metric 0.743156 at step 3000), which went on improving after the eval loss's best (step 1000): stop at that checkpoint, not at the eval loss's best, or regularise."),
+        text.contains("The run keeps its best checkpoint by eval_wer (best_metric 0.743156 at step 3,000), which went on improving after the eval loss's best (step 1,000): stop at that checkpoint, not at the eval loss's best, or regularise."),
         "{text}"
     );
     assert!(!text.contains("num_train_epochs"), "{text}");

@@ -169,8 +169,8 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                 let reading = if steps_alike {
                     format!(
                         " The larger batch bought almost no progress per step ({} vs {} steps): both runs are update-limited, at or above the critical batch, and a smaller batch would reach the loss with fewer samples.",
-                        num(s2.round()),
-                        num(s1.round())
+                        count(s2.round()),
+                        count(s1.round())
                     )
                 } else {
                     String::new()
@@ -181,17 +181,17 @@ pub fn check(ctx: &Context<'_>, earlier: &[Finding]) -> Vec<Finding> {
                     num(t.loss),
                     num(b1),
                     num(b2),
-                    num(s1.round()),
-                    num(s2.round())
+                    count(s1.round()),
+                    count(s2.round())
                 )
             }
             None if steps_alike => format!(
                 "No critical batch size can be estimated: the {}-sample batch needed {} steps to reach loss {} and the {}-sample batch {} — the larger batch bought no progress per step (update-limited, or its learning rate was not scaled).",
                 num(b2),
-                num(s2.round()),
+                count(s2.round()),
                 num(t.loss),
                 num(b1),
-                num(s1.round())
+                count(s1.round())
             ),
             None => format!(
                 "No critical batch size can be estimated from {} and {} steps to loss {} at batches {} and {}: the two-point fit gives a non-positive S_min or E_min.",

@@ -338,7 +338,11 @@ fn logged(run: &Run, metric: &str, p: impl std::borrow::Borrow<crate::model::Poi
         |s| s.origin(p),
     );
     Evidence {
-        name: format!("{metric}[{}]@{}", run.label, p.position()),
+        name: format!(
+            "{metric}[{}]@{}",
+            run.label,
+            p.position_with(crate::model::format_number)
+        ),
         value: p.value,
         source,
     }

@@ -295,7 +295,7 @@ At matched optimizer steps (steps {st0}–{st1}) its loss averages {rs} {small_l
 /// stopped early), the batch accounts for k× per epoch and the rest is said apart, so the
 /// sentence never credits the batch with more than it explains.
 fn updates_words(small: &Run, big: &Run, k: f64, fewer: f64, s_small: f64, s_big: f64) -> String {
-    let made = format!("{} vs {}", num(s_big), num(s_small));
+    let made = format!("{} vs {}", count(s_big), count(s_small));
     if fewer <= k * STEP_SLACK {
         // Planned totals of a run whose logs stop short of them (still running, or killed) are
         // what it was set to make, not what it made.

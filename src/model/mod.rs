@@ -354,11 +354,18 @@ pub struct Point {
 }
 
 impl Point {
-    /// Where the point is, in words: "step 40", or "epoch 1.5" for a point with no step (a log
-    /// whose steps nothing gives, kept on the epoch axis).
+    /// Where the point is, in words: "step 1,330" (a count as the text writes counts), or
+    /// "epoch 1.5" for a point with no step (a log whose steps nothing gives, kept on the epoch
+    /// axis).
     pub fn position(&self) -> String {
+        self.position_with(format_count)
+    }
+
+    /// [`Point::position`] with the step written by `step`: an evidence name keeps its
+    /// digits plain ("loss[run8]@step 1000"), an identifier rather than prose.
+    pub fn position_with(&self, step: fn(f64) -> String) -> String {
         match (self.step.is_finite(), self.epoch.get()) {
-            (true, _) => format!("step {}", format_number(self.step)),
+            (true, _) => format!("step {}", step(self.step)),
             (false, Some(e)) => format!("epoch {}", format_number(e)),
             (false, None) => "an unknown step".into(),
         }

@@ -1038,6 +1038,12 @@ fn two_arguments_that_are_one_run_are_said_to_be() {
             "fixtures/lf_1gpu_ga8/checkpoint-192/trainer_state.json",
             "fixtures/lf_1gpu_ga8/checkpoint-384/trainer_state.json",
         ],
+        // Two checkpoint folders of an output folder that holds a stale checkpoint of another
+        // run (real): each folder's own state is read, two curves, two runs.
+        [
+            "fixtures/real/15_hf-output-dir-stale-checkpoint-from-other-run/checkpoint-100",
+            "fixtures/real/15_hf-output-dir-stale-checkpoint-from-other-run/checkpoint-191",
+        ],
     ] {
         let err = stderr(&args);
         assert!(!err.contains("same files"), "{args:?}: {err}");

@@ -631,7 +631,26 @@ pub fn note_same_files(runs: &mut [Run]) {
         let Some((mine, checkpoint)) = &read[j] else {
             continue;
         };
-        let Some(i) = (0..j).find(|&i| read[i].as_ref().is_some_and(|(p, _)| p == mine)) else {
+        // Two checkpoint folders are one run when each was read as the run directory's whole
+        // run; one whose own state was read instead (a stale checkpoint of another run in the
+        // same output folder) holds another curve, and is not.
+        let same_curve = |a: &Run, b: &Run| match (a.loss(), b.loss()) {
+            (Some(x), Some(y)) => {
+                x.points.len() == y.points.len()
+                    && x.points
+                        .last()
+                        .map(|p| (p.step.to_bits(), p.value.to_bits()))
+                        == y.points
+                            .last()
+                            .map(|p| (p.step.to_bits(), p.value.to_bits()))
+            }
+            (x, y) => x.is_none() && y.is_none(),
+        };
+        let Some(i) = (0..j).find(|&i| {
+            read[i].as_ref().is_some_and(|(p, theirs)| {
+                p == mine && (!(*checkpoint || *theirs) || same_curve(&runs[i], &runs[j]))
+            })
+        }) else {
             continue;
         };
         let hint = if *checkpoint || read[i].as_ref().is_some_and(|r| r.1) {

@@ -47,7 +47,9 @@ pub struct Curve {
 
 impl Curve {
     /// Builds a curve of a series' finite points on an axis; points without a coordinate are
-    /// left out, as are repeated x.
+    /// left out, as are decreasing x. Of points at one x (epochs printed to two decimals: 0.14
+    /// at steps 250 and 255) the last is kept: the run's value there is the latest it logged,
+    /// and at the end of a curve its final one.
     pub fn new<P: std::borrow::Borrow<Point>>(
         points: impl IntoIterator<Item = P, IntoIter: ExactSizeIterator>,
         axis: Axis,
@@ -63,11 +65,18 @@ impl Curve {
             let (Some(x), true) = (axis.of(p), p.value.is_finite()) else {
                 continue;
             };
-            if c.xs.last().is_some_and(|&last| x <= last) {
-                continue;
+            match c.xs.last() {
+                Some(&last) if x < last => continue,
+                Some(&last) if x == last => {
+                    if let Some(y) = c.ys.last_mut() {
+                        *y = p.value;
+                    }
+                }
+                _ => {
+                    c.xs.push(x);
+                    c.ys.push(p.value);
+                }
             }
-            c.xs.push(x);
-            c.ys.push(p.value);
         }
         c
     }
@@ -90,19 +99,30 @@ impl Curve {
     /// The (x, y) pairs [`Curve::of`] holds, read as they are needed: a check that looks at
     /// each point once builds no curve.
     pub fn pairs(points: &Points, axis: Axis) -> impl Iterator<Item = (f64, f64)> + '_ {
-        let mut last = f64::NEG_INFINITY;
-        points
+        // Unknown (NaN) or not finite: no coordinate, as `Axis::of` has it.
+        let mut finite = points
             .coordinates(axis.coordinate())
             .zip(points.values().iter().copied())
-            .filter(move |&(x, y)| {
-                // Unknown (NaN) or not finite: no coordinate, as `Axis::of` has it; repeated or
-                // decreasing x: left out.
-                let keep = x.is_finite() && y.is_finite() && x > last;
-                if keep {
-                    last = x;
+            .filter(|&(x, y)| x.is_finite() && y.is_finite());
+        // The point kept last, given out once a larger x shows it is the last at its x (as
+        // `Curve::new` keeps them: decreasing x left out, the last of a repeated x kept).
+        let mut held: Option<(f64, f64)> = None;
+        std::iter::from_fn(move || {
+            loop {
+                let Some((x, y)) = finite.next() else {
+                    return held.take();
+                };
+                match held {
+                    Some((last, _)) if x < last => {}
+                    Some((last, _)) if x == last => held = Some((x, y)),
+                    Some(done) => {
+                        held = Some((x, y));
+                        return Some(done);
+                    }
+                    None => held = Some((x, y)),
                 }
-                keep
-            })
+            }
+        })
     }
 
     /// The smoothed values, index-aligned with `xs`: the values themselves when smoothing is off.
@@ -882,6 +902,15 @@ mod tests {
         );
         assert_eq!(c.xs, vec![1.0, 2.0, 3.0]);
         assert_eq!(c.ys, vec![1.0, 0.5, 0.25]);
+        // Of finite values at one x the last is kept (epochs printed to two decimals: the
+        // run's value at the end of a curve is its final one).
+        let c = Curve::new(
+            pts(&[1.0, 2.0, 2.0, 1.5, 2.0], &[1.0, 0.7, 0.5, 9.0, 0.4]),
+            Axis::Step,
+        );
+        assert_eq!(c.xs, vec![1.0, 2.0]);
+        assert_eq!(c.ys, vec![1.0, 0.4]);
+        assert_eq!(c.raw_at(2.0), Some(0.4));
     }
 
     /// The columnar curve is the point-by-point one, on every axis, whatever is unknown.
@@ -904,6 +933,7 @@ mod tests {
         points[3].epoch = Some(0.3).into();
         points[5].epoch = Some(0.2).into();
         points[7].epoch = Some(0.7).into();
+        points[8].epoch = Some(0.7).into();
         points[4].time = Some(4.0).into();
         points[8].time = Some(f64::INFINITY).into();
         points[7].samples = None.into();
@@ -922,6 +952,7 @@ mod tests {
             );
         }
         assert_eq!(Curve::of(&points, Axis::Epoch).xs, vec![0.3, 0.7]);
+        assert_eq!(Curve::of(&points, Axis::Epoch).ys, vec![0.25, 0.04]);
     }
 
     #[test]

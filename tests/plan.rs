@@ -361,6 +361,41 @@ fn a_plan_with_no_setting_is_refused() {
     }
 }
 
+/// A DeepSpeed option set to "auto" is set there, to what the HF arguments give: the fix names
+/// its line and says so, rather than "not set there; add" a second key.
+#[test]
+fn a_deepspeed_auto_option_is_fixed_at_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("ds_auto.json");
+    fs::write(
+        &plan,
+        "{\n  \"train_batch_size\": \"auto\",\n  \"train_micro_batch_size_per_gpu\": \"auto\",\n  \"gradient_accumulation_steps\": \"auto\"\n}\n",
+    )
+    .expect("write");
+    let out = losscmp()
+        .args([BASE, "--plan"])
+        .arg(&plan)
+        .args([
+            "--set",
+            "ds_auto:per_device_batch=2",
+            "--set",
+            "ds_auto:grad_accum=8",
+            "--set",
+            "ds_auto:world_size=8",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("change: gradient_accumulation_steps: 8 → 1   (edit ")
+            && text.contains(
+                "ds_auto.json: line 4 (gradient_accumulation_steps is \"auto\": DeepSpeed takes it from the HF arguments))"
+            ),
+        "{text}"
+    );
+    assert!(!text.contains("not set there"), "{text}");
+}
+
 #[test]
 fn axolotl_and_torchtune_plans_are_judged_in_their_own_option_names() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -113,8 +113,11 @@ pub fn change(run: &Run, key: Key, from: Option<f64>, to: f64) -> Option<ConfigC
     let file = match run.config.set_in.get(&key) {
         Some(at) => Some(at.to_string()),
         None => arguments_file(run).map(|path| {
+            // In the file's own syntax: a command line's flag, a JSON member, a YAML key.
             let line = if option.starts_with("--") {
                 format!("{option} {}", format_number(to))
+            } else if path.to_ascii_lowercase().ends_with(".json") {
+                format!("\"{option}\": {}", format_number(to))
             } else {
                 format!("{option}: {}", format_number(to))
             };

@@ -63,7 +63,8 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
     let path = &spec.path;
     let mut files = Vec::new();
     let mut warnings = Vec::new();
-    read_plan_file(path, &mut files, &mut warnings, 0)?;
+    let mut autos = Vec::new();
+    read_plan_file(path, &mut files, &mut warnings, &mut autos, 0)?;
     // With max_steps set, transformers ignores num_train_epochs (it trains max_steps updates and
     // writes the epochs that takes, rounded up): the plan's epochs say nothing then.
     let step_limited = files
@@ -75,6 +76,11 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
         }
     }
     let mut cfg = resolve::resolve(&files, &spec.overrides, &mut warnings);
+    // A DeepSpeed option set to "auto" is where a fix of it is made (its line named, with
+    // what "auto" means), not an option to add.
+    for (key, at) in autos {
+        cfg.set_in.entry(key).or_insert(at);
+    }
     let sources = files
         .iter()
         .map(|f| SourceFile {
@@ -276,6 +282,7 @@ fn read_plan_file(
     path: &Path,
     files: &mut Vec<ReadFile>,
     warnings: &mut Vec<String>,
+    autos: &mut Vec<(Key, Provenance)>,
     depth: usize,
 ) -> Result<(), IngestError> {
     let display = path.display().to_string();
@@ -297,6 +304,19 @@ fn read_plan_file(
     };
     let own = |k: &str| k == DEEPSPEED[0].0 || k == DEEPSPEED[2].0;
     let parsed = if let Some(pairs) = pairs.as_ref().filter(|p| p.iter().any(|(k, _)| own(k))) {
+        for (option, value) in pairs {
+            let Some(&(_, key)) = DEEPSPEED.iter().find(|(o, _)| o == option) else {
+                continue;
+            };
+            if value.trim_matches('"').eq_ignore_ascii_case("auto") {
+                let at = run_args::locate(&text, option);
+                let what = format!(
+                    "{} is \"auto\": DeepSpeed takes it from the HF arguments",
+                    at.what()
+                );
+                autos.push((key, Provenance::file(display.clone(), at.with(what))));
+            }
+        }
         let mut p = mapped(pairs, &DEEPSPEED, &text);
         p.text_fact(
             Key::Trainer,
@@ -334,7 +354,7 @@ fn read_plan_file(
                     .into_iter()
                     .find(|p| p.is_file());
                 match found {
-                    Some(f) => read_plan_file(&f, files, warnings, depth + 1)?,
+                    Some(f) => read_plan_file(&f, files, warnings, autos, depth + 1)?,
                     None => warnings.push(format!(
                         "{display}: names {c}, which is not there (looked beside it and in the current directory); its settings are not read"
                     )),

@@ -361,6 +361,31 @@ fn a_plan_with_no_setting_is_refused() {
     }
 }
 
+/// A value that is no number is said at its line, not taken for an option the plan leaves out.
+#[test]
+fn a_plan_value_that_is_no_number_is_said_at_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("gaabc.yaml");
+    let yaml = fs::read_to_string(YAML).expect("config");
+    fs::write(
+        &plan,
+        yaml.replace(
+            "gradient_accumulation_steps: 8",
+            "gradient_accumulation_steps: abc",
+        ),
+    )
+    .expect("write");
+    losscmp()
+        .args([BASE, "--plan"])
+        .arg(&plan)
+        .assert()
+        .success()
+        .stderr(contains(
+            "gaabc.yaml: line 32 (gradient_accumulation_steps): gradient_accumulation_steps \"abc\" is not a number; ignored",
+        ))
+        .stderr(contains("the plan gives no value for gradient_accumulation_steps"));
+}
+
 /// A DeepSpeed option set to "auto" is set there, to what the HF arguments give: the fix names
 /// its line and says so, rather than "not set there; add" a second key.
 #[test]
@@ -568,7 +593,7 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
         .assert()
         .success()
         .stderr(contains(
-            "the plan does not set per_device_train_batch_size or gradient_accumulation_steps; assumed the defaults of transformers' TrainingArguments: 8 and 1 (--set nobatch:per_device_batch=N, --set nobatch:grad_accum=N)",
+            "the plan gives no value for per_device_train_batch_size or gradient_accumulation_steps; assumed the defaults of transformers' TrainingArguments: 8 and 1 (--set nobatch:per_device_batch=N, --set nobatch:grad_accum=N)",
         ));
     let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
     let planned = run_named(&doc, "nobatch");

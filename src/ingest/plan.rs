@@ -65,6 +65,12 @@ pub fn read_plan(spec: &RunSpec, baseline: &Run) -> Result<Run, IngestError> {
     let mut warnings = Vec::new();
     let mut autos = Vec::new();
     read_plan_file(path, &mut files, &mut warnings, &mut autos, 0)?;
+    // What reading a file warned of (a value that is not a number, at its line), as a run's.
+    for f in &files {
+        for w in &f.parsed.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
     // With max_steps set, transformers ignores num_train_epochs (it trains max_steps updates and
     // writes the epochs that takes, rounded up): the plan's epochs say nothing then.
     let step_limited = files
@@ -165,7 +171,7 @@ fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings:
                 key,
                 ConfigValue::Number(value),
                 Provenance::Assumed(format!(
-                    "the default of {source}; the plan does not set {option} (--set {}:{}=N)",
+                    "the default of {source}; the plan gives no value for {option} (--set {}:{}=N)",
                     crate::model::shell_label(&spec.label),
                     key.name()
                 )),
@@ -178,7 +184,7 @@ fn trainer_defaults(cfg: &mut crate::model::RunConfig, spec: &RunSpec, warnings:
             assumed.iter().map(f).collect::<Vec<_>>().join(sep)
         };
         warnings.push(format!(
-            "{}: the plan does not set {}; assumed the default{} of {source}: {} ({})",
+            "{}: the plan gives no value for {}; assumed the default{} of {source}: {} ({})",
             spec.path.display(),
             list(&|a| a.0.to_string(), " or "),
             if assumed.len() == 1 { "" } else { "s" },

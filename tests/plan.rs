@@ -732,6 +732,46 @@ fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
     assert_eq!(config["total_steps"]["value"], 200.0, "{config}");
 }
 
+/// A plan stopped by max_steps sees other data than the baseline (60 × 128 samples, not
+/// 384 × 16), and its fix restores the batch, not the number of updates: the steps are
+/// max_steps' to set, which the fix says after.
+#[test]
+fn a_plan_stopped_by_max_steps_is_said_to_see_other_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("capped.yaml");
+    fs::write(
+        &plan,
+        format!(
+            "{}max_steps: 60\n",
+            fs::read_to_string(YAML).expect("config.yaml")
+        ),
+    )
+    .expect("write");
+    let doc = json_of(&[
+        BASE,
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--set",
+        "capped:world_size=8",
+    ]);
+    let finding = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "oversized-effective-batch")
+        .expect("the batch finding");
+    let summary = finding["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("fewer optimizer updates (60 vs 384) over 7,680 vs 6,144 samples."),
+        "{summary}"
+    );
+    let why = finding["fix"]["summary"].as_str().expect("fix");
+    assert!(
+        why.contains("restores lf_1gpu_ga8's effective batch of 16. It stops at max_steps 60"),
+        "{why}"
+    );
+}
+
 #[test]
 fn the_markdown_runs_table_marks_a_plan() {
     let out = losscmp()

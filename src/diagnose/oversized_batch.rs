@@ -417,8 +417,16 @@ fn planned(
             ),
         ),
     };
+    // The same data unless the step counts say otherwise (a plan stopped by max_steps).
+    let samples = |r: &Run, s: f64| r.config.num(Key::EffectiveBatch).map(|b| b * s);
+    let over = match (samples(big, steps[1].1), samples(small, steps[0].1)) {
+        (Some(a), Some(b)) if b > 0.0 && (a / b - 1.0).abs() > 0.02 => {
+            format!("over {} vs {} samples", count(a), count(b))
+        }
+        _ => "over the same data".into(),
+    };
     let summary = format!(
-        "{opening}{big_l}{w_big} {use_} {k_s} larger effective batch than {small_l}{w_small} ({batches}) and so {make} {f_s} fewer optimizer updates ({s_big} vs {s_small}) over the same data. A run short of updates like this lags at matched samples while keeping pace per step (the under-updating signature); {trained}, so this is a prediction from the configuration.",
+        "{opening}{big_l}{w_big} {use_} {k_s} larger effective batch than {small_l}{w_small} ({batches}) and so {make} {f_s} fewer optimizer updates ({s_big} vs {s_small}) {over}. A run short of updates like this lags at matched samples while keeping pace per step (the under-updating signature); {trained}, so this is a prediction from the configuration.",
         use_ = verb.0,
         make = verb.1,
         big_l = big.label,
@@ -427,8 +435,8 @@ fn planned(
         w_small = world(small),
         k_s = a_times(k),
         f_s = times(fewer),
-        s_big = num(steps[1].1),
-        s_small = num(steps[0].1),
+        s_big = count(steps[1].1),
+        s_small = count(steps[0].1),
     );
     Finding {
         id: "oversized-effective-batch",
@@ -521,14 +529,20 @@ fn fix(small: &Run, big: &Run, k: f64) -> Fix {
     let b_big = big.config.num(Key::EffectiveBatch);
     let trainer = Trainer::of(big);
     let whole = |x: f64| (x >= 1.0 && (x - x.round()).abs() < 1e-9).then_some(x.round());
+    // Its number of updates too, unless max_steps stops the run (said after, with its change).
+    let updates = if super::options::step_limit(big).is_some() {
+        ""
+    } else {
+        " and its number of optimizer updates"
+    };
     let restores = match b_small {
         Some(b) => format!(
-            "restores {}'s effective batch of {} and its number of optimizer updates",
+            "restores {}'s effective batch of {}{updates}",
             small.label,
             num(b)
         ),
         None => format!(
-            "restores {}'s effective batch ({} smaller) and its number of optimizer updates",
+            "restores {}'s effective batch ({} smaller){updates}",
             small.label,
             times(k)
         ),

@@ -703,26 +703,32 @@ fn a_plan_without_batch_options_is_judged_with_the_trainers_defaults() {
     );
 }
 
-#[test]
-fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
-    // transformers ignores num_train_epochs when max_steps is set: 200 ÷ 3 is no epoch.
+/// The JSON of the baseline's own config with `max_steps: N` added, as plan `capped` on 8
+/// processes.
+fn capped_plan(max_steps: u32) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let plan = dir.path().join("capped.yaml");
     fs::write(
         &plan,
         format!(
-            "{}max_steps: 200\n",
+            "{}max_steps: {max_steps}\n",
             fs::read_to_string(YAML).expect("config.yaml")
         ),
     )
     .expect("write");
-    let doc = json_of(&[
+    json_of(&[
         BASE,
         "--plan",
         plan.to_str().expect("utf-8"),
         "--set",
         "capped:world_size=8",
-    ]);
+    ])
+}
+
+#[test]
+fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
+    // transformers ignores num_train_epochs when max_steps is set: 200 ÷ 3 is no epoch.
+    let doc = capped_plan(200);
     let planned = run_named(&doc, "capped");
     let config = &planned["config"];
     assert_eq!(config["num_examples"]["value"], 2048.0, "{config}");
@@ -737,23 +743,7 @@ fn a_plan_stopped_by_max_steps_keeps_the_baselines_examples() {
 /// max_steps' to set, which the fix says after.
 #[test]
 fn a_plan_stopped_by_max_steps_is_said_to_see_other_data() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = dir.path().join("capped.yaml");
-    fs::write(
-        &plan,
-        format!(
-            "{}max_steps: 60\n",
-            fs::read_to_string(YAML).expect("config.yaml")
-        ),
-    )
-    .expect("write");
-    let doc = json_of(&[
-        BASE,
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--set",
-        "capped:world_size=8",
-    ]);
+    let doc = capped_plan(60);
     let finding = doc["findings"]
         .as_array()
         .expect("findings")

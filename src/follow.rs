@@ -133,14 +133,15 @@ pub fn follow(config: &Config, f: Follow) -> Result<ExitStatus> {
                     .all(|r| {
                         r.config.get(Key::TrainRuntime).is_some() || crashed.contains(&r.label)
                     });
-            if tripped {
+            // Training ended: the trainer writes its state and results files just after its
+            // summary line, so the watch reads on until an interval adds nothing, and the
+            // outputs hold their full-precision values, as a read of the finished run would —
+            // a finding that trips `--fail-on` then too (the stop below gives its exit code).
+            ending |= ended;
+            if tripped && !ending {
                 judged.emit(config)?;
                 return Ok(judged.exit_status(config, true));
             }
-            // Training ended: the trainer writes its state and results files just after its
-            // summary line, so the watch reads on until an interval adds nothing, and the
-            // outputs hold their full-precision values, as a read of the finished run would.
-            ending |= ended;
             last = Some(judged);
         }
         if ending && !grew {

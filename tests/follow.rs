@@ -459,3 +459,93 @@ fn a_run_whose_only_log_is_emptied_fails_as_one_read_does() {
         ));
     writer.join().expect("writer");
 }
+
+/// A run that ends with a finding `--fail-on` stops at reads on as any ending run does, until
+/// an interval adds nothing: the outputs hold the results file's full-precision throughput,
+/// not the summary line's rounded copy (168.886 samples/s, not 168.9). The rest of the log
+/// and the results files are written once the watch has said the run reached its last step.
+#[test]
+fn a_run_that_trips_as_it_ends_is_read_to_its_results() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    fs::create_dir(&live).expect("mkdir");
+    let src = fixture("lf_8proc_ga1");
+    fs::copy(src.join("config.yaml"), live.join("config.yaml")).expect("config");
+    let log = fs::read_to_string(src.join("train.log")).expect("train.log");
+    let lines: Vec<&str> = log.split_inclusive('\n').collect();
+    let summary = lines
+        .iter()
+        .position(|l| l.contains("{'train_runtime'"))
+        .expect("the summary dict");
+    let first = lines
+        .iter()
+        .position(|l| l.contains("{'loss'"))
+        .expect("a dict");
+    append(&live.join("train.log"), &lines[..=first].concat());
+    let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
+    let (head, rest) = jsonl.split_at(jsonl.find('\n').expect("a row") + 1);
+    append(&live.join("trainer_log.jsonl"), head);
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_losscmp"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(["fixtures/lf_1gpu_ga8", "--label"])
+        .arg(format!("live={}", live.display()))
+        .args(["--follow", "--interval", "0.2", "--idle", "100"])
+        .args(["--fail-on", "warning", "--json", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // The JSON is read as it comes (a full pipe would stop the watch writing it).
+    let mut stdout = watch.stdout.take().expect("stdout");
+    let json = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut all).expect("stdout");
+        all
+    });
+    let stderr = BufReader::new(watch.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    let (mut grown, mut ended) = (false, false);
+    for line in stderr.lines() {
+        let line = line.expect("a line");
+        said.push_str(&line);
+        said.push('\n');
+        if !grown {
+            // The watch has read the run's start: it grows to its summary line.
+            grown = true;
+            append(&live.join("trainer_log.jsonl"), rest);
+            append(
+                &live.join("train.log"),
+                &lines[first + 1..=summary].concat(),
+            );
+        }
+        if !ended && line.contains("live at step 384 of 384") {
+            ended = true;
+            // Seen: the trainer writes the rest of its log and its results now.
+            append(&live.join("train.log"), &lines[summary + 1..].concat());
+            for f in [
+                "trainer_state.json",
+                "train_results.json",
+                "all_results.json",
+            ] {
+                fs::copy(src.join(f), live.join(f)).expect("results");
+            }
+        }
+    }
+    let status = watch.wait().expect("ends");
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("training ended"), "{said}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&json.join().expect("reader")).expect("JSON");
+    let run = doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["label"] == "live")
+        .expect("the live run");
+    assert_eq!(
+        run["config"]["train_samples_per_second"]["value"], 168.886,
+        "{said}"
+    );
+}

@@ -294,20 +294,8 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
         };
         // A world size nothing names is assumed 1: a batch found too large then is at least
         // that large, but none found is no pass (the seed mistake is this plan on 8 GPUs).
-        if run
-            .config
-            .get(Key::WorldSize)
-            .is_some_and(|w| matches!(w.source, Provenance::Assumed(_)))
-        {
-            v.unchecked.push(Unchecked {
-                check: "oversized-effective-batch",
-                run: run.label.clone(),
-                missing: vec![Key::WorldSize],
-                set: format!(
-                    "--set {}:world_size=N",
-                    crate::model::shell_label(&run.label)
-                ),
-            });
+        if let Some(u) = missing_batch(run) {
+            v.unchecked.push(u);
             continue;
         }
         let steps = |r: &Run| {
@@ -373,19 +361,29 @@ fn missing_batch(run: &Run) -> Option<Unchecked> {
             ),
         });
     }
-    if run.config.num(Key::EffectiveBatch).is_some() {
-        return None;
-    }
     // nanoGPT's accumulation is the total over all processes: the world size is no factor.
     let factors: &[Key] = if run.config.accumulation_is_total() {
         &[Key::PerDeviceBatch, Key::GradAccum]
     } else {
         &[Key::WorldSize, Key::PerDeviceBatch, Key::GradAccum]
     };
+    // A plan's world size nothing names is assumed 1 (ingest::plan): the batch it gives is a
+    // lower bound, and the check waits for the real one.
+    let assumed = |k: Key| {
+        k == Key::WorldSize
+            && run.planned
+            && run
+                .config
+                .get(k)
+                .is_some_and(|w| matches!(w.source, Provenance::Assumed(_)))
+    };
+    if run.config.num(Key::EffectiveBatch).is_some() && !factors.iter().any(|&k| assumed(k)) {
+        return None;
+    }
     let missing: Vec<Key> = factors
         .iter()
         .copied()
-        .filter(|k| run.config.num(*k).is_none())
+        .filter(|&k| run.config.num(k).is_none() || assumed(k))
         .collect();
     // All three unknown: the product is the one number to give.
     let missing = if missing.len() == factors.len() {

@@ -26,6 +26,13 @@ fn elapsed(row: &str) -> f64 {
         .fold(0.0, |acc, x| acc * 60.0 + x)
 }
 
+/// The folder `live` in `dir`, which a test writes into as a trainer would.
+fn live_dir(dir: &Path) -> PathBuf {
+    let live = dir.join("live");
+    fs::create_dir(&live).expect("mkdir");
+    live
+}
+
 fn append(path: &Path, text: &str) {
     let mut f = OpenOptions::new()
         .create(true)
@@ -98,8 +105,7 @@ fn replay(
 #[test]
 fn the_8_process_run_is_stopped_with_exit_1_before_its_replay_ends() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let rows = Arc::new(AtomicUsize::new(0));
     let total = fs::read_to_string(fixture("gen/lf2_8proc_ga8/trainer_log.jsonl"))
         .expect("jsonl")
@@ -174,8 +180,7 @@ fn finished_runs_stop_after_the_idle_intervals_with_the_full_summary() {
 #[test]
 fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let rows = Arc::new(AtomicUsize::new(0));
     let writer = replay(
         fixture("gen/lf2_8proc_ga8"),
@@ -222,8 +227,7 @@ fn a_run_that_ends_stops_the_watch_when_its_summary_is_written() {
 #[test]
 fn a_growing_run_is_not_cut_short() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let rows = Arc::new(AtomicUsize::new(0));
     let writer = replay(
         fixture("gen/lf2_1gpu_ga8"),
@@ -253,8 +257,7 @@ fn a_growing_run_is_not_cut_short() {
 #[test]
 fn a_match_is_said_once_while_its_window_moves() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let src = fixture("lf_8proc_ga1");
     fs::copy(src.join("config.yaml"), live.join("config.yaml")).expect("config");
     let rows: Vec<String> = fs::read_to_string(src.join("trainer_log.jsonl"))
@@ -290,8 +293,7 @@ fn a_run_that_crashes_is_said_to_and_stops_the_watch() {
     // The 8-process run's stdout log, written a few dicts at a time up to three quarters of
     // its training; then, as a run dies, a traceback.
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let src = fs::read_to_string(fixture("gen/lf2_8proc_ga8/train.log")).expect("train.log");
     let lines: Vec<String> = src.split_inclusive('\n').map(str::to_string).collect();
     let dicts: Vec<usize> = (0..lines.len())
@@ -374,8 +376,7 @@ fn follow_refuses_standard_input() {
 
 /// A live run of a jsonl and a stdout log (the 8-process run's first rows and dicts).
 fn partial_run(dir: &Path) -> PathBuf {
-    let live = dir.join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir);
     let src = fixture("gen/lf2_8proc_ga8");
     let jsonl = fs::read_to_string(src.join("trainer_log.jsonl")).expect("jsonl");
     let rows: Vec<&str> = jsonl.lines().take(10).collect();
@@ -468,8 +469,7 @@ fn a_run_whose_only_log_is_emptied_fails_as_one_read_does() {
 fn a_run_that_trips_as_it_ends_is_read_to_its_results() {
     use std::io::{BufRead as _, BufReader};
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("live");
-    fs::create_dir(&live).expect("mkdir");
+    let live = live_dir(dir.path());
     let src = fixture("lf_8proc_ga1");
     fs::copy(src.join("config.yaml"), live.join("config.yaml")).expect("config");
     let log = fs::read_to_string(src.join("train.log")).expect("train.log");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::{Name, ReadFile};
 use crate::model::{Column, Coordinate, Frame, Key, Points, RunConfig, Series, falls_short};
 
-/// One file's values of one metric: file index, how steps were known, the rows (of the run's
+/// One file's values of one metric: file index, how steps were known, the rows (of the file's
 /// frame) and values in step order, and how many duplicates were dropped.
 struct Holder {
     file: usize,
@@ -22,10 +22,20 @@ struct Holder {
     dropped: usize,
 }
 
+/// A series as the merge builds it: its points are the winner's (file, row) and value, then
+/// those another file adds after the winner's last step (`more`), until the run's frame is
+/// built and they become rows of it.
+struct Shown {
+    series: Series,
+    winner: Holder,
+    more: Vec<(usize, u32, f64)>,
+}
+
 /// Builds the run's series. Each file's rows are placed (steps, epochs, samples seen) in place,
-/// joined into the run's frame, and its metric columns become the series' points: nothing is
-/// copied into another shape, and a file's columns are moved, not rebuilt, when its steps only
-/// increase.
+/// and its metric columns become the series' points, moved, not rebuilt, when its steps only
+/// increase. The run's frame then gets the rows the series show, and only those: the rows of a
+/// file whose values another file's win (a jsonl or a stdout log beside the trainer state
+/// that holds the same records) are freed with it, not kept to the end of the job.
 pub fn merge(
     label: &str,
     files: &mut [ReadFile],
@@ -64,19 +74,12 @@ pub fn merge(
             .cmp(&files[b].format.priority())
             .then(files[a].path.cmp(&files[b].path))
     });
-    // The run's rows: every file's, one after another.
-    let mut run = Frame::default();
-    let mut rows_left: usize = files.iter().map(|f| f.parsed.records.len()).sum();
+    // Each file's rows, placed, by file index.
+    let mut frames: Vec<Frame> = files.iter().map(|_| Frame::default()).collect();
     for &fi in &order {
         let mut frame = std::mem::take(&mut files[fi].parsed.records);
-        // Room for the coordinates placed below, and, in the frame that becomes the run's, for
-        // the rows of the files after it.
-        frame.reserve_rows(if run.is_empty() {
-            rows_left
-        } else {
-            frame.len()
-        });
-        rows_left -= frame.len();
+        // Room for the coordinates placed below.
+        frame.reserve_rows(frame.len());
         let file = &files[fi];
         if frame.nonfinite() > 0 {
             warnings.push(format!(
@@ -222,22 +225,13 @@ pub fn merge(
                 file.path
             ));
         }
-        // The file's rows join the run's (moved, for the first file).
-        let offset = if run.is_empty() {
-            run = frame;
-            0
-        } else {
-            run.append_rows(&frame)
-        };
-        let shift = u32::try_from(offset).unwrap_or(u32::MAX);
         let mut columns = columns;
         columns.sort_by(|a, b| a.name.cmp(&b.name));
         let mut dropped_steps: Vec<f64> = Vec::new();
         // The metric that lost the most points, and how many: the warning's count.
         let mut most: Option<(Name, usize)> = None;
         for col in columns {
-            let Some(holder) =
-                place_column(col, &skip, shift, &run, fi, &mut dropped_steps, &mut most)
+            let Some(holder) = place_column(col, &skip, &frame, fi, &mut dropped_steps, &mut most)
             else {
                 continue;
             };
@@ -256,74 +250,118 @@ pub fn merge(
                 dropped_steps.len()
             ));
         }
+        frames[fi] = frame;
     }
 
-    run.shrink_to_fit();
-    let run = Arc::new(run);
-    let step_of = |r: u32| run.get(Coordinate::Step, r as usize);
-    let mut out = BTreeMap::new();
+    let step_of = |file: usize, r: u32| frames[file].get(Coordinate::Step, r as usize);
+    let mut shown = Vec::with_capacity(by_metric.len());
     for (name, mut holders) in by_metric {
-        let Holder {
-            file: wi,
-            origin,
-            mut rows,
-            mut values,
-            dropped,
-        } = holders.remove(0);
+        let winner = holders.remove(0);
+        let (rows, values) = (&winner.rows, &winner.values);
         let mut extended = 0;
         let mut also_in = Vec::new();
+        let mut more: Vec<(usize, u32, f64)> = Vec::new();
         for other in holders {
             also_in.push(files[other.file].path.clone());
-            let last = rows.last().map_or(f64::NEG_INFINITY, |&r| step_of(r));
+            let last_of = |k: usize| match k.checked_sub(rows.len()) {
+                None => step_of(winner.file, rows[k]),
+                Some(j) => step_of(more[j].0, more[j].1),
+            };
+            let n = rows.len() + more.len();
+            let last = n.checked_sub(1).map_or(f64::NEG_INFINITY, last_of);
             // The last record again, placed a little past it by another file's rounded epoch
             // (a stdout dict at epoch 9.11 × 549 = step 5,001 beside its trainer state's 5,000):
             // the same value within printed precision, less than a logging interval on.
-            let interval = logging.or_else(|| {
-                let n = rows.len();
-                (n >= 2).then(|| last - step_of(rows[n - 2]))
-            });
-            let last_value = values.last().copied();
+            let interval = logging.or_else(|| (n >= 2).then(|| last - last_of(n - 2)));
+            let last_value = more.last().map(|m| m.2).or(values.last().copied());
             let again = |step: f64, v: f64| {
                 interval.is_some_and(|i| step - last < i)
                     && last_value.is_some_and(|l| super::resolve::same_printed(l, v))
             };
-            let before = rows.len();
+            let before = more.len();
             for (r, v) in other.rows.into_iter().zip(other.values) {
-                if step_of(r) > last && !again(step_of(r), v) {
-                    rows.push(r);
-                    values.push(v);
+                let step = step_of(other.file, r);
+                if step > last && !again(step, v) {
+                    more.push((other.file, r, v));
                 }
             }
-            extended += rows.len() - before;
+            extended += more.len() - before;
         }
+        let series = Series {
+            name: name.to_string(),
+            points: Points::default(),
+            source: files[winner.file].path.clone(),
+            locator: files[winner.file].locator(),
+            step_origin: winner.origin.to_string(),
+            also_in,
+            extended,
+            dropped_duplicates: winner.dropped,
+        };
+        shown.push(Shown {
+            series,
+            winner,
+            more,
+        });
+    }
+
+    // The run's frame: the frame of the file most points come from, moved (a lone log's is
+    // not copied), and after its rows those of the other files the series show, each once.
+    let mut from = vec![0usize; frames.len()];
+    for s in &shown {
+        from[s.winner.file] += s.winner.rows.len();
+        for m in &s.more {
+            from[m.0] += 1;
+        }
+    }
+    let base = (0..frames.len()).max_by_key(|&f| (from[f], std::cmp::Reverse(f)));
+    let mut run = base.map_or_else(Frame::default, |b| std::mem::take(&mut frames[b]));
+    let mut placed: Vec<Vec<u32>> = frames.iter().map(|f| vec![u32::MAX; f.len()]).collect();
+    let mut row_of = |file: usize, r: u32| {
+        if Some(file) == base {
+            return r;
+        }
+        let slot = &mut placed[file][r as usize];
+        if *slot == u32::MAX {
+            *slot = run.copy_row(&frames[file], r as usize);
+        }
+        *slot
+    };
+    for s in &mut shown {
+        let Holder {
+            file, rows, values, ..
+        } = &mut s.winner;
+        if Some(*file) != base {
+            for r in rows.iter_mut() {
+                *r = row_of(*file, *r);
+            }
+        }
+        rows.extend(s.more.iter().map(|&(f, r, _)| row_of(f, r)));
+        values.extend(s.more.iter().map(|m| m.2));
         rows.shrink_to_fit();
         values.shrink_to_fit();
-        out.insert(
-            name.to_string(),
-            Series {
-                name: name.to_string(),
-                points: Points::new(Arc::clone(&run), rows, values),
-                source: files[wi].path.clone(),
-                locator: files[wi].locator(),
-                step_origin: origin.to_string(),
-                also_in,
-                extended,
-                dropped_duplicates: dropped,
-            },
-        );
+    }
+    drop(frames);
+    run.shrink_to_fit();
+    let run = Arc::new(run);
+    let mut out = BTreeMap::new();
+    for Shown {
+        mut series, winner, ..
+    } in shown
+    {
+        series.points = Points::new(Arc::clone(&run), winner.rows, winner.values);
+        out.insert(series.name.clone(), series);
     }
     out
 }
 
-/// A metric column of file `file` as a holder: the rows the merge placed (moved `shift` into
-/// the run's frame), in step order (epoch order on the epoch axis), a step logged twice keeping
-/// its last value. Notes the dropped steps and the metric that lost most; `None` when no value
-/// of the column was placed.
+/// A metric column of file `file` (its rows `frame`) as a holder: the rows the merge placed, in
+/// step order (epoch order on the epoch axis), a step logged twice keeping its last value.
+/// Notes the dropped steps and the metric that lost most; `None` when no value of the column
+/// was placed.
 fn place_column(
     col: Column,
     skip: &[bool],
-    shift: u32,
-    run: &Frame,
+    frame: &Frame,
     file: usize,
     dropped_steps: &mut Vec<f64>,
     most: &mut Option<(Name, usize)>,
@@ -346,17 +384,12 @@ fn place_column(
         values.truncate(k);
     }
     let first = *rows.first()?;
-    if shift > 0 {
-        for r in &mut rows {
-            *r += shift;
-        }
-    }
-    let origin = run.origin_of((first + shift) as usize).unwrap_or("logged");
+    let origin = frame.origin_of(first as usize).unwrap_or("logged");
     let key = |r: u32| {
         if origin == EPOCH_ONLY {
-            run.get(Coordinate::Epoch, r as usize)
+            frame.get(Coordinate::Epoch, r as usize)
         } else {
-            run.get(Coordinate::Step, r as usize)
+            frame.get(Coordinate::Step, r as usize)
         }
     };
     // Each row's key looked up once, compared with the one before.
@@ -561,6 +594,79 @@ mod tests {
         // Nothing lacks a time: nothing built.
         let whole = frame(&[(1., Some(1.))]);
         assert!(Channel::from_frames(std::iter::once(&whole), Coordinate::Time).is_empty());
+    }
+
+    #[test]
+    fn a_file_past_the_winners_last_step_adds_its_rows_and_only_those() {
+        use crate::ingest::Parsed;
+        use crate::ingest::formats::REGISTRY;
+        let file = |name: &str, format: &str, rows: &[(f64, u32, f64)]| {
+            let mut records = Frame::default();
+            for &(step, line, loss) in rows {
+                let row = Row {
+                    step: Some(step),
+                    line,
+                    time: Some(step * 10.0),
+                    ..Row::default()
+                };
+                records.push_row(row, [(Name::from("loss"), loss)]);
+            }
+            ReadFile {
+                path: name.into(),
+                format: *REGISTRY.iter().find(|f| f.name() == format).expect(format),
+                parsed: Parsed {
+                    records,
+                    ..Parsed::default()
+                },
+            }
+        };
+        // The jsonl (lower priority) is read first here, and outlives the state by two steps.
+        let mut files = vec![
+            file(
+                "trainer_log.jsonl",
+                "llamafactory_jsonl",
+                &[
+                    (1., 1, 9.0),
+                    (2., 2, 9.0),
+                    (3., 3, 9.0),
+                    (4., 4, 4.0),
+                    (5., 5, 5.0),
+                ],
+            ),
+            file(
+                "trainer_state.json",
+                "hf_trainer_state",
+                &[(1., 11, 1.0), (2., 12, 2.0), (3., 13, 3.0)],
+            ),
+        ];
+        let series = merge(
+            "run",
+            &mut files,
+            &RunConfig::default(),
+            &mut Vec::new(),
+            &mut 0,
+        );
+        let loss = &series["loss"];
+        let points: Vec<(f64, f64, u32, Option<f64>)> = loss
+            .points
+            .iter()
+            .map(|p| (p.step, p.value, p.line, p.time.get()))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                (1., 1.0, 11, Some(10.)),
+                (2., 2.0, 12, Some(20.)),
+                (3., 3.0, 13, Some(30.)),
+                (4., 4.0, 4, Some(40.)),
+                (5., 5.0, 5, Some(50.)),
+            ]
+        );
+        assert_eq!(loss.source, "trainer_state.json");
+        assert_eq!(loss.extended, 2);
+        assert_eq!(loss.also_in, ["trainer_log.jsonl"]);
+        // The run's frame holds the rows shown, not the jsonl's first three.
+        assert_eq!(loss.points.frame_rows(), 5);
     }
 
     #[test]

@@ -471,6 +471,24 @@ impl Frame {
         offset
     }
 
+    /// Appends row `i` of `other` (its coordinates and line; not its step's origin, nor its
+    /// metrics); returns the row it got here.
+    pub fn copy_row(&mut self, other: &Frame, i: usize) -> u32 {
+        let r = self.len;
+        for (mine, theirs) in [
+            (&mut self.step, &other.step),
+            (&mut self.epoch, &other.epoch),
+            (&mut self.samples, &other.samples),
+            (&mut self.tokens, &other.tokens),
+            (&mut self.time, &other.time),
+        ] {
+            put(mine, r, at(theirs, i));
+        }
+        self.line.push(other.line(i));
+        self.len += 1;
+        u32::try_from(r).unwrap_or(u32::MAX)
+    }
+
     /// The metric columns, in the order their names first appeared.
     pub fn columns(&self) -> &[Column] {
         &self.columns
@@ -625,6 +643,12 @@ impl Points {
             front: 0,
             back: self.len(),
         }
+    }
+
+    /// How many rows the frame they view holds (theirs, and other series' of the run).
+    #[cfg(test)]
+    pub fn frame_rows(&self) -> usize {
+        self.frame.len()
     }
 
     /// The values alone, in step order.

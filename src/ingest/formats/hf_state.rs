@@ -243,9 +243,10 @@ impl History {
     }
 }
 
-/// Reads a `trainer_state.json`, streamed in blocks so that its text is never held whole. What
-/// is not JSON stops the reading there: the entries before it are kept, with a warning that says
-/// where and why (a crashed writer leaves a file cut short, or zero-filled).
+/// Reads a `trainer_state.json`, streamed in blocks so that its text is never held whole (read
+/// by the stream straight into its buffer: a buffered reader would copy each byte once more).
+/// What is not JSON stops the reading there: the entries before it are kept, with a warning
+/// that says where and why (a crashed writer leaves a file cut short, or zero-filled).
 pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, IngestError> {
     let io = |e| IngestError::Io {
         path: display.into(),
@@ -256,7 +257,7 @@ pub fn read_input(mut input: source::Input, display: &str) -> Result<Parsed, Ing
             return read_halves(path, cut, display);
         }
     }
-    read_stream(input.reader()?, display)
+    read_stream(input.blocks()?, display)
 }
 
 /// Reads a `trainer_state.json` held in memory.

@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::model::{At, ConfigValue, Key, Row, Run, SourceFile};
 use formats::FormatRef;
 
@@ -626,7 +628,8 @@ pub fn note_same_files(runs: &mut [Run]) {
         paths.dedup();
         (!paths.is_empty()).then_some((paths, checkpoint))
     };
-    let read: Vec<_> = runs.iter().map(files).collect();
+    // Resolved on the pool's threads: a run's files are a few system calls each.
+    let read: Vec<_> = runs.par_iter().map(files).collect();
     for j in 1..runs.len() {
         let Some((mine, checkpoint)) = &read[j] else {
             continue;

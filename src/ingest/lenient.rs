@@ -637,7 +637,11 @@ fn clock(b: &[u8]) -> Option<f64> {
     if j == i + 1 || j > i + 3 || b.get(j) != Some(&b':') {
         return None;
     }
-    let seconds = decimal(b.get(j + 1..)?)?;
+    // Seconds are mostly two digits: read by the short reader's digit loop.
+    let rest = b.get(j + 1..)?;
+    let seconds = short_decimal_prefix(rest)
+        .filter(|&(_, len)| len == rest.len())
+        .map(|(x, _)| x)?;
     if !b[j + 1].is_ascii_digit() {
         return None;
     }

@@ -348,6 +348,23 @@ fn markdown_summary_for_a_ci_job() {
         text.contains("`gradient_accumulation_steps`: `8` → `1` (lf\\_8proc\\_ga8)"),
         "{text}"
     );
+    // The fix as the terminal gives it: why, the alternatives, and what else the cause
+    // explains, each with its severity and sentence.
+    assert!(
+        text.contains("\n  - why: Set gradient\\_accumulation\\_steps 8 → 1 for lf\\_8proc\\_ga8: 8 × 2 × 1 = 16 restores"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\n  - alternative: Keep the batch and scale learning\\_rate 0.002 → 0.00566"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\n  - this also explains:\n    - `loss-regression` (error): lf\\_8proc\\_ga8 is worse than the baseline"), "{text}");
+    assert!(
+        text.contains("\n    - `too-few-optimizer-steps` (warning): lf\\_8proc\\_ga8 made only 48 optimizer updates"),
+        "{text}"
+    );
 }
 
 #[test]

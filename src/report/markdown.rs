@@ -1,5 +1,6 @@
 //! `--markdown FILE|-`: a compact summary for a CI job summary or a pull-request comment — one
-//! table of runs and the findings with their fixes. Text from logs and paths is escaped
+//! table of runs and the findings with their fixes (the change, why, the alternatives, and what
+//! else the cause explains, as the terminal gives them). Text from logs and paths is escaped
 //! (`text::markdown`): no HTML, no Markdown markup, no broken table cell or code span.
 
 use std::fmt::Write as _;
@@ -87,13 +88,24 @@ pub fn render(report: &Report<'_>) -> String {
                 cell(&c.run)
             );
         }
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(m, "  - why: {}", cell(&fix.summary));
+            for a in &fix.alternatives {
+                let _ = writeln!(m, "  - alternative: {}", cell(a));
+            }
+        }
         if !cause.explains.is_empty() {
-            let ids: Vec<String> = cause
-                .explains
-                .iter()
-                .map(|&i| format!("`{}`", report.findings[i].id))
-                .collect();
-            let _ = writeln!(m, "  - {}: {}", report.folds_heading(cause), ids.join(", "));
+            let _ = writeln!(m, "  - {}:", report.folds_heading(cause));
+            for &i in &cause.explains {
+                let e = &report.findings[i];
+                let _ = writeln!(
+                    m,
+                    "    - `{}` ({}): {}",
+                    e.id,
+                    e.severity.name(),
+                    cell(&e.summary)
+                );
+            }
         }
     }
     for (_, sentence) in &v.matches {
@@ -138,6 +150,9 @@ pub fn render(report: &Report<'_>) -> String {
                     num(c.to),
                     cell(&c.run)
                 );
+            }
+            for a in &fix.alternatives {
+                let _ = writeln!(m, "  - alternative: {}", cell(a));
             }
         }
     }

@@ -434,6 +434,17 @@ impl Frame {
             .reserve_exact(rows.saturating_sub(self.origin.len()));
     }
 
+    /// The five coordinate columns, in the order of [`Frame::coordinates_mut`].
+    fn coordinates(&self) -> [&Vec<f64>; 5] {
+        [
+            &self.step,
+            &self.epoch,
+            &self.samples,
+            &self.tokens,
+            &self.time,
+        ]
+    }
+
     /// The five coordinate columns.
     fn coordinates_mut(&mut self) -> [&mut Vec<f64>; 5] {
         [
@@ -449,13 +460,7 @@ impl Frame {
     pub fn append_rows(&mut self, other: &Frame) -> usize {
         let offset = self.len;
         let total = offset + other.len;
-        for (mine, theirs) in [
-            (&mut self.step, &other.step),
-            (&mut self.epoch, &other.epoch),
-            (&mut self.samples, &other.samples),
-            (&mut self.tokens, &other.tokens),
-            (&mut self.time, &other.time),
-        ] {
+        for (mine, theirs) in self.coordinates_mut().into_iter().zip(other.coordinates()) {
             if !theirs.is_empty() {
                 mine.reserve(total - mine.len());
                 mine.resize(offset, f64::NAN);
@@ -475,13 +480,7 @@ impl Frame {
     /// metrics); returns the row it got here.
     pub fn copy_row(&mut self, other: &Frame, i: usize) -> u32 {
         let r = self.len;
-        for (mine, theirs) in [
-            (&mut self.step, &other.step),
-            (&mut self.epoch, &other.epoch),
-            (&mut self.samples, &other.samples),
-            (&mut self.tokens, &other.tokens),
-            (&mut self.time, &other.time),
-        ] {
+        for (mine, theirs) in self.coordinates_mut().into_iter().zip(other.coordinates()) {
             put(mine, r, at(theirs, i));
         }
         self.line.push(other.line(i));

@@ -963,3 +963,23 @@ fn a_fix_at_a_line_that_holds_another_value_says_so() {
         "{file}"
     );
 }
+
+/// A baseline whose learning rate is not scaled against one run (b16_lr0.002) is still said to
+/// be worse than another run it is far behind (b16_lr0.004): its batch cause names the one run,
+/// and says nothing of the other (sweep 10).
+#[test]
+fn a_baseline_cause_against_one_run_leaves_the_note_for_another() {
+    let base = [
+        "fixtures/sweep/b128_lr0.002",
+        "fixtures/sweep/b128_lr0.005657",
+        "fixtures/sweep/b16_lr0.004",
+    ];
+    let better = |doc: &Value| doc["verdict"]["better"]["runs"].clone();
+    assert_eq!(better(&json_of(&base)), serde_json::json!(["b16_lr0.004"]));
+    let mut with = base.to_vec();
+    with.push("fixtures/sweep/b16_lr0.002");
+    let doc = json_of(&with);
+    let cause = &doc["verdict"]["causes"][0];
+    assert_eq!(cause["run"], "b128_lr0.002", "{cause}");
+    assert_eq!(better(&doc), serde_json::json!(["b16_lr0.004"]), "{doc:#}");
+}

@@ -39,6 +39,14 @@ const ROOT_ORDER: [&str; 10] = [
     "lower-sample-efficiency",
 ];
 
+/// The causes that compare the batches of two runs: one of the baseline's explains its gap to
+/// a run it names, and says so itself.
+const BATCH_CAUSES: [&str; 3] = [
+    "oversized-effective-batch",
+    "lr-not-scaled",
+    "lower-sample-efficiency",
+];
+
 /// The findings a root cause explains when they are about the same run.
 fn explained_by(root: &str) -> &'static [&'static str] {
     match root {
@@ -237,11 +245,19 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
     // worse (the other order folds the gate's regression under the worse run's cause). With a
     // cause of the baseline's that explains the gap, the note names it; a batch cause names
     // both runs itself ("the baseline … is the run short of updates"), as a pair's lower sample
-    // efficiency does, and needs no note.
+    // efficiency does, and needs no note — for the runs it names: the baseline's learning rate
+    // not scaled against one run says nothing of another run that is better than it.
+    let names = |c: &Cause, label: &str| {
+        std::iter::once(c.finding)
+            .chain(c.explains.iter().copied())
+            .filter(|&i| findings[i].id == findings[c.finding].id)
+            .any(|i| findings[i].runs.iter().any(|r| r == label))
+    };
     let baseline_cause = |reference: &Run, run: &Run| {
         v.causes
             .iter()
             .filter(|c| c.run == reference.label)
+            .filter(|c| !BATCH_CAUSES.contains(&findings[c.finding].id) || names(c, &run.label))
             .map(|c| findings[c.finding].id)
             .find(|id| explains_gap(ctx, id, &reference.label, &run.label))
     };
@@ -250,10 +266,7 @@ pub fn verdict(ctx: &Context<'_>, findings: &mut [Finding]) -> Verdict {
     for pair in &ctx.aligned.pairs {
         let (reference, run) = ctx.pair_runs(pair);
         let by = baseline_cause(reference, run);
-        if matches!(
-            by,
-            Some("oversized-effective-batch" | "lr-not-scaled" | "lower-sample-efficiency")
-        ) {
+        if by.is_some_and(|id| BATCH_CAUSES.contains(&id)) {
             continue;
         }
         let Some(o) = &pair.by_data else { continue };

@@ -60,21 +60,50 @@ pub fn sniff(head: &str, name: &str, columns: &[(String, String)]) -> bool {
     if base.ends_with(".jsonl") {
         return jsonl_step_key(head, columns).is_some();
     }
-    if !(base.ends_with(".csv") || base.ends_with(".tsv")) {
-        return false;
-    }
+    let named = base.ends_with(".csv") || base.ends_with(".tsv");
     let Some(header) = head.lines().next() else {
         return false;
     };
     let Some(cols) = records(head, delimiter(header)).headers().ok().map(fields) else {
         return false;
     };
+    // Any other text file is a table by its content alone: a header of metric names and a
+    // first row of numbers (a script's own `step<TAB>loss` log named train.log).
+    if !named && (!columns.is_empty() || !plain_table(head, header, &cols)) {
+        return false;
+    }
     if !columns.is_empty() {
         return columns
             .iter()
             .any(|(k, c)| k == "step" && cols.iter().any(|h| h == c));
     }
     mapping(&cols).is_ok()
+}
+
+/// Whether a file not named as a table holds one: a header of two or more delimited names (a
+/// letter or `_` first, then letters, digits, `_`, `/`, `.`, `-`) and a first row that has as
+/// many fields, each a number.
+fn plain_table(head: &str, header: &str, cols: &[String]) -> bool {
+    let name = |c: &String| {
+        let mut chars = c.chars();
+        chars
+            .next()
+            .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && chars.all(|ch| ch.is_ascii_alphanumeric() || "_/.-".contains(ch))
+    };
+    let Some(row) = head.lines().nth(1) else {
+        return false;
+    };
+    let values: Vec<&str> = row
+        .trim_end_matches('\r')
+        .split(delimiter(header))
+        .collect();
+    cols.len() >= 2
+        && cols.iter().all(name)
+        && values.len() == cols.len()
+        && values
+            .iter()
+            .all(|v| crate::ingest::lenient::decimal(v.trim().as_bytes()).is_some())
 }
 
 /// With `--columns`, a JSONL file whose first row has the mapped step key: that key.
@@ -451,7 +480,19 @@ mod tests {
     fn plain_tables_need_a_step_and_a_loss() {
         assert!(sniff("step,loss,lr\n1,2.0,0.1\n", "log.csv", &[]));
         assert!(!sniff("step,accuracy\n1,0.5\n", "log.csv", &[]));
-        assert!(!sniff("step,loss\n1,2.0\n", "log.txt", &[]));
+        // Any other name: by the content alone, a header of names over a row of numbers.
+        assert!(sniff("step,loss\n1,2.0\n", "log.txt", &[]));
+        assert!(sniff("step\tloss\r\n10\t8.46\r\n", "train.log", &[]));
+        assert!(!sniff("step,loss\n", "log.txt", &[]));
+        assert!(!sniff("step,loss\nstep 1, loss 2.0\n", "log.txt", &[]));
+        assert!(!sniff("step,loss\n1,2.0,3\n", "log.txt", &[]));
+        assert!(!sniff("train step,loss\n1,2.0\n", "log.txt", &[]));
+        assert!(!sniff(
+            "step 0: train loss 4.2, val loss 4.3\n",
+            "log.txt",
+            &[]
+        ));
+        assert!(!sniff("step,accuracy\n1,0.5\n", "log.txt", &[]));
         let mut r = records("a,\"b,c\",\"d\"\"e\"\n", ',');
         assert_eq!(
             fields(r.headers().expect("header")),

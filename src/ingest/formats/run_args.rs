@@ -15,7 +15,7 @@ use crate::ingest::source::IngestError;
 use crate::model::{Key, format_number};
 
 /// Option names (as trainers spell them) and the key each one sets.
-const OPTIONS: [(&str, Key); 20] = [
+const OPTIONS: [(&str, Key); 21] = [
     ("per_device_train_batch_size", Key::PerDeviceBatch),
     ("train.batch_size", Key::PerDeviceBatch),
     ("gradient_accumulation_steps", Key::GradAccum),
@@ -32,6 +32,8 @@ const OPTIONS: [(&str, Key); 20] = [
     ("logging_steps", Key::LoggingSteps),
     ("optim", Key::Optimizer),
     ("world_size", Key::WorldSize),
+    // ms-swift's args.json: the processes of the whole job (`local_world_size` is one node's).
+    ("global_world_size", Key::WorldSize),
     // axolotl's names.
     ("micro_batch_size", Key::PerDeviceBatch),
     ("num_epochs", Key::Epochs),
@@ -407,6 +409,24 @@ mod tests {
         assert!(p.facts.iter().any(|f| f.key == Key::WarmupRatio));
         assert!(!p.facts.iter().any(|f| f.key == Key::TotalSteps));
         assert!(p.facts.iter().any(|f| f.key == Key::WorldSize));
+    }
+
+    /// ms-swift's args.json states the job's processes as `global_world_size` (beside one
+    /// node's `local_world_size`): the world size, read from its line.
+    #[test]
+    fn ms_swift_args_give_the_world_size() {
+        let text = "{\n  \"per_device_train_batch_size\": 1,\n  \"gradient_accumulation_steps\": 16,\n  \"global_world_size\": 4,\n  \"local_world_size\": 2\n}\n";
+        let p = read(text, "args.json").expect("reads");
+        let world = p
+            .facts
+            .iter()
+            .find(|f| f.key == Key::WorldSize)
+            .expect("world size");
+        assert_eq!(world.value, ConfigValue::Number(4.0));
+        assert_eq!(
+            p.facts.iter().filter(|f| f.key == Key::WorldSize).count(),
+            1
+        );
     }
 
     #[test]

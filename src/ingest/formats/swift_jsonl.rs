@@ -50,6 +50,12 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             skipped.line(lineno);
             continue;
         };
+        // The closing row (the whole log_history, dataset statistics) is expected: nothing of it
+        // is a point, whatever step keys it has (a 2.x run's holds an integer global_step), and
+        // nothing is said of it.
+        if row.has("log_history") {
+            continue;
+        }
         if row.num("train_runtime").is_some() {
             out.throughput(|field| row.num(field), |field| At::line(lineno, field));
             continue;
@@ -62,10 +68,7 @@ pub fn read(text: &str, _path: &str) -> Result<Parsed, IngestError> {
             _ => row.num("global_step").map(|s| (s, 0.0)),
         };
         let Some((step, total)) = progress else {
-            // The closing row (log_history, dataset statistics) is expected; say nothing of it.
-            if !row.has("log_history") {
-                skipped.line(lineno);
-            }
+            skipped.line(lineno);
             continue;
         };
         if total > 0.0 && !out.facts.iter().any(|f| f.key == Key::TotalSteps) {
@@ -127,6 +130,25 @@ mod tests {
         let p = read(text, "logging.jsonl").expect("reads");
         let steps: Vec<_> = p.records.iter().map(|r| r.step).collect();
         assert_eq!(steps, vec![Some(1.0), Some(5.0)]);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    /// A 2.x run's closing row has an integer global_step beside its log_history (a public
+    /// run's logging.jsonl, sweep 10b): no point of it, no best_metric or memory series.
+    #[test]
+    fn a_closing_row_with_an_integer_step_is_no_point() {
+        let log = r#"{"loss": 0.15, "learning_rate": 8e-08, "epoch": 0.98, "global_step/max_steps": "430/438", "elapsed_time": "48m 2s"}
+{"train_dataset": "287.5±12.1, min=150", "best_metric": 0.129, "global_step": 438, "log_history": [{"loss": 0.15, "step": 430}], "memory": 16.5625}
+"#;
+        let p = read(log, "logging.jsonl").expect("reads");
+        assert_eq!(p.records.len(), 1, "{:?}", p.records);
+        let names: Vec<_> = p
+            .records
+            .columns()
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        assert_eq!(names, ["loss", "learning_rate"]);
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 

@@ -483,3 +483,23 @@ fn a_lone_run_is_said_to_be_checked_on_its_own() {
         "{md}"
     );
 }
+
+/// Two runs whose curves share no stretch of any axis but both reach a loss: the comparison
+/// gives when each reached it and says that is all it compares, not "nothing to compare" under
+/// the line that compares them (sweep 10).
+#[test]
+fn curves_that_do_not_overlap_are_compared_by_the_loss_both_reached() {
+    let out = losscmp()
+        .args([
+            "fixtures/real/01_ms-swift-2024-global-step-rows-twice",
+            "fixtures/real/02_hf-state-2022-era-no-grad-norm-100-epochs",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("  to reach loss 0.26347: 22.691 vs 0.11 epochs, 703 vs 207 steps\n  the loss curves do not overlap; compared only by when each reached the loss above\n"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing to compare"), "{text}");
+}

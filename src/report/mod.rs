@@ -200,13 +200,16 @@ impl Report<'_> {
                 .filter(|r| r.loss().is_none())
                 .map(|r| r.label.as_str())
                 .collect();
-            lines.push(if lossless.is_empty() {
-                "the loss curves do not overlap; nothing to compare".into()
-            } else {
+            lines.push(if !lossless.is_empty() {
                 format!(
                     "no training loss logged by {}; nothing to compare",
                     lossless.join(" and ")
                 )
+            } else if pair.target.is_some() {
+                "the loss curves do not overlap; compared only by when each reached the loss above"
+                    .into()
+            } else {
+                "the loss curves do not overlap; nothing to compare".into()
             });
         }
         lines

@@ -18,9 +18,10 @@ pub struct Cli {
 
     /// Name a run: `--label run8=path/to/run`. A PATH that is not among the RUN arguments is
     /// added as a run (after them), so `--label a=runs/1gpu --label b=runs/8gpu` is a
-    /// comparison. Default name: the directory (or file) name as given (a symlink's own, a `.gz`
-    /// file's without it); runs in folders of the same name take the parents that tell them
-    /// apart (`1gpu/output`, `8gpu/output`).
+    /// comparison. Default name: the directory's name as given (a symlink's own), a file's stem
+    /// (`b8.jsonl.gz`: `b8`), or for a name every run's file has (`trainer_state.json`,
+    /// `train.log`) its directory's; runs in folders of the same name take the parents that tell
+    /// them apart (`1gpu/output`, `8gpu/output`).
     #[arg(long = "label", value_name = "NAME=PATH")]
     pub labels: Vec<String>,
 

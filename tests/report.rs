@@ -503,3 +503,30 @@ fn curves_that_do_not_overlap_are_compared_by_the_loss_both_reached() {
     );
     assert!(!text.contains("nothing to compare"), "{text}");
 }
+
+/// The plot's one-line verdict leads with the most severe cause: the 2-process run's warning
+/// comes first in run order, the 8-process run's error is the headline (sweep 10).
+#[test]
+fn the_plot_subtitle_leads_with_the_most_severe_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("plot.svg");
+    losscmp()
+        .args([
+            "fixtures/gen/lf2_1gpu_ga8",
+            "fixtures/gen/lf2_2proc_ga8",
+            "fixtures/gen/lf2_8proc_ga8",
+            "fixtures/gen/lf2_8proc_ga8_24ep",
+            "--plot",
+        ])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&svg).expect("plot");
+    assert!(
+        text.contains(
+            "lf2_8proc_ga8: short of optimizer updates — gradient_accumulation_steps 8 → 1 (+2 more)"
+        ),
+        "{}",
+        &text[..text.len().min(3000)]
+    );
+}

@@ -75,10 +75,15 @@ pub fn headline(id: &str) -> &'static str {
     }
 }
 
-/// The verdict in one line, for the plot's subtitle: the first run's cause and its change.
+/// The verdict in one line, for the plot's subtitle and the live line of `--follow`: the most
+/// severe cause (the first of equals, in run order) and its change.
 pub fn verdict_line(report: &Report<'_>) -> String {
     let v = report.verdict;
-    if let Some(cause) = v.causes.first() {
+    // The most severe cause leads (the first of equals, in run order): a warning's run listed
+    // before an error's does not hide it under "+1 more".
+    let severity = |c: &&crate::model::Cause| report.findings[c.finding].severity;
+    let lead = v.causes.iter().rev().max_by_key(severity);
+    if let Some(cause) = lead {
         let change = cause.changes.first().map_or_else(String::new, |c| {
             format!(
                 " — {} {} → {}",

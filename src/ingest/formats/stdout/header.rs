@@ -58,6 +58,13 @@ pub(super) fn on_line(f: &Needles, st: &mut State, raw: &[u8], lineno: u32) {
         f.dict.find(bytes)
     };
     if let Some(at) = dict {
+        // A dict that is a quoted key's value (`'optim': {'lr': 5e-07,`) is part of a printed
+        // structure, not a metric dict (a logger's `INFO:__main__:{'loss': …}` is one).
+        let before = bytes[..at].trim_ascii_end();
+        if before.ends_with(b"':") || before.ends_with(b"\":") {
+            st.metrics.clear();
+            return;
+        }
         on_dict(st, &bytes[at..], lineno, at > 0);
         return;
     }
@@ -219,6 +226,16 @@ fn set_literal(text: &[u8]) -> bool {
     matches!(after.first(), Some(b',' | b'}'))
 }
 
+/// Whether the first value of the dict `text` opens a dict or a list.
+fn nested_first_value(text: &[u8]) -> bool {
+    let Some(close) = text.get(2..).and_then(|t| memchr::memchr(b'\'', t)) else {
+        return false;
+    };
+    let after = text[2 + close + 1..].trim_ascii_start();
+    after.first() == Some(&b':')
+        && matches!(after[1..].trim_ascii_start().first(), Some(b'{' | b'['))
+}
+
 /// `echoed`: the dict follows other text on its line (a logger's prefix).
 pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
     // One pass over the dict, its metrics into one buffer for every dict: no allocation per line.
@@ -270,7 +287,10 @@ pub(super) fn on_dict(st: &mut State, text: &[u8], lineno: u32, echoed: bool) {
         // A dict cut short (the last line of a killed run) or mangled: counted for a warning.
         // Not a set a message prints (`Removed shared tensor {'model.shared.weight', …} while
         // saving`): its first string is followed by a comma, a key by a colon.
-        if text.starts_with(b"{'") && !set_literal(text) {
+        // Nor a configuration printed as nested dicts (verl's `pprint` of its config:
+        // `{'actor_rollout_ref': {'actor': {'clip_ratio': 0.2,` over many lines): its first value
+        // opens another dict or a list, as no trainer's metric dict does.
+        if text.starts_with(b"{'") && !set_literal(text) && !nested_first_value(text) {
             st.bad_dicts.line(lineno as usize);
         }
         return;

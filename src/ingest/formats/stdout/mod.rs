@@ -780,6 +780,23 @@ mod tests {
         assert_eq!(halves.facts, whole.facts);
     }
 
+    /// A configuration pretty-printed as nested dicts over many lines (verl's `pprint`, each
+    /// line behind a Ray prefix) is neither metric records nor damaged ones; a logger's
+    /// `INFO:__main__:` before a metric dict still is one (sweep 10b).
+    #[test]
+    fn a_printed_nested_config_is_no_damaged_dict() {
+        let log = "(main_task pid=4579) {'actor_rollout_ref': {'actor': {'clip_ratio': 0.2,\n\
+(main_task pid=4579)                                  'entropy_coeff': 0.001,\n\
+(main_task pid=4579)                                  'fsdp_config': {'fsdp_size': -1,\n\
+(main_task pid=4579)                                                  'wrap_policy': {'min_num_params': 0}},\n\
+(main_task pid=4579)                                  'optim': {'lr': 5e-07,\n\
+(main_task pid=4579)                                            'warmup_style': 'constant'},\n\
+INFO:__main__:{'loss': 1.0, 'epoch': 0.1}\n";
+        let p = read(log.as_bytes(), "log.log").expect("reads");
+        assert_eq!(p.records.len(), 1, "{:?}", p.records);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
     #[test]
     fn a_dict_quoted_by_a_message_is_not_a_metric() {
         // A GRPO environment's type error quotes its step's dict (public/44): the dict has a

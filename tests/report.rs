@@ -530,3 +530,24 @@ fn the_plot_subtitle_leads_with_the_most_severe_cause() {
         &text[..text.len().min(3000)]
     );
 }
+
+/// A run that crashed after its step-0 evaluation, before its first logged loss, made no
+/// optimizer steps of its 5000 planned: the runs tables say "0 of 5000", not "5000" (sweep 10).
+#[test]
+fn a_run_that_never_logged_a_loss_shows_where_it_stopped() {
+    let out = losscmp()
+        .args([
+            "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+            "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
+            "--markdown",
+            "-",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("| 64 | 1 | 64 | 0.001 | 0 of 5000 | — | 8.77552 |"),
+        "{text}"
+    );
+    assert!(text.contains("| 1330 of 5000 | 1.26215 |"), "{text}");
+}

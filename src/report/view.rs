@@ -54,6 +54,23 @@ pub fn table_value(run: &crate::model::Run, key: Key) -> Option<String> {
     let shown = match (key, run.stopped_short(), run.stopped_early) {
         (Key::TotalSteps, Some((last, _)), _) => of(last),
         (Key::TotalSteps, None, Some(at)) => format!("{} (stopped early)", of(at)),
+        // No training loss and no end-of-training summary: the run stopped before its first
+        // logged loss (a crash after the first evaluation), at the furthest step anything was
+        // logged, not at its planned total.
+        (Key::TotalSteps, None, None)
+            if run.loss().is_none() && run.config.get(Key::TrainRuntime).is_none() =>
+        {
+            let reached = run
+                .series
+                .values()
+                .filter_map(|s| s.points.last().map(|p| p.step))
+                .filter(|s| s.is_finite())
+                .reduce(f64::max);
+            match (reached, run.config.num(Key::TotalSteps)) {
+                (Some(at), Some(total)) if at < total => of(at),
+                _ => v.value.to_string(),
+            }
+        }
         _ => v.value.to_string(),
     };
     Some(format!("{shown}{assumed}"))

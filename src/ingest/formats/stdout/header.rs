@@ -216,24 +216,24 @@ enum Role {
     Metric(u32),
 }
 
+/// What follows the first quoted string of `text` (which opens with `{'`), its leading
+/// whitespace skipped; `None` when the string is not closed.
+fn after_first_string(text: &[u8]) -> Option<&[u8]> {
+    let close = memchr::memchr(b'\'', text.get(2..)?)?;
+    Some(text[2 + close + 1..].trim_ascii_start())
+}
+
 /// Whether `text` opens a Python set of strings (`{'a', 'b'}`), not a dict: its first quoted
 /// string is followed by a comma or the closing brace.
 fn set_literal(text: &[u8]) -> bool {
-    let Some(close) = text.get(2..).and_then(|t| memchr::memchr(b'\'', t)) else {
-        return false;
-    };
-    let after = text[2 + close + 1..].trim_ascii_start();
-    matches!(after.first(), Some(b',' | b'}'))
+    after_first_string(text).is_some_and(|after| matches!(after.first(), Some(b',' | b'}')))
 }
 
 /// Whether the first value of the dict `text` opens a dict or a list.
 fn nested_first_value(text: &[u8]) -> bool {
-    let Some(close) = text.get(2..).and_then(|t| memchr::memchr(b'\'', t)) else {
-        return false;
-    };
-    let after = text[2 + close + 1..].trim_ascii_start();
-    after.first() == Some(&b':')
-        && matches!(after[1..].trim_ascii_start().first(), Some(b'{' | b'['))
+    after_first_string(text)
+        .and_then(|after| after.strip_prefix(b":"))
+        .is_some_and(|value| matches!(value.trim_ascii_start().first(), Some(b'{' | b'[')))
 }
 
 /// `echoed`: the dict follows other text on its line (a logger's prefix).

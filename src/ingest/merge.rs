@@ -315,12 +315,17 @@ pub fn merge(
     }
     let base = (0..frames.len()).max_by_key(|&f| (from[f], std::cmp::Reverse(f)));
     let mut run = base.map_or_else(Frame::default, |b| std::mem::take(&mut frames[b]));
-    let mut placed: Vec<Vec<u32>> = frames.iter().map(|f| vec![u32::MAX; f.len()]).collect();
+    // Where each file's rows went, made for a file the first time one of its rows is shown.
+    let mut placed: Vec<Vec<u32>> = vec![Vec::new(); frames.len()];
     let mut row_of = |file: usize, r: u32| {
         if Some(file) == base {
             return r;
         }
-        let slot = &mut placed[file][r as usize];
+        let map = &mut placed[file];
+        if map.is_empty() {
+            *map = vec![u32::MAX; frames[file].len()];
+        }
+        let slot = &mut map[r as usize];
         if *slot == u32::MAX {
             *slot = run.copy_row(&frames[file], r as usize);
         }

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fixture, losscmp};
+use common::{fixture, losscmp, text_of};
 use polars::prelude::*;
 
 fn report(args: &[&str], dir: &Path) -> String {
@@ -489,14 +489,10 @@ fn a_lone_run_is_said_to_be_checked_on_its_own() {
 /// the line that compares them (sweep 10).
 #[test]
 fn curves_that_do_not_overlap_are_compared_by_the_loss_both_reached() {
-    let out = losscmp()
-        .args([
-            "fixtures/real/01_ms-swift-2024-global-step-rows-twice",
-            "fixtures/real/02_hf-state-2022-era-no-grad-norm-100-epochs",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, _) = text_of(&[
+        "fixtures/real/01_ms-swift-2024-global-step-rows-twice",
+        "fixtures/real/02_hf-state-2022-era-no-grad-norm-100-epochs",
+    ]);
     assert!(
         text.contains("  to reach loss 0.26347: 22.691 vs 0.11 epochs, 703 vs 207 steps\n  the loss curves do not overlap; compared only by when each reached the loss above\n"),
         "{text}"
@@ -535,16 +531,12 @@ fn the_plot_subtitle_leads_with_the_most_severe_cause() {
 /// optimizer steps of its 5000 planned: the runs tables say "0 of 5000", not "5000" (sweep 10).
 #[test]
 fn a_run_that_never_logged_a_loss_shows_where_it_stopped() {
-    let out = losscmp()
-        .args([
-            "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
-            "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
-            "--markdown",
-            "-",
-        ])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (text, _) = text_of(&[
+        "fixtures/real/12_wandb-run-dir-nanogpt-keyboardinterrupt",
+        "fixtures/real/25_wandb-run-dir-nanogpt-oom-after-first-eval",
+        "--markdown",
+        "-",
+    ]);
     assert!(
         text.contains("| 64 | 1 | 64 | 0.001 | 0 of 5000 | — | 8.77552 |"),
         "{text}"
